@@ -1,0 +1,22 @@
+//! Mutual TLS for every takedown connection: server and client configurations, the peer
+//! identity a certificate carries, and the development PKI.
+//!
+//! Every certificate names its holder in a URI subject alternative name
+//! `urn:takedown:<role>:<id>` ([`takedown_protocol::ident::Identity`]). Servers require a
+//! client certificate from the shared CA; clients check the server's chain, its DNS name,
+//! and that it carries the identity they expect (e.g. the hub checks that a sidecar's
+//! certificate is the platform's).
+//!
+//! # Layout
+//!
+//! - [`tls`]: loading PEM material, server TLS config, the identity-checking client.
+//! - [`peer`]: the identity of the caller of an RPC.
+//! - [`pki`]: generating a development CA and certificates (rcgen).
+#![forbid(unsafe_code)]
+
+pub mod peer;
+pub mod pki;
+pub mod tls;
+
+pub use peer::{identity_of_cert, peer_identity};
+pub use tls::{TlsMaterial, connect, connect_lazy, install_crypto_provider, server_tls};

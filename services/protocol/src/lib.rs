@@ -1,0 +1,29 @@
+//! The takedown wire contract and the pure functions every component shares: list
+//! signing and verification, RFC 6962 Merkle trees with inclusion proofs, and target
+//! normalization. No I/O lives here.
+//!
+//! # Layout
+//!
+//! - [`pb`]: the generated `takedown.v1` messages, clients and servers.
+//! - [`merkle`]: Merkle root, inclusion proofs and their verification (RFC 6962 §2.1).
+//! - [`signing`]: the list JWS (EdDSA): claims, sign, verify.
+//! - [`target`]: per-platform normalization of targets (`@foo`, `t.me/foo`, ... → `foo`).
+//! - [`ident`]: checked organisation ids, platform names and the certificate identity URI.
+//! - [`timestamp`]: conversions between protobuf timestamps and Unix milliseconds.
+#![forbid(unsafe_code)]
+
+pub mod ident;
+pub mod merkle;
+pub mod signing;
+pub mod target;
+pub mod timestamp;
+
+/// Generated `takedown.v1` code.
+#[allow(clippy::all, missing_docs)]
+pub mod pb {
+    tonic::include_proto!("takedown.v1");
+
+    /// Encoded file descriptor set of every `takedown.v1` proto, for server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/takedown_descriptor.bin"));
+}
