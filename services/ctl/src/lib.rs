@@ -1,0 +1,2 @@
+//! takedownctl library.
+#![forbid(unsafe_code)]

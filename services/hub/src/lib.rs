@@ -1,0 +1,2 @@
+//! takedown hub.
+#![forbid(unsafe_code)]

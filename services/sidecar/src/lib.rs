@@ -1,0 +1,2 @@
+//! takedown receiver sidecar.
+#![forbid(unsafe_code)]

@@ -1,0 +1,249 @@
+//! The hub's storage: one trait, two backends (SQLite, the embedded default, and
+//! PostgreSQL), chosen by URL prefix. Each backend has its own migrations, embedded in the
+//! binary, and runtime queries (no compile-time checked macros).
+//!
+//! Times are Unix milliseconds (`i64`). Enumerations are stored as the `i32` values of
+//! their protobuf enums (`TargetKind`, `LegalBasis`, `Outcome`, `RejectReason`, ...).
+//! Every method that changes several rows does so in one transaction.
+//!
+//! # Layout
+//!
+//! - [`model`]: the rows read and written.
+//! - [`sqlite`]: [`sqlite::SqliteStore`] (a file, WAL).
+//! - [`postgres`]: [`postgres::PgStore`] (`FOR UPDATE SKIP LOCKED` outbox claims).
+#![forbid(unsafe_code)]
+
+pub mod model;
+pub mod postgres;
+pub mod sqlite;
+
+use std::future::Future;
+
+pub use model::*;
+
+/// Storage failures. `Conflict` and `NotFound` are for callers to map; everything else is
+/// an internal error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL {0:?}: expected sqlite:... or postgres://...")]
+    UnsupportedUrl(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which backend a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// `sqlite:...` or `postgres://...` / `postgresql://...`.
+    pub fn of_url(url: &str) -> StoreResult<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_string()))
+        }
+    }
+}
+
+/// Everything the hub keeps. Implemented by [`sqlite::SqliteStore`] and
+/// [`postgres::PgStore`]; each has `connect(url)` that runs its migrations. Callers pick the
+/// backend with [`Backend::of_url`] and stay generic over `Store` (static dispatch).
+pub trait Store: Send + Sync + Clone + 'static {
+    // --- directory ---------------------------------------------------------------------
+
+    /// Inserts or updates (role, display name) an organisation.
+    fn upsert_organization(
+        &self,
+        org: &Organization,
+    ) -> impl Future<Output = StoreResult<Organization>> + Send;
+    fn get_organization(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Organization>>> + Send;
+    fn list_organizations(&self) -> impl Future<Output = StoreResult<Vec<Organization>>> + Send;
+
+    /// Inserts a new key; `Conflict` when the kid exists (for any agency).
+    fn insert_agency_key(
+        &self,
+        key: &AgencyKey,
+    ) -> impl Future<Output = StoreResult<AgencyKey>> + Send;
+    /// Marks a key revoked (keeps the first revocation); `None` when the kid is unknown.
+    fn revoke_agency_key(
+        &self,
+        kid: &str,
+        reason: &str,
+        at: i64,
+    ) -> impl Future<Output = StoreResult<Option<AgencyKey>>> + Send;
+    fn get_agency_key(
+        &self,
+        kid: &str,
+    ) -> impl Future<Output = StoreResult<Option<AgencyKey>>> + Send;
+    /// Keys of these agencies (all when empty), ordered by agency then registration.
+    fn list_agency_keys(
+        &self,
+        agency_ids: &[String],
+    ) -> impl Future<Output = StoreResult<Vec<AgencyKey>>> + Send;
+
+    /// Inserts or updates (endpoint, display name) a platform.
+    fn upsert_platform(&self, p: &Platform) -> impl Future<Output = StoreResult<Platform>> + Send;
+    fn get_platform(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<Option<Platform>>> + Send;
+    fn list_platforms(&self) -> impl Future<Output = StoreResult<Vec<Platform>>> + Send;
+
+    // --- action days -------------------------------------------------------------------
+
+    /// `Conflict` when the id exists.
+    fn insert_action_day(
+        &self,
+        day: &ActionDay,
+    ) -> impl Future<Output = StoreResult<ActionDay>> + Send;
+    fn get_action_day(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<Option<ActionDay>>> + Send;
+    fn list_action_days(&self) -> impl Future<Output = StoreResult<Vec<ActionDay>>> + Send;
+    /// Sets `closed_at` once; returns the day (unchanged when already closed), `None` when unknown.
+    fn close_action_day(
+        &self,
+        id: &str,
+        at: i64,
+    ) -> impl Future<Output = StoreResult<Option<ActionDay>>> + Send;
+    /// Sets `released_at` if it is still unset; true when this call set it (exactly once).
+    fn mark_released(&self, id: &str, at: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Days whose H-hour has passed (`starts_at <= now`) and whose release is not yet marked.
+    fn due_releases(&self, now: i64) -> impl Future<Output = StoreResult<Vec<ActionDay>>> + Send;
+    /// The earliest `starts_at` after `now` of a day not yet released.
+    fn next_release_after(&self, now: i64)
+    -> impl Future<Output = StoreResult<Option<i64>>> + Send;
+
+    // --- intake ------------------------------------------------------------------------
+
+    /// Stores a verified list whole, in one transaction: the list, one target per
+    /// (scope, platform, normalized target) — created or found —, one referral per item,
+    /// and for each new target one TAKEDOWN delivery with `next_at = list.due_at`.
+    /// When `list_id` exists: the same agency and `content_sha256` return `Duplicate` with
+    /// the stored answer and change nothing; anything else returns `Conflict`.
+    fn insert_list(
+        &self,
+        list: &NewList,
+        items: &[NewReferral],
+    ) -> impl Future<Output = StoreResult<IntakeResult>> + Send;
+    fn get_list(
+        &self,
+        list_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<ListRecord>>> + Send;
+    /// The state facts of each item of a list, in item order.
+    fn list_items(
+        &self,
+        list_id: &str,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<Vec<ItemRecord>>> + Send;
+
+    // --- holds -------------------------------------------------------------------------
+
+    fn insert_hold(&self, hold: &Hold) -> impl Future<Output = StoreResult<Hold>> + Send;
+    /// Sets `released_at` once; `None` when unknown.
+    fn release_hold(
+        &self,
+        id: &str,
+        at: i64,
+    ) -> impl Future<Output = StoreResult<Option<Hold>>> + Send;
+    fn get_hold(&self, id: &str) -> impl Future<Output = StoreResult<Option<Hold>>> + Send;
+    /// All holds, or those placed by `placed_by`; newest first.
+    fn list_holds(
+        &self,
+        placed_by: Option<&str>,
+    ) -> impl Future<Output = StoreResult<Vec<Hold>>> + Send;
+
+    // --- delivery outbox ---------------------------------------------------------------
+
+    /// Claims up to `limit` deliveries of `platform` that are due (`state = PENDING` and
+    /// `next_at <= now`) or whose lease expired (`state = INFLIGHT` and `next_at <= now`),
+    /// skipping targets under an active hold (`released_at IS NULL AND expires_at > now`,
+    /// matched on platform + normalized target). Claimed rows become INFLIGHT with
+    /// `next_at = lease_until` and `attempts + 1`. PostgreSQL uses FOR UPDATE SKIP LOCKED.
+    fn claim_deliveries(
+        &self,
+        platform: &str,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<ClaimedDelivery>>> + Send;
+    /// What a platform receives for these targets: target facts and every referral
+    /// (list id, item index, item bytes, agency), in target-id order.
+    fn delivery_payloads(
+        &self,
+        target_ids: &[i64],
+    ) -> impl Future<Output = StoreResult<Vec<TargetPayload>>> + Send;
+    /// Signature and leaf hashes of lists, for proofs.
+    fn list_proof_material(
+        &self,
+        list_ids: &[String],
+    ) -> impl Future<Output = StoreResult<Vec<ListProofMaterial>>> + Send;
+    /// Marks INFLIGHT deliveries DELIVERED at `at` (and their targets' `delivered_at`,
+    /// first time only). Ignores rows not INFLIGHT.
+    fn mark_delivered(
+        &self,
+        delivery_ids: &[i64],
+        at: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Back to PENDING with `next_at` and `last_error`.
+    fn mark_retry(
+        &self,
+        delivery_ids: &[i64],
+        next_at: i64,
+        error: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// FAILED for good, with the reason (and the target's `failed_at`/`fail_reason` for
+    /// TAKEDOWN deliveries).
+    fn mark_failed(
+        &self,
+        delivery_ids: &[i64],
+        at: i64,
+        error: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The earliest `next_at` among PENDING or INFLIGHT deliveries of `platform`.
+    fn next_delivery_at(
+        &self,
+        platform: &str,
+    ) -> impl Future<Output = StoreResult<Option<i64>>> + Send;
+
+    // --- outcomes ----------------------------------------------------------------------
+
+    /// Records reports from `platform` in one transaction. Refuses the whole batch with
+    /// `ReportRefusal::NotDelivered { index }` when any report names a target that is not
+    /// this platform's or was never delivered. Duplicate `report_id`s are counted, not
+    /// stored twice. Acknowledgements set the target's `acked_at` (first one wins);
+    /// decisions append to the outcome history and set the target's latest outcome.
+    fn record_reports(
+        &self,
+        platform: &str,
+        reports: &[NewReport],
+        received_at: i64,
+    ) -> impl Future<Output = StoreResult<Result<ReportCounts, ReportRefusal>>> + Send;
+
+    // --- summaries ---------------------------------------------------------------------
+
+    /// Per-platform counts of an action day's targets (see [`PlatformCounts`]).
+    fn platform_counts(
+        &self,
+        action_day_id: &str,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<Vec<PlatformCounts>>> + Send;
+}

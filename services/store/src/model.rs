@@ -1,0 +1,282 @@
+//! The rows the store reads and writes. Times are Unix milliseconds; enumerations are the
+//! `i32` values of the protobuf enums named on each field.
+
+/// Delivery states in the outbox.
+pub mod delivery_state {
+    pub const PENDING: i32 = 0;
+    pub const INFLIGHT: i32 = 1;
+    pub const DELIVERED: i32 = 2;
+    pub const FAILED: i32 = 3;
+}
+
+/// `takedown.v1.DeliveryKind` values used in the outbox.
+pub mod delivery_kind {
+    pub const TAKEDOWN: i32 = 1;
+    pub const WITHDRAWAL: i32 = 2;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    pub id: String,
+    /// `takedown.v1.Role`
+    pub role: i32,
+    pub display_name: String,
+    pub registered_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgencyKey {
+    pub kid: String,
+    pub agency_id: String,
+    pub public_key_pem: String,
+    pub registered_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revoke_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    pub name: String,
+    pub endpoint: String,
+    pub display_name: String,
+    pub registered_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionDay {
+    pub id: String,
+    pub name: String,
+    /// H-hour.
+    pub starts_at: i64,
+    pub ends_at: i64,
+    /// Sorted platform names.
+    pub platforms: Vec<String>,
+    /// Sorted agency ids.
+    pub agencies: Vec<String>,
+    pub created_at: i64,
+    pub released_at: Option<i64>,
+    pub closed_at: Option<i64>,
+}
+
+/// A verified list, ready to store.
+#[derive(Debug, Clone)]
+pub struct NewList {
+    pub list_id: String,
+    pub agency_id: String,
+    pub action_day_id: Option<String>,
+    /// SHA-256 of the encoded list bytes: resubmission with the same content is idempotent.
+    pub content_sha256: Vec<u8>,
+    pub jws: String,
+    pub item_count: u32,
+    /// Concatenated 32-byte Merkle leaf hashes, in item order.
+    pub leaf_hashes: Vec<u8>,
+    /// The list's own `created_at`.
+    pub created_at: i64,
+    pub accepted_at: i64,
+    /// When its new targets become deliverable: the action day's H-hour, or `accepted_at`
+    /// for the standing scope.
+    pub due_at: i64,
+}
+
+/// One verified item; its index is its position in the slice given to `insert_list`.
+#[derive(Debug, Clone)]
+pub struct NewReferral {
+    pub platform: String,
+    /// `takedown.v1.TargetKind`
+    pub kind: i32,
+    pub normalized: String,
+    pub original: String,
+    pub category: String,
+    /// `takedown.v1.LegalBasis`
+    pub legal_basis: i32,
+    pub removal_order_ref: String,
+    /// The exact encoded `Referral`.
+    pub item: Vec<u8>,
+}
+
+/// What intake of a list produced (also the stored answer for an idempotent resubmission).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntakeSummary {
+    pub new_targets: u32,
+    /// Items whose target already existed, or appeared earlier in the same list.
+    pub merged: u32,
+    /// The target id of each item, in item order.
+    pub target_ids: Vec<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntakeResult {
+    Accepted(IntakeSummary),
+    /// The same list (same agency, same content) was already stored: nothing changed.
+    Duplicate(IntakeSummary),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListRecord {
+    pub list_id: String,
+    pub agency_id: String,
+    pub action_day_id: Option<String>,
+    pub content_sha256: Vec<u8>,
+    pub item_count: u32,
+    pub created_at: i64,
+    pub accepted_at: i64,
+    pub new_targets: u32,
+    pub merged: u32,
+}
+
+/// The stored facts about one item's target, from which its state is derived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemRecord {
+    pub index: u32,
+    pub target_id: i64,
+    pub platform: String,
+    pub normalized: String,
+    pub due_at: i64,
+    /// An active hold (not released, not expired at `now`) matches the target.
+    pub held: bool,
+    /// State of the target's TAKEDOWN delivery (`delivery_state`), if any.
+    pub delivery_state: Option<i32>,
+    pub delivered_at: Option<i64>,
+    pub acked_at: Option<i64>,
+    /// Latest decision: `takedown.v1.Outcome`.
+    pub outcome: Option<i32>,
+    /// `takedown.v1.RejectReason`
+    pub reject_reason: Option<i32>,
+    pub outcome_text: Option<String>,
+    pub fail_reason: Option<String>,
+    pub withdrawn_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    pub id: String,
+    pub platform: String,
+    /// As given by the holder.
+    pub target: String,
+    pub normalized: String,
+    pub reason: String,
+    pub expires_at: i64,
+    pub created_at: i64,
+    /// Organisation id of the holder: never shown to other agencies.
+    pub placed_by: String,
+    pub released_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub target_id: i64,
+    /// `delivery_kind`
+    pub kind: i32,
+    /// Attempts including this one.
+    pub attempts: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferralPayload {
+    pub list_id: String,
+    pub item_index: u32,
+    pub agency_id: String,
+    pub item: Vec<u8>,
+}
+
+/// What a platform receives about one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetPayload {
+    pub target_id: i64,
+    pub platform: String,
+    /// `takedown.v1.TargetKind`
+    pub kind: i32,
+    pub normalized: String,
+    pub original: String,
+    pub category: String,
+    /// `takedown.v1.LegalBasis`
+    pub legal_basis: i32,
+    pub removal_order_ref: String,
+    pub action_day_id: Option<String>,
+    /// In (list id, item index) order.
+    pub referrals: Vec<ReferralPayload>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListProofMaterial {
+    pub list_id: String,
+    pub agency_id: String,
+    pub jws: String,
+    pub item_count: u32,
+    /// Concatenated 32-byte leaf hashes.
+    pub leaf_hashes: Vec<u8>,
+}
+
+/// Kinds of platform reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    Acknowledgement,
+    Decision,
+    Restoration,
+}
+
+impl ReportKind {
+    pub fn as_i32(self) -> i32 {
+        match self {
+            Self::Acknowledgement => 1,
+            Self::Decision => 2,
+            Self::Restoration => 3,
+        }
+    }
+    pub fn from_i32(v: i32) -> Option<Self> {
+        Some(match v {
+            1 => Self::Acknowledgement,
+            2 => Self::Decision,
+            3 => Self::Restoration,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReport {
+    pub report_id: String,
+    pub target_id: i64,
+    pub kind: ReportKind,
+    /// Decision: `takedown.v1.Outcome`; restoration: `takedown.v1.RestorationResult`; 0 for acks.
+    pub outcome: i32,
+    /// `takedown.v1.RejectReason` (decisions only), else 0.
+    pub reason: i32,
+    pub text: String,
+    /// When the platform received / acted.
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReportCounts {
+    pub recorded: u32,
+    pub duplicates: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportRefusal {
+    /// The report at `index` names a target that was not delivered to this platform.
+    NotDelivered { index: usize, target_id: i64 },
+}
+
+/// Counts per platform for an action day, all derived from stored facts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PlatformCounts {
+    pub platform: String,
+    pub referred: i64,
+    /// Not yet delivered and under an active hold.
+    pub held: i64,
+    /// Past H-hour and not held (including delivered ones).
+    pub released: i64,
+    pub delivered: i64,
+    pub acknowledged: i64,
+    pub blocked: i64,
+    pub already_gone: i64,
+    pub not_found: i64,
+    pub geo_blocked: i64,
+    pub rejected: i64,
+    pub failed: i64,
+    /// Released, not failed, without a decision yet.
+    pub pending: i64,
+}
