@@ -90,21 +90,11 @@ pub fn key_id(jws: &str) -> Result<String, SignatureError> {
         .ok_or(SignatureError::MissingKid)
 }
 
-/// Verifies a list signature with the agency's public key (SPKI PEM): the signature,
-/// the audience, `exp`, `nbf`, `iat` not in the future and a lifetime of at most 24 h.
-/// `now` is Unix seconds. The caller still checks issuer, list id, action day, item count
-/// and root against the list itself.
-pub fn verify(
-    jws: &str,
-    public_key_pem: &[u8],
-    audience: &str,
-    now: i64,
-) -> Result<ListClaims, SignatureError> {
+fn decode_claims(jws: &str, public_key_pem: &[u8]) -> Result<ListClaims, SignatureError> {
     let kid = key_id(jws)?;
     let key = DecodingKey::from_ed_pem(public_key_pem)
         .map_err(|e| SignatureError::BadKey(e.to_string()))?;
-    // Expiry is checked here against `now` (not the system clock) so that the hub and
-    // tests agree on one clock.
+    // Times are checked by the callers against their own clock.
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.validate_exp = false;
     validation.validate_nbf = false;
@@ -126,7 +116,38 @@ pub fn verify(
             }
             _ => SignatureError::Forged { kid: kid.clone() },
         })?;
-    let claims = data.claims;
+    Ok(data.claims)
+}
+
+/// Verifies who signed a list, long after submission: the signature and the audience, but
+/// not the token's validity window. Receivers use this at delivery time, when a list
+/// accepted days before H-hour has long expired as a submission token.
+pub fn verify_authorship(
+    jws: &str,
+    public_key_pem: &[u8],
+    audience: &str,
+) -> Result<ListClaims, SignatureError> {
+    let claims = decode_claims(jws, public_key_pem)?;
+    if claims.aud != audience {
+        return Err(SignatureError::WrongAudience {
+            found: claims.aud,
+            expected: audience.to_string(),
+        });
+    }
+    Ok(claims)
+}
+
+/// Verifies a list signature with the agency's public key (SPKI PEM): the signature,
+/// the audience, `exp`, `nbf`, `iat` not in the future and a lifetime of at most 24 h.
+/// `now` is Unix seconds. The caller still checks issuer, list id, action day, item count
+/// and root against the list itself.
+pub fn verify(
+    jws: &str,
+    public_key_pem: &[u8],
+    audience: &str,
+    now: i64,
+) -> Result<ListClaims, SignatureError> {
+    let claims = decode_claims(jws, public_key_pem)?;
     let leeway = LEEWAY_SECS as i64;
     if claims.aud != audience {
         return Err(SignatureError::WrongAudience {
