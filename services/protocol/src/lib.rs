@@ -5,6 +5,7 @@
 //! # Layout
 //!
 //! - [`pb`]: the generated `takedown.v1` messages, clients and servers.
+//! - [`list`]: building and signing a referral list.
 //! - [`merkle`]: Merkle root, inclusion proofs and their verification (RFC 6962 §2.1).
 //! - [`signing`]: the list JWS (EdDSA): claims, sign, verify.
 //! - [`target`]: per-platform normalization of targets (`@foo`, `t.me/foo`, ... → `foo`).
@@ -13,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ident;
+pub mod list;
 pub mod merkle;
 pub mod signing;
 pub mod target;
