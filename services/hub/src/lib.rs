@@ -1,2 +1,28 @@
-//! takedown hub.
+//! The takedown hub: signed intake, embargo and deconfliction holds, durable fan-out to
+//! platform sidecars, outcomes and summaries, over gRPC with mutual TLS.
+//!
+//! # Layout
+//!
+//! - [`config`]: layered configuration (defaults → TOML → `TAKEDOWN_*`), validated.
+//! - [`auth`]: the caller's organisation and role from its client certificate.
+//! - [`error`]: API errors and their one mapping to `tonic::Status`.
+//! - [`intake`]: verifying and storing a signed list.
+//! - [`release`]: the H-hour scheduler.
+//! - [`delivery`]: the outbox workers that fan targets out to sidecars.
+//! - [`api`]: the gRPC services.
+//! - [`server`]: [`server::run`], the one entry point for the binary and the tests.
+//! - [`telemetry`]: tracing setup.
 #![forbid(unsafe_code)]
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod delivery;
+pub mod error;
+pub mod intake;
+pub mod release;
+pub mod server;
+pub mod telemetry;
+
+pub use config::Config;
+pub use server::run;

@@ -244,6 +244,9 @@ fn host_port(endpoint: &str) -> Result<(String, u16), TlsError> {
     Ok((host, port))
 }
 
+/// The TLS stream a connector hands to tonic.
+type TlsIo = TokioIo<tokio_rustls::client::TlsStream<TcpStream>>;
+
 fn endpoint_and_connector(
     endpoint: &str,
     m: &TlsMaterial,
@@ -252,12 +255,8 @@ fn endpoint_and_connector(
 ) -> Result<
     (
         Endpoint,
-        impl tower::Service<
-            http::Uri,
-            Response = TokioIo<tokio_rustls::client::TlsStream<TcpStream>>,
-            Error = std::io::Error,
-            Future = impl Send,
-        > + Clone
+        impl tower::Service<http::Uri, Response = TlsIo, Error = std::io::Error, Future = impl Send>
+        + Clone
         + Send
         + 'static,
     ),

@@ -77,6 +77,20 @@ pub fn sign(
     jsonwebtoken::encode(&header, claims, &key).map_err(|e| SignatureError::BadKey(e.to_string()))
 }
 
+/// Checks that a PEM holds an Ed25519 public key (SubjectPublicKeyInfo).
+pub fn check_public_key(public_key_pem: &[u8]) -> Result<(), SignatureError> {
+    let text = std::str::from_utf8(public_key_pem)
+        .map_err(|_| SignatureError::BadKey("not UTF-8 PEM".into()))?;
+    if !text.contains("-----BEGIN PUBLIC KEY-----") {
+        return Err(SignatureError::BadKey(
+            "expected a PEM \"PUBLIC KEY\" (SubjectPublicKeyInfo)".into(),
+        ));
+    }
+    DecodingKey::from_ed_pem(public_key_pem)
+        .map(|_| ())
+        .map_err(|e| SignatureError::BadKey(e.to_string()))
+}
+
 /// The key id a signature names, read before verification to pick the key.
 pub fn key_id(jws: &str) -> Result<String, SignatureError> {
     let header =

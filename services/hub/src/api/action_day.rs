@@ -1,0 +1,191 @@
+//! `takedown.v1.ActionDayService`: coordinators plan and close action days; agencies and
+//! platforms read the days they take part in.
+
+use std::collections::BTreeSet;
+
+use takedown_protocol::{
+    ident::{OrgId, PlatformName},
+    pb::{self, action_day_service_server::ActionDayService},
+    timestamp::{now_millis, to_millis},
+};
+use takedown_store::{Store, model};
+use tonic::{Request, Response, Status};
+
+use super::{Shared, caller, convert};
+use crate::{
+    auth::{Caller, Role},
+    error::{ApiError, ApiResult},
+};
+
+pub struct ActionDays<S>(pub Shared<S>);
+
+/// Whether `who` may see `day`: coordinators all, others the days they take part in.
+pub fn may_see(who: &Caller, day: &model::ActionDay) -> bool {
+    match who.role {
+        Role::Coordinator => true,
+        Role::Agency => day.agencies.contains(&who.id),
+        Role::Platform => day.platforms.contains(&who.id),
+    }
+}
+
+/// The day, if it exists and `who` may see it (NOT_FOUND otherwise, so that existence is
+/// not disclosed).
+pub async fn visible_day<S: Store>(
+    store: &S,
+    who: &Caller,
+    id: &str,
+) -> ApiResult<model::ActionDay> {
+    match store.get_action_day(id).await? {
+        Some(d) if may_see(who, &d) => Ok(d),
+        _ => Err(ApiError::NotFound(format!("action day {id:?} not found"))),
+    }
+}
+
+#[tonic::async_trait]
+impl<S: Store> ActionDayService for ActionDays<S> {
+    #[tracing::instrument(skip_all, fields(rpc = "CreateActionDay", action_day))]
+    async fn create_action_day(
+        &self,
+        req: Request<pb::CreateActionDayRequest>,
+    ) -> Result<Response<pb::ActionDay>, Status> {
+        let who = caller!(self.0, req);
+        who.require(&[Role::Coordinator], "CreateActionDay")?;
+        let r = req.into_inner();
+        let store = &self.0.store;
+        let id = if r.id.is_empty() {
+            uuid::Uuid::now_v7().to_string()
+        } else {
+            OrgId::parse(&r.id).map_err(|e| ApiError::invalid("id", e.to_string()))?;
+            r.id
+        };
+        tracing::Span::current().record("action_day", id.as_str());
+        if r.name.trim().is_empty() {
+            return Err(ApiError::invalid("name", "name must not be empty").into());
+        }
+        let starts_at = r
+            .starts_at
+            .as_ref()
+            .map(to_millis)
+            .ok_or_else(|| ApiError::invalid("starts_at", "starts_at (H-hour) is required"))?;
+        let ends_at = r
+            .ends_at
+            .as_ref()
+            .map(to_millis)
+            .ok_or_else(|| ApiError::invalid("ends_at", "ends_at is required"))?;
+        if ends_at <= starts_at {
+            return Err(ApiError::invalid("ends_at", "ends_at must be after starts_at").into());
+        }
+        let registered: BTreeSet<String> = store
+            .list_platforms()
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        let mut platforms = BTreeSet::new();
+        for (i, p) in r.platforms.iter().enumerate() {
+            let name = PlatformName::parse(p)
+                .map_err(|e| ApiError::invalid(format!("platforms[{i}]"), e.to_string()))?;
+            if !registered.contains(name.as_str()) {
+                return Err(ApiError::invalid(
+                    format!("platforms[{i}]"),
+                    format!("unknown platform {name:?}"),
+                )
+                .into());
+            }
+            platforms.insert(name.to_string());
+        }
+        if platforms.is_empty() {
+            return Err(ApiError::invalid("platforms", "name at least one platform").into());
+        }
+        let mut agencies = BTreeSet::new();
+        for (i, a) in r.agencies.iter().enumerate() {
+            match store.get_organization(a).await.map_err(ApiError::from)? {
+                Some(o) if o.role == pb::Role::Agency as i32 => {
+                    agencies.insert(o.id);
+                }
+                _ => {
+                    return Err(ApiError::invalid(
+                        format!("agencies[{i}]"),
+                        format!("{a:?} is not a registered agency"),
+                    )
+                    .into());
+                }
+            }
+        }
+        if agencies.is_empty() {
+            return Err(ApiError::invalid("agencies", "name at least one agency").into());
+        }
+        let now = now_millis();
+        let day = model::ActionDay {
+            id,
+            name: r.name.trim().to_string(),
+            starts_at,
+            ends_at,
+            platforms: platforms.into_iter().collect(),
+            agencies: agencies.into_iter().collect(),
+            created_at: now,
+            released_at: None,
+            closed_at: None,
+        };
+        let day = store
+            .insert_action_day(&day)
+            .await
+            .map_err(ApiError::from)?;
+        self.0.wake.schedule_changed();
+        tracing::info!(starts_at, "action day created");
+        Ok(Response::new(convert::action_day(day, now)))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "GetActionDay"))]
+    async fn get_action_day(
+        &self,
+        req: Request<pb::GetActionDayRequest>,
+    ) -> Result<Response<pb::ActionDay>, Status> {
+        let who = caller!(self.0, req);
+        let day = visible_day(&self.0.store, &who, &req.get_ref().id).await?;
+        Ok(Response::new(convert::action_day(day, now_millis())))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ListActionDays"))]
+    async fn list_action_days(
+        &self,
+        req: Request<pb::ListActionDaysRequest>,
+    ) -> Result<Response<pb::ListActionDaysResponse>, Status> {
+        let who = caller!(self.0, req);
+        let now = now_millis();
+        let days = self
+            .0
+            .store
+            .list_action_days()
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::ListActionDaysResponse {
+            action_days: days
+                .into_iter()
+                .filter(|d| may_see(&who, d))
+                .map(|d| convert::action_day(d, now))
+                .collect(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "CloseActionDay"))]
+    async fn close_action_day(
+        &self,
+        req: Request<pb::CloseActionDayRequest>,
+    ) -> Result<Response<pb::ActionDay>, Status> {
+        let who = caller!(self.0, req);
+        who.require(&[Role::Coordinator], "CloseActionDay")?;
+        let id = req.into_inner().id;
+        let now = now_millis();
+        let day = self
+            .0
+            .store
+            .close_action_day(&id, now)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::NotFound(format!("action day {id:?} not found")))?;
+        tracing::info!(action_day = %id, "action day closed");
+        Ok(Response::new(convert::action_day(day, now)))
+    }
+}

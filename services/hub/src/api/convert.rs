@@ -1,0 +1,186 @@
+//! Store rows → wire messages, and the derived state of a target.
+
+use takedown_protocol::{
+    pb::{self, Outcome, TargetState},
+    timestamp::{from_millis, opt_from_millis},
+};
+use takedown_store::{ItemRecord, delivery_state, model};
+
+pub fn organization(o: model::Organization) -> pb::Organization {
+    pb::Organization {
+        id: o.id,
+        role: o.role,
+        display_name: o.display_name,
+        registered_at: Some(from_millis(o.registered_at)),
+    }
+}
+
+pub fn agency_key(k: model::AgencyKey) -> pb::AgencyKey {
+    pb::AgencyKey {
+        state: if k.revoked_at.is_some() {
+            pb::KeyState::Revoked
+        } else {
+            pb::KeyState::Active
+        } as i32,
+        kid: k.kid,
+        agency_id: k.agency_id,
+        public_key_pem: k.public_key_pem,
+        registered_at: Some(from_millis(k.registered_at)),
+        revoked_at: opt_from_millis(k.revoked_at),
+        revoke_reason: k.revoke_reason.unwrap_or_default(),
+    }
+}
+
+pub fn platform(p: model::Platform) -> pb::Platform {
+    pb::Platform {
+        name: p.name,
+        endpoint: p.endpoint,
+        display_name: p.display_name,
+        registered_at: Some(from_millis(p.registered_at)),
+    }
+}
+
+pub fn action_day_state(d: &model::ActionDay, now: i64) -> pb::ActionDayState {
+    if d.closed_at.is_some() {
+        pb::ActionDayState::Closed
+    } else if now >= d.starts_at {
+        pb::ActionDayState::Live
+    } else {
+        pb::ActionDayState::Planned
+    }
+}
+
+pub fn action_day(d: model::ActionDay, now: i64) -> pb::ActionDay {
+    pb::ActionDay {
+        state: action_day_state(&d, now) as i32,
+        id: d.id,
+        name: d.name,
+        starts_at: Some(from_millis(d.starts_at)),
+        ends_at: Some(from_millis(d.ends_at)),
+        platforms: d.platforms,
+        agencies: d.agencies,
+        created_at: Some(from_millis(d.created_at)),
+        released_at: opt_from_millis(d.released_at),
+        closed_at: opt_from_millis(d.closed_at),
+    }
+}
+
+/// A hold as `viewer_sees_holder` allows: the holder is shown only to coordinators and to
+/// the holder itself.
+pub fn hold(h: model::Hold, viewer_sees_holder: bool) -> pb::Hold {
+    pb::Hold {
+        id: h.id,
+        platform: h.platform,
+        target: h.target,
+        normalized_target: h.normalized,
+        reason: h.reason,
+        expires_at: Some(from_millis(h.expires_at)),
+        created_at: Some(from_millis(h.created_at)),
+        placed_by: if viewer_sees_holder {
+            h.placed_by
+        } else {
+            String::new()
+        },
+        released_at: opt_from_millis(h.released_at),
+    }
+}
+
+/// The state of an item's target, derived from its stored facts at `now`.
+pub fn target_state(r: &ItemRecord, now: i64) -> TargetState {
+    if r.withdrawn_at.is_some() {
+        return TargetState::Withdrawn;
+    }
+    if let Some(o) = r.outcome {
+        return match Outcome::try_from(o) {
+            Ok(Outcome::Blocked) => TargetState::Blocked,
+            Ok(Outcome::AlreadyGone) => TargetState::AlreadyGone,
+            Ok(Outcome::NotFound) => TargetState::NotFound,
+            Ok(Outcome::GeoBlocked) => TargetState::GeoBlocked,
+            Ok(Outcome::Rejected) => TargetState::Rejected,
+            _ => TargetState::Acknowledged,
+        };
+    }
+    if r.delivery_state == Some(delivery_state::FAILED) {
+        return TargetState::Failed;
+    }
+    if r.acked_at.is_some() {
+        return TargetState::Acknowledged;
+    }
+    if r.delivered_at.is_some() {
+        return TargetState::Delivered;
+    }
+    if r.held {
+        return TargetState::Held;
+    }
+    if r.due_at > now {
+        return TargetState::Embargoed;
+    }
+    TargetState::Released
+}
+
+pub fn item_status(r: ItemRecord, now: i64) -> pb::ItemStatus {
+    let state = target_state(&r, now);
+    let detail = match state {
+        TargetState::Rejected => r.outcome_text.clone().unwrap_or_default(),
+        TargetState::Failed => r.fail_reason.clone().unwrap_or_default(),
+        _ => String::new(),
+    };
+    pb::ItemStatus {
+        index: r.index,
+        target_id: r.target_id.to_string(),
+        platform: r.platform,
+        normalized_target: r.normalized,
+        state: state as i32,
+        reject_reason: if state == TargetState::Rejected {
+            r.reject_reason.unwrap_or_default()
+        } else {
+            0
+        },
+        detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item() -> ItemRecord {
+        ItemRecord {
+            index: 0,
+            target_id: 1,
+            platform: "telegram".into(),
+            normalized: "foo".into(),
+            due_at: 1_000,
+            held: false,
+            delivery_state: Some(delivery_state::PENDING),
+            delivered_at: None,
+            acked_at: None,
+            outcome: None,
+            reject_reason: None,
+            outcome_text: None,
+            fail_reason: None,
+            withdrawn_at: None,
+        }
+    }
+
+    #[test]
+    fn states_follow_the_lifecycle() {
+        let mut r = item();
+        assert_eq!(target_state(&r, 999), TargetState::Embargoed);
+        assert_eq!(target_state(&r, 1_000), TargetState::Released);
+        r.held = true;
+        assert_eq!(target_state(&r, 999), TargetState::Held);
+        assert_eq!(target_state(&r, 2_000), TargetState::Held);
+        r.delivered_at = Some(2_000);
+        assert_eq!(target_state(&r, 3_000), TargetState::Delivered);
+        r.acked_at = Some(2_100);
+        assert_eq!(target_state(&r, 3_000), TargetState::Acknowledged);
+        r.outcome = Some(Outcome::Rejected as i32);
+        assert_eq!(target_state(&r, 3_000), TargetState::Rejected);
+        r.withdrawn_at = Some(4_000);
+        assert_eq!(target_state(&r, 5_000), TargetState::Withdrawn);
+        let mut f = item();
+        f.delivery_state = Some(delivery_state::FAILED);
+        assert_eq!(target_state(&f, 5_000), TargetState::Failed);
+    }
+}

@@ -1,0 +1,39 @@
+//! The gRPC services. Each RPC authenticates its caller, checks the caller's role and need
+//! to know, and maps its errors to `tonic::Status` through [`crate::error`].
+
+pub mod action_day;
+pub mod convert;
+pub mod directory;
+pub mod hold;
+pub mod platform;
+pub mod referral;
+pub mod summary;
+
+use std::sync::Arc;
+
+use crate::{
+    delivery::{PlatformHealth, Wake},
+    intake::IntakeConfig,
+};
+
+/// What every service shares.
+pub struct HubState<S> {
+    pub store: S,
+    pub intake: IntakeConfig,
+    /// Wakes delivery workers when something became deliverable.
+    pub wake: Wake,
+    /// Delivery health per platform (circuit breaker), for summaries.
+    pub health: PlatformHealth,
+}
+
+pub type Shared<S> = Arc<HubState<S>>;
+
+/// Authenticates the caller, or returns the status.
+macro_rules! caller {
+    ($state:expr, $req:expr) => {
+        crate::auth::authenticate(&$state.store, &$req)
+            .await
+            .map_err(tonic::Status::from)?
+    };
+}
+pub(crate) use caller;

@@ -1,0 +1,144 @@
+//! `takedown.v1.PlatformService`: platforms (their sidecars) report acknowledgements,
+//! decisions and restorations, only on targets delivered to them.
+
+use takedown_protocol::{
+    pb::{self, platform_report::Report, platform_service_server::PlatformService},
+    timestamp::{now_millis, to_millis},
+};
+use takedown_store::{NewReport, ReportKind, ReportRefusal, Store};
+use tonic::{Request, Response, Status};
+
+use super::{Shared, caller};
+use crate::{
+    auth::Role,
+    error::{ApiError, ApiResult},
+};
+
+pub struct Platforms<S>(pub Shared<S>);
+
+/// Most reports in one call.
+const MAX_REPORTS: usize = 10_000;
+
+fn report(i: usize, r: pb::PlatformReport, received_at: i64) -> ApiResult<NewReport> {
+    let bad = |field: &str, msg: String| {
+        ApiError::invalid(
+            format!("reports[{i}].{field}"),
+            format!("report {i}: {msg}"),
+        )
+    };
+    if r.report_id.is_empty() || r.report_id.len() > 128 {
+        return Err(bad(
+            "report_id",
+            "report_id must have 1 to 128 characters".into(),
+        ));
+    }
+    let target_id: i64 = r
+        .target_id
+        .parse()
+        .map_err(|_| bad("target_id", format!("unknown target {:?}", r.target_id)))?;
+    let at = |t: Option<prost_types::Timestamp>| t.as_ref().map(to_millis).unwrap_or(received_at);
+    let (kind, outcome, reason, text, at) = match r.report {
+        Some(Report::Acknowledgement(a)) => (
+            ReportKind::Acknowledgement,
+            0,
+            0,
+            String::new(),
+            at(a.received_at),
+        ),
+        Some(Report::Decision(d)) => {
+            let o = pb::Outcome::try_from(d.outcome)
+                .ok()
+                .filter(|o| *o != pb::Outcome::Unspecified)
+                .ok_or_else(|| bad("decision.outcome", format!("invalid outcome {}", d.outcome)))?;
+            let reason = pb::RejectReason::try_from(d.reason)
+                .map_err(|_| bad("decision.reason", format!("invalid reason {}", d.reason)))?;
+            if o == pb::Outcome::Rejected && reason == pb::RejectReason::Unspecified {
+                return Err(bad(
+                    "decision.reason",
+                    "a rejection needs a reason code".into(),
+                ));
+            }
+            (
+                ReportKind::Decision,
+                o as i32,
+                reason as i32,
+                d.text,
+                at(d.acted_at),
+            )
+        }
+        Some(Report::Restoration(x)) => {
+            let res = pb::RestorationResult::try_from(x.result)
+                .ok()
+                .filter(|r| *r != pb::RestorationResult::Unspecified)
+                .ok_or_else(|| bad("restoration.result", format!("invalid result {}", x.result)))?;
+            (
+                ReportKind::Restoration,
+                res as i32,
+                0,
+                x.text,
+                at(x.acted_at),
+            )
+        }
+        None => return Err(bad("report", "empty report".into())),
+    };
+    if text.len() > 8192 {
+        return Err(bad("text", "text is limited to 8192 bytes".into()));
+    }
+    Ok(NewReport {
+        report_id: r.report_id,
+        target_id,
+        kind,
+        outcome,
+        reason,
+        text,
+        at,
+    })
+}
+
+#[tonic::async_trait]
+impl<S: Store> PlatformService for Platforms<S> {
+    #[tracing::instrument(skip_all, fields(rpc = "ReportOutcomes", platform, reports))]
+    async fn report_outcomes(
+        &self,
+        req: Request<pb::ReportOutcomesRequest>,
+    ) -> Result<Response<pb::ReportOutcomesResponse>, Status> {
+        let who = caller!(self.0, req);
+        who.require(&[Role::Platform], "ReportOutcomes")?;
+        let span = tracing::Span::current();
+        span.record("platform", who.id.as_str());
+        let reports = req.into_inner().reports;
+        span.record("reports", reports.len());
+        if reports.len() > MAX_REPORTS {
+            return Err(ApiError::ResourceExhausted(format!(
+                "{} reports in one call; the limit is {MAX_REPORTS}",
+                reports.len()
+            ))
+            .into());
+        }
+        let now = now_millis();
+        let reports = reports
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| report(i, r, now))
+            .collect::<ApiResult<Vec<_>>>()?;
+        match self
+            .0
+            .store
+            .record_reports(&who.id, &reports, now)
+            .await
+            .map_err(ApiError::from)?
+        {
+            Ok(counts) => Ok(Response::new(pb::ReportOutcomesResponse {
+                recorded: counts.recorded,
+                duplicates: counts.duplicates,
+            })),
+            Err(ReportRefusal::NotDelivered { index, target_id }) => {
+                Err(ApiError::PermissionDenied(format!(
+                    "report {index}: target {target_id} was not delivered to platform {}",
+                    who.id
+                ))
+                .into())
+            }
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Hub configuration, in layers: defaults, then a TOML file, then `TAKEDOWN_*` environment
+//! variables (nested with `__`, e.g. `TAKEDOWN_DELIVERY__BATCH_SIZE=200`). Validated at
+//! startup with a clear message.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the gRPC server listens on.
+    pub listen: SocketAddr,
+    /// `sqlite:takedown.db` (embedded default) or `postgres://user@host/db`.
+    pub database_url: String,
+    /// This hub's id: its certificate is `urn:takedown:hub:<hub_id>`.
+    pub hub_id: String,
+    /// The audience (`aud`) that list signatures must name.
+    pub audience: String,
+    pub tls: TlsConfig,
+    pub limits: Limits,
+    pub delivery: DeliveryConfig,
+    /// `text` or `json`.
+    pub log_format: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("hub_id", &self.hub_id)
+            .field("audience", &self.audience)
+            .field("tls", &self.tls)
+            .field("limits", &self.limits)
+            .field("delivery", &self.delivery)
+            .finish()
+    }
+}
+
+/// Hides a password in a database URL.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Most items a list may carry.
+    pub max_list_items: usize,
+    /// Most bytes an encoded list may have.
+    pub max_list_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Targets per Deliver call.
+    pub batch_size: u32,
+    /// Batches in flight per platform.
+    pub max_in_flight: usize,
+    /// Deadline of one Deliver call.
+    pub rpc_timeout_ms: u64,
+    /// How long a claim is held; must exceed the RPC deadline so that a batch in flight is
+    /// not claimed twice, and short enough that a crashed hub's claims come back soon.
+    pub lease_ms: u64,
+    /// Delays before retry 1, 2, ...; the last one repeats.
+    pub retry_schedule_ms: Vec<u64>,
+    /// Random spread of each retry delay, as a share (0.2 = ±20 %).
+    pub retry_jitter: f64,
+    /// Consecutive failed batches that open a platform's circuit.
+    pub breaker_failures: u32,
+    /// How long an open circuit pauses the platform before a trial batch.
+    pub breaker_cooldown_ms: u64,
+    /// Longest sleep of an idle worker between looks at the outbox.
+    pub poll_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:7400".parse().expect("literal address"),
+            database_url: "sqlite:takedown.db".into(),
+            hub_id: "hub".into(),
+            audience: "takedown-hub".into(),
+            tls: TlsConfig {
+                ca: "certs/dev/ca.pem".into(),
+                cert: "certs/dev/hub.pem".into(),
+                key: "certs/dev/hub.key".into(),
+            },
+            limits: Limits {
+                max_list_items: 200_000,
+                max_list_bytes: 64 * 1024 * 1024,
+            },
+            delivery: DeliveryConfig {
+                batch_size: 500,
+                max_in_flight: 2,
+                rpc_timeout_ms: 10_000,
+                lease_ms: 30_000,
+                retry_schedule_ms: vec![500, 1_000, 2_000, 5_000, 15_000, 60_000],
+                retry_jitter: 0.2,
+                breaker_failures: 5,
+                breaker_cooldown_ms: 10_000,
+                poll_ms: 1_000,
+            },
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then `file` (if given), then `TAKEDOWN_*` variables; validated.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    f.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        fig = fig.merge(Env::prefixed("TAKEDOWN_").split("__"));
+        let cfg: Config = fig.extract().map_err(Box::new)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        takedown_store::Backend::of_url(&self.database_url)
+            .map_err(|e| ConfigError::Invalid(format!("database_url: {e}")))?;
+        if takedown_protocol::ident::OrgId::parse(&self.hub_id).is_err() {
+            return bad(format!("hub_id {:?} is not a valid id", self.hub_id));
+        }
+        if self.audience.is_empty() {
+            return bad("audience must not be empty".into());
+        }
+        if self.limits.max_list_items == 0 || self.limits.max_list_bytes == 0 {
+            return bad("limits.max_list_items and limits.max_list_bytes must be positive".into());
+        }
+        let d = &self.delivery;
+        if d.batch_size == 0 || d.max_in_flight == 0 {
+            return bad("delivery.batch_size and delivery.max_in_flight must be positive".into());
+        }
+        if d.lease_ms <= d.rpc_timeout_ms {
+            return bad(format!(
+                "delivery.lease_ms ({}) must exceed delivery.rpc_timeout_ms ({})",
+                d.lease_ms, d.rpc_timeout_ms
+            ));
+        }
+        if d.retry_schedule_ms.is_empty() {
+            return bad("delivery.retry_schedule_ms must list at least one delay".into());
+        }
+        if !(0.0..1.0).contains(&d.retry_jitter) {
+            return bad("delivery.retry_jitter must be in [0, 1)".into());
+        }
+        if d.poll_ms == 0 || d.breaker_failures == 0 {
+            return bad("delivery.poll_ms and delivery.breaker_failures must be positive".into());
+        }
+        if self.log_format != "text" && self.log_format != "json" {
+            return bad(format!(
+                "log_format {:?} must be text or json",
+                self.log_format
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl DeliveryConfig {
+    pub fn rpc_timeout(&self) -> Duration {
+        Duration::from_millis(self.rpc_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn lease_must_exceed_rpc_deadline() {
+        let mut c = Config::default();
+        c.delivery.lease_ms = c.delivery.rpc_timeout_ms;
+        assert!(c.validate().unwrap_err().to_string().contains("lease_ms"));
+    }
+
+    #[test]
+    fn database_url_is_checked_and_redacted() {
+        let c = Config {
+            database_url: "mysql://x".into(),
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+    }
+}

@@ -1,0 +1,112 @@
+//! Delivery: the durable outbox → per-platform workers → each platform's sidecar.
+//!
+//! The dispatcher keeps one [`worker::Worker`] per registered platform (restarting it when
+//! the platform's endpoint changes). Deliveries are claimed with a lease longer than the RPC
+//! deadline, so a batch in flight when a hub dies is sent again after its lease expires.
+//!
+//! - [`wake`]: wake-ups for idle workers.
+//! - [`payload`]: building a Deliver request with inclusion proofs.
+//! - [`retry`]: retry classification, schedule with jitter, circuit breaker.
+//! - [`worker`]: one platform's loop.
+
+pub mod payload;
+pub mod retry;
+pub mod wake;
+pub mod worker;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use takedown_net::TlsMaterial;
+use takedown_store::Store;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+pub use wake::Wake;
+
+use crate::config::DeliveryConfig;
+
+/// Circuit open, last error.
+type Health = (bool, Option<String>);
+
+/// Delivery health per platform, for coordinators: circuit open, last error.
+#[derive(Clone, Default)]
+pub struct PlatformHealth {
+    inner: Arc<Mutex<HashMap<String, Health>>>,
+}
+
+impl PlatformHealth {
+    pub fn set(&self, platform: &str, circuit_open: bool, last_error: Option<String>) {
+        self.inner
+            .lock()
+            .expect("health lock")
+            .insert(platform.to_string(), (circuit_open, last_error));
+    }
+
+    /// (circuit open, last error) of a platform.
+    pub fn get(&self, platform: &str) -> (bool, Option<String>) {
+        self.inner
+            .lock()
+            .expect("health lock")
+            .get(platform)
+            .cloned()
+            .unwrap_or((false, None))
+    }
+}
+
+/// Leaves of list trees kept for proofs (about 64 bytes each).
+const TREE_CACHE_LEAVES: usize = 1_000_000;
+
+/// Runs until `shutdown`: one worker per registered platform.
+pub async fn run_dispatcher<S: Store>(
+    store: S,
+    cfg: DeliveryConfig,
+    tls: TlsMaterial,
+    wake: Wake,
+    health: PlatformHealth,
+    shutdown: CancellationToken,
+) {
+    let cache = Arc::new(TreeCache::new(TREE_CACHE_LEAVES));
+    let tasks = TaskTracker::new();
+    let mut running: HashMap<String, (String, CancellationToken)> = HashMap::new();
+    loop {
+        match store.list_platforms().await {
+            Ok(platforms) => {
+                for p in platforms {
+                    let current = running.get(&p.name).map(|(endpoint, _)| endpoint.clone());
+                    if current.as_deref() == Some(p.endpoint.as_str()) {
+                        continue;
+                    }
+                    if let Some((_, old)) = running.remove(&p.name) {
+                        old.cancel();
+                    }
+                    let token = shutdown.child_token();
+                    running.insert(p.name.clone(), (p.endpoint.clone(), token.clone()));
+                    let worker = worker::Worker {
+                        store: store.clone(),
+                        notify: wake.for_platform(&p.name),
+                        platform: p,
+                        cfg: cfg.clone(),
+                        tls: tls.clone(),
+                        cache: cache.clone(),
+                        health: health.clone(),
+                        shutdown: token,
+                    };
+                    tasks.spawn(worker.run());
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "listing platforms failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = wake.platforms_changed_notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+        }
+    }
+    tasks.close();
+    tasks.wait().await;
+}
+
+use payload::TreeCache;

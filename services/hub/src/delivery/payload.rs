@@ -1,0 +1,200 @@
+//! What a platform receives: its targets, each referral's exact item bytes with a Merkle
+//! inclusion proof, and each list's signature once per batch. Nothing about other platforms'
+//! targets travels: proofs carry only sibling hashes.
+
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    sync::{Arc, Mutex},
+};
+
+use takedown_protocol::{merkle, pb};
+use takedown_store::{ClaimedDelivery, ListProofMaterial, Store, StoreResult, delivery_kind};
+
+/// A list's signature and Merkle tree, kept for proofs.
+pub struct ListProof {
+    pub signature: pb::ListSignature,
+    pub tree: merkle::Tree,
+}
+
+/// A bounded cache of list trees (bounded by their total number of leaves), so that a
+/// 100 000-item list's tree is built once, not once per batch.
+pub struct TreeCache {
+    max_leaves: usize,
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    map: HashMap<String, Arc<ListProof>>,
+    order: VecDeque<String>,
+    leaves: usize,
+}
+
+impl TreeCache {
+    pub fn new(max_leaves: usize) -> Self {
+        Self {
+            max_leaves,
+            inner: Mutex::new(CacheInner::default()),
+        }
+    }
+
+    fn get(&self, list_id: &str) -> Option<Arc<ListProof>> {
+        self.inner
+            .lock()
+            .expect("tree cache lock")
+            .map
+            .get(list_id)
+            .cloned()
+    }
+
+    fn insert(&self, list_id: String, proof: Arc<ListProof>) {
+        let mut c = self.inner.lock().expect("tree cache lock");
+        if c.map.contains_key(&list_id) {
+            return;
+        }
+        c.leaves += proof.tree.len();
+        c.map.insert(list_id.clone(), proof);
+        c.order.push_back(list_id);
+        while c.leaves > self.max_leaves && c.order.len() > 1 {
+            if let Some(p) = c.order.pop_front().and_then(|old| c.map.remove(&old)) {
+                c.leaves -= p.tree.len();
+            }
+        }
+    }
+
+    /// The proofs of these lists, loading the missing ones in one store call.
+    async fn load<S: Store>(
+        &self,
+        store: &S,
+        list_ids: &[String],
+    ) -> StoreResult<HashMap<String, Arc<ListProof>>> {
+        let mut out = HashMap::new();
+        let mut missing = Vec::new();
+        for id in list_ids {
+            match self.get(id) {
+                Some(p) => {
+                    out.insert(id.clone(), p);
+                }
+                None => missing.push(id.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            let materials = store.list_proof_material(&missing).await?;
+            let built = tokio::task::spawn_blocking(move || {
+                materials.into_iter().map(build_proof).collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|e| takedown_store::StoreError::NotFound(format!("proof builder: {e}")))?;
+            for p in built {
+                let p = Arc::new(p);
+                self.insert(p.signature.list_id.clone(), p.clone());
+                out.insert(p.signature.list_id.clone(), p);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn build_proof(m: ListProofMaterial) -> ListProof {
+    let leaves = m
+        .leaf_hashes
+        .chunks_exact(32)
+        .filter_map(merkle::hash_from_slice)
+        .collect();
+    ListProof {
+        signature: pb::ListSignature {
+            list_id: m.list_id,
+            agency_id: m.agency_id,
+            jws: m.jws,
+            item_count: u64::from(m.item_count),
+        },
+        tree: merkle::Tree::from_leaves(leaves),
+    }
+}
+
+/// Builds the Deliver request for claimed deliveries. Deliveries whose target could not be
+/// loaded are returned separately (they are failed by the caller).
+pub async fn build<S: Store>(
+    store: &S,
+    cache: &TreeCache,
+    platform: &str,
+    batch_id: &str,
+    claimed: &[ClaimedDelivery],
+) -> StoreResult<(pb::DeliverRequest, Vec<i64>)> {
+    let takedowns: Vec<i64> = claimed
+        .iter()
+        .filter(|c| c.kind == delivery_kind::TAKEDOWN)
+        .map(|c| c.target_id)
+        .collect();
+    let payloads = store.delivery_payloads(&takedowns).await?;
+    let list_ids: Vec<String> = payloads
+        .iter()
+        .flat_map(|p| p.referrals.iter().map(|r| r.list_id.clone()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let proofs = cache.load(store, &list_ids).await?;
+    let by_target: HashMap<i64, _> = payloads.into_iter().map(|p| (p.target_id, p)).collect();
+
+    let mut lists: BTreeMap<String, pb::ListSignature> = BTreeMap::new();
+    let mut deliveries = Vec::with_capacity(claimed.len());
+    let mut unusable = Vec::new();
+    for c in claimed {
+        let Some(p) = by_target.get(&c.target_id) else {
+            unusable.push(c.id);
+            continue;
+        };
+        let mut agencies: Vec<String> = Vec::new();
+        let mut referrals = Vec::with_capacity(p.referrals.len());
+        for r in &p.referrals {
+            let Some(lp) = proofs.get(&r.list_id) else {
+                continue;
+            };
+            let Some(proof) = lp.tree.proof(r.item_index as usize) else {
+                continue;
+            };
+            lists
+                .entry(r.list_id.clone())
+                .or_insert_with(|| lp.signature.clone());
+            if !agencies.contains(&r.agency_id) {
+                agencies.push(r.agency_id.clone());
+            }
+            referrals.push(pb::ReferralEvidence {
+                list_id: r.list_id.clone(),
+                item_index: u64::from(r.item_index),
+                item: r.item.clone(),
+                proof: proof.iter().map(|h| h.to_vec()).collect(),
+            });
+        }
+        if referrals.is_empty() {
+            unusable.push(c.id);
+            continue;
+        }
+        agencies.sort();
+        deliveries.push(pb::TargetDelivery {
+            delivery_id: c.id.to_string(),
+            kind: pb::DeliveryKind::Takedown as i32,
+            target_id: p.target_id.to_string(),
+            platform: p.platform.clone(),
+            target_kind: p.kind,
+            normalized_target: p.normalized.clone(),
+            original_target: p.original.clone(),
+            category: p.category.clone(),
+            legal_basis: p.legal_basis,
+            removal_order_ref: p.removal_order_ref.clone(),
+            agencies,
+            referrals,
+            withdrawal_reason: String::new(),
+            action_day_id: p.action_day_id.clone(),
+        });
+    }
+    Ok((
+        pb::DeliverRequest {
+            batch_id: batch_id.to_string(),
+            platform: platform.to_string(),
+            lists: lists.into_values().collect(),
+            deliveries,
+        },
+        unusable,
+    ))
+}

@@ -1,0 +1,334 @@
+//! One platform's worker: claims due deliveries from the outbox in batches, sends them to the
+//! platform's sidecar over mTLS (checking the sidecar is that platform), and records the
+//! result. Several batches may be in flight; a failing platform is paused by its breaker
+//! without touching any other platform's worker.
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use takedown_net::TlsMaterial;
+use takedown_protocol::{
+    ident::{Identity, IdentityRole, OrgId},
+    pb::receiver_service_client::ReceiverServiceClient,
+    timestamp::now_millis,
+};
+use takedown_store::{ClaimedDelivery, Platform, Store};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tonic::transport::Channel;
+use tracing::Instrument;
+
+use super::{
+    PlatformHealth,
+    payload::{self, TreeCache},
+    retry::{self, Breaker, Verdict},
+};
+use crate::config::DeliveryConfig;
+
+/// Largest message a Deliver call may carry.
+const MAX_MESSAGE: usize = 256 * 1024 * 1024;
+
+pub struct Worker<S> {
+    pub store: S,
+    pub platform: Platform,
+    pub cfg: DeliveryConfig,
+    pub tls: TlsMaterial,
+    pub notify: Arc<Notify>,
+    pub cache: Arc<TreeCache>,
+    pub health: PlatformHealth,
+    pub shutdown: CancellationToken,
+}
+
+struct Shared<S> {
+    store: S,
+    platform: String,
+    cfg: DeliveryConfig,
+    cache: Arc<TreeCache>,
+    client: ReceiverServiceClient<Channel>,
+    breaker: Mutex<Breaker>,
+    health: PlatformHealth,
+    wake: Arc<Notify>,
+}
+
+impl<S: Store> Worker<S> {
+    #[tracing::instrument(name = "delivery_worker", skip_all, fields(platform = %self.platform.name))]
+    pub async fn run(self) {
+        let name = self.platform.name.clone();
+        let client = loop {
+            match connect(&self.platform, &self.tls, &self.cfg) {
+                Ok(c) => break c,
+                Err(e) => {
+                    tracing::error!(error = %e, endpoint = %self.platform.endpoint, "cannot set up the channel; retrying");
+                    self.health.set(&name, true, Some(e));
+                    tokio::select! {
+                        _ = self.shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    }
+                }
+            }
+        };
+        let shared = Arc::new(Shared {
+            store: self.store.clone(),
+            platform: name.clone(),
+            cfg: self.cfg.clone(),
+            cache: self.cache.clone(),
+            client,
+            breaker: Mutex::new(Breaker::new(
+                self.cfg.breaker_failures,
+                Duration::from_millis(self.cfg.breaker_cooldown_ms),
+            )),
+            health: self.health.clone(),
+            wake: self.notify.clone(),
+        });
+        let in_flight = Arc::new(Semaphore::new(self.cfg.max_in_flight));
+        let tasks = TaskTracker::new();
+        tracing::info!(endpoint = %self.platform.endpoint, "delivery worker started");
+        loop {
+            if self.shutdown.is_cancelled() {
+                break;
+            }
+            let open_until = shared
+                .breaker
+                .lock()
+                .expect("breaker lock")
+                .open_until(Instant::now());
+            if let Some(until) = open_until {
+                tokio::select! {
+                    _ = self.shutdown.cancelled() => break,
+                    _ = tokio::time::sleep_until(until.into()) => {}
+                }
+                continue;
+            }
+            let permit = tokio::select! {
+                _ = self.shutdown.cancelled() => break,
+                p = in_flight.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            };
+            let now = now_millis();
+            let claimed = match self
+                .store
+                .claim_deliveries(
+                    &name,
+                    now,
+                    now + self.cfg.lease_ms as i64,
+                    self.cfg.batch_size,
+                )
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming deliveries failed");
+                    drop(permit);
+                    self.idle(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if claimed.is_empty() {
+                drop(permit);
+                let wait = match self.store.next_delivery_at(&name).await {
+                    Ok(Some(next)) if next > now => {
+                        Duration::from_millis(((next - now) as u64).min(self.cfg.poll_ms))
+                    }
+                    _ => Duration::from_millis(self.cfg.poll_ms),
+                };
+                self.idle(wait).await;
+                continue;
+            }
+            let shared = shared.clone();
+            tasks.spawn(async move {
+                send_batch(&shared, claimed).await;
+                drop(permit);
+            });
+        }
+        tasks.close();
+        // In-flight batches finish (bounded by the RPC deadline); anything cut short is
+        // claimed again when its lease expires.
+        tasks.wait().await;
+        tracing::info!("delivery worker stopped");
+    }
+
+    async fn idle(&self, wait: Duration) {
+        tokio::select! {
+            _ = self.shutdown.cancelled() => {}
+            _ = self.notify.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+fn connect(
+    p: &Platform,
+    tls: &TlsMaterial,
+    cfg: &DeliveryConfig,
+) -> Result<ReceiverServiceClient<Channel>, String> {
+    let id = OrgId::parse(&p.name).map_err(|e| e.to_string())?;
+    let channel = takedown_net::connect_lazy(
+        &p.endpoint,
+        tls,
+        Some(Identity::new(IdentityRole::Platform, id)),
+        cfg.rpc_timeout(),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(ReceiverServiceClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE))
+}
+
+async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
+    let batch_id = uuid::Uuid::now_v7().to_string();
+    let span = tracing::info_span!("delivery_batch", platform = %w.platform, batch_id = %batch_id, size = claimed.len());
+    async {
+        let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+        let (request, unusable) =
+            match payload::build(&w.store, &w.cache, &w.platform, &batch_id, &claimed).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "building the batch failed; retrying later");
+                    retry_all(w, &claimed, &format!("hub could not build the batch: {e}")).await;
+                    return;
+                }
+            };
+        if !unusable.is_empty() {
+            tracing::error!(
+                count = unusable.len(),
+                "deliveries without a usable payload"
+            );
+            record(
+                w.store
+                    .mark_failed(
+                        &unusable,
+                        now_millis(),
+                        "no deliverable referral for this target",
+                    )
+                    .await,
+            );
+        }
+        if request.deliveries.is_empty() {
+            return;
+        }
+        let mut req = tonic::Request::new(request);
+        req.set_timeout(w.cfg.rpc_timeout());
+        let started = Instant::now();
+        let result = w.client.clone().deliver(req).await;
+        match result {
+            Ok(resp) => {
+                let resp = resp.into_inner();
+                let now = now_millis();
+                let sent: HashSet<i64> = ids
+                    .iter()
+                    .copied()
+                    .filter(|i| !unusable.contains(i))
+                    .collect();
+                let accepted: Vec<i64> = resp
+                    .accepted
+                    .iter()
+                    .filter_map(|s| s.parse().ok())
+                    .filter(|i| sent.contains(i))
+                    .collect();
+                record(w.store.mark_delivered(&accepted, now).await);
+                let mut answered: HashSet<i64> = accepted.iter().copied().collect();
+                for r in &resp.rejected {
+                    if let Some(id) = r
+                        .delivery_id
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|id| sent.contains(id))
+                    {
+                        answered.insert(id);
+                        let why = format!("refused by the platform's receiver: {}", r.reason);
+                        record(w.store.mark_failed(&[id], now, &why).await);
+                    }
+                }
+                let unanswered: Vec<ClaimedDelivery> = claimed
+                    .iter()
+                    .filter(|c| sent.contains(&c.id) && !answered.contains(&c.id))
+                    .cloned()
+                    .collect();
+                if !unanswered.is_empty() {
+                    retry_all(w, &unanswered, "receiver did not answer for this delivery").await;
+                }
+                w.breaker.lock().expect("breaker lock").success();
+                w.health.set(&w.platform, false, None);
+                tracing::info!(
+                    accepted = accepted.len(),
+                    rejected = resp.rejected.len(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "batch delivered"
+                );
+                // More may be due right away.
+                w.wake.notify_one();
+            }
+            Err(status) => {
+                let error = format!("{:?}: {}", status.code(), status.message());
+                let sent: Vec<ClaimedDelivery> = claimed
+                    .iter()
+                    .filter(|c| !unusable.contains(&c.id))
+                    .cloned()
+                    .collect();
+                match retry::classify(status.code()) {
+                    Verdict::Retry => {
+                        tracing::warn!(error = %error, "delivery failed; will retry");
+                        retry_all(w, &sent, &error).await;
+                        let opened = w
+                            .breaker
+                            .lock()
+                            .expect("breaker lock")
+                            .failure(error.clone(), Instant::now());
+                        if opened {
+                            tracing::warn!(error = %error, "circuit opened: platform paused");
+                        }
+                        w.health.set(
+                            &w.platform,
+                            opened
+                                || w.breaker
+                                    .lock()
+                                    .expect("breaker lock")
+                                    .is_open(Instant::now()),
+                            Some(error),
+                        );
+                    }
+                    Verdict::Fail => {
+                        tracing::error!(error = %error, "delivery refused; not retried");
+                        let ids: Vec<i64> = sent.iter().map(|c| c.id).collect();
+                        record(w.store.mark_failed(&ids, now_millis(), &error).await);
+                        w.health.set(&w.platform, false, Some(error));
+                    }
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Puts deliveries back with their attempt-based delay (grouped by delay).
+async fn retry_all<S: Store>(w: &Shared<S>, claimed: &[ClaimedDelivery], error: &str) {
+    let now = now_millis();
+    let mut groups: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    {
+        let mut rng = rand::rng();
+        for c in claimed {
+            let d = retry::delay_ms(
+                &w.cfg.retry_schedule_ms,
+                w.cfg.retry_jitter,
+                c.attempts,
+                &mut rng,
+            );
+            // Coarsen to 50 ms so that a batch needs few statements.
+            let at = now + (d as i64 / 50) * 50;
+            groups.entry(at).or_default().push(c.id);
+        }
+    }
+    for (at, ids) in groups {
+        record(w.store.mark_retry(&ids, at, error).await);
+    }
+}
+
+fn record(r: takedown_store::StoreResult<()>) {
+    if let Err(e) = r {
+        // The lease will bring these deliveries back.
+        tracing::error!(error = %e, "recording a delivery result failed");
+    }
+}

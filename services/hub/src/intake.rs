@@ -1,0 +1,344 @@
+//! Intake of a signed referral list: every check, then one store transaction.
+//!
+//! Checks, in order: size, decoding, item count, the caller is the list's agency, the
+//! signing key (known, not revoked, the caller's), the JWS (signature, audience, validity
+//! window, lifetime), the claims against the list (issuer, list id, action day, item count,
+//! Merkle root), the action day (open, the agency and each item's platform take part), and
+//! each item (decodes, known platform, kind, target normalizes, legal basis). Any failure
+//! refuses the list whole; nothing is stored.
+
+use std::collections::HashSet;
+
+use prost::Message;
+use sha2::{Digest, Sha256};
+use takedown_protocol::{
+    ident::PlatformName,
+    merkle,
+    pb::{self, LegalBasis, TargetKind},
+    signing, target, timestamp,
+};
+use takedown_store::{IntakeResult, IntakeSummary, NewList, NewReferral, Store};
+
+use crate::{
+    auth::Caller,
+    config::Limits,
+    error::{ApiError, ApiResult},
+};
+
+/// What intake needs besides the store.
+#[derive(Debug, Clone)]
+pub struct IntakeConfig {
+    pub audience: String,
+    pub limits: Limits,
+}
+
+/// Verifies and stores a list; returns the answer (the same for an identical resubmission).
+#[tracing::instrument(skip_all, fields(agency = %caller.id, list_id, items))]
+pub async fn submit<S: Store>(
+    store: &S,
+    cfg: &IntakeConfig,
+    caller: &Caller,
+    req: pb::SubmitReferralListRequest,
+    now_ms: i64,
+) -> ApiResult<pb::SubmitReferralListResponse> {
+    let limits = &cfg.limits;
+    if req.list.len() > limits.max_list_bytes {
+        return Err(ApiError::ResourceExhausted(format!(
+            "list is {} bytes; the limit is {} bytes",
+            req.list.len(),
+            limits.max_list_bytes
+        )));
+    }
+    let list_bytes = req.list;
+    let list = pb::ReferralList::decode(list_bytes.as_slice())
+        .map_err(|e| ApiError::invalid("list", format!("list does not decode: {e}")))?;
+    let span = tracing::Span::current();
+    span.record("list_id", list.list_id.as_str());
+    span.record("items", list.items.len());
+    if list.list_id.is_empty() || list.list_id.len() > 128 {
+        return Err(ApiError::invalid(
+            "list.list_id",
+            "list_id must have 1 to 128 characters",
+        ));
+    }
+    if list.items.is_empty() {
+        return Err(ApiError::invalid("list.items", "list is empty"));
+    }
+    if list.items.len() > limits.max_list_items {
+        return Err(ApiError::ResourceExhausted(format!(
+            "list has {} items; the limit is {}",
+            list.items.len(),
+            limits.max_list_items
+        )));
+    }
+    if list.agency_id != caller.id {
+        return Err(ApiError::PermissionDenied(format!(
+            "list agency_id {:?} is not the caller {}",
+            list.agency_id, caller.id
+        )));
+    }
+
+    // The signing key.
+    let kid = signing::key_id(&req.signature)
+        .map_err(|e| ApiError::invalid("signature", e.to_string()))?;
+    let key = store
+        .get_agency_key(&kid)
+        .await?
+        .ok_or_else(|| ApiError::invalid("signature", format!("unknown signing key {kid:?}")))?;
+    if key.agency_id != caller.id {
+        return Err(ApiError::PermissionDenied(format!(
+            "signing key {kid:?} belongs to another agency"
+        )));
+    }
+    if key.revoked_at.is_some() {
+        return Err(ApiError::invalid(
+            "signature",
+            format!("signing key {kid:?} has been revoked"),
+        ));
+    }
+    let claims = signing::verify(
+        &req.signature,
+        key.public_key_pem.as_bytes(),
+        &cfg.audience,
+        now_ms.div_euclid(1000),
+    )
+    .map_err(|e| ApiError::invalid("signature", e.to_string()))?;
+    if claims.iss != caller.id {
+        return Err(ApiError::PermissionDenied(format!(
+            "signature issuer {:?} is not the caller {}",
+            claims.iss, caller.id
+        )));
+    }
+    if claims.jti != list.list_id {
+        return Err(ApiError::invalid(
+            "signature",
+            format!(
+                "signature jti {:?} is not the list id {:?}",
+                claims.jti, list.list_id
+            ),
+        ));
+    }
+    if claims.action_day != list.action_day_id {
+        return Err(ApiError::invalid(
+            "signature",
+            format!(
+                "signature action day {:?} is not the list's {:?}",
+                claims.action_day, list.action_day_id
+            ),
+        ));
+    }
+    if claims.item_count != list.items.len() as u64 {
+        return Err(ApiError::invalid(
+            "signature",
+            format!(
+                "signature item count {} does not match the list's {} items",
+                claims.item_count,
+                list.items.len()
+            ),
+        ));
+    }
+    let signed_root = claims
+        .root()
+        .ok_or_else(|| ApiError::invalid("signature", "merkle_root claim is not 64 hex digits"))?;
+
+    // The action day, if any.
+    let (due_at, day_platforms) = match &list.action_day_id {
+        None => (now_ms, None),
+        Some(day_id) => {
+            let day = store.get_action_day(day_id).await?.ok_or_else(|| {
+                ApiError::invalid(
+                    "list.action_day_id",
+                    format!("unknown action day {day_id:?}"),
+                )
+            })?;
+            if day.closed_at.is_some() {
+                return Err(ApiError::FailedPrecondition(format!(
+                    "action day {day_id:?} is closed"
+                )));
+            }
+            if !day.agencies.contains(&caller.id) {
+                return Err(ApiError::PermissionDenied(format!(
+                    "agency {} does not take part in action day {day_id:?}",
+                    caller.id
+                )));
+            }
+            (day.starts_at, Some(day.platforms))
+        }
+    };
+    let registered: HashSet<String> = store
+        .list_platforms()
+        .await?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+
+    // CPU-bound part (hashing, decoding, normalizing) off the async workers.
+    let pb::ReferralList {
+        list_id,
+        agency_id,
+        action_day_id,
+        created_at,
+        items,
+    } = list;
+    let checked = tokio::task::spawn_blocking(move || {
+        check_items(items, signed_root, &registered, day_platforms.as_deref())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("intake worker: {e}")))??;
+
+    let new_list = NewList {
+        list_id: list_id.clone(),
+        agency_id,
+        action_day_id,
+        content_sha256: Sha256::digest(&list_bytes).to_vec(),
+        jws: req.signature,
+        item_count: checked.referrals.len() as u32,
+        leaf_hashes: checked.leaf_hashes,
+        created_at: created_at
+            .as_ref()
+            .map(timestamp::to_millis)
+            .unwrap_or(now_ms),
+        accepted_at: now_ms,
+        due_at,
+    };
+    let summary = match store.insert_list(&new_list, &checked.referrals).await? {
+        IntakeResult::Accepted(s) => {
+            tracing::info!(
+                new_targets = s.new_targets,
+                merged = s.merged,
+                "list accepted"
+            );
+            s
+        }
+        IntakeResult::Duplicate(s) => {
+            tracing::info!("identical list resubmitted; answered from the stored result");
+            s
+        }
+    };
+    Ok(response(list_id, summary))
+}
+
+fn response(list_id: String, s: IntakeSummary) -> pb::SubmitReferralListResponse {
+    pb::SubmitReferralListResponse {
+        list_id,
+        items: s.target_ids.len() as u32,
+        new_targets: s.new_targets,
+        merged_duplicates: s.merged,
+        target_ids: s.target_ids.iter().map(i64::to_string).collect(),
+    }
+}
+
+struct Checked {
+    referrals: Vec<NewReferral>,
+    leaf_hashes: Vec<u8>,
+}
+
+fn check_items(
+    items: Vec<Vec<u8>>,
+    signed_root: merkle::Hash,
+    registered: &HashSet<String>,
+    day_platforms: Option<&[String]>,
+) -> ApiResult<Checked> {
+    let leaves: Vec<merkle::Hash> = items.iter().map(|i| merkle::leaf_hash(i)).collect();
+    let tree = merkle::Tree::from_leaves(leaves);
+    if tree.root() != signed_root {
+        return Err(ApiError::invalid(
+            "signature",
+            "Merkle root in the signature does not match the list's items",
+        ));
+    }
+    let mut leaf_hashes = Vec::with_capacity(items.len() * 32);
+    for l in tree.leaves() {
+        leaf_hashes.extend_from_slice(l);
+    }
+    let mut referrals = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        referrals.push(check_item(i, item, registered, day_platforms)?);
+    }
+    Ok(Checked {
+        referrals,
+        leaf_hashes,
+    })
+}
+
+fn check_item(
+    i: usize,
+    item: Vec<u8>,
+    registered: &HashSet<String>,
+    day_platforms: Option<&[String]>,
+) -> ApiResult<NewReferral> {
+    let r = pb::Referral::decode(item.as_slice())
+        .map_err(|e| ApiError::item(i, "item", format!("does not decode as a Referral: {e}")))?;
+    let platform = PlatformName::parse(&r.platform)
+        .map_err(|e| ApiError::item(i, "platform", e))?
+        .as_str()
+        .to_string();
+    if !registered.contains(&platform) {
+        return Err(ApiError::item(
+            i,
+            "platform",
+            format!("unknown platform {platform:?}"),
+        ));
+    }
+    if let Some(day) = day_platforms
+        && !day.iter().any(|p| p == &platform)
+    {
+        {
+            return Err(ApiError::item(
+                i,
+                "platform",
+                format!("platform {platform:?} does not take part in this action day"),
+            ));
+        }
+    }
+    let kind = TargetKind::try_from(r.kind)
+        .ok()
+        .filter(|k| *k != TargetKind::Unspecified)
+        .ok_or_else(|| ApiError::item(i, "kind", format!("invalid target kind {}", r.kind)))?;
+    let normalized =
+        target::normalize(&platform, &r.target).map_err(|e| ApiError::item(i, "target", e))?;
+    let basis = LegalBasis::try_from(r.legal_basis)
+        .ok()
+        .filter(|b| *b != LegalBasis::Unspecified)
+        .ok_or_else(|| {
+            ApiError::item(
+                i,
+                "legal_basis",
+                format!("invalid legal basis {}", r.legal_basis),
+            )
+        })?;
+    if basis == LegalBasis::RemovalOrder && r.removal_order_ref.trim().is_empty() {
+        return Err(ApiError::item(
+            i,
+            "removal_order_ref",
+            "a removal order needs its reference",
+        ));
+    }
+    if !r.evidence_sha256.is_empty() && r.evidence_sha256.len() != 32 {
+        return Err(ApiError::item(
+            i,
+            "evidence_sha256",
+            format!(
+                "evidence hash has {} bytes, expected 32",
+                r.evidence_sha256.len()
+            ),
+        ));
+    }
+    if r.category.len() > 256 || r.removal_order_ref.len() > 256 || r.note.len() > 8192 {
+        return Err(ApiError::item(
+            i,
+            "note",
+            "category and removal_order_ref are limited to 256 bytes, note to 8192",
+        ));
+    }
+    Ok(NewReferral {
+        platform,
+        kind: kind as i32,
+        normalized: normalized.into_string(),
+        original: r.target.trim().to_string(),
+        category: r.category,
+        legal_basis: basis as i32,
+        removal_order_ref: r.removal_order_ref,
+        item,
+    })
+}

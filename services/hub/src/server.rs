@@ -1,0 +1,158 @@
+//! The hub process: the gRPC services over mTLS, health and reflection, the delivery
+//! dispatcher and the release scheduler, with a shutdown that drains.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use takedown_net::{TlsMaterial, install_crypto_provider, server_tls};
+use takedown_protocol::{
+    ident::{Identity, IdentityRole, OrgId},
+    pb,
+};
+use takedown_store::Store;
+use tokio::net::TcpListener;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tonic::transport::{Server, server::TcpIncoming};
+
+use crate::{
+    api::{
+        HubState, action_day::ActionDays, directory::Directory, hold::Holds, platform::Platforms,
+        referral::Referrals, summary::Summaries,
+    },
+    config::Config,
+    delivery::{self, PlatformHealth, Wake},
+    intake::IntakeConfig,
+    release,
+};
+
+/// How long in-flight work may take to finish after shutdown is asked for.
+const GRACE: Duration = Duration::from_secs(15);
+
+/// Serves on `listener` until `shutdown` completes, then drains.
+pub async fn run<S: Store>(
+    config: Config,
+    store: S,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    install_crypto_provider();
+    let tls = TlsMaterial::load(&config.tls.ca, &config.tls.cert, &config.tls.key)
+        .context("loading the hub's TLS material")?;
+    let own = tls
+        .identity()
+        .context("reading the hub certificate's identity")?;
+    let expected = Identity::new(IdentityRole::Hub, OrgId::parse(&config.hub_id)?);
+    anyhow::ensure!(
+        own == expected,
+        "the hub certificate is {own}, expected {expected} (hub_id = {:?})",
+        config.hub_id
+    );
+
+    let wake = Wake::new();
+    let health = PlatformHealth::default();
+    let state = Arc::new(HubState {
+        store: store.clone(),
+        intake: IntakeConfig {
+            audience: config.audience.clone(),
+            limits: config.limits.clone(),
+        },
+        wake: wake.clone(),
+        health: health.clone(),
+    });
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    use pb::{
+        action_day_service_server::ActionDayServiceServer,
+        directory_service_server::DirectoryServiceServer, hold_service_server::HoldServiceServer,
+        platform_service_server::PlatformServiceServer,
+        referral_service_server::ReferralServiceServer,
+        summary_service_server::SummaryServiceServer,
+    };
+    health_reporter
+        .set_serving::<ReferralServiceServer<Referrals<S>>>()
+        .await;
+    health_reporter
+        .set_serving::<DirectoryServiceServer<Directory<S>>>()
+        .await;
+    health_reporter
+        .set_serving::<ActionDayServiceServer<ActionDays<S>>>()
+        .await;
+    health_reporter
+        .set_serving::<HoldServiceServer<Holds<S>>>()
+        .await;
+    health_reporter
+        .set_serving::<PlatformServiceServer<Platforms<S>>>()
+        .await;
+    health_reporter
+        .set_serving::<SummaryServiceServer<Summaries<S>>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building the reflection service")?;
+
+    let background = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    tasks.spawn(delivery::run_dispatcher(
+        store.clone(),
+        config.delivery.clone(),
+        tls.clone(),
+        wake.clone(),
+        health.clone(),
+        background.clone(),
+    ));
+    tasks.spawn(release::run_scheduler(
+        store.clone(),
+        wake.clone(),
+        background.clone(),
+    ));
+
+    let max_message = config
+        .limits
+        .max_list_bytes
+        .saturating_mul(2)
+        .saturating_add(1 << 20);
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = ?takedown_store::Backend::of_url(&config.database_url).ok(), "hub listening");
+    let drain = {
+        let background = background.clone();
+        let health_reporter = health_reporter.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down: refusing new work, draining in-flight RPCs");
+            health_reporter
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
+            background.cancel();
+        }
+    };
+    Server::builder()
+        .tls_config(server_tls(&tls))
+        .context("configuring TLS")?
+        .timeout(Duration::from_secs(120))
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(
+            ReferralServiceServer::new(Referrals(state.clone()))
+                .max_decoding_message_size(max_message),
+        )
+        .add_service(DirectoryServiceServer::new(Directory(state.clone())))
+        .add_service(ActionDayServiceServer::new(ActionDays(state.clone())))
+        .add_service(HoldServiceServer::new(Holds(state.clone())))
+        .add_service(
+            PlatformServiceServer::new(Platforms(state.clone()))
+                .max_decoding_message_size(64 << 20),
+        )
+        .add_service(SummaryServiceServer::new(Summaries(state.clone())))
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), drain)
+        .await
+        .context("serving")?;
+    background.cancel();
+    tasks.close();
+    if tokio::time::timeout(GRACE, tasks.wait()).await.is_err() {
+        tracing::warn!("background work did not finish within the grace period");
+    }
+    tracing::info!("hub stopped");
+    Ok(())
+}
