@@ -17,8 +17,9 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use prost::Message;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use takedown_protocol::{
-    list::SignedList,
+    list::{ListSpec, SignedList, build_signed},
     pb::{ReferralList, SubmitReferralListRequest},
+    signing::SignatureError,
 };
 
 /// Why an envelope could not be read, written or decoded.
@@ -87,6 +88,22 @@ impl Envelope {
             list: signed.list.clone(),
             signature: signed.signature.clone(),
         }
+    }
+
+    /// Builds, signs and wraps a list: [`build_signed`] with the agency's Ed25519 key
+    /// (PKCS#8 PEM) under `kid`.
+    pub fn sign(
+        spec: &ListSpec,
+        kid: &str,
+        private_key_pem: &[u8],
+    ) -> Result<Self, SignatureError> {
+        let signed = build_signed(spec, kid, private_key_pem)?;
+        Ok(Self::from_signed(
+            &signed,
+            &spec.agency_id,
+            spec.action_day_id.as_deref(),
+            spec.referrals.len() as u64,
+        ))
     }
 
     /// Reads an envelope from a JSON file and checks that its summary fields match the
@@ -163,10 +180,7 @@ impl Envelope {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use takedown_protocol::{
-        list::{ListSpec, build_signed},
-        pb::Referral,
-    };
+    use takedown_protocol::pb::Referral;
 
     fn signed() -> (Envelope, ListSpec) {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
@@ -183,11 +197,8 @@ mod tests {
             issued_at: 1_800_000_000,
             lifetime_secs: 3600,
         };
-        let s = build_signed(&spec, "k1", key.serialize_pem().as_bytes()).unwrap();
-        (
-            Envelope::from_signed(&s, "agency-fr", Some("ad-1"), 1),
-            spec,
-        )
+        let envelope = Envelope::sign(&spec, "k1", key.serialize_pem().as_bytes()).unwrap();
+        (envelope, spec)
     }
 
     #[test]

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use takedown_protocol::{
     ident::OrgId,
-    list::{ListSpec, build_signed},
+    list::ListSpec,
     pb::{
         GetListStatusRequest, ListStatus, WithdrawTargetRequest,
         referral_service_client::ReferralServiceClient,
@@ -28,9 +28,16 @@ pub async fn run(global: &GlobalOptions, command: ListCommand) -> Result<()> {
         ListCommand::Submit(a) => {
             let channel = global.hub_options().connect().await?;
             let mut client = ReferralServiceClient::new(channel);
+            let several = a.files.len() > 1;
             for file in &a.files {
                 let envelope = Envelope::read(file)?;
-                let r = answer(client.submit_referral_list(envelope.to_request()).await)?;
+                let r = answer(client.submit_referral_list(envelope.to_request()).await);
+                // With several files, say which one the hub refused.
+                let r = if several {
+                    r.with_context(|| file.display().to_string())?
+                } else {
+                    r?
+                };
                 println!(
                     "list {}: {} items, {} new targets, {} merged duplicates",
                     r.list_id, r.items, r.new_targets, r.merged_duplicates
@@ -125,9 +132,8 @@ fn sign(global: &GlobalOptions, a: &ListSignArgs) -> Result<()> {
         issued_at,
         lifetime_secs,
     };
-    let signed = build_signed(&spec, &a.kid, &key_pem)
+    let envelope = Envelope::sign(&spec, &a.kid, &key_pem)
         .with_context(|| format!("cannot sign with {}", a.key.display()))?;
-    let envelope = Envelope::from_signed(&signed, agency, a.action_day.as_deref(), count);
     let out = a
         .out
         .clone()

@@ -323,6 +323,37 @@ async fn hub_commands_speak_mtls_and_print_answers() {
         "error: PERMISSION_DENIED: list issuer agency-fr is not the caller agency-de"
     );
 
+    // With several files, the refusal names the file; earlier lists are reported first.
+    w.run(&[
+        "list",
+        "sign",
+        "--input",
+        &input,
+        "--agency",
+        "agency-de",
+        "--kid",
+        "fr-1",
+        "--key",
+        "k/fr-1.key",
+        "--list-id",
+        "de-1",
+    ])
+    .ok();
+    let r = ctl(
+        &w,
+        &[
+            &as_("agency-fr")[..],
+            &["list", "submit", "fr-1.signed.json", "de-1.signed.json"],
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(
+        r.one_error_line(),
+        "error: de-1.signed.json: PERMISSION_DENIED: list issuer agency-de is not the caller agency-fr"
+    );
+    assert!(r.stdout.starts_with("list fr-1: "), "{}", r.stdout);
+
     // Status as a table and as JSON.
     let r = ctl(
         &w,
