@@ -29,6 +29,10 @@ pub enum ClientError {
         "no identity to call the hub with: pass --as ORG (or TAKEDOWN_AS) to use <certs>/<ORG>.pem, or --cert and --key"
     )]
     NoIdentity,
+    #[error(
+        "no certificate for {org} in {dir} (expected {org}.pem and {org}.key; `takedownctl certs dev` or `certs issue` makes them)"
+    )]
+    NoCertificate { org: String, dir: String },
     #[error("--cert and --key go together")]
     HalfIdentity,
     #[error(transparent)]
@@ -54,6 +58,14 @@ impl HubOptions {
     /// Loads the TLS material.
     pub fn material(&self) -> Result<TlsMaterial, ClientError> {
         let (ca, cert, key) = self.paths()?;
+        if let (Some(org), None) = (&self.as_org, &self.cert)
+            && !exists(&cert)
+        {
+            return Err(ClientError::NoCertificate {
+                org: org.clone(),
+                dir: self.certs.display().to_string(),
+            });
+        }
         Ok(TlsMaterial::load(&ca, &cert, &key)?)
     }
 

@@ -271,6 +271,13 @@ fn an_unreachable_hub_is_one_error_line() {
     // Without an identity, the message says how to give one.
     let r = w.run(&["--hub", &hub, "--certs", "pki", "hold", "list"]);
     assert!(r.one_error_line().contains("--as ORG"));
+    let r = w.run(&[
+        "--hub", &hub, "--certs", "pki", "--as", "nobody", "hold", "list",
+    ]);
+    assert!(
+        r.one_error_line()
+            .contains("no certificate for nobody in pki")
+    );
 }
 
 #[test]
