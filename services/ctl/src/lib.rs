@@ -1,2 +1,39 @@
-//! takedownctl library.
+//! takedownctl: the agency and coordinator command line.
+//!
+//! Agencies generate signing keys, turn CSV or JSON referral lists into signed list files,
+//! submit them to the hub and follow each item; coordinators manage the directory, action
+//! days and deconfliction holds. Every hub call goes over mutual TLS and checks that the
+//! server is the hub (`urn:takedown:hub:hub`). `certs dev` makes a development PKI.
+//!
+//! The binary only parses the command line and calls [`run`]; errors come back as one
+//! line ([`client::error_line`]).
+//!
+//! # Layout
+//!
+//! - [`cli`]: the clap command line (global options, one subcommand tree per group).
+//! - [`client`]: the identity to present, the mTLS channel to the hub, hub errors.
+//! - [`pki`]: the development PKI (`certs dev`, `certs issue`).
+//! - [`keys`]: Ed25519 list-signing keys (`keys generate`).
+//! - [`listfile`]: CSV/JSON referral files → `Referral` messages, with precise errors.
+//! - [`envelope`]: the signed list file (`list sign` writes it, `list submit` reads it).
+//! - [`commands`]: one module per command group (`list`, `directory`, `action_day`, ...).
+//! - [`output`]: tables, JSON and the human words for states.
+//! - [`time`]: RFC 3339 and relative times (`+30s`, `+2h`), durations (`48h`).
 #![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod client;
+pub mod commands;
+pub mod envelope;
+pub mod keys;
+pub mod listfile;
+pub mod output;
+pub mod pki;
+pub mod time;
+
+pub use cli::Cli;
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    commands::dispatch(cli).await
+}

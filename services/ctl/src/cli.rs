@@ -1,0 +1,456 @@
+//! The command line: global options and one subcommand tree per command group.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::client::HubOptions;
+
+/// takedownctl: submit signed referral lists, follow them, and run action days.
+#[derive(Debug, Parser)]
+#[command(name = "takedownctl", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the hub is and who we are.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOptions {
+    /// The hub's gRPC endpoint.
+    #[arg(
+        long,
+        global = true,
+        env = "TAKEDOWN_HUB",
+        default_value = "https://127.0.0.1:7400"
+    )]
+    pub hub: String,
+    /// Directory holding ca.pem and <ORG>.pem/<ORG>.key.
+    #[arg(
+        long,
+        global = true,
+        env = "TAKEDOWN_CERTS",
+        default_value = "certs/dev",
+        value_name = "DIR"
+    )]
+    pub certs: PathBuf,
+    /// Organisation to act as: uses <DIR>/<ORG>.pem and <DIR>/<ORG>.key.
+    #[arg(long = "as", global = true, env = "TAKEDOWN_AS", value_name = "ORG")]
+    pub as_org: Option<String>,
+    /// CA certificate (default <DIR>/ca.pem). Give before the subcommand.
+    #[arg(long, env = "TAKEDOWN_CA", value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate, instead of --as. Give before the subcommand.
+    #[arg(long, env = "TAKEDOWN_CERT", value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// Client private key, with --cert. Give before the subcommand.
+    #[arg(long, env = "TAKEDOWN_KEY", value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+}
+
+impl GlobalOptions {
+    /// The hub connection options.
+    pub fn hub_options(&self) -> HubOptions {
+        HubOptions {
+            hub: self.hub.clone(),
+            certs: self.certs.clone(),
+            as_org: self.as_org.clone(),
+            ca: self.ca.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Development certificates (the mTLS PKI).
+    #[command(subcommand)]
+    Certs(CertsCommand),
+    /// Ed25519 list-signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Sign, submit and follow referral lists.
+    #[command(subcommand)]
+    List(ListCommand),
+    /// Organisations, agency keys and platforms known to the hub.
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
+    /// Plan, inspect and close action days.
+    #[command(subcommand)]
+    ActionDay(ActionDayCommand),
+    /// Deconfliction holds.
+    #[command(subcommand)]
+    Hold(HoldCommand),
+}
+
+/// How read commands print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FormatArg {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+// ---- certs ---------------------------------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// A development PKI: CA, the hub, and one certificate per organisation.
+    Dev(CertsDevArgs),
+    /// One more certificate from an existing CA.
+    Issue(CertsIssueArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CertsDevArgs {
+    /// Output directory (default: --certs).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Coordinator organisation ids (repeatable or comma-separated).
+    #[arg(long = "coordinator", value_name = "ID", value_delimiter = ',')]
+    pub coordinators: Vec<String>,
+    /// Agency organisation ids.
+    #[arg(long = "agency", value_name = "ID", value_delimiter = ',')]
+    pub agencies: Vec<String>,
+    /// Platform names (their certificates also get DNS sidecar-<name>).
+    #[arg(long = "platform", value_name = "NAME", value_delimiter = ',')]
+    pub platforms: Vec<String>,
+    /// Extra DNS names for the server certificates (hub and platform sidecars).
+    #[arg(long = "dns", value_name = "NAME", value_delimiter = ',')]
+    pub dns: Vec<String>,
+    /// Replace an existing CA and certificates.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Certificate roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CertRole {
+    Agency,
+    Platform,
+    Coordinator,
+    Hub,
+}
+
+#[derive(Debug, Args)]
+pub struct CertsIssueArgs {
+    #[arg(long, value_enum)]
+    pub role: CertRole,
+    /// Organisation id (platform name for platforms).
+    #[arg(long)]
+    pub id: String,
+    /// Extra DNS names.
+    #[arg(long = "dns", value_name = "NAME", value_delimiter = ',')]
+    pub dns: Vec<String>,
+    /// Directory holding the CA; the certificate is written there (default: --certs).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace an existing certificate of that id.
+    #[arg(long)]
+    pub force: bool,
+}
+
+// ---- keys ----------------------------------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// A new Ed25519 signing key: <out>/<kid>.key and <out>/<kid>.pub.pem.
+    Generate(KeysGenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysGenerateArgs {
+    /// Key id (the JWS kid, registered at the hub).
+    #[arg(long)]
+    pub kid: String,
+    #[arg(long, value_name = "DIR", default_value = "keys")]
+    pub out: PathBuf,
+}
+
+// ---- list ----------------------------------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub enum ListCommand {
+    /// Sign a CSV or JSON referral list into a signed list file.
+    Sign(ListSignArgs),
+    /// Submit signed list files to the hub.
+    Submit(ListSubmitArgs),
+    /// The state of each item of a list.
+    Status(ListStatusArgs),
+    /// Withdraw a target (after an appeal, scrutiny decision or correction).
+    Withdraw(ListWithdrawArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListSignArgs {
+    /// The referrals: a .csv or .json file.
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// The submitting agency (default: --as).
+    #[arg(long, value_name = "ID")]
+    pub agency: Option<String>,
+    /// Key id of the signing key.
+    #[arg(long)]
+    pub kid: String,
+    /// The Ed25519 private key (PKCS#8 PEM).
+    #[arg(long, value_name = "PATH")]
+    pub key: PathBuf,
+    /// The action day the list belongs to (none: released as soon as accepted).
+    #[arg(long, value_name = "ID")]
+    pub action_day: Option<String>,
+    /// List id (default: a new UUID v7).
+    #[arg(long, value_name = "ID")]
+    pub list_id: Option<String>,
+    /// The hub's audience.
+    #[arg(long, default_value = "takedown-hub")]
+    pub audience: String,
+    /// Signature lifetime (at most 24h).
+    #[arg(long, default_value = "1h")]
+    pub lifetime: String,
+    /// Output file (default: <list-id>.signed.json).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListSubmitArgs {
+    /// Signed list files (from `list sign`).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListStatusArgs {
+    pub list_id: String,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ListWithdrawArgs {
+    pub target_id: String,
+    #[arg(long)]
+    pub reason: String,
+}
+
+// ---- directory -----------------------------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub enum DirectoryCommand {
+    /// Organisations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Agency list-signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Platforms and their sidecar endpoints.
+    #[command(subcommand)]
+    Platform(PlatformCommand),
+}
+
+/// Organisation roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OrgRole {
+    Agency,
+    Platform,
+    Coordinator,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Register an organisation.
+    Add {
+        #[arg(long)]
+        id: String,
+        #[arg(long, value_enum)]
+        role: OrgRole,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List organisations.
+    List(FormatArg),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Register an agency's public key.
+    Add {
+        #[arg(long, value_name = "ID")]
+        agency: String,
+        #[arg(long)]
+        kid: String,
+        /// SPKI PEM file (`keys generate` writes <kid>.pub.pem).
+        #[arg(long, value_name = "FILE")]
+        public_key: PathBuf,
+    },
+    /// Revoke a key.
+    Revoke {
+        #[arg(long)]
+        kid: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// List keys.
+    List {
+        /// Only this agency's keys.
+        #[arg(long, value_name = "ID")]
+        agency: Option<String>,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlatformCommand {
+    /// Register a platform or update its endpoint.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// The sidecar's gRPC endpoint (https://host:port).
+        #[arg(long, value_name = "URL")]
+        endpoint: String,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// List platforms.
+    List(FormatArg),
+}
+
+// ---- action days ---------------------------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub enum ActionDayCommand {
+    /// Plan an action day.
+    Create(ActionDayCreateArgs),
+    /// Show one action day.
+    Get {
+        id: String,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// List action days.
+    List(FormatArg),
+    /// Close an action day (freezes its summary).
+    Close { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ActionDayCreateArgs {
+    #[arg(long)]
+    pub name: String,
+    /// H-hour: RFC 3339 or relative (+30s, +5m, +2h, +1d).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub starts_at: String,
+    /// End: RFC 3339 or relative.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub ends_at: String,
+    /// Participating platforms (repeatable, comma-separated or space-separated).
+    #[arg(long = "platform", value_name = "P", required = true, num_args = 1.., value_delimiter = ',')]
+    pub platforms: Vec<String>,
+    /// Participating agencies.
+    #[arg(long = "agency", value_name = "A", required = true, num_args = 1.., value_delimiter = ',')]
+    pub agencies: Vec<String>,
+    /// Action day id (default: chosen by the hub).
+    #[arg(long)]
+    pub id: Option<String>,
+}
+
+// ---- holds ---------------------------------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub enum HoldCommand {
+    /// Hold a target back from delivery.
+    Place {
+        #[arg(long)]
+        platform: String,
+        #[arg(long)]
+        target: String,
+        #[arg(long)]
+        reason: String,
+        /// Expiry: RFC 3339, relative (+48h) or a duration from now (48h).
+        #[arg(long, value_name = "TIME")]
+        expires: String,
+    },
+    /// Release a hold.
+    Release { id: String },
+    /// List holds.
+    List(FormatArg),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn tls_key_and_signing_key_do_not_clash() {
+        let cli = Cli::try_parse_from([
+            "takedownctl",
+            "--cert",
+            "c.pem",
+            "--key",
+            "c.key",
+            "list",
+            "sign",
+            "--input",
+            "l.csv",
+            "--kid",
+            "k1",
+            "--key",
+            "k1.key",
+            "--as",
+            "agency-fr",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.key, Some(PathBuf::from("c.key")));
+        assert_eq!(cli.global.as_org.as_deref(), Some("agency-fr"));
+        let Command::List(ListCommand::Sign(sign)) = cli.command else {
+            panic!("not list sign");
+        };
+        assert_eq!(sign.key, PathBuf::from("k1.key"));
+    }
+
+    #[test]
+    fn action_day_lists_take_several_forms() {
+        let cli = Cli::try_parse_from([
+            "takedownctl",
+            "action-day",
+            "create",
+            "--name",
+            "d",
+            "--starts-at",
+            "+5m",
+            "--ends-at",
+            "+1d",
+            "--platform",
+            "telegram",
+            "tamtam",
+            "--platform",
+            "x",
+            "--agency",
+            "agency-fr,agency-de",
+        ])
+        .unwrap();
+        let Command::ActionDay(ActionDayCommand::Create(a)) = cli.command else {
+            panic!("not action-day create");
+        };
+        assert_eq!(a.platforms, ["telegram", "tamtam", "x"]);
+        assert_eq!(a.agencies, ["agency-fr", "agency-de"]);
+    }
+}

@@ -1,0 +1,245 @@
+//! `directory org|key|platform ...`.
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use takedown_protocol::pb::{
+    GetAgencyKeysRequest, ListOrganizationsRequest, ListPlatformsRequest, RegisterAgencyKeyRequest,
+    RegisterOrganizationRequest, RegisterPlatformRequest, RevokeAgencyKeyRequest, Role,
+    directory_service_client::DirectoryServiceClient,
+};
+use tonic::transport::Channel;
+
+use crate::{
+    cli::{
+        DirectoryCommand, Format, GlobalOptions, KeyCommand, OrgCommand, OrgRole, PlatformCommand,
+    },
+    commands::answer,
+    output,
+    time::format_timestamp,
+};
+
+pub async fn run(global: &GlobalOptions, command: DirectoryCommand) -> Result<()> {
+    // Read the public key before dialling, so a bad path fails fast.
+    let public_key = match &command {
+        DirectoryCommand::Key(KeyCommand::Add { public_key, .. }) => {
+            let pem = std::fs::read_to_string(public_key)
+                .with_context(|| format!("cannot read {}", public_key.display()))?;
+            if !pem.contains("-----BEGIN PUBLIC KEY-----") {
+                bail!(
+                    "{} is not a public key PEM (expected -----BEGIN PUBLIC KEY-----; `keys generate` writes <kid>.pub.pem)",
+                    public_key.display()
+                );
+            }
+            pem
+        }
+        _ => String::new(),
+    };
+    let channel = global.hub_options().connect().await?;
+    let mut client = DirectoryServiceClient::new(channel);
+    match command {
+        DirectoryCommand::Org(c) => org(&mut client, c).await,
+        DirectoryCommand::Key(c) => key(&mut client, c, public_key).await,
+        DirectoryCommand::Platform(c) => platform(&mut client, c).await,
+    }
+}
+
+type Client = DirectoryServiceClient<Channel>;
+
+#[derive(Serialize)]
+struct OrgView {
+    id: String,
+    role: &'static str,
+    display_name: String,
+    registered_at: String,
+}
+
+async fn org(client: &mut Client, command: OrgCommand) -> Result<()> {
+    match command {
+        OrgCommand::Add { id, role, name } => {
+            let role = match role {
+                OrgRole::Agency => Role::Agency,
+                OrgRole::Platform => Role::Platform,
+                OrgRole::Coordinator => Role::Coordinator,
+            };
+            let o = answer(
+                client
+                    .register_organization(RegisterOrganizationRequest {
+                        id,
+                        role: role as i32,
+                        display_name: name.unwrap_or_default(),
+                    })
+                    .await,
+            )?;
+            println!(
+                "registered {} {} ({})",
+                output::role(o.role),
+                o.id,
+                o.display_name
+            );
+            Ok(())
+        }
+        OrgCommand::List(f) => {
+            let orgs = answer(client.list_organizations(ListOrganizationsRequest {}).await)?;
+            let views: Vec<OrgView> = orgs
+                .organizations
+                .into_iter()
+                .map(|o| OrgView {
+                    role: output::role(o.role),
+                    registered_at: format_timestamp(o.registered_at.as_ref()),
+                    id: o.id,
+                    display_name: o.display_name,
+                })
+                .collect();
+            if f.format == Format::Json {
+                return output::print_json(&views);
+            }
+            let mut t = output::table(["id", "role", "name", "registered"]);
+            for v in views {
+                t.add_row([v.id, v.role.to_string(), v.display_name, v.registered_at]);
+            }
+            println!("{t}");
+            Ok(())
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct KeyView {
+    kid: String,
+    agency_id: String,
+    state: &'static str,
+    registered_at: String,
+    revoked_at: String,
+    revoke_reason: String,
+    public_key_pem: String,
+}
+
+async fn key(client: &mut Client, command: KeyCommand, public_key_pem: String) -> Result<()> {
+    match command {
+        KeyCommand::Add { agency, kid, .. } => {
+            let k = answer(
+                client
+                    .register_agency_key(RegisterAgencyKeyRequest {
+                        agency_id: agency,
+                        kid,
+                        public_key_pem,
+                    })
+                    .await,
+            )?;
+            println!(
+                "registered key {} of {} ({})",
+                k.kid,
+                k.agency_id,
+                output::key_state(k.state)
+            );
+            Ok(())
+        }
+        KeyCommand::Revoke { kid, reason } => {
+            let k = answer(
+                client
+                    .revoke_agency_key(RevokeAgencyKeyRequest { kid, reason })
+                    .await,
+            )?;
+            println!(
+                "revoked key {} of {} at {}: {}",
+                k.kid,
+                k.agency_id,
+                format_timestamp(k.revoked_at.as_ref()),
+                k.revoke_reason
+            );
+            Ok(())
+        }
+        KeyCommand::List { agency, format } => {
+            let keys = answer(
+                client
+                    .get_agency_keys(GetAgencyKeysRequest {
+                        agency_ids: agency.into_iter().collect(),
+                        kid: String::new(),
+                    })
+                    .await,
+            )?;
+            let views: Vec<KeyView> = keys
+                .keys
+                .into_iter()
+                .map(|k| KeyView {
+                    state: output::key_state(k.state),
+                    registered_at: format_timestamp(k.registered_at.as_ref()),
+                    revoked_at: format_timestamp(k.revoked_at.as_ref()),
+                    kid: k.kid,
+                    agency_id: k.agency_id,
+                    revoke_reason: k.revoke_reason,
+                    public_key_pem: k.public_key_pem,
+                })
+                .collect();
+            if format.format == Format::Json {
+                return output::print_json(&views);
+            }
+            let mut t =
+                output::table(["kid", "agency", "state", "registered", "revoked", "reason"]);
+            for v in views {
+                t.add_row([
+                    v.kid,
+                    v.agency_id,
+                    v.state.to_string(),
+                    v.registered_at,
+                    v.revoked_at,
+                    v.revoke_reason,
+                ]);
+            }
+            println!("{t}");
+            Ok(())
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct PlatformView {
+    name: String,
+    endpoint: String,
+    display_name: String,
+    registered_at: String,
+}
+
+async fn platform(client: &mut Client, command: PlatformCommand) -> Result<()> {
+    match command {
+        PlatformCommand::Add {
+            name,
+            endpoint,
+            display_name,
+        } => {
+            let p = answer(
+                client
+                    .register_platform(RegisterPlatformRequest {
+                        name,
+                        endpoint,
+                        display_name: display_name.unwrap_or_default(),
+                    })
+                    .await,
+            )?;
+            println!("registered platform {} at {}", p.name, p.endpoint);
+            Ok(())
+        }
+        PlatformCommand::List(f) => {
+            let list = answer(client.list_platforms(ListPlatformsRequest {}).await)?;
+            let views: Vec<PlatformView> = list
+                .platforms
+                .into_iter()
+                .map(|p| PlatformView {
+                    registered_at: format_timestamp(p.registered_at.as_ref()),
+                    name: p.name,
+                    endpoint: p.endpoint,
+                    display_name: p.display_name,
+                })
+                .collect();
+            if f.format == Format::Json {
+                return output::print_json(&views);
+            }
+            let mut t = output::table(["name", "endpoint", "display name", "registered"]);
+            for v in views {
+                t.add_row([v.name, v.endpoint, v.display_name, v.registered_at]);
+            }
+            println!("{t}");
+            Ok(())
+        }
+    }
+}
