@@ -1,0 +1,36 @@
+//! End-to-end tests: the real binaries over real gRPC + mTLS on 127.0.0.1, each test on a
+//! fresh SQLite file and on a fresh PostgreSQL database.
+
+/// Runs each named `async fn(Backend)` once per backend, as `sqlite::name` and
+/// `postgres::name`.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(takedown_tests::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(takedown_tests::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+mod access;
+mod intake;
+
+/// The status code of an RPC result (OK for success).
+pub fn code<T>(r: &Result<tonic::Response<T>, tonic::Status>) -> tonic::Code {
+    match r {
+        Ok(_) => tonic::Code::Ok,
+        Err(s) => s.code(),
+    }
+}

@@ -1,0 +1,219 @@
+//! A hub process: started from the real binary with a TOML config, killed with SIGKILL,
+//! restarted on the same database, or stopped with SIGTERM.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use crate::{clients::Clients, db::TestDb, pki::TestPki};
+
+/// Settings the tests vary.
+#[derive(Debug, Clone)]
+pub struct HubOptions {
+    pub batch_size: u32,
+    pub max_in_flight: usize,
+    pub rpc_timeout_ms: u64,
+    pub lease_ms: u64,
+    pub retry_schedule_ms: Vec<u64>,
+    pub breaker_failures: u32,
+    pub breaker_cooldown_ms: u64,
+    pub poll_ms: u64,
+    pub max_list_items: usize,
+    pub max_list_bytes: usize,
+}
+
+impl Default for HubOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 200,
+            max_in_flight: 2,
+            rpc_timeout_ms: 3_000,
+            lease_ms: 4_000,
+            retry_schedule_ms: vec![200, 400, 800, 1_000],
+            breaker_failures: 3,
+            breaker_cooldown_ms: 1_000,
+            poll_ms: 250,
+            max_list_items: 1_000,
+            max_list_bytes: 1 << 20,
+        }
+    }
+}
+
+pub struct HubProcess {
+    pub endpoint: String,
+    pub port: u16,
+    config: PathBuf,
+    log: PathBuf,
+    pki_dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl HubProcess {
+    /// Writes the config and starts the hub; returns once it answers.
+    pub async fn start(pki: &TestPki, db: &TestDb, dir: &Path, opts: &HubOptions) -> Self {
+        let port = crate::free_port();
+        let config = dir.join("hub.toml");
+        let schedule = opts
+            .retry_schedule_ms
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        fs::write(
+            &config,
+            format!(
+                r#"listen = "127.0.0.1:{port}"
+database_url = "{db}"
+hub_id = "hub"
+audience = "takedown-hub"
+
+[tls]
+ca = "{ca}"
+cert = "{cert}"
+key = "{key}"
+
+[limits]
+max_list_items = {items}
+max_list_bytes = {bytes}
+
+[delivery]
+batch_size = {batch}
+max_in_flight = {in_flight}
+rpc_timeout_ms = {rpc}
+lease_ms = {lease}
+retry_schedule_ms = [{schedule}]
+retry_jitter = 0.1
+breaker_failures = {bf}
+breaker_cooldown_ms = {bc}
+poll_ms = {poll}
+"#,
+                db = db.url,
+                ca = pki.ca_pem().display(),
+                cert = pki.cert("hub").display(),
+                key = pki.key("hub").display(),
+                items = opts.max_list_items,
+                bytes = opts.max_list_bytes,
+                batch = opts.batch_size,
+                in_flight = opts.max_in_flight,
+                rpc = opts.rpc_timeout_ms,
+                lease = opts.lease_ms,
+                bf = opts.breaker_failures,
+                bc = opts.breaker_cooldown_ms,
+                poll = opts.poll_ms,
+            ),
+        )
+        .expect("write hub config");
+        let mut hub = Self {
+            endpoint: format!("https://127.0.0.1:{port}"),
+            port,
+            config,
+            log: dir.join("hub.log"),
+            pki_dir: pki.dir.clone(),
+            child: None,
+        };
+        hub.spawn();
+        hub.wait_ready().await;
+        hub
+    }
+
+    fn spawn(&mut self) {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("hub log");
+        let child = Command::new(crate::bins::path("takedown-hub"))
+            .arg("--config")
+            .arg(&self.config)
+            .env(
+                "RUST_LOG",
+                std::env::var("TEST_HUB_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .env_remove("TAKEDOWN_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn takedown-hub");
+        self.child = Some(child);
+    }
+
+    /// Waits until the hub answers a coordinator over mTLS.
+    pub async fn wait_ready(&mut self) {
+        let pki_dir = self.pki_dir.clone();
+        let endpoint = self.endpoint.clone();
+        for _ in 0..200 {
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                panic!("takedown-hub exited early ({status}):\n{}", self.log_tail());
+            }
+            let m = takedown_net::TlsMaterial::load_dir(&pki_dir, crate::pki::COORDINATOR)
+                .expect("tls");
+            if let Ok(mut c) = Clients::connect(&endpoint, &m).await
+                && c.directory
+                    .list_platforms(takedown_protocol::pb::ListPlatformsRequest {})
+                    .await
+                    .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("takedown-hub did not become ready:\n{}", self.log_tail());
+    }
+
+    /// SIGKILL: the process dies at once, mid-whatever.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the same hub (same config and database) again.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+        self.wait_ready().await;
+    }
+
+    /// SIGTERM, then waits for a clean exit; returns the exit status success.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut c) = self.child.take() else {
+            return true;
+        };
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
+        for _ in 0..400 {
+            if let Ok(Some(s)) = c.try_wait() {
+                return s.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        false
+    }
+
+    pub fn log_tail(&self) -> String {
+        let s = fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = s.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for HubProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,1 @@
+//! A sidecar process (filled in with the sidecar).

@@ -1,0 +1,116 @@
+//! A registered world: a PKI, a database, a hub, the coordinator, two agencies with signing
+//! keys, and three platforms whose sidecar endpoints are reserved (sidecars start on demand).
+
+use std::collections::BTreeMap;
+
+use takedown_protocol::pb;
+use tempfile::TempDir;
+
+use crate::{
+    Backend,
+    clients::Clients,
+    db::TestDb,
+    hub::{HubOptions, HubProcess},
+    lists::AgencyKey,
+    pki::{AGENCIES, COORDINATOR, PLATFORMS, TestPki},
+};
+
+pub struct World {
+    pub hub: HubProcess,
+    pub db: TestDb,
+    pub pki: TestPki,
+    /// Signing key per agency (kid `<agency>-k1`).
+    pub keys: BTreeMap<String, AgencyKey>,
+    /// Reserved sidecar port per platform.
+    pub sidecar_ports: BTreeMap<String, u16>,
+    pub dir: TempDir,
+}
+
+impl World {
+    /// Starts a hub on `backend` and registers everyone; `None` when the backend is not
+    /// available (PostgreSQL unreachable and not required).
+    pub async fn start(backend: Backend, opts: HubOptions) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pki = TestPki::generate(&dir.path().join("pki"));
+        let db = TestDb::new(backend, dir.path()).await?;
+        let hub = HubProcess::start(&pki, &db, dir.path(), &opts).await;
+        let mut world = Self {
+            hub,
+            db,
+            pki,
+            keys: BTreeMap::new(),
+            sidecar_ports: BTreeMap::new(),
+            dir,
+        };
+        world.register().await;
+        Some(world)
+    }
+
+    async fn register(&mut self) {
+        let mut c = self.as_org(COORDINATOR).await;
+        for a in AGENCIES {
+            c.directory
+                .register_organization(pb::RegisterOrganizationRequest {
+                    id: a.to_string(),
+                    role: pb::Role::Agency as i32,
+                    display_name: String::new(),
+                })
+                .await
+                .expect("register agency");
+            let key = AgencyKey::generate(a, &format!("{a}-k1"));
+            c.directory
+                .register_agency_key(pb::RegisterAgencyKeyRequest {
+                    agency_id: a.to_string(),
+                    kid: key.kid.clone(),
+                    public_key_pem: key.public_pem.clone(),
+                })
+                .await
+                .expect("register key");
+            self.keys.insert(a.to_string(), key);
+        }
+        for p in PLATFORMS {
+            let port = crate::free_port();
+            c.directory
+                .register_platform(pb::RegisterPlatformRequest {
+                    name: p.to_string(),
+                    endpoint: format!("https://127.0.0.1:{port}"),
+                    display_name: String::new(),
+                })
+                .await
+                .expect("register platform");
+            self.sidecar_ports.insert(p.to_string(), port);
+        }
+    }
+
+    /// Clients acting as `org` (its certificate from the test PKI).
+    pub async fn as_org(&self, org: &str) -> Clients {
+        Clients::connect(&self.hub.endpoint, &self.pki.material(org))
+            .await
+            .expect("connect to hub")
+    }
+
+    pub fn key(&self, agency: &str) -> &AgencyKey {
+        &self.keys[agency]
+    }
+
+    /// Creates an action day starting `in_ms` from now, with every platform and agency.
+    pub async fn action_day(&self, id: &str, in_ms: i64) -> pb::ActionDay {
+        let now = takedown_protocol::timestamp::now_millis();
+        self.as_org(COORDINATOR)
+            .await
+            .action_day
+            .create_action_day(pb::CreateActionDayRequest {
+                id: id.into(),
+                name: format!("test day {id}"),
+                starts_at: Some(takedown_protocol::timestamp::from_millis(now + in_ms)),
+                ends_at: Some(takedown_protocol::timestamp::from_millis(
+                    now + in_ms + 3_600_000,
+                )),
+                platforms: PLATFORMS.iter().map(|s| s.to_string()).collect(),
+                agencies: AGENCIES.iter().map(|s| s.to_string()).collect(),
+            })
+            .await
+            .expect("create action day")
+            .into_inner()
+    }
+}
