@@ -11,11 +11,21 @@
 //! - [`model`]: the rows read and written.
 //! - [`sqlite`]: [`sqlite::SqliteStore`] (a file, WAL).
 //! - [`postgres`]: [`postgres::PgStore`] (`FOR UPDATE SKIP LOCKED` outbox claims).
+//! - `migrations` (private): the embedded migrations of each backend.
+//! - `plan` (private): in-memory work shared by the backends (deduplicating a list's
+//!   items, reducing a batch of reports, assembling payloads).
+//! - `rows` (private): row decoders shared by the backends.
+//! - [`testing`] (feature `test-util`): throwaway databases for tests.
 #![forbid(unsafe_code)]
 
+mod migrations;
 pub mod model;
+mod plan;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 use std::future::Future;
 

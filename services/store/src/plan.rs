@@ -1,0 +1,196 @@
+//! Backend-independent work done in memory around the queries: deduplicating a list's
+//! items before their targets are written, reducing a batch of reports to its effect on
+//! each target, and assembling delivery payloads.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::model::{
+    IntakeSummary, NewReferral, NewReport, ReferralPayload, ReportKind, TargetPayload,
+};
+
+/// A list's items grouped by target.
+pub(crate) struct IntakePlan {
+    /// The index of the first item of each distinct (platform, normalized) pair, sorted by
+    /// that pair so that concurrent writers touch targets in the same order.
+    pub unique: Vec<usize>,
+    /// For each item, its position in `unique`.
+    pub slot: Vec<usize>,
+}
+
+impl IntakePlan {
+    pub fn new(items: &[NewReferral]) -> Self {
+        let mut first: HashMap<(&str, &str), usize> = HashMap::with_capacity(items.len());
+        for (i, it) in items.iter().enumerate() {
+            first
+                .entry((it.platform.as_str(), it.normalized.as_str()))
+                .or_insert(i);
+        }
+        let mut unique: Vec<usize> = first.values().copied().collect();
+        unique.sort_unstable_by(|&a, &b| {
+            (items[a].platform.as_str(), items[a].normalized.as_str())
+                .cmp(&(items[b].platform.as_str(), items[b].normalized.as_str()))
+        });
+        let position: HashMap<(&str, &str), usize> = unique
+            .iter()
+            .enumerate()
+            .map(|(pos, &i)| {
+                (
+                    (items[i].platform.as_str(), items[i].normalized.as_str()),
+                    pos,
+                )
+            })
+            .collect();
+        let slot = items
+            .iter()
+            .map(|it| position[&(it.platform.as_str(), it.normalized.as_str())])
+            .collect();
+        Self { unique, slot }
+    }
+
+    /// Position in `unique` of each (platform, normalized) pair.
+    pub fn positions<'a>(&self, items: &'a [NewReferral]) -> HashMap<(&'a str, &'a str), usize> {
+        self.unique
+            .iter()
+            .enumerate()
+            .map(|(pos, &i)| {
+                (
+                    (items[i].platform.as_str(), items[i].normalized.as_str()),
+                    pos,
+                )
+            })
+            .collect()
+    }
+
+    /// The summary once every distinct target has an id (`ids[pos]` for `unique[pos]`).
+    pub fn summary(&self, ids: &[i64], new_targets: usize) -> IntakeSummary {
+        let target_ids: Vec<i64> = self.slot.iter().map(|&pos| ids[pos]).collect();
+        let new_targets = u32::try_from(new_targets).unwrap_or(u32::MAX);
+        let total = u32::try_from(target_ids.len()).unwrap_or(u32::MAX);
+        IntakeSummary {
+            new_targets,
+            merged: total.saturating_sub(new_targets),
+            target_ids,
+        }
+    }
+}
+
+/// The latest decision about one target in a batch of reports.
+pub(crate) struct Decision<'a> {
+    pub target_id: i64,
+    pub outcome: i32,
+    /// `None` when the platform gave no reason (0).
+    pub reject_reason: Option<i32>,
+    /// `None` when empty.
+    pub text: Option<&'a str>,
+    pub at: i64,
+}
+
+/// What the newly recorded reports of a batch change on their targets.
+pub(crate) struct ReportEffects<'a> {
+    /// (target id, earliest acknowledgement time).
+    pub acks: Vec<(i64, i64)>,
+    pub decisions: Vec<Decision<'a>>,
+}
+
+impl<'a> ReportEffects<'a> {
+    /// Reduces the reports whose ids were stored by this call (`recorded`; the first
+    /// occurrence of an id repeated in the batch is the stored one). Acknowledgements keep
+    /// the earliest time; decisions keep the latest (a later report wins a tie).
+    pub fn new(reports: &'a [NewReport], recorded: &HashSet<String>) -> Self {
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut acks: HashMap<i64, i64> = HashMap::new();
+        let mut decisions: HashMap<i64, Decision<'a>> = HashMap::new();
+        for r in reports {
+            if !recorded.contains(&r.report_id) || !seen.insert(r.report_id.as_str()) {
+                continue;
+            }
+            match r.kind {
+                ReportKind::Acknowledgement => {
+                    let at = acks.entry(r.target_id).or_insert(r.at);
+                    *at = (*at).min(r.at);
+                }
+                ReportKind::Decision => {
+                    let newer = decisions.get(&r.target_id).is_none_or(|d| r.at >= d.at);
+                    if newer {
+                        decisions.insert(
+                            r.target_id,
+                            Decision {
+                                target_id: r.target_id,
+                                outcome: r.outcome,
+                                reject_reason: (r.reason != 0).then_some(r.reason),
+                                text: (!r.text.is_empty()).then_some(r.text.as_str()),
+                                at: r.at,
+                            },
+                        );
+                    }
+                }
+                ReportKind::Restoration => {}
+            }
+        }
+        let mut acks: Vec<(i64, i64)> = acks.into_iter().collect();
+        acks.sort_unstable();
+        let mut decisions: Vec<Decision<'a>> = decisions.into_values().collect();
+        decisions.sort_unstable_by_key(|d| d.target_id);
+        Self { acks, decisions }
+    }
+}
+
+/// The distinct target ids of a batch of reports, sorted.
+pub(crate) fn report_targets(reports: &[NewReport]) -> Vec<i64> {
+    let mut ids: Vec<i64> = reports.iter().map(|r| r.target_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// The first report whose target is not among `delivered`.
+pub(crate) fn first_undelivered(
+    reports: &[NewReport],
+    delivered: &HashSet<i64>,
+) -> Option<(usize, i64)> {
+    reports
+        .iter()
+        .enumerate()
+        .find(|(_, r)| !delivered.contains(&r.target_id))
+        .map(|(i, r)| (i, r.target_id))
+}
+
+/// Attaches referrals (target id, payload) to their targets; both sorted by the caller
+/// (targets by id, referrals by target, list id, item index).
+pub(crate) fn attach(
+    mut targets: Vec<TargetPayload>,
+    referrals: Vec<(i64, ReferralPayload)>,
+) -> Vec<TargetPayload> {
+    targets.sort_unstable_by_key(|t| t.target_id);
+    let pos: HashMap<i64, usize> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.target_id, i))
+        .collect();
+    for (target_id, r) in referrals {
+        if let Some(&i) = pos.get(&target_id) {
+            targets[i].referrals.push(r);
+        }
+    }
+    for t in &mut targets {
+        t.referrals
+            .sort_by(|a, b| (&a.list_id, a.item_index).cmp(&(&b.list_id, b.item_index)));
+    }
+    targets
+}
+
+/// Sorted, deduplicated copy of names.
+pub(crate) fn sorted_set(names: &[String]) -> Vec<String> {
+    let mut v = names.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Sorted, deduplicated ids.
+pub(crate) fn sorted_ids(ids: &[i64]) -> Vec<i64> {
+    let mut v = ids.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    v
+}

@@ -1,0 +1,166 @@
+//! Row decoding shared by both backends. The column names are the same in both schemas,
+//! so one macro expands the same decoders for `SqliteRow` and `PgRow`.
+
+/// A stored count (`item_count`, `new_targets`, ...) as the `u32` of the model.
+pub(crate) fn count(v: i64) -> Result<u32, sqlx::Error> {
+    u32::try_from(v).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// A `u32` of the model as a stored integer.
+pub(crate) fn to_i64(v: u32) -> i64 {
+    i64::from(v)
+}
+
+/// Expands row decoders for one backend's row type inside the invoking module.
+macro_rules! row_decoders {
+    ($row:ty) => {
+        use sqlx::Row as _;
+
+        use $crate::model::*;
+        use $crate::rows::count;
+
+        pub(crate) fn organization(r: &$row) -> sqlx::Result<Organization> {
+            Ok(Organization {
+                id: r.try_get("id")?,
+                role: r.try_get("role")?,
+                display_name: r.try_get("display_name")?,
+                registered_at: r.try_get("registered_at")?,
+            })
+        }
+
+        pub(crate) fn agency_key(r: &$row) -> sqlx::Result<AgencyKey> {
+            Ok(AgencyKey {
+                kid: r.try_get("kid")?,
+                agency_id: r.try_get("agency_id")?,
+                public_key_pem: r.try_get("public_key_pem")?,
+                registered_at: r.try_get("registered_at")?,
+                revoked_at: r.try_get("revoked_at")?,
+                revoke_reason: r.try_get("revoke_reason")?,
+            })
+        }
+
+        pub(crate) fn platform(r: &$row) -> sqlx::Result<Platform> {
+            Ok(Platform {
+                name: r.try_get("name")?,
+                endpoint: r.try_get("endpoint")?,
+                display_name: r.try_get("display_name")?,
+                registered_at: r.try_get("registered_at")?,
+            })
+        }
+
+        pub(crate) fn hold(r: &$row) -> sqlx::Result<Hold> {
+            Ok(Hold {
+                id: r.try_get("id")?,
+                platform: r.try_get("platform")?,
+                target: r.try_get("target")?,
+                normalized: r.try_get("normalized")?,
+                reason: r.try_get("reason")?,
+                expires_at: r.try_get("expires_at")?,
+                created_at: r.try_get("created_at")?,
+                placed_by: r.try_get("placed_by")?,
+                released_at: r.try_get("released_at")?,
+            })
+        }
+
+        pub(crate) fn list_record(r: &$row) -> sqlx::Result<ListRecord> {
+            Ok(ListRecord {
+                list_id: r.try_get("list_id")?,
+                agency_id: r.try_get("agency_id")?,
+                action_day_id: r.try_get("action_day_id")?,
+                content_sha256: r.try_get("content_sha256")?,
+                item_count: count(r.try_get("item_count")?)?,
+                created_at: r.try_get("created_at")?,
+                accepted_at: r.try_get("accepted_at")?,
+                new_targets: count(r.try_get("new_targets")?)?,
+                merged: count(r.try_get("merged")?)?,
+            })
+        }
+
+        pub(crate) fn item_record(r: &$row) -> sqlx::Result<ItemRecord> {
+            Ok(ItemRecord {
+                index: count(r.try_get("item_index")?)?,
+                target_id: r.try_get("target_id")?,
+                platform: r.try_get("platform")?,
+                normalized: r.try_get("normalized")?,
+                due_at: r.try_get("due_at")?,
+                held: r.try_get("held")?,
+                delivery_state: r.try_get("delivery_state")?,
+                delivered_at: r.try_get("delivered_at")?,
+                acked_at: r.try_get("acked_at")?,
+                outcome: r.try_get("outcome")?,
+                reject_reason: r.try_get("reject_reason")?,
+                outcome_text: r.try_get("outcome_text")?,
+                fail_reason: r.try_get("fail_reason")?,
+                withdrawn_at: r.try_get("withdrawn_at")?,
+            })
+        }
+
+        pub(crate) fn claimed(r: &$row) -> sqlx::Result<ClaimedDelivery> {
+            Ok(ClaimedDelivery {
+                id: r.try_get("id")?,
+                target_id: r.try_get("target_id")?,
+                kind: r.try_get("kind")?,
+                attempts: r.try_get("attempts")?,
+            })
+        }
+
+        /// A target row without its referrals.
+        pub(crate) fn target_payload(r: &$row) -> sqlx::Result<TargetPayload> {
+            Ok(TargetPayload {
+                target_id: r.try_get("id")?,
+                platform: r.try_get("platform")?,
+                kind: r.try_get("kind")?,
+                normalized: r.try_get("normalized")?,
+                original: r.try_get("original")?,
+                category: r.try_get("category")?,
+                legal_basis: r.try_get("legal_basis")?,
+                removal_order_ref: r.try_get("removal_order_ref")?,
+                action_day_id: r.try_get("action_day_id")?,
+                referrals: Vec::new(),
+            })
+        }
+
+        /// A referral row: its target id and payload.
+        pub(crate) fn referral_payload(r: &$row) -> sqlx::Result<(i64, ReferralPayload)> {
+            Ok((
+                r.try_get("target_id")?,
+                ReferralPayload {
+                    list_id: r.try_get("list_id")?,
+                    item_index: count(r.try_get("item_index")?)?,
+                    agency_id: r.try_get("agency_id")?,
+                    item: r.try_get("item")?,
+                },
+            ))
+        }
+
+        pub(crate) fn proof_material(r: &$row) -> sqlx::Result<ListProofMaterial> {
+            Ok(ListProofMaterial {
+                list_id: r.try_get("list_id")?,
+                agency_id: r.try_get("agency_id")?,
+                jws: r.try_get("jws")?,
+                item_count: count(r.try_get("item_count")?)?,
+                leaf_hashes: r.try_get("leaf_hashes")?,
+            })
+        }
+
+        pub(crate) fn platform_counts(r: &$row) -> sqlx::Result<PlatformCounts> {
+            Ok(PlatformCounts {
+                platform: r.try_get("platform")?,
+                referred: r.try_get("referred")?,
+                held: r.try_get("held")?,
+                released: r.try_get("released")?,
+                delivered: r.try_get("delivered")?,
+                acknowledged: r.try_get("acknowledged")?,
+                blocked: r.try_get("blocked")?,
+                already_gone: r.try_get("already_gone")?,
+                not_found: r.try_get("not_found")?,
+                geo_blocked: r.try_get("geo_blocked")?,
+                rejected: r.try_get("rejected")?,
+                failed: r.try_get("failed")?,
+                pending: r.try_get("pending")?,
+            })
+        }
+    };
+}
+
+pub(crate) use row_decoders;

@@ -1,0 +1,307 @@
+//! Storing lists: targets created or merged, referrals, deliveries, idempotency, atomicity.
+
+use takedown_store::*;
+
+use crate::support::*;
+
+conformance!(
+    new_and_merged_within_a_list,
+    merged_across_lists_agencies_and_scopes,
+    resubmission_is_idempotent_or_conflicts,
+    failed_insert_leaves_nothing,
+    stored_list_and_proof_material,
+    payloads_carry_every_referral,
+    list_items_report_each_state,
+);
+
+async fn new_and_merged_within_a_list<S: Store + Probe>(s: S) {
+    let items = vec![
+        item("video", "v/1"),
+        item("video", "v/2"),
+        item("video", "v/1"),
+        item("social", "v/1"),
+    ];
+    let sum = accepted(
+        s.insert_list(&list("l1", "agency-a", None, T0, 4, 1), &items)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(sum.new_targets, 3);
+    assert_eq!(sum.merged, 1);
+    assert_eq!(sum.target_ids.len(), 4);
+    assert_eq!(sum.target_ids[0], sum.target_ids[2]);
+    assert_ne!(sum.target_ids[0], sum.target_ids[1]);
+    assert_ne!(sum.target_ids[0], sum.target_ids[3]);
+    assert_eq!(intake_rows(&s).await, [1, 3, 4, 3]);
+
+    // Only new targets get a delivery, one each.
+    let claimed = s.claim_deliveries("video", T0, T0 + 1, 100).await.unwrap();
+    let mut targets: Vec<i64> = claimed.iter().map(|c| c.target_id).collect();
+    targets.sort_unstable();
+    let mut expected = vec![sum.target_ids[0], sum.target_ids[1]];
+    expected.sort_unstable();
+    assert_eq!(targets, expected);
+    assert!(claimed.iter().all(|c| c.kind == delivery_kind::TAKEDOWN));
+
+    let rec = s.get_list("l1").await.unwrap().unwrap();
+    assert_eq!((rec.new_targets, rec.merged, rec.item_count), (3, 1, 4));
+}
+
+async fn merged_across_lists_agencies_and_scopes<S: Store + Probe>(s: S) {
+    s.insert_action_day(&day("op", T0 + 1000)).await.unwrap();
+    let a = accepted(
+        s.insert_list(
+            &list("la", "agency-a", Some("op"), T0 + 1000, 2, 1),
+            &[item("video", "x"), item("video", "y")],
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!((a.new_targets, a.merged), (2, 0));
+
+    // Another agency, same day: y merges, z is new.
+    let b = accepted(
+        s.insert_list(
+            &list("lb", "agency-b", Some("op"), T0 + 1000, 2, 2),
+            &[item("video", "y"), item("video", "z")],
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!((b.new_targets, b.merged), (1, 1));
+    assert_eq!(b.target_ids[0], a.target_ids[1]);
+
+    // The standing scope is separate: x there is a new target.
+    let c = accepted(
+        s.insert_list(
+            &list("lc", "agency-a", None, T0, 1, 3),
+            &[item("video", "x")],
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!((c.new_targets, c.merged), (1, 0));
+    assert_ne!(c.target_ids[0], a.target_ids[0]);
+    assert_eq!(intake_rows(&s).await, [3, 4, 5, 4]);
+
+    // Both referrals of y reach the platform with its payload.
+    let p = s.delivery_payloads(&[a.target_ids[1]]).await.unwrap();
+    let lists: Vec<&str> = p[0].referrals.iter().map(|r| r.list_id.as_str()).collect();
+    assert_eq!(lists, ["la", "lb"]);
+    assert_eq!(p[0].referrals[1].agency_id, "agency-b");
+    assert_eq!(p[0].action_day_id.as_deref(), Some("op"));
+}
+
+async fn resubmission_is_idempotent_or_conflicts<S: Store + Probe>(s: S) {
+    let items = vec![item("video", "a"), item("video", "b"), item("video", "a")];
+    let l = list("l1", "agency-a", None, T0, 3, 7);
+    let first = accepted(s.insert_list(&l, &items).await.unwrap());
+    let before = intake_rows(&s).await;
+
+    assert_eq!(
+        s.insert_list(&l, &items).await.unwrap(),
+        IntakeResult::Duplicate(first.clone())
+    );
+    // Different content under the same id.
+    let other_content = list("l1", "agency-a", None, T0, 3, 8);
+    assert!(matches!(
+        s.insert_list(&other_content, &items).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Same content, another agency.
+    let other_agency = list("l1", "agency-b", None, T0, 3, 7);
+    match s.insert_list(&other_agency, &items).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("l1"), "{m}"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert_eq!(intake_rows(&s).await, before);
+}
+
+async fn failed_insert_leaves_nothing<S: Store + Probe>(s: S) {
+    submit(&s, "earlier", T0, &[("video", "kept")]).await;
+    let before = intake_rows(&s).await;
+
+    // 20 000 items, the last one invalid (empty normalized target): the failure comes
+    // after earlier chunks of targets were written.
+    let mut items: Vec<NewReferral> = (0..20_000)
+        .map(|i| item("video", &format!("t/{i}")))
+        .collect();
+    items.push(item("video", ""));
+    let l = list("broken", "agency-a", None, T0, items.len(), 1);
+    let err = s.insert_list(&l, &items).await.unwrap_err();
+    assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+    assert_eq!(intake_rows(&s).await, before);
+    assert_eq!(s.get_list("broken").await.unwrap(), None);
+
+    // The id was not taken: the valid list goes in.
+    items.pop();
+    let l = list("broken", "agency-a", None, T0, items.len(), 1);
+    let sum = accepted(s.insert_list(&l, &items).await.unwrap());
+    assert_eq!(sum.new_targets, 20_000);
+}
+
+async fn stored_list_and_proof_material<S: Store + Probe>(s: S) {
+    s.insert_action_day(&day("op", T0 + 1000)).await.unwrap();
+    let l = list("l1", "agency-a", Some("op"), T0 + 1000, 2, 9);
+    s.insert_list(&l, &[item("video", "a"), item("video", "a")])
+        .await
+        .unwrap();
+    submit(&s, "l2", T0, &[("video", "b")]).await;
+
+    let rec = s.get_list("l1").await.unwrap().unwrap();
+    assert_eq!(
+        rec,
+        ListRecord {
+            list_id: "l1".into(),
+            agency_id: "agency-a".into(),
+            action_day_id: Some("op".into()),
+            content_sha256: vec![9; 32],
+            item_count: 2,
+            created_at: T0 - 5000,
+            accepted_at: T0,
+            new_targets: 1,
+            merged: 1,
+        }
+    );
+    assert_eq!(s.get_list("none").await.unwrap(), None);
+
+    let m = s
+        .list_proof_material(&["l2".into(), "l1".into(), "none".into()])
+        .await
+        .unwrap();
+    assert_eq!(m.len(), 2);
+    assert_eq!(m[0].list_id, "l1");
+    assert_eq!(m[0].jws, "jws-of-l1");
+    assert_eq!(m[0].leaf_hashes, vec![9u8; 64]);
+    assert_eq!(m[0].item_count, 2);
+    assert_eq!(m[1].list_id, "l2");
+    assert!(s.list_proof_material(&[]).await.unwrap().is_empty());
+}
+
+async fn payloads_carry_every_referral<S: Store + Probe>(s: S) {
+    let one = submit(
+        &s,
+        "l1",
+        T0,
+        &[("video", "a"), ("video", "b"), ("video", "a")],
+    )
+    .await;
+    let mut second = item("video", "a");
+    second.original = "other original".into();
+    let two = accepted(
+        s.insert_list(&list("l0", "agency-b", None, T0, 1, 2), &[second])
+            .await
+            .unwrap(),
+    );
+    assert_eq!(two.target_ids[0], one.target_ids[0]);
+
+    let ids = [
+        one.target_ids[1],
+        one.target_ids[0],
+        one.target_ids[0],
+        999_999,
+    ];
+    let p = s.delivery_payloads(&ids).await.unwrap();
+    assert_eq!(p.len(), 2);
+    assert!(p[0].target_id < p[1].target_id);
+    let a = p.iter().find(|t| t.target_id == one.target_ids[0]).unwrap();
+    // The target keeps the facts of its first referral.
+    assert_eq!(a.original, "https://a");
+    assert_eq!(a.removal_order_ref, "ref-a");
+    assert_eq!((a.kind, a.legal_basis), (1, 2));
+    assert_eq!(a.category, "csam");
+    assert_eq!(a.action_day_id, None);
+    let refs: Vec<(&str, u32)> = a
+        .referrals
+        .iter()
+        .map(|r| (r.list_id.as_str(), r.item_index))
+        .collect();
+    assert_eq!(refs, [("l0", 0), ("l1", 0), ("l1", 2)]);
+    assert_eq!(a.referrals[1].item, b"item:video:a".to_vec());
+    assert!(s.delivery_payloads(&[]).await.unwrap().is_empty());
+}
+
+async fn list_items_report_each_state<S: Store + Probe>(s: S) {
+    let sum = submit(
+        &s,
+        "l1",
+        T0,
+        &[
+            ("video", "held"),
+            ("video", "done"),
+            ("video", "failed"),
+            ("video", "waiting"),
+            ("video", "done"),
+        ],
+    )
+    .await;
+    s.insert_hold(&hold("h1", "video", "held", T0 + 10_000, "agency-b"))
+        .await
+        .unwrap();
+    let claimed = s
+        .claim_deliveries("video", T0, T0 + 100, 100)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    let of = |t: i64| claimed.iter().find(|c| c.target_id == t).unwrap().id;
+    s.mark_delivered(&[of(sum.target_ids[1])], T0 + 5)
+        .await
+        .unwrap();
+    s.mark_failed(&[of(sum.target_ids[2])], T0 + 6, "gone for good")
+        .await
+        .unwrap();
+    let done = sum.target_ids[1];
+    s.record_reports(
+        "video",
+        &[
+            report("r1", done, ReportKind::Acknowledgement, 0, T0 + 7),
+            NewReport {
+                reason: 3,
+                text: "not illegal here".into(),
+                ..report("r2", done, ReportKind::Decision, 5, T0 + 8)
+            },
+        ],
+        T0 + 9,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+
+    let items = s.list_items("l1", T0 + 10).await.unwrap();
+    assert_eq!(items.len(), 5);
+    assert_eq!(
+        items.iter().map(|i| i.index).collect::<Vec<_>>(),
+        [0, 1, 2, 3, 4]
+    );
+    let held = &items[0];
+    assert!(held.held);
+    assert_eq!(held.delivery_state, Some(delivery_state::PENDING));
+    assert_eq!(held.due_at, T0);
+    assert_eq!(held.normalized, "held");
+    let d = &items[1];
+    assert!(!d.held);
+    assert_eq!(d.delivery_state, Some(delivery_state::DELIVERED));
+    assert_eq!(d.delivered_at, Some(T0 + 5));
+    assert_eq!(d.acked_at, Some(T0 + 7));
+    assert_eq!(d.outcome, Some(5));
+    assert_eq!(d.reject_reason, Some(3));
+    assert_eq!(d.outcome_text.as_deref(), Some("not illegal here"));
+    assert_eq!(
+        items[4],
+        ItemRecord {
+            index: 4,
+            ..d.clone()
+        }
+    );
+    let f = &items[2];
+    assert_eq!(f.delivery_state, Some(delivery_state::FAILED));
+    assert_eq!(f.fail_reason.as_deref(), Some("gone for good"));
+    assert_eq!(f.delivered_at, None);
+    let w = &items[3];
+    assert_eq!(w.delivery_state, Some(delivery_state::INFLIGHT));
+    assert_eq!((w.outcome, w.acked_at, w.withdrawn_at), (None, None, None));
+
+    // The hold expires: no longer held.
+    assert!(!s.list_items("l1", T0 + 10_000).await.unwrap()[0].held);
+    assert!(s.list_items("none", T0).await.unwrap().is_empty());
+}

@@ -1,0 +1,290 @@
+//! The delivery outbox: due times, holds, leases, outcomes of attempts, concurrent claims.
+
+use std::collections::HashSet;
+
+use takedown_store::*;
+
+use crate::support::*;
+
+conformance!(
+    claims_respect_due_time_order_and_limit,
+    holds_block_claims_while_active,
+    hold_bookkeeping,
+    expired_leases_are_reclaimed,
+    delivered_retried_and_failed,
+    concurrent_claimers_never_share_a_delivery,
+);
+
+async fn claims_respect_due_time_order_and_limit<S: Store + Probe>(s: S) {
+    submit(&s, "late", T0 + 2000, &[("video", "c")]).await;
+    submit(
+        &s,
+        "early",
+        T0 + 1000,
+        &[("video", "a"), ("video", "b"), ("social", "a")],
+    )
+    .await;
+
+    assert!(
+        s.claim_deliveries("video", T0, T0 + 9999, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.next_delivery_at("video").await.unwrap(), Some(T0 + 1000));
+    assert_eq!(s.next_delivery_at("none").await.unwrap(), None);
+
+    let first = s
+        .claim_deliveries("video", T0 + 2000, T0 + 60_000, 2)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    assert!(first.iter().all(|c| c.attempts == 1));
+    let payloads = s
+        .delivery_payloads(&first.iter().map(|c| c.target_id).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    // The earliest due come first.
+    let mut names: Vec<&str> = payloads.iter().map(|p| p.normalized.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["a", "b"]);
+
+    let rest = s
+        .claim_deliveries("video", T0 + 2000, T0 + 60_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert!(
+        s.claim_deliveries("video", T0 + 2000, T0 + 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The in-flight lease is now the next time something may need attention.
+    assert_eq!(
+        s.next_delivery_at("video").await.unwrap(),
+        Some(T0 + 60_000)
+    );
+    assert_eq!(
+        s.claim_deliveries("social", T0 + 1000, T0 + 2000, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn holds_block_claims_while_active<S: Store + Probe>(s: S) {
+    submit(
+        &s,
+        "l",
+        T0,
+        &[
+            ("video", "a"),
+            ("video", "b"),
+            ("video", "c"),
+            ("video", "d"),
+        ],
+    )
+    .await;
+    s.insert_hold(&hold("active", "video", "a", T0 + 10_000, "agency-b"))
+        .await
+        .unwrap();
+    s.insert_hold(&hold("expired", "video", "b", T0, "agency-b"))
+        .await
+        .unwrap();
+    s.insert_hold(&hold("released", "video", "c", T0 + 10_000, "agency-b"))
+        .await
+        .unwrap();
+    s.release_hold("released", T0 - 1).await.unwrap().unwrap();
+    s.insert_hold(&hold("elsewhere", "social", "d", T0 + 10_000, "agency-b"))
+        .await
+        .unwrap();
+
+    let claimed = s.claim_deliveries("video", T0, T0 + 100, 10).await.unwrap();
+    let names = names_of(&s, &claimed).await;
+    assert_eq!(names, ["b", "c", "d"]);
+    let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+    s.mark_delivered(&ids, T0 + 1).await.unwrap();
+
+    // Once the hold expires, the target is claimable.
+    let later = s
+        .claim_deliveries("video", T0 + 10_000, T0 + 20_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(names_of(&s, &later).await, ["a"]);
+}
+
+async fn names_of<S: Store>(s: &S, claimed: &[ClaimedDelivery]) -> Vec<String> {
+    let ids: Vec<i64> = claimed.iter().map(|c| c.target_id).collect();
+    let mut names: Vec<String> = s
+        .delivery_payloads(&ids)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.normalized)
+        .collect();
+    names.sort();
+    names
+}
+
+async fn hold_bookkeeping<S: Store + Probe>(s: S) {
+    let h1 = s
+        .insert_hold(&hold("h1", "video", "a", T0 + 10, "agency-a"))
+        .await
+        .unwrap();
+    assert_eq!(h1, hold("h1", "video", "a", T0 + 10, "agency-a"));
+    let mut h2 = hold("h2", "video", "b", T0 + 10, "agency-b");
+    h2.created_at = T0 + 1;
+    s.insert_hold(&h2).await.unwrap();
+    let mut h3 = hold("h3", "video", "c", T0 + 10, "agency-a");
+    h3.created_at = T0 + 2;
+    s.insert_hold(&h3).await.unwrap();
+
+    match s
+        .insert_hold(&hold("h1", "social", "z", T0, "agency-b"))
+        .await
+        .unwrap_err()
+    {
+        StoreError::Conflict(m) => assert!(m.contains("h1"), "{m}"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert_eq!(s.get_hold("h1").await.unwrap(), Some(h1));
+
+    let released = s.release_hold("h1", T0 + 5).await.unwrap().unwrap();
+    assert_eq!(released.released_at, Some(T0 + 5));
+    let again = s.release_hold("h1", T0 + 6).await.unwrap().unwrap();
+    assert_eq!(again.released_at, Some(T0 + 5));
+    assert_eq!(s.release_hold("none", T0).await.unwrap(), None);
+    assert_eq!(s.get_hold("none").await.unwrap(), None);
+
+    let ids = |hs: Vec<Hold>| hs.into_iter().map(|h| h.id).collect::<Vec<_>>();
+    assert_eq!(ids(s.list_holds(None).await.unwrap()), ["h3", "h2", "h1"]);
+    assert_eq!(
+        ids(s.list_holds(Some("agency-a")).await.unwrap()),
+        ["h3", "h1"]
+    );
+    assert_eq!(
+        ids(s.list_holds(Some("nobody")).await.unwrap()),
+        Vec::<String>::new()
+    );
+}
+
+async fn expired_leases_are_reclaimed<S: Store + Probe>(s: S) {
+    submit(&s, "l", T0, &[("video", "a")]).await;
+    let first = s
+        .claim_deliveries("video", T0, T0 + 1000, 10)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].attempts, 1);
+    // Not before the lease runs out.
+    assert!(
+        s.claim_deliveries("video", T0 + 999, T0 + 2000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let second = s
+        .claim_deliveries("video", T0 + 1000, T0 + 2000, 10)
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].id, first[0].id);
+    assert_eq!(second[0].attempts, 2);
+}
+
+async fn delivered_retried_and_failed<S: Store + Probe>(s: S) {
+    let sum = submit(
+        &s,
+        "l",
+        T0,
+        &[("video", "ok"), ("video", "retry"), ("video", "fail")],
+    )
+    .await;
+    let claimed = s
+        .claim_deliveries("video", T0, T0 + 1000, 10)
+        .await
+        .unwrap();
+    let by_target = |t: i64| claimed.iter().find(|c| c.target_id == t).unwrap().id;
+    let (ok, retry, fail) = (
+        by_target(sum.target_ids[0]),
+        by_target(sum.target_ids[1]),
+        by_target(sum.target_ids[2]),
+    );
+
+    s.mark_delivered(&[ok], T0 + 10).await.unwrap();
+    s.mark_retry(&[retry], T0 + 5000, "connection refused")
+        .await
+        .unwrap();
+    s.mark_failed(&[fail], T0 + 20, "too many attempts")
+        .await
+        .unwrap();
+    // Not INFLIGHT any more: a second mark_delivered changes nothing.
+    s.mark_delivered(&[ok, retry, fail], T0 + 30).await.unwrap();
+
+    let items = s.list_items("l", T0 + 40).await.unwrap();
+    assert_eq!(items[0].delivery_state, Some(delivery_state::DELIVERED));
+    assert_eq!(items[0].delivered_at, Some(T0 + 10));
+    assert_eq!(items[1].delivery_state, Some(delivery_state::PENDING));
+    assert_eq!(items[1].delivered_at, None);
+    assert_eq!(items[2].delivery_state, Some(delivery_state::FAILED));
+    assert_eq!(items[2].fail_reason.as_deref(), Some("too many attempts"));
+    assert_eq!(items[2].delivered_at, None);
+
+    // The retry waits for its time, then counts as a second attempt.
+    assert_eq!(s.next_delivery_at("video").await.unwrap(), Some(T0 + 5000));
+    assert!(
+        s.claim_deliveries("video", T0 + 4999, T0 + 9000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = s
+        .claim_deliveries("video", T0 + 5000, T0 + 9000, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].id, again[0].attempts), (retry, 2));
+    s.mark_delivered(&[retry], T0 + 5001).await.unwrap();
+    assert_eq!(s.next_delivery_at("video").await.unwrap(), None);
+    s.mark_delivered(&[], T0).await.unwrap();
+    s.mark_retry(&[], T0, "").await.unwrap();
+    s.mark_failed(&[], T0, "").await.unwrap();
+}
+
+async fn concurrent_claimers_never_share_a_delivery<S: Store + Probe>(s: S) {
+    let names: Vec<String> = (0..600).map(|i| format!("t/{i}")).collect();
+    let items: Vec<(&str, &str)> = names.iter().map(|n| ("video", n.as_str())).collect();
+    submit(&s, "l", T0, &items).await;
+
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = s
+                    .claim_deliveries("video", T0, T0 + 60_000, 7)
+                    .await
+                    .unwrap();
+                if got.is_empty() {
+                    break;
+                }
+                mine.extend(got.into_iter().map(|c| c.id));
+                tokio::task::yield_now().await;
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    let mut per_task = Vec::new();
+    for t in tasks {
+        let mine = t.await.unwrap();
+        per_task.push(mine.len());
+        all.extend(mine);
+    }
+    let distinct: HashSet<i64> = all.iter().copied().collect();
+    assert_eq!(all.len(), 600, "claimed per task: {per_task:?}");
+    assert_eq!(distinct.len(), 600);
+}

@@ -1,0 +1,176 @@
+//! Platform reports: refusals, duplicates, acknowledgements and decisions.
+
+use takedown_store::*;
+
+use crate::support::*;
+
+conformance!(
+    reports_on_undelivered_or_foreign_targets_are_refused,
+    duplicates_are_counted_and_latest_decision_wins,
+);
+
+async fn reports_on_undelivered_or_foreign_targets_are_refused<S: Store + Probe>(s: S) {
+    let sum = submit(
+        &s,
+        "l",
+        T0,
+        &[("video", "a"), ("social", "b"), ("video", "c")],
+    )
+    .await;
+    let (video_a, social_b, video_c) = (sum.target_ids[0], sum.target_ids[1], sum.target_ids[2]);
+    // video/a is claimed but not yet delivered; video/c stays pending; social/b delivered.
+    s.claim_deliveries("video", T0, T0 + 100, 1).await.unwrap();
+    deliver_all(&s, "social", T0 + 1).await;
+    let items = s.list_items("l", T0).await.unwrap();
+    assert_eq!(items[0].delivery_state, Some(delivery_state::INFLIGHT));
+
+    // social/b was delivered, but to another platform.
+    let refusal = s
+        .record_reports(
+            "video",
+            &[
+                report("r1", video_a, ReportKind::Acknowledgement, 0, T0 + 2),
+                report("r2", social_b, ReportKind::Acknowledgement, 0, T0 + 2),
+            ],
+            T0 + 3,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        refusal,
+        Err(ReportRefusal::NotDelivered {
+            index: 0,
+            target_id: video_a
+        })
+    );
+
+    // Deliver video/a; c is still not delivered.
+    let claimed = s
+        .claim_deliveries("video", T0 + 100, T0 + 200, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    let a = claimed.iter().find(|c| c.target_id == video_a).unwrap();
+    s.mark_delivered(&[a.id], T0 + 101).await.unwrap();
+    for (bad, index) in [(social_b, 1), (video_c, 1), (424_242, 1)] {
+        let r = s
+            .record_reports(
+                "video",
+                &[
+                    report("r1", video_a, ReportKind::Acknowledgement, 0, T0 + 2),
+                    report("r2", bad, ReportKind::Decision, 1, T0 + 2),
+                ],
+                T0 + 3,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            r,
+            Err(ReportRefusal::NotDelivered {
+                index,
+                target_id: bad
+            })
+        );
+    }
+    // Nothing was written.
+    assert_eq!(s.count("reports").await, 0);
+    let items = s.list_items("l", T0 + 200).await.unwrap();
+    assert_eq!((items[0].acked_at, items[0].outcome), (None, None));
+    assert_eq!(items[1].acked_at, None);
+
+    // The platform that got b may report on it.
+    let ok = s
+        .record_reports(
+            "social",
+            &[report(
+                "r9",
+                social_b,
+                ReportKind::Acknowledgement,
+                0,
+                T0 + 4,
+            )],
+            T0 + 5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ok,
+        Ok(ReportCounts {
+            recorded: 1,
+            duplicates: 0
+        })
+    );
+    assert_eq!(
+        s.record_reports("video", &[], T0).await.unwrap(),
+        Ok(ReportCounts::default())
+    );
+}
+
+async fn duplicates_are_counted_and_latest_decision_wins<S: Store + Probe>(s: S) {
+    let sum = submit(&s, "l", T0, &[("video", "a"), ("video", "b")]).await;
+    let (a, b) = (sum.target_ids[0], sum.target_ids[1]);
+    deliver_all(&s, "video", T0).await;
+
+    let counts = s
+        .record_reports(
+            "video",
+            &[
+                report("ack-a-late", a, ReportKind::Acknowledgement, 0, T0 + 20),
+                report("ack-a-early", a, ReportKind::Acknowledgement, 0, T0 + 10),
+                report("dec-a-1", a, ReportKind::Decision, 1, T0 + 30),
+                report("dec-a-1", a, ReportKind::Decision, 3, T0 + 99),
+                report("dec-b-2", b, ReportKind::Decision, 2, T0 + 50),
+                report("dec-b-1", b, ReportKind::Decision, 5, T0 + 40),
+                report("res-b", b, ReportKind::Restoration, 1, T0 + 60),
+            ],
+            T0 + 100,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        counts,
+        ReportCounts {
+            recorded: 6,
+            duplicates: 1
+        }
+    );
+    assert_eq!(s.count("reports").await, 6);
+
+    let items = s.list_items("l", T0 + 100).await.unwrap();
+    assert_eq!(items[0].acked_at, Some(T0 + 10));
+    // The repeated id was not applied: the first dec-a-1 stands.
+    assert_eq!(items[0].outcome, Some(1));
+    // The later decision wins, whatever the order in the batch.
+    assert_eq!(items[1].outcome, Some(2));
+    assert_eq!(items[1].acked_at, None);
+
+    // Redelivered reports are duplicates and change nothing; an older decision loses,
+    // a newer one wins; the earliest acknowledgement stays.
+    let counts = s
+        .record_reports(
+            "video",
+            &[
+                report("dec-b-2", b, ReportKind::Decision, 2, T0 + 50),
+                report("dec-b-0", b, ReportKind::Decision, 4, T0 + 45),
+                report("dec-a-2", a, ReportKind::Decision, 4, T0 + 31),
+                report("ack-a-0", a, ReportKind::Acknowledgement, 0, T0 + 15),
+            ],
+            T0 + 200,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        counts,
+        ReportCounts {
+            recorded: 3,
+            duplicates: 1
+        }
+    );
+    let items = s.list_items("l", T0 + 200).await.unwrap();
+    assert_eq!(items[1].outcome, Some(2));
+    assert_eq!(items[0].outcome, Some(4));
+    assert_eq!(items[0].acked_at, Some(T0 + 10));
+    assert_eq!(s.count("reports").await, 9);
+}

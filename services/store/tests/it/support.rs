@@ -1,0 +1,214 @@
+//! Fixtures and the macro that runs one generic test body on both backends.
+
+use std::future::Future;
+
+use takedown_store::postgres::PgStore;
+use takedown_store::sqlite::SqliteStore;
+use takedown_store::testing::TestDb;
+use takedown_store::*;
+
+/// A fixed "now" for the tests: 2023-11-14T22:13:20Z in milliseconds.
+pub const T0: i64 = 1_700_000_000_000;
+
+/// Raw row access for assertions the trait does not offer.
+pub trait Probe {
+    fn count(&self, table: &str) -> impl Future<Output = i64> + Send;
+}
+
+impl Probe for SqliteStore {
+    async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+            .fetch_one(self.pool())
+            .await
+            .expect("count rows")
+    }
+}
+
+impl Probe for PgStore {
+    async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+            .fetch_one(self.pool())
+            .await
+            .expect("count rows")
+    }
+}
+
+/// Row counts of every table that intake writes.
+pub async fn intake_rows<S: Probe>(s: &S) -> [i64; 4] {
+    [
+        s.count("lists").await,
+        s.count("targets").await,
+        s.count("referrals").await,
+        s.count("deliveries").await,
+    ]
+}
+
+pub async fn on_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(SqliteStore) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let db = TestDb::sqlite().expect("temp dir");
+    let store = SqliteStore::connect(db.url())
+        .await
+        .expect("connect sqlite");
+    test(store).await;
+    drop(db);
+}
+
+pub async fn on_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(PgStore) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = PgStore::connect(db.url()).await.expect("connect postgres");
+    test(store.clone()).await;
+    store.pool().close().await;
+    drop(db);
+}
+
+/// Runs each named generic `async fn name<S: Store + Probe>(store: S)` of the calling module
+/// as `sqlite::name` and `postgres::name`.
+macro_rules! conformance {
+    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                $(#[$attr])*
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::support::on_sqlite(super::$name).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                $(#[$attr])*
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::support::on_postgres(super::$name).await;
+                }
+            )*
+        }
+    };
+}
+
+pub fn org(id: &str, role: i32) -> Organization {
+    Organization {
+        id: id.into(),
+        role,
+        display_name: format!("{id} display"),
+        registered_at: T0,
+    }
+}
+
+pub fn day(id: &str, starts_at: i64) -> ActionDay {
+    ActionDay {
+        id: id.into(),
+        name: format!("{id} name"),
+        starts_at,
+        ends_at: starts_at + 86_400_000,
+        platforms: vec!["video".into(), "social".into()],
+        agencies: vec!["agency-b".into(), "agency-a".into()],
+        created_at: T0 - 1000,
+        released_at: None,
+        closed_at: None,
+    }
+}
+
+/// A list of `n` items; `content` varies the content hash.
+pub fn list(
+    id: &str,
+    agency: &str,
+    day: Option<&str>,
+    due_at: i64,
+    n: usize,
+    content: u8,
+) -> NewList {
+    NewList {
+        list_id: id.into(),
+        agency_id: agency.into(),
+        action_day_id: day.map(str::to_string),
+        content_sha256: vec![content; 32],
+        jws: format!("jws-of-{id}"),
+        item_count: n as u32,
+        leaf_hashes: vec![content; 32 * n],
+        created_at: T0 - 5000,
+        accepted_at: T0,
+        due_at,
+    }
+}
+
+pub fn item(platform: &str, normalized: &str) -> NewReferral {
+    NewReferral {
+        platform: platform.into(),
+        kind: 1,
+        normalized: normalized.into(),
+        original: format!("https://{normalized}"),
+        category: "csam".into(),
+        legal_basis: 2,
+        removal_order_ref: format!("ref-{normalized}"),
+        item: format!("item:{platform}:{normalized}").into_bytes(),
+    }
+}
+
+pub fn hold(id: &str, platform: &str, normalized: &str, expires_at: i64, placed_by: &str) -> Hold {
+    Hold {
+        id: id.into(),
+        platform: platform.into(),
+        target: format!("https://{normalized}"),
+        normalized: normalized.into(),
+        reason: "ongoing investigation".into(),
+        expires_at,
+        created_at: T0,
+        placed_by: placed_by.into(),
+        released_at: None,
+    }
+}
+
+pub fn accepted(r: IntakeResult) -> IntakeSummary {
+    match r {
+        IntakeResult::Accepted(s) => s,
+        other => panic!("expected Accepted, got {other:?}"),
+    }
+}
+
+/// Inserts a standing-scope list of these (platform, normalized) items, due at `due_at`.
+pub async fn submit<S: Store>(
+    s: &S,
+    id: &str,
+    due_at: i64,
+    items: &[(&str, &str)],
+) -> IntakeSummary {
+    let items: Vec<NewReferral> = items.iter().map(|(p, n)| item(p, n)).collect();
+    accepted(
+        s.insert_list(&list(id, "agency-a", None, due_at, items.len(), 1), &items)
+            .await
+            .expect("insert list"),
+    )
+}
+
+/// Claims and delivers everything due for `platform` at `now`; returns the delivery ids.
+pub async fn deliver_all<S: Store>(s: &S, platform: &str, now: i64) -> Vec<i64> {
+    let claimed = s
+        .claim_deliveries(platform, now, now + 60_000, 10_000)
+        .await
+        .expect("claim");
+    let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+    s.mark_delivered(&ids, now).await.expect("mark delivered");
+    ids
+}
+
+pub fn report(id: &str, target_id: i64, kind: ReportKind, outcome: i32, at: i64) -> NewReport {
+    NewReport {
+        report_id: id.into(),
+        target_id,
+        kind,
+        outcome,
+        reason: 0,
+        text: String::new(),
+        at,
+    }
+}
