@@ -479,7 +479,7 @@ mod tests {
     #[test]
     fn modes_parse_and_are_checked() {
         let c = Config::from_toml(&format!(
-            "{BASE}\ndecisions_listen = \"127.0.0.1:7080\"\n[integration]\nmode = \"webhook\"\nurl = \"http://127.0.0.1:9/x\"\ntoken = \"s3cret\"\n"
+            "decisions_listen = \"127.0.0.1:7080\"\n{BASE}\n[integration]\nmode = \"webhook\"\nurl = \"http://127.0.0.1:9/x\"\ntoken = \"s3cret\"\n"
         ))
         .unwrap();
         assert!(!format!("{c:?}").contains("s3cret"), "token leaks in Debug");
@@ -498,7 +498,7 @@ mod tests {
         assert!(err.to_string().contains("fax"), "{err}");
         let err = Config::from_toml(&BASE.replace("telegram\"", "Tele gram\"")).unwrap_err();
         assert!(err.to_string().contains("platform"), "{err}");
-        let err = Config::from_toml(&format!("{BASE}\nhub_endpiont = \"x\"\n")).unwrap_err();
+        let err = Config::from_toml(&format!("hub_endpiont = \"x\"\n{BASE}")).unwrap_err();
         assert!(err.to_string().contains("hub_endpiont"), "{err}");
     }
 

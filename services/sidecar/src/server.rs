@@ -126,6 +126,7 @@ impl Receiver {
                     });
                 }
                 Verdict::Accept(t) => {
+                    let t = *t;
                     let body = serde_json::to_string(&t)
                         .map_err(|e| DeliverError::Task(format!("encoding a target: {e}")))?;
                     resp.accepted.push(t.delivery_id.clone());

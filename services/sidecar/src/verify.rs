@@ -35,13 +35,14 @@ pub struct VerifiedList {
     pub root: Hash,
 }
 
+type CacheKey = (String, String);
+/// Entries and their insertion order.
+type CacheInner = (HashMap<CacheKey, VerifiedList>, VecDeque<CacheKey>);
+
 /// Verified list signatures, bounded, oldest evicted first.
 pub struct SignatureCache {
     capacity: usize,
-    inner: Mutex<(
-        HashMap<(String, String), VerifiedList>,
-        VecDeque<(String, String)>,
-    )>,
+    inner: Mutex<CacheInner>,
 }
 
 impl SignatureCache {
@@ -83,7 +84,7 @@ impl SignatureCache {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     /// Good; withdrawals still need the target to be held already.
-    Accept(HandoffTarget),
+    Accept(Box<HandoffTarget>),
     Reject {
         delivery_id: String,
         reason: String,
@@ -225,7 +226,7 @@ fn check_referral(
             d.normalized_target
         )));
     }
-    if !d.agencies.iter().any(|a| *a == v.agency_id) {
+    if !d.agencies.contains(&v.agency_id) {
         return Err(at(format!(
             "agency {} is not among the delivery's agencies",
             v.agency_id
@@ -334,7 +335,7 @@ pub fn check(ctx: &Context<'_>, req: &pb::DeliverRequest) -> Vec<Verdict> {
         .iter()
         .map(
             |d| match check_delivery(ctx, &request_platform, &lists, d) {
-                Ok(t) => Verdict::Accept(t),
+                Ok(t) => Verdict::Accept(Box::new(t)),
                 Err(reason) => Verdict::Reject {
                     delivery_id: d.delivery_id.clone(),
                     reason,

@@ -37,7 +37,7 @@ pub enum HandoffError {
 /// The configured integration.
 #[derive(Debug)]
 pub enum Platform {
-    Webhook(webhook::Webhook),
+    Webhook(Box<webhook::Webhook>),
     Command(command::CommandIntegration),
     Auto(auto::Auto),
 }
@@ -45,7 +45,7 @@ pub enum Platform {
 impl Platform {
     pub fn from_config(cfg: &Config) -> Result<Self, HandoffError> {
         Ok(match &cfg.integration {
-            Integration::Webhook(w) => Self::Webhook(webhook::Webhook::new(w.clone())?),
+            Integration::Webhook(w) => Self::Webhook(Box::new(webhook::Webhook::new(w.clone())?)),
             Integration::Command(c) => Self::Command(command::CommandIntegration::new(c.clone())),
             Integration::Auto(a) => Self::Auto(auto::Auto::new(a.clone())),
         })
