@@ -503,6 +503,13 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_valid() {
+        let c = Config::from_toml(include_str!("../sidecar.example.toml")).unwrap();
+        assert_eq!(c.platform, "telegram");
+        assert!(matches!(c.integration, Integration::Auto(ref a) if a.block_share == 0.8));
+    }
+
+    #[test]
     fn reject_reasons_parse_short_and_long() {
         assert_eq!(
             parse_reject_reason("not_a_violation"),

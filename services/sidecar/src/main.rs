@@ -67,7 +67,10 @@ fn main() -> ExitCode {
     let cfg = match load(&args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("takedown-sidecar: {e:#}");
+            eprintln!(
+                "takedown-sidecar: {}",
+                takedown_net::tls::error_chain(e.as_ref())
+            );
             return ExitCode::from(2);
         }
     };
@@ -83,8 +86,10 @@ fn main() -> ExitCode {
     match rt.block_on(serve(cfg)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("takedown-sidecar: {e:#}");
+            eprintln!(
+                "takedown-sidecar: {}",
+                takedown_net::tls::error_chain(e.as_ref())
+            );
             ExitCode::FAILURE
         }
     }

@@ -318,3 +318,80 @@ async fn a_certificate_of_another_identity_is_refused_at_startup() {
     let msg = format!("{err:#}");
     assert!(msg.contains("urn:takedown:platform:telegram"), "{msg}");
 }
+
+#[tokio::test]
+async fn a_full_batch_of_1000_targets_goes_through() {
+    let env = Env::new();
+    let key = AgencyKey::generate(AGENCY, "fr-1");
+    let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
+    let sidecar = Sidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
+    let list = key.sign("list-big", channels("chan", 1000));
+    let deliveries: Vec<_> = (0..1000).map(|i| list.takedown(i)).collect();
+    let mut client = sidecar.client(&env, "hub").await;
+
+    let started = std::time::Instant::now();
+    let resp = client
+        .deliver(batch("b1", &[&list], deliveries))
+        .await
+        .expect("deliver")
+        .into_inner();
+    let stored_in = started.elapsed();
+
+    assert_eq!(resp.accepted.len(), 1000);
+    wait_for("2000 reports", 60, || async {
+        kinds(&hub.reports()) == (1000, 1000, 0)
+    })
+    .await;
+    eprintln!(
+        "1000 targets: stored in {stored_in:?}, handed and reported in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        inbox(&env.inbox_path())
+            .await
+            .handoff_count()
+            .await
+            .unwrap(),
+        1000
+    );
+    sidecar.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_key_id_is_looked_up_again_but_at_most_once_a_second() {
+    let env = Env::new();
+    let key = AgencyKey::generate(AGENCY, "fr-1");
+    let late = AgencyKey::generate(AGENCY, "fr-2");
+    let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
+    let sidecar = Sidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
+    let list = late.sign("list-late", channels("late", 1));
+    let mut client = sidecar.client(&env, "hub").await;
+    for _ in 0..3 {
+        let resp = client
+            .deliver(batch("b", &[&list], vec![list.takedown(0)]))
+            .await
+            .expect("deliver")
+            .into_inner();
+        assert!(
+            resp.rejected[0].reason.contains("unknown signing key fr-2"),
+            "{resp:?}"
+        );
+    }
+    assert_eq!(
+        hub.lock().key_calls,
+        2,
+        "one full load, one look-up of fr-2"
+    );
+
+    hub.lock().keys.push(late.registered(pb::KeyState::Active));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let resp = client
+        .deliver(batch("b", &[&list], vec![list.takedown(0)]))
+        .await
+        .expect("deliver")
+        .into_inner();
+
+    assert_eq!(resp.accepted.len(), 1, "{resp:?}");
+    assert_eq!(hub.lock().key_calls, 3);
+    sidecar.stop().await;
+}
