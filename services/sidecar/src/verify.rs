@@ -115,7 +115,15 @@ pub struct Context<'a> {
 /// Checks one list signature (cached when good); the key's state is checked on every use.
 fn check_list(ctx: &Context<'_>, ls: &pb::ListSignature) -> Result<VerifiedList, String> {
     let v = match ctx.cache.get(&ls.list_id, &ls.jws) {
-        Some(v) => v,
+        // The claims were checked against the batch's fields when cached; a later batch
+        // may carry the same JWS with other fields.
+        Some(v) if v.agency_id == ls.agency_id && v.item_count == ls.item_count => v,
+        Some(_) => {
+            return Err(format!(
+                "list {}: agency or item count differ from the signed claims",
+                ls.list_id
+            ));
+        }
         None => {
             let v = verify_list(ctx, ls)?;
             ctx.cache.put(&ls.list_id, &ls.jws, v.clone());

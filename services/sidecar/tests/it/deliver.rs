@@ -395,3 +395,36 @@ async fn an_unknown_key_id_is_looked_up_again_but_at_most_once_a_second() {
     assert_eq!(hub.lock().key_calls, 3);
     sidecar.stop().await;
 }
+
+#[tokio::test]
+async fn health_reports_the_receiver_serving() {
+    let env = Env::new();
+    let (hub_addr, _hub) = spawn_hub(&env, vec![]).await;
+    let sidecar = Sidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
+    let ch = takedown_net::connect(
+        &format!("https://127.0.0.1:{}", sidecar.addr.port()),
+        &env.tls("hub"),
+        Some(id(
+            takedown_protocol::ident::IdentityRole::Platform,
+            PLATFORM,
+        )),
+    )
+    .await
+    .expect("connect");
+    let mut health = tonic_health::pb::health_client::HealthClient::new(ch);
+
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "takedown.v1.ReceiverService".into(),
+        })
+        .await
+        .expect("health check")
+        .into_inner()
+        .status;
+
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    sidecar.stop().await;
+}
