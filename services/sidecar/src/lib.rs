@@ -1,2 +1,217 @@
-//! takedown receiver sidecar.
+//! The takedown receiver sidecar: a platform runs one beside its moderation system. It
+//! accepts deliveries from the hub only (mutual TLS), verifies every target end to end
+//! against the agencies' keys (list JWS + Merkle inclusion proof), stores what it accepts
+//! in a durable SQLite inbox before answering, hands each target to the platform once
+//! (webhook, command or a simulated `auto` policy), and reports acknowledgements and
+//! decisions back to the hub from a durable outbox.
+//!
+//! Entry point: [`run`] (or [`run_with_decisions`] when the caller binds the decisions
+//! endpoint itself).
+//!
+//! # Layout
+//!
+//! - [`config`]: layered configuration (defaults, TOML, `TAKEDOWN_SIDECAR_*`), validation.
+//! - [`server`]: `ReceiverService/Deliver`, hub-only.
+//! - [`verify`]: per-target verification, the signature cache.
+//! - [`keys`]: agency keys from the hub's directory, cached.
+//! - [`inbox`]: the SQLite inbox, handoff log and outbox.
+//! - [`handoff`]: the handoff worker and its integrations (`webhook`, `command`, `auto`).
+//! - [`outbox`]: the reporter sending outcomes to the hub.
+//! - [`decisions`]: the local HTTP endpoint for the platform's decisions.
+//! - [`document`]: the JSON exchanged with the platform (schemas documented there).
+//! - [`backoff`]: retry delays.
+//! - [`telemetry`]: tracing setup for the binary.
 #![forbid(unsafe_code)]
+
+pub mod backoff;
+pub mod config;
+pub mod decisions;
+pub mod document;
+pub mod handoff;
+pub mod inbox;
+pub mod keys;
+pub mod outbox;
+pub mod server;
+pub mod telemetry;
+pub mod verify;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use anyhow::{Context, bail};
+use takedown_net::TlsMaterial;
+use takedown_protocol::{
+    ident::{Identity, IdentityRole, OrgId},
+    pb::{
+        platform_service_client::PlatformServiceClient,
+        receiver_service_server::ReceiverServiceServer,
+    },
+};
+use tokio::{net::TcpListener, sync::Notify};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tonic::transport::{Server, server::TcpIncoming};
+
+pub use config::Config;
+pub use inbox::Inbox;
+
+/// How long a handoff batch in flight may take to finish at shutdown.
+const HANDOFF_GRACE: Duration = Duration::from_secs(10);
+/// How long the outbox keeps trying to flush at shutdown.
+const FLUSH_GRACE: Duration = Duration::from_secs(2);
+/// Largest Deliver request accepted.
+const MAX_MESSAGE: usize = 64 << 20;
+
+/// Runs the sidecar on `listener` until `shutdown` completes, then drains. The decisions
+/// endpoint, when configured, is bound at `config.decisions_listen`.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let decisions = match &config.decisions_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding decisions_listen {addr}"))?,
+        ),
+        None => None,
+    };
+    run_with_decisions(config, listener, decisions, shutdown).await
+}
+
+/// Like [`run`], with the decisions endpoint on a listener the caller bound (or none).
+pub async fn run_with_decisions(
+    config: Config,
+    listener: TcpListener,
+    decisions: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    takedown_net::install_crypto_provider();
+    config.validate()?;
+    let platform = config.platform_name()?;
+    let tls = TlsMaterial::load(&config.tls.ca, &config.tls.cert, &config.tls.key)
+        .context("loading the TLS material")?;
+    let own = tls
+        .identity()
+        .context("reading the sidecar's certificate")?;
+    let expected = Identity::new(
+        IdentityRole::Platform,
+        OrgId::parse(platform.as_str()).context("platform name as an organisation id")?,
+    );
+    if own != expected {
+        bail!(
+            "the certificate {} carries identity {}, but platform {platform} needs {}",
+            config.tls.cert.display(),
+            own.to_uri(),
+            expected.to_uri()
+        );
+    }
+    let hub = Identity::new(IdentityRole::Hub, config.hub_org()?);
+    let inbox = Inbox::open(&config.inbox)
+        .await
+        .with_context(|| format!("opening the inbox {}", config.inbox.display()))?;
+    let channel = takedown_net::connect_lazy(
+        &config.hub_endpoint,
+        &tls,
+        Some(hub.clone()),
+        Duration::from_secs(5),
+    )
+    .context("hub_endpoint")?;
+    let integration = handoff::Platform::from_config(&config)?;
+
+    let handoff_wake = Arc::new(Notify::new());
+    let report_wake = Arc::new(Notify::new());
+    let workers = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let handoff_task = tracker.spawn(
+        handoff::Handoff {
+            inbox: inbox.clone(),
+            platform_name: platform.to_string(),
+            platform: integration,
+            batch_size: config.handoff.batch_size,
+            interval: Duration::from_millis(config.handoff.interval_ms),
+            wake: handoff_wake.clone(),
+            reports: report_wake.clone(),
+        }
+        .run(workers.child_token()),
+    );
+    let reporter_stop = CancellationToken::new();
+    let reporter_task = tracker.spawn(
+        outbox::Reporter {
+            inbox: inbox.clone(),
+            client: PlatformServiceClient::new(channel.clone()),
+            batch_size: config.report.batch_size,
+            interval: Duration::from_millis(config.report.interval_ms),
+            wake: report_wake.clone(),
+        }
+        .run(reporter_stop.clone(), FLUSH_GRACE),
+    );
+    let decisions_stop = CancellationToken::new();
+    if let Some(l) = decisions {
+        let addr = l.local_addr().ok();
+        tracing::info!(?addr, "decisions endpoint listening");
+        let app = decisions::router(inbox.clone(), report_wake.clone());
+        let stop = decisions_stop.clone();
+        tracker.spawn(async move {
+            if let Err(e) = axum::serve(l, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+            {
+                tracing::error!(error = %e, "decisions endpoint failed");
+            }
+        });
+    }
+    tracker.close();
+
+    let receiver = server::Receiver {
+        platform: platform.clone(),
+        hub,
+        audience: config.hub_audience.clone(),
+        keys: Arc::new(keys::KeyCache::new(
+            channel,
+            Duration::from_secs(config.keys_refresh_secs.max(1)),
+        )),
+        signatures: Arc::new(verify::SignatureCache::new(4096)),
+        inbox: inbox.clone(),
+        wake: handoff_wake,
+    };
+    let (health, health_svc) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<ReceiverServiceServer<server::Receiver>>()
+        .await;
+    let addr = listener.local_addr().ok();
+    tracing::info!(?addr, %platform, mode = config.integration.mode(), "sidecar serving");
+    let drain_health = health.clone();
+    let served = Server::builder()
+        .tls_config(takedown_net::server_tls(&tls))
+        .context("server TLS")?
+        .add_service(health_svc)
+        .add_service(ReceiverServiceServer::new(receiver).max_decoding_message_size(MAX_MESSAGE))
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining");
+            drain_health
+                .set_not_serving::<ReceiverServiceServer<server::Receiver>>()
+                .await;
+            drain_health
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
+        })
+        .await;
+
+    // Drain: no new deliveries; finish the handoff in flight, stop taking decisions,
+    // then give the outbox a last short try.
+    decisions_stop.cancel();
+    workers.cancel();
+    if tokio::time::timeout(HANDOFF_GRACE, handoff_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("handoff batch still in flight at shutdown; it is retried on restart");
+    }
+    reporter_stop.cancel();
+    let _ = tokio::time::timeout(FLUSH_GRACE + Duration::from_secs(1), reporter_task).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), tracker.wait()).await;
+    inbox.close().await;
+    tracing::info!("sidecar stopped");
+    served.context("gRPC server")
+}

@@ -1,0 +1,525 @@
+//! Configuration: defaults, then a TOML file, then `TAKEDOWN_SIDECAR_*` environment
+//! variables (nested keys joined with `__`, e.g. `TAKEDOWN_SIDECAR_TLS__CERT`), validated
+//! once at startup.
+//!
+//! ```toml
+//! platform = "telegram"
+//! listen = "127.0.0.1:7443"
+//! hub_endpoint = "https://127.0.0.1:7400"
+//! hub_id = "hub"
+//! hub_audience = "takedown-hub"
+//! inbox = "sidecar-telegram.db"
+//! log_format = "text"              # or "json"
+//! decisions_listen = "127.0.0.1:7080"  # required for mode = "webhook"
+//!
+//! [tls]
+//! ca = "certs/ca.pem"
+//! cert = "certs/telegram.pem"
+//! key = "certs/telegram.key"
+//!
+//! [integration]
+//! mode = "auto"                     # or "webhook" / "command"
+//! block_share = 0.8
+//! reject_share = 0.1
+//! reject_reason = "NOT_A_VIOLATION"
+//! gone_share = 0.1
+//! min_delay_ms = 0
+//! max_delay_ms = 0
+//! seed = 0
+//!
+//! [handoff]
+//! batch_size = 500
+//! interval_ms = 200
+//!
+//! [report]
+//! batch_size = 1000
+//! interval_ms = 200
+//! ```
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use serde::Deserialize;
+use takedown_protocol::{
+    ident::{OrgId, PlatformName},
+    pb,
+};
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(Box<figment::Error>),
+    #[error("configuration: {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// The sidecar's configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The platform this sidecar receives for (`telegram`, `x`, ...).
+    pub platform: String,
+    /// Where the gRPC `ReceiverService` listens (used by the binary to bind).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The hub's gRPC endpoint, for agency keys and outcome reports.
+    #[serde(default = "default_hub_endpoint")]
+    pub hub_endpoint: String,
+    /// The hub's organisation id in its certificate (`urn:takedown:hub:<hub_id>`).
+    #[serde(default = "default_hub_id")]
+    pub hub_id: String,
+    /// The audience agencies sign their lists for.
+    #[serde(default = "default_hub_audience")]
+    pub hub_audience: String,
+    pub tls: TlsPaths,
+    /// The SQLite file of the inbox and outbox.
+    #[serde(default = "default_inbox")]
+    pub inbox: PathBuf,
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// Where the platform posts its decisions (`POST /v1/decisions`); required for webhooks.
+    #[serde(default)]
+    pub decisions_listen: Option<String>,
+    #[serde(default)]
+    pub integration: Integration,
+    #[serde(default)]
+    pub handoff: HandoffSettings,
+    #[serde(default)]
+    pub report: ReportSettings,
+    /// How long fetched agency keys are trusted before a full refresh (revocations).
+    #[serde(default = "default_keys_refresh_secs")]
+    pub keys_refresh_secs: u64,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:7443".into()
+}
+fn default_hub_endpoint() -> String {
+    "https://127.0.0.1:7400".into()
+}
+fn default_hub_id() -> String {
+    "hub".into()
+}
+fn default_hub_audience() -> String {
+    "takedown-hub".into()
+}
+fn default_inbox() -> PathBuf {
+    "sidecar.db".into()
+}
+fn default_keys_refresh_secs() -> u64 {
+    300
+}
+
+/// PEM files of the sidecar's own certificate and the CA.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsPaths {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// How targets reach the platform.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum Integration {
+    Webhook(WebhookSettings),
+    Command(CommandSettings),
+    Auto(AutoSettings),
+}
+
+impl Default for Integration {
+    fn default() -> Self {
+        Self::Auto(AutoSettings::default())
+    }
+}
+
+impl Integration {
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Self::Webhook(_) => "webhook",
+            Self::Command(_) => "command",
+            Self::Auto(_) => "auto",
+        }
+    }
+}
+
+/// `mode = "webhook"`: POST each batch as JSON to `url`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    pub url: String,
+    /// Sent as `Authorization: Bearer <token>` when set.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// A PEM CA to trust for an `https` URL instead of the public web roots.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    #[serde(default = "default_webhook_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_webhook_timeout_ms() -> u64 {
+    30_000
+}
+
+impl std::fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSettings")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("ca", &self.ca)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+/// `mode = "command"`: run `program args...` with the batch JSON on stdin.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSettings {
+    pub program: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default = "default_webhook_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+/// `mode = "auto"`: a deterministic simulated moderation for demos, tests and benchmarks.
+/// Per target, a hash of (target id, seed) picks BLOCKED with `block_share`, REJECTED
+/// (`reject_reason`) with `reject_share`, ALREADY_GONE with `gone_share`; the rest is
+/// acknowledged only. Each decision comes after a delay uniform in
+/// [`min_delay_ms`, `max_delay_ms`], also from the hash. Withdrawals are RESTORED.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoSettings {
+    #[serde(default = "default_block_share")]
+    pub block_share: f64,
+    #[serde(default = "default_reject_share")]
+    pub reject_share: f64,
+    #[serde(default = "default_reject_reason")]
+    pub reject_reason: String,
+    #[serde(default = "default_gone_share")]
+    pub gone_share: f64,
+    #[serde(default)]
+    pub min_delay_ms: u64,
+    #[serde(default)]
+    pub max_delay_ms: u64,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_block_share() -> f64 {
+    0.8
+}
+fn default_reject_share() -> f64 {
+    0.1
+}
+fn default_gone_share() -> f64 {
+    0.1
+}
+fn default_reject_reason() -> String {
+    "NOT_A_VIOLATION".into()
+}
+
+impl Default for AutoSettings {
+    fn default() -> Self {
+        Self {
+            block_share: default_block_share(),
+            reject_share: default_reject_share(),
+            reject_reason: default_reject_reason(),
+            gone_share: default_gone_share(),
+            min_delay_ms: 0,
+            max_delay_ms: 0,
+            seed: 0,
+        }
+    }
+}
+
+/// How many inbox rows go to the platform at once, and how often the inbox is polled
+/// when idle (new deliveries also wake the worker at once).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffSettings {
+    #[serde(default = "default_handoff_batch")]
+    pub batch_size: u32,
+    #[serde(default = "default_interval_ms")]
+    pub interval_ms: u64,
+}
+
+fn default_handoff_batch() -> u32 {
+    500
+}
+fn default_interval_ms() -> u64 {
+    200
+}
+
+impl Default for HandoffSettings {
+    fn default() -> Self {
+        Self {
+            batch_size: default_handoff_batch(),
+            interval_ms: default_interval_ms(),
+        }
+    }
+}
+
+/// Outcome reports to the hub: at most `batch_size` (≤ 1 000) per call.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSettings {
+    #[serde(default = "default_report_batch")]
+    pub batch_size: u32,
+    #[serde(default = "default_interval_ms")]
+    pub interval_ms: u64,
+}
+
+fn default_report_batch() -> u32 {
+    1000
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        Self {
+            batch_size: default_report_batch(),
+            interval_ms: default_interval_ms(),
+        }
+    }
+}
+
+/// The environment variable prefix.
+pub const ENV_PREFIX: &str = "TAKEDOWN_SIDECAR_";
+
+impl Config {
+    /// Defaults, then `file` (when given), then `TAKEDOWN_SIDECAR_*`; validated.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::new();
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(invalid(
+                    "--config",
+                    format!("{} does not exist", file.display()),
+                ));
+            }
+            fig = fig.merge(Toml::file(file));
+        }
+        fig = fig.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        Self::from_figment(fig)
+    }
+
+    /// A configuration from TOML text alone (no environment), validated.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::new().merge(Toml::string(text)))
+    }
+
+    /// Extracts and validates.
+    pub fn from_figment(fig: Figment) -> Result<Self, ConfigError> {
+        let cfg: Config = fig.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The configured platform, checked.
+    pub fn platform_name(&self) -> Result<PlatformName, ConfigError> {
+        PlatformName::parse(&self.platform).map_err(|e| invalid("platform", e.to_string()))
+    }
+
+    /// The hub's organisation id, checked.
+    pub fn hub_org(&self) -> Result<OrgId, ConfigError> {
+        OrgId::parse(&self.hub_id).map_err(|e| invalid("hub_id", e.to_string()))
+    }
+
+    /// Checks every field; the first problem is the error.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.platform_name()?;
+        self.hub_org()?;
+        self.listen
+            .parse::<SocketAddr>()
+            .map_err(|e| invalid("listen", format!("{:?}: {e}", self.listen)))?;
+        if let Some(d) = &self.decisions_listen {
+            d.parse::<SocketAddr>()
+                .map_err(|e| invalid("decisions_listen", format!("{d:?}: {e}")))?;
+        }
+        let ep = &self.hub_endpoint;
+        if !(ep.starts_with("https://") || ep.starts_with("http://")) || ep.len() < 10 {
+            return Err(invalid(
+                "hub_endpoint",
+                format!("{ep:?} is not https://host:port"),
+            ));
+        }
+        if self.hub_audience.trim().is_empty() {
+            return Err(invalid("hub_audience", "is empty"));
+        }
+        if self.inbox.as_os_str().is_empty() {
+            return Err(invalid("inbox", "is empty"));
+        }
+        match &self.integration {
+            Integration::Webhook(w) => {
+                let uri: http::Uri = w
+                    .url
+                    .parse()
+                    .map_err(|e| invalid("integration.url", format!("{:?}: {e}", w.url)))?;
+                if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+                    return Err(invalid(
+                        "integration.url",
+                        format!("{:?} is not an http(s) URL", w.url),
+                    ));
+                }
+                if self.decisions_listen.is_none() {
+                    return Err(invalid(
+                        "decisions_listen",
+                        "is required with integration.mode = \"webhook\"",
+                    ));
+                }
+                if w.timeout_ms == 0 {
+                    return Err(invalid("integration.timeout_ms", "must be > 0"));
+                }
+            }
+            Integration::Command(c) => {
+                if c.program.trim().is_empty() {
+                    return Err(invalid("integration.program", "is empty"));
+                }
+                if c.timeout_ms == 0 {
+                    return Err(invalid("integration.timeout_ms", "must be > 0"));
+                }
+            }
+            Integration::Auto(a) => {
+                for (field, v) in [
+                    ("integration.block_share", a.block_share),
+                    ("integration.reject_share", a.reject_share),
+                    ("integration.gone_share", a.gone_share),
+                ] {
+                    if !(0.0..=1.0).contains(&v) {
+                        return Err(invalid(field, format!("{v} is not within 0..=1")));
+                    }
+                }
+                let sum = a.block_share + a.reject_share + a.gone_share;
+                if sum > 1.0 + 1e-9 {
+                    return Err(invalid(
+                        "integration",
+                        format!("block_share + reject_share + gone_share = {sum} exceeds 1"),
+                    ));
+                }
+                parse_reject_reason(&a.reject_reason)
+                    .ok_or_else(|| invalid("integration.reject_reason", a.reject_reason.clone()))?;
+                if a.min_delay_ms > a.max_delay_ms {
+                    return Err(invalid(
+                        "integration.min_delay_ms",
+                        "is greater than max_delay_ms",
+                    ));
+                }
+            }
+        }
+        if self.handoff.batch_size == 0 || self.handoff.batch_size > 5000 {
+            return Err(invalid("handoff.batch_size", "must be within 1..=5000"));
+        }
+        if self.report.batch_size == 0 || self.report.batch_size > 1000 {
+            return Err(invalid("report.batch_size", "must be within 1..=1000"));
+        }
+        if self.handoff.interval_ms == 0 || self.report.interval_ms == 0 {
+            return Err(invalid("interval_ms", "must be > 0"));
+        }
+        Ok(())
+    }
+}
+
+/// `NOT_A_VIOLATION` (or `REJECT_REASON_NOT_A_VIOLATION`) → the enum.
+pub fn parse_reject_reason(name: &str) -> Option<pb::RejectReason> {
+    let upper = name.trim().to_ascii_uppercase();
+    let full = if upper.starts_with("REJECT_REASON_") {
+        upper
+    } else {
+        format!("REJECT_REASON_{upper}")
+    };
+    pb::RejectReason::from_str_name(&full).filter(|r| *r != pb::RejectReason::Unspecified)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+        platform = "telegram"
+        [tls]
+        ca = "ca.pem"
+        cert = "telegram.pem"
+        key = "telegram.key"
+    "#;
+
+    #[test]
+    fn defaults_fill_the_rest() {
+        let c = Config::from_toml(BASE).unwrap();
+        assert_eq!(c.hub_id, "hub");
+        assert_eq!(c.hub_audience, "takedown-hub");
+        assert_eq!(c.report.batch_size, 1000);
+        assert!(matches!(c.integration, Integration::Auto(_)));
+    }
+
+    #[test]
+    fn modes_parse_and_are_checked() {
+        let c = Config::from_toml(&format!(
+            "decisions_listen = \"127.0.0.1:7080\"\n{BASE}\n[integration]\nmode = \"webhook\"\nurl = \"http://127.0.0.1:9/x\"\ntoken = \"s3cret\"\n"
+        ))
+        .unwrap();
+        assert!(!format!("{c:?}").contains("s3cret"), "token leaks in Debug");
+        let err = Config::from_toml(&format!(
+            "{BASE}\n[integration]\nmode = \"webhook\"\nurl = \"http://127.0.0.1:9/x\"\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("decisions_listen"), "{err}");
+        let err = Config::from_toml(&format!(
+            "{BASE}\n[integration]\nmode = \"auto\"\nblock_share = 0.9\nreject_share = 0.5\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("exceeds 1"), "{err}");
+        let err =
+            Config::from_toml(&format!("{BASE}\n[integration]\nmode = \"fax\"\n")).unwrap_err();
+        assert!(err.to_string().contains("fax"), "{err}");
+        let err = Config::from_toml(&BASE.replace("telegram\"", "Tele gram\"")).unwrap_err();
+        assert!(err.to_string().contains("platform"), "{err}");
+        let err = Config::from_toml(&format!("hub_endpiont = \"x\"\n{BASE}")).unwrap_err();
+        assert!(err.to_string().contains("hub_endpiont"), "{err}");
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let c = Config::from_toml(include_str!("../sidecar.example.toml")).unwrap();
+        assert_eq!(c.platform, "telegram");
+        assert!(matches!(c.integration, Integration::Auto(ref a) if a.block_share == 0.8));
+    }
+
+    #[test]
+    fn reject_reasons_parse_short_and_long() {
+        assert_eq!(
+            parse_reject_reason("not_a_violation"),
+            Some(pb::RejectReason::NotAViolation)
+        );
+        assert_eq!(
+            parse_reject_reason("REJECT_REASON_OTHER"),
+            Some(pb::RejectReason::Other)
+        );
+        assert_eq!(parse_reject_reason("UNSPECIFIED"), None);
+        assert_eq!(parse_reject_reason("bogus"), None);
+    }
+}

@@ -1,0 +1,116 @@
+//! The local HTTP endpoint where the platform reports its decisions:
+//! `POST /v1/decisions` with a JSON array of outcomes (see [`crate::document`]).
+//!
+//! All or nothing: a malformed outcome is refused with 400, outcomes naming a target this
+//! sidecar does not hold (for that kind: RESTORED / NOT_RESTORED answer withdrawals, the
+//! others takedowns) with 404 naming them; otherwise every report is queued durably before
+//! the 200 answer `{"recorded": n, "duplicates": m}`. It listens on a local address; the
+//! platform's moderation system is its only intended caller.
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use serde_json::json;
+use takedown_protocol::timestamp;
+use tokio::sync::Notify;
+
+use crate::{
+    document::{PlatformOutcome, parse_outcomes},
+    inbox::Inbox,
+};
+
+#[derive(Clone)]
+struct AppState {
+    inbox: Inbox,
+    reports: Arc<Notify>,
+}
+
+/// The router.
+pub fn router(inbox: Inbox, reports: Arc<Notify>) -> Router {
+    Router::new()
+        .route("/v1/decisions", post(post_decisions))
+        .layer(DefaultBodyLimit::max(32 << 20))
+        .with_state(AppState { inbox, reports })
+}
+
+fn error(status: StatusCode, msg: String) -> Response {
+    (status, Json(json!({ "error": msg }))).into_response()
+}
+
+#[tracing::instrument(skip_all, fields(decisions))]
+async fn post_decisions(State(st): State<AppState>, body: Bytes) -> Response {
+    let text = match std::str::from_utf8(&body) {
+        Ok(t) => t,
+        Err(_) => return error(StatusCode::BAD_REQUEST, "body is not UTF-8".into()),
+    };
+    let outcomes: Vec<PlatformOutcome> = match parse_outcomes(text) {
+        Ok(o) => o,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    tracing::Span::current().record("decisions", outcomes.len());
+    let now = timestamp::now_millis();
+    let mut reports = Vec::with_capacity(outcomes.len());
+    for (i, o) in outcomes.iter().enumerate() {
+        match o.to_report(now) {
+            Ok(r) => reports.push((r, now)),
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("decision {i} (target {:?}): {e}", o.target_id),
+                );
+            }
+        }
+    }
+    let ids: Vec<String> = outcomes.iter().map(|o| o.target_id.clone()).collect();
+    let held = match st.inbox.kinds_of(&ids).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the inbox");
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into());
+        }
+    };
+    let mut unknown: Vec<String> = outcomes
+        .iter()
+        .filter(|o| {
+            !held
+                .get(&o.target_id)
+                .is_some_and(|k| k.contains(&o.outcome.answers()))
+        })
+        .map(|o| o.target_id.clone())
+        .collect();
+    if !unknown.is_empty() {
+        unknown.sort();
+        unknown.dedup();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({
+                "error": format!("unknown targets: {}", unknown.join(", ")),
+                "unknown": unknown,
+            })),
+        )
+            .into_response();
+    }
+    match st.inbox.enqueue_reports(&reports, now).await {
+        Ok(n) => {
+            st.reports.notify_one();
+            tracing::info!(recorded = n, "decisions queued for the hub");
+            let dup = reports.len() as u64 - n;
+            (
+                StatusCode::OK,
+                Json(json!({ "recorded": n, "duplicates": dup })),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot queue decisions");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! The durable inbox (and outbox) in a SQLite file of its own: WAL, embedded migrations.
+//!
+//! - `deliveries`: verified targets, unique on (target id, kind), with `handed_at` set once
+//!   the platform has received them.
+//! - `handoffs`: one row per target handed over (what tests and operators count).
+//! - `outbox`: reports for the hub, each with a report id fixed when written.
+//!
+//! Bulk writes are multi-row statements inside one transaction.
+
+use std::{
+    collections::{HashMap, HashSet},
+    path::Path,
+    str::FromStr,
+    time::Duration,
+};
+
+use prost::Message;
+use sqlx::{
+    QueryBuilder, Row, SqlSafeStr, Sqlite, SqlitePool,
+    migrate::{Migration, MigrationType, Migrator},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use takedown_protocol::pb;
+
+use crate::document::Kind;
+
+/// Rows per multi-row statement (SQLite allows 32 766 bound values).
+const CHUNK: usize = 500;
+
+/// Why the inbox failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InboxError {
+    #[error("inbox database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("inbox migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("inbox row {seq}: {reason}")]
+    Corrupt { seq: i64, reason: String },
+}
+
+/// A verified delivery to store.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub target_id: String,
+    pub kind: Kind,
+    pub delivery_id: String,
+    pub normalized_target: String,
+    /// The target as the platform will receive it (JSON).
+    pub body: String,
+}
+
+/// A stored delivery waiting for its handoff.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub seq: i64,
+    pub target_id: String,
+    pub kind: Kind,
+    pub body: String,
+}
+
+/// A report waiting to be sent.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub seq: i64,
+    pub report: pb::PlatformReport,
+}
+
+/// Outbox rows by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    pub pending: i64,
+    pub sent: i64,
+    pub parked: i64,
+}
+
+/// The store; clones share one pool.
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    pool: SqlitePool,
+}
+
+fn migrator() -> Migrator {
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "inbox".into(),
+        MigrationType::Simple,
+        include_str!("../migrations/0001_inbox.sql").into_sql_str(),
+        false,
+    )])
+}
+
+impl Inbox {
+    /// Opens (creating when missing) and migrates the inbox at `path`.
+    pub async fn open(path: &Path) -> Result<Self, InboxError> {
+        let opts = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
+        migrator().run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Stores deliveries in one transaction; ones already held (same target id and kind)
+    /// are left as they are. Returns how many were new.
+    pub async fn store(
+        &self,
+        batch_id: &str,
+        rows: &[NewDelivery],
+        now_ms: i64,
+    ) -> Result<u64, InboxError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut new = 0;
+        for chunk in rows.chunks(CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO deliveries (target_id, kind, delivery_id, batch_id, \
+                 normalized_target, body, received_at) ",
+            );
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(r.target_id.clone())
+                    .push_bind(r.kind.as_str())
+                    .push_bind(r.delivery_id.clone())
+                    .push_bind(batch_id.to_string())
+                    .push_bind(r.normalized_target.clone())
+                    .push_bind(r.body.clone())
+                    .push_bind(now_ms);
+            });
+            qb.push(" ON CONFLICT (target_id, kind) DO NOTHING");
+            new += qb.build().execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    /// Which of `target_ids` this sidecar holds a takedown for.
+    pub async fn held_takedowns(
+        &self,
+        target_ids: &[String],
+    ) -> Result<HashSet<String>, InboxError> {
+        Ok(self
+            .kinds_of(target_ids)
+            .await?
+            .into_iter()
+            .filter(|(_, kinds)| kinds.contains(&Kind::Takedown))
+            .map(|(t, _)| t)
+            .collect())
+    }
+
+    /// The kinds of delivery held for each of `target_ids` (absent: none).
+    pub async fn kinds_of(
+        &self,
+        target_ids: &[String],
+    ) -> Result<HashMap<String, HashSet<Kind>>, InboxError> {
+        let mut out: HashMap<String, HashSet<Kind>> = HashMap::new();
+        for chunk in target_ids.chunks(CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT target_id, kind FROM deliveries WHERE target_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.clone());
+            }
+            qb.push(")");
+            for row in qb.build().fetch_all(&self.pool).await? {
+                let t: String = row.try_get("target_id")?;
+                let k: String = row.try_get("kind")?;
+                if let Some(k) = Kind::parse(&k) {
+                    out.entry(t).or_default().insert(k);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The oldest deliveries not yet handed to the platform.
+    pub async fn pending_handoff(&self, limit: u32) -> Result<Vec<Pending>, InboxError> {
+        let rows = sqlx::query(
+            "SELECT seq, target_id, kind, body FROM deliveries WHERE handed_at IS NULL \
+             ORDER BY seq LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let seq: i64 = row.try_get("seq")?;
+                let kind: String = row.try_get("kind")?;
+                Ok(Pending {
+                    seq,
+                    target_id: row.try_get("target_id")?,
+                    kind: Kind::parse(&kind).ok_or_else(|| InboxError::Corrupt {
+                        seq,
+                        reason: format!("unknown kind {kind:?}"),
+                    })?,
+                    body: row.try_get("body")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records that the platform received `targets`: in one transaction, marks them handed
+    /// (only those not handed yet), logs each handoff, and queues the reports of the
+    /// targets just marked. Returns the targets marked.
+    pub async fn record_handoff(
+        &self,
+        handoff_id: &str,
+        mode: &str,
+        targets: &[Pending],
+        reports: &[(pb::PlatformReport, i64)],
+        now_ms: i64,
+    ) -> Result<Vec<i64>, InboxError> {
+        let mut tx = self.pool.begin().await?;
+        let mut marked: Vec<i64> = Vec::with_capacity(targets.len());
+        for chunk in targets.chunks(CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("UPDATE deliveries SET handed_at = ");
+            qb.push_bind(now_ms);
+            qb.push(" WHERE handed_at IS NULL AND seq IN (");
+            let mut sep = qb.separated(", ");
+            for t in chunk {
+                sep.push_bind(t.seq);
+            }
+            qb.push(") RETURNING seq");
+            for row in qb.build().fetch_all(&mut *tx).await? {
+                marked.push(row.try_get("seq")?);
+            }
+        }
+        let marked_set: HashSet<i64> = marked.iter().copied().collect();
+        let handed: Vec<&Pending> = targets
+            .iter()
+            .filter(|t| marked_set.contains(&t.seq))
+            .collect();
+        for chunk in handed.chunks(CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO handoffs (handoff_id, target_id, kind, mode, handed_at) ",
+            );
+            qb.push_values(chunk, |mut b, t| {
+                b.push_bind(handoff_id.to_string())
+                    .push_bind(t.target_id.clone())
+                    .push_bind(t.kind.as_str())
+                    .push_bind(mode.to_string())
+                    .push_bind(now_ms);
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        let handed_ids: HashSet<&str> = handed.iter().map(|t| t.target_id.as_str()).collect();
+        let reports: Vec<&(pb::PlatformReport, i64)> = reports
+            .iter()
+            .filter(|(r, _)| handed_ids.contains(r.target_id.as_str()))
+            .collect();
+        insert_reports(&mut tx, &reports, now_ms).await?;
+        tx.commit().await?;
+        Ok(marked)
+    }
+
+    /// Queues reports (due at their time); a report id already queued is ignored.
+    /// Returns how many were new.
+    pub async fn enqueue_reports(
+        &self,
+        reports: &[(pb::PlatformReport, i64)],
+        now_ms: i64,
+    ) -> Result<u64, InboxError> {
+        let mut tx = self.pool.begin().await?;
+        let refs: Vec<&(pb::PlatformReport, i64)> = reports.iter().collect();
+        let n = insert_reports(&mut tx, &refs, now_ms).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Pending reports due by `now_ms`, oldest first.
+    pub async fn due_reports(&self, limit: u32, now_ms: i64) -> Result<Vec<Outgoing>, InboxError> {
+        let rows = sqlx::query(
+            "SELECT seq, report FROM outbox WHERE state = 'pending' AND due_at <= ? \
+             ORDER BY due_at, seq LIMIT ?",
+        )
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let seq: i64 = row.try_get("seq")?;
+                let bytes: Vec<u8> = row.try_get("report")?;
+                let report = pb::PlatformReport::decode(bytes.as_slice()).map_err(|e| {
+                    InboxError::Corrupt {
+                        seq,
+                        reason: e.to_string(),
+                    }
+                })?;
+                Ok(Outgoing { seq, report })
+            })
+            .collect()
+    }
+
+    /// When the next pending report falls due, if any.
+    pub async fn next_due(&self) -> Result<Option<i64>, InboxError> {
+        Ok(
+            sqlx::query_scalar("SELECT MIN(due_at) FROM outbox WHERE state = 'pending'")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Marks reports sent.
+    pub async fn mark_sent(&self, seqs: &[i64], now_ms: i64) -> Result<(), InboxError> {
+        self.update_outbox(seqs, "state = 'sent', sent_at = ", Some(now_ms), None)
+            .await
+    }
+
+    /// Counts a failed attempt on reports that stay pending.
+    pub async fn mark_failed(&self, seqs: &[i64], error: &str) -> Result<(), InboxError> {
+        self.update_outbox(seqs, "attempts = attempts + 1", None, Some(error))
+            .await
+    }
+
+    /// Parks reports the hub refused for good; they are not retried.
+    pub async fn park(&self, seqs: &[i64], error: &str) -> Result<(), InboxError> {
+        self.update_outbox(
+            seqs,
+            "state = 'parked', attempts = attempts + 1",
+            None,
+            Some(error),
+        )
+        .await
+    }
+
+    async fn update_outbox(
+        &self,
+        seqs: &[i64],
+        set: &str,
+        value: Option<i64>,
+        error: Option<&str>,
+    ) -> Result<(), InboxError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in seqs.chunks(CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE outbox SET ");
+            qb.push(set);
+            if let Some(v) = value {
+                qb.push_bind(v);
+            }
+            if let Some(e) = error {
+                qb.push(", last_error = ");
+                qb.push_bind(e.to_string());
+            }
+            qb.push(" WHERE seq IN (");
+            let mut sep = qb.separated(", ");
+            for s in chunk {
+                sep.push_bind(*s);
+            }
+            qb.push(")");
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// How many handoffs were recorded in all.
+    pub async fn handoff_count(&self) -> Result<i64, InboxError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM handoffs")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Handoffs per (target id, kind), for checks that nothing went twice.
+    pub async fn handoffs_per_target(&self) -> Result<HashMap<(String, String), i64>, InboxError> {
+        let rows = sqlx::query(
+            "SELECT target_id, kind, COUNT(*) AS n FROM handoffs GROUP BY target_id, kind",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    (r.try_get("target_id")?, r.try_get("kind")?),
+                    r.try_get("n")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// How many deliveries are held.
+    pub async fn delivery_count(&self) -> Result<i64, InboxError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM deliveries")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Outbox rows by state.
+    pub async fn outbox_counts(&self) -> Result<OutboxCounts, InboxError> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut c = OutboxCounts::default();
+        for r in rows {
+            let state: String = r.try_get("state")?;
+            let n: i64 = r.try_get("n")?;
+            match state.as_str() {
+                "pending" => c.pending = n,
+                "sent" => c.sent = n,
+                _ => c.parked = n,
+            }
+        }
+        Ok(c)
+    }
+}
+
+async fn insert_reports(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    reports: &[&(pb::PlatformReport, i64)],
+    now_ms: i64,
+) -> Result<u64, InboxError> {
+    let mut n = 0;
+    for chunk in reports.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO outbox (report_id, target_id, report, created_at, due_at) ",
+        );
+        qb.push_values(chunk, |mut b, (r, due)| {
+            b.push_bind(r.report_id.clone())
+                .push_bind(r.target_id.clone())
+                .push_bind(r.encode_to_vec())
+                .push_bind(now_ms)
+                .push_bind(*due);
+        });
+        qb.push(" ON CONFLICT (report_id) DO NOTHING");
+        n += qb.build().execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(n)
+}

@@ -1,0 +1,195 @@
+//! `ReceiverService/Deliver`: only the hub may call it; every delivery is verified on its
+//! own ([`crate::verify`]); the accepted ones are stored in one transaction before the
+//! answer, so an `accepted` id is durable. Redelivered targets are accepted again and
+//! stored once.
+
+use std::{collections::HashSet, sync::Arc};
+
+use takedown_protocol::{
+    ident::{Identity, PlatformName},
+    pb::{self, receiver_service_server::ReceiverService},
+    timestamp,
+};
+use tokio::sync::Notify;
+use tonic::{Request, Response, Status};
+
+use crate::{
+    document::Kind,
+    inbox::{Inbox, InboxError, NewDelivery},
+    keys::{KeyCache, KeyError},
+    verify::{self, SignatureCache, Verdict},
+};
+
+/// Why a whole Deliver call failed (single items are rejected, not failed).
+#[derive(Debug, thiserror::Error)]
+pub enum DeliverError {
+    #[error("caller: {0}")]
+    Unauthenticated(String),
+    #[error("only the hub ({expected}) may deliver; the caller is {found}")]
+    NotHub { expected: String, found: String },
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error(transparent)]
+    Inbox(#[from] InboxError),
+    #[error("verification task failed: {0}")]
+    Task(String),
+}
+
+impl From<DeliverError> for Status {
+    fn from(e: DeliverError) -> Self {
+        match &e {
+            DeliverError::Unauthenticated(_) => Status::unauthenticated(e.to_string()),
+            DeliverError::NotHub { .. } => Status::permission_denied(e.to_string()),
+            DeliverError::Keys(_) => Status::unavailable(e.to_string()),
+            DeliverError::Inbox(_) | DeliverError::Task(_) => {
+                tracing::error!(error = %e, "Deliver failed");
+                Status::internal("internal error")
+            }
+        }
+    }
+}
+
+/// The service.
+pub struct Receiver {
+    pub platform: PlatformName,
+    pub hub: Identity,
+    pub audience: String,
+    pub keys: Arc<KeyCache>,
+    pub signatures: Arc<SignatureCache>,
+    pub inbox: Inbox,
+    /// Wakes the handoff worker.
+    pub wake: Arc<Notify>,
+}
+
+impl Receiver {
+    async fn deliver_inner(
+        &self,
+        req: pb::DeliverRequest,
+    ) -> Result<pb::DeliverResponse, DeliverError> {
+        let kids = verify::kids_of(&req);
+        // A batch of withdrawals alone needs no keys (and no hub round trip).
+        let keys = if kids.is_empty() {
+            Arc::new(crate::keys::KeySet::new())
+        } else {
+            self.keys.keys_for(&kids).await?
+        };
+        let platform = self.platform.clone();
+        let audience = self.audience.clone();
+        let cache = self.signatures.clone();
+        let now = timestamp::now_millis();
+        let (req, verdicts) = tokio::task::spawn_blocking(move || {
+            let ctx = verify::Context {
+                platform: &platform,
+                audience: &audience,
+                keys: &keys,
+                cache: &cache,
+                now_ms: now,
+            };
+            let v = verify::check(&ctx, &req);
+            (req, v)
+        })
+        .await
+        .map_err(|e| DeliverError::Task(e.to_string()))?;
+
+        // Withdrawals restore only what this sidecar holds (or takes in this very batch).
+        let in_batch: HashSet<String> = verdicts
+            .iter()
+            .filter_map(|v| match v {
+                Verdict::Accept(t) if t.kind == Kind::Takedown => Some(t.target_id.clone()),
+                _ => None,
+            })
+            .collect();
+        let asked: Vec<String> = verdicts
+            .iter()
+            .filter_map(|v| match v {
+                Verdict::Accept(t)
+                    if t.kind == Kind::Withdrawal && !in_batch.contains(&t.target_id) =>
+                {
+                    Some(t.target_id.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        let held = if asked.is_empty() {
+            HashSet::new()
+        } else {
+            self.inbox.held_takedowns(&asked).await?
+        };
+
+        let mut resp = pb::DeliverResponse::default();
+        let mut rows = Vec::with_capacity(verdicts.len());
+        for v in verdicts {
+            match v {
+                Verdict::Accept(t)
+                    if t.kind == Kind::Withdrawal
+                        && !in_batch.contains(&t.target_id)
+                        && !held.contains(&t.target_id) =>
+                {
+                    resp.rejected.push(pb::DeliveryRejection {
+                        delivery_id: t.delivery_id,
+                        reason: format!("withdrawal of unknown target {}", t.target_id),
+                    });
+                }
+                Verdict::Accept(t) => {
+                    let t = *t;
+                    let body = serde_json::to_string(&t)
+                        .map_err(|e| DeliverError::Task(format!("encoding a target: {e}")))?;
+                    resp.accepted.push(t.delivery_id.clone());
+                    rows.push(NewDelivery {
+                        target_id: t.target_id,
+                        kind: t.kind,
+                        delivery_id: t.delivery_id,
+                        normalized_target: t.normalized_target,
+                        body,
+                    });
+                }
+                Verdict::Reject {
+                    delivery_id,
+                    reason,
+                } => {
+                    tracing::warn!(delivery_id = %delivery_id, %reason, "delivery rejected");
+                    resp.rejected.push(pb::DeliveryRejection {
+                        delivery_id,
+                        reason,
+                    });
+                }
+            }
+        }
+        let new = self.inbox.store(&req.batch_id, &rows, now).await?;
+        if new > 0 {
+            self.wake.notify_one();
+        }
+        tracing::info!(
+            accepted = resp.accepted.len(),
+            new,
+            rejected = resp.rejected.len(),
+            "batch stored"
+        );
+        Ok(resp)
+    }
+}
+
+#[tonic::async_trait]
+impl ReceiverService for Receiver {
+    #[tracing::instrument(skip_all, fields(batch_id, deliveries))]
+    async fn deliver(
+        &self,
+        request: Request<pb::DeliverRequest>,
+    ) -> Result<Response<pb::DeliverResponse>, Status> {
+        let caller = takedown_net::peer_identity(&request)
+            .map_err(|e| DeliverError::Unauthenticated(e.to_string()))?;
+        if caller != self.hub {
+            tracing::warn!(caller = %caller, "Deliver refused: caller is not the hub");
+            return Err(DeliverError::NotHub {
+                expected: self.hub.to_uri(),
+                found: caller.to_uri(),
+            }
+            .into());
+        }
+        let req = request.into_inner();
+        let span = tracing::Span::current();
+        span.record("batch_id", req.batch_id.as_str());
+        span.record("deliveries", req.deliveries.len());
+        Ok(Response::new(self.deliver_inner(req).await?))
+    }
+}

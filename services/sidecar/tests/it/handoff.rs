@@ -1,0 +1,310 @@
+//! Handoff to the platform: webhook (with decisions posted back) and command modes, and a
+//! handoff interrupted by a restart.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    routing::post,
+};
+use http_body_util::{BodyExt, Full};
+use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+use takedown_protocol::pb;
+use takedown_sidecar::document::{HandoffBatch, Kind};
+
+use crate::support::*;
+
+#[derive(Clone, Default)]
+struct FakePlatform {
+    batches: Arc<Mutex<Vec<HandoffBatch>>>,
+    attempts: Arc<AtomicUsize>,
+}
+
+async fn hook(State(p): State<FakePlatform>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let n = p.attempts.fetch_add(1, Ordering::SeqCst);
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer s3cret") {
+        return StatusCode::UNAUTHORIZED;
+    }
+    if n == 0 {
+        return StatusCode::SERVICE_UNAVAILABLE; // the first attempt fails: retried
+    }
+    match serde_json::from_slice::<HandoffBatch>(&body) {
+        Ok(b) => {
+            p.batches.lock().unwrap().push(b);
+            StatusCode::OK
+        }
+        Err(_) => StatusCode::BAD_REQUEST,
+    }
+}
+
+async fn post_decisions(addr: std::net::SocketAddr, json: &str) -> (StatusCode, serde_json::Value) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let req = http::Request::post(format!("http://{addr}/v1/decisions"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(json.to_string())))
+        .unwrap();
+    let resp = client.request(req).await.expect("decisions endpoint");
+    let status = resp.status();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn webhook_receives_batches_and_decisions_come_back() {
+    let env = Env::new();
+    let key = AgencyKey::generate(AGENCY, "fr-1");
+    let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
+    let platform = FakePlatform::default();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_addr = l.local_addr().unwrap();
+    let app = Router::new()
+        .route("/hook", post(hook))
+        .with_state(platform.clone());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    let cfg = env.config(
+        hub_addr,
+        PLATFORM,
+        &format!("mode = \"webhook\"\nurl = \"http://{hook_addr}/hook\"\ntoken = \"s3cret\""),
+    );
+    let sidecar = Sidecar::start(cfg).await;
+    let list = key.sign("list-1", channels("chan", 3));
+    let deliveries: Vec<_> = (0..3).map(|i| list.takedown(i)).collect();
+    let targets: Vec<String> = deliveries.iter().map(|d| d.target_id.clone()).collect();
+
+    sidecar
+        .client(&env, "hub")
+        .await
+        .deliver(batch("b1", &[&list], deliveries))
+        .await
+        .expect("deliver");
+
+    wait_for("3 acknowledgements", 20, || async {
+        kinds(&hub.reports()).0 == 3
+    })
+    .await;
+    let batches = platform.batches.lock().unwrap().clone();
+    assert_eq!(batches.len(), 1, "handed once, after one failed attempt");
+    assert!(platform.attempts.load(Ordering::SeqCst) >= 2);
+    let b = &batches[0];
+    assert_eq!(b.platform, PLATFORM);
+    let got: Vec<&str> = b.targets.iter().map(|t| t.target_id.as_str()).collect();
+    assert_eq!(got, targets.iter().map(String::as_str).collect::<Vec<_>>());
+    let t0 = &b.targets[0];
+    assert_eq!(t0.kind, Kind::Takedown);
+    assert_eq!(t0.normalized_target, "chan0");
+    assert_eq!(t0.target_kind, "CHANNEL");
+    assert_eq!(t0.referrals[0].agency_id, AGENCY);
+    assert_eq!(t0.referrals[0].target, "https://t.me/chan0");
+    assert_eq!(t0.referrals[0].legal_basis, "TOS_REFERRAL");
+    assert_eq!(
+        t0.referrals[0].evidence_sha256.as_deref(),
+        Some(&*hex::encode([7u8; 32]))
+    );
+
+    // A decision naming a target the sidecar does not hold refuses the whole post.
+    let (status, body) = post_decisions(
+        sidecar.decisions,
+        &format!(
+            r#"[{{"target_id":"{}","outcome":"BLOCKED"}},{{"target_id":"t-nowhere","outcome":"BLOCKED"}}]"#,
+            targets[0]
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["unknown"], serde_json::json!(["t-nowhere"]));
+    let (status, body) = post_decisions(
+        sidecar.decisions,
+        &format!(r#"[{{"target_id":"{}","outcome":"REJECTED"}}]"#, targets[1]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let good = format!(
+        r#"[{{"target_id":"{}","outcome":"BLOCKED","report_id":"dec-0"}},
+            {{"target_id":"{}","outcome":"REJECTED","reason":"NOT_A_VIOLATION","text":"satire"}},
+            {{"target_id":"{}","outcome":"GEO_BLOCKED","acted_at":"2026-11-29T05:00:00Z"}}]"#,
+        targets[0], targets[1], targets[2]
+    );
+    let (status, body) = post_decisions(sidecar.decisions, &good).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["recorded"], 3);
+    let (status, body) = post_decisions(
+        sidecar.decisions,
+        &format!(
+            r#"[{{"target_id":"{}","outcome":"BLOCKED","report_id":"dec-0"}}]"#,
+            targets[0]
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, body["duplicates"].clone()),
+        (StatusCode::OK, serde_json::json!(1))
+    );
+
+    wait_for("3 decisions", 20, || async {
+        kinds(&hub.reports()) == (3, 3, 0)
+    })
+    .await;
+    let reports = hub.reports();
+    assert_unique_report_ids(&reports);
+    let rejected = reports
+        .iter()
+        .find_map(|r| match &r.report {
+            Some(pb::platform_report::Report::Decision(d)) if r.target_id == targets[1] => {
+                Some(d.clone())
+            }
+            _ => None,
+        })
+        .expect("decision on target 1");
+    assert_eq!(rejected.outcome, pb::Outcome::Rejected as i32);
+    assert_eq!(rejected.reason, pb::RejectReason::NotAViolation as i32);
+    assert_eq!(rejected.text, "satire");
+    assert_eq!(
+        inbox(&env.inbox_path())
+            .await
+            .handoff_count()
+            .await
+            .unwrap(),
+        3
+    );
+    sidecar.stop().await;
+}
+
+/// A platform program: records each attempt, fails while `fail` exists, otherwise answers
+/// ALREADY_GONE for every target it reads (one JSON object per line).
+fn write_script(env: &Env) -> std::path::PathBuf {
+    let dir = env.dir.path();
+    let script = dir.join("platform.sh");
+    std::fs::write(
+        &script,
+        format!(
+            r#"echo attempt >> "{dir}/attempts"
+if [ -f "{dir}/fail" ]; then cat > /dev/null; echo "moderation queue is down" >&2; exit 3; fi
+grep -o '"target_id":"[^"]*"' | sed 's/^/{{/; s/$/,"outcome":"ALREADY_GONE"}}/'
+"#,
+            dir = dir.display()
+        ),
+    )
+    .unwrap();
+    script
+}
+
+fn command_config(env: &Env, hub: std::net::SocketAddr) -> takedown_sidecar::Config {
+    let script = write_script(env);
+    env.config(
+        hub,
+        PLATFORM,
+        &format!(
+            "mode = \"command\"\nprogram = \"sh\"\nargs = [\"{}\"]",
+            script.display()
+        ),
+    )
+}
+
+fn attempts(env: &Env) -> usize {
+    std::fs::read_to_string(env.dir.path().join("attempts"))
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn command_prints_outcomes_that_reach_the_hub() {
+    let env = Env::new();
+    let key = AgencyKey::generate(AGENCY, "fr-1");
+    let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
+    let sidecar = Sidecar::start(command_config(&env, hub_addr)).await;
+    let list = key.sign("list-1", channels("chan", 4));
+
+    sidecar
+        .client(&env, "hub")
+        .await
+        .deliver(batch(
+            "b1",
+            &[&list],
+            (0..4).map(|i| list.takedown(i)).collect(),
+        ))
+        .await
+        .expect("deliver");
+
+    wait_for("4 acknowledgements and 4 decisions", 20, || async {
+        kinds(&hub.reports()) == (4, 4, 0)
+    })
+    .await;
+    assert!(hub.reports().iter().all(|r| match &r.report {
+        Some(pb::platform_report::Report::Decision(d)) =>
+            d.outcome == pb::Outcome::AlreadyGone as i32,
+        _ => true,
+    }));
+    assert_eq!(attempts(&env), 1);
+    assert_eq!(
+        inbox(&env.inbox_path())
+            .await
+            .handoff_count()
+            .await
+            .unwrap(),
+        4
+    );
+    sidecar.stop().await;
+}
+
+#[tokio::test]
+async fn handoff_interrupted_by_a_restart_resumes_once() {
+    let env = Env::new();
+    let key = AgencyKey::generate(AGENCY, "fr-1");
+    let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
+    std::fs::write(env.dir.path().join("fail"), "").unwrap();
+    let sidecar = Sidecar::start(command_config(&env, hub_addr)).await;
+    let list = key.sign("list-1", channels("chan", 4));
+    let resp = sidecar
+        .client(&env, "hub")
+        .await
+        .deliver(batch(
+            "b1",
+            &[&list],
+            (0..4).map(|i| list.takedown(i)).collect(),
+        ))
+        .await
+        .expect("deliver")
+        .into_inner();
+    assert_eq!(
+        resp.accepted.len(),
+        4,
+        "stored even though the platform is down"
+    );
+    wait_for("a failed attempt", 20, || async { attempts(&env) >= 1 }).await;
+    sidecar.stop().await;
+    {
+        let inbox = inbox(&env.inbox_path()).await;
+        assert_eq!(inbox.handoff_count().await.unwrap(), 0);
+        assert_eq!(inbox.delivery_count().await.unwrap(), 4);
+        inbox.close().await;
+    }
+    assert!(hub.reports().is_empty());
+
+    std::fs::remove_file(env.dir.path().join("fail")).unwrap();
+    let sidecar = Sidecar::start(command_config(&env, hub_addr)).await;
+
+    wait_for("4 acknowledgements and 4 decisions", 20, || async {
+        kinds(&hub.reports()) == (4, 4, 0)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let inbox = inbox(&env.inbox_path()).await;
+    let per_target = inbox.handoffs_per_target().await.unwrap();
+    assert_eq!(per_target.len(), 4);
+    assert!(per_target.values().all(|n| *n == 1), "{per_target:?}");
+    assert_unique_report_ids(&hub.reports());
+    sidecar.stop().await;
+}

@@ -1,0 +1,6 @@
+//! Integration tests of the sidecar: the real `run` over mTLS against a fake hub.
+
+mod deliver;
+mod handoff;
+mod outbox;
+mod support;

@@ -1,0 +1,527 @@
+//! Test fixtures: a dev PKI, a fake hub (directory + outcome reports over mTLS), signed
+//! lists with real Merkle proofs, and the real sidecar started through `run`.
+
+use std::{
+    collections::HashSet,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use prost::Message;
+use takedown_net::TlsMaterial;
+use takedown_protocol::{
+    ident::{Identity, IdentityRole, OrgId},
+    merkle::Tree,
+    pb::{
+        self,
+        directory_service_server::{DirectoryService, DirectoryServiceServer},
+        platform_service_server::{PlatformService, PlatformServiceServer},
+        receiver_service_client::ReceiverServiceClient,
+    },
+    signing, target,
+};
+use takedown_sidecar::{Config, Inbox};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::{Request, Response, Status, transport::Channel};
+
+pub const PLATFORM: &str = "telegram";
+pub const AGENCY: &str = "agency-fr";
+pub const AUDIENCE: &str = "takedown-hub";
+
+pub fn init_tracing() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+pub fn id(role: IdentityRole, name: &str) -> Identity {
+    Identity::new(role, OrgId::parse(name).expect("test org id"))
+}
+
+/// A temp dir holding a dev PKI (hub, telegram, x, agency-fr) and the inbox files.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        init_tracing();
+        takedown_net::install_crypto_provider();
+        let dir = tempfile::tempdir().expect("temp dir");
+        takedown_net::pki::write_dev_pki(
+            &dir.path().join("pki"),
+            &[
+                id(IdentityRole::Hub, "hub"),
+                id(IdentityRole::Platform, PLATFORM),
+                id(IdentityRole::Platform, "x"),
+                id(IdentityRole::Agency, AGENCY),
+            ],
+            |_| Vec::new(),
+        )
+        .expect("dev pki");
+        Self { dir }
+    }
+
+    pub fn pki(&self) -> PathBuf {
+        self.dir.path().join("pki")
+    }
+
+    pub fn tls(&self, stem: &str) -> TlsMaterial {
+        TlsMaterial::load_dir(&self.pki(), stem).expect("tls material")
+    }
+
+    pub fn inbox_path(&self) -> PathBuf {
+        self.dir.path().join("inbox.db")
+    }
+
+    /// A sidecar config for `telegram` with `integration` (a TOML table body).
+    pub fn config(&self, hub: SocketAddr, cert_stem: &str, integration: &str) -> Config {
+        let pki = self.pki();
+        let text = format!(
+            r#"
+            platform = "{PLATFORM}"
+            listen = "127.0.0.1:0"
+            hub_endpoint = "https://127.0.0.1:{port}"
+            inbox = "{inbox}"
+            decisions_listen = "127.0.0.1:0"
+            [tls]
+            ca = "{ca}"
+            cert = "{cert}"
+            key = "{key}"
+            [handoff]
+            batch_size = 50
+            interval_ms = 50
+            [report]
+            batch_size = 100
+            interval_ms = 50
+            [integration]
+            {integration}
+            "#,
+            port = hub.port(),
+            inbox = self.inbox_path().display(),
+            ca = pki.join("ca.pem").display(),
+            cert = pki.join(format!("{cert_stem}.pem")).display(),
+            key = pki.join(format!("{cert_stem}.key")).display(),
+        );
+        Config::from_toml(&text).expect("test config")
+    }
+}
+
+pub const AUTO_BLOCK_ALL: &str = r#"mode = "auto"
+block_share = 1.0
+reject_share = 0.0
+gone_share = 0.0"#;
+
+/// How the fake hub answers ReportOutcomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportMode {
+    Ok,
+    Unavailable,
+}
+
+#[derive(Default)]
+pub struct HubState {
+    pub keys: Vec<pb::AgencyKey>,
+    pub reports: Vec<pb::PlatformReport>,
+    pub report_calls: usize,
+    pub key_calls: usize,
+    pub deny_targets: HashSet<String>,
+    pub mode: Option<ReportMode>,
+}
+
+#[derive(Clone)]
+pub struct FakeHub {
+    pub state: Arc<Mutex<HubState>>,
+}
+
+impl FakeHub {
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn reports(&self) -> Vec<pb::PlatformReport> {
+        self.lock().reports.clone()
+    }
+
+    pub fn set_mode(&self, m: ReportMode) {
+        self.lock().mode = Some(m);
+    }
+}
+
+#[tonic::async_trait]
+impl DirectoryService for FakeHub {
+    async fn register_organization(
+        &self,
+        _: Request<pb::RegisterOrganizationRequest>,
+    ) -> Result<Response<pb::Organization>, Status> {
+        Err(Status::unimplemented("fake hub"))
+    }
+    async fn list_organizations(
+        &self,
+        _: Request<pb::ListOrganizationsRequest>,
+    ) -> Result<Response<pb::ListOrganizationsResponse>, Status> {
+        Err(Status::unimplemented("fake hub"))
+    }
+    async fn register_agency_key(
+        &self,
+        _: Request<pb::RegisterAgencyKeyRequest>,
+    ) -> Result<Response<pb::AgencyKey>, Status> {
+        Err(Status::unimplemented("fake hub"))
+    }
+    async fn revoke_agency_key(
+        &self,
+        _: Request<pb::RevokeAgencyKeyRequest>,
+    ) -> Result<Response<pb::AgencyKey>, Status> {
+        Err(Status::unimplemented("fake hub"))
+    }
+    async fn get_agency_keys(
+        &self,
+        req: Request<pb::GetAgencyKeysRequest>,
+    ) -> Result<Response<pb::GetAgencyKeysResponse>, Status> {
+        let caller = takedown_net::peer_identity(&req)
+            .map_err(|e| Status::unauthenticated(e.to_string()))?;
+        assert_eq!(caller, id(IdentityRole::Platform, PLATFORM));
+        let req = req.into_inner();
+        let mut st = self.lock();
+        st.key_calls += 1;
+        let keys = st
+            .keys
+            .iter()
+            .filter(|k| req.kid.is_empty() || k.kid == req.kid)
+            .filter(|k| req.agency_ids.is_empty() || req.agency_ids.contains(&k.agency_id))
+            .cloned()
+            .collect();
+        Ok(Response::new(pb::GetAgencyKeysResponse { keys }))
+    }
+    async fn register_platform(
+        &self,
+        _: Request<pb::RegisterPlatformRequest>,
+    ) -> Result<Response<pb::Platform>, Status> {
+        Err(Status::unimplemented("fake hub"))
+    }
+    async fn list_platforms(
+        &self,
+        _: Request<pb::ListPlatformsRequest>,
+    ) -> Result<Response<pb::ListPlatformsResponse>, Status> {
+        Err(Status::unimplemented("fake hub"))
+    }
+}
+
+#[tonic::async_trait]
+impl PlatformService for FakeHub {
+    async fn report_outcomes(
+        &self,
+        req: Request<pb::ReportOutcomesRequest>,
+    ) -> Result<Response<pb::ReportOutcomesResponse>, Status> {
+        let caller = takedown_net::peer_identity(&req)
+            .map_err(|e| Status::unauthenticated(e.to_string()))?;
+        if caller != id(IdentityRole::Platform, PLATFORM) {
+            return Err(Status::permission_denied("not a platform"));
+        }
+        let req = req.into_inner();
+        let mut st = self.lock();
+        st.report_calls += 1;
+        if st.mode == Some(ReportMode::Unavailable) {
+            return Err(Status::unavailable("hub is busy"));
+        }
+        if let Some(i) = req
+            .reports
+            .iter()
+            .position(|r| st.deny_targets.contains(&r.target_id))
+        {
+            return Err(Status::permission_denied(format!(
+                "report {i}: target {} was not delivered to you",
+                req.reports[i].target_id
+            )));
+        }
+        let mut recorded = 0;
+        let mut duplicates = 0;
+        for r in req.reports {
+            if st.reports.iter().any(|x| x.report_id == r.report_id) {
+                duplicates += 1;
+            } else {
+                recorded += 1;
+                st.reports.push(r);
+            }
+        }
+        Ok(Response::new(pb::ReportOutcomesResponse {
+            recorded,
+            duplicates,
+        }))
+    }
+    async fn list_delivered(
+        &self,
+        _: Request<pb::ListDeliveredRequest>,
+    ) -> Result<Response<pb::ListDeliveredResponse>, Status> {
+        Err(Status::unimplemented("fake hub"))
+    }
+}
+
+/// Starts the fake hub on a random port with the hub's certificate.
+pub async fn spawn_hub(env: &Env, keys: Vec<pb::AgencyKey>) -> (SocketAddr, FakeHub) {
+    let hub = FakeHub {
+        state: Arc::new(Mutex::new(HubState {
+            keys,
+            mode: Some(ReportMode::Ok),
+            ..HubState::default()
+        })),
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind hub");
+    let addr = listener.local_addr().expect("hub addr");
+    let tls = env.tls("hub");
+    let svc = hub.clone();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .tls_config(takedown_net::server_tls(&tls))
+            .expect("hub tls")
+            .add_service(DirectoryServiceServer::new(svc.clone()))
+            .add_service(PlatformServiceServer::new(svc))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+            .await
+            .expect("fake hub");
+    });
+    (addr, hub)
+}
+
+/// An agency's list-signing key.
+pub struct AgencyKey {
+    pub agency_id: String,
+    pub kid: String,
+    pub private_pem: String,
+    pub public_pem: String,
+}
+
+impl AgencyKey {
+    pub fn generate(agency_id: &str, kid: &str) -> Self {
+        let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("ed25519 key");
+        Self {
+            agency_id: agency_id.into(),
+            kid: kid.into(),
+            private_pem: kp.serialize_pem(),
+            public_pem: kp.public_key_pem(),
+        }
+    }
+
+    pub fn registered(&self, state: pb::KeyState) -> pb::AgencyKey {
+        pb::AgencyKey {
+            kid: self.kid.clone(),
+            agency_id: self.agency_id.clone(),
+            public_key_pem: self.public_pem.clone(),
+            state: state as i32,
+            ..Default::default()
+        }
+    }
+
+    /// Signs `items` as list `list_id` (a submission token that expired long ago, as at
+    /// H-hour).
+    pub fn sign(&self, list_id: &str, items: Vec<Vec<u8>>) -> SignedList {
+        let tree = Tree::from_items(&items);
+        let claims = signing::ListClaims {
+            iss: self.agency_id.clone(),
+            aud: AUDIENCE.into(),
+            jti: list_id.into(),
+            iat: 1_700_000_000,
+            exp: 1_700_003_600,
+            nbf: None,
+            action_day: None,
+            item_count: items.len() as u64,
+            merkle_root: hex::encode(tree.root()),
+        };
+        let jws = signing::sign(&claims, &self.kid, self.private_pem.as_bytes()).expect("sign");
+        SignedList {
+            sig: pb::ListSignature {
+                list_id: list_id.into(),
+                agency_id: self.agency_id.clone(),
+                jws,
+                item_count: items.len() as u64,
+            },
+            items,
+            tree,
+        }
+    }
+}
+
+pub struct SignedList {
+    pub sig: pb::ListSignature,
+    pub items: Vec<Vec<u8>>,
+    pub tree: Tree,
+}
+
+impl SignedList {
+    pub fn evidence(&self, i: usize) -> pb::ReferralEvidence {
+        pb::ReferralEvidence {
+            list_id: self.sig.list_id.clone(),
+            item_index: i as u64,
+            item: self.items[i].clone(),
+            proof: self
+                .tree
+                .proof(i)
+                .expect("index in range")
+                .into_iter()
+                .map(|h| h.to_vec())
+                .collect(),
+        }
+    }
+
+    /// A takedown of item `i`, as the hub would deliver it.
+    pub fn takedown(&self, i: usize) -> pb::TargetDelivery {
+        let r = pb::Referral::decode(self.items[i].as_slice()).expect("referral");
+        let normalized = target::normalize(&r.platform, &r.target).expect("normalizes");
+        pb::TargetDelivery {
+            delivery_id: format!("d-{}-{i}", self.sig.list_id),
+            kind: pb::DeliveryKind::Takedown as i32,
+            target_id: format!("t-{}", normalized.as_str()),
+            platform: r.platform.clone(),
+            target_kind: r.kind,
+            normalized_target: normalized.into_string(),
+            original_target: r.target.clone(),
+            category: r.category.clone(),
+            legal_basis: r.legal_basis,
+            removal_order_ref: String::new(),
+            agencies: vec![self.sig.agency_id.clone()],
+            referrals: vec![self.evidence(i)],
+            withdrawal_reason: String::new(),
+            action_day_id: None,
+        }
+    }
+}
+
+/// An encoded referral.
+pub fn referral(platform: &str, target: &str) -> Vec<u8> {
+    pb::Referral {
+        platform: platform.into(),
+        kind: pb::TargetKind::Channel as i32,
+        target: target.into(),
+        category: "terrorist-propaganda".into(),
+        legal_basis: pb::LegalBasis::TosReferral as i32,
+        removal_order_ref: String::new(),
+        evidence_sha256: vec![7; 32],
+        note: "claims attacks".into(),
+    }
+    .encode_to_vec()
+}
+
+/// `n` telegram channels `@prefix0..` as referrals.
+pub fn channels(prefix: &str, n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| referral(PLATFORM, &format!("https://t.me/{prefix}{i}")))
+        .collect()
+}
+
+pub fn batch(
+    batch_id: &str,
+    lists: &[&SignedList],
+    deliveries: Vec<pb::TargetDelivery>,
+) -> pb::DeliverRequest {
+    pb::DeliverRequest {
+        batch_id: batch_id.into(),
+        platform: PLATFORM.into(),
+        lists: lists.iter().map(|l| l.sig.clone()).collect(),
+        deliveries,
+    }
+}
+
+/// A running sidecar.
+pub struct Sidecar {
+    pub addr: SocketAddr,
+    pub decisions: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Sidecar {
+    pub async fn start(cfg: Config) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind sidecar");
+        let addr = listener.local_addr().expect("sidecar addr");
+        let dl = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind decisions");
+        let decisions = dl.local_addr().expect("decisions addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(takedown_sidecar::run_with_decisions(
+            cfg,
+            listener,
+            Some(dl),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        Self {
+            addr,
+            decisions,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops it and waits until it has drained.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.expect("sidecar task").expect("sidecar ran cleanly");
+        }
+    }
+
+    /// A Deliver client presenting `stem`'s certificate.
+    pub async fn client(&self, env: &Env, stem: &str) -> ReceiverServiceClient<Channel> {
+        let ch = takedown_net::connect(
+            &format!("https://127.0.0.1:{}", self.addr.port()),
+            &env.tls(stem),
+            Some(id(IdentityRole::Platform, PLATFORM)),
+        )
+        .await
+        .expect("connect to sidecar");
+        ReceiverServiceClient::new(ch)
+    }
+}
+
+/// Polls `check` until it holds, for at most `secs` seconds.
+pub async fn wait_for<F, Fut>(what: &str, secs: u64, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if check().await {
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The inbox file, opened beside the running sidecar (WAL allows it).
+pub async fn inbox(path: &Path) -> Inbox {
+    Inbox::open(path).await.expect("open inbox")
+}
+
+/// Reports at the hub by kind: (acknowledgements, decisions, restorations).
+pub fn kinds(reports: &[pb::PlatformReport]) -> (usize, usize, usize) {
+    use pb::platform_report::Report;
+    reports
+        .iter()
+        .fold((0, 0, 0), |(a, d, r), x| match x.report {
+            Some(Report::Acknowledgement(_)) => (a + 1, d, r),
+            Some(Report::Decision(_)) => (a, d + 1, r),
+            Some(Report::Restoration(_)) => (a, d, r + 1),
+            None => (a, d, r),
+        })
+}
+
+/// Fails when two reports share a report id.
+pub fn assert_unique_report_ids(reports: &[pb::PlatformReport]) {
+    let ids: HashSet<&str> = reports.iter().map(|r| r.report_id.as_str()).collect();
+    assert_eq!(ids.len(), reports.len(), "duplicate report ids");
+}
