@@ -34,11 +34,15 @@ async fn real_main() -> anyhow::Result<()> {
     let shutdown = shutdown_signal();
     match Backend::of_url(&config.database_url)? {
         Backend::Sqlite => {
-            let store = SqliteStore::connect(&config.database_url).await.context("opening SQLite")?;
+            let store = SqliteStore::connect(&config.database_url)
+                .await
+                .context("opening SQLite")?;
             run(config, store, listener, shutdown).await
         }
         Backend::Postgres => {
-            let store = PgStore::connect(&config.database_url).await.context("opening PostgreSQL")?;
+            let store = PgStore::connect(&config.database_url)
+                .await
+                .context("opening PostgreSQL")?;
             run(config, store, listener, shutdown).await
         }
     }
