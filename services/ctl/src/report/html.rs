@@ -8,7 +8,7 @@
 //! cumulative-blocks chart (`id="blocks-chart"`, see [`super::svg`]).
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use takedown_protocol::pb::ActionDaySummary;
+use takedown_protocol::pb::{ActionDaySummary, RejectCount};
 
 use super::{Totals, human, svg, table};
 use crate::time::format_timestamp;
@@ -24,14 +24,20 @@ dl.meta { display: grid; grid-template-columns: max-content auto; gap: 2px 16px;
 dl.meta dt { font-weight: 600; color: #444444; }
 dl.meta dd { margin: 0; font-variant-numeric: tabular-nums; }
 table { border-collapse: collapse; font-size: 13px; width: 100%; }
+#platforms { font-size: 12px; }
+#platforms th, #platforms td { padding: 3px 4px; }
+#platforms thead th { font-size: 11px; }
+span.why { color: #666666; font-size: 11px; white-space: normal; }
 th, td { border: 1px solid #c8c8c8; padding: 4px 6px; vertical-align: top; }
 th { background: #eef1f5; text-align: center; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-th.name { text-align: left; background: transparent; word-break: break-word; }
+th.name { text-align: left; background: transparent; min-width: 5em; overflow-wrap: anywhere; }
+div.wide { overflow-x: auto; }
+span.q { color: #666666; font-size: 11px; }
 tbody tr:nth-child(even) { background: #f8f9fb; }
 tfoot td { font-weight: 700; border-top: 2px solid #1a1a1a; background: #eef1f5; }
 .open { color: #b00020; font-weight: 700; }
-.error { display: block; font-weight: 400; font-size: 12px; max-width: 22em; word-break: break-word; }
+.error { display: block; font-weight: 400; font-size: 11px; min-width: 7em; overflow-wrap: anywhere; }
 p.note { font-size: 12px; color: #444444; margin: 6px 0 0; }
 figure { margin: 0; }
 figcaption { font-size: 12px; color: #444444; }
@@ -40,15 +46,17 @@ footer { margin-top: 32px; font-size: 12px; color: #666666; }
 @page { size: A4 landscape; margin: 12mm; }
 @media print {
   body { margin: 0; font-size: 11px; color: #000000; background: #ffffff; }
-  h1, h2, h3, dt, dd, p, td, th, figcaption, footer, .open { color: #000000 !important; }
+  h1, h2, h3, dt, dd, p, td, th, figcaption, footer, .open, span.q, span.why { color: #000000 !important; }
   th, tfoot td, tbody tr:nth-child(even) { background: #ffffff !important; }
   th, td { border-color: #000000; padding: 2px 4px; }
-  table { font-size: 10px; page-break-inside: auto; }
+  table, #platforms { font-size: 10px; page-break-inside: auto; }
+  #platforms thead th { font-size: 9px; }
   thead { display: table-header-group; }
   tfoot { display: table-row-group; }
   tr, figure { page-break-inside: avoid; break-inside: avoid; }
   h2 { page-break-after: avoid; break-after: avoid; }
   section { page-break-inside: auto; }
+  div.wide { overflow: visible; }
 }
 "#;
 
@@ -85,7 +93,7 @@ pub fn render(s: &ActionDaySummary) -> String {
                 }
                 section {
                     h2 { "Platforms" }
-                    (platforms(s))
+                    div.wide { (platforms(s)) }
                     p.note {
                         "Latencies are p50 / p90 / p99 from release. Removal orders: acted on within one hour / acted on / delivered."
                         @if !legend.is_empty() { " Rejections: " (legend) "." }
@@ -122,9 +130,10 @@ fn or_none(s: String) -> String {
 fn header_cell(label: &str) -> Markup {
     html! {
         th scope="col" {
-            @for (i, line) in label.split('\n').enumerate() {
+            // Latency cells label their own lines (p50, p90, p99).
+            @for (i, line) in label.split('\n').filter(|l| *l != "p50 / p90 / p99").enumerate() {
                 @if i > 0 { br; }
-                (line)
+                (line.replace("acknowledged", "acknow\u{ad}ledged").replace('→', " →\u{a0}"))
             }
         }
     }
@@ -146,8 +155,32 @@ fn cells(row: &[String], text_tail: usize) -> Markup {
     }
 }
 
+/// Index of the rejected column of a platform row.
+const REJECTED: usize = 10;
+
+/// Index of the first latency column of a platform row (two of them, then removal orders
+/// and the circuit).
+const LATENCIES: usize = 14;
+
+/// Number cells (none of them the row's name).
+fn cells_from(row: &[String]) -> Markup {
+    html! { @for cell in row { td.num { (cell) } } }
+}
+
+/// The rejected count, with its reasons on a second line.
+fn rejected_cell(total: u64, by_reason: &[RejectCount]) -> Markup {
+    let reasons = human::reasons_condensed(by_reason);
+    html! {
+        td.num {
+            (total)
+            @if !reasons.is_empty() { br; span.why { "(" (reasons) ")" } }
+        }
+    }
+}
+
 fn platforms(s: &ActionDaySummary) -> Markup {
-    let totals = table::totals_row(&Totals::of(&s.platforms), s.platforms.len());
+    let totals = Totals::of(&s.platforms);
+    let totals_row = table::totals_row(&totals, s.platforms.len());
     html! {
         table id="platforms" {
             thead { tr { @for h in table::PLATFORM_HEADER { (header_cell(h)) } } }
@@ -155,7 +188,22 @@ fn platforms(s: &ActionDaySummary) -> Markup {
                 @for p in &s.platforms {
                     @let row = table::platform_row(p);
                     tr {
-                        (cells(&row[..row.len() - 1], 0))
+                        (cells(&row[..REJECTED], 0))
+                        (rejected_cell(p.rejected, &p.rejected_by_reason))
+                        (cells_from(&row[REJECTED + 1..LATENCIES]))
+                        @for latency in [&p.release_to_ack, &p.release_to_action] {
+                            td.num {
+                                @match human::percentile_parts(latency.as_ref()) {
+                                    Some([p50, p90, p99]) => {
+                                        span.q { "p50 " } (p50) br;
+                                        span.q { "p90 " } (p90) br;
+                                        span.q { "p99 " } (p99)
+                                    }
+                                    None => (human::NONE),
+                                }
+                            }
+                        }
+                        td.num { (row[LATENCIES + 2]) }
                         td {
                             @if p.circuit_open {
                                 span.open { "OPEN" }
@@ -169,7 +217,14 @@ fn platforms(s: &ActionDaySummary) -> Markup {
                     }
                 }
             }
-            tfoot { tr { (cells(&totals, 1)) } }
+            tfoot {
+                tr {
+                    (cells(&totals_row[..REJECTED], 0))
+                    (rejected_cell(totals.rejected, &totals.rejected_by_reason))
+                    (cells_from(&totals_row[REJECTED + 1..totals_row.len() - 1]))
+                    td { (totals_row[totals_row.len() - 1]) }
+                }
+            }
         }
     }
 }
@@ -216,8 +271,9 @@ mod tests {
         assert_eq!(page.matches("<svg").count(), 1);
         assert_eq!(page.matches("<polyline").count(), 3);
         for figure in [
-            "12 (NAV 8, INF 4)",
-            "850 ms / 2.4 s / 3 min",
+            "(NAV 8, INF 4)",
+            "(NAV 38, INF 4)",
+            ">p50 </span>850 ms<br>",
             "total (3)",
             "agency-de",
         ] {

@@ -36,16 +36,17 @@ fn one_decimal_below_ten(v: f64) -> String {
     }
 }
 
+/// The three percentiles as durations, `None` when nothing was measured.
+pub fn percentile_parts(p: Option<&Percentiles>) -> Option<[String; 3]> {
+    p.filter(|p| p.count > 0)
+        .map(|p| [p.p50_ms, p.p90_ms, p.p99_ms].map(duration_ms))
+}
+
 /// `p50 / p90 / p99`, or `—` when nothing was measured.
 pub fn percentiles(p: Option<&Percentiles>) -> String {
-    match p {
-        Some(p) if p.count > 0 => format!(
-            "{} / {} / {}",
-            duration_ms(p.p50_ms),
-            duration_ms(p.p90_ms),
-            duration_ms(p.p99_ms)
-        ),
-        _ => NONE.to_string(),
+    match percentile_parts(p) {
+        Some(parts) => parts.join(" / "),
+        None => NONE.to_string(),
     }
 }
 
@@ -122,20 +123,27 @@ pub fn rejected(p: &PlatformSummary) -> String {
 
 /// `total (ABBREV n, ...)` for a rejected count and its reasons.
 pub fn rejected_breakdown(total: u64, by_reason: &[RejectCount]) -> String {
+    let reasons = reasons_condensed(by_reason);
+    if reasons.is_empty() {
+        total.to_string()
+    } else {
+        format!("{total} ({reasons})")
+    }
+}
+
+/// `NAV 8, INF 4`: the reasons with a count, largest first; empty when none.
+pub fn reasons_condensed(by_reason: &[RejectCount]) -> String {
     let mut parts: Vec<(&str, u64)> = by_reason
         .iter()
         .filter(|r| r.count > 0)
         .map(|r| (r.reason.as_str(), r.count))
         .collect();
-    if parts.is_empty() {
-        return total.to_string();
-    }
     parts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-    let inner: Vec<String> = parts
+    parts
         .iter()
         .map(|(reason, n)| format!("{} {n}", reason_abbrev(reason)))
-        .collect();
-    format!("{total} ({})", inner.join(", "))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Removal orders: `acted within 1 h / acted / total`, `—` when there were none.

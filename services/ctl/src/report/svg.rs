@@ -118,7 +118,7 @@ fn px(v: f64) -> String {
 const WIDTH: f64 = 960.0;
 const HEIGHT: f64 = 400.0;
 const LEFT: f64 = 70.0;
-const RIGHT: f64 = WIDTH - 200.0;
+const RIGHT: f64 = WIDTH - 250.0;
 const TOP: f64 = 20.0;
 const BOTTOM: f64 = HEIGHT - 55.0;
 
@@ -149,7 +149,8 @@ pub fn blocks_chart(s: &ActionDaySummary) -> Markup {
     let h_hour = s.starts_at.as_ref().map(to_millis);
     let start = h_hour.map_or(first, |h| h.min(first));
     let (start, end) = if last > start {
-        (start, last)
+        // A little room on the left, so that an H-hour at the start stays visible.
+        (start - (last - start) / 40, last)
     } else {
         (start - 60_000, last + 60_000)
     };
@@ -222,7 +223,7 @@ pub fn blocks_chart(s: &ActionDaySummary) -> Markup {
                         y2=(px(legend_y(i))) stroke=(colour) stroke-width="3"
                         stroke-dasharray=[dash_attr(dash)] {}
                     text x=(px(RIGHT + 58.0)) y=(px(legend_y(i) + 4.0)) font-size="13" {
-                        (human::shorten(platform, 18))
+                        (human::shorten(platform, 20))
                         " (" (points.last().map_or(0, |(_, n)| *n)) ")"
                     }
                 }
