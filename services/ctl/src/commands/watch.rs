@@ -41,7 +41,7 @@ pub async fn run(global: &GlobalOptions, args: WatchArgs) -> Result<()> {
         .with_context(|| format!("watching action day {}", args.action_day))?
     {
         write_stdout(&frame(&summary, OffsetDateTime::now_utc(), terminal))?;
-        last_state = Some(human::state(&summary.state));
+        last_state = Some(human::shorten(&human::state(&summary.state), 40));
     }
     let state = last_state.map_or_else(String::new, |s| format!(" (day {s})"));
     write_stdout(&format!(
@@ -59,7 +59,7 @@ pub fn status_line(summary: &ActionDaySummary, received: OffsetDateTime) -> Stri
         .unwrap_or_default();
     format!(
         "last update {received} · day {} · generated {}",
-        human::state(&summary.state),
+        human::shorten(&human::state(&summary.state), 40),
         crate::time::format_timestamp(summary.generated_at.as_ref())
     )
 }

@@ -111,7 +111,7 @@ pub fn reason_legend(platforms: &[PlatformSummary]) -> String {
         }
     }
     seen.iter()
-        .map(|(a, n)| format!("{a} = {n}"))
+        .map(|(a, n)| format!("{} = {}", clean(a), clean(n)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -141,7 +141,7 @@ pub fn reasons_condensed(by_reason: &[RejectCount]) -> String {
     parts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     parts
         .iter()
-        .map(|(reason, n)| format!("{} {n}", reason_abbrev(reason)))
+        .map(|(reason, n)| format!("{} {n}", clean(&reason_abbrev(reason))))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -166,9 +166,16 @@ pub fn circuit(p: &PlatformSummary) -> String {
     }
 }
 
-/// At most `max` characters (on one line), with `…` when cut.
+/// The text with control characters (terminal escapes, ...) replaced by `�`.
+pub fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
+}
+
+/// At most `max` characters on one line, control characters replaced, `…` when cut.
 pub fn shorten(s: &str, max: usize) -> String {
-    let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let one_line = clean(&s.split_whitespace().collect::<Vec<_>>().join(" "));
     if one_line.chars().count() <= max {
         return one_line;
     }
@@ -269,6 +276,7 @@ mod tests {
         assert_eq!(circuit(&p), "OPEN");
         p.last_error = "connection refused".into();
         assert_eq!(circuit(&p), "OPEN *");
+        assert_eq!(shorten("evil\u{1b}[2Jname", 40), "evil\u{fffd}[2Jname");
         assert_eq!(
             shorten("connection refused\nby peer at 127.0.0.1:7443", 20),
             "connection refused…"

@@ -75,7 +75,7 @@ pub fn heading(s: &ActionDaySummary) -> String {
         "{name} ({}) · H-hour {} · {} · generated {}",
         human::shorten(&s.action_day_id, 80),
         or_none(format_timestamp(s.starts_at.as_ref())),
-        human::state(&s.state),
+        human::shorten(&human::state(&s.state), 40),
         or_none(format_timestamp(s.generated_at.as_ref())),
     )
 }
@@ -253,6 +253,25 @@ mod tests {
         assert_eq!(rows("│ telegram"), 1);
         assert_eq!(rows("│ x "), 1);
         assert_eq!(rows("│ agency-"), 2);
+    }
+
+    #[test]
+    fn terminal_escapes_in_names_are_not_printed() {
+        let mut s = sample::summary();
+        let evil = "\u{1b}[2J\u{1b}]0;pwned\u{7}";
+        s.name = format!("Op{evil}");
+        s.action_day_id = format!("ad{evil}");
+        s.state = evil.into();
+        s.platforms[0].platform = format!("tg{evil}");
+        s.platforms[0].last_error = format!("err{evil}");
+        s.platforms[0].rejected_by_reason[0].reason = evil.into();
+        s.agencies[0].agency_id = format!("fr{evil}");
+        let text = render(&s);
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(text.contains("tg\u{fffd}[2J"));
     }
 
     #[test]
