@@ -84,6 +84,10 @@ pub enum Command {
     /// Deconfliction holds.
     #[command(subcommand)]
     Hold(HoldCommand),
+    /// An action day's report: per platform and agency, and blocks over time.
+    Summary(SummaryArgs),
+    /// Follow an action day live: its table, redrawn on each change until the day closes.
+    Watch(WatchArgs),
 }
 
 /// How read commands print.
@@ -386,6 +390,56 @@ pub enum HoldCommand {
     Release { id: String },
     /// List holds.
     List(FormatArg),
+}
+
+// ---- reports -------------------------------------------------------------------------
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ReportFormat {
+    /// Terminal tables.
+    #[default]
+    Table,
+    /// One CSV table (see --section).
+    Csv,
+    /// The whole summary as JSON.
+    Json,
+    /// One self-contained HTML file with a chart (nothing fetched, printable).
+    Html,
+}
+
+/// The table a CSV report holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ReportSection {
+    /// One row per platform.
+    #[default]
+    Platforms,
+    /// One row per agency.
+    Agencies,
+    /// Cumulative blocks over time: platform, at, cumulative_blocked.
+    Blocks,
+}
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// The action day id.
+    #[arg(value_name = "ACTION_DAY")]
+    pub action_day: String,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// The CSV table to write (only with --format csv).
+    #[arg(long, value_enum)]
+    pub section: Option<ReportSection>,
+    /// Write the report to FILE instead of standard output (replaces FILE).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The action day id.
+    #[arg(value_name = "ACTION_DAY")]
+    pub action_day: String,
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@
 //! - [`envelope`]: the signed list file (`list sign` writes it, `list submit` reads it).
 //! - [`commands`]: one module per command group (`list`, `directory`, `action_day`, ...).
 //! - [`output`]: tables, JSON and the human words for states.
+//! - [`report`]: coordinator reports of an action day (`summary`, `watch`): table, CSV,
+//!   JSON and self-contained HTML with an SVG chart, rendered from the hub's summary.
 //! - [`time`]: RFC 3339 and relative times (`+30s`, `+2h`), durations (`48h`).
 #![forbid(unsafe_code)]
 
@@ -29,6 +31,7 @@ pub mod keys;
 pub mod listfile;
 pub mod output;
 pub mod pki;
+pub mod report;
 pub mod time;
 
 pub use cli::Cli;

@@ -14,6 +14,8 @@ pub mod directory;
 pub mod hold;
 pub mod keys;
 pub mod list;
+pub mod summary;
+pub mod watch;
 
 /// Runs one parsed command line.
 pub async fn dispatch(cli: Cli) -> Result<()> {
@@ -25,6 +27,8 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::Directory(c) => directory::run(&global, c).await,
         Command::ActionDay(c) => action_day::run(&global, c).await,
         Command::Hold(c) => hold::run(&global, c).await,
+        Command::Summary(a) => summary::run(&global, a).await,
+        Command::Watch(a) => watch::run(&global, a).await,
     }
 }
 

@@ -4,3 +4,4 @@
 mod helpers;
 mod hub_calls;
 mod offline;
+mod report;
