@@ -254,12 +254,6 @@ impl PlatformService for FakeHub {
             duplicates,
         }))
     }
-    async fn list_delivered(
-        &self,
-        _: Request<pb::ListDeliveredRequest>,
-    ) -> Result<Response<pb::ListDeliveredResponse>, Status> {
-        Err(Status::unimplemented("fake hub"))
-    }
 }
 
 /// Starts the fake hub on a random port with the hub's certificate.
