@@ -25,6 +25,7 @@ macro_rules! both_backends {
 }
 
 mod access;
+mod delivery;
 mod intake;
 
 /// The status code of an RPC result (OK for success).

@@ -1,42 +1,25 @@
-//! The binaries under test, built once per test run with the same profile and target dir.
+//! The binaries under test. Cargo builds this crate's `e2e-takedown-hub` and
+//! `e2e-takedown-sidecar` for its integration tests: the same `main` functions as
+//! `takedown-hub` and `takedown-sidecar` (`takedown_hub::cli::main`,
+//! `takedown_sidecar::cli::main`), compiled with the test run's features, so the workspace
+//! is compiled once.
 
-use std::{path::PathBuf, process::Command, sync::OnceLock};
+use std::path::PathBuf;
 
-/// The directory the test binary's profile writes binaries to (`target/debug`).
-fn bin_dir() -> PathBuf {
+/// The path of `takedown-hub` or `takedown-sidecar` as built for this test run.
+pub fn path(name: &str) -> PathBuf {
+    let file = match name {
+        "takedown-hub" => "e2e-takedown-hub",
+        "takedown-sidecar" => "e2e-takedown-sidecar",
+        other => panic!("no binary {other} under test"),
+    };
+    // target/<profile>/deps/e2e-<hash> → target/<profile>/<file>
     let exe = std::env::current_exe().expect("current exe");
-    // target/debug/deps/e2e-xxxx → target/debug
-    exe.parent()
+    let p = exe
+        .parent()
         .and_then(|deps| deps.parent())
         .expect("target dir")
-        .to_path_buf()
-}
-
-/// Builds `takedown-hub`, `takedown-sidecar` and `takedownctl` (once) and returns the path
-/// of `name`.
-pub fn path(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "--quiet", "--manifest-path"])
-            .arg(&manifest)
-            .args([
-                "-p",
-                "takedown-hub",
-                "-p",
-                "takedown-sidecar",
-                "-p",
-                "takedown-ctl",
-                "--bins",
-            ]);
-        if !cfg!(debug_assertions) {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("running cargo build");
-        assert!(status.success(), "building the binaries failed");
-    });
-    let p = bin_dir().join(name);
-    assert!(p.exists(), "{} was not built", p.display());
+        .join(format!("{file}{}", std::env::consts::EXE_SUFFIX));
+    assert!(p.exists(), "{} was not built (run the tests with cargo test)", p.display());
     p
 }

@@ -108,6 +108,39 @@ impl TestDb {
         }
     }
 
+    /// A single integer from a query (e.g. a COUNT).
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let q = sqlx::AssertSqlSafe(sql.to_string());
+        match self.backend {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("sqlite");
+                sqlx::query(q)
+                    .fetch_one(&mut c)
+                    .await
+                    .expect("scalar")
+                    .get::<i64, _>(0)
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&self.url).await.expect("pg");
+                sqlx::query(q)
+                    .fetch_one(&mut c)
+                    .await
+                    .expect("scalar")
+                    .get::<i64, _>(0)
+            }
+        }
+    }
+
+    /// A hex blob literal in this backend's dialect.
+    pub fn blob(&self, bytes: &[u8]) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("X'{}'", hex::encode(bytes)),
+            Backend::Postgres => format!("'\\x{}'::bytea", hex::encode(bytes)),
+        }
+    }
+
     /// Row counts of the tables intake writes: lists, targets, referrals, deliveries.
     pub async fn intake_counts(&self) -> [i64; 4] {
         [

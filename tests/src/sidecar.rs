@@ -1,1 +1,244 @@
-//! A sidecar process (filled in with the sidecar).
+//! A sidecar process: the real `takedown-sidecar` binary for one platform, in `auto` mode,
+//! with its own inbox file that tests read to see what the platform received.
+
+use std::{
+    collections::HashMap,
+    fs,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use sqlx::{Connection, Row};
+
+use crate::pki::TestPki;
+
+/// How the simulated platform decides.
+#[derive(Debug, Clone)]
+pub struct AutoPolicy {
+    pub block_share: f64,
+    pub reject_share: f64,
+    pub gone_share: f64,
+    pub min_delay_ms: u64,
+    pub max_delay_ms: u64,
+}
+
+impl Default for AutoPolicy {
+    fn default() -> Self {
+        Self {
+            block_share: 1.0,
+            reject_share: 0.0,
+            gone_share: 0.0,
+            min_delay_ms: 0,
+            max_delay_ms: 0,
+        }
+    }
+}
+
+pub struct SidecarProcess {
+    pub platform: String,
+    pub port: u16,
+    pub inbox: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl SidecarProcess {
+    /// Starts the sidecar of `platform` on `port`, reporting to the hub at `hub_endpoint`.
+    pub async fn start(
+        pki: &TestPki,
+        dir: &std::path::Path,
+        platform: &str,
+        port: u16,
+        hub_endpoint: &str,
+        policy: &AutoPolicy,
+    ) -> Self {
+        let config = dir.join(format!("sidecar-{platform}.toml"));
+        let inbox = dir.join(format!("sidecar-{platform}.db"));
+        fs::write(
+            &config,
+            format!(
+                r#"platform = "{platform}"
+listen = "127.0.0.1:{port}"
+hub_endpoint = "{hub_endpoint}"
+hub_id = "hub"
+hub_audience = "takedown-hub"
+inbox = "{inbox}"
+
+[tls]
+ca = "{ca}"
+cert = "{cert}"
+key = "{key}"
+
+[integration]
+mode = "auto"
+block_share = {block}
+reject_share = {reject}
+reject_reason = "NOT_A_VIOLATION"
+gone_share = {gone}
+min_delay_ms = {min}
+max_delay_ms = {max}
+seed = 7
+
+[handoff]
+batch_size = 500
+interval_ms = 100
+
+[report]
+batch_size = 1000
+interval_ms = 100
+"#,
+                inbox = inbox.display(),
+                ca = pki.ca_pem().display(),
+                cert = pki.cert(platform).display(),
+                key = pki.key(platform).display(),
+                block = policy.block_share,
+                reject = policy.reject_share,
+                gone = policy.gone_share,
+                min = policy.min_delay_ms,
+                max = policy.max_delay_ms,
+            ),
+        )
+        .expect("write sidecar config");
+        let mut s = Self {
+            platform: platform.into(),
+            port,
+            inbox,
+            config,
+            log: dir.join(format!("sidecar-{platform}.log")),
+            child: None,
+        };
+        s.spawn();
+        s.wait_ready().await;
+        s
+    }
+
+    fn spawn(&mut self) {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log");
+        let child = Command::new(crate::bins::path("takedown-sidecar"))
+            .arg("--config")
+            .arg(&self.config)
+            .env("RUST_LOG", "info")
+            .env_remove("TAKEDOWN_SIDECAR_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn takedown-sidecar");
+        self.child = Some(child);
+    }
+
+    async fn wait_ready(&mut self) {
+        for _ in 0..200 {
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                panic!(
+                    "takedown-sidecar exited early ({status}):\n{}",
+                    self.log_tail()
+                );
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("takedown-sidecar did not start:\n{}", self.log_tail());
+    }
+
+    /// SIGKILL.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the same sidecar (same config and inbox) again.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+        self.wait_ready().await;
+    }
+
+    pub fn log_tail(&self) -> String {
+        let s = fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = s.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    async fn conn(&self) -> Option<sqlx::SqliteConnection> {
+        if !self.inbox.exists() {
+            return None;
+        }
+        sqlx::SqliteConnection::connect(&format!("sqlite:{}?mode=ro", self.inbox.display()))
+            .await
+            .ok()
+    }
+
+    /// Takedown targets stored in the inbox (what reached the platform's receiver).
+    pub async fn received(&self) -> i64 {
+        let Some(mut c) = self.conn().await else {
+            return 0;
+        };
+        sqlx::query("SELECT COUNT(*) FROM deliveries WHERE kind = 'takedown'")
+            .fetch_one(&mut c)
+            .await
+            .map(|r| r.get::<i64, _>(0))
+            .unwrap_or(0)
+    }
+
+    /// The earliest receive time in the inbox (Unix ms).
+    pub async fn first_received_at(&self) -> Option<i64> {
+        let mut c = self.conn().await?;
+        sqlx::query("SELECT MIN(received_at) FROM deliveries")
+            .fetch_one(&mut c)
+            .await
+            .ok()
+            .and_then(|r| r.get::<Option<i64>, _>(0))
+    }
+
+    /// Target ids in the inbox.
+    pub async fn received_targets(&self) -> Vec<String> {
+        let Some(mut c) = self.conn().await else {
+            return vec![];
+        };
+        sqlx::query("SELECT target_id FROM deliveries WHERE kind = 'takedown' ORDER BY seq")
+            .fetch_all(&mut c)
+            .await
+            .map(|rows| rows.iter().map(|r| r.get::<String, _>(0)).collect())
+            .unwrap_or_default()
+    }
+
+    /// How many times each takedown target was handed to the platform.
+    pub async fn handoffs_per_target(&self) -> HashMap<String, i64> {
+        let Some(mut c) = self.conn().await else {
+            return HashMap::new();
+        };
+        sqlx::query(
+            "SELECT target_id, COUNT(*) FROM handoffs WHERE kind = 'takedown' GROUP BY target_id",
+        )
+        .fetch_all(&mut c)
+        .await
+        .map(|rows| {
+            rows.iter()
+                .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+}
+
+impl Drop for SidecarProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

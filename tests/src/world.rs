@@ -89,6 +89,23 @@ impl World {
             .expect("connect to hub")
     }
 
+    /// Starts the sidecar of `platform` on its reserved port.
+    pub async fn sidecar(
+        &self,
+        platform: &str,
+        policy: &crate::sidecar::AutoPolicy,
+    ) -> crate::sidecar::SidecarProcess {
+        crate::sidecar::SidecarProcess::start(
+            &self.pki,
+            self.dir.path(),
+            platform,
+            self.sidecar_ports[platform],
+            &self.hub.endpoint,
+            policy,
+        )
+        .await
+    }
+
     pub fn key(&self, agency: &str) -> &AgencyKey {
         &self.keys[agency]
     }

@@ -10,12 +10,14 @@
 //! - [`release`]: the H-hour scheduler.
 //! - [`delivery`]: the outbox workers that fan targets out to sidecars.
 //! - [`api`]: the gRPC services.
+//! - [`cli`]: the binary's command line and `main`.
 //! - [`server`]: [`server::run`], the one entry point for the binary and the tests.
 //! - [`telemetry`]: tracing setup.
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod error;

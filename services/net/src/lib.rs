@@ -12,10 +12,12 @@
 //! - [`tls`]: loading PEM material, server TLS config, the identity-checking client.
 //! - [`peer`]: the identity of the caller of an RPC.
 //! - [`pki`]: generating a development CA and certificates (rcgen).
+//! - [`signal`]: SIGINT/SIGTERM for graceful shutdown.
 #![forbid(unsafe_code)]
 
 pub mod peer;
 pub mod pki;
+pub mod signal;
 pub mod tls;
 
 pub use peer::{identity_of_cert, peer_identity};

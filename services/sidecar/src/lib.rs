@@ -20,10 +20,12 @@
 //! - [`decisions`]: the local HTTP endpoint for the platform's decisions.
 //! - [`document`]: the JSON exchanged with the platform (schemas documented there).
 //! - [`backoff`]: retry delays.
+//! - [`cli`]: the binary's command line and `main`.
 //! - [`telemetry`]: tracing setup for the binary.
 #![forbid(unsafe_code)]
 
 pub mod backoff;
+pub mod cli;
 pub mod config;
 pub mod decisions;
 pub mod document;

@@ -1,0 +1,76 @@
+//! The `takedown-sidecar` command line:
+//! `takedown-sidecar --config sidecar.toml [--listen ADDR] [--inbox FILE]`.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use crate::{Config, telemetry};
+use anyhow::Context;
+use clap::Parser;
+
+/// The takedown receiver sidecar.
+#[derive(Debug, Parser)]
+#[command(name = "takedown-sidecar", version, about)]
+struct Args {
+    /// TOML configuration file (then TAKEDOWN_SIDECAR_* variables override it).
+    #[arg(long, short, env = "TAKEDOWN_SIDECAR_CONFIG")]
+    config: Option<PathBuf>,
+    /// Overrides `listen` (gRPC address).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Overrides `inbox` (SQLite file).
+    #[arg(long)]
+    inbox: Option<PathBuf>,
+}
+
+fn load(args: &Args) -> anyhow::Result<Config> {
+    let mut cfg = Config::load(args.config.as_deref())?;
+    if let Some(l) = &args.listen {
+        cfg.listen = l.clone();
+    }
+    if let Some(i) = &args.inbox {
+        cfg.inbox = i.clone();
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("binding listen {}", cfg.listen))?;
+    crate::run(cfg, listener, takedown_net::signal::shutdown()).await
+}
+
+/// The binary's whole `main`.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    let cfg = match load(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "takedown-sidecar: {}",
+                takedown_net::tls::error_chain(e.as_ref())
+            );
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(cfg.log_format);
+    takedown_net::install_crypto_provider();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("takedown-sidecar: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(serve(cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "takedown-sidecar: {}",
+                takedown_net::tls::error_chain(e.as_ref())
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
