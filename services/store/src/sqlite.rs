@@ -69,31 +69,32 @@ impl SqliteStore {
     }
 }
 
-/// `?first, ?first+1, ...` (`n` placeholders).
-fn placeholders(first: usize, n: usize) -> String {
-    let mut s = String::with_capacity(n * 7);
+/// `?, ?, ...` (`n` anonymous placeholders).
+///
+/// Bulk statements use anonymous placeholders only: SQLite looks numbered ones (`?NNN`) up
+/// in a linear list on every bind, which makes binding tens of thousands of them quadratic,
+/// and sqlx cannot mix the two styles. Their binds follow the order of appearance.
+fn anon(n: usize) -> String {
+    let mut s = String::with_capacity(n * 3);
     for i in 0..n {
         if i > 0 {
             s.push_str(", ");
         }
         s.push('?');
-        s.push_str(&(first + i).to_string());
     }
     s
 }
 
-/// `(consts..., ?b, ?b+1, ...), (...)` for `rows` rows of `per_row` parameters numbered from
-/// `first`; `consts` are placed before each row's own parameters.
-fn values_rows(rows: usize, consts: &str, first: usize, per_row: usize) -> String {
-    let mut s = String::with_capacity(rows * (consts.len() + per_row * 8 + 4));
+/// `(literals ?, ?, ...), (...)`: `rows` rows of `literals` (constant SQL such as
+/// `"1, 0, "`) followed by `per_row` anonymous placeholders.
+fn values_rows(rows: usize, literals: &str, per_row: usize) -> String {
+    let one = format!("({literals}{})", anon(per_row));
+    let mut s = String::with_capacity(rows * (one.len() + 2));
     for r in 0..rows {
         if r > 0 {
             s.push_str(", ");
         }
-        s.push('(');
-        s.push_str(consts);
-        s.push_str(&placeholders(first + r * per_row, per_row));
-        s.push(')');
+        s.push_str(&one);
     }
     s
 }
@@ -122,9 +123,9 @@ fn chunks(
     out
 }
 
-/// Rows per chunk for `per_row` parameters after `consts` leading ones.
-fn rows_per_chunk(consts: usize, per_row: usize) -> usize {
-    (MAX_PARAMS - consts) / per_row
+/// Rows per chunk for `per_row` parameters per row after `leading` ones.
+fn rows_per_chunk(leading: usize, per_row: usize) -> usize {
+    (MAX_PARAMS - leading) / per_row
 }
 
 const DAY_COLUMNS: &str = "id, name, starts_at, ends_at, created_at, released_at, closed_at";
@@ -156,7 +157,7 @@ impl SqliteStore {
         let mut agencies: Vec<(usize, String)> = Vec::new();
         for (range, _) in chunks(ids.len(), MAX_PARAMS, |_| String::new()) {
             let chunk = &ids[range];
-            let ph = placeholders(1, chunk.len());
+            let ph = anon(chunk.len());
             for (table, column, out) in [
                 ("action_day_platforms", "platform", &mut platforms),
                 ("action_day_agencies", "agency_id", &mut agencies),
@@ -248,24 +249,23 @@ impl SqliteStore {
 
         // Targets: insert the new ones, learn their ids.
         let mut new_targets = 0usize;
-        let per_chunk = rows_per_chunk(4, 7);
-        for (range, sql) in chunks(plan.unique.len(), per_chunk, |n| {
+        for (range, sql) in chunks(plan.unique.len(), rows_per_chunk(0, 11), |n| {
             format!(
                 "INSERT INTO targets (scope, action_day_id, created_at, due_at, platform, \
                  normalized, kind, original, category, legal_basis, removal_order_ref) VALUES {} \
                  ON CONFLICT (scope, platform, normalized) DO NOTHING \
                  RETURNING id, platform, normalized",
-                values_rows(n, "?1, ?2, ?3, ?4, ", 5, 7)
+                values_rows(n, "", 11)
             )
         }) {
-            let mut q = sqlx::query(AssertSqlSafe(sql))
-                .bind(scope)
-                .bind(list.action_day_id.as_deref())
-                .bind(list.accepted_at)
-                .bind(list.due_at);
+            let mut q = sqlx::query(AssertSqlSafe(sql));
             for &i in &plan.unique[range] {
                 let it = &items[i];
                 q = q
+                    .bind(scope)
+                    .bind(list.action_day_id.as_deref())
+                    .bind(list.accepted_at)
+                    .bind(list.due_at)
                     .bind(it.platform.as_str())
                     .bind(it.normalized.as_str())
                     .bind(it.kind)
@@ -289,16 +289,17 @@ impl SqliteStore {
         for (range, sql) in chunks(missing.len(), rows_per_chunk(1, 2), |n| {
             format!(
                 "SELECT t.id, t.platform, t.normalized FROM (VALUES {}) AS v \
-                 JOIN targets t ON t.scope = ?1 AND t.platform = v.column1 \
+                 JOIN targets t ON t.scope = ? AND t.platform = v.column1 \
                  AND t.normalized = v.column2",
-                values_rows(n, "", 2, 2)
+                values_rows(n, "", 2)
             )
         }) {
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(scope);
+            let mut q = sqlx::query(AssertSqlSafe(sql));
             for &pos in &missing[range] {
                 let it = &items[plan.unique[pos]];
                 q = q.bind(it.platform.as_str()).bind(it.normalized.as_str());
             }
+            q = q.bind(scope);
             for r in q.fetch_all(&mut **tx).await? {
                 let platform: &str = r.try_get("platform")?;
                 let normalized: &str = r.try_get("normalized")?;
@@ -313,17 +314,17 @@ impl SqliteStore {
             .ok_or_else(|| sqlx::Error::RowNotFound)?;
 
         // Referrals, one per item.
-        for (range, sql) in chunks(items.len(), rows_per_chunk(2, 3), |n| {
+        for (range, sql) in chunks(items.len(), rows_per_chunk(0, 5), |n| {
             format!(
                 "INSERT INTO referrals (list_id, agency_id, item_index, target_id, item) VALUES {}",
-                values_rows(n, "?1, ?2, ", 3, 3)
+                values_rows(n, "", 5)
             )
         }) {
-            let mut q = sqlx::query(AssertSqlSafe(sql))
-                .bind(&list.list_id)
-                .bind(&list.agency_id);
+            let mut q = sqlx::query(AssertSqlSafe(sql));
             for i in range {
                 q = q
+                    .bind(list.list_id.as_str())
+                    .bind(list.agency_id.as_str())
                     .bind(i as i64)
                     .bind(ids[plan.slot[i]])
                     .bind(items[i].item.as_slice());
@@ -340,18 +341,18 @@ impl SqliteStore {
             }
         }
         fresh.sort_unstable();
-        for (range, sql) in chunks(fresh.len(), rows_per_chunk(2, 3), |n| {
+        for (range, sql) in chunks(fresh.len(), rows_per_chunk(0, 5), |n| {
             format!(
                 "INSERT INTO deliveries (kind, state, attempts, next_at, created_at, target_id, \
                  platform, normalized) VALUES {}",
-                values_rows(n, "1, 0, 0, ?1, ?2, ", 3, 3)
+                values_rows(n, "1, 0, 0, ", 5)
             )
         }) {
-            let mut q = sqlx::query(AssertSqlSafe(sql))
-                .bind(list.due_at)
-                .bind(list.accepted_at);
+            let mut q = sqlx::query(AssertSqlSafe(sql));
             for &(id, i) in &fresh[range] {
                 q = q
+                    .bind(list.due_at)
+                    .bind(list.accepted_at)
                     .bind(id)
                     .bind(items[i].platform.as_str())
                     .bind(items[i].normalized.as_str());
@@ -517,7 +518,7 @@ impl Store for SqliteStore {
             let sql = format!(
                 "SELECT {COLUMNS} FROM agency_keys WHERE agency_id IN ({}) \
                  ORDER BY agency_id, registered_at, rowid",
-                placeholders(1, range.len())
+                anon(range.len())
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for a in &agency_ids[range] {
@@ -815,7 +816,7 @@ impl Store for SqliteStore {
         let mut referrals = Vec::new();
         for (range, _) in chunks(ids.len(), MAX_PARAMS, |_| String::new()) {
             let chunk = &ids[range];
-            let ph = placeholders(1, chunk.len());
+            let ph = anon(chunk.len());
             let mut q = sqlx::query(AssertSqlSafe(format!(
                 "SELECT id, platform, kind, normalized, original, category, legal_basis, \
                  removal_order_ref, action_day_id FROM targets WHERE id IN ({ph}) ORDER BY id"
@@ -849,7 +850,7 @@ impl Store for SqliteStore {
             let mut q = sqlx::query(AssertSqlSafe(format!(
                 "SELECT list_id, agency_id, jws, item_count, leaf_hashes FROM lists \
                  WHERE list_id IN ({})",
-                placeholders(1, range.len())
+                anon(range.len())
             )));
             for id in &list_ids[range] {
                 q = q.bind(id.as_str());
@@ -871,9 +872,9 @@ impl Store for SqliteStore {
         let mut tx = self.write_tx().await?;
         for (range, _) in chunks(ids.len(), MAX_PARAMS - 1, |_| String::new()) {
             let chunk = &ids[range];
-            let ph = placeholders(2, chunk.len());
+            let ph = anon(chunk.len());
             let mut q = sqlx::query(AssertSqlSafe(format!(
-                "UPDATE targets SET delivered_at = ?1 WHERE delivered_at IS NULL AND id IN \
+                "UPDATE targets SET delivered_at = ? WHERE delivered_at IS NULL AND id IN \
                  (SELECT target_id FROM deliveries WHERE kind = 1 AND state = 1 AND id IN ({ph}))"
             )))
             .bind(at);
@@ -882,7 +883,7 @@ impl Store for SqliteStore {
             }
             q.execute(&mut *tx).await?;
             let mut q = sqlx::query(AssertSqlSafe(format!(
-                "UPDATE deliveries SET state = 2, delivered_at = ?1 WHERE state = 1 AND id IN ({ph})"
+                "UPDATE deliveries SET state = 2, delivered_at = ? WHERE state = 1 AND id IN ({ph})"
             )))
             .bind(at);
             for id in chunk {
@@ -903,9 +904,9 @@ impl Store for SqliteStore {
         for (range, _) in chunks(ids.len(), MAX_PARAMS - 2, |_| String::new()) {
             let chunk = &ids[range];
             let mut q = sqlx::query(AssertSqlSafe(format!(
-                "UPDATE deliveries SET state = 0, next_at = ?1, last_error = ?2 \
+                "UPDATE deliveries SET state = 0, next_at = ?, last_error = ? \
                  WHERE state IN (0, 1) AND id IN ({})",
-                placeholders(3, chunk.len())
+                anon(chunk.len())
             )))
             .bind(next_at)
             .bind(error);
@@ -926,9 +927,9 @@ impl Store for SqliteStore {
         let mut tx = self.write_tx().await?;
         for (range, _) in chunks(ids.len(), MAX_PARAMS - 2, |_| String::new()) {
             let chunk = &ids[range];
-            let ph = placeholders(3, chunk.len());
+            let ph = anon(chunk.len());
             let mut q = sqlx::query(AssertSqlSafe(format!(
-                "UPDATE targets SET failed_at = ?1, fail_reason = ?2 WHERE id IN \
+                "UPDATE targets SET failed_at = ?, fail_reason = ? WHERE id IN \
                  (SELECT target_id FROM deliveries WHERE kind = 1 AND state IN (0, 1) \
                   AND id IN ({ph}))"
             )))
@@ -939,7 +940,7 @@ impl Store for SqliteStore {
             }
             q.execute(&mut *tx).await?;
             let mut q = sqlx::query(AssertSqlSafe(format!(
-                "UPDATE deliveries SET state = 3, failed_at = ?1, last_error = ?2 \
+                "UPDATE deliveries SET state = 3, failed_at = ?, last_error = ? \
                  WHERE state IN (0, 1) AND id IN ({ph})"
             )))
             .bind(at)
@@ -979,8 +980,8 @@ impl Store for SqliteStore {
             let chunk = &targets[range];
             let mut q = sqlx::query(AssertSqlSafe(format!(
                 "SELECT t.id FROM targets t JOIN deliveries d ON d.target_id = t.id \
-                 AND d.kind = 1 AND d.state = 2 WHERE t.platform = ?1 AND t.id IN ({})",
-                placeholders(2, chunk.len())
+                 AND d.kind = 1 AND d.state = 2 WHERE t.platform = ? AND t.id IN ({})",
+                anon(chunk.len())
             )))
             .bind(platform);
             for id in chunk {
@@ -995,19 +996,19 @@ impl Store for SqliteStore {
         }
 
         let mut recorded: HashSet<String> = HashSet::with_capacity(reports.len());
-        for (range, sql) in chunks(reports.len(), rows_per_chunk(2, 7), |n| {
+        for (range, sql) in chunks(reports.len(), rows_per_chunk(0, 9), |n| {
             format!(
                 "INSERT INTO reports (platform, received_at, report_id, target_id, kind, outcome, \
                  reason, report_text, reported_at) VALUES {} \
                  ON CONFLICT (platform, report_id) DO NOTHING RETURNING report_id",
-                values_rows(n, "?1, ?2, ", 3, 7)
+                values_rows(n, "", 9)
             )
         }) {
-            let mut q = sqlx::query(AssertSqlSafe(sql))
-                .bind(platform)
-                .bind(received_at);
+            let mut q = sqlx::query(AssertSqlSafe(sql));
             for r in &reports[range] {
                 q = q
+                    .bind(platform)
+                    .bind(received_at)
                     .bind(r.report_id.as_str())
                     .bind(r.target_id)
                     .bind(r.kind.as_i32())
