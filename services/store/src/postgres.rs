@@ -545,6 +545,12 @@ impl Store for PgStore {
         }
         let summary = self.insert_list_tx(&mut tx, list, items).await?;
         tx.commit().await?;
+        tracing::debug!(
+            list_id = %list.list_id,
+            new_targets = summary.new_targets,
+            merged = summary.merged,
+            "list stored"
+        );
         Ok(IntakeResult::Accepted(summary))
     }
 
