@@ -1,5 +1,8 @@
 //! PostgreSQL backend, for several hub replicas sharing one database.
 //!
+//! Text is ordered with `COLLATE "C"` (byte order, as SQLite and Rust order it), whatever
+//! the database's default collation.
+//!
 //! Bulk writes bind whole columns as arrays and expand them with `UNNEST`, one statement
 //! per table. Outbox claims lock their rows with `FOR UPDATE SKIP LOCKED`, so concurrent
 //! claimers (other replicas) never take the same delivery.
@@ -284,7 +287,7 @@ const COUNTS_QUERY: &str = "WITH x AS ( \
       COUNT(*) FILTER (WHERE outcome = 5) AS rejected, \
       COUNT(*) FILTER (WHERE dstate = 3) AS failed, \
       COUNT(*) FILTER (WHERE rel AND dstate <> 3 AND outcome IS NULL) AS pending \
-    FROM y GROUP BY platform ORDER BY platform";
+    FROM y GROUP BY platform ORDER BY platform COLLATE \"C\"";
 
 impl Store for PgStore {
     async fn upsert_organization(&self, org: &Organization) -> StoreResult<Organization> {
@@ -315,7 +318,7 @@ impl Store for PgStore {
 
     async fn list_organizations(&self) -> StoreResult<Vec<Organization>> {
         let rs = sqlx::query(
-            "SELECT id, role, display_name, registered_at FROM organizations ORDER BY id",
+            "SELECT id, role, display_name, registered_at FROM organizations ORDER BY id COLLATE \"C\"",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -381,7 +384,7 @@ impl Store for PgStore {
         let rs = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {KEY_COLUMNS} FROM agency_keys \
              WHERE cardinality($1::text[]) = 0 OR agency_id = ANY($1) \
-             ORDER BY agency_id, registered_at, seq"
+             ORDER BY agency_id COLLATE \"C\", registered_at, seq"
         )))
         .bind(agency_ids)
         .fetch_all(&self.pool)
@@ -420,7 +423,7 @@ impl Store for PgStore {
 
     async fn list_platforms(&self) -> StoreResult<Vec<Platform>> {
         let rs = sqlx::query(
-            "SELECT name, endpoint, display_name, registered_at FROM platforms ORDER BY name",
+            "SELECT name, endpoint, display_name, registered_at FROM platforms ORDER BY name COLLATE \"C\"",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -465,7 +468,7 @@ impl Store for PgStore {
 
     async fn list_action_days(&self) -> StoreResult<Vec<ActionDay>> {
         self.days(
-            format!("SELECT {DAY_COLUMNS} FROM action_days ORDER BY starts_at, id"),
+            format!("SELECT {DAY_COLUMNS} FROM action_days ORDER BY starts_at, id COLLATE \"C\""),
             None,
         )
         .await
@@ -499,7 +502,7 @@ impl Store for PgStore {
         self.days(
             format!(
                 "SELECT {DAY_COLUMNS} FROM action_days \
-                 WHERE released_at IS NULL AND starts_at <= $1 ORDER BY starts_at, id"
+                 WHERE released_at IS NULL AND starts_at <= $1 ORDER BY starts_at, id COLLATE \"C\""
             ),
             Some(now),
         )
@@ -627,7 +630,7 @@ impl Store for PgStore {
     async fn list_holds(&self, placed_by: Option<&str>) -> StoreResult<Vec<Hold>> {
         let rs = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {HOLD_COLUMNS} FROM holds WHERE $1::text IS NULL OR placed_by = $1 \
-             ORDER BY created_at DESC, id DESC"
+             ORDER BY created_at DESC, id COLLATE \"C\" DESC"
         )))
         .bind(placed_by)
         .fetch_all(&self.pool)
@@ -686,7 +689,7 @@ impl Store for PgStore {
         .collect::<sqlx::Result<Vec<_>>>()?;
         let referrals = sqlx::query(
             "SELECT target_id, list_id, item_index, agency_id, item FROM referrals \
-             WHERE target_id = ANY($1) ORDER BY target_id, list_id, item_index",
+             WHERE target_id = ANY($1) ORDER BY target_id, list_id COLLATE \"C\", item_index",
         )
         .bind(&ids)
         .fetch_all(&self.pool)
@@ -703,7 +706,7 @@ impl Store for PgStore {
     ) -> StoreResult<Vec<ListProofMaterial>> {
         let rs = sqlx::query(
             "SELECT list_id, agency_id, jws, item_count, leaf_hashes FROM lists \
-             WHERE list_id = ANY($1) ORDER BY list_id",
+             WHERE list_id = ANY($1) ORDER BY list_id COLLATE \"C\"",
         )
         .bind(list_ids)
         .fetch_all(&self.pool)
