@@ -43,8 +43,10 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating it if missing) the database at `url` (`sqlite:path/to/file.db`),
     /// in WAL mode with `synchronous=NORMAL`, foreign keys on and a 10 s busy timeout, and
-    /// applies the embedded migrations.
+    /// applies the embedded migrations. An in-memory database (`sqlite::memory:`) gets a
+    /// single connection, so that every query sees the same database.
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -52,7 +54,7 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
-            .max_connections(POOL_SIZE)
+            .max_connections(if in_memory { 1 } else { POOL_SIZE })
             .connect_with(options)
             .await?;
         migrations::sqlite().run(&pool).await?;
