@@ -30,6 +30,8 @@ mod rows {
 
 /// SQLite's limit on bound parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER`).
 const MAX_PARAMS: usize = 32766;
+/// Ids per `IN (...)` list.
+const IN_CHUNK: usize = 10_000;
 /// Connections in the pool: readers run concurrently (WAL), writers queue on the lock.
 const POOL_SIZE: u32 = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -157,8 +159,7 @@ impl SqliteStore {
             ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         let mut platforms: Vec<(usize, String)> = Vec::new();
         let mut agencies: Vec<(usize, String)> = Vec::new();
-        for (range, _) in chunks(ids.len(), MAX_PARAMS, |_| String::new()) {
-            let chunk = &ids[range];
+        for chunk in ids.chunks(IN_CHUNK) {
             let ph = anon(chunk.len());
             for (table, column, out) in [
                 ("action_day_platforms", "platform", &mut platforms),
@@ -516,14 +517,14 @@ impl Store for SqliteStore {
                 .collect::<sqlx::Result<_>>()?);
         }
         let mut keys = Vec::new();
-        for (range, _) in chunks(agency_ids.len(), MAX_PARAMS, |_| String::new()) {
+        for chunk in agency_ids.chunks(IN_CHUNK) {
             let sql = format!(
                 "SELECT {COLUMNS} FROM agency_keys WHERE agency_id IN ({}) \
                  ORDER BY agency_id, registered_at, rowid",
-                anon(range.len())
+                anon(chunk.len())
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
-            for a in &agency_ids[range] {
+            for a in chunk {
                 q = q.bind(a.as_str());
             }
             for r in q.fetch_all(&self.pool).await? {
@@ -822,8 +823,7 @@ impl Store for SqliteStore {
         let ids = plan::sorted_ids(target_ids);
         let mut targets = Vec::with_capacity(ids.len());
         let mut referrals = Vec::new();
-        for (range, _) in chunks(ids.len(), MAX_PARAMS, |_| String::new()) {
-            let chunk = &ids[range];
+        for chunk in ids.chunks(IN_CHUNK) {
             let ph = anon(chunk.len());
             let mut q = sqlx::query(AssertSqlSafe(format!(
                 "SELECT id, platform, kind, normalized, original, category, legal_basis, \
@@ -854,13 +854,13 @@ impl Store for SqliteStore {
         list_ids: &[String],
     ) -> StoreResult<Vec<ListProofMaterial>> {
         let mut out = Vec::with_capacity(list_ids.len());
-        for (range, _) in chunks(list_ids.len(), MAX_PARAMS, |_| String::new()) {
+        for chunk in list_ids.chunks(IN_CHUNK) {
             let mut q = sqlx::query(AssertSqlSafe(format!(
                 "SELECT list_id, agency_id, jws, item_count, leaf_hashes FROM lists \
                  WHERE list_id IN ({})",
-                anon(range.len())
+                anon(chunk.len())
             )));
-            for id in &list_ids[range] {
+            for id in chunk {
                 q = q.bind(id.as_str());
             }
             for r in q.fetch_all(&self.pool).await? {
@@ -878,8 +878,7 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let mut tx = self.write_tx().await?;
-        for (range, _) in chunks(ids.len(), MAX_PARAMS - 1, |_| String::new()) {
-            let chunk = &ids[range];
+        for chunk in ids.chunks(IN_CHUNK) {
             let ph = anon(chunk.len());
             let mut q = sqlx::query(AssertSqlSafe(format!(
                 "UPDATE targets SET delivered_at = ? WHERE delivered_at IS NULL AND id IN \
@@ -909,8 +908,7 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let mut tx = self.write_tx().await?;
-        for (range, _) in chunks(ids.len(), MAX_PARAMS - 2, |_| String::new()) {
-            let chunk = &ids[range];
+        for chunk in ids.chunks(IN_CHUNK) {
             let mut q = sqlx::query(AssertSqlSafe(format!(
                 "UPDATE deliveries SET state = 0, next_at = ?, last_error = ? \
                  WHERE state IN (0, 1) AND id IN ({})",
@@ -933,8 +931,7 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let mut tx = self.write_tx().await?;
-        for (range, _) in chunks(ids.len(), MAX_PARAMS - 2, |_| String::new()) {
-            let chunk = &ids[range];
+        for chunk in ids.chunks(IN_CHUNK) {
             let ph = anon(chunk.len());
             let mut q = sqlx::query(AssertSqlSafe(format!(
                 "UPDATE targets SET failed_at = ?, fail_reason = ? WHERE id IN \
@@ -984,8 +981,7 @@ impl Store for SqliteStore {
 
         let targets = plan::report_targets(reports);
         let mut delivered: HashSet<i64> = HashSet::with_capacity(targets.len());
-        for (range, _) in chunks(targets.len(), MAX_PARAMS - 1, |_| String::new()) {
-            let chunk = &targets[range];
+        for chunk in targets.chunks(IN_CHUNK) {
             let mut q = sqlx::query(AssertSqlSafe(format!(
                 "SELECT t.id FROM targets t JOIN deliveries d ON d.target_id = t.id \
                  AND d.kind = 1 AND d.state = 2 WHERE t.platform = ? AND t.id IN ({})",
