@@ -15,7 +15,7 @@
 //! - `plan` (private): in-memory work shared by the backends (deduplicating a list's
 //!   items, reducing a batch of reports, assembling payloads).
 //! - `rows` (private): row decoders shared by the backends.
-//! - [`testing`] (feature `test-util`): throwaway databases for tests.
+//! - `testing` (feature `test-util`): throwaway SQLite and PostgreSQL databases for tests.
 #![forbid(unsafe_code)]
 
 mod migrations;

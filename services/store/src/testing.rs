@@ -50,7 +50,7 @@ pub async fn pg_test_url_or_skip() -> Option<String> {
             Some(url)
         }
         Err(e) if pg_required() => {
-            panic!("PostgreSQL unreachable at {url} and {REQUIRE_PG_ENV}=1: {e}")
+            panic!("PostgreSQL unreachable ({PG_URL_ENV}) and {REQUIRE_PG_ENV}=1: {e}")
         }
         Err(e) => {
             eprintln!("skipped: PostgreSQL unreachable ({e})");

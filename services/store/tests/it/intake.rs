@@ -12,6 +12,8 @@ conformance!(
     stored_list_and_proof_material,
     payloads_carry_every_referral,
     list_items_report_each_state,
+    concurrent_inserts_of_one_list_store_it_once,
+    concurrent_overlapping_lists_share_targets,
 );
 
 async fn new_and_merged_within_a_list<S: Store + Probe>(s: S) {
@@ -304,4 +306,58 @@ async fn list_items_report_each_state<S: Store + Probe>(s: S) {
     // The hold expires: no longer held.
     assert!(!s.list_items("l1", T0 + 10_000).await.unwrap()[0].held);
     assert!(s.list_items("none", T0).await.unwrap().is_empty());
+}
+
+async fn concurrent_inserts_of_one_list_store_it_once<S: Store + Probe>(s: S) {
+    let items: Vec<NewReferral> = (0..3000)
+        .map(|i| item("video", &format!("t/{i}")))
+        .collect();
+    let l = list("same", "agency-a", None, T0, items.len(), 1);
+    let (a, b) = tokio::join!(
+        tokio::spawn({
+            let (s, l, items) = (s.clone(), l.clone(), items.clone());
+            async move { s.insert_list(&l, &items).await.unwrap() }
+        }),
+        tokio::spawn({
+            let (s, l, items) = (s.clone(), l.clone(), items.clone());
+            async move { s.insert_list(&l, &items).await.unwrap() }
+        }),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let (won, lost) = match (&a, &b) {
+        (IntakeResult::Accepted(x), IntakeResult::Duplicate(y)) => (x, y),
+        (IntakeResult::Duplicate(y), IntakeResult::Accepted(x)) => (x, y),
+        other => panic!("expected one Accepted and one Duplicate, got {other:?}"),
+    };
+    assert_eq!(won, lost);
+    assert_eq!(intake_rows(&s).await, [1, 3000, 3000, 3000]);
+}
+
+async fn concurrent_overlapping_lists_share_targets<S: Store + Probe>(s: S) {
+    // a: t/0..2000, b: t/1000..3000 (reversed), from two agencies at once.
+    let a: Vec<NewReferral> = (0..2000)
+        .map(|i| item("video", &format!("t/{i}")))
+        .collect();
+    let b: Vec<NewReferral> = (1000..3000)
+        .rev()
+        .map(|i| item("video", &format!("t/{i}")))
+        .collect();
+    let la = list("a", "agency-a", None, T0, a.len(), 1);
+    let lb = list("b", "agency-b", None, T0, b.len(), 2);
+    let (ra, rb) = tokio::join!(
+        tokio::spawn({
+            let s = s.clone();
+            async move { s.insert_list(&la, &a).await.unwrap() }
+        }),
+        tokio::spawn({
+            let s = s.clone();
+            async move { s.insert_list(&lb, &b).await.unwrap() }
+        }),
+    );
+    let (ra, rb) = (accepted(ra.unwrap()), accepted(rb.unwrap()));
+    assert_eq!(ra.new_targets + rb.new_targets, 3000);
+    assert_eq!(ra.merged + rb.merged, 1000);
+    // t/1000 is item 1000 of a and item 1999 of b: one target.
+    assert_eq!(ra.target_ids[1000], rb.target_ids[1999]);
+    assert_eq!(intake_rows(&s).await, [2, 3000, 4000, 3000]);
 }

@@ -13,6 +13,7 @@ conformance!(
     expired_leases_are_reclaimed,
     delivered_retried_and_failed,
     concurrent_claimers_never_share_a_delivery,
+    large_batches_cross_chunk_boundaries,
 );
 
 async fn claims_respect_due_time_order_and_limit<S: Store + Probe>(s: S) {
@@ -287,4 +288,57 @@ async fn concurrent_claimers_never_share_a_delivery<S: Store + Probe>(s: S) {
     let distinct: HashSet<i64> = all.iter().copied().collect();
     assert_eq!(all.len(), 600, "claimed per task: {per_task:?}");
     assert_eq!(distinct.len(), 600);
+}
+
+async fn large_batches_cross_chunk_boundaries<S: Store + Probe>(s: S) {
+    const N: usize = 12_500;
+    let names: Vec<String> = (0..N).map(|i| format!("t/{i}")).collect();
+    let items: Vec<(&str, &str)> = names.iter().map(|n| ("video", n.as_str())).collect();
+    let sum = submit(&s, "l", T0, &items).await;
+
+    let claimed = s
+        .claim_deliveries("video", T0, T0 + 1000, 20_000)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), N);
+    let payloads = s.delivery_payloads(&sum.target_ids).await.unwrap();
+    assert_eq!(payloads.len(), N);
+    assert!(payloads.iter().all(|p| p.referrals.len() == 1));
+    let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+    s.mark_delivered(&ids, T0 + 1).await.unwrap();
+
+    let acks: Vec<NewReport> = sum
+        .target_ids
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| {
+            report(
+                &format!("ack-{i}"),
+                t,
+                ReportKind::Acknowledgement,
+                0,
+                T0 + 2,
+            )
+        })
+        .collect();
+    let counts = s
+        .record_reports("video", &acks, T0 + 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        counts,
+        ReportCounts {
+            recorded: N as u32,
+            duplicates: 0
+        }
+    );
+    let items = s.list_items("l", T0 + 4).await.unwrap();
+    assert!(
+        items
+            .iter()
+            .all(|i| i.delivered_at == Some(T0 + 1) && i.acked_at == Some(T0 + 2))
+    );
+    let m = s.list_proof_material(&["l".into()]).await.unwrap();
+    assert_eq!(m[0].item_count as usize, N);
 }

@@ -1,0 +1,127 @@
+//! Action days.
+
+use super::*;
+
+const DAY_COLUMNS: &str =
+    "id, name, starts_at, ends_at, platforms, agencies, created_at, released_at, closed_at";
+
+fn day_row(r: &PgRow) -> sqlx::Result<ActionDay> {
+    Ok(ActionDay {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        starts_at: r.try_get("starts_at")?,
+        ends_at: r.try_get("ends_at")?,
+        platforms: r.try_get("platforms")?,
+        agencies: r.try_get("agencies")?,
+        created_at: r.try_get("created_at")?,
+        released_at: r.try_get("released_at")?,
+        closed_at: r.try_get("closed_at")?,
+    })
+}
+
+pub(super) async fn days(
+    pool: &PgPool,
+    sql: String,
+    now: Option<i64>,
+) -> StoreResult<Vec<ActionDay>> {
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    if let Some(now) = now {
+        q = q.bind(now);
+    }
+    let rs = q.fetch_all(pool).await?;
+    Ok(rs.iter().map(day_row).collect::<sqlx::Result<_>>()?)
+}
+
+pub(super) async fn insert_action_day(pool: &PgPool, day: &ActionDay) -> StoreResult<ActionDay> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO action_days (id, name, starts_at, ends_at, platforms, agencies, \
+         created_at, released_at, closed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (id) DO NOTHING RETURNING {DAY_COLUMNS}"
+    )))
+    .bind(&day.id)
+    .bind(&day.name)
+    .bind(day.starts_at)
+    .bind(day.ends_at)
+    .bind(plan::sorted_set(&day.platforms))
+    .bind(plan::sorted_set(&day.agencies))
+    .bind(day.created_at)
+    .bind(day.released_at)
+    .bind(day.closed_at)
+    .fetch_optional(pool)
+    .await?;
+    match r {
+        Some(r) => Ok(day_row(&r)?),
+        None => Err(StoreError::Conflict(format!(
+            "action day {:?} already exists",
+            day.id
+        ))),
+    }
+}
+
+pub(super) async fn get_action_day(pool: &PgPool, id: &str) -> StoreResult<Option<ActionDay>> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {DAY_COLUMNS} FROM action_days WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(r.as_ref().map(day_row).transpose()?)
+}
+
+pub(super) async fn list_action_days(pool: &PgPool) -> StoreResult<Vec<ActionDay>> {
+    days(
+        pool,
+        format!("SELECT {DAY_COLUMNS} FROM action_days ORDER BY starts_at, id COLLATE \"C\""),
+        None,
+    )
+    .await
+}
+
+pub(super) async fn close_action_day(
+    pool: &PgPool,
+    id: &str,
+    at: i64,
+) -> StoreResult<Option<ActionDay>> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE action_days SET closed_at = COALESCE(closed_at, $2) WHERE id = $1 \
+         RETURNING {DAY_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(at)
+    .fetch_optional(pool)
+    .await?;
+    Ok(r.as_ref().map(day_row).transpose()?)
+}
+
+pub(super) async fn mark_released(pool: &PgPool, id: &str, at: i64) -> StoreResult<bool> {
+    let n = sqlx::query(
+        "UPDATE action_days SET released_at = $2 WHERE id = $1 AND released_at IS NULL",
+    )
+    .bind(id)
+    .bind(at)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+pub(super) async fn due_releases(pool: &PgPool, now: i64) -> StoreResult<Vec<ActionDay>> {
+    days(
+        pool,
+        format!(
+            "SELECT {DAY_COLUMNS} FROM action_days \
+             WHERE released_at IS NULL AND starts_at <= $1 ORDER BY starts_at, id COLLATE \"C\""
+        ),
+        Some(now),
+    )
+    .await
+}
+
+pub(super) async fn next_release_after(pool: &PgPool, now: i64) -> StoreResult<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT MIN(starts_at) FROM action_days WHERE released_at IS NULL AND starts_at > $1",
+    )
+    .bind(now)
+    .fetch_one(pool)
+    .await?)
+}

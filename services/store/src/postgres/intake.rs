@@ -1,0 +1,249 @@
+//! Storing verified lists, and reading them back.
+
+use super::*;
+
+/// The stored answer for a list id already present, or `Conflict`.
+pub(super) async fn existing_list(
+    tx: &mut Transaction<'static, Postgres>,
+    list: &NewList,
+) -> StoreResult<IntakeResult> {
+    let row = sqlx::query(
+        "SELECT agency_id, content_sha256, new_targets, merged FROM lists WHERE list_id = $1",
+    )
+    .bind(&list.list_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let agency: String = row.try_get("agency_id")?;
+    let sha: Vec<u8> = row.try_get("content_sha256")?;
+    if agency != list.agency_id || sha != list.content_sha256 {
+        return Err(StoreError::Conflict(format!(
+            "list {:?} already exists with other content",
+            list.list_id
+        )));
+    }
+    let target_ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT target_id FROM referrals WHERE list_id = $1 ORDER BY item_index",
+    )
+    .bind(&list.list_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(IntakeResult::Duplicate(IntakeSummary {
+        new_targets: crate::rows::count(row.try_get("new_targets")?)?,
+        merged: crate::rows::count(row.try_get("merged")?)?,
+        target_ids,
+    }))
+}
+
+pub(super) async fn insert_list_tx(
+    tx: &mut Transaction<'static, Postgres>,
+    list: &NewList,
+    items: &[NewReferral],
+) -> StoreResult<IntakeSummary> {
+    let scope = list.action_day_id.as_deref().unwrap_or("");
+    let plan = IntakePlan::new(items);
+    let positions = plan.positions(items);
+    let mut ids: Vec<Option<i64>> = vec![None; plan.unique.len()];
+
+    // Targets: insert the new ones (in key order, so concurrent lists lock alike).
+    let firsts: Vec<&NewReferral> = plan.unique.iter().map(|&i| &items[i]).collect();
+    let platforms: Vec<&str> = firsts.iter().map(|it| it.platform.as_str()).collect();
+    let normalized: Vec<&str> = firsts.iter().map(|it| it.normalized.as_str()).collect();
+    let kinds: Vec<i32> = firsts.iter().map(|it| it.kind).collect();
+    let originals: Vec<&str> = firsts.iter().map(|it| it.original.as_str()).collect();
+    let categories: Vec<&str> = firsts.iter().map(|it| it.category.as_str()).collect();
+    let bases: Vec<i32> = firsts.iter().map(|it| it.legal_basis).collect();
+    let refs: Vec<&str> = firsts
+        .iter()
+        .map(|it| it.removal_order_ref.as_str())
+        .collect();
+    let inserted = sqlx::query(
+        "INSERT INTO targets (scope, action_day_id, created_at, due_at, platform, normalized, \
+         kind, original, category, legal_basis, removal_order_ref) \
+         SELECT $1::text, $2::text, $3::int8, $4::int8, u.platform, u.normalized, u.kind, \
+                u.original, u.category, u.legal_basis, u.removal_order_ref \
+         FROM UNNEST($5::text[], $6::text[], $7::int4[], $8::text[], $9::text[], \
+                     $10::int4[], $11::text[]) \
+              AS u(platform, normalized, kind, original, category, legal_basis, \
+                   removal_order_ref) \
+         ON CONFLICT (scope, platform, normalized) DO NOTHING \
+         RETURNING id, platform, normalized",
+    )
+    .bind(scope)
+    .bind(list.action_day_id.as_deref())
+    .bind(list.accepted_at)
+    .bind(list.due_at)
+    .bind(&platforms)
+    .bind(&normalized)
+    .bind(&kinds)
+    .bind(&originals)
+    .bind(&categories)
+    .bind(&bases)
+    .bind(&refs)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut new_targets = 0usize;
+    for r in &inserted {
+        let p: &str = r.try_get("platform")?;
+        let n: &str = r.try_get("normalized")?;
+        if let Some(&pos) = positions.get(&(p, n)) {
+            ids[pos] = Some(r.try_get("id")?);
+            new_targets += 1;
+        }
+    }
+
+    // Targets that already existed.
+    let missing: Vec<usize> = (0..ids.len()).filter(|&p| ids[p].is_none()).collect();
+    if !missing.is_empty() {
+        let mp: Vec<&str> = missing.iter().map(|&p| platforms[p]).collect();
+        let mn: Vec<&str> = missing.iter().map(|&p| normalized[p]).collect();
+        let found = sqlx::query(
+            "SELECT t.id, t.platform, t.normalized \
+             FROM UNNEST($2::text[], $3::text[]) AS u(platform, normalized) \
+             JOIN targets t ON t.scope = $1 AND t.platform = u.platform \
+              AND t.normalized = u.normalized",
+        )
+        .bind(scope)
+        .bind(&mp)
+        .bind(&mn)
+        .fetch_all(&mut **tx)
+        .await?;
+        for r in &found {
+            let p: &str = r.try_get("platform")?;
+            let n: &str = r.try_get("normalized")?;
+            if let Some(&pos) = positions.get(&(p, n)) {
+                ids[pos] = Some(r.try_get("id")?);
+            }
+        }
+    }
+    let ids: Vec<i64> = ids
+        .into_iter()
+        .collect::<Option<Vec<i64>>>()
+        .ok_or(sqlx::Error::RowNotFound)?;
+
+    // Referrals, one per item.
+    let indexes: Vec<i64> = (0..items.len()).map(|i| i as i64).collect();
+    let target_of: Vec<i64> = plan.slot.iter().map(|&pos| ids[pos]).collect();
+    let blobs: Vec<&[u8]> = items.iter().map(|it| it.item.as_slice()).collect();
+    sqlx::query(
+        "INSERT INTO referrals (list_id, agency_id, item_index, target_id, item) \
+         SELECT $1, $2, u.i, u.t, u.b \
+         FROM UNNEST($3::int8[], $4::int8[], $5::bytea[]) AS u(i, t, b)",
+    )
+    .bind(&list.list_id)
+    .bind(&list.agency_id)
+    .bind(&indexes)
+    .bind(&target_of)
+    .bind(&blobs)
+    .execute(&mut **tx)
+    .await?;
+
+    // One TAKEDOWN delivery per new target, in target-id order.
+    let existed: HashSet<usize> = missing.into_iter().collect();
+    let mut fresh: Vec<(i64, usize)> = ids
+        .iter()
+        .enumerate()
+        .filter(|(pos, _)| !existed.contains(pos))
+        .map(|(pos, &id)| (id, pos))
+        .collect();
+    fresh.sort_unstable();
+    let d_ids: Vec<i64> = fresh.iter().map(|&(id, _)| id).collect();
+    let d_platforms: Vec<&str> = fresh.iter().map(|&(_, p)| platforms[p]).collect();
+    let d_normalized: Vec<&str> = fresh.iter().map(|&(_, p)| normalized[p]).collect();
+    sqlx::query(
+        "INSERT INTO deliveries (kind, state, attempts, next_at, created_at, target_id, \
+         platform, normalized) \
+         SELECT 1, 0, 0, $1, $2, u.t, u.p, u.n \
+         FROM UNNEST($3::int8[], $4::text[], $5::text[]) AS u(t, p, n)",
+    )
+    .bind(list.due_at)
+    .bind(list.accepted_at)
+    .bind(&d_ids)
+    .bind(&d_platforms)
+    .bind(&d_normalized)
+    .execute(&mut **tx)
+    .await?;
+
+    let summary = plan.summary(&ids, new_targets);
+    sqlx::query("UPDATE lists SET new_targets = $2, merged = $3 WHERE list_id = $1")
+        .bind(&list.list_id)
+        .bind(to_i64(summary.new_targets))
+        .bind(to_i64(summary.merged))
+        .execute(&mut **tx)
+        .await?;
+    Ok(summary)
+}
+
+const ITEM_QUERY: &str = "SELECT r.item_index, t.id AS target_id, t.platform, t.normalized, \
+    t.due_at, EXISTS (SELECT 1 FROM holds h WHERE h.platform = t.platform \
+    AND h.normalized = t.normalized AND h.released_at IS NULL AND h.expires_at > $2) AS held, \
+    d.state AS delivery_state, t.delivered_at, t.acked_at, t.outcome, t.reject_reason, \
+    t.outcome_text, t.fail_reason, t.withdrawn_at \
+    FROM referrals r JOIN targets t ON t.id = r.target_id \
+    LEFT JOIN deliveries d ON d.target_id = t.id AND d.kind = 1 \
+    WHERE r.list_id = $1 ORDER BY r.item_index";
+
+pub(super) async fn insert_list(
+    pool: &PgPool,
+    list: &NewList,
+    items: &[NewReferral],
+) -> StoreResult<IntakeResult> {
+    let mut tx = pool.begin().await?;
+    // A concurrent insert of the same id makes this wait for it, then do nothing.
+    let claimed = sqlx::query(
+        "INSERT INTO lists (list_id, agency_id, action_day_id, content_sha256, jws, \
+         item_count, leaf_hashes, created_at, accepted_at, due_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (list_id) DO NOTHING",
+    )
+    .bind(&list.list_id)
+    .bind(&list.agency_id)
+    .bind(list.action_day_id.as_deref())
+    .bind(list.content_sha256.as_slice())
+    .bind(&list.jws)
+    .bind(to_i64(list.item_count))
+    .bind(list.leaf_hashes.as_slice())
+    .bind(list.created_at)
+    .bind(list.accepted_at)
+    .bind(list.due_at)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if claimed == 0 {
+        return existing_list(&mut tx, list).await;
+    }
+    let summary = insert_list_tx(&mut tx, list, items).await?;
+    tx.commit().await?;
+    tracing::debug!(
+        list_id = %list.list_id,
+        new_targets = summary.new_targets,
+        merged = summary.merged,
+        "list stored"
+    );
+    Ok(IntakeResult::Accepted(summary))
+}
+
+pub(super) async fn get_list(pool: &PgPool, list_id: &str) -> StoreResult<Option<ListRecord>> {
+    let r = sqlx::query(
+        "SELECT list_id, agency_id, action_day_id, content_sha256, item_count, created_at, \
+         accepted_at, new_targets, merged FROM lists WHERE list_id = $1",
+    )
+    .bind(list_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(r.as_ref().map(rows::list_record).transpose()?)
+}
+
+pub(super) async fn list_items(
+    pool: &PgPool,
+    list_id: &str,
+    now: i64,
+) -> StoreResult<Vec<ItemRecord>> {
+    let rs = sqlx::query(ITEM_QUERY)
+        .bind(list_id)
+        .bind(now)
+        .fetch_all(pool)
+        .await?;
+    Ok(rs
+        .iter()
+        .map(rows::item_record)
+        .collect::<sqlx::Result<_>>()?)
+}

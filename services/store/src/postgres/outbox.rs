@@ -1,0 +1,240 @@
+//! Deconfliction holds and the delivery outbox.
+
+use super::*;
+
+const HOLD_COLUMNS: &str =
+    "id, platform, target, normalized, reason, expires_at, created_at, placed_by, released_at";
+
+pub(super) async fn insert_hold(pool: &PgPool, hold: &Hold) -> StoreResult<Hold> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO holds ({HOLD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (id) DO NOTHING RETURNING {HOLD_COLUMNS}"
+    )))
+    .bind(&hold.id)
+    .bind(&hold.platform)
+    .bind(&hold.target)
+    .bind(&hold.normalized)
+    .bind(&hold.reason)
+    .bind(hold.expires_at)
+    .bind(hold.created_at)
+    .bind(&hold.placed_by)
+    .bind(hold.released_at)
+    .fetch_optional(pool)
+    .await?;
+    match r {
+        Some(r) => Ok(rows::hold(&r)?),
+        None => Err(StoreError::Conflict(format!(
+            "hold {:?} already exists",
+            hold.id
+        ))),
+    }
+}
+
+pub(super) async fn release_hold(pool: &PgPool, id: &str, at: i64) -> StoreResult<Option<Hold>> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE holds SET released_at = COALESCE(released_at, $2) WHERE id = $1 \
+         RETURNING {HOLD_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(at)
+    .fetch_optional(pool)
+    .await?;
+    Ok(r.as_ref().map(rows::hold).transpose()?)
+}
+
+pub(super) async fn get_hold(pool: &PgPool, id: &str) -> StoreResult<Option<Hold>> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {HOLD_COLUMNS} FROM holds WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(r.as_ref().map(rows::hold).transpose()?)
+}
+
+pub(super) async fn list_holds(pool: &PgPool, placed_by: Option<&str>) -> StoreResult<Vec<Hold>> {
+    let rs = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {HOLD_COLUMNS} FROM holds WHERE $1::text IS NULL OR placed_by = $1 \
+         ORDER BY created_at DESC, id COLLATE \"C\" DESC"
+    )))
+    .bind(placed_by)
+    .fetch_all(pool)
+    .await?;
+    Ok(rs.iter().map(rows::hold).collect::<sqlx::Result<_>>()?)
+}
+
+pub(super) async fn claim_deliveries(
+    pool: &PgPool,
+    platform: &str,
+    now: i64,
+    lease_until: i64,
+    limit: u32,
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    let rs = sqlx::query(
+        "UPDATE deliveries d SET state = 1, next_at = $3, attempts = d.attempts + 1 \
+         FROM ( \
+           SELECT c.id FROM deliveries c \
+           WHERE c.platform = $1 AND c.state IN (0, 1) AND c.next_at <= $2 \
+             AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.platform = c.platform \
+               AND h.normalized = c.normalized AND h.released_at IS NULL \
+               AND h.expires_at > $2) \
+           ORDER BY c.next_at, c.id LIMIT $4 \
+           FOR UPDATE OF c SKIP LOCKED) s \
+         WHERE d.id = s.id \
+         RETURNING d.id, d.target_id, d.kind, d.attempts",
+    )
+    .bind(platform)
+    .bind(now)
+    .bind(lease_until)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    let mut claimed = rs
+        .iter()
+        .map(rows::claimed)
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    claimed.sort_unstable_by_key(|c| c.id);
+    Ok(claimed)
+}
+
+pub(super) async fn delivery_payloads(
+    pool: &PgPool,
+    target_ids: &[i64],
+) -> StoreResult<Vec<TargetPayload>> {
+    let ids = plan::sorted_ids(target_ids);
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let targets = sqlx::query(
+        "SELECT id, platform, kind, normalized, original, category, legal_basis, \
+         removal_order_ref, action_day_id FROM targets WHERE id = ANY($1) ORDER BY id",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(rows::target_payload)
+    .collect::<sqlx::Result<Vec<_>>>()?;
+    let referrals = sqlx::query(
+        "SELECT target_id, list_id, item_index, agency_id, item FROM referrals \
+         WHERE target_id = ANY($1) ORDER BY target_id, list_id COLLATE \"C\", item_index",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(rows::referral_payload)
+    .collect::<sqlx::Result<Vec<_>>>()?;
+    Ok(plan::attach(targets, referrals))
+}
+
+pub(super) async fn list_proof_material(
+    pool: &PgPool,
+    list_ids: &[String],
+) -> StoreResult<Vec<ListProofMaterial>> {
+    let rs = sqlx::query(
+        "SELECT list_id, agency_id, jws, item_count, leaf_hashes FROM lists \
+         WHERE list_id = ANY($1) ORDER BY list_id COLLATE \"C\"",
+    )
+    .bind(list_ids)
+    .fetch_all(pool)
+    .await?;
+    Ok(rs
+        .iter()
+        .map(rows::proof_material)
+        .collect::<sqlx::Result<_>>()?)
+}
+
+pub(super) async fn mark_delivered(
+    pool: &PgPool,
+    delivery_ids: &[i64],
+    at: i64,
+) -> StoreResult<()> {
+    let ids = plan::sorted_ids(delivery_ids);
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE targets SET delivered_at = $1 WHERE delivered_at IS NULL AND id IN \
+         (SELECT target_id FROM deliveries WHERE kind = 1 AND state = 1 AND id = ANY($2))",
+    )
+    .bind(at)
+    .bind(&ids)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE deliveries SET state = 2, delivered_at = $1 WHERE state = 1 AND id = ANY($2)",
+    )
+    .bind(at)
+    .bind(&ids)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn mark_retry(
+    pool: &PgPool,
+    delivery_ids: &[i64],
+    next_at: i64,
+    error: &str,
+) -> StoreResult<()> {
+    let ids = plan::sorted_ids(delivery_ids);
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE deliveries SET state = 0, next_at = $1, last_error = $2 \
+         WHERE state IN (0, 1) AND id = ANY($3)",
+    )
+    .bind(next_at)
+    .bind(error)
+    .bind(&ids)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn mark_failed(
+    pool: &PgPool,
+    delivery_ids: &[i64],
+    at: i64,
+    error: &str,
+) -> StoreResult<()> {
+    let ids = plan::sorted_ids(delivery_ids);
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE targets SET failed_at = $1, fail_reason = $2 WHERE id IN \
+         (SELECT target_id FROM deliveries WHERE kind = 1 AND state IN (0, 1) \
+          AND id = ANY($3))",
+    )
+    .bind(at)
+    .bind(error)
+    .bind(&ids)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE deliveries SET state = 3, failed_at = $1, last_error = $2 \
+         WHERE state IN (0, 1) AND id = ANY($3)",
+    )
+    .bind(at)
+    .bind(error)
+    .bind(&ids)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn next_delivery_at(pool: &PgPool, platform: &str) -> StoreResult<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT MIN(next_at) FROM deliveries WHERE platform = $1 AND state IN (0, 1)",
+    )
+    .bind(platform)
+    .fetch_one(pool)
+    .await?)
+}

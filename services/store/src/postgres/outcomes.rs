@@ -1,0 +1,147 @@
+//! Platform reports and per-platform summaries.
+
+use super::*;
+
+const COUNTS_QUERY: &str = "WITH x AS ( \
+      SELECT t.platform, t.delivered_at, t.acked_at, t.outcome, \
+             COALESCE(d.state, -1) AS dstate, \
+             EXISTS (SELECT 1 FROM holds h WHERE h.platform = t.platform \
+                     AND h.normalized = t.normalized AND h.released_at IS NULL \
+                     AND h.expires_at > $2) AS held, \
+             t.due_at \
+      FROM targets t LEFT JOIN deliveries d ON d.target_id = t.id AND d.kind = 1 \
+      WHERE t.action_day_id = $1), \
+    y AS (SELECT x.*, (delivered_at IS NOT NULL OR (due_at <= $2 AND NOT held)) AS rel FROM x) \
+    SELECT platform, \
+      COUNT(*) AS referred, \
+      COUNT(*) FILTER (WHERE delivered_at IS NULL AND held) AS held, \
+      COUNT(*) FILTER (WHERE rel) AS released, \
+      COUNT(*) FILTER (WHERE delivered_at IS NOT NULL) AS delivered, \
+      COUNT(*) FILTER (WHERE acked_at IS NOT NULL) AS acknowledged, \
+      COUNT(*) FILTER (WHERE outcome = 1) AS blocked, \
+      COUNT(*) FILTER (WHERE outcome = 2) AS already_gone, \
+      COUNT(*) FILTER (WHERE outcome = 3) AS not_found, \
+      COUNT(*) FILTER (WHERE outcome = 4) AS geo_blocked, \
+      COUNT(*) FILTER (WHERE outcome = 5) AS rejected, \
+      COUNT(*) FILTER (WHERE dstate = 3) AS failed, \
+      COUNT(*) FILTER (WHERE rel AND dstate <> 3 AND outcome IS NULL) AS pending \
+    FROM y GROUP BY platform ORDER BY platform COLLATE \"C\"";
+
+pub(super) async fn record_reports(
+    pool: &PgPool,
+    platform: &str,
+    reports: &[NewReport],
+    received_at: i64,
+) -> StoreResult<Result<ReportCounts, ReportRefusal>> {
+    if reports.is_empty() {
+        return Ok(Ok(ReportCounts::default()));
+    }
+    let mut tx = pool.begin().await?;
+
+    let targets = plan::report_targets(reports);
+    let delivered: HashSet<i64> = sqlx::query_scalar(
+        "SELECT t.id FROM targets t JOIN deliveries d ON d.target_id = t.id \
+         AND d.kind = 1 AND d.state = 2 WHERE t.platform = $1 AND t.id = ANY($2)",
+    )
+    .bind(platform)
+    .bind(&targets)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    if let Some((index, target_id)) = plan::first_undelivered(reports, &delivered) {
+        return Ok(Err(ReportRefusal::NotDelivered { index, target_id }));
+    }
+
+    let report_ids: Vec<&str> = reports.iter().map(|r| r.report_id.as_str()).collect();
+    let target_ids: Vec<i64> = reports.iter().map(|r| r.target_id).collect();
+    let kinds: Vec<i32> = reports.iter().map(|r| r.kind.as_i32()).collect();
+    let outcomes: Vec<i32> = reports.iter().map(|r| r.outcome).collect();
+    let reasons: Vec<i32> = reports.iter().map(|r| r.reason).collect();
+    let texts: Vec<&str> = reports.iter().map(|r| r.text.as_str()).collect();
+    let ats: Vec<i64> = reports.iter().map(|r| r.at).collect();
+    let recorded: HashSet<String> = sqlx::query_scalar(
+        "INSERT INTO reports (platform, received_at, report_id, target_id, kind, outcome, \
+         reason, report_text, reported_at) \
+         SELECT $1, $2, u.report_id, u.target_id, u.kind, u.outcome, u.reason, u.txt, u.at \
+         FROM UNNEST($3::text[], $4::int8[], $5::int4[], $6::int4[], $7::int4[], \
+                     $8::text[], $9::int8[]) \
+              WITH ORDINALITY AS u(report_id, target_id, kind, outcome, reason, txt, at, ord) \
+         ORDER BY u.ord \
+         ON CONFLICT (platform, report_id) DO NOTHING RETURNING report_id",
+    )
+    .bind(platform)
+    .bind(received_at)
+    .bind(&report_ids)
+    .bind(&target_ids)
+    .bind(&kinds)
+    .bind(&outcomes)
+    .bind(&reasons)
+    .bind(&texts)
+    .bind(&ats)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+
+    let effects = ReportEffects::new(reports, &recorded);
+    if !effects.acks.is_empty() {
+        let ids: Vec<i64> = effects.acks.iter().map(|a| a.0).collect();
+        let ats: Vec<i64> = effects.acks.iter().map(|a| a.1).collect();
+        sqlx::query(
+            "UPDATE targets t SET acked_at = u.at \
+             FROM UNNEST($1::int8[], $2::int8[]) AS u(id, at) \
+             WHERE t.id = u.id AND (t.acked_at IS NULL OR t.acked_at > u.at)",
+        )
+        .bind(&ids)
+        .bind(&ats)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !effects.decisions.is_empty() {
+        let d = &effects.decisions;
+        let ids: Vec<i64> = d.iter().map(|d| d.target_id).collect();
+        let outcomes: Vec<i32> = d.iter().map(|d| d.outcome).collect();
+        let reasons: Vec<Option<i32>> = d.iter().map(|d| d.reject_reason).collect();
+        let texts: Vec<Option<&str>> = d.iter().map(|d| d.text).collect();
+        let ats: Vec<i64> = d.iter().map(|d| d.at).collect();
+        sqlx::query(
+            "UPDATE targets t SET outcome = u.outcome, reject_reason = u.reason, \
+             outcome_text = u.txt, acted_at = u.at \
+             FROM UNNEST($1::int8[], $2::int4[], $3::int4[], $4::text[], $5::int8[]) \
+                  AS u(id, outcome, reason, txt, at) \
+             WHERE t.id = u.id AND (t.acted_at IS NULL OR t.acted_at <= u.at)",
+        )
+        .bind(&ids)
+        .bind(&outcomes)
+        .bind(&reasons)
+        .bind(&texts)
+        .bind(&ats)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+
+    let recorded_n = u32::try_from(recorded.len()).unwrap_or(u32::MAX);
+    let total = u32::try_from(reports.len()).unwrap_or(u32::MAX);
+    Ok(Ok(ReportCounts {
+        recorded: recorded_n,
+        duplicates: total.saturating_sub(recorded_n),
+    }))
+}
+
+pub(super) async fn platform_counts(
+    pool: &PgPool,
+    action_day_id: &str,
+    now: i64,
+) -> StoreResult<Vec<PlatformCounts>> {
+    let rs = sqlx::query(COUNTS_QUERY)
+        .bind(action_day_id)
+        .bind(now)
+        .fetch_all(pool)
+        .await?;
+    Ok(rs
+        .iter()
+        .map(rows::platform_counts)
+        .collect::<sqlx::Result<_>>()?)
+}

@@ -1,0 +1,190 @@
+//! Action days.
+
+use super::*;
+
+const DAY_COLUMNS: &str = "id, name, starts_at, ends_at, created_at, released_at, closed_at";
+
+fn day_row(r: &SqliteRow) -> sqlx::Result<ActionDay> {
+    Ok(ActionDay {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        starts_at: r.try_get("starts_at")?,
+        ends_at: r.try_get("ends_at")?,
+        platforms: Vec::new(),
+        agencies: Vec::new(),
+        created_at: r.try_get("created_at")?,
+        released_at: r.try_get("released_at")?,
+        closed_at: r.try_get("closed_at")?,
+    })
+}
+
+/// Fills in the platforms and agencies of these days.
+pub(super) async fn with_members(
+    pool: &SqlitePool,
+    mut days: Vec<ActionDay>,
+) -> StoreResult<Vec<ActionDay>> {
+    if days.is_empty() {
+        return Ok(days);
+    }
+    let ids: Vec<&str> = days.iter().map(|d| d.id.as_str()).collect();
+    let pos: std::collections::HashMap<&str, usize> =
+        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let mut platforms: Vec<(usize, String)> = Vec::new();
+    let mut agencies: Vec<(usize, String)> = Vec::new();
+    for chunk in ids.chunks(IN_CHUNK) {
+        let ph = anon(chunk.len());
+        for (table, column, out) in [
+            ("action_day_platforms", "platform", &mut platforms),
+            ("action_day_agencies", "agency_id", &mut agencies),
+        ] {
+            let sql = format!(
+                "SELECT action_day_id, {column} AS member FROM {table} \
+                 WHERE action_day_id IN ({ph}) ORDER BY action_day_id, {column}"
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(pool).await? {
+                let day: String = r.try_get("action_day_id")?;
+                if let Some(&i) = pos.get(day.as_str()) {
+                    out.push((i, r.try_get("member")?));
+                }
+            }
+        }
+    }
+    for (i, p) in platforms {
+        days[i].platforms.push(p);
+    }
+    for (i, a) in agencies {
+        days[i].agencies.push(a);
+    }
+    Ok(days)
+}
+
+pub(super) async fn days_where(
+    pool: &SqlitePool,
+    condition: &str,
+    binds: &[i64],
+) -> StoreResult<Vec<ActionDay>> {
+    let sql = format!("SELECT {DAY_COLUMNS} FROM action_days {condition} ORDER BY starts_at, id");
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for b in binds {
+        q = q.bind(*b);
+    }
+    let days = q
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(day_row)
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    with_members(pool, days).await
+}
+
+pub(super) async fn insert_action_day(
+    pool: &SqlitePool,
+    day: &ActionDay,
+) -> StoreResult<ActionDay> {
+    let mut tx = write_tx(pool).await?;
+    let inserted = sqlx::query(
+        "INSERT INTO action_days (id, name, starts_at, ends_at, created_at, released_at, \
+         closed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&day.id)
+    .bind(&day.name)
+    .bind(day.starts_at)
+    .bind(day.ends_at)
+    .bind(day.created_at)
+    .bind(day.released_at)
+    .bind(day.closed_at)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(StoreError::Conflict(format!(
+            "action day {:?} already exists",
+            day.id
+        )));
+    }
+    let platforms = plan::sorted_set(&day.platforms);
+    let agencies = plan::sorted_set(&day.agencies);
+    for p in &platforms {
+        sqlx::query("INSERT INTO action_day_platforms (action_day_id, platform) VALUES (?1, ?2)")
+            .bind(&day.id)
+            .bind(p)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for a in &agencies {
+        sqlx::query("INSERT INTO action_day_agencies (action_day_id, agency_id) VALUES (?1, ?2)")
+            .bind(&day.id)
+            .bind(a)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(ActionDay {
+        platforms,
+        agencies,
+        ..day.clone()
+    })
+}
+
+pub(super) async fn get_action_day(pool: &SqlitePool, id: &str) -> StoreResult<Option<ActionDay>> {
+    let r = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {DAY_COLUMNS} FROM action_days WHERE id = ?1"
+    )))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(r) = r else { return Ok(None) };
+    let days = with_members(pool, vec![day_row(&r)?]).await?;
+    Ok(days.into_iter().next())
+}
+
+pub(super) async fn list_action_days(pool: &SqlitePool) -> StoreResult<Vec<ActionDay>> {
+    days_where(pool, "", &[]).await
+}
+
+pub(super) async fn close_action_day(
+    pool: &SqlitePool,
+    id: &str,
+    at: i64,
+) -> StoreResult<Option<ActionDay>> {
+    sqlx::query("UPDATE action_days SET closed_at = ?2 WHERE id = ?1 AND closed_at IS NULL")
+        .bind(id)
+        .bind(at)
+        .execute(pool)
+        .await?;
+    get_action_day(pool, id).await
+}
+
+pub(super) async fn mark_released(pool: &SqlitePool, id: &str, at: i64) -> StoreResult<bool> {
+    let n = sqlx::query(
+        "UPDATE action_days SET released_at = ?2 WHERE id = ?1 AND released_at IS NULL",
+    )
+    .bind(id)
+    .bind(at)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+pub(super) async fn due_releases(pool: &SqlitePool, now: i64) -> StoreResult<Vec<ActionDay>> {
+    days_where(
+        pool,
+        "WHERE released_at IS NULL AND starts_at <= ?1",
+        &[now],
+    )
+    .await
+}
+
+pub(super) async fn next_release_after(pool: &SqlitePool, now: i64) -> StoreResult<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT MIN(starts_at) FROM action_days WHERE released_at IS NULL AND starts_at > ?1",
+    )
+    .bind(now)
+    .fetch_one(pool)
+    .await?)
+}

@@ -1,0 +1,242 @@
+//! Storing verified lists, and reading them back.
+
+use super::*;
+
+/// The stored answer for a list id already present, or `Conflict`.
+pub(super) async fn existing_list(
+    tx: &mut Transaction<'static, Sqlite>,
+    list: &NewList,
+) -> StoreResult<IntakeResult> {
+    let row = sqlx::query(
+        "SELECT agency_id, content_sha256, new_targets, merged FROM lists WHERE list_id = ?1",
+    )
+    .bind(&list.list_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let agency: String = row.try_get("agency_id")?;
+    let sha: Vec<u8> = row.try_get("content_sha256")?;
+    if agency != list.agency_id || sha != list.content_sha256 {
+        return Err(StoreError::Conflict(format!(
+            "list {:?} already exists with other content",
+            list.list_id
+        )));
+    }
+    let target_ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT target_id FROM referrals WHERE list_id = ?1 ORDER BY item_index",
+    )
+    .bind(&list.list_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(IntakeResult::Duplicate(IntakeSummary {
+        new_targets: crate::rows::count(row.try_get("new_targets")?)?,
+        merged: crate::rows::count(row.try_get("merged")?)?,
+        target_ids,
+    }))
+}
+
+pub(super) async fn insert_list_tx(
+    tx: &mut Transaction<'static, Sqlite>,
+    list: &NewList,
+    items: &[NewReferral],
+) -> StoreResult<IntakeSummary> {
+    let scope = list.action_day_id.as_deref().unwrap_or("");
+    let plan = IntakePlan::new(items);
+    let positions = plan.positions(items);
+    let mut ids: Vec<Option<i64>> = vec![None; plan.unique.len()];
+
+    // Targets: insert the new ones, learn their ids.
+    let mut new_targets = 0usize;
+    for (range, sql) in chunks(plan.unique.len(), rows_per_chunk(0, 11), |n| {
+        format!(
+            "INSERT INTO targets (scope, action_day_id, created_at, due_at, platform, \
+             normalized, kind, original, category, legal_basis, removal_order_ref) VALUES {} \
+             ON CONFLICT (scope, platform, normalized) DO NOTHING \
+             RETURNING id, platform, normalized",
+            values_rows(n, "", 11)
+        )
+    }) {
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for &i in &plan.unique[range] {
+            let it = &items[i];
+            q = q
+                .bind(scope)
+                .bind(list.action_day_id.as_deref())
+                .bind(list.accepted_at)
+                .bind(list.due_at)
+                .bind(it.platform.as_str())
+                .bind(it.normalized.as_str())
+                .bind(it.kind)
+                .bind(it.original.as_str())
+                .bind(it.category.as_str())
+                .bind(it.legal_basis)
+                .bind(it.removal_order_ref.as_str());
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            let platform: &str = r.try_get("platform")?;
+            let normalized: &str = r.try_get("normalized")?;
+            if let Some(&pos) = positions.get(&(platform, normalized)) {
+                ids[pos] = Some(r.try_get("id")?);
+                new_targets += 1;
+            }
+        }
+    }
+
+    // Targets that already existed.
+    let missing: Vec<usize> = (0..ids.len()).filter(|&p| ids[p].is_none()).collect();
+    for (range, sql) in chunks(missing.len(), rows_per_chunk(1, 2), |n| {
+        format!(
+            "SELECT t.id, t.platform, t.normalized FROM (VALUES {}) AS v \
+             JOIN targets t ON t.scope = ? AND t.platform = v.column1 \
+             AND t.normalized = v.column2",
+            values_rows(n, "", 2)
+        )
+    }) {
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for &pos in &missing[range] {
+            let it = &items[plan.unique[pos]];
+            q = q.bind(it.platform.as_str()).bind(it.normalized.as_str());
+        }
+        q = q.bind(scope);
+        for r in q.fetch_all(&mut **tx).await? {
+            let platform: &str = r.try_get("platform")?;
+            let normalized: &str = r.try_get("normalized")?;
+            if let Some(&pos) = positions.get(&(platform, normalized)) {
+                ids[pos] = Some(r.try_get("id")?);
+            }
+        }
+    }
+    let ids: Vec<i64> = ids
+        .into_iter()
+        .collect::<Option<Vec<i64>>>()
+        .ok_or_else(|| sqlx::Error::RowNotFound)?;
+
+    // Referrals, one per item.
+    for (range, sql) in chunks(items.len(), rows_per_chunk(0, 5), |n| {
+        format!(
+            "INSERT INTO referrals (list_id, agency_id, item_index, target_id, item) VALUES {}",
+            values_rows(n, "", 5)
+        )
+    }) {
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for i in range {
+            q = q
+                .bind(list.list_id.as_str())
+                .bind(list.agency_id.as_str())
+                .bind(i as i64)
+                .bind(ids[plan.slot[i]])
+                .bind(items[i].item.as_slice());
+        }
+        q.execute(&mut **tx).await?;
+    }
+
+    // One TAKEDOWN delivery per new target, in target-id order.
+    let mut fresh: Vec<(i64, usize)> = Vec::with_capacity(new_targets);
+    let existed: HashSet<usize> = missing.into_iter().collect();
+    for (pos, &id) in ids.iter().enumerate() {
+        if !existed.contains(&pos) {
+            fresh.push((id, plan.unique[pos]));
+        }
+    }
+    fresh.sort_unstable();
+    for (range, sql) in chunks(fresh.len(), rows_per_chunk(0, 5), |n| {
+        format!(
+            "INSERT INTO deliveries (kind, state, attempts, next_at, created_at, target_id, \
+             platform, normalized) VALUES {}",
+            values_rows(n, "1, 0, 0, ", 5)
+        )
+    }) {
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for &(id, i) in &fresh[range] {
+            q = q
+                .bind(list.due_at)
+                .bind(list.accepted_at)
+                .bind(id)
+                .bind(items[i].platform.as_str())
+                .bind(items[i].normalized.as_str());
+        }
+        q.execute(&mut **tx).await?;
+    }
+
+    let summary = plan.summary(&ids, new_targets);
+    sqlx::query("UPDATE lists SET new_targets = ?2, merged = ?3 WHERE list_id = ?1")
+        .bind(&list.list_id)
+        .bind(to_i64(summary.new_targets))
+        .bind(to_i64(summary.merged))
+        .execute(&mut **tx)
+        .await?;
+    Ok(summary)
+}
+
+const ITEM_QUERY: &str = "SELECT r.item_index, t.id AS target_id, t.platform, t.normalized, \
+    t.due_at, EXISTS (SELECT 1 FROM holds h WHERE h.platform = t.platform \
+    AND h.normalized = t.normalized AND h.released_at IS NULL AND h.expires_at > ?2) AS held, \
+    d.state AS delivery_state, t.delivered_at, t.acked_at, t.outcome, t.reject_reason, \
+    t.outcome_text, t.fail_reason, t.withdrawn_at \
+    FROM referrals r JOIN targets t ON t.id = r.target_id \
+    LEFT JOIN deliveries d ON d.target_id = t.id AND d.kind = 1 \
+    WHERE r.list_id = ?1 ORDER BY r.item_index";
+
+pub(super) async fn insert_list(
+    pool: &SqlitePool,
+    list: &NewList,
+    items: &[NewReferral],
+) -> StoreResult<IntakeResult> {
+    let mut tx = write_tx(pool).await?;
+    let claimed = sqlx::query(
+        "INSERT INTO lists (list_id, agency_id, action_day_id, content_sha256, jws, \
+         item_count, leaf_hashes, created_at, accepted_at, due_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (list_id) DO NOTHING",
+    )
+    .bind(&list.list_id)
+    .bind(&list.agency_id)
+    .bind(list.action_day_id.as_deref())
+    .bind(list.content_sha256.as_slice())
+    .bind(&list.jws)
+    .bind(to_i64(list.item_count))
+    .bind(list.leaf_hashes.as_slice())
+    .bind(list.created_at)
+    .bind(list.accepted_at)
+    .bind(list.due_at)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if claimed == 0 {
+        return existing_list(&mut tx, list).await;
+    }
+    let summary = insert_list_tx(&mut tx, list, items).await?;
+    tx.commit().await?;
+    tracing::debug!(
+        list_id = %list.list_id,
+        new_targets = summary.new_targets,
+        merged = summary.merged,
+        "list stored"
+    );
+    Ok(IntakeResult::Accepted(summary))
+}
+
+pub(super) async fn get_list(pool: &SqlitePool, list_id: &str) -> StoreResult<Option<ListRecord>> {
+    let r = sqlx::query(
+        "SELECT list_id, agency_id, action_day_id, content_sha256, item_count, created_at, \
+         accepted_at, new_targets, merged FROM lists WHERE list_id = ?1",
+    )
+    .bind(list_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(r.as_ref().map(rows::list_record).transpose()?)
+}
+
+pub(super) async fn list_items(
+    pool: &SqlitePool,
+    list_id: &str,
+    now: i64,
+) -> StoreResult<Vec<ItemRecord>> {
+    let rs = sqlx::query(ITEM_QUERY)
+        .bind(list_id)
+        .bind(now)
+        .fetch_all(pool)
+        .await?;
+    Ok(rs
+        .iter()
+        .map(rows::item_record)
+        .collect::<sqlx::Result<_>>()?)
+}

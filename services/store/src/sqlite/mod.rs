@@ -1,0 +1,243 @@
+//! SQLite backend: one file in WAL mode, the embedded default.
+//!
+//! SQLite has a single writer. Every transaction that writes starts with `BEGIN IMMEDIATE`,
+//! so it takes the write lock up front (waiting up to the busy timeout) instead of failing
+//! with `SQLITE_BUSY` when a read transaction tries to upgrade. Single-statement writes run
+//! in autocommit, which takes the write lock at the start of the statement.
+//!
+//! Bulk writes use multi-row `INSERT ... VALUES (...), (...)` in chunks that stay under the
+//! bound-parameter limit; every full chunk has the same SQL text, so the prepared statement
+//! is reused from the connection's statement cache.
+//!
+//! The [`Store`] methods are implemented by concept: `directory` (organisations, keys,
+//! platforms), `days` (action days), `intake` (lists), `outbox` (holds, deliveries),
+//! `outcomes` (reports, summaries); `sql` builds the chunked statements.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
+
+use crate::model::*;
+use crate::plan::{self, IntakePlan, ReportEffects};
+use crate::rows::to_i64;
+use crate::{Store, StoreError, StoreResult, migrations};
+
+mod days;
+mod directory;
+mod intake;
+mod outbox;
+mod outcomes;
+mod sql;
+use sql::{IN_CHUNK, anon, chunks, rows_per_chunk, values_rows};
+
+mod rows {
+    crate::rows::row_decoders!(sqlx::sqlite::SqliteRow);
+}
+
+/// Connections in the pool: readers run concurrently (WAL), writers queue on the lock.
+const POOL_SIZE: u32 = 4;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The SQLite store. Cheap to clone (a pool handle).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if missing) the database at `url` (`sqlite:path/to/file.db`),
+    /// in WAL mode with `synchronous=NORMAL`, foreign keys on and a 10 s busy timeout, and
+    /// applies the embedded migrations. An in-memory database (`sqlite::memory:`) gets a
+    /// single connection, so that every query sees the same database.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if in_memory { 1 } else { POOL_SIZE })
+            .connect_with(options)
+            .await?;
+        migrations::sqlite().run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The underlying pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+/// A write transaction: `BEGIN IMMEDIATE` takes the write lock up front.
+async fn write_tx(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>> {
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+}
+
+impl Store for SqliteStore {
+    async fn upsert_organization(&self, org: &Organization) -> StoreResult<Organization> {
+        directory::upsert_organization(&self.pool, org).await
+    }
+
+    async fn get_organization(&self, id: &str) -> StoreResult<Option<Organization>> {
+        directory::get_organization(&self.pool, id).await
+    }
+
+    async fn list_organizations(&self) -> StoreResult<Vec<Organization>> {
+        directory::list_organizations(&self.pool).await
+    }
+
+    async fn insert_agency_key(&self, key: &AgencyKey) -> StoreResult<AgencyKey> {
+        directory::insert_agency_key(&self.pool, key).await
+    }
+
+    async fn revoke_agency_key(
+        &self,
+        kid: &str,
+        reason: &str,
+        at: i64,
+    ) -> StoreResult<Option<AgencyKey>> {
+        directory::revoke_agency_key(&self.pool, kid, reason, at).await
+    }
+
+    async fn get_agency_key(&self, kid: &str) -> StoreResult<Option<AgencyKey>> {
+        directory::get_agency_key(&self.pool, kid).await
+    }
+
+    async fn list_agency_keys(&self, agency_ids: &[String]) -> StoreResult<Vec<AgencyKey>> {
+        directory::list_agency_keys(&self.pool, agency_ids).await
+    }
+
+    async fn upsert_platform(&self, p: &Platform) -> StoreResult<Platform> {
+        directory::upsert_platform(&self.pool, p).await
+    }
+
+    async fn get_platform(&self, name: &str) -> StoreResult<Option<Platform>> {
+        directory::get_platform(&self.pool, name).await
+    }
+
+    async fn list_platforms(&self) -> StoreResult<Vec<Platform>> {
+        directory::list_platforms(&self.pool).await
+    }
+
+    async fn insert_action_day(&self, day: &ActionDay) -> StoreResult<ActionDay> {
+        days::insert_action_day(&self.pool, day).await
+    }
+
+    async fn get_action_day(&self, id: &str) -> StoreResult<Option<ActionDay>> {
+        days::get_action_day(&self.pool, id).await
+    }
+
+    async fn list_action_days(&self) -> StoreResult<Vec<ActionDay>> {
+        days::list_action_days(&self.pool).await
+    }
+
+    async fn close_action_day(&self, id: &str, at: i64) -> StoreResult<Option<ActionDay>> {
+        days::close_action_day(&self.pool, id, at).await
+    }
+
+    async fn mark_released(&self, id: &str, at: i64) -> StoreResult<bool> {
+        days::mark_released(&self.pool, id, at).await
+    }
+
+    async fn due_releases(&self, now: i64) -> StoreResult<Vec<ActionDay>> {
+        days::due_releases(&self.pool, now).await
+    }
+
+    async fn next_release_after(&self, now: i64) -> StoreResult<Option<i64>> {
+        days::next_release_after(&self.pool, now).await
+    }
+
+    async fn insert_list(
+        &self,
+        list: &NewList,
+        items: &[NewReferral],
+    ) -> StoreResult<IntakeResult> {
+        intake::insert_list(&self.pool, list, items).await
+    }
+
+    async fn get_list(&self, list_id: &str) -> StoreResult<Option<ListRecord>> {
+        intake::get_list(&self.pool, list_id).await
+    }
+
+    async fn list_items(&self, list_id: &str, now: i64) -> StoreResult<Vec<ItemRecord>> {
+        intake::list_items(&self.pool, list_id, now).await
+    }
+
+    async fn insert_hold(&self, hold: &Hold) -> StoreResult<Hold> {
+        outbox::insert_hold(&self.pool, hold).await
+    }
+
+    async fn release_hold(&self, id: &str, at: i64) -> StoreResult<Option<Hold>> {
+        outbox::release_hold(&self.pool, id, at).await
+    }
+
+    async fn get_hold(&self, id: &str) -> StoreResult<Option<Hold>> {
+        outbox::get_hold(&self.pool, id).await
+    }
+
+    async fn list_holds(&self, placed_by: Option<&str>) -> StoreResult<Vec<Hold>> {
+        outbox::list_holds(&self.pool, placed_by).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        platform: &str,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        outbox::claim_deliveries(&self.pool, platform, now, lease_until, limit).await
+    }
+
+    async fn delivery_payloads(&self, target_ids: &[i64]) -> StoreResult<Vec<TargetPayload>> {
+        outbox::delivery_payloads(&self.pool, target_ids).await
+    }
+
+    async fn list_proof_material(
+        &self,
+        list_ids: &[String],
+    ) -> StoreResult<Vec<ListProofMaterial>> {
+        outbox::list_proof_material(&self.pool, list_ids).await
+    }
+
+    async fn mark_delivered(&self, delivery_ids: &[i64], at: i64) -> StoreResult<()> {
+        outbox::mark_delivered(&self.pool, delivery_ids, at).await
+    }
+
+    async fn mark_retry(&self, delivery_ids: &[i64], next_at: i64, error: &str) -> StoreResult<()> {
+        outbox::mark_retry(&self.pool, delivery_ids, next_at, error).await
+    }
+
+    async fn mark_failed(&self, delivery_ids: &[i64], at: i64, error: &str) -> StoreResult<()> {
+        outbox::mark_failed(&self.pool, delivery_ids, at, error).await
+    }
+
+    async fn next_delivery_at(&self, platform: &str) -> StoreResult<Option<i64>> {
+        outbox::next_delivery_at(&self.pool, platform).await
+    }
+
+    async fn record_reports(
+        &self,
+        platform: &str,
+        reports: &[NewReport],
+        received_at: i64,
+    ) -> StoreResult<Result<ReportCounts, ReportRefusal>> {
+        outcomes::record_reports(&self.pool, platform, reports, received_at).await
+    }
+
+    async fn platform_counts(
+        &self,
+        action_day_id: &str,
+        now: i64,
+    ) -> StoreResult<Vec<PlatformCounts>> {
+        outcomes::platform_counts(&self.pool, action_day_id, now).await
+    }
+}

@@ -1,0 +1,267 @@
+//! Deconfliction holds and the delivery outbox.
+
+use super::*;
+
+pub(super) async fn insert_hold(pool: &SqlitePool, hold: &Hold) -> StoreResult<Hold> {
+    let r = sqlx::query(
+        "INSERT INTO holds (id, platform, target, normalized, reason, expires_at, created_at, \
+         placed_by, released_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+         ON CONFLICT (id) DO NOTHING RETURNING *",
+    )
+    .bind(&hold.id)
+    .bind(&hold.platform)
+    .bind(&hold.target)
+    .bind(&hold.normalized)
+    .bind(&hold.reason)
+    .bind(hold.expires_at)
+    .bind(hold.created_at)
+    .bind(&hold.placed_by)
+    .bind(hold.released_at)
+    .fetch_optional(pool)
+    .await?;
+    match r {
+        Some(r) => Ok(rows::hold(&r)?),
+        None => Err(StoreError::Conflict(format!(
+            "hold {:?} already exists",
+            hold.id
+        ))),
+    }
+}
+
+pub(super) async fn release_hold(
+    pool: &SqlitePool,
+    id: &str,
+    at: i64,
+) -> StoreResult<Option<Hold>> {
+    let r = sqlx::query(
+        "UPDATE holds SET released_at = COALESCE(released_at, ?2) WHERE id = ?1 RETURNING *",
+    )
+    .bind(id)
+    .bind(at)
+    .fetch_optional(pool)
+    .await?;
+    Ok(r.as_ref().map(rows::hold).transpose()?)
+}
+
+pub(super) async fn get_hold(pool: &SqlitePool, id: &str) -> StoreResult<Option<Hold>> {
+    let r = sqlx::query("SELECT * FROM holds WHERE id = ?1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(r.as_ref().map(rows::hold).transpose()?)
+}
+
+pub(super) async fn list_holds(
+    pool: &SqlitePool,
+    placed_by: Option<&str>,
+) -> StoreResult<Vec<Hold>> {
+    let rs = sqlx::query(
+        "SELECT * FROM holds WHERE ?1 IS NULL OR placed_by = ?1 \
+         ORDER BY created_at DESC, id DESC",
+    )
+    .bind(placed_by)
+    .fetch_all(pool)
+    .await?;
+    Ok(rs.iter().map(rows::hold).collect::<sqlx::Result<_>>()?)
+}
+
+pub(super) async fn claim_deliveries(
+    pool: &SqlitePool,
+    platform: &str,
+    now: i64,
+    lease_until: i64,
+    limit: u32,
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    let rs = sqlx::query(
+        "UPDATE deliveries SET state = 1, next_at = ?3, attempts = attempts + 1 \
+         WHERE id IN ( \
+           SELECT d.id FROM deliveries d \
+           WHERE d.platform = ?1 AND d.state IN (0, 1) AND d.next_at <= ?2 \
+             AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.platform = d.platform \
+               AND h.normalized = d.normalized AND h.released_at IS NULL \
+               AND h.expires_at > ?2) \
+           ORDER BY d.next_at, d.id LIMIT ?4) \
+         RETURNING id, target_id, kind, attempts",
+    )
+    .bind(platform)
+    .bind(now)
+    .bind(lease_until)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    let mut claimed = rs
+        .iter()
+        .map(rows::claimed)
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    claimed.sort_unstable_by_key(|c| c.id);
+    Ok(claimed)
+}
+
+pub(super) async fn delivery_payloads(
+    pool: &SqlitePool,
+    target_ids: &[i64],
+) -> StoreResult<Vec<TargetPayload>> {
+    let ids = plan::sorted_ids(target_ids);
+    let mut targets = Vec::with_capacity(ids.len());
+    let mut referrals = Vec::new();
+    for chunk in ids.chunks(IN_CHUNK) {
+        let ph = anon(chunk.len());
+        let mut q = sqlx::query(AssertSqlSafe(format!(
+            "SELECT id, platform, kind, normalized, original, category, legal_basis, \
+             removal_order_ref, action_day_id FROM targets WHERE id IN ({ph}) ORDER BY id"
+        )));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(pool).await? {
+            targets.push(rows::target_payload(&r)?);
+        }
+        let mut q = sqlx::query(AssertSqlSafe(format!(
+            "SELECT target_id, list_id, item_index, agency_id, item FROM referrals \
+             WHERE target_id IN ({ph}) ORDER BY target_id, list_id, item_index"
+        )));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(pool).await? {
+            referrals.push(rows::referral_payload(&r)?);
+        }
+    }
+    Ok(plan::attach(targets, referrals))
+}
+
+pub(super) async fn list_proof_material(
+    pool: &SqlitePool,
+    list_ids: &[String],
+) -> StoreResult<Vec<ListProofMaterial>> {
+    let mut out = Vec::with_capacity(list_ids.len());
+    for chunk in list_ids.chunks(IN_CHUNK) {
+        let mut q = sqlx::query(AssertSqlSafe(format!(
+            "SELECT list_id, agency_id, jws, item_count, leaf_hashes FROM lists \
+             WHERE list_id IN ({})",
+            anon(chunk.len())
+        )));
+        for id in chunk {
+            q = q.bind(id.as_str());
+        }
+        for r in q.fetch_all(pool).await? {
+            out.push(rows::proof_material(&r)?);
+        }
+    }
+    out.sort_by(|a, b| a.list_id.cmp(&b.list_id));
+    out.dedup_by(|a, b| a.list_id == b.list_id);
+    Ok(out)
+}
+
+pub(super) async fn mark_delivered(
+    pool: &SqlitePool,
+    delivery_ids: &[i64],
+    at: i64,
+) -> StoreResult<()> {
+    let ids = plan::sorted_ids(delivery_ids);
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut tx = write_tx(pool).await?;
+    for chunk in ids.chunks(IN_CHUNK) {
+        let ph = anon(chunk.len());
+        let mut q = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE targets SET delivered_at = ? WHERE delivered_at IS NULL AND id IN \
+             (SELECT target_id FROM deliveries WHERE kind = 1 AND state = 1 AND id IN ({ph}))"
+        )))
+        .bind(at);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *tx).await?;
+        let mut q = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE deliveries SET state = 2, delivered_at = ? WHERE state = 1 AND id IN ({ph})"
+        )))
+        .bind(at);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn mark_retry(
+    pool: &SqlitePool,
+    delivery_ids: &[i64],
+    next_at: i64,
+    error: &str,
+) -> StoreResult<()> {
+    let ids = plan::sorted_ids(delivery_ids);
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut tx = write_tx(pool).await?;
+    for chunk in ids.chunks(IN_CHUNK) {
+        let mut q = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE deliveries SET state = 0, next_at = ?, last_error = ? \
+             WHERE state IN (0, 1) AND id IN ({})",
+            anon(chunk.len())
+        )))
+        .bind(next_at)
+        .bind(error);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn mark_failed(
+    pool: &SqlitePool,
+    delivery_ids: &[i64],
+    at: i64,
+    error: &str,
+) -> StoreResult<()> {
+    let ids = plan::sorted_ids(delivery_ids);
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut tx = write_tx(pool).await?;
+    for chunk in ids.chunks(IN_CHUNK) {
+        let ph = anon(chunk.len());
+        let mut q = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE targets SET failed_at = ?, fail_reason = ? WHERE id IN \
+             (SELECT target_id FROM deliveries WHERE kind = 1 AND state IN (0, 1) \
+              AND id IN ({ph}))"
+        )))
+        .bind(at)
+        .bind(error);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *tx).await?;
+        let mut q = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE deliveries SET state = 3, failed_at = ?, last_error = ? \
+             WHERE state IN (0, 1) AND id IN ({ph})"
+        )))
+        .bind(at)
+        .bind(error);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn next_delivery_at(
+    pool: &SqlitePool,
+    platform: &str,
+) -> StoreResult<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT MIN(next_at) FROM deliveries WHERE platform = ?1 AND state IN (0, 1)",
+    )
+    .bind(platform)
+    .fetch_one(pool)
+    .await?)
+}

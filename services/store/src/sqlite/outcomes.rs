@@ -1,0 +1,136 @@
+//! Platform reports and per-platform summaries.
+
+use super::*;
+
+const COUNTS_QUERY: &str = "WITH x AS ( \
+      SELECT t.platform, t.delivered_at, t.acked_at, t.outcome, \
+             COALESCE(d.state, -1) AS dstate, \
+             EXISTS (SELECT 1 FROM holds h WHERE h.platform = t.platform \
+                     AND h.normalized = t.normalized AND h.released_at IS NULL \
+                     AND h.expires_at > ?2) AS held, \
+             t.due_at \
+      FROM targets t LEFT JOIN deliveries d ON d.target_id = t.id AND d.kind = 1 \
+      WHERE t.action_day_id = ?1), \
+    y AS (SELECT x.*, (delivered_at IS NOT NULL OR (due_at <= ?2 AND NOT held)) AS rel FROM x) \
+    SELECT platform, \
+      COUNT(*) AS referred, \
+      COUNT(*) FILTER (WHERE delivered_at IS NULL AND held) AS held, \
+      COUNT(*) FILTER (WHERE rel) AS released, \
+      COUNT(*) FILTER (WHERE delivered_at IS NOT NULL) AS delivered, \
+      COUNT(*) FILTER (WHERE acked_at IS NOT NULL) AS acknowledged, \
+      COUNT(*) FILTER (WHERE outcome = 1) AS blocked, \
+      COUNT(*) FILTER (WHERE outcome = 2) AS already_gone, \
+      COUNT(*) FILTER (WHERE outcome = 3) AS not_found, \
+      COUNT(*) FILTER (WHERE outcome = 4) AS geo_blocked, \
+      COUNT(*) FILTER (WHERE outcome = 5) AS rejected, \
+      COUNT(*) FILTER (WHERE dstate = 3) AS failed, \
+      COUNT(*) FILTER (WHERE rel AND dstate <> 3 AND outcome IS NULL) AS pending \
+    FROM y GROUP BY platform ORDER BY platform";
+
+pub(super) async fn record_reports(
+    pool: &SqlitePool,
+    platform: &str,
+    reports: &[NewReport],
+    received_at: i64,
+) -> StoreResult<Result<ReportCounts, ReportRefusal>> {
+    if reports.is_empty() {
+        return Ok(Ok(ReportCounts::default()));
+    }
+    let mut tx = write_tx(pool).await?;
+
+    let targets = plan::report_targets(reports);
+    let mut delivered: HashSet<i64> = HashSet::with_capacity(targets.len());
+    for chunk in targets.chunks(IN_CHUNK) {
+        let mut q = sqlx::query(AssertSqlSafe(format!(
+            "SELECT t.id FROM targets t JOIN deliveries d ON d.target_id = t.id \
+             AND d.kind = 1 AND d.state = 2 WHERE t.platform = ? AND t.id IN ({})",
+            anon(chunk.len())
+        )))
+        .bind(platform);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *tx).await? {
+            delivered.insert(r.try_get("id")?);
+        }
+    }
+    if let Some((index, target_id)) = plan::first_undelivered(reports, &delivered) {
+        return Ok(Err(ReportRefusal::NotDelivered { index, target_id }));
+    }
+
+    let mut recorded: HashSet<String> = HashSet::with_capacity(reports.len());
+    for (range, sql) in chunks(reports.len(), rows_per_chunk(0, 9), |n| {
+        format!(
+            "INSERT INTO reports (platform, received_at, report_id, target_id, kind, outcome, \
+             reason, report_text, reported_at) VALUES {} \
+             ON CONFLICT (platform, report_id) DO NOTHING RETURNING report_id",
+            values_rows(n, "", 9)
+        )
+    }) {
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for r in &reports[range] {
+            q = q
+                .bind(platform)
+                .bind(received_at)
+                .bind(r.report_id.as_str())
+                .bind(r.target_id)
+                .bind(r.kind.as_i32())
+                .bind(r.outcome)
+                .bind(r.reason)
+                .bind(r.text.as_str())
+                .bind(r.at);
+        }
+        for row in q.fetch_all(&mut *tx).await? {
+            recorded.insert(row.try_get("report_id")?);
+        }
+    }
+
+    let effects = ReportEffects::new(reports, &recorded);
+    for (target_id, at) in &effects.acks {
+        sqlx::query(
+            "UPDATE targets SET acked_at = ?2 WHERE id = ?1 \
+             AND (acked_at IS NULL OR acked_at > ?2)",
+        )
+        .bind(*target_id)
+        .bind(*at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for d in &effects.decisions {
+        sqlx::query(
+            "UPDATE targets SET outcome = ?2, reject_reason = ?3, outcome_text = ?4, \
+             acted_at = ?5 WHERE id = ?1 AND (acted_at IS NULL OR acted_at <= ?5)",
+        )
+        .bind(d.target_id)
+        .bind(d.outcome)
+        .bind(d.reject_reason)
+        .bind(d.text)
+        .bind(d.at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+
+    let recorded_n = u32::try_from(recorded.len()).unwrap_or(u32::MAX);
+    let total = u32::try_from(reports.len()).unwrap_or(u32::MAX);
+    Ok(Ok(ReportCounts {
+        recorded: recorded_n,
+        duplicates: total.saturating_sub(recorded_n),
+    }))
+}
+
+pub(super) async fn platform_counts(
+    pool: &SqlitePool,
+    action_day_id: &str,
+    now: i64,
+) -> StoreResult<Vec<PlatformCounts>> {
+    let rs = sqlx::query(COUNTS_QUERY)
+        .bind(action_day_id)
+        .bind(now)
+        .fetch_all(pool)
+        .await?;
+    Ok(rs
+        .iter()
+        .map(rows::platform_counts)
+        .collect::<sqlx::Result<_>>()?)
+}

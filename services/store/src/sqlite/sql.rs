@@ -1,0 +1,68 @@
+//! Building chunked bulk statements within SQLite's bound-parameter limit.
+
+use std::sync::Arc;
+
+/// SQLite's limit on bound parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER`).
+pub(super) const MAX_PARAMS: usize = 32766;
+
+/// Ids per `IN (...)` list.
+pub(super) const IN_CHUNK: usize = 10_000;
+
+/// `?, ?, ...` (`n` anonymous placeholders).
+///
+/// Bulk statements use anonymous placeholders only: SQLite looks numbered ones (`?NNN`) up
+/// in a linear list on every bind, which makes binding tens of thousands of them quadratic,
+/// and sqlx cannot mix the two styles. Their binds follow the order of appearance.
+pub(super) fn anon(n: usize) -> String {
+    let mut s = String::with_capacity(n * 3);
+    for i in 0..n {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push('?');
+    }
+    s
+}
+
+/// `(literals ?, ?, ...), (...)`: `rows` rows of `literals` (constant SQL such as
+/// `"1, 0, "`) followed by `per_row` anonymous placeholders.
+pub(super) fn values_rows(rows: usize, literals: &str, per_row: usize) -> String {
+    let one = format!("({literals}{})", anon(per_row));
+    let mut s = String::with_capacity(rows * (one.len() + 2));
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(&one);
+    }
+    s
+}
+
+/// Splits `n` rows into chunks of at most `max` rows and gives, for each chunk, its range
+/// and its SQL (built once for full chunks).
+pub(super) fn chunks(
+    n: usize,
+    max: usize,
+    sql: impl Fn(usize) -> String,
+) -> Vec<(std::ops::Range<usize>, Arc<str>)> {
+    let max = max.max(1);
+    let mut out = Vec::new();
+    let mut full: Option<Arc<str>> = None;
+    let mut start = 0;
+    while start < n {
+        let end = (start + max).min(n);
+        let text = if end - start == max {
+            full.get_or_insert_with(|| Arc::from(sql(max))).clone()
+        } else {
+            Arc::from(sql(end - start))
+        };
+        out.push((start..end, text));
+        start = end;
+    }
+    out
+}
+
+/// Rows per chunk for `per_row` parameters per row after `leading` ones.
+pub(super) fn rows_per_chunk(leading: usize, per_row: usize) -> usize {
+    (MAX_PARAMS - leading) / per_row
+}
