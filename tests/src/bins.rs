@@ -20,6 +20,10 @@ pub fn path(name: &str) -> PathBuf {
         .and_then(|deps| deps.parent())
         .expect("target dir")
         .join(format!("{file}{}", std::env::consts::EXE_SUFFIX));
-    assert!(p.exists(), "{} was not built (run the tests with cargo test)", p.display());
+    assert!(
+        p.exists(),
+        "{} was not built (run the tests with cargo test)",
+        p.display()
+    );
     p
 }
