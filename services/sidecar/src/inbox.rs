@@ -63,6 +63,8 @@ pub struct Pending {
 pub struct Outgoing {
     pub seq: i64,
     pub report: pb::PlatformReport,
+    /// Failed attempts so far.
+    pub attempts: i64,
 }
 
 /// Outbox rows by state.
@@ -282,7 +284,7 @@ impl Inbox {
     /// Pending reports due by `now_ms`, oldest first.
     pub async fn due_reports(&self, limit: u32, now_ms: i64) -> Result<Vec<Outgoing>, InboxError> {
         let rows = sqlx::query(
-            "SELECT seq, report FROM outbox WHERE state = 'pending' AND due_at <= ? \
+            "SELECT seq, report, attempts FROM outbox WHERE state = 'pending' AND due_at <= ? \
              ORDER BY due_at, seq LIMIT ?",
         )
         .bind(now_ms)
@@ -299,7 +301,12 @@ impl Inbox {
                         reason: e.to_string(),
                     }
                 })?;
-                Ok(Outgoing { seq, report })
+                let attempts: i64 = row.try_get("attempts")?;
+                Ok(Outgoing {
+                    seq,
+                    report,
+                    attempts,
+                })
             })
             .collect()
     }
@@ -323,6 +330,17 @@ impl Inbox {
     pub async fn mark_failed(&self, seqs: &[i64], error: &str) -> Result<(), InboxError> {
         self.update_outbox(seqs, "attempts = attempts + 1", None, Some(error))
             .await
+    }
+
+    /// Counts a failed attempt and puts reports off until `until` (Unix ms).
+    pub async fn defer(&self, seqs: &[i64], until: i64, error: &str) -> Result<(), InboxError> {
+        self.update_outbox(
+            seqs,
+            "attempts = attempts + 1, due_at = ",
+            Some(until),
+            Some(error),
+        )
+        .await
     }
 
     /// Parks reports the hub refused for good; they are not retried.

@@ -1,8 +1,10 @@
 //! The reporter: sends the outbox to the hub with `PlatformService/ReportOutcomes`, in
 //! batches of at most `report.batch_size`, oldest due first, retrying with backoff until the
-//! hub answers OK. Reports the hub refuses for good (PERMISSION_DENIED, INVALID_ARGUMENT)
-//! are isolated by halving the batch and parked one by one, with the hub's message, so
-//! one bad report neither blocks the rest nor loops hot.
+//! hub answers OK. Reports the hub refuses are isolated by halving the batch, so one bad
+//! report never blocks the rest. INVALID_ARGUMENT is final: the report is parked with the
+//! hub's message. PERMISSION_DENIED ("not delivered to this platform") may be the hub not
+//! having recorded the delivery yet (its Deliver answer still in flight, or a retry under
+//! way), so the report is put off and tried again for about an hour before it is parked.
 
 use std::{sync::Arc, time::Duration};
 
@@ -14,6 +16,11 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, transport::Channel};
 use tracing::Instrument;
+
+/// How long a report refused as "not delivered" is put off, and how often it is tried
+/// before it is parked (about an hour in all).
+const REFUSED_DELAY: Duration = Duration::from_secs(5);
+const REFUSED_RETRIES: i64 = 720;
 
 use crate::{
     backoff::Backoff,
@@ -120,6 +127,18 @@ impl Reporter {
                         let (a, b) = part.split_at(part.len() / 2);
                         stack.push(b);
                         stack.push(a);
+                    } else if s.code() == Code::PermissionDenied
+                        && part[0].attempts < REFUSED_RETRIES
+                    {
+                        let msg = format!("{:?}: {}", s.code(), s.message());
+                        tracing::warn!(
+                            report_id = %part[0].report.report_id,
+                            target_id = %part[0].report.target_id,
+                            error = %msg,
+                            "hub refused a report; trying again later"
+                        );
+                        let until = timestamp::now_millis() + REFUSED_DELAY.as_millis() as i64;
+                        self.inbox.defer(&seqs, until, &msg).await?;
                     } else {
                         let msg = format!("{:?}: {}", s.code(), s.message());
                         tracing::error!(

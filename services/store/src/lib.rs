@@ -238,9 +238,9 @@ pub trait Store: Send + Sync + Clone + 'static {
 
     /// Records reports from `platform` in one transaction. Refuses the whole batch with
     /// `ReportRefusal::NotDelivered { index }` when any report names a target that is not
-    /// this platform's or was never sent to it (its TAKEDOWN delivery has no attempt yet).
-    /// A sent delivery counts even before the hub has recorded the receiver's answer: the
-    /// sidecar may hand the target on and report before the Deliver response is processed. Duplicate `report_id`s are counted, not
+    /// this platform's or is not delivered to it: its TAKEDOWN delivery must be DELIVERED or
+    /// INFLIGHT (sent, answer not yet recorded — the sidecar may hand the target on and
+    /// report before the hub has processed the Deliver response). Duplicate `report_id`s are counted, not
     /// stored twice. Acknowledgements set the target's `acked_at` (first one wins);
     /// decisions append to the outcome history and set the target's latest outcome.
     fn record_reports(

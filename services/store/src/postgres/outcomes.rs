@@ -41,7 +41,7 @@ pub(super) async fn record_reports(
     let targets = plan::report_targets(reports);
     let delivered: HashSet<i64> = sqlx::query_scalar(
         "SELECT t.id FROM targets t JOIN deliveries d ON d.target_id = t.id \
-         AND d.kind = 1 AND d.attempts > 0 WHERE t.platform = $1 AND t.id = ANY($2)",
+         AND d.kind = 1 AND d.state IN (1, 2) WHERE t.platform = $1 AND t.id = ANY($2)",
     )
     .bind(platform)
     .bind(&targets)

@@ -43,7 +43,7 @@ pub(super) async fn record_reports(
     for chunk in targets.chunks(IN_CHUNK) {
         let mut q = sqlx::query(AssertSqlSafe(format!(
             "SELECT t.id FROM targets t JOIN deliveries d ON d.target_id = t.id \
-             AND d.kind = 1 AND d.attempts > 0 WHERE t.platform = ? AND t.id IN ({})",
+             AND d.kind = 1 AND d.state IN (1, 2) WHERE t.platform = ? AND t.id IN ({})",
             anon(chunk.len())
         )))
         .bind(platform);
