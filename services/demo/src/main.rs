@@ -88,13 +88,21 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let hub_listener = TcpListener::bind("127.0.0.1:0").await?;
     let hub_addr = hub_listener.local_addr()?;
     let hub_endpoint = format!("https://127.0.0.1:{}", hub_addr.port());
-    let mut hub_cfg = takedown_hub::Config::default();
-    hub_cfg.listen = hub_addr;
-    hub_cfg.database_url = format!("sqlite:{}", dir.join("hub.db").display());
-    hub_cfg.tls.ca = certs.join("ca.pem");
-    hub_cfg.tls.cert = certs.join("hub.pem");
-    hub_cfg.tls.key = certs.join("hub.key");
-    hub_cfg.delivery.poll_ms = 250;
+    let defaults = takedown_hub::Config::default();
+    let hub_cfg = takedown_hub::Config {
+        listen: hub_addr,
+        database_url: format!("sqlite:{}", dir.join("hub.db").display()),
+        tls: takedown_hub::config::TlsConfig {
+            ca: certs.join("ca.pem"),
+            cert: certs.join("hub.pem"),
+            key: certs.join("hub.key"),
+        },
+        delivery: takedown_hub::config::DeliveryConfig {
+            poll_ms: 250,
+            ..defaults.delivery.clone()
+        },
+        ..defaults
+    };
     hub_cfg.validate()?;
     let store = takedown_store::sqlite::SqliteStore::connect(&hub_cfg.database_url).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
