@@ -25,6 +25,7 @@ macro_rules! both_backends {
 }
 
 mod access;
+mod cli;
 mod delivery;
 mod intake;
 

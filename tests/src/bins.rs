@@ -1,5 +1,5 @@
-//! The binaries under test. Cargo builds this crate's `e2e-takedown-hub` and
-//! `e2e-takedown-sidecar` for its integration tests: the same `main` functions as
+//! The binaries under test. Cargo builds this crate's `e2e-takedown-hub`,
+//! `e2e-takedown-sidecar` and `e2e-takedownctl` for its integration tests: the same `main` functions as
 //! `takedown-hub` and `takedown-sidecar` (`takedown_hub::cli::main`,
 //! `takedown_sidecar::cli::main`), compiled with the test run's features, so the workspace
 //! is compiled once.
@@ -11,6 +11,7 @@ pub fn path(name: &str) -> PathBuf {
     let file = match name {
         "takedown-hub" => "e2e-takedown-hub",
         "takedown-sidecar" => "e2e-takedown-sidecar",
+        "takedownctl" => "e2e-takedownctl",
         other => panic!("no binary {other} under test"),
     };
     // target/<profile>/deps/e2e-<hash> → target/<profile>/<file>

@@ -20,6 +20,7 @@
 //! - [`output`]: tables, JSON and the human words for states.
 //! - [`report`]: coordinator reports of an action day (`summary`, `watch`): table, CSV,
 //!   JSON and self-contained HTML with an SVG chart, rendered from the hub's summary.
+//! - [`main`]: the binary's whole `main`.
 //! - [`time`]: RFC 3339 and relative times (`+30s`, `+2h`), durations (`48h`).
 #![forbid(unsafe_code)]
 
@@ -39,4 +40,28 @@ pub use cli::Cli;
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     commands::dispatch(cli).await
+}
+
+/// The binary's whole `main`: parses the command line, runs it, prints any error as one
+/// line (`error: ...`) and returns the exit code.
+pub fn main() -> std::process::ExitCode {
+    use clap::Parser;
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", client::error_line(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -10,6 +10,18 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
+/// The top-level keys of [`Config`], as read from the environment.
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "listen",
+    "database_url",
+    "hub_id",
+    "audience",
+    "tls",
+    "limits",
+    "delivery",
+    "log_format",
+];
+
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -151,10 +163,20 @@ impl Config {
             }
             fig = fig.merge(Toml::file(f));
         }
-        fig = fig.merge(Env::prefixed("TAKEDOWN_").split("__"));
+        fig = fig.merge(Self::env());
         let cfg: Config = fig.extract().map_err(Box::new)?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// The `TAKEDOWN_*` layer. Only the hub's own keys are read: other tools share the
+    /// prefix (`TAKEDOWN_CONFIG`, takedownctl's `TAKEDOWN_HUB`, test settings) and must not
+    /// make the hub refuse to start.
+    fn env() -> Env {
+        Env::prefixed("TAKEDOWN_").split("__").filter(|key| {
+            let top = key.as_str().split('.').next().unwrap_or_default();
+            TOP_LEVEL_KEYS.iter().any(|k| top.eq_ignore_ascii_case(k))
+        })
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -212,6 +234,31 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn environment_overrides_and_other_takedown_variables_are_ignored() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TAKEDOWN_DELIVERY__BATCH_SIZE", "123");
+            jail.set_env("TAKEDOWN_LISTEN", "127.0.0.1:9999");
+            // Shared prefix, not the hub's: ignored.
+            jail.set_env("TAKEDOWN_CONFIG", "hub.toml");
+            jail.set_env("TAKEDOWN_HUB", "https://127.0.0.1:7400");
+            jail.set_env("TAKEDOWN_REQUIRE_PG", "1");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.delivery.batch_size, 123);
+            assert_eq!(c.listen.port(), 9999);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_misspelt_key_of_the_hub_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TAKEDOWN_DELIVERY__BATCHSIZE", "1");
+            assert!(Config::load(None).is_err());
+            Ok(())
+        });
     }
 
     #[test]

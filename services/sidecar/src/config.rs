@@ -324,7 +324,12 @@ impl Config {
             }
             fig = fig.merge(Toml::file(file));
         }
-        fig = fig.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        // TAKEDOWN_SIDECAR_CONFIG names the file (read by the command line), not a key.
+        fig = fig.merge(
+            Env::prefixed(ENV_PREFIX)
+                .split("__")
+                .filter(|key| !key.as_str().eq_ignore_ascii_case("config")),
+        );
         Self::from_figment(fig)
     }
 

@@ -1,0 +1,232 @@
+//! The command line against the real hub: a coordinator and an agency use `takedownctl` as
+//! the README shows, and the hub answers health checks and reflection.
+
+use std::process::Command;
+
+use takedown_protocol::pb;
+use takedown_tests::{Backend, hub::HubOptions, pki::COORDINATOR, world::World};
+
+both_backends!(
+    takedownctl_drives_the_real_hub,
+    health_reflection_and_graceful_stop
+);
+
+/// Runs `takedownctl --hub <hub> --certs <pki> --as <org> args...`; returns (ok, stdout, stderr).
+fn ctl(w: &World, org: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(takedown_tests::bins::path("takedownctl"))
+        .args(["--hub", &w.hub.endpoint, "--certs"])
+        .arg(&w.pki.dir)
+        .args(["--as", org])
+        .args(args)
+        .current_dir(w.dir.path())
+        .output()
+        .expect("run takedownctl");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn takedownctl_drives_the_real_hub(backend: Backend) {
+    let Some(w) = World::start(backend, HubOptions::default()).await else {
+        return;
+    };
+    let dir = w.dir.path();
+    // The coordinator registers a new agency; the agency makes a key; the coordinator
+    // registers it.
+    let (ok, _, err) = ctl(
+        &w,
+        COORDINATOR,
+        &[
+            "directory",
+            "org",
+            "add",
+            "--id",
+            "agency-nl",
+            "--role",
+            "agency",
+        ],
+    );
+    assert!(ok, "{err}");
+    w.pki
+        .issue(takedown_protocol::ident::IdentityRole::Agency, "agency-nl");
+    let (ok, _, err) = ctl(
+        &w,
+        "agency-nl",
+        &["keys", "generate", "--kid", "nl-1", "--out", "keys"],
+    );
+    assert!(ok, "{err}");
+    let pubkey = dir.join("keys/nl-1.pub.pem");
+    let (ok, _, err) = ctl(
+        &w,
+        COORDINATOR,
+        &[
+            "directory",
+            "key",
+            "add",
+            "--agency",
+            "agency-nl",
+            "--kid",
+            "nl-1",
+            "--public-key",
+            pubkey.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, out, err) = ctl(
+        &w,
+        COORDINATOR,
+        &[
+            "action-day",
+            "create",
+            "--id",
+            "cli-day",
+            "--name",
+            "CLI day",
+            "--starts-at",
+            "+1h",
+            "--ends-at",
+            "+2h",
+            "--platform",
+            "telegram",
+            "--agency",
+            "agency-nl",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("cli-day"), "{out}");
+    // The agency signs its CSV and submits it.
+    std::fs::write(
+        dir.join("nl.csv"),
+        "platform,kind,target,category,legal_basis,removal_order_ref,note\n\
+         telegram,channel,https://t.me/Demo_NL,terrorist-propaganda,tos_referral,,\n\
+         telegram,channel,@demo_nl,terrorist-propaganda,tos_referral,,same target\n\
+         telegram,post,https://t.me/demo_nl/42,terrorist-propaganda,removal_order,RO-NL-1,\n",
+    )
+    .unwrap();
+    let (ok, _, err) = ctl(
+        &w,
+        "agency-nl",
+        &[
+            "list",
+            "sign",
+            "--input",
+            "nl.csv",
+            "--kid",
+            "nl-1",
+            "--key",
+            "keys/nl-1.key",
+            "--action-day",
+            "cli-day",
+            "--list-id",
+            "nl-list-1",
+            "--out",
+            "nl.signed.json",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, out_submit, err) = ctl(&w, "agency-nl", &["list", "submit", "nl.signed.json"]);
+    assert!(ok, "{err}");
+    assert!(out_submit.contains("nl-list-1"), "{out_submit}");
+    let (ok, out, err) = ctl(
+        &w,
+        "agency-nl",
+        &["list", "status", "nl-list-1", "--format", "json"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("embargoed"), "{out}");
+    assert!(out.contains("demo_nl/42"), "{out}");
+    // Errors are one clear line: another agency cannot see the list; a bad list is refused.
+    let (ok, _, err) = ctl(&w, "agency-fr", &["list", "status", "nl-list-1"]);
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("NOT_FOUND"), "{err}");
+    // Resubmitting is idempotent.
+    let (ok, again, err) = ctl(&w, "agency-nl", &["list", "submit", "nl.signed.json"]);
+    assert!(ok, "{err}");
+    assert_eq!(again, out_submit);
+    let summary = w
+        .as_org(COORDINATOR)
+        .await
+        .summary
+        .get_action_day_summary(pb::GetActionDaySummaryRequest {
+            action_day_id: "cli-day".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        summary.platforms[0].referred, 2,
+        "two spellings, one target, plus the post"
+    );
+}
+
+async fn health_reflection_and_graceful_stop(backend: Backend) {
+    let Some(mut w) = World::start(backend, HubOptions::default()).await else {
+        return;
+    };
+    let ch = takedown_net::connect(
+        &w.hub.endpoint,
+        &w.pki.material(COORDINATOR),
+        Some(takedown_tests::pki::identity(
+            takedown_protocol::ident::IdentityRole::Hub,
+            "hub",
+        )),
+    )
+    .await
+    .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(ch.clone());
+    for service in [
+        "",
+        "takedown.v1.ReferralService",
+        "takedown.v1.SummaryService",
+    ] {
+        let r = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            r.status(),
+            tonic_health::pb::health_check_response::ServingStatus::Serving,
+            "{service}"
+        );
+    }
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let mut refl = ServerReflectionClient::new(ch);
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = refl
+        .server_reflection_info(tokio_stream::iter(vec![req]))
+        .await
+        .unwrap()
+        .into_inner();
+    let resp = stream.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
+        panic!("no service list")
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for s in [
+        "takedown.v1.ReferralService",
+        "takedown.v1.DirectoryService",
+        "takedown.v1.PlatformService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(names.iter().any(|n| n == s), "{s} not in {names:?}");
+    }
+    // SIGTERM: the hub drains and exits cleanly.
+    assert!(
+        w.hub.stop(),
+        "the hub exits 0 on SIGTERM:\n{}",
+        w.hub.log_tail()
+    );
+    assert!(w.hub.log_text().contains("hub stopped"));
+}
