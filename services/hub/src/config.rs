@@ -236,6 +236,8 @@ mod tests {
         Config::default().validate().unwrap();
     }
 
+    // figment's Jail closures return figment's own (large) error type.
+    #[allow(clippy::result_large_err)]
     #[test]
     fn environment_overrides_and_other_takedown_variables_are_ignored() {
         figment::Jail::expect_with(|jail| {
@@ -252,6 +254,7 @@ mod tests {
         });
     }
 
+    #[allow(clippy::result_large_err)]
     #[test]
     fn a_misspelt_key_of_the_hub_is_refused() {
         figment::Jail::expect_with(|jail| {
