@@ -95,8 +95,14 @@ pub fn entry_hash(
 pub enum ChainError {
     #[error("line {line}: not an audit entry: {message}")]
     Malformed { line: usize, message: String },
-    #[error("line {line} (seq {seq}): expected seq {expected}: an entry is missing or out of order")]
-    Sequence { line: usize, seq: u64, expected: u64 },
+    #[error(
+        "line {line} (seq {seq}): expected seq {expected}: an entry is missing or out of order"
+    )]
+    Sequence {
+        line: usize,
+        seq: u64,
+        expected: u64,
+    },
     #[error("line {line} (seq {seq}): prev_hash does not match the previous entry's hash")]
     Link { line: usize, seq: u64 },
     #[error("line {line} (seq {seq}): hash does not match the entry's content")]

@@ -1,6 +1,9 @@
 //! What a platform receives: its targets, each referral's exact item bytes with a Merkle
 //! inclusion proof, and each list's signature once per batch. Nothing about other platforms'
 //! targets travels: proofs carry only sibling hashes.
+//!
+//! A WITHDRAWAL carries the target's facts and the withdrawal reason, and no referrals:
+//! the sidecar restores only a target it already holds.
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
