@@ -28,6 +28,7 @@ mod access;
 mod cli;
 mod delivery;
 mod intake;
+mod restoration;
 
 /// The status code of an RPC result (OK for success).
 pub fn code<T>(r: &Result<tonic::Response<T>, tonic::Status>) -> tonic::Code {

@@ -88,6 +88,11 @@ pub enum Command {
     Summary(SummaryArgs),
     /// Follow an action day live: its table, redrawn on each change until the day closes.
     Watch(WatchArgs),
+    /// The hub's hash-chained audit log: export it, verify an export offline.
+    #[command(subcommand)]
+    Audit(crate::commands::audit::AuditCommand),
+    /// An action day's transparency export: TCO figures or statement-of-reasons rows (CSV).
+    Export(crate::commands::export::ExportArgs),
 }
 
 /// How read commands print.

@@ -36,6 +36,9 @@ pub struct Config {
     pub tls: TlsConfig,
     pub limits: Limits,
     pub delivery: DeliveryConfig,
+    /// How long item bytes and notes are kept after the action.
+    #[serde(default)]
+    pub retention: RetentionConfig,
     /// `text` or `json`.
     pub log_format: String,
 }
@@ -50,6 +53,7 @@ impl std::fmt::Debug for Config {
             .field("tls", &self.tls)
             .field("limits", &self.limits)
             .field("delivery", &self.delivery)
+            .field("retention", &self.retention)
             .finish()
     }
 }
@@ -109,6 +113,25 @@ pub struct DeliveryConfig {
     pub poll_ms: u64,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Days after an action day closed (or ended) — or a standing-scope list was accepted —
+    /// after which its item bytes and notes are purged.
+    pub days: u32,
+    /// Time between retention passes.
+    pub interval_ms: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            days: 183,
+            interval_ms: 3_600_000,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -136,6 +159,7 @@ impl Default for Config {
                 breaker_cooldown_ms: 10_000,
                 poll_ms: 1_000,
             },
+            retention: RetentionConfig::default(),
             log_format: "text".into(),
         }
     }
@@ -210,6 +234,9 @@ impl Config {
         }
         if d.poll_ms == 0 || d.breaker_failures == 0 {
             return bad("delivery.poll_ms and delivery.breaker_failures must be positive".into());
+        }
+        if self.retention.days == 0 || self.retention.interval_ms == 0 {
+            return bad("retention.days and retention.interval_ms must be positive".into());
         }
         if self.log_format != "text" && self.log_format != "json" {
             return bad(format!(

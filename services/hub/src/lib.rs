@@ -8,6 +8,8 @@
 //! - [`error`]: API errors and their one mapping to `tonic::Status`.
 //! - [`intake`]: verifying and storing a signed list.
 //! - [`release`]: the H-hour scheduler.
+//! - [`retention`]: the background purge of item bytes and notes after the retention period.
+//! - [`transparency`]: the TCO figures and statement-of-reasons rows of an action day.
 //! - [`delivery`]: the outbox workers that fan targets out to sidecars.
 //! - [`api`]: the gRPC services.
 //! - [`cli`]: the binary's command line and `main`.
@@ -23,8 +25,10 @@ pub mod delivery;
 pub mod error;
 pub mod intake;
 pub mod release;
+pub mod retention;
 pub mod server;
 pub mod telemetry;
+pub mod transparency;
 
 pub use config::Config;
 pub use server::run;

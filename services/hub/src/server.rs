@@ -16,13 +16,19 @@ use tonic::transport::{Server, server::TcpIncoming};
 
 use crate::{
     api::{
-        HubState, action_day::ActionDays, directory::Directory, hold::Holds, platform::Platforms,
-        referral::Referrals, summary::Summaries,
+        HubState,
+        action_day::ActionDays,
+        audit::{Audit, Transparency},
+        directory::Directory,
+        hold::Holds,
+        platform::Platforms,
+        referral::Referrals,
+        summary::Summaries,
     },
     config::Config,
     delivery::{self, PlatformHealth, Wake},
     intake::IntakeConfig,
-    release,
+    release, retention,
 };
 
 /// How long in-flight work may take to finish after shutdown is asked for.
@@ -68,6 +74,16 @@ pub async fn run<S: Store>(
         referral_service_server::ReferralServiceServer,
         summary_service_server::SummaryServiceServer,
     };
+    use pb::{
+        audit_service_server::AuditServiceServer,
+        transparency_service_server::TransparencyServiceServer,
+    };
+    health_reporter
+        .set_serving::<AuditServiceServer<Audit<S>>>()
+        .await;
+    health_reporter
+        .set_serving::<TransparencyServiceServer<Transparency<S>>>()
+        .await;
     health_reporter
         .set_serving::<ReferralServiceServer<Referrals<S>>>()
         .await;
@@ -100,6 +116,11 @@ pub async fn run<S: Store>(
         tls.clone(),
         wake.clone(),
         health.clone(),
+        background.clone(),
+    ));
+    tasks.spawn(retention::run(
+        store.clone(),
+        config.retention.clone(),
         background.clone(),
     ));
     tasks.spawn(release::run_scheduler(
@@ -145,6 +166,8 @@ pub async fn run<S: Store>(
                 .max_decoding_message_size(64 << 20),
         )
         .add_service(SummaryServiceServer::new(Summaries(state.clone())))
+        .add_service(AuditServiceServer::new(Audit(state.clone())))
+        .add_service(TransparencyServiceServer::new(Transparency(state.clone())))
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), drain)
         .await
         .context("serving")?;

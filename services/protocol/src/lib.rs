@@ -5,6 +5,7 @@
 //! # Layout
 //!
 //! - [`pb`]: the generated `takedown.v1` messages, clients and servers.
+//! - [`audit`]: the audit log's canonical entry encoding, hash chain and offline verifier.
 //! - [`list`]: building and signing a referral list.
 //! - [`merkle`]: Merkle root, inclusion proofs and their verification (RFC 6962 §2.1).
 //! - [`signing`]: the list JWS (EdDSA): claims, sign, verify.
@@ -13,6 +14,7 @@
 //! - [`timestamp`]: conversions between protobuf timestamps and Unix milliseconds.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod ident;
 pub mod list;
 pub mod merkle;

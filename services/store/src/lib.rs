@@ -9,6 +9,8 @@
 //! # Layout
 //!
 //! - [`model`]: the rows read and written.
+//! - [`audit`]: the hash-chained audit log's entries and kinds, withdrawals, transparency
+//!   rows, retention counts.
 //! - [`sqlite`]: [`sqlite::SqliteStore`] (a file, WAL).
 //! - [`postgres`]: [`postgres::PgStore`] (`FOR UPDATE SKIP LOCKED` outbox claims).
 //! - `migrations` (private): the embedded migrations of each backend.
@@ -18,6 +20,7 @@
 //! - `testing` (feature `test-util`): throwaway SQLite and PostgreSQL databases for tests.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 mod migrations;
 pub mod model;
 mod plan;
@@ -29,6 +32,7 @@ pub mod testing;
 
 use std::future::Future;
 
+pub use audit::{AuditEntry, PurgeCounts, TransparencyRow, Withdrawal, Withdrawer};
 pub use model::*;
 
 /// Storage failures. `Conflict` and `NotFound` are for callers to map; everything else is
@@ -249,6 +253,49 @@ pub trait Store: Send + Sync + Clone + 'static {
         reports: &[NewReport],
         received_at: i64,
     ) -> impl Future<Output = StoreResult<Result<ReportCounts, ReportRefusal>>> + Send;
+
+    // --- withdrawals, audit log, transparency, retention ---------------------------------
+
+    /// Withdraws a target in one transaction: `None` when the target is unknown or `by` is
+    /// an agency that did not refer it. Sets `withdrawn_at` (and the reason), cancels a
+    /// TAKEDOWN delivery never attempted, queues one WITHDRAWAL delivery (due at `at`) when
+    /// the TAKEDOWN was sent, and appends a `target_withdrawn` audit entry. A repeated
+    /// withdrawal changes nothing and answers the same (`changed: false`).
+    fn withdraw_target(
+        &self,
+        target_id: i64,
+        by: &Withdrawer,
+        reason: &str,
+        at: i64,
+    ) -> impl Future<Output = StoreResult<Option<Withdrawal>>> + Send;
+    /// (target id, withdrawal reason) of the withdrawn ones among these targets, by id.
+    fn withdrawal_reasons(
+        &self,
+        target_ids: &[i64],
+    ) -> impl Future<Output = StoreResult<Vec<(i64, String)>>> + Send;
+    /// Audit entries with `seq > after_seq`, in seq order, at most `limit`.
+    fn audit_entries(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<AuditEntry>>> + Send;
+    /// The last seq of the audit log (0 when empty).
+    fn audit_head(&self) -> impl Future<Output = StoreResult<i64>> + Send;
+    /// Every target of an action day, by platform then id, for the transparency exports.
+    fn transparency_rows(
+        &self,
+        action_day_id: &str,
+    ) -> impl Future<Output = StoreResult<Vec<TransparencyRow>>> + Send;
+    /// Retention: for lists not yet purged whose action day closed (or, unclosed, ended)
+    /// before `cutoff`, and standing-scope lists accepted before `cutoff`, replaces the
+    /// referral item bytes with an empty blob, clears the notes (outcome, withdrawal and
+    /// restoration texts, report texts) of targets all of whose lists are purged, marks the
+    /// lists purged and appends one `retention_purge` entry. Counts are kept.
+    fn purge_expired(
+        &self,
+        cutoff: i64,
+        at: i64,
+    ) -> impl Future<Output = StoreResult<PurgeCounts>> + Send;
 
     // --- summaries ---------------------------------------------------------------------
 

@@ -9,8 +9,10 @@ use crate::{
 };
 
 pub mod action_day;
+pub mod audit;
 pub mod certs;
 pub mod directory;
+pub mod export;
 pub mod hold;
 pub mod keys;
 pub mod list;
@@ -29,6 +31,8 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::Hold(c) => hold::run(&global, c).await,
         Command::Summary(a) => summary::run(&global, a).await,
         Command::Watch(a) => watch::run(&global, a).await,
+        Command::Audit(c) => audit::run(&global, c).await,
+        Command::Export(a) => export::run(&global, a).await,
     }
 }
 

@@ -2,6 +2,7 @@
 //! to know, and maps its errors to `tonic::Status` through [`crate::error`].
 
 pub mod action_day;
+pub mod audit;
 pub mod convert;
 pub mod directory;
 pub mod hold;

@@ -4,7 +4,7 @@ use takedown_protocol::{
     pb::{self, referral_service_server::ReferralService},
     timestamp::{from_millis, now_millis},
 };
-use takedown_store::Store;
+use takedown_store::{Store, Withdrawer};
 use tonic::{Request, Response, Status};
 
 use super::{Shared, caller, convert};
@@ -73,6 +73,37 @@ impl<S: Store> ReferralService for Referrals<S> {
     ) -> Result<Response<pb::WithdrawTargetResponse>, Status> {
         let who = caller!(self.0, req);
         who.require(&[Role::Agency, Role::Coordinator], "WithdrawTarget")?;
-        Err(Status::unimplemented("withdrawal is not available yet"))
+        let req = req.into_inner();
+        // An unknown target, and one the agency did not refer, are answered alike.
+        let not_found = || ApiError::NotFound(format!("target {:?} not found", req.target_id));
+        let target_id: i64 = req.target_id.trim().parse().map_err(|_| not_found())?;
+        let by = if who.is_coordinator() {
+            Withdrawer::Coordinator(who.id.clone())
+        } else {
+            Withdrawer::Agency(who.id.clone())
+        };
+        let w = self
+            .0
+            .store
+            .withdraw_target(target_id, &by, req.reason.trim(), now_millis())
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(not_found)?;
+        if w.changed {
+            tracing::info!(
+                target_id,
+                platform = %w.platform,
+                by = %who.id,
+                queued = w.withdrawals_queued,
+                "target withdrawn"
+            );
+        }
+        if w.withdrawals_queued > 0 {
+            self.0.wake.platform(&w.platform);
+        }
+        Ok(Response::new(pb::WithdrawTargetResponse {
+            target_id: w.target_id.to_string(),
+            withdrawals_queued: w.withdrawals_queued,
+        }))
     }
 }

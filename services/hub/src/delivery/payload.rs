@@ -1,6 +1,9 @@
 //! What a platform receives: its targets, each referral's exact item bytes with a Merkle
 //! inclusion proof, and each list's signature once per batch. Nothing about other platforms'
 //! targets travels: proofs carry only sibling hashes.
+//!
+//! A WITHDRAWAL carries the target's facts and the withdrawal reason, and no referrals:
+//! the sidecar restores only a target it already holds.
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
@@ -8,7 +11,9 @@ use std::{
 };
 
 use takedown_protocol::{merkle, pb};
-use takedown_store::{ClaimedDelivery, ListProofMaterial, Store, StoreResult, delivery_kind};
+use takedown_store::{
+    ClaimedDelivery, ListProofMaterial, Store, StoreResult, TargetPayload, delivery_kind,
+};
 
 /// A list's signature and Merkle tree, kept for proofs.
 pub struct ListProof {
@@ -95,6 +100,26 @@ impl TreeCache {
     }
 }
 
+/// A WITHDRAWAL: the target's facts and the reason, no referrals.
+fn withdrawal(c: &ClaimedDelivery, p: &TargetPayload, reason: &str) -> pb::TargetDelivery {
+    pb::TargetDelivery {
+        delivery_id: c.id.to_string(),
+        kind: pb::DeliveryKind::Withdrawal as i32,
+        target_id: p.target_id.to_string(),
+        platform: p.platform.clone(),
+        target_kind: p.kind,
+        normalized_target: p.normalized.clone(),
+        original_target: p.original.clone(),
+        category: p.category.clone(),
+        legal_basis: p.legal_basis,
+        removal_order_ref: p.removal_order_ref.clone(),
+        agencies: Vec::new(),
+        referrals: Vec::new(),
+        withdrawal_reason: reason.to_string(),
+        action_day_id: p.action_day_id.clone(),
+    }
+}
+
 fn build_proof(m: ListProofMaterial) -> ListProof {
     let leaves = m
         .leaf_hashes
@@ -126,7 +151,27 @@ pub async fn build<S: Store>(
         .filter(|c| c.kind == delivery_kind::TAKEDOWN)
         .map(|c| c.target_id)
         .collect();
+    let withdrawals: Vec<i64> = claimed
+        .iter()
+        .filter(|c| c.kind == delivery_kind::WITHDRAWAL)
+        .map(|c| c.target_id)
+        .collect();
     let payloads = store.delivery_payloads(&takedowns).await?;
+    let mut withdrawn: HashMap<i64, (TargetPayload, String)> = HashMap::new();
+    if !withdrawals.is_empty() {
+        let reasons: HashMap<i64, String> = store
+            .withdrawal_reasons(&withdrawals)
+            .await?
+            .into_iter()
+            .collect();
+        // Target facts only: a withdrawal carries no evidence.
+        for mut f in store.delivery_payloads(&withdrawals).await? {
+            f.referrals.clear();
+            if let Some(r) = reasons.get(&f.target_id) {
+                withdrawn.insert(f.target_id, (f, r.clone()));
+            }
+        }
+    }
     let list_ids: Vec<String> = payloads
         .iter()
         .flat_map(|p| p.referrals.iter().map(|r| r.list_id.clone()))
@@ -140,7 +185,17 @@ pub async fn build<S: Store>(
     let mut deliveries = Vec::with_capacity(claimed.len());
     let mut unusable = Vec::new();
     for c in claimed {
-        let Some(p) = by_target.get(&c.target_id) else {
+        if c.kind == delivery_kind::WITHDRAWAL {
+            match withdrawn.get(&c.target_id) {
+                Some((p, reason)) => deliveries.push(withdrawal(c, p, reason)),
+                None => unusable.push(c.id),
+            }
+            continue;
+        }
+        let Some(p) = by_target
+            .get(&c.target_id)
+            .filter(|_| c.kind == delivery_kind::TAKEDOWN)
+        else {
             unusable.push(c.id);
             continue;
         };

@@ -33,6 +33,7 @@ pub(super) async fn days(
 }
 
 pub(super) async fn insert_action_day(pool: &PgPool, day: &ActionDay) -> StoreResult<ActionDay> {
+    let mut tx = pool.begin().await?;
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO action_days (id, name, starts_at, ends_at, platforms, agencies, \
          created_at, released_at, closed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -47,10 +48,15 @@ pub(super) async fn insert_action_day(pool: &PgPool, day: &ActionDay) -> StoreRe
     .bind(day.created_at)
     .bind(day.released_at)
     .bind(day.closed_at)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
     match r {
-        Some(r) => Ok(day_row(&r)?),
+        Some(r) => {
+            let stored = day_row(&r)?;
+            super::audit::append(&mut tx, &crate::audit::action_day_created(&stored)).await?;
+            tx.commit().await?;
+            Ok(stored)
+        }
         None => Err(StoreError::Conflict(format!(
             "action day {:?} already exists",
             day.id
@@ -82,26 +88,50 @@ pub(super) async fn close_action_day(
     id: &str,
     at: i64,
 ) -> StoreResult<Option<ActionDay>> {
+    let mut tx = pool.begin().await?;
+    let before: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT closed_at FROM action_days WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE action_days SET closed_at = COALESCE(closed_at, $2) WHERE id = $1 \
          RETURNING {DAY_COLUMNS}"
     )))
     .bind(id)
     .bind(at)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(r.as_ref().map(day_row).transpose()?)
+    let day = r.as_ref().map(day_row).transpose()?;
+    if let Some(None) = before {
+        super::audit::append(
+            &mut tx,
+            &crate::audit::action_day_event(id, "action_day_closed", at),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(day)
 }
 
 pub(super) async fn mark_released(pool: &PgPool, id: &str, at: i64) -> StoreResult<bool> {
+    let mut tx = pool.begin().await?;
     let n = sqlx::query(
         "UPDATE action_days SET released_at = $2 WHERE id = $1 AND released_at IS NULL",
     )
     .bind(id)
     .bind(at)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
+    if n == 1 {
+        super::audit::append(
+            &mut tx,
+            &crate::audit::action_day_event(id, "action_day_released", at),
+        )
+        .await?;
+    }
+    tx.commit().await?;
     Ok(n == 1)
 }
 

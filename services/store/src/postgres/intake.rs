@@ -211,6 +211,7 @@ pub(super) async fn insert_list(
         return existing_list(&mut tx, list).await;
     }
     let summary = insert_list_tx(&mut tx, list, items).await?;
+    super::audit::append(&mut tx, &crate::audit::list_accepted(list, &summary)).await?;
     tx.commit().await?;
     tracing::debug!(
         list_id = %list.list_id,

@@ -6,6 +6,7 @@ const HOLD_COLUMNS: &str =
     "id, platform, target, normalized, reason, expires_at, created_at, placed_by, released_at";
 
 pub(super) async fn insert_hold(pool: &PgPool, hold: &Hold) -> StoreResult<Hold> {
+    let mut tx = pool.begin().await?;
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO holds ({HOLD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (id) DO NOTHING RETURNING {HOLD_COLUMNS}"
@@ -19,10 +20,15 @@ pub(super) async fn insert_hold(pool: &PgPool, hold: &Hold) -> StoreResult<Hold>
     .bind(hold.created_at)
     .bind(&hold.placed_by)
     .bind(hold.released_at)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
     match r {
-        Some(r) => Ok(rows::hold(&r)?),
+        Some(r) => {
+            let stored = rows::hold(&r)?;
+            super::audit::append(&mut tx, &crate::audit::hold_placed(&stored)).await?;
+            tx.commit().await?;
+            Ok(stored)
+        }
         None => Err(StoreError::Conflict(format!(
             "hold {:?} already exists",
             hold.id
@@ -31,15 +37,26 @@ pub(super) async fn insert_hold(pool: &PgPool, hold: &Hold) -> StoreResult<Hold>
 }
 
 pub(super) async fn release_hold(pool: &PgPool, id: &str, at: i64) -> StoreResult<Option<Hold>> {
+    let mut tx = pool.begin().await?;
+    let before: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT released_at FROM holds WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE holds SET released_at = COALESCE(released_at, $2) WHERE id = $1 \
          RETURNING {HOLD_COLUMNS}"
     )))
     .bind(id)
     .bind(at)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(r.as_ref().map(rows::hold).transpose()?)
+    let hold = r.as_ref().map(rows::hold).transpose()?;
+    if let (Some(h), Some(None)) = (&hold, before) {
+        super::audit::append(&mut tx, &crate::audit::hold_released(h, at)).await?;
+    }
+    tx.commit().await?;
+    Ok(hold)
 }
 
 pub(super) async fn get_hold(pool: &PgPool, id: &str) -> StoreResult<Option<Hold>> {
@@ -163,13 +180,17 @@ pub(super) async fn mark_delivered(
     .bind(&ids)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "UPDATE deliveries SET state = 2, delivered_at = $1 WHERE state = 1 AND id = ANY($2)",
+    let mut changed: Vec<(String, i64, i32)> = sqlx::query_as(
+        "UPDATE deliveries SET state = 2, delivered_at = $1 WHERE state = 1 AND id = ANY($2) \
+         RETURNING platform, target_id, kind",
     )
     .bind(at)
     .bind(&ids)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
+    for e in crate::audit::delivery_events(&mut changed, "delivered", at, None) {
+        super::audit::append(&mut tx, &e).await?;
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -217,15 +238,18 @@ pub(super) async fn mark_failed(
     .bind(&ids)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
+    let mut changed: Vec<(String, i64, i32)> = sqlx::query_as(
         "UPDATE deliveries SET state = 3, failed_at = $1, last_error = $2 \
-         WHERE state IN (0, 1) AND id = ANY($3)",
+         WHERE state IN (0, 1) AND id = ANY($3) RETURNING platform, target_id, kind",
     )
     .bind(at)
     .bind(error)
     .bind(&ids)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
+    for e in crate::audit::delivery_events(&mut changed, "delivery_failed", at, Some(error)) {
+        super::audit::append(&mut tx, &e).await?;
+    }
     tx.commit().await?;
     Ok(())
 }

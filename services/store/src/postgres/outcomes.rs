@@ -120,6 +120,32 @@ pub(super) async fn record_reports(
         .execute(&mut *tx)
         .await?;
     }
+    let restorations = crate::audit::restorations(reports, &recorded);
+    if !restorations.is_empty() {
+        let ids: Vec<i64> = restorations.iter().map(|r| r.0).collect();
+        let results: Vec<i32> = restorations.iter().map(|r| r.1).collect();
+        let texts: Vec<Option<&str>> = restorations
+            .iter()
+            .map(|r| (!r.2.is_empty()).then_some(r.2))
+            .collect();
+        let ats: Vec<i64> = restorations.iter().map(|r| r.3).collect();
+        sqlx::query(
+            "UPDATE targets t SET restoration = u.result, restoration_text = u.txt, \
+             restoration_at = u.at \
+             FROM UNNEST($1::int8[], $2::int4[], $3::text[], $4::int8[]) \
+                  AS u(id, result, txt, at) \
+             WHERE t.id = u.id AND (t.restoration_at IS NULL OR t.restoration_at <= u.at)",
+        )
+        .bind(&ids)
+        .bind(&results)
+        .bind(&texts)
+        .bind(&ats)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if let Some(e) = crate::audit::reports_event(platform, reports, &recorded, received_at) {
+        super::audit::append(&mut tx, &e).await?;
+    }
     tx.commit().await?;
 
     let recorded_n = u32::try_from(recorded.len()).unwrap_or(u32::MAX);

@@ -122,12 +122,14 @@ pub(super) async fn insert_action_day(
             .execute(&mut *tx)
             .await?;
     }
-    tx.commit().await?;
-    Ok(ActionDay {
+    let stored = ActionDay {
         platforms,
         agencies,
         ..day.clone()
-    })
+    };
+    super::audit::append(&mut tx, &crate::audit::action_day_created(&stored)).await?;
+    tx.commit().await?;
+    Ok(stored)
 }
 
 pub(super) async fn get_action_day(pool: &SqlitePool, id: &str) -> StoreResult<Option<ActionDay>> {
@@ -151,23 +153,43 @@ pub(super) async fn close_action_day(
     id: &str,
     at: i64,
 ) -> StoreResult<Option<ActionDay>> {
-    sqlx::query("UPDATE action_days SET closed_at = ?2 WHERE id = ?1 AND closed_at IS NULL")
-        .bind(id)
-        .bind(at)
-        .execute(pool)
+    let mut tx = write_tx(pool).await?;
+    let n =
+        sqlx::query("UPDATE action_days SET closed_at = ?2 WHERE id = ?1 AND closed_at IS NULL")
+            .bind(id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    if n == 1 {
+        super::audit::append(
+            &mut tx,
+            &crate::audit::action_day_event(id, "action_day_closed", at),
+        )
         .await?;
+    }
+    tx.commit().await?;
     get_action_day(pool, id).await
 }
 
 pub(super) async fn mark_released(pool: &SqlitePool, id: &str, at: i64) -> StoreResult<bool> {
+    let mut tx = write_tx(pool).await?;
     let n = sqlx::query(
         "UPDATE action_days SET released_at = ?2 WHERE id = ?1 AND released_at IS NULL",
     )
     .bind(id)
     .bind(at)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
+    if n == 1 {
+        super::audit::append(
+            &mut tx,
+            &crate::audit::action_day_event(id, "action_day_released", at),
+        )
+        .await?;
+    }
+    tx.commit().await?;
     Ok(n == 1)
 }
 

@@ -49,6 +49,7 @@ pub(super) async fn insert_agency_key(
     pool: &SqlitePool,
     key: &AgencyKey,
 ) -> StoreResult<AgencyKey> {
+    let mut tx = write_tx(pool).await?;
     let r = sqlx::query(
         "INSERT INTO agency_keys (kid, agency_id, public_key_pem, registered_at, revoked_at, \
          revoke_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (kid) DO NOTHING \
@@ -60,10 +61,15 @@ pub(super) async fn insert_agency_key(
     .bind(key.registered_at)
     .bind(key.revoked_at)
     .bind(key.revoke_reason.as_deref())
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
     match r {
-        Some(r) => Ok(rows::agency_key(&r)?),
+        Some(r) => {
+            let stored = rows::agency_key(&r)?;
+            super::audit::append(&mut tx, &crate::audit::key_registered(&stored)).await?;
+            tx.commit().await?;
+            Ok(stored)
+        }
         None => Err(StoreError::Conflict(format!(
             "agency key {:?} already exists",
             key.kid
@@ -77,6 +83,12 @@ pub(super) async fn revoke_agency_key(
     reason: &str,
     at: i64,
 ) -> StoreResult<Option<AgencyKey>> {
+    let mut tx = write_tx(pool).await?;
+    let before: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT revoked_at FROM agency_keys WHERE kid = ?1")
+            .bind(kid)
+            .fetch_optional(&mut *tx)
+            .await?;
     let r = sqlx::query(
         "UPDATE agency_keys SET revoked_at = COALESCE(revoked_at, ?2), \
          revoke_reason = CASE WHEN revoked_at IS NULL THEN ?3 ELSE revoke_reason END \
@@ -86,9 +98,14 @@ pub(super) async fn revoke_agency_key(
     .bind(kid)
     .bind(at)
     .bind(reason)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(r.as_ref().map(rows::agency_key).transpose()?)
+    let key = r.as_ref().map(rows::agency_key).transpose()?;
+    if let (Some(k), Some(None)) = (&key, before) {
+        super::audit::append(&mut tx, &crate::audit::key_revoked(k, at)).await?;
+    }
+    tx.commit().await?;
+    Ok(key)
 }
 
 pub(super) async fn get_agency_key(pool: &SqlitePool, kid: &str) -> StoreResult<Option<AgencyKey>> {

@@ -22,11 +22,13 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
 
+use crate::audit::{AuditEntry, PurgeCounts, TransparencyRow, Withdrawal, Withdrawer};
 use crate::model::*;
 use crate::plan::{self, IntakePlan, ReportEffects};
 use crate::rows::to_i64;
 use crate::{Store, StoreError, StoreResult, migrations};
 
+mod audit;
 mod days;
 mod directory;
 mod intake;
@@ -231,6 +233,36 @@ impl Store for SqliteStore {
         received_at: i64,
     ) -> StoreResult<Result<ReportCounts, ReportRefusal>> {
         outcomes::record_reports(&self.pool, platform, reports, received_at).await
+    }
+
+    async fn withdraw_target(
+        &self,
+        target_id: i64,
+        by: &Withdrawer,
+        reason: &str,
+        at: i64,
+    ) -> StoreResult<Option<Withdrawal>> {
+        audit::withdraw_target(&self.pool, target_id, by, reason, at).await
+    }
+
+    async fn withdrawal_reasons(&self, target_ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {
+        audit::withdrawal_reasons(&self.pool, target_ids).await
+    }
+
+    async fn audit_entries(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        audit::audit_entries(&self.pool, after_seq, limit).await
+    }
+
+    async fn audit_head(&self) -> StoreResult<i64> {
+        audit::audit_head(&self.pool).await
+    }
+
+    async fn transparency_rows(&self, action_day_id: &str) -> StoreResult<Vec<TransparencyRow>> {
+        audit::transparency_rows(&self.pool, action_day_id).await
+    }
+
+    async fn purge_expired(&self, cutoff: i64, at: i64) -> StoreResult<PurgeCounts> {
+        audit::purge_expired(&self.pool, cutoff, at).await
     }
 
     async fn platform_counts(

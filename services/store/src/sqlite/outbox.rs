@@ -3,6 +3,7 @@
 use super::*;
 
 pub(super) async fn insert_hold(pool: &SqlitePool, hold: &Hold) -> StoreResult<Hold> {
+    let mut tx = write_tx(pool).await?;
     let r = sqlx::query(
         "INSERT INTO holds (id, platform, target, normalized, reason, expires_at, created_at, \
          placed_by, released_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
@@ -17,10 +18,15 @@ pub(super) async fn insert_hold(pool: &SqlitePool, hold: &Hold) -> StoreResult<H
     .bind(hold.created_at)
     .bind(&hold.placed_by)
     .bind(hold.released_at)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
     match r {
-        Some(r) => Ok(rows::hold(&r)?),
+        Some(r) => {
+            let stored = rows::hold(&r)?;
+            super::audit::append(&mut tx, &crate::audit::hold_placed(&stored)).await?;
+            tx.commit().await?;
+            Ok(stored)
+        }
         None => Err(StoreError::Conflict(format!(
             "hold {:?} already exists",
             hold.id
@@ -33,14 +39,25 @@ pub(super) async fn release_hold(
     id: &str,
     at: i64,
 ) -> StoreResult<Option<Hold>> {
+    let mut tx = write_tx(pool).await?;
+    let before: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT released_at FROM holds WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
     let r = sqlx::query(
         "UPDATE holds SET released_at = COALESCE(released_at, ?2) WHERE id = ?1 RETURNING *",
     )
     .bind(id)
     .bind(at)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(r.as_ref().map(rows::hold).transpose()?)
+    let hold = r.as_ref().map(rows::hold).transpose()?;
+    if let (Some(h), Some(None)) = (&hold, before) {
+        super::audit::append(&mut tx, &crate::audit::hold_released(h, at)).await?;
+    }
+    tx.commit().await?;
+    Ok(hold)
 }
 
 pub(super) async fn get_hold(pool: &SqlitePool, id: &str) -> StoreResult<Option<Hold>> {
@@ -163,6 +180,7 @@ pub(super) async fn mark_delivered(
         return Ok(());
     }
     let mut tx = write_tx(pool).await?;
+    let mut changed: Vec<(String, i64, i32)> = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
         let ph = anon(chunk.len());
         let mut q = sqlx::query(AssertSqlSafe(format!(
@@ -175,13 +193,23 @@ pub(super) async fn mark_delivered(
         }
         q.execute(&mut *tx).await?;
         let mut q = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE deliveries SET state = 2, delivered_at = ? WHERE state = 1 AND id IN ({ph})"
+            "UPDATE deliveries SET state = 2, delivered_at = ? WHERE state = 1 AND id IN ({ph}) \
+             RETURNING platform, target_id, kind"
         )))
         .bind(at);
         for id in chunk {
             q = q.bind(*id);
         }
-        q.execute(&mut *tx).await?;
+        for r in q.fetch_all(&mut *tx).await? {
+            changed.push((
+                r.try_get("platform")?,
+                r.try_get("target_id")?,
+                r.try_get("kind")?,
+            ));
+        }
+    }
+    for e in crate::audit::delivery_events(&mut changed, "delivered", at, None) {
+        super::audit::append(&mut tx, &e).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -226,6 +254,7 @@ pub(super) async fn mark_failed(
         return Ok(());
     }
     let mut tx = write_tx(pool).await?;
+    let mut changed: Vec<(String, i64, i32)> = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
         let ph = anon(chunk.len());
         let mut q = sqlx::query(AssertSqlSafe(format!(
@@ -241,14 +270,23 @@ pub(super) async fn mark_failed(
         q.execute(&mut *tx).await?;
         let mut q = sqlx::query(AssertSqlSafe(format!(
             "UPDATE deliveries SET state = 3, failed_at = ?, last_error = ? \
-             WHERE state IN (0, 1) AND id IN ({ph})"
+             WHERE state IN (0, 1) AND id IN ({ph}) RETURNING platform, target_id, kind"
         )))
         .bind(at)
         .bind(error);
         for id in chunk {
             q = q.bind(*id);
         }
-        q.execute(&mut *tx).await?;
+        for r in q.fetch_all(&mut *tx).await? {
+            changed.push((
+                r.try_get("platform")?,
+                r.try_get("target_id")?,
+                r.try_get("kind")?,
+            ));
+        }
+    }
+    for e in crate::audit::delivery_events(&mut changed, "delivery_failed", at, Some(error)) {
+        super::audit::append(&mut tx, &e).await?;
     }
     tx.commit().await?;
     Ok(())

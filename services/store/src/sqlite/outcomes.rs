@@ -109,6 +109,21 @@ pub(super) async fn record_reports(
         .execute(&mut *tx)
         .await?;
     }
+    for (target_id, result, text, at) in crate::audit::restorations(reports, &recorded) {
+        sqlx::query(
+            "UPDATE targets SET restoration = ?2, restoration_text = ?3, restoration_at = ?4 \
+             WHERE id = ?1 AND (restoration_at IS NULL OR restoration_at <= ?4)",
+        )
+        .bind(target_id)
+        .bind(result)
+        .bind((!text.is_empty()).then_some(text))
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if let Some(e) = crate::audit::reports_event(platform, reports, &recorded, received_at) {
+        super::audit::append(&mut tx, &e).await?;
+    }
     tx.commit().await?;
 
     let recorded_n = u32::try_from(recorded.len()).unwrap_or(u32::MAX);

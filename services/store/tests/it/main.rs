@@ -6,6 +6,7 @@
 mod support;
 
 mod action_days;
+mod audit;
 mod connect;
 mod directory;
 mod intake;

@@ -1,0 +1,358 @@
+//! The audit log, withdrawals, transparency rows and retention: the rows and the
+//! backend-independent pieces (the details JSON of each kind of entry, the reduction of a
+//! report batch to its restorations).
+//!
+//! Every audited write appends exactly one entry in the transaction of the change it
+//! records; a batch (a list, a delivered batch, a report batch) gets one entry listing its
+//! target ids. The hash of an entry is [`takedown_protocol::audit::entry_hash`]. Details
+//! never carry item bytes or free-text notes, so retention can purge those and the chain
+//! still verifies.
+//!
+//! Entry kinds (`kind`, `actor`, `subject`):
+//!
+//! | kind | actor | subject |
+//! |---|---|---|
+//! | `list_accepted` | agency | list id |
+//! | `action_day_created`, `action_day_closed`, `action_day_released` | `hub` | day id |
+//! | `delivered`, `delivery_failed` | `hub` | platform |
+//! | `reports` | platform | platform |
+//! | `key_registered`, `key_revoked` | agency | kid |
+//! | `hold_placed` | holder | hold id |
+//! | `hold_released` | `hub` | hold id |
+//! | `target_withdrawn` | withdrawing organisation | target id |
+//! | `retention_purge` | `hub` | `retention` |
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Value, json};
+
+use crate::model::{NewReport, ReportKind};
+
+/// The actor of entries the hub records on its own (or without a caller id).
+pub const HUB_ACTOR: &str = "hub";
+
+/// PostgreSQL advisory lock key serializing appends across hub replicas ("takedown" audit).
+pub const PG_AUDIT_LOCK: i64 = 0x7461_6b65_6175_6474;
+
+/// One stored audit entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at: i64,
+    pub actor: String,
+    pub kind: String,
+    pub subject: String,
+    /// JSON text, exactly as hashed.
+    pub details: String,
+    /// 32 bytes.
+    pub prev_hash: Vec<u8>,
+    /// 32 bytes.
+    pub hash: Vec<u8>,
+}
+
+/// An entry to append (seq and hashes are assigned by the store).
+#[derive(Debug, Clone)]
+pub(crate) struct AuditEvent {
+    pub at: i64,
+    pub actor: String,
+    pub kind: &'static str,
+    pub subject: String,
+    pub details: Value,
+}
+
+impl AuditEvent {
+    pub fn new(
+        at: i64,
+        actor: impl Into<String>,
+        kind: &'static str,
+        subject: impl Into<String>,
+        details: Value,
+    ) -> Self {
+        Self {
+            at,
+            actor: actor.into(),
+            kind,
+            subject: subject.into(),
+            details,
+        }
+    }
+
+    /// The details as stored and hashed (compact JSON, keys in insertion order).
+    pub fn details_text(&self) -> String {
+        self.details.to_string()
+    }
+
+    /// Seq and hash of the entry that follows `prev` (`None`: the first entry).
+    pub fn chain(&self, prev: Option<(i64, Vec<u8>)>) -> (i64, [u8; 32], [u8; 32]) {
+        let (seq, prev_hash) = match prev {
+            Some((s, h)) => (
+                s + 1,
+                h.try_into().unwrap_or(takedown_protocol::audit::GENESIS),
+            ),
+            None => (1, takedown_protocol::audit::GENESIS),
+        };
+        let hash = takedown_protocol::audit::entry_hash(
+            u64::try_from(seq).unwrap_or(0),
+            self.at,
+            &self.actor,
+            self.kind,
+            &self.subject,
+            &self.details_text(),
+            &prev_hash,
+        );
+        (seq, prev_hash, hash)
+    }
+}
+
+/// Who withdraws a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Withdrawer {
+    /// Any target.
+    Coordinator(String),
+    /// Only targets this agency referred (in any of its lists).
+    Agency(String),
+}
+
+impl Withdrawer {
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Coordinator(id) | Self::Agency(id) => id,
+        }
+    }
+}
+
+/// The answer to a withdrawal (the same for a repeated one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withdrawal {
+    pub target_id: i64,
+    pub platform: String,
+    pub withdrawn_at: i64,
+    /// WITHDRAWAL deliveries queued for the target (0 when it was never sent).
+    pub withdrawals_queued: u32,
+    /// False when the target was already withdrawn (nothing changed).
+    pub changed: bool,
+}
+
+/// A target's facts for the transparency exports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransparencyRow {
+    pub target_id: i64,
+    pub platform: String,
+    pub normalized: String,
+    pub category: String,
+    /// `takedown.v1.LegalBasis`
+    pub legal_basis: i32,
+    pub removal_order_ref: String,
+    pub delivered_at: Option<i64>,
+    pub acted_at: Option<i64>,
+    /// `takedown.v1.Outcome`
+    pub outcome: Option<i32>,
+    /// `takedown.v1.RejectReason`
+    pub reject_reason: Option<i32>,
+    pub withdrawn_at: Option<i64>,
+    /// `takedown.v1.RestorationResult`
+    pub restoration: Option<i32>,
+    pub restoration_at: Option<i64>,
+}
+
+/// What a retention pass purged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PurgeCounts {
+    pub lists: u64,
+    pub referrals: u64,
+    pub targets: u64,
+}
+
+/// The restoration result a report batch leaves on each target: (target id, result, text,
+/// at), latest report wins, only reports stored by this call.
+pub(crate) fn restorations<'a>(
+    reports: &'a [NewReport],
+    recorded: &HashSet<String>,
+) -> Vec<(i64, i32, &'a str, i64)> {
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut by_target: HashMap<i64, (i64, i32, &'a str, i64)> = HashMap::new();
+    for r in reports {
+        if r.kind != ReportKind::Restoration
+            || !recorded.contains(&r.report_id)
+            || !seen.insert(r.report_id.as_str())
+        {
+            continue;
+        }
+        let newer = by_target.get(&r.target_id).is_none_or(|x| r.at >= x.3);
+        if newer {
+            by_target.insert(r.target_id, (r.target_id, r.outcome, r.text.as_str(), r.at));
+        }
+    }
+    let mut out: Vec<_> = by_target.into_values().collect();
+    out.sort_unstable_by_key(|x| x.0);
+    out
+}
+
+/// The `reports` entry of a batch: target ids per kind of the reports stored by this call.
+pub(crate) fn reports_event(
+    platform: &str,
+    reports: &[NewReport],
+    recorded: &HashSet<String>,
+    received_at: i64,
+) -> Option<AuditEvent> {
+    if recorded.is_empty() {
+        return None;
+    }
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut acks = Vec::new();
+    let mut decisions = Vec::new();
+    let mut restorations = Vec::new();
+    for r in reports {
+        if !recorded.contains(&r.report_id) || !seen.insert(r.report_id.as_str()) {
+            continue;
+        }
+        match r.kind {
+            ReportKind::Acknowledgement => acks.push(json!(r.target_id)),
+            ReportKind::Decision => decisions.push(json!([r.target_id, r.outcome, r.reason])),
+            ReportKind::Restoration => restorations.push(json!([r.target_id, r.outcome])),
+        }
+    }
+    Some(AuditEvent::new(
+        received_at,
+        platform,
+        "reports",
+        platform,
+        json!({
+            "recorded": recorded.len(),
+            "duplicates": reports.len().saturating_sub(recorded.len()),
+            "acknowledged": acks,
+            "decisions": decisions,
+            "restorations": restorations,
+        }),
+    ))
+}
+
+/// Hex Merkle root of a list's concatenated 32-byte leaf hashes.
+pub(crate) fn merkle_root_hex(leaf_hashes: &[u8]) -> String {
+    let leaves = leaf_hashes
+        .chunks_exact(32)
+        .filter_map(takedown_protocol::merkle::hash_from_slice)
+        .collect();
+    let root = takedown_protocol::merkle::Tree::from_leaves(leaves).root();
+    root.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) fn key_registered(k: &crate::model::AgencyKey) -> AuditEvent {
+    AuditEvent::new(
+        k.registered_at,
+        k.agency_id.as_str(),
+        "key_registered",
+        k.kid.as_str(),
+        json!({ "agency_id": k.agency_id }),
+    )
+}
+
+pub(crate) fn key_revoked(k: &crate::model::AgencyKey, at: i64) -> AuditEvent {
+    AuditEvent::new(
+        at,
+        k.agency_id.as_str(),
+        "key_revoked",
+        k.kid.as_str(),
+        json!({ "agency_id": k.agency_id }),
+    )
+}
+
+pub(crate) fn action_day_created(d: &crate::model::ActionDay) -> AuditEvent {
+    AuditEvent::new(
+        d.created_at,
+        HUB_ACTOR,
+        "action_day_created",
+        d.id.as_str(),
+        json!({
+            "starts_at": d.starts_at,
+            "ends_at": d.ends_at,
+            "platforms": d.platforms,
+            "agencies": d.agencies,
+        }),
+    )
+}
+
+/// `action_day_closed` or `action_day_released`.
+pub(crate) fn action_day_event(id: &str, kind: &'static str, at: i64) -> AuditEvent {
+    AuditEvent::new(at, HUB_ACTOR, kind, id, json!({}))
+}
+
+pub(crate) fn list_accepted(
+    l: &crate::model::NewList,
+    s: &crate::model::IntakeSummary,
+) -> AuditEvent {
+    let sha: String = l
+        .content_sha256
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    AuditEvent::new(
+        l.accepted_at,
+        l.agency_id.as_str(),
+        "list_accepted",
+        l.list_id.as_str(),
+        json!({
+            "action_day_id": l.action_day_id,
+            "items": l.item_count,
+            "merkle_root": merkle_root_hex(&l.leaf_hashes),
+            "content_sha256": sha,
+            "new_targets": s.new_targets,
+            "merged": s.merged,
+            "target_ids": s.target_ids,
+        }),
+    )
+}
+
+pub(crate) fn hold_placed(h: &crate::model::Hold) -> AuditEvent {
+    AuditEvent::new(
+        h.created_at,
+        h.placed_by.as_str(),
+        "hold_placed",
+        h.id.as_str(),
+        json!({
+            "platform": h.platform,
+            "normalized": h.normalized,
+            "expires_at": h.expires_at,
+        }),
+    )
+}
+
+pub(crate) fn hold_released(h: &crate::model::Hold, at: i64) -> AuditEvent {
+    AuditEvent::new(
+        at,
+        HUB_ACTOR,
+        "hold_released",
+        h.id.as_str(),
+        json!({ "platform": h.platform, "normalized": h.normalized }),
+    )
+}
+
+/// One entry per platform of a batch of deliveries that changed state: (platform, target
+/// id, kind) rows, sorted in place.
+pub(crate) fn delivery_events(
+    changed: &mut [(String, i64, i32)],
+    kind: &'static str,
+    at: i64,
+    error: Option<&str>,
+) -> Vec<AuditEvent> {
+    changed.sort_unstable();
+    let mut out = Vec::new();
+    for group in changed.chunk_by(|a, b| a.0 == b.0) {
+        let ids = |k: i32| -> Vec<i64> { group.iter().filter(|x| x.2 == k).map(|x| x.1).collect() };
+        let mut details = json!({
+            "takedowns": ids(crate::model::delivery_kind::TAKEDOWN),
+            "withdrawals": ids(crate::model::delivery_kind::WITHDRAWAL),
+        });
+        if let (Some(e), Some(map)) = (error, details.as_object_mut()) {
+            map.insert("error".into(), json!(e));
+        }
+        out.push(AuditEvent::new(
+            at,
+            HUB_ACTOR,
+            kind,
+            group[0].0.as_str(),
+            details,
+        ));
+    }
+    out
+}

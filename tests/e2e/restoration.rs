@@ -1,0 +1,358 @@
+//! Restoration, the audit chain and the transparency export end to end: a withdrawal
+//! reaches every platform that acted, through a hub crash, and the platform's RESTORED is
+//! recorded; the audit log exported from a real hub verifies offline; the transparency
+//! export matches the scenario.
+
+use std::time::Duration;
+
+use takedown_protocol::{
+    audit::verify_jsonl,
+    pb::{self, TargetState, audit_service_client::AuditServiceClient},
+};
+use takedown_tests::{
+    Backend, eventually,
+    hub::HubOptions,
+    lists::{referral, request},
+    pki::COORDINATOR,
+    sidecar::AutoPolicy,
+    world::World,
+};
+use tonic::Code;
+
+use crate::code;
+
+both_backends!(
+    a_withdrawal_reaches_every_platform_through_a_hub_restart,
+    audit_export_of_an_action_day_verifies_and_transparency_matches,
+);
+
+const LONG: Duration = Duration::from_secs(60);
+
+async fn item_states(w: &World, list_id: &str) -> Vec<pb::ItemStatus> {
+    w.as_org(COORDINATOR)
+        .await
+        .referral
+        .get_list_status(pb::GetListStatusRequest {
+            list_id: list_id.into(),
+        })
+        .await
+        .expect("status")
+        .into_inner()
+        .items
+}
+
+async fn a_withdrawal_reaches_every_platform_through_a_hub_restart(backend: Backend) {
+    let opts = HubOptions {
+        retry_schedule_ms: vec![100, 200, 400],
+        breaker_cooldown_ms: 300,
+        ..HubOptions::default()
+    };
+    let Some(mut w) = World::start(backend, opts).await else {
+        return;
+    };
+    let policy = AutoPolicy::default();
+    let mut sidecars = vec![
+        w.sidecar("telegram", &policy).await,
+        w.sidecar("tamtam", &policy).await,
+        w.sidecar("x", &policy).await,
+    ];
+    let list = w.key("agency-fr").list(
+        "fr",
+        None,
+        vec![
+            referral("telegram", "t.me/w_tg"),
+            referral("tamtam", "tamtam.chat/w_tt"),
+            referral("x", "@w_x"),
+            referral("x", "@kept"),
+        ],
+    );
+    let answer = w
+        .as_org("agency-fr")
+        .await
+        .referral
+        .submit_referral_list(request(&list))
+        .await
+        .unwrap()
+        .into_inner();
+    let ids = answer.target_ids.clone();
+    eventually(LONG, "every target blocked", || async {
+        item_states(&w, "fr")
+            .await
+            .iter()
+            .all(|i| i.state() == TargetState::Blocked)
+    })
+    .await;
+
+    // The platforms' sidecars are down while the withdrawals are queued, and the hub dies
+    // (SIGKILL) before it can send them: only the outbox carries them over.
+    for s in &mut sidecars {
+        s.kill();
+    }
+    // Another agency cannot withdraw agency-fr's target; an unknown target is not found.
+    let de = w
+        .as_org("agency-de")
+        .await
+        .referral
+        .withdraw_target(pb::WithdrawTargetRequest {
+            target_id: ids[0].clone(),
+            reason: "not mine".into(),
+        })
+        .await;
+    assert_eq!(code(&de), Code::NotFound);
+    let unknown = w
+        .as_org(COORDINATOR)
+        .await
+        .referral
+        .withdraw_target(pb::WithdrawTargetRequest {
+            target_id: "987654321".into(),
+            reason: "x".into(),
+        })
+        .await;
+    assert_eq!(code(&unknown), Code::NotFound);
+    for (i, id) in ids[..3].iter().enumerate() {
+        let who = if i == 0 { COORDINATOR } else { "agency-fr" };
+        let r = w
+            .as_org(who)
+            .await
+            .referral
+            .withdraw_target(pb::WithdrawTargetRequest {
+                target_id: id.clone(),
+                reason: "appeal upheld".into(),
+            })
+            .await
+            .expect("withdraw")
+            .into_inner();
+        assert_eq!(
+            (r.target_id.as_str(), r.withdrawals_queued),
+            (id.as_str(), 1)
+        );
+    }
+    // Idempotent: the same answer, nothing more queued.
+    let again = w
+        .as_org("agency-fr")
+        .await
+        .referral
+        .withdraw_target(pb::WithdrawTargetRequest {
+            target_id: ids[1].clone(),
+            reason: "again".into(),
+        })
+        .await
+        .expect("withdraw again")
+        .into_inner();
+    assert_eq!(again.withdrawals_queued, 1);
+    assert_eq!(
+        w.db.scalar("SELECT COUNT(*) FROM deliveries WHERE kind = 2")
+            .await,
+        3
+    );
+    w.hub.kill();
+    w.hub.restart().await;
+    for s in &mut sidecars {
+        s.restart().await;
+    }
+
+    for s in &sidecars {
+        eventually(
+            LONG,
+            &format!("{} receives its withdrawal", s.platform),
+            || async { withdrawals(s).await == 1 },
+        )
+        .await;
+    }
+    eventually(LONG, "the hub records every RESTORED", || async {
+        w.db.scalar(
+            "SELECT COUNT(*) FROM targets WHERE restoration = 1 AND restoration_at IS NOT NULL",
+        )
+        .await
+            == 3
+    })
+    .await;
+    assert_eq!(
+        w.db.scalar("SELECT COUNT(*) FROM targets WHERE withdrawn_at IS NOT NULL")
+            .await,
+        3,
+        "the fourth target is untouched"
+    );
+    let states = item_states(&w, "fr").await;
+    assert!(
+        states[..3]
+            .iter()
+            .all(|i| i.state() == TargetState::Withdrawn),
+        "{states:?}"
+    );
+    assert_eq!(states[3].state(), TargetState::Blocked);
+}
+
+/// A removal order referral.
+fn order(platform: &str, target: &str, reference: &str) -> pb::Referral {
+    pb::Referral {
+        legal_basis: pb::LegalBasis::RemovalOrder as i32,
+        removal_order_ref: reference.into(),
+        ..referral(platform, target)
+    }
+}
+
+/// Withdrawals stored in a sidecar's inbox.
+async fn withdrawals(s: &takedown_tests::sidecar::SidecarProcess) -> i64 {
+    use sqlx::{Connection, Row};
+    let Ok(mut c) =
+        sqlx::SqliteConnection::connect(&format!("sqlite:{}?mode=ro", s.inbox.display())).await
+    else {
+        return 0;
+    };
+    sqlx::query("SELECT COUNT(*) FROM deliveries WHERE kind = 'withdrawal'")
+        .fetch_one(&mut c)
+        .await
+        .map(|r| r.get::<i64, _>(0))
+        .unwrap_or(0)
+}
+
+async fn audit_export_of_an_action_day_verifies_and_transparency_matches(backend: Backend) {
+    let Some(w) = World::start(backend, HubOptions::default()).await else {
+        return;
+    };
+    let policy = AutoPolicy::default();
+    let _sidecars = [
+        w.sidecar("telegram", &policy).await,
+        w.sidecar("x", &policy).await,
+    ];
+    w.action_day("day-a", 1_500).await;
+    let list = w.key("agency-fr").list(
+        "fr-a",
+        Some("day-a"),
+        vec![
+            order("telegram", "t.me/a1", "RO-1"),
+            order("telegram", "t.me/a2", "RO-2"),
+            order("x", "@a3", "RO-3"),
+            referral("x", "@tos_only"),
+        ],
+    );
+    w.as_org("agency-fr")
+        .await
+        .referral
+        .submit_referral_list(request(&list))
+        .await
+        .unwrap();
+    eventually(LONG, "every target blocked", || async {
+        item_states(&w, "fr-a")
+            .await
+            .iter()
+            .all(|i| i.state() == TargetState::Blocked)
+    })
+    .await;
+    let coordinator = w.as_org(COORDINATOR).await;
+    coordinator
+        .action_day
+        .clone()
+        .close_action_day(pb::CloseActionDayRequest { id: "day-a".into() })
+        .await
+        .expect("close");
+
+    // Agencies may not read the log.
+    let m = w.pki.material("agency-fr");
+    let hub = takedown_protocol::ident::Identity::new(
+        takedown_protocol::ident::IdentityRole::Hub,
+        takedown_protocol::ident::OrgId::parse("hub").unwrap(),
+    );
+    let ch = takedown_net::connect(&w.hub.endpoint, &m, Some(hub.clone()))
+        .await
+        .unwrap();
+    let refused = AuditServiceClient::new(ch)
+        .list_audit_entries(pb::ListAuditEntriesRequest::default())
+        .await;
+    assert_eq!(code(&refused), Code::PermissionDenied);
+
+    let ch = takedown_net::connect(&w.hub.endpoint, &w.pki.material(COORDINATOR), Some(hub))
+        .await
+        .unwrap();
+    let mut audit = AuditServiceClient::new(ch.clone());
+    let mut lines = String::new();
+    let mut kinds = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = audit
+            .list_audit_entries(pb::ListAuditEntriesRequest {
+                after_seq: after,
+                limit: 2,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let Some(last) = page.entries.last() else {
+            break;
+        };
+        after = last.seq;
+        for e in &page.entries {
+            kinds.push(e.kind.clone());
+            let r = takedown_ctl::commands::audit::record(e);
+            lines.push_str(&serde_json::to_string(&r).unwrap());
+            lines.push('\n');
+        }
+    }
+    for k in [
+        "key_registered",
+        "action_day_created",
+        "list_accepted",
+        "action_day_released",
+        "delivered",
+        "reports",
+        "action_day_closed",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "no {k} entry in {kinds:?}");
+    }
+    let summary = verify_jsonl(&lines).expect("the exported chain verifies");
+    assert_eq!(summary.entries as usize, kinds.len());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("audit.jsonl");
+    std::fs::write(&file, &lines).unwrap();
+    takedown_ctl::commands::audit::verify_file(&file).expect("verify_file");
+    // Dropping one entry is caught at the entry after it.
+    let cut: String = lines
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i != 2)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    assert_eq!(verify_jsonl(&cut).unwrap_err().line(), 3);
+
+    let export = pb::transparency_service_client::TransparencyServiceClient::new(ch)
+        .export_transparency(pb::TransparencyRequest {
+            action_day_id: "day-a".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let tco = export.tco.expect("figures");
+    // Three removal orders (and one ToS referral), all blocked at once.
+    assert_eq!(tco.removal_orders_issued, 3);
+    assert_eq!(tco.acted_within_one_hour, 3);
+    assert_eq!((tco.refused, tco.no_decision), (0, 0));
+    let mut rows: Vec<(String, String)> = export
+        .statements
+        .iter()
+        .map(|s| (s.platform.clone(), s.decision.clone()))
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            ("telegram".to_string(), "BLOCKED".to_string()),
+            ("telegram".to_string(), "BLOCKED".to_string()),
+            ("x".to_string(), "BLOCKED".to_string()),
+            ("x".to_string(), "BLOCKED".to_string()),
+        ]
+    );
+    let mut refs: Vec<&str> = export
+        .statements
+        .iter()
+        .map(|s| s.removal_order_ref.as_str())
+        .collect();
+    refs.sort();
+    assert_eq!(refs, ["", "RO-1", "RO-2", "RO-3"]);
+    assert!(
+        export
+            .statements
+            .iter()
+            .all(|s| s.delivered_at.is_some() && s.acted_at.is_some())
+    );
+}
