@@ -32,6 +32,7 @@ mod directory;
 mod intake;
 mod outbox;
 mod outcomes;
+mod summary;
 mod sql;
 use sql::{IN_CHUNK, anon, chunks, rows_per_chunk, values_rows};
 
@@ -239,5 +240,14 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<Vec<PlatformCounts>> {
         outcomes::platform_counts(&self.pool, action_day_id, now).await
+    }
+
+    async fn action_day_summary(
+        &self,
+        action_day_id: &str,
+        view: &SummaryView,
+        now: i64,
+    ) -> StoreResult<SummaryFacts> {
+        summary::action_day_summary(&self.pool, action_day_id, view, now).await
     }
 }
