@@ -27,6 +27,7 @@ macro_rules! both_backends {
 mod access;
 mod delivery;
 mod intake;
+mod summary;
 
 /// The status code of an RPC result (OK for success).
 pub fn code<T>(r: &Result<tonic::Response<T>, tonic::Status>) -> tonic::Code {

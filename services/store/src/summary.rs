@@ -274,10 +274,7 @@ pub(crate) fn assemble(rows: Rows) -> SummaryFacts {
                 .map(|r| (r.1, r.2))
                 .unwrap_or((0, 0));
             PlatformFacts {
-                rejected_by_reason: (0..6)
-                    .zip(c.reasons)
-                    .filter(|(_, n)| *n > 0)
-                    .collect(),
+                rejected_by_reason: (0..6).zip(c.reasons).filter(|(_, n)| *n > 0).collect(),
                 release_to_ack: of(0),
                 release_to_action: of(1),
                 removal_orders: c.removal_orders,

@@ -32,8 +32,8 @@ mod directory;
 mod intake;
 mod outbox;
 mod outcomes;
-mod summary;
 mod sql;
+mod summary;
 use sql::{IN_CHUNK, anon, chunks, rows_per_chunk, values_rows};
 
 mod rows {
