@@ -378,9 +378,18 @@ async fn every_rpc_against_every_role(backend: Backend) {
         code(&r.coord.summary.get_action_day_summary(summary()).await),
         Ok
     );
+    // Agencies and platforms see the days they take part in (restricted to their share).
+    assert_eq!(
+        code(&r.fr.summary.get_action_day_summary(summary()).await),
+        Ok
+    );
+    assert_eq!(
+        code(&r.telegram.summary.get_action_day_summary(summary()).await),
+        Ok
+    );
     assert_eq!(
         code(&r.de.summary.get_action_day_summary(summary()).await),
-        PermissionDenied
+        NotFound
     );
 
     assert_eq!(

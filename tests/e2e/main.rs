@@ -29,6 +29,7 @@ mod cli;
 mod delivery;
 mod intake;
 mod restoration;
+mod summary;
 
 /// The status code of an RPC result (OK for success).
 pub fn code<T>(r: &Result<tonic::Response<T>, tonic::Status>) -> tonic::Code {

@@ -17,6 +17,8 @@
 //! - `plan` (private): in-memory work shared by the backends (deduplicating a list's
 //!   items, reducing a batch of reports, assembling payloads).
 //! - `rows` (private): row decoders shared by the backends.
+//! - `summary` (private): the action-day summary queries and their assembly, shared by
+//!   the backends.
 //! - `testing` (feature `test-util`): throwaway SQLite and PostgreSQL databases for tests.
 #![forbid(unsafe_code)]
 
@@ -27,6 +29,7 @@ mod plan;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
+mod summary;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
@@ -305,4 +308,14 @@ pub trait Store: Send + Sync + Clone + 'static {
         action_day_id: &str,
         now: i64,
     ) -> impl Future<Output = StoreResult<Vec<PlatformCounts>>> + Send;
+
+    /// Everything a summary of an action day shows, restricted to `view`, aggregated in the
+    /// database in one read snapshot (see [`PlatformFacts`] for the definitions). `now`
+    /// decides which holds are active. An unknown day gives an empty summary.
+    fn action_day_summary(
+        &self,
+        action_day_id: &str,
+        view: &SummaryView,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<SummaryFacts>> + Send;
 }

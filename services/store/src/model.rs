@@ -280,3 +280,96 @@ pub struct PlatformCounts {
     /// Released, not failed, without a decision yet.
     pub pending: i64,
 }
+
+/// Whose share of an action day a summary covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SummaryView {
+    /// Every target of the day (coordinators).
+    All,
+    /// Only the targets this agency referred, and only this agency's row.
+    Agency(String),
+    /// Only this platform's targets, and no per-agency rows.
+    Platform(String),
+}
+
+/// Nearest-rank percentiles of exact millisecond values: for `n` values sorted ascending,
+/// the p-th percentile is the value at 1-based rank `ceil(p * n / 100)`. All zero when
+/// `count` is 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LatencyPercentiles {
+    pub count: i64,
+    pub p50: i64,
+    pub p90: i64,
+    pub p99: i64,
+}
+
+/// One platform's figures of an action day, all derived from stored facts.
+///
+/// Definitions:
+/// - *release* of a target is its `due_at` (the H-hour of an action-day list);
+/// - *acted on* means the standing decision is BLOCKED, ALREADY_GONE, NOT_FOUND or
+///   GEO_BLOCKED: the content is no longer reachable, whether the platform removed it or
+///   found it gone (NOT_FOUND closes the case as much as a block does); REJECTED is not;
+/// - `release_to_ack`: `acked_at - due_at` over acknowledged targets; `release_to_action`:
+///   `acted_at - due_at` over acted-on targets (negative differences count as 0);
+/// - removal orders (legal basis REMOVAL_ORDER) count once delivered; their clock runs from
+///   `delivered_at` to the first acting decision in the report history (`reported_at`),
+///   paused while a "cannot execute" rejection (INSUFFICIENT_INFORMATION, MANIFEST_ERROR,
+///   FORCE_MAJEURE) is the latest decision, i.e. from that report until the next decision;
+///   within the hour means a net time of at most 3 600 000 ms.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PlatformFacts {
+    pub counts: PlatformCounts,
+    /// (`takedown.v1.RejectReason`, count) of rejected targets, by reason, without zeros.
+    pub rejected_by_reason: Vec<(i32, i64)>,
+    pub release_to_ack: LatencyPercentiles,
+    pub release_to_action: LatencyPercentiles,
+    pub removal_orders: i64,
+    pub removal_orders_acted: i64,
+    pub removal_orders_within_hour: i64,
+}
+
+/// One agency's figures of an action day. Target counts are of distinct targets the
+/// agency referred (a target referred twice by the agency counts once).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AgencyFacts {
+    pub agency_id: String,
+    pub lists: i64,
+    /// Items of its lists (referrals).
+    pub items: i64,
+    /// Its targets that another agency referred as well.
+    pub merged_with_other_agencies: i64,
+    pub held: i64,
+    pub delivered: i64,
+    pub blocked: i64,
+    pub rejected: i64,
+    /// Its delivered targets rejected as NOT_A_VIOLATION.
+    pub rejected_not_a_violation: i64,
+}
+
+/// A point of a cumulative block series: `cumulative` blocks with `acted_at <= at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockPoint {
+    pub at: i64,
+    pub cumulative: i64,
+}
+
+/// Cumulative blocks of one platform over time. Blocks are bucketed by `acted_at` into
+/// buckets of width `max(1 s, ceil(span / 200))` (span over all platforms of the view), so
+/// a series has at most 201 points; each point is the last block time of its bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockSeriesFacts {
+    pub platform: String,
+    pub points: Vec<BlockPoint>,
+}
+
+/// An action day's summary as the store derives it (see [`crate::Store::action_day_summary`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SummaryFacts {
+    /// Platforms with at least one target in the view, by name.
+    pub platforms: Vec<PlatformFacts>,
+    /// Agencies with at least one list in the view, by id; empty for a platform view.
+    pub agencies: Vec<AgencyFacts>,
+    /// Platforms with at least one block, by name.
+    pub blocks: Vec<BlockSeriesFacts>,
+}

@@ -29,6 +29,7 @@ mod directory;
 mod intake;
 mod outbox;
 mod outcomes;
+mod summary;
 mod rows {
     crate::rows::row_decoders!(sqlx::postgres::PgRow);
 }
@@ -248,5 +249,14 @@ impl Store for PgStore {
         now: i64,
     ) -> StoreResult<Vec<PlatformCounts>> {
         outcomes::platform_counts(&self.pool, action_day_id, now).await
+    }
+
+    async fn action_day_summary(
+        &self,
+        action_day_id: &str,
+        view: &SummaryView,
+        now: i64,
+    ) -> StoreResult<SummaryFacts> {
+        summary::action_day_summary(&self.pool, action_day_id, view, now).await
     }
 }

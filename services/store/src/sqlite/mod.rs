@@ -35,6 +35,7 @@ mod intake;
 mod outbox;
 mod outcomes;
 mod sql;
+mod summary;
 use sql::{IN_CHUNK, anon, chunks, rows_per_chunk, values_rows};
 
 mod rows {
@@ -271,5 +272,14 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<Vec<PlatformCounts>> {
         outcomes::platform_counts(&self.pool, action_day_id, now).await
+    }
+
+    async fn action_day_summary(
+        &self,
+        action_day_id: &str,
+        view: &SummaryView,
+        now: i64,
+    ) -> StoreResult<SummaryFacts> {
+        summary::action_day_summary(&self.pool, action_day_id, view, now).await
     }
 }

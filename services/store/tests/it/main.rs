@@ -14,3 +14,4 @@ mod outbox;
 mod perf;
 mod reports;
 mod summaries;
+mod summary_facts;

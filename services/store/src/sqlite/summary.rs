@@ -1,0 +1,65 @@
+//! The action-day summary: the shared queries of [`crate::summary`], run in one read
+//! transaction (a WAL snapshot).
+
+use super::*;
+use crate::summary::{self as q, Rows, decode_counts};
+
+pub(super) async fn action_day_summary(
+    pool: &SqlitePool,
+    action_day_id: &str,
+    view: &SummaryView,
+    now: i64,
+) -> StoreResult<SummaryFacts> {
+    let (platform, agency) = q::view_params(view);
+    let mut tx = pool.begin().await?;
+
+    let counts = sqlx::query(q::COUNTS)
+        .bind(action_day_id)
+        .bind(now)
+        .bind(platform)
+        .bind(agency)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r: &SqliteRow| Ok(decode_counts!(r)))
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    macro_rules! per_target {
+        ($sql:expr) => {
+            sqlx::query_as($sql)
+                .bind(action_day_id)
+                .bind(now)
+                .bind(platform)
+                .bind(agency)
+                .fetch_all(&mut *tx)
+                .await?
+        };
+    }
+    let percentiles = per_target!(q::PERCENTILES);
+    let removal = per_target!(q::REMOVAL_ORDERS);
+    let blocks = per_target!(q::BLOCKS);
+    let (lists, agencies) = if matches!(view, SummaryView::Platform(_)) {
+        (Vec::new(), Vec::new())
+    } else {
+        let lists = sqlx::query_as(q::AGENCY_LISTS)
+            .bind(action_day_id)
+            .bind(agency)
+            .fetch_all(&mut *tx)
+            .await?;
+        let agencies = sqlx::query_as(q::AGENCY_TARGETS)
+            .bind(action_day_id)
+            .bind(now)
+            .bind(agency)
+            .fetch_all(&mut *tx)
+            .await?;
+        (lists, agencies)
+    };
+    tx.commit().await?;
+    Ok(q::assemble(Rows {
+        counts,
+        percentiles,
+        removal,
+        lists,
+        agencies,
+        blocks,
+    }))
+}

@@ -1,0 +1,353 @@
+//! The action-day summary on a hand-computed scenario: counts, nearest-rank percentiles,
+//! the paused removal-order clock, per-agency precision, the block series, and the
+//! agency and platform views.
+
+use std::collections::HashMap;
+
+use takedown_store::*;
+
+use crate::support::*;
+
+conformance!(summary_of_a_scenario);
+
+const MIN: i64 = 60_000;
+
+fn referral(platform: &str, name: &str, removal_order: bool) -> NewReferral {
+    let mut r = item(platform, name);
+    r.legal_basis = if removal_order { 2 } else { 1 };
+    r
+}
+
+fn decision(id: &str, target_id: i64, outcome: i32, reason: i32, at: i64) -> NewReport {
+    let mut r = report(id, target_id, ReportKind::Decision, outcome, at);
+    r.reason = reason;
+    r
+}
+
+fn ack(id: &str, target_id: i64, at: i64) -> NewReport {
+    report(id, target_id, ReportKind::Acknowledgement, 0, at)
+}
+
+fn pct(count: i64, p50: i64, p90: i64, p99: i64) -> LatencyPercentiles {
+    LatencyPercentiles {
+        count,
+        p50,
+        p90,
+        p99,
+    }
+}
+
+async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
+    let h = T0 + 1000; // H-hour = due_at of every list
+    s.insert_action_day(&day("op", h)).await.unwrap();
+    s.insert_action_day(&day("other", h)).await.unwrap();
+
+    // (list, agency, items); v1..v3 are removal orders; v1 is referred by both agencies,
+    // v2 twice by agency-a.
+    let lists: [(&str, &str, Vec<NewReferral>); 3] = [
+        (
+            "la",
+            "agency-a",
+            vec![
+                referral("video", "v1", true),
+                referral("video", "v2", true),
+                referral("video", "v3", true),
+                referral("video", "v4", false),
+                referral("video", "v5", false),
+                referral("video", "v6", false),
+                referral("social", "s1", false),
+                referral("social", "s2", false),
+            ],
+        ),
+        ("la2", "agency-a", vec![referral("video", "v2", true)]),
+        (
+            "lb",
+            "agency-b",
+            vec![
+                referral("video", "v1", true),
+                referral("video", "v7", false),
+                referral("social", "s3", false),
+                referral("social", "s4", false),
+                referral("video", "v8", false),
+            ],
+        ),
+    ];
+    let mut id: HashMap<String, i64> = HashMap::new();
+    for (n, (list_id, agency, items)) in lists.iter().enumerate() {
+        let sum = accepted(
+            s.insert_list(
+                &list(list_id, agency, Some("op"), h, items.len(), n as u8 + 1),
+                items,
+            )
+            .await
+            .unwrap(),
+        );
+        for (it, tid) in items.iter().zip(sum.target_ids) {
+            id.insert(it.normalized.clone(), tid);
+        }
+    }
+    // Another day's target and a standing one count nowhere.
+    s.insert_list(
+        &list("lo", "agency-a", Some("other"), h, 1, 9),
+        &[referral("video", "x", false)],
+    )
+    .await
+    .unwrap();
+    submit(&s, "ls", h, &[("social", "standing")]).await;
+    let t = |n: &str| id[n];
+
+    // s3 stays held.
+    s.insert_hold(&hold("hold", "social", "s3", h + 1_000_000_000, "agency-b"))
+        .await
+        .unwrap();
+
+    // Video: v1..v7 delivered at h + 1 s, v8 stays in flight.
+    let claimed = s
+        .claim_deliveries("video", h, h + 1_000_000_000, 100)
+        .await
+        .unwrap();
+    let delivery = |n: &str| claimed.iter().find(|c| c.target_id == t(n)).unwrap().id;
+    let vd = h + 1000;
+    let ids: Vec<i64> = ["v1", "v2", "v3", "v4", "v5", "v6", "v7"]
+        .iter()
+        .map(|n| delivery(n))
+        .collect();
+    s.mark_delivered(&ids, vd).await.unwrap();
+    // Social: s1, s2 delivered at h + 2 s, s4 failed.
+    let sclaimed = s
+        .claim_deliveries("social", h, h + 1_000_000_000, 100)
+        .await
+        .unwrap();
+    let sdelivery = |n: &str| sclaimed.iter().find(|c| c.target_id == t(n)).unwrap().id;
+    assert!(!sclaimed.iter().any(|c| c.target_id == t("s3")), "s3 held");
+    let sd = h + 2000;
+    s.mark_delivered(&[sdelivery("s1"), sdelivery("s2")], sd)
+        .await
+        .unwrap();
+    s.mark_failed(&[sdelivery("s4")], sd, "unreachable")
+        .await
+        .unwrap();
+
+    let video_reports = vec![
+        // v1 (removal order): cannot execute (INSUFFICIENT_INFORMATION) 10 min after
+        // delivery, blocked 90 min after: 80 min paused, 10 min net: within the hour.
+        ack("a-v1", t("v1"), h + 1500),
+        decision("d-v1-1", t("v1"), 5, 2, vd + 10 * MIN),
+        decision("d-v1-2", t("v1"), 1, 0, vd + 90 * MIN),
+        // v2 (removal order): blocked after 66 min 40 s, nothing paused: late.
+        ack("a-v2", t("v2"), vd + 100),
+        decision("d-v2", t("v2"), 1, 0, vd + 4_000_000),
+        // v3 (removal order): MANIFEST_ERROR, never acted on.
+        decision("d-v3", t("v3"), 5, 3, vd + MIN),
+        ack("a-v4", t("v4"), vd + 10_000),
+        decision("d-v4", t("v4"), 1, 0, vd + 20_000),
+        decision("d-v5", t("v5"), 5, 1, vd + 30_000),
+        decision("d-v6", t("v6"), 3, 0, vd + 40_000),
+        ack("a-v7", t("v7"), vd + 5000),
+        decision("d-v7", t("v7"), 4, 0, vd + 50_000),
+    ];
+    s.record_reports("video", &video_reports, vd + 10 * 3_600_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let social_reports = vec![
+        ack("a-s1", t("s1"), sd + 1000),
+        decision("d-s1", t("s1"), 1, 0, sd + 7000),
+        decision("d-s2", t("s2"), 5, 1, sd + 9000),
+    ];
+    s.record_reports("social", &social_reports, sd + 10_000)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let now = h + 10 * 3_600_000;
+    let all = s
+        .action_day_summary("op", &SummaryView::All, now)
+        .await
+        .unwrap();
+
+    let social = PlatformFacts {
+        counts: PlatformCounts {
+            platform: "social".into(),
+            referred: 4,
+            held: 1,
+            released: 3,
+            delivered: 2,
+            acknowledged: 1,
+            blocked: 1,
+            rejected: 1,
+            failed: 1,
+            pending: 0,
+            ..Default::default()
+        },
+        rejected_by_reason: vec![(1, 1)],
+        // s1: acked 3 s and blocked 9 s after H-hour.
+        release_to_ack: pct(1, 3000, 3000, 3000),
+        release_to_action: pct(1, 9000, 9000, 9000),
+        ..Default::default()
+    };
+    let video = PlatformFacts {
+        counts: PlatformCounts {
+            platform: "video".into(),
+            referred: 8,
+            held: 0,
+            released: 8,
+            delivered: 7,
+            acknowledged: 4,
+            blocked: 3,
+            not_found: 1,
+            geo_blocked: 1,
+            rejected: 2,
+            failed: 0,
+            pending: 1,
+            ..Default::default()
+        },
+        rejected_by_reason: vec![(1, 1), (3, 1)],
+        // Acks after H-hour: 1100, 1500, 6000, 11000; ranks 2, 4, 4 of 4.
+        release_to_ack: pct(4, 1500, 11_000, 11_000),
+        // Actions after H-hour: 21 000 (v4), 41 000 (v6), 51 000 (v7), 4 001 000 (v2),
+        // 5 401 000 (v1); ranks 3, 5, 5 of 5.
+        release_to_action: pct(5, 51_000, 5_401_000, 5_401_000),
+        removal_orders: 3,
+        removal_orders_acted: 2,
+        removal_orders_within_hour: 1,
+    };
+    assert_eq!(all.platforms, vec![social.clone(), video]);
+
+    assert_eq!(
+        all.agencies,
+        vec![
+            AgencyFacts {
+                agency_id: "agency-a".into(),
+                lists: 2,
+                items: 9,
+                merged_with_other_agencies: 1,
+                held: 0,
+                delivered: 8,
+                blocked: 4,
+                rejected: 3,
+                rejected_not_a_violation: 2,
+            },
+            AgencyFacts {
+                agency_id: "agency-b".into(),
+                lists: 1,
+                items: 5,
+                merged_with_other_agencies: 1,
+                held: 1,
+                delivered: 2,
+                blocked: 1,
+                rejected: 0,
+                rejected_not_a_violation: 0,
+            },
+        ]
+    );
+
+    // Blocks at h+9000 (s1), h+21000 (v4), h+4001000 (v2), h+5401000 (v1): span 5 392 000,
+    // buckets of 26 960 ms, each block in a bucket of its own.
+    assert_eq!(
+        all.blocks,
+        vec![
+            BlockSeriesFacts {
+                platform: "social".into(),
+                points: vec![BlockPoint {
+                    at: h + 9000,
+                    cumulative: 1
+                }],
+            },
+            BlockSeriesFacts {
+                platform: "video".into(),
+                points: vec![
+                    BlockPoint {
+                        at: h + 21_000,
+                        cumulative: 1
+                    },
+                    BlockPoint {
+                        at: h + 4_001_000,
+                        cumulative: 2
+                    },
+                    BlockPoint {
+                        at: h + 5_401_000,
+                        cumulative: 3
+                    },
+                ],
+            },
+        ]
+    );
+
+    // Agency-b sees its own targets (v1, v7, v8, s3, s4) and its own row only.
+    let b = s
+        .action_day_summary("op", &SummaryView::Agency("agency-b".into()), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.platforms,
+        vec![
+            PlatformFacts {
+                counts: PlatformCounts {
+                    platform: "social".into(),
+                    referred: 2,
+                    held: 1,
+                    released: 1,
+                    failed: 1,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            PlatformFacts {
+                counts: PlatformCounts {
+                    platform: "video".into(),
+                    referred: 3,
+                    released: 3,
+                    delivered: 2,
+                    acknowledged: 2,
+                    blocked: 1,
+                    geo_blocked: 1,
+                    pending: 1,
+                    ..Default::default()
+                },
+                release_to_ack: pct(2, 1500, 6000, 6000),
+                release_to_action: pct(2, 51_000, 5_401_000, 5_401_000),
+                removal_orders: 1,
+                removal_orders_acted: 1,
+                removal_orders_within_hour: 1,
+                ..Default::default()
+            },
+        ]
+    );
+    assert_eq!(b.agencies, vec![all.agencies[1].clone()]);
+    assert_eq!(
+        b.blocks,
+        vec![BlockSeriesFacts {
+            platform: "video".into(),
+            points: vec![BlockPoint {
+                at: h + 5_401_000,
+                cumulative: 1
+            }],
+        }]
+    );
+
+    // A platform sees its own row and series, and no agency rows.
+    let p = s
+        .action_day_summary("op", &SummaryView::Platform("social".into()), now)
+        .await
+        .unwrap();
+    assert_eq!(p.platforms, vec![social]);
+    assert!(p.agencies.is_empty());
+    assert_eq!(p.blocks, vec![all.blocks[0].clone()]);
+
+    // The older counts agree with the summary's.
+    let counts = s.platform_counts("op", now).await.unwrap();
+    assert_eq!(
+        counts,
+        all.platforms
+            .iter()
+            .map(|p| p.counts.clone())
+            .collect::<Vec<_>>()
+    );
+
+    let none = s
+        .action_day_summary("none", &SummaryView::All, now)
+        .await
+        .unwrap();
+    assert_eq!(none, SummaryFacts::default());
+}
