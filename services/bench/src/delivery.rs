@@ -91,7 +91,7 @@ pub async fn run(backends: &[Backend], sizes: &[usize], runs: usize) -> Result<b
                 raw_rate: raw_rate.clone(),
             };
             // H-hour lead: generous for the first run, then from the measured intake.
-            let mut lead_ms = 5_000 + n as i64 / 2;
+            let mut lead_ms = 5_000 + n as i64;
             for r in 1..=runs {
                 let fig = one_run(backend, &keys, &lists, n, lead_ms).await?;
                 lead_ms = (fig.intake_s * 1500.0) as i64 + 3_000;

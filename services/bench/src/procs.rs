@@ -27,9 +27,37 @@ pub fn build_binaries() -> Result<()> {
     let mut cmd = Command::new(cargo);
     cmd.args(["build", "--quiet", "--manifest-path"])
         .arg(&manifest)
-        .args(["-p", "takedown-hub", "-p", "takedown-sidecar", "--bins"]);
+        // The bench itself is in the selection so that features resolve exactly as for
+        // `cargo run -p takedown-bench` (which depends on both crates): nothing rebuilds.
+        .args([
+            "-p",
+            "takedown-hub",
+            "-p",
+            "takedown-sidecar",
+            "-p",
+            "takedown-bench",
+            "--bins",
+        ]);
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
+    }
+    // `cargo run` gives the bench its package's variables; build scripts that watch them
+    // (ring's) would rerun and rebuild half the tree.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+            "CARGO_PRIMARY_",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
+            || k == "OUT_DIR"
+        {
+            cmd.env_remove(k.as_ref());
+        }
     }
     let status = cmd.status().context("running cargo build")?;
     if !status.success() {
