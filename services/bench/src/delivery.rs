@@ -1,0 +1,365 @@
+//! `delivery`: an action day of N targets over five platforms whose real sidecars (auto
+//! mode, zero delay) run on 127.0.0.1. The lists go in before H-hour; from H-hour on we
+//! measure the first delivery at each sidecar (its inbox's stored receive time), the time
+//! until every target is delivered and acknowledged at the hub (polling the hub's
+//! database), deliveries per second and the hub's peak memory during delivery; against raw
+//! tonic throughput ([`crate::rawgrpc`]).
+
+use std::{str::FromStr, time::Duration};
+
+use anyhow::{Context, Result, bail};
+use sqlx::{Connection, Row, sqlite::SqliteConnectOptions};
+use takedown_protocol::list::SignedList;
+use takedown_protocol::timestamp::now_millis;
+use takedown_tests::{
+    Backend,
+    lists::{AgencyKey, request},
+    pki::TestPki,
+};
+
+use crate::{
+    backend_name, lists,
+    procs::{Sidecar, peak_kib, reset_peak},
+    rawgrpc,
+    stats::{Summary, Table, mib, percentile},
+    world::{self, DAY, World},
+};
+
+/// Items per submitted list.
+const LIST_ITEMS: usize = 20_000;
+/// How often the hub's database is polled for completion.
+const POLL: Duration = Duration::from_millis(250);
+/// Longest wait for an action day to be delivered.
+const TIMEOUT: Duration = Duration::from_secs(300);
+/// Goals.
+const GOAL_RATIO: f64 = 1.0 / 3.0;
+const GOAL_FIRST_P99_MS: f64 = 50.0;
+
+#[derive(Default)]
+struct Run {
+    intake_s: f64,
+    first_ms: Vec<f64>,
+    delivered_ms: f64,
+    done_ms: f64,
+    rate: f64,
+    peak_intake_mib: f64,
+    peak_delivery_mib: f64,
+    /// Targets whose acknowledgement the hub never recorded.
+    unacked: f64,
+}
+
+struct Size {
+    backend: Backend,
+    targets: usize,
+    runs: Vec<Run>,
+    raw_rate: Vec<f64>,
+}
+
+/// Runs the delivery benchmark for each backend and size; returns whether every goal was
+/// met.
+pub async fn run(backends: &[Backend], sizes: &[usize], runs: usize) -> Result<bool> {
+    let keys = world::agency_keys();
+    let defaults = takedown_hub::Config::default().delivery;
+    let mut all = Vec::new();
+    for &n in sizes {
+        println!("delivery: generating {n} targets in lists of ≤ {LIST_ITEMS} items");
+        let lists = make_lists(&keys, n)?;
+        let payloads = rawgrpc::payloads(&lists, DAY, defaults.batch_size as usize)?;
+        let mut raw_rate = Vec::new();
+        let dir = tempfile::tempdir()?;
+        let pki = TestPki::generate(dir.path());
+        for p in lists::PLATFORMS {
+            if !pki.cert(p).exists() {
+                pki.issue(takedown_protocol::ident::IdentityRole::Platform, p);
+            }
+        }
+        for r in 1..=runs {
+            let (took, accepted) = rawgrpc::run(&pki, &payloads, defaults.max_in_flight).await?;
+            if accepted != n {
+                bail!("raw receivers accepted {accepted} of {n}");
+            }
+            let rate = n as f64 / took.as_secs_f64();
+            println!(
+                "  raw tonic {n} run {r}: {:.2} s = {rate:.0} deliveries/s",
+                took.as_secs_f64()
+            );
+            raw_rate.push(rate);
+        }
+        for &backend in backends {
+            let mut size = Size {
+                backend,
+                targets: n,
+                runs: vec![],
+                raw_rate: raw_rate.clone(),
+            };
+            // H-hour lead: generous for the first run, then from the measured intake.
+            let mut lead_ms = 5_000 + n as i64;
+            for r in 1..=runs {
+                let fig = one_run(backend, &keys, &lists, n, lead_ms).await?;
+                lead_ms = (fig.intake_s * 1500.0) as i64 + 3_000;
+                println!(
+                    "  {} {n} run {r}: intake {:.1} s; first delivery {:?} ms; all delivered {:.0} ms, \
+                     delivered+reported {:.0} ms after H ({} without ack); {:.0} deliveries/s; hub peak {:.0} MiB (intake {:.0} MiB)",
+                    backend_name(backend),
+                    fig.intake_s,
+                    fig.first_ms,
+                    fig.delivered_ms,
+                    fig.done_ms,
+                    fig.unacked,
+                    fig.rate,
+                    fig.peak_delivery_mib,
+                    fig.peak_intake_mib
+                );
+                size.runs.push(fig);
+            }
+            all.push(size);
+        }
+    }
+    Ok(report(&all, runs))
+}
+
+/// `n` distinct targets in lists of at most [`LIST_ITEMS`], the agencies taking turns.
+fn make_lists(keys: &[AgencyKey], n: usize) -> Result<Vec<SignedList>> {
+    let referrals = lists::referrals(n, 0, "day")?;
+    Ok(referrals
+        .chunks(LIST_ITEMS)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let k = &keys[i % keys.len()];
+            k.sign(&k.spec(&format!("bench-day-list-{i}"), Some(DAY), chunk.to_vec()))
+        })
+        .collect())
+}
+
+async fn one_run(
+    backend: Backend,
+    keys: &[AgencyKey],
+    lists: &[SignedList],
+    n: usize,
+    lead_ms: i64,
+) -> Result<Run> {
+    let mut w = World::start(backend, keys, LIST_ITEMS).await?;
+    let mut sidecars = Vec::new();
+    for p in lists::PLATFORMS {
+        let port = w.ports[p];
+        sidecars.push(Sidecar::start(&w.pki, w.dir.path(), p, port, &w.hub.endpoint).await?);
+    }
+    let h_hour = now_millis() + lead_ms;
+    w.action_day(h_hour, keys).await?;
+    let start = now_millis();
+    for s in lists {
+        let agency = pb_agency(s)?;
+        let mut c = w.as_org(&agency).await?.referral;
+        c.submit_referral_list(request(s))
+            .await
+            .with_context(|| format!("SubmitReferralList {}", s.list_id))?;
+    }
+    let end = now_millis();
+    if end + 500 > h_hour {
+        bail!(
+            "intake ended {} ms before H-hour: too late to measure from H-hour",
+            h_hour - end
+        );
+    }
+    let pid = w.hub.pid();
+    let peak_intake = mib(peak_kib(pid)?);
+    reset_peak(pid)?;
+
+    let mut probe = Probe::open(backend, &w.db.url).await?;
+    tokio::time::sleep(Duration::from_millis((h_hour - now_millis()).max(0) as u64)).await;
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    let done_at = loop {
+        w.hub.check_alive()?;
+        for s in &mut sidecars {
+            s.check_alive()?;
+        }
+        let done = probe
+            .one(
+                "SELECT COUNT(*) FROM targets WHERE delivered_at IS NOT NULL \
+                 AND (acked_at IS NOT NULL OR acted_at IS NOT NULL)",
+            )
+            .await?
+            .unwrap_or(0);
+        if done as usize >= n {
+            break now_millis();
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!(
+                "only {done} of {n} targets delivered and acknowledged after {TIMEOUT:?}:\n{}",
+                w.hub.log_tail()
+            );
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    let peak_delivery = mib(peak_kib(pid)?);
+    let last_delivered = probe
+        .one("SELECT MAX(delivered_at) FROM targets")
+        .await?
+        .context("no delivered_at")?;
+    let unacked = probe
+        .one("SELECT COUNT(*) FROM targets WHERE acked_at IS NULL")
+        .await?
+        .unwrap_or(0);
+    let mut first_ms = Vec::new();
+    let mut held = 0;
+    for s in &sidecars {
+        let (first, count) = inbox_first(&s.inbox).await?;
+        held += count;
+        first_ms.push((first - h_hour) as f64);
+    }
+    if held as usize != n {
+        bail!("the sidecars hold {held} deliveries, expected {n}");
+    }
+    for s in &mut sidecars {
+        s.stop();
+    }
+    w.hub.stop();
+    let delivered_ms = (last_delivered - h_hour) as f64;
+    Ok(Run {
+        intake_s: (end - start) as f64 / 1000.0,
+        first_ms,
+        delivered_ms,
+        done_ms: (done_at - h_hour) as f64,
+        rate: n as f64 / (delivered_ms / 1000.0),
+        peak_intake_mib: peak_intake,
+        peak_delivery_mib: peak_delivery,
+        unacked: unacked as f64,
+    })
+}
+
+/// The agency that signed a list (the list's own `agency_id`).
+fn pb_agency(s: &SignedList) -> Result<String> {
+    use prost::Message;
+    Ok(takedown_protocol::pb::ReferralList::decode(s.list.as_slice())?.agency_id)
+}
+
+/// The earliest receive time and the number of deliveries in a sidecar's inbox.
+async fn inbox_first(path: &std::path::Path) -> Result<(i64, i64)> {
+    let opts =
+        SqliteConnectOptions::from_str(&format!("sqlite:{}", path.display()))?.read_only(true);
+    let mut c = sqlx::SqliteConnection::connect_with(&opts).await?;
+    let row = sqlx::query("SELECT MIN(received_at), COUNT(*) FROM deliveries")
+        .fetch_one(&mut c)
+        .await?;
+    let first: Option<i64> = row.try_get(0)?;
+    Ok((first.context("empty inbox")?, row.try_get(1)?))
+}
+
+/// A connection to the hub's database for polling.
+enum Probe {
+    Sqlite(sqlx::SqliteConnection),
+    Pg(sqlx::PgConnection),
+}
+
+impl Probe {
+    async fn open(backend: Backend, url: &str) -> Result<Self> {
+        Ok(match backend {
+            Backend::Sqlite => Self::Sqlite(
+                sqlx::SqliteConnection::connect_with(
+                    &SqliteConnectOptions::from_str(url)?.read_only(true),
+                )
+                .await?,
+            ),
+            Backend::Postgres => Self::Pg(sqlx::PgConnection::connect(url).await?),
+        })
+    }
+
+    async fn one(&mut self, sql: &'static str) -> Result<Option<i64>> {
+        Ok(match self {
+            Self::Sqlite(c) => sqlx::query(sql).fetch_one(c).await?.try_get(0)?,
+            Self::Pg(c) => sqlx::query(sql).fetch_one(c).await?.try_get(0)?,
+        })
+    }
+}
+
+fn report(all: &[Size], runs: usize) -> bool {
+    let d = takedown_hub::Config::default().delivery;
+    println!();
+    println!(
+        "DELIVERY — action day over 5 platforms, real sidecars (auto, zero delay, block_share 0.8); {runs} runs each, median (min–max)"
+    );
+    println!(
+        "hub config: delivery defaults — batch_size {}, max_in_flight {}, rpc_timeout_ms {}, lease_ms {}, poll_ms {}; \
+         lists of ≤ {LIST_ITEMS} items submitted before H-hour; completion (every target delivered and its ack or decision recorded) polled every {} ms",
+        d.batch_size,
+        d.max_in_flight,
+        d.rpc_timeout_ms,
+        d.lease_ms,
+        d.poll_ms,
+        POLL.as_millis()
+    );
+    println!(
+        "baseline: raw tonic, 5 in-process ReceiverService servers accepting all, same mTLS, same batches \
+         ({} per call, same evidence), {} in flight per receiver",
+        d.batch_size, d.max_in_flight
+    );
+    let show = |v: &[f64], d: usize| Summary::of(v).map(|s| s.show(d)).unwrap_or_default();
+    let mut t = Table::new(&[
+        "backend",
+        "targets",
+        "first delivery p50 / p99 ms",
+        "goal p99 < 50 ms",
+        "H→all delivered ms",
+        "H→delivered+reported ms",
+        "targets without ack",
+        "hub deliveries/s",
+        "raw tonic deliveries/s",
+        "hub/raw",
+        "goal ≥ 1/3",
+        "hub peak MiB (delivery)",
+        "hub peak MiB (intake)",
+    ]);
+    let mut met = true;
+    for s in all {
+        let firsts: Vec<f64> = s
+            .runs
+            .iter()
+            .flat_map(|r| r.first_ms.iter().copied())
+            .collect();
+        let p50 = percentile(&firsts, 50.0).unwrap_or(f64::NAN);
+        let p99 = percentile(&firsts, 99.0).unwrap_or(f64::NAN);
+        let rates: Vec<f64> = s.runs.iter().map(|r| r.rate).collect();
+        let ratio = match (Summary::of(&rates), Summary::of(&s.raw_rate)) {
+            (Some(h), Some(r)) => h.median / r.median,
+            _ => f64::NAN,
+        };
+        let first_ok = p99 < GOAL_FIRST_P99_MS;
+        let ratio_ok = ratio >= GOAL_RATIO;
+        met &= first_ok && ratio_ok;
+        let col = |f: fn(&Run) -> f64| s.runs.iter().map(f).collect::<Vec<_>>();
+        t.row(vec![
+            backend_name(s.backend).into(),
+            s.targets.to_string(),
+            format!("{p50:.0} / {p99:.0} (n={})", firsts.len()),
+            if first_ok { "goal met" } else { "goal MISSED" }.into(),
+            show(&col(|r| r.delivered_ms), 0),
+            show(&col(|r| r.done_ms), 0),
+            show(&col(|r| r.unacked), 0),
+            show(&rates, 0),
+            show(&s.raw_rate, 0),
+            format!("{ratio:.2}"),
+            if ratio_ok { "goal met" } else { "goal MISSED" }.into(),
+            show(&col(|r| r.peak_delivery_mib), 0),
+            show(&col(|r| r.peak_intake_mib), 0),
+        ]);
+    }
+    println!("{}", t.render());
+    for b in [Backend::Sqlite, Backend::Postgres] {
+        let sizes: Vec<String> = all
+            .iter()
+            .filter(|s| s.backend == b)
+            .filter_map(|s| {
+                let peaks: Vec<f64> = s.runs.iter().map(|r| r.peak_delivery_mib).collect();
+                Summary::of(&peaks).map(|p| format!("{} targets → {:.0} MiB", s.targets, p.median))
+            })
+            .collect();
+        if sizes.len() > 1 {
+            println!(
+                "hub peak memory during delivery, {}: {}",
+                backend_name(b),
+                sizes.join(", ")
+            );
+        }
+    }
+    met
+}

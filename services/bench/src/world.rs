@@ -1,0 +1,128 @@
+//! A registered hub for one measurement: a PKI, a fresh database, the hub process, the
+//! agencies with their signing keys, the five platforms (endpoints on reserved ports) and
+//! an action day.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use takedown_protocol::{pb, timestamp};
+use takedown_tests::{
+    Backend,
+    clients::Clients,
+    db::TestDb,
+    lists::AgencyKey,
+    pki::{AGENCIES, COORDINATOR, TestPki},
+};
+use tempfile::TempDir;
+
+use crate::{lists::PLATFORMS, procs::Hub};
+
+/// The action day every benchmark list belongs to.
+pub const DAY: &str = "bench-day";
+
+/// Agency signing keys, made once per benchmark so that lists can be signed once.
+pub fn agency_keys() -> Vec<AgencyKey> {
+    AGENCIES
+        .iter()
+        .map(|a| AgencyKey::generate(a, &format!("{a}-k1")))
+        .collect()
+}
+
+pub struct World {
+    pub hub: Hub,
+    pub db: TestDb,
+    pub pki: TestPki,
+    /// Reserved sidecar port per platform.
+    pub ports: BTreeMap<String, u16>,
+    pub dir: TempDir,
+}
+
+impl World {
+    /// A hub on a fresh database of `backend` with everyone registered.
+    pub async fn start(
+        backend: Backend,
+        keys: &[AgencyKey],
+        max_list_items: usize,
+    ) -> Result<Self> {
+        let dir = tempfile::tempdir().context("temp dir")?;
+        let pki = TestPki::generate(&dir.path().join("pki"));
+        for p in PLATFORMS {
+            if !pki.cert(p).exists() {
+                pki.issue(takedown_protocol::ident::IdentityRole::Platform, p);
+            }
+        }
+        let Some(db) = TestDb::new(backend, dir.path()).await else {
+            bail!("PostgreSQL is unreachable");
+        };
+        let hub = Hub::start(&pki, &db, dir.path(), max_list_items).await?;
+        let mut world = Self {
+            hub,
+            db,
+            pki,
+            ports: BTreeMap::new(),
+            dir,
+        };
+        world.register(keys).await?;
+        Ok(world)
+    }
+
+    async fn register(&mut self, keys: &[AgencyKey]) -> Result<()> {
+        let mut c = self.as_org(COORDINATOR).await?;
+        for key in keys {
+            c.directory
+                .register_organization(pb::RegisterOrganizationRequest {
+                    id: key.agency.clone(),
+                    role: pb::Role::Agency as i32,
+                    display_name: String::new(),
+                })
+                .await
+                .context("register agency")?;
+            c.directory
+                .register_agency_key(pb::RegisterAgencyKeyRequest {
+                    agency_id: key.agency.clone(),
+                    kid: key.kid.clone(),
+                    public_key_pem: key.public_pem.clone(),
+                })
+                .await
+                .context("register key")?;
+        }
+        for p in PLATFORMS {
+            let port = takedown_tests::free_port();
+            c.directory
+                .register_platform(pb::RegisterPlatformRequest {
+                    name: p.to_string(),
+                    endpoint: format!("https://127.0.0.1:{port}"),
+                    display_name: String::new(),
+                })
+                .await
+                .context("register platform")?;
+            self.ports.insert(p.to_string(), port);
+        }
+        Ok(())
+    }
+
+    /// Clients acting as `org`.
+    pub async fn as_org(&self, org: &str) -> Result<Clients> {
+        Clients::connect(&self.hub.endpoint, &self.pki.material(org))
+            .await
+            .with_context(|| format!("connecting to the hub as {org}"))
+    }
+
+    /// Creates [`DAY`] with H-hour at `starts_at` (Unix ms), every platform and agency.
+    pub async fn action_day(&self, starts_at: i64, agencies: &[AgencyKey]) -> Result<()> {
+        self.as_org(COORDINATOR)
+            .await?
+            .action_day
+            .create_action_day(pb::CreateActionDayRequest {
+                id: DAY.into(),
+                name: "benchmark day".into(),
+                starts_at: Some(timestamp::from_millis(starts_at)),
+                ends_at: Some(timestamp::from_millis(starts_at + 6 * 3_600_000)),
+                platforms: PLATFORMS.iter().map(|s| s.to_string()).collect(),
+                agencies: agencies.iter().map(|k| k.agency.clone()).collect(),
+            })
+            .await
+            .context("create action day")?;
+        Ok(())
+    }
+}
