@@ -5,7 +5,10 @@
 
 use std::{
     collections::{BTreeMap, HashSet},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU32, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -51,13 +54,20 @@ struct Shared<S> {
     breaker: Mutex<Breaker>,
     health: PlatformHealth,
     wake: Arc<Notify>,
+    /// Slow start: the next claim's size, from [`FIRST_BATCH`] doubling to `batch_size`.
+    batch: AtomicU32,
 }
+
+/// The first batch after an idle spell is small, so that the first targets of a release
+/// reach the platform within milliseconds; each delivered batch doubles the next one up to
+/// the configured `batch_size`.
+const FIRST_BATCH: u32 = 32;
 
 impl<S: Store> Worker<S> {
     #[tracing::instrument(name = "delivery_worker", skip_all, fields(platform = %self.platform.name))]
     pub async fn run(self) {
         let name = self.platform.name.clone();
-        let client = loop {
+        let channel = loop {
             match connect(&self.platform, &self.tls, &self.cfg) {
                 Ok(c) => break c,
                 Err(e) => {
@@ -75,14 +85,19 @@ impl<S: Store> Worker<S> {
             platform: name.clone(),
             cfg: self.cfg.clone(),
             cache: self.cache.clone(),
-            client,
+            client: ReceiverServiceClient::new(channel.clone())
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
             breaker: Mutex::new(Breaker::new(
                 self.cfg.breaker_failures,
                 Duration::from_millis(self.cfg.breaker_cooldown_ms),
             )),
             health: self.health.clone(),
             wake: self.notify.clone(),
+            batch: AtomicU32::new(FIRST_BATCH.min(self.cfg.batch_size)),
         });
+        // Open the mTLS connection (and check the sidecar's identity) now, not at H-hour.
+        tokio::spawn(warm_up(channel, name.clone()));
         let in_flight = Arc::new(Semaphore::new(self.cfg.max_in_flight));
         let tasks = TaskTracker::new();
         tracing::info!(endpoint = %self.platform.endpoint, "delivery worker started");
@@ -127,6 +142,9 @@ impl<S: Store> Worker<S> {
             };
             if claimed.is_empty() {
                 drop(permit);
+                shared
+                    .batch
+                    .store(FIRST_BATCH.min(self.cfg.batch_size), Ordering::Relaxed);
                 let wait = match self.store.next_delivery_at(&name).await {
                     Ok(Some(next)) if next > now => {
                         Duration::from_millis(((next - now) as u64).min(self.cfg.poll_ms))
@@ -158,22 +176,32 @@ impl<S: Store> Worker<S> {
     }
 }
 
-fn connect(
-    p: &Platform,
-    tls: &TlsMaterial,
-    cfg: &DeliveryConfig,
-) -> Result<ReceiverServiceClient<Channel>, String> {
+/// A lazily connecting channel to the platform's sidecar, refusing any server that is not
+/// that platform's certificate.
+fn connect(p: &Platform, tls: &TlsMaterial, cfg: &DeliveryConfig) -> Result<Channel, String> {
     let id = OrgId::parse(&p.name).map_err(|e| e.to_string())?;
-    let channel = takedown_net::connect_lazy(
+    takedown_net::connect_lazy(
         &p.endpoint,
         tls,
         Some(Identity::new(IdentityRole::Platform, id)),
         cfg.rpc_timeout(),
     )
-    .map_err(|e| e.to_string())?;
-    Ok(ReceiverServiceClient::new(channel)
-        .max_decoding_message_size(MAX_MESSAGE)
-        .max_encoding_message_size(MAX_MESSAGE))
+    .map_err(|e| e.to_string())
+}
+
+/// Connects to the sidecar and asks for its health, so that the TLS handshake and the
+/// identity check happen before anything is due; failures are only logged (deliveries
+/// retry on their own schedule).
+async fn warm_up(channel: Channel, platform: String) {
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let check = health.check(tonic_health::pb::HealthCheckRequest {
+        service: String::new(),
+    });
+    match tokio::time::timeout(Duration::from_secs(3), check).await {
+        Ok(Ok(_)) => tracing::info!(%platform, "sidecar reachable"),
+        Ok(Err(e)) => tracing::warn!(%platform, error = %e.message(), "sidecar not reachable yet"),
+        Err(_) => tracing::warn!(%platform, "sidecar not reachable yet (timeout)"),
+    }
 }
 
 async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
@@ -250,6 +278,11 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
                     retry_all(w, &unanswered, "receiver did not answer for this delivery").await;
                 }
                 w.breaker.lock().expect("breaker lock").success();
+                let _ = w
+                    .batch
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                        Some(b.saturating_mul(2).min(w.cfg.batch_size))
+                    });
                 w.health.set(&w.platform, false, None);
                 tracing::info!(
                     accepted = accepted.len(),
