@@ -13,4 +13,5 @@ mod outbox;
 mod perf;
 mod reports;
 mod summaries;
+mod summary_bench;
 mod summary_facts;
