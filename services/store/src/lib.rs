@@ -32,6 +32,9 @@ pub mod sqlite;
 mod summary;
 #[cfg(feature = "test-util")]
 pub mod testing;
+/// The summary queries, for benchmarks' query plans.
+#[cfg(feature = "test-util")]
+pub use summary::{pg as summary_pg_sql, queries as summary_queries};
 
 use std::future::Future;
 

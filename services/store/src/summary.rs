@@ -157,7 +157,7 @@ pub(crate) const BLOCKS: &str = concat!(
 );
 
 /// The PostgreSQL text of a query (`$N` parameters).
-pub(crate) fn pg(sql: &str) -> String {
+pub fn pg(sql: &str) -> String {
     sql.replace('?', "$")
 }
 
@@ -332,6 +332,21 @@ pub(crate) fn assemble(rows: Rows) -> SummaryFacts {
         agencies: agencies.into_values().collect(),
         blocks,
     }
+}
+
+/// The summary's queries in the SQLite dialect (PostgreSQL: [`pg`] of them), named, with
+/// their parameters, so that benchmarks can show their plans: 4 = (day, now, platform,
+/// agency), 3 = (day, now, agency), 2 = (day, agency).
+#[cfg(feature = "test-util")]
+pub fn queries() -> [(&'static str, &'static str, usize); 6] {
+    [
+        ("counts", COUNTS, 4),
+        ("percentiles", PERCENTILES, 4),
+        ("removal orders", REMOVAL_ORDERS, 4),
+        ("blocks", BLOCKS, 4),
+        ("agency lists", AGENCY_LISTS, 2),
+        ("agency targets", AGENCY_TARGETS, 3),
+    ]
 }
 
 #[cfg(test)]

@@ -14,4 +14,5 @@ mod outbox;
 mod perf;
 mod reports;
 mod summaries;
+mod summary_bench;
 mod summary_facts;
