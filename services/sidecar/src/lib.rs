@@ -164,14 +164,25 @@ pub async fn run_with_decisions(
     }
     tracker.close();
 
+    let keys = Arc::new(keys::KeyCache::new(
+        channel,
+        Duration::from_secs(config.keys_refresh_secs.max(1)),
+    ));
+    // Load the agency keys now rather than on the first delivery (at H-hour); a hub that is
+    // not up yet only means they load on first use.
+    {
+        let keys = keys.clone();
+        tokio::spawn(async move {
+            if let Err(e) = keys.keys_for(&[]).await {
+                tracing::info!(error = %e, "agency keys not loaded yet; loading on first use");
+            }
+        });
+    }
     let receiver = server::Receiver {
         platform: platform.clone(),
         hub,
         audience: config.hub_audience.clone(),
-        keys: Arc::new(keys::KeyCache::new(
-            channel,
-            Duration::from_secs(config.keys_refresh_secs.max(1)),
-        )),
+        keys,
         signatures: Arc::new(verify::SignatureCache::new(4096)),
         inbox: inbox.clone(),
         wake: handoff_wake,
