@@ -9,7 +9,7 @@ use takedown_protocol::{
     timestamp::now_millis,
 };
 use takedown_tests::{
-    Backend, eventually,
+    Backend, LONG, eventually,
     hub::HubOptions,
     lists::{referral, referrals, request},
     pki::COORDINATOR,
@@ -28,19 +28,9 @@ both_backends!(
     a_platform_cannot_report_on_others_targets,
 );
 
-const LONG: Duration = Duration::from_secs(60);
-
 async fn states(w: &World, agency: &str, list_id: &str) -> Vec<TargetState> {
-    w.as_org(agency)
+    w.list_items(agency, list_id)
         .await
-        .referral
-        .get_list_status(pb::GetListStatusRequest {
-            list_id: list_id.into(),
-        })
-        .await
-        .expect("status")
-        .into_inner()
-        .items
         .iter()
         .map(|i| i.state())
         .collect()

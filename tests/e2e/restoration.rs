@@ -3,14 +3,12 @@
 //! recorded; the audit log exported from a real hub verifies offline; the transparency
 //! export matches the scenario.
 
-use std::time::Duration;
-
 use takedown_protocol::{
     audit::verify_jsonl,
     pb::{self, TargetState, audit_service_client::AuditServiceClient},
 };
 use takedown_tests::{
-    Backend, eventually,
+    Backend, LONG, eventually,
     hub::HubOptions,
     lists::{referral, request},
     pki::COORDINATOR,
@@ -25,21 +23,6 @@ both_backends!(
     a_withdrawal_reaches_every_platform_through_a_hub_restart,
     audit_export_of_an_action_day_verifies_and_transparency_matches,
 );
-
-const LONG: Duration = Duration::from_secs(60);
-
-async fn item_states(w: &World, list_id: &str) -> Vec<pb::ItemStatus> {
-    w.as_org(COORDINATOR)
-        .await
-        .referral
-        .get_list_status(pb::GetListStatusRequest {
-            list_id: list_id.into(),
-        })
-        .await
-        .expect("status")
-        .into_inner()
-        .items
-}
 
 async fn a_withdrawal_reaches_every_platform_through_a_hub_restart(backend: Backend) {
     let opts = HubOptions {
@@ -76,7 +59,7 @@ async fn a_withdrawal_reaches_every_platform_through_a_hub_restart(backend: Back
         .into_inner();
     let ids = answer.target_ids.clone();
     eventually(LONG, "every target blocked", || async {
-        item_states(&w, "fr")
+        w.list_items(COORDINATOR, "fr")
             .await
             .iter()
             .all(|i| i.state() == TargetState::Blocked)
@@ -173,7 +156,7 @@ async fn a_withdrawal_reaches_every_platform_through_a_hub_restart(backend: Back
         3,
         "the fourth target is untouched"
     );
-    let states = item_states(&w, "fr").await;
+    let states = w.list_items(COORDINATOR, "fr").await;
     assert!(
         states[..3]
             .iter()
@@ -234,7 +217,7 @@ async fn audit_export_of_an_action_day_verifies_and_transparency_matches(backend
         .await
         .unwrap();
     eventually(LONG, "every target blocked", || async {
-        item_states(&w, "fr-a")
+        w.list_items(COORDINATOR, "fr-a")
             .await
             .iter()
             .all(|i| i.state() == TargetState::Blocked)

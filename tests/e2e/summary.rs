@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use takedown_protocol::pb;
 use takedown_tests::{
-    Backend, eventually,
+    Backend, LONG, eventually,
     hub::HubOptions,
     lists::{referral, referrals, request},
     pki::COORDINATOR,
@@ -16,8 +16,6 @@ both_backends!(
     an_agency_and_a_platform_see_nothing_of_others,
     the_watch_sees_counts_rise_and_ends_at_close,
 );
-
-const LONG: Duration = Duration::from_secs(60);
 
 async fn summary_as(w: &World, org: &str, day: &str) -> pb::ActionDaySummary {
     w.as_org(org)

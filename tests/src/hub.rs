@@ -4,11 +4,10 @@
 use std::{
     fs,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     time::Duration,
 };
 
-use crate::{clients::Clients, db::TestDb, pki::TestPki};
+use crate::{clients::Clients, db::TestDb, pki::TestPki, proc::ChildProc};
 
 /// Settings the tests vary.
 #[derive(Debug, Clone)]
@@ -45,10 +44,8 @@ impl Default for HubOptions {
 pub struct HubProcess {
     pub endpoint: String,
     pub port: u16,
-    config: PathBuf,
-    log: PathBuf,
     pki_dir: PathBuf,
-    child: Option<Child>,
+    proc: ChildProc,
 }
 
 impl HubProcess {
@@ -109,36 +106,12 @@ poll_ms = {poll}
         let mut hub = Self {
             endpoint: format!("https://127.0.0.1:{port}"),
             port,
-            config,
-            log: dir.join("hub.log"),
             pki_dir: pki.dir.clone(),
-            child: None,
+            proc: ChildProc::new("takedown-hub", config, dir.join("hub.log")),
         };
-        hub.spawn();
+        hub.proc.spawn();
         hub.wait_ready().await;
         hub
-    }
-
-    fn spawn(&mut self) {
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("hub log");
-        let child = Command::new(crate::bins::path("takedown-hub"))
-            .arg("--config")
-            .arg(&self.config)
-            .env(
-                "RUST_LOG",
-                std::env::var("TEST_HUB_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .env_remove("TAKEDOWN_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log.try_clone().expect("log")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn takedown-hub");
-        self.child = Some(child);
     }
 
     /// Waits until the hub answers a coordinator over mTLS.
@@ -146,11 +119,7 @@ poll_ms = {poll}
         let pki_dir = self.pki_dir.clone();
         let endpoint = self.endpoint.clone();
         for _ in 0..200 {
-            if let Some(c) = self.child.as_mut()
-                && let Ok(Some(status)) = c.try_wait()
-            {
-                panic!("takedown-hub exited early ({status}):\n{}", self.log_tail());
-            }
+            self.proc.assert_running();
             let m = takedown_net::TlsMaterial::load_dir(&pki_dir, crate::pki::COORDINATOR)
                 .expect("tls");
             if let Ok(mut c) = Clients::connect(&endpoint, &m).await
@@ -168,52 +137,26 @@ poll_ms = {poll}
 
     /// SIGKILL: the process dies at once, mid-whatever.
     pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.proc.kill();
     }
 
     /// Starts the same hub (same config and database) again.
     pub async fn restart(&mut self) {
-        self.kill();
-        self.spawn();
+        self.proc.kill();
+        self.proc.spawn();
         self.wait_ready().await;
     }
 
-    /// SIGTERM, then waits for a clean exit; returns the exit status success.
+    /// SIGTERM, then waits for a clean exit; true when it exited successfully.
     pub fn stop(&mut self) -> bool {
-        let Some(mut c) = self.child.take() else {
-            return true;
-        };
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(c.id().to_string())
-            .status();
-        for _ in 0..400 {
-            if let Ok(Some(s)) = c.try_wait() {
-                return s.success();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = c.kill();
-        let _ = c.wait();
-        false
+        self.proc.stop()
     }
 
     pub fn log_tail(&self) -> String {
-        let s = fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = s.lines().collect();
-        lines[lines.len().saturating_sub(60)..].join("\n")
+        self.proc.log_tail()
     }
 
     pub fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for HubProcess {
-    fn drop(&mut self) {
-        self.kill();
+        self.proc.log_text()
     }
 }

@@ -6,6 +6,7 @@
 //!
 //! - [`bins`]: building and locating the binaries.
 //! - [`pki`]: a development PKI per test (and an untrusted one).
+//! - [`proc`]: a child process of a binary under test, with its log.
 //! - [`db`]: a database per test, both backends, and row counts.
 //! - [`hub`]: a hub process (start, kill -9, restart, stop).
 //! - [`sidecar`]: a sidecar process.
@@ -19,10 +20,15 @@ pub mod db;
 pub mod hub;
 pub mod lists;
 pub mod pki;
+pub mod proc;
 pub mod sidecar;
 pub mod world;
 
 pub use db::Backend;
+
+/// How long end-to-end tests wait for something that should happen (generous: the machine
+/// is shared and small).
+pub const LONG: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Waits for `cond` up to `timeout`, polling every 50 ms.
 pub async fn eventually<F, Fut>(timeout: std::time::Duration, what: &str, mut cond: F)

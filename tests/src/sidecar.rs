@@ -1,17 +1,11 @@
 //! A sidecar process: the real `takedown-sidecar` binary for one platform, in `auto` mode,
 //! with its own inbox file that tests read to see what the platform received.
 
-use std::{
-    collections::HashMap,
-    fs,
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{collections::HashMap, fs, path::PathBuf, time::Duration};
 
 use sqlx::{Connection, Row};
 
-use crate::pki::TestPki;
+use crate::{pki::TestPki, proc::ChildProc};
 
 /// How the simulated platform decides.
 #[derive(Debug, Clone)]
@@ -39,9 +33,7 @@ pub struct SidecarProcess {
     pub platform: String,
     pub port: u16,
     pub inbox: PathBuf,
-    config: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
+    proc: ChildProc,
 }
 
 impl SidecarProcess {
@@ -105,44 +97,20 @@ interval_ms = 100
             platform: platform.into(),
             port,
             inbox,
-            config,
-            log: dir.join(format!("sidecar-{platform}.log")),
-            child: None,
+            proc: ChildProc::new(
+                "takedown-sidecar",
+                config,
+                dir.join(format!("sidecar-{platform}.log")),
+            ),
         };
-        s.spawn();
+        s.proc.spawn();
         s.wait_ready().await;
         s
     }
 
-    fn spawn(&mut self) {
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("log");
-        let child = Command::new(crate::bins::path("takedown-sidecar"))
-            .arg("--config")
-            .arg(&self.config)
-            .env("RUST_LOG", "info")
-            .env_remove("TAKEDOWN_SIDECAR_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log.try_clone().expect("log")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn takedown-sidecar");
-        self.child = Some(child);
-    }
-
     async fn wait_ready(&mut self) {
         for _ in 0..200 {
-            if let Some(c) = self.child.as_mut()
-                && let Ok(Some(status)) = c.try_wait()
-            {
-                panic!(
-                    "takedown-sidecar exited early ({status}):\n{}",
-                    self.log_tail()
-                );
-            }
+            self.proc.assert_running();
             if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
                 .await
                 .is_ok()
@@ -156,23 +124,18 @@ interval_ms = 100
 
     /// SIGKILL.
     pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.proc.kill();
     }
 
     /// Starts the same sidecar (same config and inbox) again.
     pub async fn restart(&mut self) {
-        self.kill();
-        self.spawn();
+        self.proc.kill();
+        self.proc.spawn();
         self.wait_ready().await;
     }
 
     pub fn log_tail(&self) -> String {
-        let s = fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = s.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        self.proc.log_tail()
     }
 
     async fn conn(&self) -> Option<sqlx::SqliteConnection> {
@@ -234,11 +197,5 @@ interval_ms = 100
                 .collect()
         })
         .unwrap_or_default()
-    }
-}
-
-impl Drop for SidecarProcess {
-    fn drop(&mut self) {
-        self.kill();
     }
 }

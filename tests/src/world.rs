@@ -106,6 +106,20 @@ impl World {
         .await
     }
 
+    /// The status of each item of `list_id`, as `org` sees it.
+    pub async fn list_items(&self, org: &str, list_id: &str) -> Vec<pb::ItemStatus> {
+        self.as_org(org)
+            .await
+            .referral
+            .get_list_status(pb::GetListStatusRequest {
+                list_id: list_id.into(),
+            })
+            .await
+            .expect("list status")
+            .into_inner()
+            .items
+    }
+
     pub fn key(&self, agency: &str) -> &AgencyKey {
         &self.keys[agency]
     }
