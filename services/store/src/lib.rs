@@ -250,7 +250,8 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// `ReportRefusal::NotDelivered { index }` when any report names a target that is not
     /// this platform's or is not delivered to it: its TAKEDOWN delivery must be DELIVERED or
     /// INFLIGHT (sent, answer not yet recorded — the sidecar may hand the target on and
-    /// report before the hub has processed the Deliver response). Duplicate `report_id`s are counted, not
+    /// report before the hub has processed the Deliver response; the report then sets the
+    /// target's `delivered_at`, since it proves receipt). Duplicate `report_id`s are counted, not
     /// stored twice. Acknowledgements set the target's `acked_at` (first one wins);
     /// decisions append to the outcome history and set the target's latest outcome.
     fn record_reports(

@@ -84,6 +84,14 @@ pub(super) async fn record_reports(
     .into_iter()
     .collect();
 
+    // A report proves that the platform's receiver holds the target: set delivered_at if the
+    // hub has not yet processed the Deliver answer (the delivery row follows with it).
+    sqlx::query("UPDATE targets SET delivered_at = $2 WHERE id = ANY($1) AND delivered_at IS NULL")
+        .bind(&targets)
+        .bind(received_at)
+        .execute(&mut *tx)
+        .await?;
+
     let effects = ReportEffects::new(reports, &recorded);
     if !effects.acks.is_empty() {
         let ids: Vec<i64> = effects.acks.iter().map(|a| a.0).collect();

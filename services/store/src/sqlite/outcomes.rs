@@ -85,6 +85,17 @@ pub(super) async fn record_reports(
         }
     }
 
+    // A report proves that the platform's receiver holds the target: set delivered_at if the
+    // hub has not yet processed the Deliver answer (the delivery row follows with it).
+    let targets: std::collections::BTreeSet<i64> = reports.iter().map(|r| r.target_id).collect();
+    for target_id in targets {
+        sqlx::query("UPDATE targets SET delivered_at = ?2 WHERE id = ?1 AND delivered_at IS NULL")
+            .bind(target_id)
+            .bind(received_at)
+            .execute(&mut *tx)
+            .await?;
+    }
+
     let effects = ReportEffects::new(reports, &recorded);
     for (target_id, at) in &effects.acks {
         sqlx::query(

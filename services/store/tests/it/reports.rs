@@ -7,7 +7,35 @@ use crate::support::*;
 conformance!(
     reports_on_undelivered_or_foreign_targets_are_refused,
     duplicates_are_counted_and_latest_decision_wins,
+    a_report_before_the_deliver_answer_marks_the_target_delivered,
 );
+
+/// The sidecar may report before the hub has processed its Deliver answer: the report
+/// itself proves receipt, so the target counts as delivered at once, and the late answer
+/// does not move that time.
+async fn a_report_before_the_deliver_answer_marks_the_target_delivered<S: Store + Probe>(s: S) {
+    let sum = submit(&s, "early", T0, &[("video", "a")]).await;
+    let target = sum.target_ids[0];
+    let claimed = s.claim_deliveries("video", T0, T0 + 100, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let ack = report("e1", target, ReportKind::Acknowledgement, 0, T0 + 5);
+    let counts = s
+        .record_reports("video", &[ack], T0 + 7)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(counts.recorded, 1);
+    let item = &s.list_items("early", T0 + 8).await.unwrap()[0];
+    assert_eq!(
+        (item.delivered_at, item.acked_at),
+        (Some(T0 + 7), Some(T0 + 5))
+    );
+    // The Deliver answer arrives late: the delivery row catches up, the time stays.
+    s.mark_delivered(&[claimed[0].id], T0 + 50).await.unwrap();
+    let item = &s.list_items("early", T0 + 60).await.unwrap()[0];
+    assert_eq!(item.delivered_at, Some(T0 + 7));
+    assert_eq!(item.delivery_state, Some(delivery_state::DELIVERED));
+}
 
 async fn reports_on_undelivered_or_foreign_targets_are_refused<S: Store + Probe>(s: S) {
     let sum = submit(
