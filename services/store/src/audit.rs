@@ -303,6 +303,36 @@ pub(crate) fn list_accepted(
     )
 }
 
+/// The audit entry of a withdrawal and the answer to give.
+pub(crate) fn target_withdrawn(
+    at: i64,
+    by: &Withdrawer,
+    target_id: i64,
+    platform: String,
+    queued: u64,
+    cancelled: u64,
+) -> (AuditEvent, Withdrawal) {
+    let event = AuditEvent::new(
+        at,
+        by.id(),
+        "target_withdrawn",
+        target_id.to_string(),
+        json!({
+            "platform": platform,
+            "withdrawal_queued": queued > 0,
+            "takedown_cancelled": cancelled > 0,
+        }),
+    );
+    let answer = Withdrawal {
+        target_id,
+        platform,
+        withdrawn_at: at,
+        withdrawals_queued: u32::try_from(queued).unwrap_or(0),
+        changed: true,
+    };
+    (event, answer)
+}
+
 pub(crate) fn hold_placed(h: &crate::model::Hold) -> AuditEvent {
     AuditEvent::new(
         h.created_at,

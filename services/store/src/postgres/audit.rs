@@ -145,29 +145,11 @@ pub(super) async fn withdraw_target(
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    append(
-        &mut tx,
-        &AuditEvent::new(
-            at,
-            by.id(),
-            "target_withdrawn",
-            target_id.to_string(),
-            json!({
-                "platform": platform,
-                "withdrawal_queued": queued > 0,
-                "takedown_cancelled": cancelled > 0,
-            }),
-        ),
-    )
-    .await?;
+    let (event, answer) =
+        crate::audit::target_withdrawn(at, by, target_id, platform, queued, cancelled);
+    append(&mut tx, &event).await?;
     tx.commit().await?;
-    Ok(Some(Withdrawal {
-        target_id,
-        platform,
-        withdrawn_at: at,
-        withdrawals_queued: u32::try_from(queued).unwrap_or(0),
-        changed: true,
-    }))
+    Ok(Some(answer))
 }
 
 pub(super) async fn withdrawal_reasons(
