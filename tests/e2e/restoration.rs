@@ -223,6 +223,14 @@ async fn audit_export_of_an_action_day_verifies_and_transparency_matches(backend
             .all(|i| i.state() == TargetState::Blocked)
     })
     .await;
+    // Reports can be recorded before the hub processes the Deliver answer, which is what
+    // records the deliveries (and their audit entry): wait for those too.
+    eventually(LONG, "every delivery recorded", || async {
+        w.db.scalar("SELECT COUNT(*) FROM deliveries WHERE kind = 1 AND state = 2")
+            .await
+            == 4
+    })
+    .await;
     let coordinator = w.as_org(COORDINATOR).await;
     coordinator
         .action_day
