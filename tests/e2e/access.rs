@@ -64,7 +64,7 @@ async fn every_rpc_against_every_role(backend: Backend) {
             .await
             .unwrap()
             .into_inner();
-    let target_id = submitted.target_ids[0].clone();
+    assert_eq!(submitted.items, 1);
     let status = |id: &str| pb::GetListStatusRequest { list_id: id.into() };
     assert_eq!(
         code(&r.fr.referral.get_list_status(status("acl-1")).await),
@@ -348,10 +348,25 @@ async fn every_rpc_against_every_role(backend: Backend) {
     );
 
     // --- PlatformService: only platforms, only on targets delivered to them ---
+    // A target of acl-day (H-hour in an hour): embargoed, so certainly not delivered (a
+    // standing-scope target may be in flight to telegram at any moment, which counts).
+    let embargoed = fr_key.list(
+        "acl-embargoed",
+        Some("acl-day"),
+        vec![referral("telegram", "@embargoed")],
+    );
+    let embargoed_id =
+        r.fr.referral
+            .submit_referral_list(request(&embargoed))
+            .await
+            .expect("submit for acl-day")
+            .into_inner()
+            .target_ids
+            .remove(0);
     let report = pb::ReportOutcomesRequest {
         reports: vec![pb::PlatformReport {
             report_id: "r-1".into(),
-            target_id: target_id.clone(),
+            target_id: embargoed_id,
             report: Some(pb::platform_report::Report::Acknowledgement(
                 pb::Acknowledgement { received_at: None },
             )),
@@ -363,7 +378,7 @@ async fn every_rpc_against_every_role(backend: Backend) {
             PermissionDenied
         );
     }
-    // Not yet delivered (no sidecar runs): refused, nothing recorded.
+    // Not delivered (embargoed): refused, nothing recorded.
     assert_eq!(
         code(&r.telegram.platform.report_outcomes(report.clone()).await),
         PermissionDenied
