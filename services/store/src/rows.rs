@@ -160,6 +160,19 @@ macro_rules! row_decoders {
                 pending: r.try_get("pending")?,
             })
         }
+
+        pub(crate) fn audit_entry(r: &$row) -> sqlx::Result<$crate::audit::AuditEntry> {
+            Ok($crate::audit::AuditEntry {
+                seq: r.try_get("seq")?,
+                at: r.try_get("at")?,
+                actor: r.try_get("actor")?,
+                kind: r.try_get("kind")?,
+                subject: r.try_get("subject")?,
+                details: r.try_get("details")?,
+                prev_hash: r.try_get("prev_hash")?,
+                hash: r.try_get("hash")?,
+            })
+        }
     };
 }
 

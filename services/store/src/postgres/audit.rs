@@ -40,19 +40,6 @@ pub(super) async fn append(
     Ok(())
 }
 
-fn entry(r: &PgRow) -> sqlx::Result<AuditEntry> {
-    Ok(AuditEntry {
-        seq: r.try_get("seq")?,
-        at: r.try_get("at")?,
-        actor: r.try_get("actor")?,
-        kind: r.try_get("kind")?,
-        subject: r.try_get("subject")?,
-        details: r.try_get("details")?,
-        prev_hash: r.try_get("prev_hash")?,
-        hash: r.try_get("hash")?,
-    })
-}
-
 pub(super) async fn audit_entries(
     pool: &PgPool,
     after_seq: i64,
@@ -66,7 +53,10 @@ pub(super) async fn audit_entries(
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await?;
-    Ok(rs.iter().map(entry).collect::<sqlx::Result<_>>()?)
+    Ok(rs
+        .iter()
+        .map(rows::audit_entry)
+        .collect::<sqlx::Result<_>>()?)
 }
 
 pub(super) async fn audit_head(pool: &PgPool) -> StoreResult<i64> {
