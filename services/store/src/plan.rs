@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::model::{
-    IntakeSummary, NewReferral, NewReport, ReferralPayload, ReportKind, TargetPayload,
+    IntakeSummary, NewList, NewReferral, NewReport, ReferralPayload, ReportKind, TargetPayload,
 };
 
 /// A list's items grouped by target.
@@ -193,4 +193,36 @@ pub(crate) fn sorted_ids(ids: &[i64]) -> Vec<i64> {
     v.sort_unstable();
     v.dedup();
     v
+}
+
+/// The stored list a resubmission names: who submitted it, its content hash and its answer.
+pub(crate) struct StoredList {
+    pub agency_id: String,
+    pub content_sha256: Vec<u8>,
+    pub new_targets: i64,
+    pub merged: i64,
+}
+
+/// Idempotency: the same agency and content get the stored answer
+/// ([`duplicate_answer`]); anything else under the same list id is a conflict.
+pub(crate) fn resubmission(list: &NewList, stored: &StoredList) -> Result<(), crate::StoreError> {
+    if stored.agency_id != list.agency_id || stored.content_sha256 != list.content_sha256 {
+        return Err(crate::StoreError::Conflict(format!(
+            "list {:?} already exists with other content",
+            list.list_id
+        )));
+    }
+    Ok(())
+}
+
+/// The stored answer of an identical resubmission.
+pub(crate) fn duplicate_answer(
+    stored: &StoredList,
+    target_ids: Vec<i64>,
+) -> Result<crate::IntakeResult, sqlx::Error> {
+    Ok(crate::IntakeResult::Duplicate(IntakeSummary {
+        new_targets: crate::rows::count(stored.new_targets)?,
+        merged: crate::rows::count(stored.merged)?,
+        target_ids,
+    }))
 }

@@ -13,25 +13,20 @@ pub(super) async fn existing_list(
     .bind(&list.list_id)
     .fetch_one(&mut **tx)
     .await?;
-    let agency: String = row.try_get("agency_id")?;
-    let sha: Vec<u8> = row.try_get("content_sha256")?;
-    if agency != list.agency_id || sha != list.content_sha256 {
-        return Err(StoreError::Conflict(format!(
-            "list {:?} already exists with other content",
-            list.list_id
-        )));
-    }
+    let stored = plan::StoredList {
+        agency_id: row.try_get("agency_id")?,
+        content_sha256: row.try_get("content_sha256")?,
+        new_targets: row.try_get("new_targets")?,
+        merged: row.try_get("merged")?,
+    };
+    plan::resubmission(list, &stored)?;
     let target_ids: Vec<i64> = sqlx::query_scalar(
         "SELECT target_id FROM referrals WHERE list_id = ?1 ORDER BY item_index",
     )
     .bind(&list.list_id)
     .fetch_all(&mut **tx)
     .await?;
-    Ok(IntakeResult::Duplicate(IntakeSummary {
-        new_targets: crate::rows::count(row.try_get("new_targets")?)?,
-        merged: crate::rows::count(row.try_get("merged")?)?,
-        target_ids,
-    }))
+    Ok(plan::duplicate_answer(&stored, target_ids)?)
 }
 
 pub(super) async fn insert_list_tx(
