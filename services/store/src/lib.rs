@@ -306,12 +306,20 @@ pub trait Store: Send + Sync + Clone + 'static {
 
     // --- summaries ---------------------------------------------------------------------
 
-    /// Per-platform counts of an action day's targets (see [`PlatformCounts`]).
+    /// Per-platform counts of an action day's targets (see [`PlatformCounts`]): the
+    /// counts of [`Store::action_day_summary`] of the whole day.
     fn platform_counts(
         &self,
         action_day_id: &str,
         now: i64,
-    ) -> impl Future<Output = StoreResult<Vec<PlatformCounts>>> + Send;
+    ) -> impl Future<Output = StoreResult<Vec<PlatformCounts>>> + Send {
+        async move {
+            let facts = self
+                .action_day_summary(action_day_id, &SummaryView::All, now)
+                .await?;
+            Ok(facts.platforms.into_iter().map(|p| p.counts).collect())
+        }
+    }
 
     /// Everything a summary of an action day shows, restricted to `view`, aggregated in the
     /// database in one read snapshot (see [`PlatformFacts`] for the definitions). `now`
@@ -322,4 +330,10 @@ pub trait Store: Send + Sync + Clone + 'static {
         view: &SummaryView,
         now: i64,
     ) -> impl Future<Output = StoreResult<SummaryFacts>> + Send;
+
+    /// Recomputes an action day's summary rollups (and its removal-order clocks) from the
+    /// stored facts alone. The triggers that maintain them make this unnecessary in
+    /// operation; it checks them, and repairs a database whose facts were written around
+    /// the store.
+    fn rebuild_summary(&self, action_day_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }

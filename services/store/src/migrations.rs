@@ -21,6 +21,11 @@ const SQLITE: &[Source] = &[
         "audit",
         include_str!("../migrations/sqlite/0003_audit.sql"),
     ),
+    (
+        4,
+        "summary",
+        include_str!("../migrations/sqlite/0004_summary.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -33,6 +38,11 @@ const POSTGRES: &[Source] = &[
         3,
         "audit",
         include_str!("../migrations/postgres/0003_audit.sql"),
+    ),
+    (
+        4,
+        "summary",
+        include_str!("../migrations/postgres/0004_summary.sql"),
     ),
 ];
 

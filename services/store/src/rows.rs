@@ -143,24 +143,6 @@ macro_rules! row_decoders {
             })
         }
 
-        pub(crate) fn platform_counts(r: &$row) -> sqlx::Result<PlatformCounts> {
-            Ok(PlatformCounts {
-                platform: r.try_get("platform")?,
-                referred: r.try_get("referred")?,
-                held: r.try_get("held")?,
-                released: r.try_get("released")?,
-                delivered: r.try_get("delivered")?,
-                acknowledged: r.try_get("acknowledged")?,
-                blocked: r.try_get("blocked")?,
-                already_gone: r.try_get("already_gone")?,
-                not_found: r.try_get("not_found")?,
-                geo_blocked: r.try_get("geo_blocked")?,
-                rejected: r.try_get("rejected")?,
-                failed: r.try_get("failed")?,
-                pending: r.try_get("pending")?,
-            })
-        }
-
         pub(crate) fn audit_entry(r: &$row) -> sqlx::Result<$crate::audit::AuditEntry> {
             Ok($crate::audit::AuditEntry {
                 seq: r.try_get("seq")?,

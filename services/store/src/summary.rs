@@ -2,117 +2,105 @@
 //! parameters, which [`pg`] turns into `$N`) and the assembly of their rows into
 //! [`SummaryFacts`].
 //!
-//! Every query aggregates in the database (`GROUP BY`, window functions for percentiles);
-//! at most a few hundred rows come back whatever the size of the day. The parameters of the
-//! per-target queries are: `?1` action day id, `?2` now, `?3` platform of a platform view
-//! (NULL otherwise), `?4` agency of an agency view (NULL otherwise); the per-agency ones say
-//! theirs.
+//! The queries read the summary rollups (`summary_cells`, `summary_latency`,
+//! `summary_blocks`, `summary_merged`; see the `0004_summary` migrations), which triggers
+//! keep in the transaction of every change to `targets` and `referrals`: a few hundred
+//! rows per day whatever its size, where scanning a million targets took seconds. The
+//! rollups are derived from the stored facts and [`rebuild`](crate::Store::rebuild_summary)
+//! recomputes them from those facts alone. What depends on the reader's clock is read from
+//! the facts: holds (active at `now`) are few, and their targets are looked up one by one.
 //!
-//! Each query reads `targets` once through `targets_by_day`. The hold check is a lookup in
-//! `holds_by_target` and is only made for targets not yet delivered; an agency view checks
-//! `referrals_by_target` per target; the removal-order clock reads `reports_by_target` for
-//! delivered removal orders only.
+//! The parameters of the per-view queries are: `?1` action day id, `?2` now, `?3` platform
+//! of a platform view (NULL otherwise), `?4` agency of an agency view (NULL otherwise).
+//! Rollup rows of agency '' are the whole day's; an agency view reads its own agency's rows.
+//!
+//! Precision: latency percentiles are nearest-rank over the latency truncated to three
+//! significant digits (exact below one second, at most 1 % low above); the block series
+//! is read at the coarsest of five resolutions (1 s to 1 h) that fits its ~200 buckets,
+//! each point at the end of its bucket's last slot with a block.
 
 use std::collections::BTreeMap;
 
 use crate::model::*;
 
-/// The targets of the view (alias `t`).
-macro_rules! in_view {
+/// The rollup rows of the view.
+macro_rules! rollup_view {
     () => {
-        "t.action_day_id = ?1 AND (?3 IS NULL OR t.platform = ?3) \
-         AND (?4 IS NULL OR EXISTS (SELECT 1 FROM referrals v \
-              WHERE v.target_id = t.id AND v.agency_id = ?4))"
+        "action_day_id = ?1 AND agency = COALESCE(?4, '') AND (?3 IS NULL OR platform = ?3)"
     };
 }
 
-/// Whether target `t` is not delivered yet and under an active hold at `?2`.
-macro_rules! held {
-    () => {
-        "CASE WHEN t.delivered_at IS NULL THEN EXISTS (SELECT 1 FROM holds h \
-              WHERE h.platform = t.platform AND h.normalized = t.normalized \
-              AND h.released_at IS NULL AND h.expires_at > ?2) ELSE FALSE END"
+/// `SUM(n)` over the cells that match a condition, as BIGINT on both backends.
+macro_rules! sum_if {
+    ($cond:literal, $name:literal) => {
+        concat!(
+            "CAST(SUM(CASE WHEN ",
+            $cond,
+            " THEN n ELSE 0 END) AS BIGINT) AS ",
+            $name,
+            ", "
+        )
     };
 }
 
-/// Per-platform counts, rejections by reason (`r0` = unspecified or unknown) and delivered
-/// removal orders. Released = delivered, or past `due_at` and not held.
+/// Per-platform counts from `summary_cells`, before the hold correction of [`HELD`]:
+/// `released` and `pending` count every due target as released. Rejections by reason
+/// (`r0` = unspecified or unknown); delivered removal orders, acted on, within the hour.
 pub(crate) const COUNTS: &str = concat!(
-    "WITH x AS (SELECT t.platform, t.delivered_at, t.acked_at, t.outcome, t.reject_reason, \
-            t.failed_at, t.legal_basis, t.due_at, ",
-    held!(),
-    " AS held FROM targets t WHERE ",
-    in_view!(),
-    "), y AS (SELECT x.*, (delivered_at IS NOT NULL OR (due_at <= ?2 AND NOT held)) AS rel \
-            FROM x) \
-     SELECT platform, \
-       COUNT(*) AS referred, \
-       COUNT(*) FILTER (WHERE held) AS held, \
-       COUNT(*) FILTER (WHERE rel) AS released, \
-       COUNT(*) FILTER (WHERE delivered_at IS NOT NULL) AS delivered, \
-       COUNT(*) FILTER (WHERE acked_at IS NOT NULL) AS acknowledged, \
-       COUNT(*) FILTER (WHERE outcome = 1) AS blocked, \
-       COUNT(*) FILTER (WHERE outcome = 2) AS already_gone, \
-       COUNT(*) FILTER (WHERE outcome = 3) AS not_found, \
-       COUNT(*) FILTER (WHERE outcome = 4) AS geo_blocked, \
-       COUNT(*) FILTER (WHERE outcome = 5) AS rejected, \
-       COUNT(*) FILTER (WHERE failed_at IS NOT NULL) AS failed, \
-       COUNT(*) FILTER (WHERE rel AND failed_at IS NULL AND outcome IS NULL) AS pending, \
-       COUNT(*) FILTER (WHERE outcome = 5 AND (reject_reason IS NULL \
-             OR reject_reason NOT BETWEEN 1 AND 5)) AS r0, \
-       COUNT(*) FILTER (WHERE outcome = 5 AND reject_reason = 1) AS r1, \
-       COUNT(*) FILTER (WHERE outcome = 5 AND reject_reason = 2) AS r2, \
-       COUNT(*) FILTER (WHERE outcome = 5 AND reject_reason = 3) AS r3, \
-       COUNT(*) FILTER (WHERE outcome = 5 AND reject_reason = 4) AS r4, \
-       COUNT(*) FILTER (WHERE outcome = 5 AND reject_reason = 5) AS r5, \
-       COUNT(*) FILTER (WHERE legal_basis = 2 AND delivered_at IS NOT NULL) AS removal_orders \
-     FROM y GROUP BY platform"
+    "SELECT platform, CAST(SUM(n) AS BIGINT) AS referred, ",
+    sum_if!("delivered = 1 OR due_at <= ?2", "released"),
+    sum_if!("delivered = 1", "delivered"),
+    sum_if!("acked = 1", "acknowledged"),
+    sum_if!("outcome = 1", "blocked"),
+    sum_if!("outcome = 2", "already_gone"),
+    sum_if!("outcome = 3", "not_found"),
+    sum_if!("outcome = 4", "geo_blocked"),
+    sum_if!("outcome = 5", "rejected"),
+    sum_if!("failed = 1", "failed"),
+    sum_if!(
+        "(delivered = 1 OR due_at <= ?2) AND failed = 0 AND outcome = 0",
+        "pending"
+    ),
+    sum_if!("outcome = 5 AND reason = 0", "r0"),
+    sum_if!("outcome = 5 AND reason = 1", "r1"),
+    sum_if!("outcome = 5 AND reason = 2", "r2"),
+    sum_if!("outcome = 5 AND reason = 3", "r3"),
+    sum_if!("outcome = 5 AND reason = 4", "r4"),
+    sum_if!("outcome = 5 AND reason = 5", "r5"),
+    sum_if!("removal_order = 1 AND delivered = 1", "removal_orders"),
+    sum_if!("ro_clock IN (1, 2)", "removal_orders_acted"),
+    "CAST(SUM(CASE WHEN ro_clock = 1 THEN n ELSE 0 END) AS BIGINT) AS removal_orders_within_hour \
+     FROM summary_cells WHERE ",
+    rollup_view!(),
+    " GROUP BY platform HAVING SUM(n) > 0"
 );
 
-/// Nearest-rank percentiles: rows (platform, measure, n, rank, value) at the ranks
-/// `ceil(p * n / 100)` for p = 50, 90, 99; measure 0 is release to acknowledgement, 1
-/// release to action.
-pub(crate) const PERCENTILES: &str = concat!(
-    "WITH l AS ( \
-       SELECT t.platform, CAST(0 AS BIGINT) AS m, \
-              CASE WHEN t.acked_at > t.due_at THEN t.acked_at - t.due_at ELSE 0 END AS v \
-       FROM targets t WHERE t.acked_at IS NOT NULL AND ",
-    in_view!(),
-    " UNION ALL \
-       SELECT t.platform, CAST(1 AS BIGINT) AS m, \
-              CASE WHEN t.acted_at > t.due_at THEN t.acted_at - t.due_at ELSE 0 END AS v \
-       FROM targets t WHERE t.outcome BETWEEN 1 AND 4 AND ",
-    in_view!(),
-    "), r AS (SELECT platform, m, v, \
-              ROW_NUMBER() OVER (PARTITION BY platform, m ORDER BY v) AS rn, \
-              COUNT(*) OVER (PARTITION BY platform, m) AS n FROM l) \
-     SELECT platform, m, n, rn, v FROM r \
-     WHERE rn = (50 * n + 99) / 100 OR rn = (90 * n + 99) / 100 OR rn = (99 * n + 99) / 100"
-);
+/// The day's targets not yet delivered and under a hold active at `?2`, read from the facts
+/// (holds are few; each is looked up by its target's key): rows (agency, platform, held,
+/// held and due, held and due and neither failed nor decided), agency '' for the whole
+/// day, then one row set per referring agency (only `?4`'s in an agency view).
+pub(crate) const HELD: &str = "WITH ht AS (SELECT DISTINCT t.id, t.platform, t.due_at, \
+       t.failed_at, t.outcome FROM holds h JOIN targets t ON t.scope = ?1 \
+       AND t.platform = h.platform AND t.normalized = h.normalized \
+     WHERE h.released_at IS NULL AND h.expires_at > ?2 AND t.action_day_id = ?1 \
+       AND t.delivered_at IS NULL AND (?3 IS NULL OR t.platform = ?3)), \
+     a AS (SELECT '' AS agency, id FROM ht UNION \
+           SELECT r.agency_id, r.target_id FROM referrals r JOIN ht ON ht.id = r.target_id) \
+     SELECT a.agency, ht.platform, COUNT(*) AS held, \
+       COUNT(*) FILTER (WHERE ht.due_at <= ?2) AS held_due, \
+       COUNT(*) FILTER (WHERE ht.due_at <= ?2 AND ht.failed_at IS NULL \
+             AND ht.outcome IS NULL) AS held_pending \
+     FROM a JOIN ht ON ht.id = a.id WHERE ?4 IS NULL OR a.agency = ?4 \
+     GROUP BY a.agency, ht.platform";
 
-/// Delivered removal orders acted on, and acted on within the hour of paused clock:
-/// rows (platform, acted, within_hour).
-pub(crate) const REMOVAL_ORDERS: &str = concat!(
-    "WITH ro AS (SELECT t.id, t.platform, t.delivered_at FROM targets t \
-       WHERE t.legal_basis = 2 AND t.delivered_at IS NOT NULL AND ",
-    in_view!(),
-    "), d AS (SELECT ro.id, ro.delivered_at, p.reported_at AS at, p.outcome, p.reason, \
-              LEAD(p.reported_at) OVER (PARTITION BY p.target_id \
-                   ORDER BY p.reported_at, p.received_at, p.report_id) AS next_at \
-            FROM ro JOIN reports p ON p.target_id = ro.id AND p.kind = 2), \
-     a AS (SELECT id, MIN(at) AS acted FROM d WHERE outcome BETWEEN 1 AND 4 GROUP BY id), \
-     z AS (SELECT d.id, \
-              CASE WHEN d.at > d.delivered_at THEN d.at ELSE d.delivered_at END AS s, \
-              CASE WHEN d.next_at IS NOT NULL AND d.next_at < a.acted \
-                   THEN d.next_at ELSE a.acted END AS e \
-            FROM d JOIN a ON a.id = d.id \
-            WHERE d.outcome = 5 AND d.reason IN (2, 3, 4) AND d.at < a.acted), \
-     pz AS (SELECT id, CAST(SUM(CASE WHEN e > s THEN e - s ELSE 0 END) AS BIGINT) AS paused \
-            FROM z GROUP BY id) \
-     SELECT ro.platform, COUNT(*) AS acted, \
-       COUNT(*) FILTER (WHERE a.acted - ro.delivered_at - COALESCE(pz.paused, 0) <= 3600000) \
-         AS within_hour \
-     FROM ro JOIN a ON a.id = ro.id LEFT JOIN pz ON pz.id = ro.id GROUP BY ro.platform"
+/// The latency histograms of the view, in key order: rows (platform, measure, bucket, n);
+/// measure 0 is release to acknowledgement, 1 release to action. Nearest-rank percentiles
+/// are read off them in [`assemble`] (an index range, no sort).
+pub(crate) const LATENCY: &str = concat!(
+    "SELECT platform, CAST(measure AS BIGINT) AS measure, bucket, n FROM summary_latency \
+     WHERE n > 0 AND ",
+    rollup_view!(),
+    " ORDER BY summary_latency.platform, summary_latency.measure, summary_latency.bucket"
 );
 
 /// Per agency: rows (agency, lists, items) of its lists of the day. Parameters: `?1` day,
@@ -122,39 +110,155 @@ pub(crate) const AGENCY_LISTS: &str = "SELECT agency_id, COUNT(*) AS lists, \
      FROM lists WHERE action_day_id = ?1 AND (?2 IS NULL OR agency_id = ?2) \
      GROUP BY agency_id";
 
-/// Per agency: rows (agency, merged, held, delivered, blocked, rejected, not a violation)
-/// over the distinct targets it referred. Parameters: `?1` day, `?2` now, `?3` agency of an
-/// agency view (NULL for all).
+/// Per agency, over the distinct targets it referred: rows (agency, delivered, blocked,
+/// rejected, not a violation, merged). Parameters: `?1` day, `?2` agency of an agency view
+/// (NULL for all).
 pub(crate) const AGENCY_TARGETS: &str = concat!(
-    "WITH rr AS (SELECT DISTINCT r.agency_id, r.target_id FROM lists l \
-       JOIN referrals r ON r.list_id = l.list_id \
-       WHERE l.action_day_id = ?1 AND (?3 IS NULL OR l.agency_id = ?3)), \
-     x AS (SELECT rr.agency_id, t.delivered_at, t.outcome, t.reject_reason, \
-              EXISTS (SELECT 1 FROM referrals o WHERE o.target_id = rr.target_id \
-                      AND o.agency_id <> rr.agency_id) AS merged, ",
-    held!(),
-    " AS held FROM rr JOIN targets t ON t.id = rr.target_id) \
-     SELECT agency_id, \
-       COUNT(*) FILTER (WHERE merged) AS merged, \
-       COUNT(*) FILTER (WHERE held) AS held, \
-       COUNT(*) FILTER (WHERE delivered_at IS NOT NULL) AS delivered, \
-       COUNT(*) FILTER (WHERE outcome = 1) AS blocked, \
-       COUNT(*) FILTER (WHERE outcome = 5) AS rejected, \
-       COUNT(*) FILTER (WHERE outcome = 5 AND reject_reason = 1 \
-             AND delivered_at IS NOT NULL) AS not_a_violation \
-     FROM x GROUP BY agency_id"
+    "WITH c AS (SELECT agency, ",
+    sum_if!("delivered = 1", "delivered"),
+    sum_if!("outcome = 1", "blocked"),
+    sum_if!("outcome = 5", "rejected"),
+    "CAST(SUM(CASE WHEN outcome = 5 AND reason = 1 AND delivered = 1 THEN n ELSE 0 END) \
+       AS BIGINT) AS not_a_violation \
+     FROM summary_cells WHERE action_day_id = ?1 AND agency <> '' \
+       AND (?2 IS NULL OR agency = ?2) GROUP BY agency) \
+     SELECT c.agency, c.delivered, c.blocked, c.rejected, c.not_a_violation, \
+       COALESCE(m.n, 0) AS merged \
+     FROM c LEFT JOIN summary_merged m ON m.action_day_id = ?1 AND m.agency = c.agency"
 );
 
-/// Blocks bucketed by `acted_at`: rows (platform, last block time of the bucket, blocks).
-pub(crate) const BLOCKS: &str = concat!(
-    "WITH b AS (SELECT t.platform, t.acted_at FROM targets t WHERE t.outcome = 1 AND ",
-    in_view!(),
-    "), s AS (SELECT MIN(acted_at) AS lo, MAX(acted_at) AS hi FROM b), \
-     w AS (SELECT lo, CASE WHEN (hi - lo + 199) / 200 > 1000 \
-                      THEN (hi - lo + 199) / 200 ELSE 1000 END AS width FROM s) \
-     SELECT b.platform, MAX(b.acted_at) AS at, COUNT(*) AS n FROM b, w \
-     GROUP BY b.platform, (b.acted_at - w.lo) / w.width"
+/// The first and last second with a block in the view: one row (lo, hi), NULLs when none.
+pub(crate) const BLOCK_EDGES: &str = concat!(
+    "SELECT (SELECT slot FROM summary_blocks WHERE level = 1 AND n > 0 AND ",
+    rollup_view!(),
+    " ORDER BY slot LIMIT 1) AS lo, \
+     (SELECT slot FROM summary_blocks WHERE level = 1 AND n > 0 AND ",
+    rollup_view!(),
+    " ORDER BY slot DESC LIMIT 1) AS hi"
 );
+
+/// The blocks of the view at level `?5` for slots `?6..=?7`: rows (platform, slot, n).
+pub(crate) const BLOCK_SLOTS: &str = concat!(
+    "SELECT platform, slot, n FROM summary_blocks \
+     WHERE level = ?5 AND slot BETWEEN ?6 AND ?7 AND n > 0 AND ",
+    rollup_view!()
+);
+
+/// The resolutions of `summary_blocks`, in seconds.
+const BLOCK_LEVELS: [i64; 5] = [1, 10, 60, 600, 3600];
+
+/// How the block series of a span is read: buckets of `width` seconds from `origin`, made
+/// of slots of `level` seconds (the coarsest level that fits a bucket, so that a series
+/// reads at most about 2 000 slots per platform whatever its span).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BlockGrid {
+    pub level: i64,
+    pub width: i64,
+    pub origin: i64,
+}
+
+impl BlockGrid {
+    /// At most about 200 buckets over the seconds `lo..=hi`.
+    pub fn new(lo: i64, hi: i64) -> Self {
+        let width = ((hi - lo + 199) / 200).max(1);
+        let level = BLOCK_LEVELS
+            .iter()
+            .rev()
+            .copied()
+            .find(|&l| l <= width)
+            .unwrap_or(1);
+        Self {
+            level,
+            width: (width + level - 1) / level * level,
+            origin: lo - lo.rem_euclid(level),
+        }
+    }
+
+    /// The slots (at `level`) that cover `lo..=hi`.
+    pub fn slots(&self, lo: i64, hi: i64) -> (i64, i64) {
+        (lo.div_euclid(self.level), hi.div_euclid(self.level))
+    }
+
+    /// Sums slot rows (platform, slot, n) into buckets: rows (platform, end of the bucket's
+    /// last slot with a block in milliseconds, blocks).
+    pub fn buckets(&self, rows: Vec<(String, i64, i64)>) -> Vec<BlockRow> {
+        let mut sums: BTreeMap<(String, i64), (i64, i64)> = BTreeMap::new();
+        for (platform, slot, n) in rows {
+            let start = slot * self.level;
+            let bucket = (start - self.origin).div_euclid(self.width);
+            let e = sums.entry((platform, bucket)).or_insert((start, 0));
+            e.0 = e.0.max(start);
+            e.1 += n;
+        }
+        sums.into_iter()
+            .map(|((platform, _), (last, n))| (platform, (last + self.level) * 1000, n))
+            .collect()
+    }
+}
+
+/// The removal-order clock of the delivered removal orders selected by `$filter` (on
+/// targets `t`), written to `targets.ro_elapsed`: from delivery to the first action
+/// (decision BLOCKED, ALREADY_GONE, NOT_FOUND or GEO_BLOCKED), less the time a "cannot
+/// execute" decision (INSUFFICIENT_INFORMATION, MANIFEST_ERROR, FORCE_MAJEURE) was open,
+/// i.e. until the next decision.
+macro_rules! clock {
+    ($filter:literal) => {
+        concat!(
+            "WITH ro AS (SELECT t.id, t.delivered_at FROM targets t \
+               WHERE t.legal_basis = 2 AND t.delivered_at IS NOT NULL AND ",
+            $filter,
+            "), d AS (SELECT ro.id, ro.delivered_at, p.reported_at AS at, p.outcome, p.reason, \
+                  LEAD(p.reported_at) OVER (PARTITION BY p.target_id \
+                       ORDER BY p.reported_at, p.received_at, p.report_id) AS next_at \
+                FROM ro JOIN reports p ON p.target_id = ro.id AND p.kind = 2), \
+             a AS (SELECT id, MIN(at) AS acted FROM d WHERE outcome BETWEEN 1 AND 4 GROUP BY id), \
+             z AS (SELECT d.id, \
+                  CASE WHEN d.at > d.delivered_at THEN d.at ELSE d.delivered_at END AS s, \
+                  CASE WHEN d.next_at IS NOT NULL AND d.next_at < a.acted \
+                       THEN d.next_at ELSE a.acted END AS e \
+                FROM d JOIN a ON a.id = d.id \
+                WHERE d.outcome = 5 AND d.reason IN (2, 3, 4) AND d.at < a.acted), \
+             pz AS (SELECT id, CAST(SUM(CASE WHEN e > s THEN e - s ELSE 0 END) AS BIGINT) \
+                      AS paused FROM z GROUP BY id), \
+             res AS (SELECT ro.id, a.acted - ro.delivered_at - COALESCE(pz.paused, 0) AS el \
+                FROM ro JOIN a ON a.id = ro.id LEFT JOIN pz ON pz.id = ro.id) \
+             UPDATE targets SET ro_elapsed = res.el FROM res \
+             WHERE targets.id = res.id AND (targets.ro_elapsed IS NULL \
+                   OR targets.ro_elapsed <> res.el)"
+        )
+    };
+}
+
+/// The clock of one target (`?1`).
+pub(crate) const CLOCK_OF_TARGET: &str = clock!("t.id = ?1");
+/// The clock of the targets in the array `?1` (PostgreSQL).
+pub(crate) const CLOCK_OF_TARGETS: &str = clock!("t.id = ANY(?1)");
+/// The clock of every removal order of a day (`?1`).
+pub(crate) const CLOCK_OF_DAY: &str = clock!("t.action_day_id = ?1");
+
+/// Rebuilding a day's rollups (`?1`): first these deletions, then each backend adds every
+/// target's state for the day and for each referring agency, then [`REBUILD_MERGED`].
+pub(crate) const REBUILD_DELETE: [&str; 4] = [
+    "DELETE FROM summary_cells WHERE action_day_id = ?1",
+    "DELETE FROM summary_latency WHERE action_day_id = ?1",
+    "DELETE FROM summary_blocks WHERE action_day_id = ?1",
+    "DELETE FROM summary_merged WHERE action_day_id = ?1",
+];
+
+/// The (target, agency) pairs of a day (`?1`), agency '' for the day itself.
+pub(crate) const REBUILD_PAIRS: &str = "SELECT id AS target_id, '' AS agency FROM targets \
+     WHERE action_day_id = ?1 UNION ALL \
+     SELECT DISTINCT r.target_id, r.agency_id FROM referrals r \
+     JOIN targets t ON t.id = r.target_id WHERE t.action_day_id = ?1";
+
+/// Per agency, its targets of the day (`?1`) referred by two agencies or more.
+pub(crate) const REBUILD_MERGED: &str = "INSERT INTO summary_merged (action_day_id, agency, n) \
+     SELECT ?1, p.agency_id, COUNT(*) FROM \
+       (SELECT DISTINCT r.target_id, r.agency_id FROM referrals r \
+        JOIN targets t ON t.id = r.target_id WHERE t.action_day_id = ?1) p \
+     WHERE (SELECT COUNT(DISTINCT o.agency_id) FROM referrals o \
+            WHERE o.target_id = p.target_id) >= 2 \
+     GROUP BY p.agency_id";
 
 /// The PostgreSQL text of a query (`$N` parameters).
 pub fn pg(sql: &str) -> String {
@@ -172,10 +276,13 @@ pub(crate) fn view_params(view: &SummaryView) -> (Option<&str>, Option<&str>) {
 
 /// One row of [`COUNTS`].
 pub(crate) struct CountsRow {
+    /// `held` is 0 here; `released` and `pending` include held targets.
     pub counts: PlatformCounts,
     /// Rejections by reason 0..=5.
     pub reasons: [i64; 6],
     pub removal_orders: i64,
+    pub removal_orders_acted: i64,
+    pub removal_orders_within_hour: i64,
 }
 
 /// Decodes a [`COUNTS`] row of either backend.
@@ -191,7 +298,7 @@ macro_rules! decode_counts {
             counts: $crate::model::PlatformCounts {
                 platform: r.try_get("platform")?,
                 referred: r.try_get("referred")?,
-                held: r.try_get("held")?,
+                held: 0,
                 released: r.try_get("released")?,
                 delivered: r.try_get("delivered")?,
                 acknowledged: r.try_get("acknowledged")?,
@@ -205,27 +312,31 @@ macro_rules! decode_counts {
             },
             reasons,
             removal_orders: r.try_get("removal_orders")?,
+            removal_orders_acted: r.try_get("removal_orders_acted")?,
+            removal_orders_within_hour: r.try_get("removal_orders_within_hour")?,
         }
     }};
 }
 pub(crate) use decode_counts;
 
-/// (platform, measure, n, rank, value)
-pub(crate) type PercentileRow = (String, i64, i64, i64, i64);
-/// (platform, acted, within hour)
-pub(crate) type RemovalRow = (String, i64, i64);
+/// (agency, platform, held, held and due, held and pending)
+pub(crate) type HeldRow = (String, String, i64, i64, i64);
+/// (platform, measure, bucket, n)
+pub(crate) type LatencyRow = (String, i64, i64, i64);
 /// (agency, lists, items)
 pub(crate) type ListsRow = (String, i64, i64);
-/// (agency, merged, held, delivered, blocked, rejected, not a violation)
-pub(crate) type AgencyRow = (String, i64, i64, i64, i64, i64, i64);
+/// (agency, delivered, blocked, rejected, not a violation, merged)
+pub(crate) type AgencyRow = (String, i64, i64, i64, i64, i64);
 /// (platform, at, blocks)
 pub(crate) type BlockRow = (String, i64, i64);
 
 /// Every query's rows, as read in one snapshot.
 pub(crate) struct Rows {
+    /// The agency whose rollups were read: '' for the whole day.
+    pub agency: String,
     pub counts: Vec<CountsRow>,
-    pub percentiles: Vec<PercentileRow>,
-    pub removal: Vec<RemovalRow>,
+    pub held: Vec<HeldRow>,
+    pub latency: Vec<LatencyRow>,
     pub lists: Vec<ListsRow>,
     pub agencies: Vec<AgencyRow>,
     pub blocks: Vec<BlockRow>,
@@ -236,13 +347,22 @@ fn rank(p: i64, n: i64) -> i64 {
     (p * n + 99) / 100
 }
 
-fn percentiles(rows: &[&PercentileRow]) -> LatencyPercentiles {
-    let Some(n) = rows.first().map(|r| r.2) else {
+/// Nearest-rank percentiles of a histogram: (bucket, count) rows in bucket order.
+fn percentiles(rows: &[(i64, i64)]) -> LatencyPercentiles {
+    let n: i64 = rows.iter().map(|r| r.1).sum();
+    if n == 0 {
         return LatencyPercentiles::default();
-    };
+    }
     let at = |p: i64| {
         let k = rank(p, n);
-        rows.iter().find(|r| r.3 == k).map(|r| r.4).unwrap_or(0)
+        let mut seen = 0;
+        for &(bucket, count) in rows {
+            seen += count;
+            if seen >= k {
+                return bucket;
+            }
+        }
+        0
     };
     LatencyPercentiles {
         count: n,
@@ -260,27 +380,32 @@ pub(crate) fn assemble(rows: Rows) -> SummaryFacts {
         .map(|c| {
             let name = c.counts.platform.clone();
             let of = |m: i64| {
-                let mine: Vec<&PercentileRow> = rows
-                    .percentiles
+                let mine: Vec<(i64, i64)> = rows
+                    .latency
                     .iter()
                     .filter(|r| r.0 == name && r.1 == m)
+                    .map(|r| (r.2, r.3))
                     .collect();
                 percentiles(&mine)
             };
-            let (acted, within) = rows
-                .removal
+            let mut counts = c.counts;
+            for (_, _, held, due, pending) in rows
+                .held
                 .iter()
-                .find(|r| r.0 == name)
-                .map(|r| (r.1, r.2))
-                .unwrap_or((0, 0));
+                .filter(|h| h.0 == rows.agency && h.1 == name)
+            {
+                counts.held += held;
+                counts.released -= due;
+                counts.pending -= pending;
+            }
             PlatformFacts {
                 rejected_by_reason: (0..6).zip(c.reasons).filter(|(_, n)| *n > 0).collect(),
                 release_to_ack: of(0),
                 release_to_action: of(1),
                 removal_orders: c.removal_orders,
-                removal_orders_acted: acted,
-                removal_orders_within_hour: within,
-                counts: c.counts,
+                removal_orders_acted: c.removal_orders_acted,
+                removal_orders_within_hour: c.removal_orders_within_hour,
+                counts,
             }
         })
         .collect();
@@ -293,15 +418,19 @@ pub(crate) fn assemble(rows: Rows) -> SummaryFacts {
         a.lists = lists;
         a.items = items;
     }
-    for (agency, merged, held, delivered, blocked, rejected, nav) in rows.agencies {
+    for (agency, delivered, blocked, rejected, nav, merged) in rows.agencies {
         let a = agencies.entry(agency.clone()).or_default();
         a.agency_id = agency;
         a.merged_with_other_agencies = merged;
-        a.held = held;
         a.delivered = delivered;
         a.blocked = blocked;
         a.rejected = rejected;
         a.rejected_not_a_violation = nav;
+    }
+    for (agency, _, held, _, _) in rows.held.iter().filter(|h| !h.0.is_empty()) {
+        if let Some(a) = agencies.get_mut(agency) {
+            a.held += held;
+        }
     }
 
     let mut series: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
@@ -336,16 +465,16 @@ pub(crate) fn assemble(rows: Rows) -> SummaryFacts {
 
 /// The summary's queries in the SQLite dialect (PostgreSQL: [`pg`] of them), named, with
 /// their parameters, so that benchmarks can show their plans: 4 = (day, now, platform,
-/// agency), 3 = (day, now, agency), 2 = (day, agency).
+/// agency), 2 = (day, agency).
 #[cfg(feature = "test-util")]
 pub fn queries() -> [(&'static str, &'static str, usize); 6] {
     [
         ("counts", COUNTS, 4),
-        ("percentiles", PERCENTILES, 4),
-        ("removal orders", REMOVAL_ORDERS, 4),
-        ("blocks", BLOCKS, 4),
+        ("held", HELD, 4),
+        ("latency", LATENCY, 4),
+        ("block edges", BLOCK_EDGES, 4),
         ("agency lists", AGENCY_LISTS, 2),
-        ("agency targets", AGENCY_TARGETS, 3),
+        ("agency targets", AGENCY_TARGETS, 2),
     ]
 }
 
@@ -364,6 +493,45 @@ mod tests {
         assert_eq!(rank(99, 10), 10);
         assert_eq!(rank(99, 100), 99);
         assert_eq!(rank(90, 1_000_000), 900_000);
+    }
+
+    #[test]
+    fn block_grids() {
+        // One second, or a short span: one-second slots.
+        let g = BlockGrid::new(100, 100);
+        assert_eq!((g.level, g.width, g.origin), (1, 1, 100));
+        assert_eq!(BlockGrid::new(0, 199).width, 1);
+        // Two hours: 36-second buckets of 10-second slots, from a slot boundary.
+        let g = BlockGrid::new(1005, 1005 + 7200);
+        assert_eq!((g.level, g.width, g.origin), (10, 40, 1000));
+        assert_eq!(g.slots(1005, 8205), (100, 820));
+        // A week: ten minutes; a month: hours.
+        assert_eq!(BlockGrid::new(0, 7 * 86_400).level, 600);
+        assert_eq!(BlockGrid::new(0, 30 * 86_400).level, 3600);
+        // Buckets sum their slots and end at the last slot's end.
+        let rows = vec![
+            ("p".to_string(), 100, 2),
+            ("p".to_string(), 103, 1),
+            ("p".to_string(), 104, 5),
+            ("q".to_string(), 101, 1),
+        ];
+        assert_eq!(
+            g.buckets(rows),
+            vec![
+                ("p".to_string(), 1040 * 1000, 3),
+                ("p".to_string(), 1050 * 1000, 5),
+                ("q".to_string(), 1020 * 1000, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn histogram_percentiles() {
+        let p = percentiles(&[(10, 1), (20, 2), (30, 96), (40, 1)]);
+        assert_eq!((p.count, p.p50, p.p90, p.p99), (100, 30, 30, 30));
+        let p = percentiles(&[(10, 1), (20, 1), (30, 1), (40, 1)]);
+        assert_eq!((p.count, p.p50, p.p90, p.p99), (4, 20, 40, 40));
+        assert_eq!(percentiles(&[]), LatencyPercentiles::default());
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! `takedown.v1.SummaryService`: action-day figures derived from stored facts
-//! ([`Store::action_day_summary`]), never from counters kept on the side.
+//! ([`Store::action_day_summary`]): from rollups that database triggers keep in the same
+//! transaction as every change to the facts (so they cannot drift, and
+//! [`Store::rebuild_summary`] recomputes them from the facts alone), never from counters
+//! the hub keeps on the side.
 //!
 //! Need to know: coordinators see every target, every agency's row and the delivery health
 //! of each platform; an agency sees only the targets it referred and its own row; a

@@ -1,31 +1,6 @@
-//! Platform reports and per-platform summaries.
+//! Platform reports.
 
 use super::*;
-
-const COUNTS_QUERY: &str = "WITH x AS ( \
-      SELECT t.platform, t.delivered_at, t.acked_at, t.outcome, \
-             COALESCE(d.state, -1) AS dstate, \
-             EXISTS (SELECT 1 FROM holds h WHERE h.platform = t.platform \
-                     AND h.normalized = t.normalized AND h.released_at IS NULL \
-                     AND h.expires_at > $2) AS held, \
-             t.due_at \
-      FROM targets t LEFT JOIN deliveries d ON d.target_id = t.id AND d.kind = 1 \
-      WHERE t.action_day_id = $1), \
-    y AS (SELECT x.*, (delivered_at IS NOT NULL OR (due_at <= $2 AND NOT held)) AS rel FROM x) \
-    SELECT platform, \
-      COUNT(*) AS referred, \
-      COUNT(*) FILTER (WHERE delivered_at IS NULL AND held) AS held, \
-      COUNT(*) FILTER (WHERE rel) AS released, \
-      COUNT(*) FILTER (WHERE delivered_at IS NOT NULL) AS delivered, \
-      COUNT(*) FILTER (WHERE acked_at IS NOT NULL) AS acknowledged, \
-      COUNT(*) FILTER (WHERE outcome = 1) AS blocked, \
-      COUNT(*) FILTER (WHERE outcome = 2) AS already_gone, \
-      COUNT(*) FILTER (WHERE outcome = 3) AS not_found, \
-      COUNT(*) FILTER (WHERE outcome = 4) AS geo_blocked, \
-      COUNT(*) FILTER (WHERE outcome = 5) AS rejected, \
-      COUNT(*) FILTER (WHERE dstate = 3) AS failed, \
-      COUNT(*) FILTER (WHERE rel AND dstate <> 3 AND outcome IS NULL) AS pending \
-    FROM y GROUP BY platform ORDER BY platform COLLATE \"C\"";
 
 pub(super) async fn record_reports(
     pool: &PgPool,
@@ -127,6 +102,7 @@ pub(super) async fn record_reports(
         .bind(&ats)
         .execute(&mut *tx)
         .await?;
+        super::summary::update_clocks(&mut tx, &ids).await?;
     }
     let restorations = crate::audit::restorations(reports, &recorded);
     if !restorations.is_empty() {
@@ -162,20 +138,4 @@ pub(super) async fn record_reports(
         recorded: recorded_n,
         duplicates: total.saturating_sub(recorded_n),
     }))
-}
-
-pub(super) async fn platform_counts(
-    pool: &PgPool,
-    action_day_id: &str,
-    now: i64,
-) -> StoreResult<Vec<PlatformCounts>> {
-    let rs = sqlx::query(COUNTS_QUERY)
-        .bind(action_day_id)
-        .bind(now)
-        .fetch_all(pool)
-        .await?;
-    Ok(rs
-        .iter()
-        .map(rows::platform_counts)
-        .collect::<sqlx::Result<_>>()?)
 }

@@ -266,14 +266,6 @@ impl Store for SqliteStore {
         audit::purge_expired(&self.pool, cutoff, at).await
     }
 
-    async fn platform_counts(
-        &self,
-        action_day_id: &str,
-        now: i64,
-    ) -> StoreResult<Vec<PlatformCounts>> {
-        outcomes::platform_counts(&self.pool, action_day_id, now).await
-    }
-
     async fn action_day_summary(
         &self,
         action_day_id: &str,
@@ -281,5 +273,9 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<SummaryFacts> {
         summary::action_day_summary(&self.pool, action_day_id, view, now).await
+    }
+
+    async fn rebuild_summary(&self, action_day_id: &str) -> StoreResult<()> {
+        summary::rebuild_summary(&self.pool, action_day_id).await
     }
 }

@@ -1,5 +1,5 @@
 //! The action-day summary: the shared queries of [`crate::summary`], run in one read
-//! transaction (a WAL snapshot).
+//! transaction (a WAL snapshot), and the rebuild of a day's rollups.
 
 use super::*;
 use crate::summary::{self as q, Rows, decode_counts};
@@ -12,18 +12,16 @@ pub(super) async fn action_day_summary(
 ) -> StoreResult<SummaryFacts> {
     let (platform, agency) = q::view_params(view);
     let mut tx = pool.begin().await?;
-
-    let counts = sqlx::query(q::COUNTS)
-        .bind(action_day_id)
-        .bind(now)
-        .bind(platform)
-        .bind(agency)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r: &SqliteRow| Ok(decode_counts!(r)))
-        .collect::<sqlx::Result<Vec<_>>>()?;
-    macro_rules! per_target {
+    macro_rules! per_view {
+        ($sql:expr) => {
+            sqlx::query($sql)
+                .bind(action_day_id)
+                .bind(now)
+                .bind(platform)
+                .bind(agency)
+        };
+    }
+    macro_rules! per_view_as {
         ($sql:expr) => {
             sqlx::query_as($sql)
                 .bind(action_day_id)
@@ -34,9 +32,39 @@ pub(super) async fn action_day_summary(
                 .await?
         };
     }
-    let percentiles = per_target!(q::PERCENTILES);
-    let removal = per_target!(q::REMOVAL_ORDERS);
-    let blocks = per_target!(q::BLOCKS);
+    let counts = per_view!(q::COUNTS)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r: &SqliteRow| Ok(decode_counts!(r)))
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    let held = per_view_as!(q::HELD);
+    let latency = per_view_as!(q::LATENCY);
+    let (lo, hi): (Option<i64>, Option<i64>) = sqlx::query_as(q::BLOCK_EDGES)
+        .bind(action_day_id)
+        .bind(now)
+        .bind(platform)
+        .bind(agency)
+        .fetch_one(&mut *tx)
+        .await?;
+    let blocks = match (lo, hi) {
+        (Some(lo), Some(hi)) => {
+            let grid = q::BlockGrid::new(lo, hi);
+            let (first, last) = grid.slots(lo, hi);
+            let slots = sqlx::query_as(q::BLOCK_SLOTS)
+                .bind(action_day_id)
+                .bind(now)
+                .bind(platform)
+                .bind(agency)
+                .bind(grid.level)
+                .bind(first)
+                .bind(last)
+                .fetch_all(&mut *tx)
+                .await?;
+            grid.buckets(slots)
+        }
+        _ => Vec::new(),
+    };
     let (lists, agencies) = if matches!(view, SummaryView::Platform(_)) {
         (Vec::new(), Vec::new())
     } else {
@@ -47,7 +75,6 @@ pub(super) async fn action_day_summary(
             .await?;
         let agencies = sqlx::query_as(q::AGENCY_TARGETS)
             .bind(action_day_id)
-            .bind(now)
             .bind(agency)
             .fetch_all(&mut *tx)
             .await?;
@@ -55,11 +82,57 @@ pub(super) async fn action_day_summary(
     };
     tx.commit().await?;
     Ok(q::assemble(Rows {
+        agency: agency.unwrap_or_default().to_string(),
         counts,
-        percentiles,
-        removal,
+        held,
+        latency,
         lists,
         agencies,
         blocks,
     }))
+}
+
+/// Recomputes a day's removal-order clocks and rollups from the facts, in one write
+/// transaction.
+pub(super) async fn rebuild_summary(pool: &SqlitePool, action_day_id: &str) -> StoreResult<()> {
+    let mut tx = write_tx(pool).await?;
+    sqlx::query(q::CLOCK_OF_DAY)
+        .bind(action_day_id)
+        .execute(&mut *tx)
+        .await?;
+    for sql in q::REBUILD_DELETE {
+        sqlx::query(sql)
+            .bind(action_day_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    // The `summary_apply` view's trigger adds each (target, agency) pair's state.
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO summary_apply (target_id, agency, sign) \
+         SELECT target_id, agency, 1 FROM ({})",
+        q::REBUILD_PAIRS
+    )))
+    .bind(action_day_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(q::REBUILD_MERGED)
+        .bind(action_day_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Brings the removal-order clocks of `targets` up to date (after their reports changed).
+pub(super) async fn update_clocks(
+    tx: &mut Transaction<'static, Sqlite>,
+    targets: &[i64],
+) -> StoreResult<()> {
+    for &id in targets {
+        sqlx::query(q::CLOCK_OF_TARGET)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }

@@ -206,8 +206,9 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
         // Acks after H-hour: 1100, 1500, 6000, 11000; ranks 2, 4, 4 of 4.
         release_to_ack: pct(4, 1500, 11_000, 11_000),
         // Actions after H-hour: 21 000 (v4), 41 000 (v6), 51 000 (v7), 4 001 000 (v2),
-        // 5 401 000 (v1); ranks 3, 5, 5 of 5.
-        release_to_action: pct(5, 51_000, 5_401_000, 5_401_000),
+        // 5 401 000 (v1); ranks 3, 5, 5 of 5. Latencies are kept to three significant
+        // digits: 5 401 000 reads 5 400 000.
+        release_to_action: pct(5, 51_000, 5_400_000, 5_400_000),
         removal_orders: 3,
         removal_orders_acted: 2,
         removal_orders_within_hour: 1,
@@ -242,15 +243,17 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
         ]
     );
 
-    // Blocks at h+9000 (s1), h+21000 (v4), h+4001000 (v2), h+5401000 (v1): span 5 392 000,
-    // buckets of 26 960 ms, each block in a bucket of its own.
+    // Blocks at h+9000 (s1), h+21000 (v4), h+4001000 (v2), h+5401000 (v1): a span of
+    // 5 392 s, 200 buckets of 27 s read from 10-second slots (buckets of 30 s); each block
+    // in a bucket of its own, dated at the end of its slot (h = T0 + 1 s, slots start at
+    // multiples of 10 s).
     assert_eq!(
         all.blocks,
         vec![
             BlockSeriesFacts {
                 platform: "social".into(),
                 points: vec![BlockPoint {
-                    at: h + 9000,
+                    at: h + 19_000,
                     cumulative: 1
                 }],
             },
@@ -258,15 +261,15 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
                 platform: "video".into(),
                 points: vec![
                     BlockPoint {
-                        at: h + 21_000,
+                        at: h + 29_000,
                         cumulative: 1
                     },
                     BlockPoint {
-                        at: h + 4_001_000,
+                        at: h + 4_009_000,
                         cumulative: 2
                     },
                     BlockPoint {
-                        at: h + 5_401_000,
+                        at: h + 5_409_000,
                         cumulative: 3
                     },
                 ],
@@ -306,7 +309,7 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
                     ..Default::default()
                 },
                 release_to_ack: pct(2, 1500, 6000, 6000),
-                release_to_action: pct(2, 51_000, 5_401_000, 5_401_000),
+                release_to_action: pct(2, 51_000, 5_400_000, 5_400_000),
                 removal_orders: 1,
                 removal_orders_acted: 1,
                 removal_orders_within_hour: 1,
@@ -315,12 +318,13 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
         ]
     );
     assert_eq!(b.agencies, vec![all.agencies[1].clone()]);
+    // Its one block (v1) alone: one-second slots, the point at the end of its second.
     assert_eq!(
         b.blocks,
         vec![BlockSeriesFacts {
             platform: "video".into(),
             points: vec![BlockPoint {
-                at: h + 5_401_000,
+                at: h + 5_402_000,
                 cumulative: 1
             }],
         }]
@@ -333,7 +337,17 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
         .unwrap();
     assert_eq!(p.platforms, vec![social]);
     assert!(p.agencies.is_empty());
-    assert_eq!(p.blocks, vec![all.blocks[0].clone()]);
+    // Its one block (s1) alone: one-second slots.
+    assert_eq!(
+        p.blocks,
+        vec![BlockSeriesFacts {
+            platform: "social".into(),
+            points: vec![BlockPoint {
+                at: h + 10_000,
+                cumulative: 1
+            }],
+        }]
+    );
 
     // The older counts agree with the summary's.
     let counts = s.platform_counts("op", now).await.unwrap();
@@ -344,6 +358,26 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
             .map(|p| p.counts.clone())
             .collect::<Vec<_>>()
     );
+
+    // The rollups the triggers kept are those a rebuild from the facts alone gives.
+    let views = [
+        SummaryView::All,
+        SummaryView::Agency("agency-a".into()),
+        SummaryView::Agency("agency-b".into()),
+        SummaryView::Platform("video".into()),
+    ];
+    let mut kept = Vec::new();
+    for v in &views {
+        kept.push(s.action_day_summary("op", v, now).await.unwrap());
+    }
+    s.rebuild_summary("op").await.unwrap();
+    for (v, kept) in views.iter().zip(kept) {
+        assert_eq!(
+            s.action_day_summary("op", v, now).await.unwrap(),
+            kept,
+            "{v:?} after a rebuild"
+        );
+    }
 
     let none = s
         .action_day_summary("none", &SummaryView::All, now)
