@@ -238,6 +238,9 @@ pub trait Store: Send + Sync + Clone + 'static {
         at: i64,
         error: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The ids of the lists whose targets are due at exactly `at` (an action day's H-hour),
+    /// so that their proofs can be prepared before it.
+    fn lists_due_at(&self, at: i64) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
     /// The earliest `next_at` among PENDING or INFLIGHT deliveries of `platform`.
     fn next_delivery_at(
         &self,

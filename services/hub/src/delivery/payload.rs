@@ -26,6 +26,9 @@ pub struct ListProof {
 pub struct TreeCache {
     max_leaves: usize,
     inner: Mutex<CacheInner>,
+    /// Held while warming, so that workers warming for the same H-hour build each tree
+    /// once.
+    warming: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -40,6 +43,7 @@ impl TreeCache {
         Self {
             max_leaves,
             inner: Mutex::new(CacheInner::default()),
+            warming: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -65,6 +69,16 @@ impl TreeCache {
                 c.leaves -= p.tree.len();
             }
         }
+    }
+
+    /// Builds the trees of the lists due at `at` ahead of time (an H-hour), so that the
+    /// first batches after it need no tree building. Returns how many lists are cached.
+    pub async fn warm<S: Store>(&self, store: &S, at: i64) -> StoreResult<usize> {
+        let _one_at_a_time = self.warming.lock().await;
+        let ids = store.lists_due_at(at).await?;
+        // Only what fits: a warm-up must not evict trees in use.
+        let ids: Vec<String> = ids.into_iter().take(64).collect();
+        Ok(self.load(store, &ids).await?.len())
     }
 
     /// The proofs of these lists, loading the missing ones in one store call.

@@ -99,6 +99,8 @@ impl<S: Store> Worker<S> {
         // Open the mTLS connection (and check the sidecar's identity) now, not at H-hour.
         tokio::spawn(warm_up(channel, name.clone()));
         let in_flight = Arc::new(Semaphore::new(self.cfg.max_in_flight));
+        // The next due time whose proofs were prepared.
+        let mut warmed: Option<i64> = None;
         let tasks = TaskTracker::new();
         tracing::info!(endpoint = %self.platform.endpoint, "delivery worker started");
         loop {
@@ -128,7 +130,7 @@ impl<S: Store> Worker<S> {
                     &name,
                     now,
                     now + self.cfg.lease_ms as i64,
-                    self.cfg.batch_size,
+                    shared.batch.load(Ordering::Relaxed),
                 )
                 .await
             {
@@ -147,6 +149,10 @@ impl<S: Store> Worker<S> {
                     .store(FIRST_BATCH.min(self.cfg.batch_size), Ordering::Relaxed);
                 let wait = match self.store.next_delivery_at(&name).await {
                     Ok(Some(next)) if next > now => {
+                        if next - now <= WARM_AHEAD_MS && warmed != Some(next) {
+                            warmed = Some(next);
+                            tokio::spawn(warm(self.store.clone(), self.cache.clone(), next));
+                        }
                         Duration::from_millis(((next - now) as u64).min(self.cfg.poll_ms))
                     }
                     _ => Duration::from_millis(self.cfg.poll_ms),
@@ -187,6 +193,22 @@ fn connect(p: &Platform, tls: &TlsMaterial, cfg: &DeliveryConfig) -> Result<Chan
         cfg.rpc_timeout(),
     )
     .map_err(|e| e.to_string())
+}
+
+/// How long before a due time (an H-hour) the trees of its lists are built.
+const WARM_AHEAD_MS: i64 = 120_000;
+
+/// Builds the proofs of the lists due at `at` before it comes; failures are only logged
+/// (the first batches then build what they need).
+async fn warm<S: Store>(store: S, cache: Arc<TreeCache>, at: i64) {
+    match cache.warm(&store, at).await {
+        Ok(n) => tracing::info!(
+            lists = n,
+            due_at = at,
+            "proofs prepared for the next release"
+        ),
+        Err(e) => tracing::warn!(error = %e, "preparing proofs failed"),
+    }
 }
 
 /// Connects to the sidecar and asks for its health, so that the TLS handshake and the

@@ -200,6 +200,10 @@ impl Store for PgStore {
         outbox::mark_failed(&self.pool, delivery_ids, at, error).await
     }
 
+    async fn lists_due_at(&self, at: i64) -> StoreResult<Vec<String>> {
+        outbox::lists_due_at(&self.pool, at).await
+    }
+
     async fn next_delivery_at(&self, platform: &str) -> StoreResult<Option<i64>> {
         outbox::next_delivery_at(&self.pool, platform).await
     }

@@ -262,3 +262,12 @@ pub(super) async fn next_delivery_at(pool: &PgPool, platform: &str) -> StoreResu
     .fetch_one(pool)
     .await?)
 }
+
+pub(super) async fn lists_due_at(pool: &PgPool, at: i64) -> StoreResult<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT list_id FROM lists WHERE due_at = $1 ORDER BY list_id")
+            .bind(at)
+            .fetch_all(pool)
+            .await?,
+    )
+}

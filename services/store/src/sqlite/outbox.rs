@@ -303,3 +303,12 @@ pub(super) async fn next_delivery_at(
     .fetch_one(pool)
     .await?)
 }
+
+pub(super) async fn lists_due_at(pool: &SqlitePool, at: i64) -> StoreResult<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT list_id FROM lists WHERE due_at = ?1 ORDER BY list_id")
+            .bind(at)
+            .fetch_all(pool)
+            .await?,
+    )
+}
