@@ -200,7 +200,8 @@ impl BlockGrid {
 /// targets `t`), written to `targets.ro_elapsed`: from delivery to the first action
 /// (decision BLOCKED, ALREADY_GONE, NOT_FOUND or GEO_BLOCKED), less the time a "cannot
 /// execute" decision (INSUFFICIENT_INFORMATION, MANIFEST_ERROR, FORCE_MAJEURE) was open,
-/// i.e. until the next decision.
+/// i.e. until the next decision. (`CROSS JOIN` makes SQLite look the reports up per removal
+/// order instead of scanning them all.)
 macro_rules! clock {
     ($filter:literal) => {
         concat!(
@@ -210,7 +211,7 @@ macro_rules! clock {
             "), d AS (SELECT ro.id, ro.delivered_at, p.reported_at AS at, p.outcome, p.reason, \
                   LEAD(p.reported_at) OVER (PARTITION BY p.target_id \
                        ORDER BY p.reported_at, p.received_at, p.report_id) AS next_at \
-                FROM ro JOIN reports p ON p.target_id = ro.id AND p.kind = 2), \
+                FROM ro CROSS JOIN reports p WHERE p.target_id = ro.id AND p.kind = 2), \
              a AS (SELECT id, MIN(at) AS acted FROM d WHERE outcome BETWEEN 1 AND 4 GROUP BY id), \
              z AS (SELECT d.id, \
                   CASE WHEN d.at > d.delivered_at THEN d.at ELSE d.delivered_at END AS s, \

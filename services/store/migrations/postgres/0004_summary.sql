@@ -143,6 +143,16 @@ BEGIN
     IF COALESCE(cardinality(d), 0) = 0 THEN
         RETURN 0;
     END IF;
+    -- Equal contributions first (a bulk insert of fresh targets folds into a few rows), so
+    -- that the large array is read once.
+    d := ARRAY(
+        SELECT ROW(x.action_day_id, x.agency, x.platform, x.due_at, x.removal_order,
+                   x.delivered, x.acked, x.outcome, x.reason, x.failed, x.ro_clock,
+                   x.ack_bucket, x.action_bucket, x.block_ms, SUM(x.sign))::summary_delta
+        FROM unnest(d) x
+        GROUP BY x.action_day_id, x.agency, x.platform, x.due_at, x.removal_order,
+                 x.delivered, x.acked, x.outcome, x.reason, x.failed, x.ro_clock,
+                 x.ack_bucket, x.action_bucket, x.block_ms);
     INSERT INTO summary_cells AS c (action_day_id, agency, platform, due_at, removal_order,
                                     delivered, acked, outcome, reason, failed, ro_clock, n)
     SELECT x.action_day_id, x.agency, x.platform, x.due_at, x.removal_order, x.delivered,

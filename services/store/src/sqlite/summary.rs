@@ -123,12 +123,26 @@ pub(super) async fn rebuild_summary(pool: &SqlitePool, action_day_id: &str) -> S
     Ok(())
 }
 
-/// Brings the removal-order clocks of `targets` up to date (after their reports changed).
+/// Brings the removal-order clocks of `targets` up to date (after their reports changed):
+/// finds the delivered removal orders among them, then runs the clock of each.
 pub(super) async fn update_clocks(
     tx: &mut Transaction<'static, Sqlite>,
     targets: &[i64],
 ) -> StoreResult<()> {
-    for &id in targets {
+    let mut clocked = Vec::new();
+    for chunk in targets.chunks(IN_CHUNK) {
+        let mut select = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT id FROM targets WHERE legal_basis = 2 AND delivered_at IS NOT NULL \
+             AND id IN ({})",
+            anon(chunk.len())
+        )));
+        for id in chunk {
+            select = select.bind(*id);
+        }
+        let ids: Vec<i64> = select.fetch_all(&mut **tx).await?;
+        clocked.extend(ids);
+    }
+    for id in clocked {
         sqlx::query(q::CLOCK_OF_TARGET)
             .bind(id)
             .execute(&mut **tx)

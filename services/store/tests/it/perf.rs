@@ -1,7 +1,8 @@
-//! Intake of a 100 000-item list, timed. Ignored by default:
-//! `cargo test -p takedown-store --release --test it perf -- --ignored --nocapture`.
+//! Intake of a 100 000-item list, and the delivery write path of an action day (claims,
+//! delivered, acknowledgements and decisions in batches of 500), timed. Ignored by default:
+//! `cargo test -p takedown-store --release --features test-util --test it perf -- --ignored --nocapture`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use takedown_store::*;
 
@@ -9,8 +10,82 @@ use crate::support::*;
 
 conformance!(
     #[ignore = "timing run"]
-    insert_list_of_100k_items
+    insert_list_of_100k_items,
+    #[ignore = "timing run"]
+    delivery_writes_of_10k_targets
 );
+
+async fn delivery_writes_of_10k_targets<S: Store + Probe>(s: S) {
+    const N: usize = 10_000;
+    const BATCH: u32 = 500;
+    s.insert_action_day(&day("op", T0)).await.unwrap();
+    let items: Vec<NewReferral> = (0..N)
+        .map(|i| {
+            let mut it = item("video", &format!("example.org/v/{i:06}"));
+            // One in ten is a removal order.
+            it.legal_basis = if i % 10 == 0 { 2 } else { 1 };
+            it
+        })
+        .collect();
+    accepted(
+        s.insert_list(&list("l", "agency-a", Some("op"), T0, N, 1), &items)
+            .await
+            .unwrap(),
+    );
+    let (mut claim, mut delivered, mut reported) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let mut n = 0;
+    loop {
+        let started = Instant::now();
+        let claimed = s
+            .claim_deliveries("video", T0, T0 + 60_000, BATCH)
+            .await
+            .unwrap();
+        claim += started.elapsed();
+        if claimed.is_empty() {
+            break;
+        }
+        n += claimed.len();
+        let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+        let started = Instant::now();
+        s.mark_delivered(&ids, T0 + 10).await.unwrap();
+        delivered += started.elapsed();
+        let reports: Vec<NewReport> = claimed
+            .iter()
+            .flat_map(|c| {
+                [
+                    report(
+                        &format!("a{}", c.id),
+                        c.target_id,
+                        ReportKind::Acknowledgement,
+                        0,
+                        T0 + 20,
+                    ),
+                    report(
+                        &format!("d{}", c.id),
+                        c.target_id,
+                        ReportKind::Decision,
+                        1,
+                        T0 + 30,
+                    ),
+                ]
+            })
+            .collect();
+        let started = Instant::now();
+        s.record_reports("video", &reports, T0 + 40)
+            .await
+            .unwrap()
+            .unwrap();
+        reported += started.elapsed();
+    }
+    assert_eq!(n, N);
+    let total = claim + delivered + reported;
+    eprintln!(
+        "{}: {N} targets in batches of {BATCH}: claim {claim:.2?}, mark_delivered {delivered:.2?}, \
+         record_reports {reported:.2?}; {:.0} targets/s",
+        std::any::type_name::<S>(),
+        N as f64 / total.as_secs_f64()
+    );
+}
 
 async fn insert_list_of_100k_items<S: Store + Probe>(s: S) {
     const N: usize = 100_000;
