@@ -26,6 +26,11 @@ const SQLITE: &[Source] = &[
         "summary",
         include_str!("../migrations/sqlite/0004_summary.sql"),
     ),
+    (
+        5,
+        "claim order",
+        include_str!("../migrations/sqlite/0005_claim_order.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -43,6 +48,11 @@ const POSTGRES: &[Source] = &[
         4,
         "summary",
         include_str!("../migrations/postgres/0004_summary.sql"),
+    ),
+    (
+        5,
+        "claim order",
+        include_str!("../migrations/postgres/0005_claim_order.sql"),
     ),
 ];
 
