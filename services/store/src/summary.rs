@@ -320,6 +320,92 @@ macro_rules! decode_counts {
 }
 pub(crate) use decode_counts;
 
+/// Runs every query of a summary of `$day` for `$view` at `$now` in the transaction `$tx`
+/// (one snapshot) and gives their [`Rows`], for either backend: `$sql` turns one of this
+/// module's queries into what the backend's `sqlx::query` takes, `$row` is its row type.
+macro_rules! read_rows {
+    ($tx:ident, $sql:expr, $row:ty, $day:expr, $view:expr, $now:expr) => {{
+        use $crate::summary as q;
+        let sql = $sql;
+        let (day, now, view) = ($day, $now, $view);
+        let (platform, agency) = q::view_params(view);
+        let counts = sqlx::query(sql(q::COUNTS))
+            .bind(day)
+            .bind(now)
+            .bind(platform)
+            .bind(agency)
+            .fetch_all(&mut *$tx)
+            .await?
+            .iter()
+            .map(|r: &$row| Ok(q::decode_counts!(r)))
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        let held = sqlx::query_as(sql(q::HELD))
+            .bind(day)
+            .bind(now)
+            .bind(platform)
+            .bind(agency)
+            .fetch_all(&mut *$tx)
+            .await?;
+        let latency = sqlx::query_as(sql(q::LATENCY))
+            .bind(day)
+            .bind(now)
+            .bind(platform)
+            .bind(agency)
+            .fetch_all(&mut *$tx)
+            .await?;
+        let (lo, hi): (Option<i64>, Option<i64>) = sqlx::query_as(sql(q::BLOCK_EDGES))
+            .bind(day)
+            .bind(now)
+            .bind(platform)
+            .bind(agency)
+            .fetch_one(&mut *$tx)
+            .await?;
+        let blocks = match (lo, hi) {
+            (Some(lo), Some(hi)) => {
+                let grid = q::BlockGrid::new(lo, hi);
+                let (first, last) = grid.slots(lo, hi);
+                let slots = sqlx::query_as(sql(q::BLOCK_SLOTS))
+                    .bind(day)
+                    .bind(now)
+                    .bind(platform)
+                    .bind(agency)
+                    .bind(grid.level)
+                    .bind(first)
+                    .bind(last)
+                    .fetch_all(&mut *$tx)
+                    .await?;
+                grid.buckets(slots)
+            }
+            _ => Vec::new(),
+        };
+        let (lists, agencies) = if matches!(view, $crate::model::SummaryView::Platform(_)) {
+            (Vec::new(), Vec::new())
+        } else {
+            let lists = sqlx::query_as(sql(q::AGENCY_LISTS))
+                .bind(day)
+                .bind(agency)
+                .fetch_all(&mut *$tx)
+                .await?;
+            let agencies = sqlx::query_as(sql(q::AGENCY_TARGETS))
+                .bind(day)
+                .bind(agency)
+                .fetch_all(&mut *$tx)
+                .await?;
+            (lists, agencies)
+        };
+        q::Rows {
+            agency: agency.unwrap_or_default().to_string(),
+            counts,
+            held,
+            latency,
+            lists,
+            agencies,
+            blocks,
+        }
+    }};
+}
+pub(crate) use read_rows;
+
 /// (agency, platform, held, held and due, held and pending)
 pub(crate) type HeldRow = (String, String, i64, i64, i64);
 /// (platform, measure, bucket, n)

@@ -76,7 +76,8 @@ impl TreeCache {
     pub async fn warm<S: Store>(&self, store: &S, at: i64) -> StoreResult<usize> {
         let _one_at_a_time = self.warming.lock().await;
         let ids = store.lists_due_at(at).await?;
-        // Only what fits: a warm-up must not evict trees in use.
+        // At most 64 lists: the cache evicts its oldest trees when full, and a day of very
+        // many lists must not push out trees that batches are using.
         let ids: Vec<String> = ids.into_iter().take(64).collect();
         Ok(self.load(store, &ids).await?.len())
     }

@@ -2,7 +2,7 @@
 //! transaction (a WAL snapshot), and the rebuild of a day's rollups.
 
 use super::*;
-use crate::summary::{self as q, Rows, decode_counts};
+use crate::summary as q;
 
 pub(super) async fn action_day_summary(
     pool: &SqlitePool,
@@ -10,86 +10,17 @@ pub(super) async fn action_day_summary(
     view: &SummaryView,
     now: i64,
 ) -> StoreResult<SummaryFacts> {
-    let (platform, agency) = q::view_params(view);
     let mut tx = pool.begin().await?;
-    macro_rules! per_view {
-        ($sql:expr) => {
-            sqlx::query($sql)
-                .bind(action_day_id)
-                .bind(now)
-                .bind(platform)
-                .bind(agency)
-        };
-    }
-    macro_rules! per_view_as {
-        ($sql:expr) => {
-            sqlx::query_as($sql)
-                .bind(action_day_id)
-                .bind(now)
-                .bind(platform)
-                .bind(agency)
-                .fetch_all(&mut *tx)
-                .await?
-        };
-    }
-    let counts = per_view!(q::COUNTS)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r: &SqliteRow| Ok(decode_counts!(r)))
-        .collect::<sqlx::Result<Vec<_>>>()?;
-    let held = per_view_as!(q::HELD);
-    let latency = per_view_as!(q::LATENCY);
-    let (lo, hi): (Option<i64>, Option<i64>) = sqlx::query_as(q::BLOCK_EDGES)
-        .bind(action_day_id)
-        .bind(now)
-        .bind(platform)
-        .bind(agency)
-        .fetch_one(&mut *tx)
-        .await?;
-    let blocks = match (lo, hi) {
-        (Some(lo), Some(hi)) => {
-            let grid = q::BlockGrid::new(lo, hi);
-            let (first, last) = grid.slots(lo, hi);
-            let slots = sqlx::query_as(q::BLOCK_SLOTS)
-                .bind(action_day_id)
-                .bind(now)
-                .bind(platform)
-                .bind(agency)
-                .bind(grid.level)
-                .bind(first)
-                .bind(last)
-                .fetch_all(&mut *tx)
-                .await?;
-            grid.buckets(slots)
-        }
-        _ => Vec::new(),
-    };
-    let (lists, agencies) = if matches!(view, SummaryView::Platform(_)) {
-        (Vec::new(), Vec::new())
-    } else {
-        let lists = sqlx::query_as(q::AGENCY_LISTS)
-            .bind(action_day_id)
-            .bind(agency)
-            .fetch_all(&mut *tx)
-            .await?;
-        let agencies = sqlx::query_as(q::AGENCY_TARGETS)
-            .bind(action_day_id)
-            .bind(agency)
-            .fetch_all(&mut *tx)
-            .await?;
-        (lists, agencies)
-    };
+    let rows = q::read_rows!(
+        tx,
+        |sql: &'static str| sql,
+        SqliteRow,
+        action_day_id,
+        view,
+        now
+    );
     tx.commit().await?;
-    Ok(q::assemble(Rows {
-        agency: agency.unwrap_or_default().to_string(),
-        counts,
-        held,
-        latency,
-        lists,
-        agencies,
-        blocks,
-    }))
+    Ok(q::assemble(rows))
 }
 
 /// Recomputes a day's removal-order clocks and rollups from the facts, in one write
