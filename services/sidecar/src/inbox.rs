@@ -5,7 +5,9 @@
 //! - `handoffs`: one row per target handed over (what tests and operators count).
 //! - `outbox`: reports for the hub, each with a report id fixed when written.
 //!
-//! Bulk writes are multi-row statements inside one transaction.
+//! Bulk writes are multi-row statements inside one transaction. Every write runs on one
+//! dedicated connection, so the receiver, the handoff and the reporter queue for it in the
+//! process rather than sleeping in SQLite's busy handler; reads use the other connections.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -78,7 +80,10 @@ pub struct OutboxCounts {
 /// The store; clones share one pool.
 #[derive(Debug, Clone)]
 pub struct Inbox {
+    /// Readers.
     pool: SqlitePool,
+    /// The one writer connection.
+    writer: SqlitePool,
 }
 
 fn migrator() -> Migrator {
@@ -101,15 +106,20 @@ impl Inbox {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await?;
+        migrator().run(&writer).await?;
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(3)
             .connect_with(opts)
             .await?;
-        migrator().run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer })
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
@@ -124,7 +134,7 @@ impl Inbox {
         if rows.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let mut new = 0;
         for chunk in rows.chunks(CHUNK) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
@@ -223,7 +233,7 @@ impl Inbox {
         reports: &[(pb::PlatformReport, i64)],
         now_ms: i64,
     ) -> Result<Vec<i64>, InboxError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let mut marked: Vec<i64> = Vec::with_capacity(targets.len());
         for chunk in targets.chunks(CHUNK) {
             let mut qb: QueryBuilder<Sqlite> =
@@ -274,7 +284,7 @@ impl Inbox {
         reports: &[(pb::PlatformReport, i64)],
         now_ms: i64,
     ) -> Result<u64, InboxError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let refs: Vec<&(pb::PlatformReport, i64)> = reports.iter().collect();
         let n = insert_reports(&mut tx, &refs, now_ms).await?;
         tx.commit().await?;
@@ -361,7 +371,7 @@ impl Inbox {
         value: Option<i64>,
         error: Option<&str>,
     ) -> Result<(), InboxError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for chunk in seqs.chunks(CHUNK) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE outbox SET ");
             qb.push(set);

@@ -1,9 +1,13 @@
 //! SQLite backend: one file in WAL mode, the embedded default.
 //!
-//! SQLite has a single writer. Every transaction that writes starts with `BEGIN IMMEDIATE`,
-//! so it takes the write lock up front (waiting up to the busy timeout) instead of failing
-//! with `SQLITE_BUSY` when a read transaction tries to upgrade. Single-statement writes run
-//! in autocommit, which takes the write lock at the start of the statement.
+//! SQLite has a single writer, and so has this store: every write runs on one dedicated
+//! connection (a pool of one), so writers queue in the process, in order, instead of
+//! contending for the file lock. (Contended, SQLite's busy handler sleeps 1 ms, then 2, 5,
+//! 10... ms between tries while the lock is held for a few hundred microseconds; under load
+//! that idled the hub most of the time.) Reads use the other connections and run
+//! concurrently with the writer (WAL). Every transaction that writes still starts with
+//! `BEGIN IMMEDIATE`, so that another process sharing the file (an operator's tool) makes it
+//! wait up to the busy timeout instead of failing with `SQLITE_BUSY` on a lock upgrade.
 //!
 //! Bulk writes use multi-row `INSERT ... VALUES (...), (...)` in chunks that stay under the
 //! bound-parameter limit; every full chunk has the same SQL text, so the prepared statement
@@ -42,21 +46,24 @@ mod rows {
     crate::rows::row_decoders!(sqlx::sqlite::SqliteRow);
 }
 
-/// Connections in the pool: readers run concurrently (WAL), writers queue on the lock.
-const POOL_SIZE: u32 = 4;
+/// Reader connections: they run concurrently with each other and with the writer (WAL).
+const READERS: u32 = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The SQLite store. Cheap to clone (a pool handle).
+/// The SQLite store. Cheap to clone (pool handles).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// Readers.
     pool: SqlitePool,
+    /// The one writer connection.
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
     /// Opens (creating it if missing) the database at `url` (`sqlite:path/to/file.db`),
     /// in WAL mode with `synchronous=NORMAL`, foreign keys on and a 10 s busy timeout, and
     /// applies the embedded migrations. An in-memory database (`sqlite::memory:`) gets a
-    /// single connection, so that every query sees the same database.
+    /// single connection for reads and writes, so that every query sees the same database.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let options = SqliteConnectOptions::from_str(url)?
@@ -65,17 +72,31 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(if in_memory { 1 } else { POOL_SIZE })
-            .connect_with(options)
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
             .await?;
-        migrations::sqlite().run(&pool).await?;
-        Ok(Self { pool })
+        migrations::sqlite().run(&writer).await?;
+        let pool = if in_memory {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(READERS)
+                .connect_with(options)
+                .await?
+        };
+        Ok(Self { pool, writer })
     }
 
-    /// The underlying pool.
+    /// The reader pool (tests read and bulk-load through it).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Closes both pools.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.pool.close().await;
     }
 }
 
@@ -86,7 +107,7 @@ async fn write_tx(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>
 
 impl Store for SqliteStore {
     async fn upsert_organization(&self, org: &Organization) -> StoreResult<Organization> {
-        directory::upsert_organization(&self.pool, org).await
+        directory::upsert_organization(&self.writer, org).await
     }
 
     async fn get_organization(&self, id: &str) -> StoreResult<Option<Organization>> {
@@ -98,7 +119,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_agency_key(&self, key: &AgencyKey) -> StoreResult<AgencyKey> {
-        directory::insert_agency_key(&self.pool, key).await
+        directory::insert_agency_key(&self.writer, key).await
     }
 
     async fn revoke_agency_key(
@@ -107,7 +128,7 @@ impl Store for SqliteStore {
         reason: &str,
         at: i64,
     ) -> StoreResult<Option<AgencyKey>> {
-        directory::revoke_agency_key(&self.pool, kid, reason, at).await
+        directory::revoke_agency_key(&self.writer, kid, reason, at).await
     }
 
     async fn get_agency_key(&self, kid: &str) -> StoreResult<Option<AgencyKey>> {
@@ -119,7 +140,7 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_platform(&self, p: &Platform) -> StoreResult<Platform> {
-        directory::upsert_platform(&self.pool, p).await
+        directory::upsert_platform(&self.writer, p).await
     }
 
     async fn get_platform(&self, name: &str) -> StoreResult<Option<Platform>> {
@@ -131,7 +152,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_action_day(&self, day: &ActionDay) -> StoreResult<ActionDay> {
-        days::insert_action_day(&self.pool, day).await
+        days::insert_action_day(&self.writer, day).await
     }
 
     async fn get_action_day(&self, id: &str) -> StoreResult<Option<ActionDay>> {
@@ -143,11 +164,11 @@ impl Store for SqliteStore {
     }
 
     async fn close_action_day(&self, id: &str, at: i64) -> StoreResult<Option<ActionDay>> {
-        days::close_action_day(&self.pool, id, at).await
+        days::close_action_day(&self.writer, id, at).await
     }
 
     async fn mark_released(&self, id: &str, at: i64) -> StoreResult<bool> {
-        days::mark_released(&self.pool, id, at).await
+        days::mark_released(&self.writer, id, at).await
     }
 
     async fn due_releases(&self, now: i64) -> StoreResult<Vec<ActionDay>> {
@@ -163,7 +184,7 @@ impl Store for SqliteStore {
         list: &NewList,
         items: &[NewReferral],
     ) -> StoreResult<IntakeResult> {
-        intake::insert_list(&self.pool, list, items).await
+        intake::insert_list(&self.writer, list, items).await
     }
 
     async fn get_list(&self, list_id: &str) -> StoreResult<Option<ListRecord>> {
@@ -175,11 +196,11 @@ impl Store for SqliteStore {
     }
 
     async fn insert_hold(&self, hold: &Hold) -> StoreResult<Hold> {
-        outbox::insert_hold(&self.pool, hold).await
+        outbox::insert_hold(&self.writer, hold).await
     }
 
     async fn release_hold(&self, id: &str, at: i64) -> StoreResult<Option<Hold>> {
-        outbox::release_hold(&self.pool, id, at).await
+        outbox::release_hold(&self.writer, id, at).await
     }
 
     async fn get_hold(&self, id: &str) -> StoreResult<Option<Hold>> {
@@ -197,7 +218,7 @@ impl Store for SqliteStore {
         lease_until: i64,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        outbox::claim_deliveries(&self.pool, platform, now, lease_until, limit).await
+        outbox::claim_deliveries(&self.writer, platform, now, lease_until, limit).await
     }
 
     async fn delivery_payloads(&self, target_ids: &[i64]) -> StoreResult<Vec<TargetPayload>> {
@@ -212,15 +233,15 @@ impl Store for SqliteStore {
     }
 
     async fn mark_delivered(&self, delivery_ids: &[i64], at: i64) -> StoreResult<()> {
-        outbox::mark_delivered(&self.pool, delivery_ids, at).await
+        outbox::mark_delivered(&self.writer, delivery_ids, at).await
     }
 
     async fn mark_retry(&self, delivery_ids: &[i64], next_at: i64, error: &str) -> StoreResult<()> {
-        outbox::mark_retry(&self.pool, delivery_ids, next_at, error).await
+        outbox::mark_retry(&self.writer, delivery_ids, next_at, error).await
     }
 
     async fn mark_failed(&self, delivery_ids: &[i64], at: i64, error: &str) -> StoreResult<()> {
-        outbox::mark_failed(&self.pool, delivery_ids, at, error).await
+        outbox::mark_failed(&self.writer, delivery_ids, at, error).await
     }
 
     async fn lists_due_at(&self, at: i64) -> StoreResult<Vec<String>> {
@@ -237,7 +258,7 @@ impl Store for SqliteStore {
         reports: &[NewReport],
         received_at: i64,
     ) -> StoreResult<Result<ReportCounts, ReportRefusal>> {
-        outcomes::record_reports(&self.pool, platform, reports, received_at).await
+        outcomes::record_reports(&self.writer, platform, reports, received_at).await
     }
 
     async fn withdraw_target(
@@ -247,7 +268,7 @@ impl Store for SqliteStore {
         reason: &str,
         at: i64,
     ) -> StoreResult<Option<Withdrawal>> {
-        audit::withdraw_target(&self.pool, target_id, by, reason, at).await
+        audit::withdraw_target(&self.writer, target_id, by, reason, at).await
     }
 
     async fn withdrawal_reasons(&self, target_ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {
@@ -267,7 +288,7 @@ impl Store for SqliteStore {
     }
 
     async fn purge_expired(&self, cutoff: i64, at: i64) -> StoreResult<PurgeCounts> {
-        audit::purge_expired(&self.pool, cutoff, at).await
+        audit::purge_expired(&self.writer, cutoff, at).await
     }
 
     async fn action_day_summary(
@@ -280,6 +301,6 @@ impl Store for SqliteStore {
     }
 
     async fn rebuild_summary(&self, action_day_id: &str) -> StoreResult<()> {
-        summary::rebuild_summary(&self.pool, action_day_id).await
+        summary::rebuild_summary(&self.writer, action_day_id).await
     }
 }

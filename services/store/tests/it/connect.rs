@@ -48,7 +48,7 @@ async fn reopening_keeps_data_and_migrations() {
     submit(&s, "l", T0, &[("video", "a")]).await;
     let migrations = s.count("_sqlx_migrations").await;
     assert!(migrations >= 1);
-    s.pool().close().await;
+    s.close().await;
     let again = SqliteStore::connect(db.url()).await.unwrap();
     assert!(again.get_list("l").await.unwrap().is_some());
     assert_eq!(again.count("_sqlx_migrations").await, migrations);
