@@ -54,6 +54,11 @@ const POSTGRES: &[Source] = &[
         "claim order",
         include_str!("../migrations/postgres/0005_claim_order.sql"),
     ),
+    (
+        6,
+        "summary linear",
+        include_str!("../migrations/postgres/0006_summary_linear.sql"),
+    ),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

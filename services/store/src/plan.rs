@@ -75,8 +75,8 @@ impl IntakePlan {
 }
 
 /// The latest decision about one target in a batch of reports.
+#[derive(Clone, Copy)]
 pub(crate) struct Decision<'a> {
-    pub target_id: i64,
     pub outcome: i32,
     /// `None` when the platform gave no reason (0).
     pub reject_reason: Option<i32>,
@@ -85,11 +85,19 @@ pub(crate) struct Decision<'a> {
     pub at: i64,
 }
 
+/// What the newly recorded reports of a batch change on one target: applied in one
+/// update, so that the row (and the summary triggers on it) changes once per batch.
+pub(crate) struct TargetEffect<'a> {
+    pub target_id: i64,
+    /// The earliest acknowledgement time.
+    pub ack: Option<i64>,
+    pub decision: Option<Decision<'a>>,
+}
+
 /// What the newly recorded reports of a batch change on their targets.
 pub(crate) struct ReportEffects<'a> {
-    /// (target id, earliest acknowledgement time).
-    pub acks: Vec<(i64, i64)>,
-    pub decisions: Vec<Decision<'a>>,
+    /// By target id.
+    pub targets: Vec<TargetEffect<'a>>,
 }
 
 impl<'a> ReportEffects<'a> {
@@ -98,42 +106,115 @@ impl<'a> ReportEffects<'a> {
     /// the earliest time; decisions keep the latest (a later report wins a tie).
     pub fn new(reports: &'a [NewReport], recorded: &HashSet<String>) -> Self {
         let mut seen: HashSet<&str> = HashSet::new();
-        let mut acks: HashMap<i64, i64> = HashMap::new();
-        let mut decisions: HashMap<i64, Decision<'a>> = HashMap::new();
+        let mut targets: HashMap<i64, TargetEffect<'a>> = HashMap::new();
         for r in reports {
             if !recorded.contains(&r.report_id) || !seen.insert(r.report_id.as_str()) {
                 continue;
             }
+            let effect = || TargetEffect {
+                target_id: r.target_id,
+                ack: None,
+                decision: None,
+            };
             match r.kind {
                 ReportKind::Acknowledgement => {
-                    let at = acks.entry(r.target_id).or_insert(r.at);
-                    *at = (*at).min(r.at);
+                    let e = targets.entry(r.target_id).or_insert_with(effect);
+                    e.ack = Some(e.ack.map_or(r.at, |at| at.min(r.at)));
                 }
                 ReportKind::Decision => {
-                    let newer = decisions.get(&r.target_id).is_none_or(|d| r.at >= d.at);
-                    if newer {
-                        decisions.insert(
-                            r.target_id,
-                            Decision {
-                                target_id: r.target_id,
-                                outcome: r.outcome,
-                                reject_reason: (r.reason != 0).then_some(r.reason),
-                                text: (!r.text.is_empty()).then_some(r.text.as_str()),
-                                at: r.at,
-                            },
-                        );
+                    let e = targets.entry(r.target_id).or_insert_with(effect);
+                    if e.decision.is_none_or(|d| r.at >= d.at) {
+                        e.decision = Some(Decision {
+                            outcome: r.outcome,
+                            reject_reason: (r.reason != 0).then_some(r.reason),
+                            text: (!r.text.is_empty()).then_some(r.text.as_str()),
+                            at: r.at,
+                        });
                     }
                 }
                 ReportKind::Restoration => {}
             }
         }
-        let mut acks: Vec<(i64, i64)> = acks.into_iter().collect();
-        acks.sort_unstable();
-        let mut decisions: Vec<Decision<'a>> = decisions.into_values().collect();
-        decisions.sort_unstable_by_key(|d| d.target_id);
-        Self { acks, decisions }
+        let mut targets: Vec<TargetEffect<'a>> = targets.into_values().collect();
+        targets.sort_unstable_by_key(|t| t.target_id);
+        Self { targets }
+    }
+
+    /// The targets that received a decision.
+    pub fn decided(&self) -> Vec<i64> {
+        self.targets
+            .iter()
+            .filter(|t| t.decision.is_some())
+            .map(|t| t.target_id)
+            .collect()
     }
 }
+
+/// Applies a batch's effects: the acknowledgement when it is earlier than the stored one,
+/// the decision when it is not older than the stored one. Placeholders, per row:
+/// target id, acknowledgement time, outcome, reason, text, decision time (NULL where the
+/// batch has none); the dialects bind them as `u(id, ack, outcome, reason, txt, at)`.
+macro_rules! apply_effects_set {
+    ($t:literal) => {
+        concat!(
+            "acked_at = CASE WHEN u.ack IS NOT NULL AND (",
+            $t,
+            "acked_at IS NULL OR ",
+            $t,
+            "acked_at > u.ack) THEN u.ack ELSE ",
+            $t,
+            "acked_at END, ",
+            "outcome = CASE WHEN u.at IS NOT NULL AND (",
+            $t,
+            "acted_at IS NULL OR ",
+            $t,
+            "acted_at <= u.at) THEN u.outcome ELSE ",
+            $t,
+            "outcome END, ",
+            "reject_reason = CASE WHEN u.at IS NOT NULL AND (",
+            $t,
+            "acted_at IS NULL OR ",
+            $t,
+            "acted_at <= u.at) THEN u.reason ELSE ",
+            $t,
+            "reject_reason END, ",
+            "outcome_text = CASE WHEN u.at IS NOT NULL AND (",
+            $t,
+            "acted_at IS NULL OR ",
+            $t,
+            "acted_at <= u.at) THEN u.txt ELSE ",
+            $t,
+            "outcome_text END, ",
+            "acted_at = CASE WHEN u.at IS NOT NULL AND (",
+            $t,
+            "acted_at IS NULL OR ",
+            $t,
+            "acted_at <= u.at) THEN u.at ELSE ",
+            $t,
+            "acted_at END"
+        )
+    };
+}
+pub(crate) use apply_effects_set;
+
+/// The rows of an effects update that change something (`t` names the targets table).
+macro_rules! apply_effects_where {
+    ($t:literal) => {
+        concat!(
+            "((u.ack IS NOT NULL AND (",
+            $t,
+            "acked_at IS NULL OR ",
+            $t,
+            "acked_at > u.ack)) ",
+            "OR (u.at IS NOT NULL AND (",
+            $t,
+            "acted_at IS NULL OR ",
+            $t,
+            "acted_at <= u.at)))"
+        )
+    };
+}
+pub(crate) use apply_effects_where;
 
 /// The distinct target ids of a batch of reports, sorted.
 pub(crate) fn report_targets(reports: &[NewReport]) -> Vec<i64> {

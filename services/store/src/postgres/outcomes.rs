@@ -58,7 +58,6 @@ pub(super) async fn record_reports(
     .await?
     .into_iter()
     .collect();
-
     // A report proves that the platform's receiver holds the target: set delivered_at if the
     // hub has not yet processed the Deliver answer (the delivery row follows with it).
     sqlx::query("UPDATE targets SET delivered_at = $2 WHERE id = ANY($1) AND delivered_at IS NULL")
@@ -66,43 +65,37 @@ pub(super) async fn record_reports(
         .bind(received_at)
         .execute(&mut *tx)
         .await?;
-
+    // Each target's acknowledgement and decision in one row update (`id = ANY` lets the
+    // planner reach the rows by primary key whatever it guesses of the array).
     let effects = ReportEffects::new(reports, &recorded);
-    if !effects.acks.is_empty() {
-        let ids: Vec<i64> = effects.acks.iter().map(|a| a.0).collect();
-        let ats: Vec<i64> = effects.acks.iter().map(|a| a.1).collect();
-        sqlx::query(
-            "UPDATE targets t SET acked_at = u.at \
-             FROM UNNEST($1::int8[], $2::int8[]) AS u(id, at) \
-             WHERE t.id = u.id AND (t.acked_at IS NULL OR t.acked_at > u.at)",
-        )
+    if !effects.targets.is_empty() {
+        let e = &effects.targets;
+        let ids: Vec<i64> = e.iter().map(|e| e.target_id).collect();
+        let acks: Vec<Option<i64>> = e.iter().map(|e| e.ack).collect();
+        let outcomes: Vec<Option<i32>> = e.iter().map(|e| e.decision.map(|d| d.outcome)).collect();
+        let reasons: Vec<Option<i32>> = e
+            .iter()
+            .map(|e| e.decision.and_then(|d| d.reject_reason))
+            .collect();
+        let texts: Vec<Option<&str>> = e.iter().map(|e| e.decision.and_then(|d| d.text)).collect();
+        let ats: Vec<Option<i64>> = e.iter().map(|e| e.decision.map(|d| d.at)).collect();
+        sqlx::query(concat!(
+            "UPDATE targets t SET ",
+            plan::apply_effects_set!("t."),
+            " FROM UNNEST($1::int8[], $2::int8[], $3::int4[], $4::int4[], $5::text[], $6::int8[]) \
+             AS u(id, ack, outcome, reason, txt, at) \
+             WHERE t.id = u.id AND t.id = ANY($1) AND ",
+            plan::apply_effects_where!("t.")
+        ))
         .bind(&ids)
-        .bind(&ats)
-        .execute(&mut *tx)
-        .await?;
-    }
-    if !effects.decisions.is_empty() {
-        let d = &effects.decisions;
-        let ids: Vec<i64> = d.iter().map(|d| d.target_id).collect();
-        let outcomes: Vec<i32> = d.iter().map(|d| d.outcome).collect();
-        let reasons: Vec<Option<i32>> = d.iter().map(|d| d.reject_reason).collect();
-        let texts: Vec<Option<&str>> = d.iter().map(|d| d.text).collect();
-        let ats: Vec<i64> = d.iter().map(|d| d.at).collect();
-        sqlx::query(
-            "UPDATE targets t SET outcome = u.outcome, reject_reason = u.reason, \
-             outcome_text = u.txt, acted_at = u.at \
-             FROM UNNEST($1::int8[], $2::int4[], $3::int4[], $4::text[], $5::int8[]) \
-                  AS u(id, outcome, reason, txt, at) \
-             WHERE t.id = u.id AND (t.acted_at IS NULL OR t.acted_at <= u.at)",
-        )
-        .bind(&ids)
+        .bind(&acks)
         .bind(&outcomes)
         .bind(&reasons)
         .bind(&texts)
         .bind(&ats)
         .execute(&mut *tx)
         .await?;
-        super::summary::update_clocks(&mut tx, &ids).await?;
+        super::summary::update_clocks(&mut tx, &effects.decided()).await?;
     }
     let restorations = crate::audit::restorations(reports, &recorded);
     if !restorations.is_empty() {

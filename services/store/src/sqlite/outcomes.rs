@@ -62,41 +62,43 @@ pub(super) async fn record_reports(
 
     // A report proves that the platform's receiver holds the target: set delivered_at if the
     // hub has not yet processed the Deliver answer (the delivery row follows with it).
-    let targets: std::collections::BTreeSet<i64> = reports.iter().map(|r| r.target_id).collect();
-    for target_id in targets {
-        sqlx::query("UPDATE targets SET delivered_at = ?2 WHERE id = ?1 AND delivered_at IS NULL")
-            .bind(target_id)
-            .bind(received_at)
-            .execute(&mut *tx)
-            .await?;
+    for chunk in targets.chunks(IN_CHUNK) {
+        let mut q = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE targets SET delivered_at = ? WHERE delivered_at IS NULL AND id IN ({})",
+            anon(chunk.len())
+        )))
+        .bind(received_at);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *tx).await?;
     }
 
+    // Each target's acknowledgement and decision in one row update.
     let effects = ReportEffects::new(reports, &recorded);
-    for (target_id, at) in &effects.acks {
-        sqlx::query(
-            "UPDATE targets SET acked_at = ?2 WHERE id = ?1 \
-             AND (acked_at IS NULL OR acked_at > ?2)",
+    for (range, sql) in chunks(effects.targets.len(), rows_per_chunk(0, 6), |n| {
+        format!(
+            "WITH u(id, ack, outcome, reason, txt, at) AS (VALUES {}) \
+             UPDATE targets SET {} FROM u WHERE targets.id = u.id AND {}",
+            values_rows(n, "", 6),
+            plan::apply_effects_set!("targets."),
+            plan::apply_effects_where!("targets.")
         )
-        .bind(*target_id)
-        .bind(*at)
-        .execute(&mut *tx)
-        .await?;
+    }) {
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for e in &effects.targets[range] {
+            let d = e.decision;
+            q = q
+                .bind(e.target_id)
+                .bind(e.ack)
+                .bind(d.map(|d| d.outcome))
+                .bind(d.and_then(|d| d.reject_reason))
+                .bind(d.and_then(|d| d.text))
+                .bind(d.map(|d| d.at));
+        }
+        q.execute(&mut *tx).await?;
     }
-    for d in &effects.decisions {
-        sqlx::query(
-            "UPDATE targets SET outcome = ?2, reject_reason = ?3, outcome_text = ?4, \
-             acted_at = ?5 WHERE id = ?1 AND (acted_at IS NULL OR acted_at <= ?5)",
-        )
-        .bind(d.target_id)
-        .bind(d.outcome)
-        .bind(d.reject_reason)
-        .bind(d.text)
-        .bind(d.at)
-        .execute(&mut *tx)
-        .await?;
-    }
-    let decided: Vec<i64> = effects.decisions.iter().map(|d| d.target_id).collect();
-    super::summary::update_clocks(&mut tx, &decided).await?;
+    super::summary::update_clocks(&mut tx, &effects.decided()).await?;
     for (target_id, result, text, at) in crate::audit::restorations(reports, &recorded) {
         sqlx::query(
             "UPDATE targets SET restoration = ?2, restoration_text = ?3, restoration_at = ?4 \
