@@ -31,6 +31,11 @@ const SQLITE: &[Source] = &[
         "claim order",
         include_str!("../migrations/sqlite/0005_claim_order.sql"),
     ),
+    (
+        6,
+        "summary sets",
+        include_str!("../migrations/sqlite/0006_summary_sets.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[

@@ -1,5 +1,6 @@
 //! Deconfliction holds and the delivery outbox.
 
+use super::summary::{Moved, Moves};
 use super::*;
 
 pub(super) async fn insert_hold(pool: &SqlitePool, hold: &Hold) -> StoreResult<Hold> {
@@ -183,15 +184,20 @@ pub(super) async fn mark_delivered(
     let mut changed: Vec<(String, i64, i32)> = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
         let ph = anon(chunk.len());
-        let mut q = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE targets SET delivered_at = ? WHERE delivered_at IS NULL AND id IN \
-             (SELECT target_id FROM deliveries WHERE kind = 1 AND state = 1 AND id IN ({ph}))"
-        )))
-        .bind(at);
-        for id in chunk {
-            q = q.bind(*id);
+        let targets = claimed_targets(&mut tx, chunk, "state = 1").await?;
+        if !targets.is_empty() {
+            let moved = Moved::begin(&mut tx, &targets, Moves::Cells).await?;
+            let mut q = sqlx::query(AssertSqlSafe(format!(
+                "UPDATE targets SET delivered_at = ? WHERE delivered_at IS NULL AND id IN ({})",
+                anon(targets.len())
+            )))
+            .bind(at);
+            for id in &targets {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *tx).await?;
+            moved.end(&mut tx).await?;
         }
-        q.execute(&mut *tx).await?;
         let mut q = sqlx::query(AssertSqlSafe(format!(
             "UPDATE deliveries SET state = 2, delivered_at = ? WHERE state = 1 AND id IN ({ph}) \
              RETURNING platform, target_id, kind"
@@ -213,6 +219,23 @@ pub(super) async fn mark_delivered(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// The targets of the takedown deliveries among `delivery_ids` in `state` (SQL), sorted.
+async fn claimed_targets(
+    tx: &mut Transaction<'static, Sqlite>,
+    delivery_ids: &[i64],
+    state: &str,
+) -> StoreResult<Vec<i64>> {
+    let mut q = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT DISTINCT target_id FROM deliveries WHERE kind = 1 AND {state} AND id IN ({}) \
+         ORDER BY target_id",
+        anon(delivery_ids.len())
+    )));
+    for id in delivery_ids {
+        q = q.bind(*id);
+    }
+    Ok(q.fetch_all(&mut **tx).await?)
 }
 
 pub(super) async fn mark_retry(
@@ -257,17 +280,21 @@ pub(super) async fn mark_failed(
     let mut changed: Vec<(String, i64, i32)> = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
         let ph = anon(chunk.len());
-        let mut q = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE targets SET failed_at = ?, fail_reason = ? WHERE id IN \
-             (SELECT target_id FROM deliveries WHERE kind = 1 AND state IN (0, 1) \
-              AND id IN ({ph}))"
-        )))
-        .bind(at)
-        .bind(error);
-        for id in chunk {
-            q = q.bind(*id);
+        let targets = claimed_targets(&mut tx, chunk, "state IN (0, 1)").await?;
+        if !targets.is_empty() {
+            let moved = Moved::begin(&mut tx, &targets, Moves::Cells).await?;
+            let mut q = sqlx::query(AssertSqlSafe(format!(
+                "UPDATE targets SET failed_at = ?, fail_reason = ? WHERE id IN ({})",
+                anon(targets.len())
+            )))
+            .bind(at)
+            .bind(error);
+            for id in &targets {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *tx).await?;
+            moved.end(&mut tx).await?;
         }
-        q.execute(&mut *tx).await?;
         let mut q = sqlx::query(AssertSqlSafe(format!(
             "UPDATE deliveries SET state = 3, failed_at = ?, last_error = ? \
              WHERE state IN (0, 1) AND id IN ({ph}) RETURNING platform, target_id, kind"

@@ -81,3 +81,106 @@ pub(super) async fn update_clocks(
     }
     Ok(())
 }
+
+/// Which rollups a change of targets can move.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Moves {
+    /// The state cells only (delivered, failed, removal-order clock).
+    Cells,
+    /// The cells, the latency histograms and the blocks (acknowledgements, decisions).
+    All,
+}
+
+/// The (target, agency) pairs of the targets in the JSON array `?1`: agency '' for the day
+/// itself, then each referring agency.
+const PAIRS: &str = "WITH ids(id) AS (SELECT value FROM json_each(?1)), \
+     pairs(target_id, agency) AS (SELECT id, '' FROM ids UNION \
+       SELECT r.target_id, r.agency_id FROM referrals r WHERE r.target_id IN (SELECT id FROM ids)) ";
+
+/// Adds `?2` (+1 or -1) times the contributions of the targets in `?1` to the cells.
+const MOVE_CELLS: &str = "INSERT INTO summary_cells (action_day_id, agency, platform, due_at, \
+       removal_order, delivered, acked, outcome, reason, failed, ro_clock, n) \
+     SELECT f.action_day_id, p.agency, f.platform, f.due_at, f.removal_order, f.delivered, \
+       f.acked, f.outcome, f.reason, f.failed, f.ro_clock, ?2 * COUNT(*) \
+     FROM pairs p JOIN summary_facts f ON f.id = p.target_id WHERE TRUE \
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 \
+     ON CONFLICT (action_day_id, agency, platform, due_at, removal_order, delivered, acked, \
+       outcome, reason, failed, ro_clock) DO UPDATE SET n = n + excluded.n";
+
+/// The same for the latency histograms.
+const MOVE_LATENCY: &str = "INSERT INTO summary_latency (action_day_id, agency, platform, \
+       measure, bucket, n) \
+     SELECT action_day_id, agency, platform, measure, bucket, ?2 * COUNT(*) FROM ( \
+       SELECT f.action_day_id, p.agency, f.platform, 0 AS measure, f.ack_bucket AS bucket \
+       FROM pairs p JOIN summary_facts f ON f.id = p.target_id WHERE f.ack_bucket IS NOT NULL \
+       UNION ALL \
+       SELECT f.action_day_id, p.agency, f.platform, 1, f.action_bucket \
+       FROM pairs p JOIN summary_facts f ON f.id = p.target_id \
+       WHERE f.action_bucket IS NOT NULL) WHERE TRUE \
+     GROUP BY 1, 2, 3, 4, 5 \
+     ON CONFLICT (action_day_id, agency, platform, measure, bucket) \
+     DO UPDATE SET n = n + excluded.n";
+
+/// The same for the blocks, at every level.
+const MOVE_BLOCKS: &str = "INSERT INTO summary_blocks (action_day_id, agency, level, slot, \
+       platform, n) \
+     SELECT f.action_day_id, p.agency, l.level, f.block_ms / (l.level * 1000), f.platform, \
+       ?2 * COUNT(*) \
+     FROM pairs p JOIN summary_facts f ON f.id = p.target_id \
+       CROSS JOIN (SELECT 1 AS level UNION ALL SELECT 10 UNION ALL SELECT 60 \
+                   UNION ALL SELECT 600 UNION ALL SELECT 3600) l \
+     WHERE f.block_ms IS NOT NULL \
+     GROUP BY 1, 2, 3, 4, 5 \
+     ON CONFLICT (action_day_id, agency, level, slot, platform) DO UPDATE SET n = n + excluded.n";
+
+/// A batch change of targets that keeps the rollups itself, in a few grouped statements
+/// instead of the row triggers (which `summary_suspend` sets aside until [`Self::end`]):
+/// [`Self::begin`] takes the targets' contributions out, the caller changes the targets,
+/// [`Self::end`] puts the new contributions in. Both run in the caller's transaction; if it
+/// fails in between, the transaction rolls back with everything.
+pub(super) struct Moved {
+    ids: String,
+    moves: Moves,
+}
+
+impl Moved {
+    pub(super) async fn begin(
+        tx: &mut Transaction<'static, Sqlite>,
+        targets: &[i64],
+        moves: Moves,
+    ) -> StoreResult<Self> {
+        let ids: Vec<String> = targets.iter().map(i64::to_string).collect();
+        let moved = Self {
+            ids: format!("[{}]", ids.join(",")),
+            moves,
+        };
+        sqlx::query("INSERT INTO summary_suspend (one) VALUES (1)")
+            .execute(&mut **tx)
+            .await?;
+        moved.apply(tx, -1).await?;
+        Ok(moved)
+    }
+
+    pub(super) async fn end(self, tx: &mut Transaction<'static, Sqlite>) -> StoreResult<()> {
+        self.apply(tx, 1).await?;
+        sqlx::query("DELETE FROM summary_suspend")
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn apply(&self, tx: &mut Transaction<'static, Sqlite>, sign: i64) -> StoreResult<()> {
+        let all: &[&str] = match self.moves {
+            Moves::Cells => &[MOVE_CELLS],
+            Moves::All => &[MOVE_CELLS, MOVE_LATENCY, MOVE_BLOCKS],
+        };
+        for sql in all {
+            sqlx::query(AssertSqlSafe(format!("{PAIRS}{sql}")))
+                .bind(self.ids.as_str())
+                .bind(sign)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
