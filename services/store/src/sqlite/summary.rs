@@ -91,53 +91,64 @@ pub(super) enum Moves {
     All,
 }
 
-/// The (target, agency) pairs of the targets in the JSON array `?1`: agency '' for the day
-/// itself, then each referring agency.
-const PAIRS: &str = "WITH ids(id) AS (SELECT value FROM json_each(?1)), \
-     pairs(target_id, agency) AS (SELECT id, '' FROM ids UNION \
-       SELECT r.target_id, r.agency_id FROM referrals r WHERE r.target_id IN (SELECT id FROM ids)) ";
+/// A batch's contributions on their way out of and into the rollups: one row per
+/// (target, agency) and side (`sign` -1 before the change, +1 after). A temporary table of
+/// the writer connection, empty outside [`Moved`].
+const MOVING: &str = "CREATE TEMP TABLE IF NOT EXISTS summary_moving (sign INTEGER, \
+     action_day_id TEXT, agency TEXT, platform TEXT, due_at INTEGER, removal_order INTEGER, \
+     delivered INTEGER, acked INTEGER, outcome INTEGER, reason INTEGER, failed INTEGER, \
+     ro_clock INTEGER, ack_bucket INTEGER, action_bucket INTEGER, block_ms INTEGER)";
 
-/// Adds `?2` (+1 or -1) times the contributions of the targets in `?1` to the cells.
+/// Records `?2` (the side) for each (target, agency) pair of the targets in the JSON array
+/// `?1`: agency '' for the day itself, then each referring agency.
+const SNAPSHOT: &str = "WITH ids(id) AS (SELECT value FROM json_each(?1)), \
+     pairs(target_id, agency) AS (SELECT id, '' FROM ids UNION \
+       SELECT r.target_id, r.agency_id FROM referrals r WHERE r.target_id IN (SELECT id FROM ids)) \
+     INSERT INTO temp.summary_moving SELECT ?2, f.action_day_id, p.agency, f.platform, \
+       f.due_at, f.removal_order, f.delivered, f.acked, f.outcome, f.reason, f.failed, \
+       f.ro_clock, f.ack_bucket, f.action_bucket, f.block_ms \
+     FROM pairs p JOIN summary_facts f ON f.id = p.target_id";
+
+/// The net change of the cells.
 const MOVE_CELLS: &str = "INSERT INTO summary_cells (action_day_id, agency, platform, due_at, \
        removal_order, delivered, acked, outcome, reason, failed, ro_clock, n) \
-     SELECT f.action_day_id, p.agency, f.platform, f.due_at, f.removal_order, f.delivered, \
-       f.acked, f.outcome, f.reason, f.failed, f.ro_clock, ?2 * COUNT(*) \
-     FROM pairs p JOIN summary_facts f ON f.id = p.target_id WHERE TRUE \
-     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 \
+     SELECT action_day_id, agency, platform, due_at, removal_order, delivered, acked, outcome, \
+       reason, failed, ro_clock, SUM(sign) FROM temp.summary_moving WHERE TRUE \
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 HAVING SUM(sign) <> 0 \
      ON CONFLICT (action_day_id, agency, platform, due_at, removal_order, delivered, acked, \
        outcome, reason, failed, ro_clock) DO UPDATE SET n = n + excluded.n";
 
-/// The same for the latency histograms.
+/// The net change of the latency histograms.
 const MOVE_LATENCY: &str = "INSERT INTO summary_latency (action_day_id, agency, platform, \
        measure, bucket, n) \
-     SELECT action_day_id, agency, platform, measure, bucket, ?2 * COUNT(*) FROM ( \
-       SELECT f.action_day_id, p.agency, f.platform, 0 AS measure, f.ack_bucket AS bucket \
-       FROM pairs p JOIN summary_facts f ON f.id = p.target_id WHERE f.ack_bucket IS NOT NULL \
+     SELECT action_day_id, agency, platform, measure, bucket, SUM(sign) FROM ( \
+       SELECT action_day_id, agency, platform, 0 AS measure, ack_bucket AS bucket, sign \
+       FROM temp.summary_moving WHERE ack_bucket IS NOT NULL \
        UNION ALL \
-       SELECT f.action_day_id, p.agency, f.platform, 1, f.action_bucket \
-       FROM pairs p JOIN summary_facts f ON f.id = p.target_id \
-       WHERE f.action_bucket IS NOT NULL) WHERE TRUE \
-     GROUP BY 1, 2, 3, 4, 5 \
+       SELECT action_day_id, agency, platform, 1, action_bucket, sign \
+       FROM temp.summary_moving WHERE action_bucket IS NOT NULL) WHERE TRUE \
+     GROUP BY 1, 2, 3, 4, 5 HAVING SUM(sign) <> 0 \
      ON CONFLICT (action_day_id, agency, platform, measure, bucket) \
      DO UPDATE SET n = n + excluded.n";
 
-/// The same for the blocks, at every level.
+/// The net change of the blocks, at every level.
 const MOVE_BLOCKS: &str = "INSERT INTO summary_blocks (action_day_id, agency, level, slot, \
        platform, n) \
-     SELECT f.action_day_id, p.agency, l.level, f.block_ms / (l.level * 1000), f.platform, \
-       ?2 * COUNT(*) \
-     FROM pairs p JOIN summary_facts f ON f.id = p.target_id \
+     SELECT m.action_day_id, m.agency, l.level, m.block_ms / (l.level * 1000), m.platform, \
+       SUM(m.sign) \
+     FROM temp.summary_moving m \
        CROSS JOIN (SELECT 1 AS level UNION ALL SELECT 10 UNION ALL SELECT 60 \
                    UNION ALL SELECT 600 UNION ALL SELECT 3600) l \
-     WHERE f.block_ms IS NOT NULL \
-     GROUP BY 1, 2, 3, 4, 5 \
+     WHERE m.block_ms IS NOT NULL \
+     GROUP BY 1, 2, 3, 4, 5 HAVING SUM(m.sign) <> 0 \
      ON CONFLICT (action_day_id, agency, level, slot, platform) DO UPDATE SET n = n + excluded.n";
 
 /// A batch change of targets that keeps the rollups itself, in a few grouped statements
 /// instead of the row triggers (which `summary_suspend` sets aside until [`Self::end`]):
-/// [`Self::begin`] takes the targets' contributions out, the caller changes the targets,
-/// [`Self::end`] puts the new contributions in. Both run in the caller's transaction; if it
-/// fails in between, the transaction rolls back with everything.
+/// [`Self::begin`] records the targets' contributions before the change, the caller
+/// changes the targets, [`Self::end`] records them after and adds the net difference.
+/// Everything runs in the caller's transaction; if it fails in between, the transaction
+/// rolls back with everything.
 pub(super) struct Moved {
     ids: String,
     moves: Moves,
@@ -154,33 +165,38 @@ impl Moved {
             ids: format!("[{}]", ids.join(",")),
             moves,
         };
+        sqlx::query(MOVING).execute(&mut **tx).await?;
         sqlx::query("INSERT INTO summary_suspend (one) VALUES (1)")
             .execute(&mut **tx)
             .await?;
-        moved.apply(tx, -1).await?;
+        moved.snapshot(tx, -1).await?;
         Ok(moved)
     }
 
     pub(super) async fn end(self, tx: &mut Transaction<'static, Sqlite>) -> StoreResult<()> {
-        self.apply(tx, 1).await?;
-        sqlx::query("DELETE FROM summary_suspend")
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
-    }
-
-    async fn apply(&self, tx: &mut Transaction<'static, Sqlite>, sign: i64) -> StoreResult<()> {
-        let all: &[&str] = match self.moves {
+        self.snapshot(tx, 1).await?;
+        let all: &[&'static str] = match self.moves {
             Moves::Cells => &[MOVE_CELLS],
             Moves::All => &[MOVE_CELLS, MOVE_LATENCY, MOVE_BLOCKS],
         };
-        for sql in all {
-            sqlx::query(AssertSqlSafe(format!("{PAIRS}{sql}")))
-                .bind(self.ids.as_str())
-                .bind(sign)
-                .execute(&mut **tx)
-                .await?;
+        for &sql in all {
+            sqlx::query(sql).execute(&mut **tx).await?;
         }
+        for sql in [
+            "DELETE FROM temp.summary_moving",
+            "DELETE FROM summary_suspend",
+        ] {
+            sqlx::query(sql).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn snapshot(&self, tx: &mut Transaction<'static, Sqlite>, sign: i64) -> StoreResult<()> {
+        sqlx::query(SNAPSHOT)
+            .bind(self.ids.as_str())
+            .bind(sign)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 }
