@@ -323,57 +323,58 @@ pub(crate) use decode_counts;
 /// Runs every query of a summary of `$day` for `$view` at `$now` in the transaction `$tx`
 /// (one snapshot) and gives their [`Rows`], for either backend: `$sql` turns one of this
 /// module's queries into what the backend's `sqlx::query` takes, `$row` is its row type.
+/// Binds the four parameters every view-scoped summary query takes, in order: day, reader's
+/// clock, platform filter, agency filter.
+macro_rules! bind_view {
+    ($q:expr, $day:expr, $now:expr, $platform:expr, $agency:expr) => {
+        $q.bind($day).bind($now).bind($platform).bind($agency)
+    };
+}
+pub(crate) use bind_view;
+
 macro_rules! read_rows {
     ($tx:ident, $sql:expr, $row:ty, $day:expr, $view:expr, $now:expr) => {{
         use $crate::summary as q;
         let sql = $sql;
         let (day, now, view) = ($day, $now, $view);
         let (platform, agency) = q::view_params(view);
-        let counts = sqlx::query(sql(q::COUNTS))
-            .bind(day)
-            .bind(now)
-            .bind(platform)
-            .bind(agency)
+        let counts = q::bind_view!(sqlx::query(sql(q::COUNTS)), day, now, platform, agency)
             .fetch_all(&mut *$tx)
             .await?
             .iter()
             .map(|r: &$row| Ok(q::decode_counts!(r)))
             .collect::<sqlx::Result<Vec<_>>>()?;
-        let held = sqlx::query_as(sql(q::HELD))
-            .bind(day)
-            .bind(now)
-            .bind(platform)
-            .bind(agency)
+        let held = q::bind_view!(sqlx::query_as(sql(q::HELD)), day, now, platform, agency)
             .fetch_all(&mut *$tx)
             .await?;
-        let latency = sqlx::query_as(sql(q::LATENCY))
-            .bind(day)
-            .bind(now)
-            .bind(platform)
-            .bind(agency)
+        let latency = q::bind_view!(sqlx::query_as(sql(q::LATENCY)), day, now, platform, agency)
             .fetch_all(&mut *$tx)
             .await?;
-        let (lo, hi): (Option<i64>, Option<i64>) = sqlx::query_as(sql(q::BLOCK_EDGES))
-            .bind(day)
-            .bind(now)
-            .bind(platform)
-            .bind(agency)
-            .fetch_one(&mut *$tx)
-            .await?;
+        let (lo, hi): (Option<i64>, Option<i64>) = q::bind_view!(
+            sqlx::query_as(sql(q::BLOCK_EDGES)),
+            day,
+            now,
+            platform,
+            agency
+        )
+        .fetch_one(&mut *$tx)
+        .await?;
         let blocks = match (lo, hi) {
             (Some(lo), Some(hi)) => {
                 let grid = q::BlockGrid::new(lo, hi);
                 let (first, last) = grid.slots(lo, hi);
-                let slots = sqlx::query_as(sql(q::BLOCK_SLOTS))
-                    .bind(day)
-                    .bind(now)
-                    .bind(platform)
-                    .bind(agency)
-                    .bind(grid.level)
-                    .bind(first)
-                    .bind(last)
-                    .fetch_all(&mut *$tx)
-                    .await?;
+                let slots = q::bind_view!(
+                    sqlx::query_as(sql(q::BLOCK_SLOTS)),
+                    day,
+                    now,
+                    platform,
+                    agency
+                )
+                .bind(grid.level)
+                .bind(first)
+                .bind(last)
+                .fetch_all(&mut *$tx)
+                .await?;
                 grid.buckets(slots)
             }
             _ => Vec::new(),
