@@ -74,6 +74,7 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .after_connect(|conn, _| Box::pin(summary::prepare_writer(conn)))
             .connect_with(options.clone())
             .await?;
         migrations::sqlite().run(&writer).await?;

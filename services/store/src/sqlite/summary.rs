@@ -93,11 +93,18 @@ pub(super) enum Moves {
 
 /// A batch's contributions on their way out of and into the rollups: one row per
 /// (target, agency) and side (`sign` -1 before the change, +1 after). A temporary table of
-/// the writer connection, empty outside [`Moved`].
+/// the writer connection, created when it connects ([`prepare_writer`]), empty outside
+/// [`Moved`].
 const MOVING: &str = "CREATE TEMP TABLE IF NOT EXISTS summary_moving (sign INTEGER, \
      action_day_id TEXT, agency TEXT, platform TEXT, due_at INTEGER, removal_order INTEGER, \
      delivered INTEGER, acked INTEGER, outcome INTEGER, reason INTEGER, failed INTEGER, \
      ro_clock INTEGER, ack_bucket INTEGER, action_bucket INTEGER, block_ms INTEGER)";
+
+/// Sets up the writer connection: its temporary table for [`Moved`].
+pub(super) async fn prepare_writer(conn: &mut sqlx::SqliteConnection) -> sqlx::Result<()> {
+    sqlx::query(MOVING).execute(conn).await?;
+    Ok(())
+}
 
 /// Records `?2` (the side) for each (target, agency) pair of the targets in the JSON array
 /// `?1`: agency '' for the day itself, then each referring agency.
@@ -165,7 +172,6 @@ impl Moved {
             ids: format!("[{}]", ids.join(",")),
             moves,
         };
-        sqlx::query(MOVING).execute(&mut **tx).await?;
         sqlx::query("INSERT INTO summary_suspend (one) VALUES (1)")
             .execute(&mut **tx)
             .await?;
