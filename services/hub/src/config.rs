@@ -149,7 +149,7 @@ impl Default for Config {
                 max_list_bytes: 64 * 1024 * 1024,
             },
             delivery: DeliveryConfig {
-                batch_size: 500,
+                batch_size: 2000,
                 max_in_flight: 2,
                 rpc_timeout_ms: 10_000,
                 lease_ms: 30_000,

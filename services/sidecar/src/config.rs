@@ -28,11 +28,11 @@
 //! seed = 0
 //!
 //! [handoff]
-//! batch_size = 500
+//! batch_size = 2000
 //! interval_ms = 200
 //!
 //! [report]
-//! batch_size = 1000
+//! batch_size = 4000
 //! interval_ms = 200
 //! ```
 
@@ -270,7 +270,7 @@ pub struct HandoffSettings {
 }
 
 fn default_handoff_batch() -> u32 {
-    500
+    2000
 }
 fn default_interval_ms() -> u64 {
     200
@@ -285,7 +285,7 @@ impl Default for HandoffSettings {
     }
 }
 
-/// Outcome reports to the hub: at most `batch_size` (≤ 1 000) per call.
+/// Outcome reports to the hub: at most `batch_size` (≤ 5 000) per call.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportSettings {
@@ -296,7 +296,7 @@ pub struct ReportSettings {
 }
 
 fn default_report_batch() -> u32 {
-    1000
+    4000
 }
 
 impl Default for ReportSettings {
@@ -439,8 +439,8 @@ impl Config {
         if self.handoff.batch_size == 0 || self.handoff.batch_size > 5000 {
             return Err(invalid("handoff.batch_size", "must be within 1..=5000"));
         }
-        if self.report.batch_size == 0 || self.report.batch_size > 1000 {
-            return Err(invalid("report.batch_size", "must be within 1..=1000"));
+        if self.report.batch_size == 0 || self.report.batch_size > 5000 {
+            return Err(invalid("report.batch_size", "must be within 1..=5000"));
         }
         if self.handoff.interval_ms == 0 || self.report.interval_ms == 0 {
             return Err(invalid("interval_ms", "must be > 0"));
@@ -477,7 +477,7 @@ mod tests {
         let c = Config::from_toml(BASE).unwrap();
         assert_eq!(c.hub_id, "hub");
         assert_eq!(c.hub_audience, "takedown-hub");
-        assert_eq!(c.report.batch_size, 1000);
+        assert_eq!(c.report.batch_size, 4000);
         assert!(matches!(c.integration, Integration::Auto(_)));
     }
 

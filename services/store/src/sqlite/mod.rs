@@ -74,6 +74,10 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            // Every write transaction waits for this one connection; a ping before each
+            // would add a round trip through its worker thread to a file-backed connection
+            // that cannot have gone away.
+            .test_before_acquire(false)
             .after_connect(|conn, _| Box::pin(summary::prepare_writer(conn)))
             .connect_with(options.clone())
             .await?;
