@@ -138,16 +138,18 @@ const MOVE_LATENCY: &str = "INSERT INTO summary_latency (action_day_id, agency, 
      ON CONFLICT (action_day_id, agency, platform, measure, bucket) \
      DO UPDATE SET n = n + excluded.n";
 
-/// The net change of the blocks, at every level.
+/// The net change of the blocks, at every level. The batch's blocks are first summed per
+/// second (a batch's blocks fall in a few seconds), and only those sums are spread over the
+/// five levels: `block_ms / 1000 / level` is `block_ms / (level * 1000)` in integer division.
 const MOVE_BLOCKS: &str = "INSERT INTO summary_blocks (action_day_id, agency, level, slot, \
        platform, n) \
-     SELECT m.action_day_id, m.agency, l.level, m.block_ms / (l.level * 1000), m.platform, \
-       SUM(m.sign) \
-     FROM temp.summary_moving m \
+     SELECT s.action_day_id, s.agency, l.level, s.second / l.level, s.platform, SUM(s.n) \
+     FROM (SELECT action_day_id, agency, platform, block_ms / 1000 AS second, SUM(sign) AS n \
+           FROM temp.summary_moving WHERE block_ms IS NOT NULL GROUP BY 1, 2, 3, 4) s \
        CROSS JOIN (SELECT 1 AS level UNION ALL SELECT 10 UNION ALL SELECT 60 \
                    UNION ALL SELECT 600 UNION ALL SELECT 3600) l \
-     WHERE m.block_ms IS NOT NULL \
-     GROUP BY 1, 2, 3, 4, 5 HAVING SUM(m.sign) <> 0 \
+     WHERE TRUE \
+     GROUP BY 1, 2, 3, 4, 5 HAVING SUM(s.n) <> 0 \
      ON CONFLICT (action_day_id, agency, level, slot, platform) DO UPDATE SET n = n + excluded.n";
 
 /// A batch change of targets that keeps the rollups itself, in a few grouped statements
