@@ -320,9 +320,6 @@ macro_rules! decode_counts {
 }
 pub(crate) use decode_counts;
 
-/// Runs every query of a summary of `$day` for `$view` at `$now` in the transaction `$tx`
-/// (one snapshot) and gives their [`Rows`], for either backend: `$sql` turns one of this
-/// module's queries into what the backend's `sqlx::query` takes, `$row` is its row type.
 /// Binds the four parameters every view-scoped summary query takes, in order: day, reader's
 /// clock, platform filter, agency filter.
 macro_rules! bind_view {
@@ -332,6 +329,9 @@ macro_rules! bind_view {
 }
 pub(crate) use bind_view;
 
+/// Runs every query of a summary of `$day` for `$view` at `$now` in the transaction `$tx`
+/// (one snapshot) and gives their [`Rows`], for either backend: `$sql` turns one of this
+/// module's queries into what the backend's `sqlx::query` takes, `$row` is its row type.
 macro_rules! read_rows {
     ($tx:ident, $sql:expr, $row:ty, $day:expr, $view:expr, $now:expr) => {{
         use $crate::summary as q;
