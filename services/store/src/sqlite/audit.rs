@@ -143,7 +143,7 @@ pub(super) async fn withdrawal_reasons(
     let ids = plan::sorted_ids(target_ids);
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(IN_CHUNK) {
-        let mut q = sqlx::query(AssertSqlSafe(format!(
+        let mut q = sized(AssertSqlSafe(format!(
             "SELECT id, COALESCE(withdraw_reason, '') AS reason FROM targets \
              WHERE withdrawn_at IS NOT NULL AND id IN ({}) ORDER BY id",
             anon(chunk.len())
@@ -225,14 +225,14 @@ pub(super) async fn purge_expired(
     };
     for chunk in lists.chunks(IN_CHUNK) {
         let ph = anon(chunk.len());
-        let mut q = sqlx::query(AssertSqlSafe(format!(
+        let mut q = sized(AssertSqlSafe(format!(
             "UPDATE referrals SET item = X'' WHERE list_id IN ({ph})"
         )));
         for id in chunk {
             q = q.bind(id.as_str());
         }
         counts.referrals += q.execute(&mut *tx).await?.rows_affected();
-        let mut q = sqlx::query(AssertSqlSafe(format!(
+        let mut q = sized(AssertSqlSafe(format!(
             "UPDATE lists SET purged_at = ? WHERE list_id IN ({ph})"
         )))
         .bind(at);
@@ -241,7 +241,7 @@ pub(super) async fn purge_expired(
         }
         q.execute(&mut *tx).await?;
         // Notes of targets all of whose lists are now purged.
-        let mut q = sqlx::query(AssertSqlSafe(format!(
+        let mut q = sized(AssertSqlSafe(format!(
             "UPDATE targets SET outcome_text = NULL, withdraw_reason = NULL, \
              restoration_text = NULL WHERE id IN \
              (SELECT target_id FROM referrals WHERE list_id IN ({ph})) {ALL_PURGED}"
@@ -250,7 +250,7 @@ pub(super) async fn purge_expired(
             q = q.bind(id.as_str());
         }
         counts.targets += q.execute(&mut *tx).await?.rows_affected();
-        let mut q = sqlx::query(AssertSqlSafe(format!(
+        let mut q = sized(AssertSqlSafe(format!(
             "UPDATE reports SET report_text = '' WHERE target_id IN \
              (SELECT t.id FROM targets t WHERE t.id IN \
               (SELECT target_id FROM referrals WHERE list_id IN ({ph})) {ALL_PURGED_T})"

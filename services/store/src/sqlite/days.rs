@@ -41,7 +41,7 @@ pub(super) async fn with_members(
                 "SELECT action_day_id, {column} AS member FROM {table} \
                  WHERE action_day_id IN ({ph}) ORDER BY action_day_id, {column}"
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = sized(AssertSqlSafe(sql));
             for id in chunk {
                 q = q.bind(*id);
             }

@@ -141,7 +141,7 @@ pub(super) async fn list_agency_keys(
              ORDER BY agency_id, registered_at, rowid",
             anon(chunk.len())
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut q = sized(AssertSqlSafe(sql));
         for a in chunk {
             q = q.bind(a.as_str());
         }

@@ -50,7 +50,7 @@ pub(super) async fn insert_list_tx(
             values_rows(n, "", 11)
         )
     }) {
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut q = sized(AssertSqlSafe(sql));
         for &i in &plan.unique[range] {
             let it = &items[i];
             q = q
@@ -86,7 +86,7 @@ pub(super) async fn insert_list_tx(
             values_rows(n, "", 2)
         )
     }) {
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut q = sized(AssertSqlSafe(sql));
         for &pos in &missing[range] {
             let it = &items[plan.unique[pos]];
             q = q.bind(it.platform.as_str()).bind(it.normalized.as_str());
@@ -112,7 +112,7 @@ pub(super) async fn insert_list_tx(
             values_rows(n, "", 5)
         )
     }) {
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut q = sized(AssertSqlSafe(sql));
         for i in range {
             q = q
                 .bind(list.list_id.as_str())
@@ -140,7 +140,7 @@ pub(super) async fn insert_list_tx(
             values_rows(n, "1, 0, 0, ", 5)
         )
     }) {
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut q = sized(AssertSqlSafe(sql));
         for &(id, i) in &fresh[range] {
             q = q
                 .bind(list.due_at)

@@ -40,7 +40,7 @@ mod outbox;
 mod outcomes;
 mod sql;
 mod summary;
-use sql::{IN_CHUNK, anon, chunks, rows_per_chunk, values_rows};
+use sql::{IN_CHUNK, anon, chunks, rows_per_chunk, sized, sized_scalar, values_rows};
 
 mod rows {
     crate::rows::row_decoders!(sqlx::sqlite::SqliteRow);

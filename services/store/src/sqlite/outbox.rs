@@ -124,7 +124,7 @@ pub(super) async fn delivery_payloads(
     let mut referrals = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
         let ph = anon(chunk.len());
-        let mut q = sqlx::query(AssertSqlSafe(format!(
+        let mut q = sized(AssertSqlSafe(format!(
             "SELECT id, platform, kind, normalized, original, category, legal_basis, \
              removal_order_ref, action_day_id FROM targets WHERE id IN ({ph}) ORDER BY id"
         )));
@@ -134,7 +134,7 @@ pub(super) async fn delivery_payloads(
         for r in q.fetch_all(pool).await? {
             targets.push(rows::target_payload(&r)?);
         }
-        let mut q = sqlx::query(AssertSqlSafe(format!(
+        let mut q = sized(AssertSqlSafe(format!(
             "SELECT target_id, list_id, item_index, agency_id, item FROM referrals \
              WHERE target_id IN ({ph}) ORDER BY target_id, list_id, item_index"
         )));
@@ -154,7 +154,7 @@ pub(super) async fn list_proof_material(
 ) -> StoreResult<Vec<ListProofMaterial>> {
     let mut out = Vec::with_capacity(list_ids.len());
     for chunk in list_ids.chunks(IN_CHUNK) {
-        let mut q = sqlx::query(AssertSqlSafe(format!(
+        let mut q = sized(AssertSqlSafe(format!(
             "SELECT list_id, agency_id, jws, item_count, leaf_hashes FROM lists \
              WHERE list_id IN ({})",
             anon(chunk.len())
@@ -187,7 +187,7 @@ pub(super) async fn mark_delivered(
         let targets = claimed_targets(&mut tx, chunk, "state = 1").await?;
         if !targets.is_empty() {
             let moved = Moved::begin(&mut tx, &targets, Moves::Cells).await?;
-            let mut q = sqlx::query(AssertSqlSafe(format!(
+            let mut q = sized(AssertSqlSafe(format!(
                 "UPDATE targets SET delivered_at = ? WHERE delivered_at IS NULL AND id IN ({})",
                 anon(targets.len())
             )))
@@ -198,7 +198,7 @@ pub(super) async fn mark_delivered(
             q.execute(&mut *tx).await?;
             moved.end(&mut tx).await?;
         }
-        let mut q = sqlx::query(AssertSqlSafe(format!(
+        let mut q = sized(AssertSqlSafe(format!(
             "UPDATE deliveries SET state = 2, delivered_at = ? WHERE state = 1 AND id IN ({ph}) \
              RETURNING platform, target_id, kind"
         )))
@@ -227,7 +227,7 @@ async fn claimed_targets(
     delivery_ids: &[i64],
     state: &str,
 ) -> StoreResult<Vec<i64>> {
-    let mut q = sqlx::query_scalar(AssertSqlSafe(format!(
+    let mut q = sized_scalar(AssertSqlSafe(format!(
         "SELECT DISTINCT target_id FROM deliveries WHERE kind = 1 AND {state} AND id IN ({}) \
          ORDER BY target_id",
         anon(delivery_ids.len())
@@ -250,7 +250,7 @@ pub(super) async fn mark_retry(
     }
     let mut tx = write_tx(pool).await?;
     for chunk in ids.chunks(IN_CHUNK) {
-        let mut q = sqlx::query(AssertSqlSafe(format!(
+        let mut q = sized(AssertSqlSafe(format!(
             "UPDATE deliveries SET state = 0, next_at = ?, last_error = ? \
              WHERE state IN (0, 1) AND id IN ({})",
             anon(chunk.len())
@@ -283,7 +283,7 @@ pub(super) async fn mark_failed(
         let targets = claimed_targets(&mut tx, chunk, "state IN (0, 1)").await?;
         if !targets.is_empty() {
             let moved = Moved::begin(&mut tx, &targets, Moves::Cells).await?;
-            let mut q = sqlx::query(AssertSqlSafe(format!(
+            let mut q = sized(AssertSqlSafe(format!(
                 "UPDATE targets SET failed_at = ?, fail_reason = ? WHERE id IN ({})",
                 anon(targets.len())
             )))
@@ -295,7 +295,7 @@ pub(super) async fn mark_failed(
             q.execute(&mut *tx).await?;
             moved.end(&mut tx).await?;
         }
-        let mut q = sqlx::query(AssertSqlSafe(format!(
+        let mut q = sized(AssertSqlSafe(format!(
             "UPDATE deliveries SET state = 3, failed_at = ?, last_error = ? \
              WHERE state IN (0, 1) AND id IN ({ph}) RETURNING platform, target_id, kind"
         )))

@@ -17,7 +17,7 @@ pub(super) async fn record_reports(
     let targets = plan::report_targets(reports);
     let mut delivered: HashSet<i64> = HashSet::with_capacity(targets.len());
     for chunk in targets.chunks(IN_CHUNK) {
-        let mut q = sqlx::query(AssertSqlSafe(format!(
+        let mut q = sized(AssertSqlSafe(format!(
             "SELECT t.id FROM targets t JOIN deliveries d ON d.target_id = t.id \
              AND d.kind = 1 AND d.state IN (1, 2) WHERE t.platform = ? AND t.id IN ({})",
             anon(chunk.len())
@@ -43,7 +43,7 @@ pub(super) async fn record_reports(
             values_rows(n, "", 9)
         )
     }) {
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut q = sized(AssertSqlSafe(sql));
         for r in &reports[range] {
             q = q
                 .bind(platform)
@@ -66,7 +66,7 @@ pub(super) async fn record_reports(
     // A report proves that the platform's receiver holds the target: set delivered_at if the
     // hub has not yet processed the Deliver answer (the delivery row follows with it).
     for chunk in targets.chunks(IN_CHUNK) {
-        let mut q = sqlx::query(AssertSqlSafe(format!(
+        let mut q = sized(AssertSqlSafe(format!(
             "UPDATE targets SET delivered_at = ? WHERE delivered_at IS NULL AND id IN ({})",
             anon(chunk.len())
         )))
@@ -88,7 +88,7 @@ pub(super) async fn record_reports(
             plan::apply_effects_where!("targets.")
         )
     }) {
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut q = sized(AssertSqlSafe(sql));
         for e in &effects.targets[range] {
             let d = e.decision;
             q = q

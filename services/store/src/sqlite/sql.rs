@@ -2,6 +2,31 @@
 
 use std::sync::Arc;
 
+use sqlx::{
+    Database, SqlSafeStr, Sqlite,
+    query::{Query, QueryScalar},
+};
+
+type Args = <Sqlite as Database>::Arguments;
+
+/// A statement whose text depends on the size of its input (placeholder lists, multi-row
+/// `VALUES`): prepared for this one use and not kept in the connection's statement cache.
+/// Cached, every distinct size would stay there as a compiled program as long as its
+/// placeholder list (up to the cache's 100 statements per connection), and the hub's
+/// memory grew with the variety of batch sizes an action day brought. Preparing costs far
+/// less than running such a statement over its thousands of rows.
+pub(super) fn sized<'q>(sql: impl SqlSafeStr) -> Query<'q, Sqlite, Args> {
+    sqlx::query(sql).persistent(false)
+}
+
+/// [`sized`] for a one-column result.
+pub(super) fn sized_scalar<'q, O>(sql: impl SqlSafeStr) -> QueryScalar<'q, Sqlite, O, Args>
+where
+    (O,): for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+{
+    sqlx::query_scalar(sql).persistent(false)
+}
+
 /// SQLite's limit on bound parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER`).
 pub(super) const MAX_PARAMS: usize = 32766;
 

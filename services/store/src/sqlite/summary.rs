@@ -62,7 +62,7 @@ pub(super) async fn update_clocks(
 ) -> StoreResult<()> {
     let mut clocked = Vec::new();
     for chunk in targets.chunks(IN_CHUNK) {
-        let mut select = sqlx::query_scalar(AssertSqlSafe(format!(
+        let mut select = sized_scalar(AssertSqlSafe(format!(
             "SELECT id FROM targets WHERE legal_basis = 2 AND delivered_at IS NOT NULL \
              AND id IN ({})",
             anon(chunk.len())
