@@ -28,6 +28,7 @@ mod access;
 mod cli;
 mod delivery;
 mod intake;
+mod multi_hub;
 mod restoration;
 mod summary;
 

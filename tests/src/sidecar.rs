@@ -138,6 +138,10 @@ interval_ms = 100
         self.proc.log_tail()
     }
 
+    pub fn log_text(&self) -> String {
+        self.proc.log_text()
+    }
+
     async fn conn(&self) -> Option<sqlx::SqliteConnection> {
         if !self.inbox.exists() {
             return None;
