@@ -49,9 +49,12 @@ pub async fn submit<S: Store>(
             limits.max_list_bytes
         )));
     }
-    let list_bytes = req.list;
-    let list = pb::ReferralList::decode(list_bytes.as_slice())
+    let list = pb::ReferralList::decode(req.list.as_slice())
         .map_err(|e| ApiError::invalid("list", format!("list does not decode: {e}")))?;
+    // The encoded list is not kept beside its decoded items: only its digest is stored.
+    let content_sha256 = Sha256::digest(&req.list).to_vec();
+    let signature = req.signature;
+    drop(req.list);
     let span = tracing::Span::current();
     span.record("list_id", list.list_id.as_str());
     span.record("items", list.items.len());
@@ -79,8 +82,8 @@ pub async fn submit<S: Store>(
     }
 
     // The signing key.
-    let kid = signing::key_id(&req.signature)
-        .map_err(|e| ApiError::invalid("signature", e.to_string()))?;
+    let kid =
+        signing::key_id(&signature).map_err(|e| ApiError::invalid("signature", e.to_string()))?;
     let key = store
         .get_agency_key(&kid)
         .await?
@@ -97,7 +100,7 @@ pub async fn submit<S: Store>(
         ));
     }
     let claims = signing::verify(
-        &req.signature,
+        &signature,
         key.public_key_pem.as_bytes(),
         &cfg.audience,
         now_ms.div_euclid(1000),
@@ -190,8 +193,8 @@ pub async fn submit<S: Store>(
         list_id: list_id.clone(),
         agency_id,
         action_day_id,
-        content_sha256: Sha256::digest(&list_bytes).to_vec(),
-        jws: req.signature,
+        content_sha256,
+        jws: signature,
         item_count: checked.referrals.len() as u32,
         leaf_hashes: checked.leaf_hashes,
         created_at: created_at

@@ -194,7 +194,10 @@ pub async fn build<S: Store>(
         .into_iter()
         .collect();
     let proofs = cache.load(store, &list_ids).await?;
-    let by_target: HashMap<i64, _> = payloads.into_iter().map(|p| (p.target_id, p)).collect();
+    // Each payload is moved into its delivery (a takedown is claimed at most once per
+    // batch: one delivery per target and kind), so the batch is held once, not twice.
+    let mut by_target: HashMap<i64, TargetPayload> =
+        payloads.into_iter().map(|p| (p.target_id, p)).collect();
 
     let mut lists: BTreeMap<String, pb::ListSignature> = BTreeMap::new();
     let mut deliveries = Vec::with_capacity(claimed.len());
@@ -208,7 +211,7 @@ pub async fn build<S: Store>(
             continue;
         }
         let Some(p) = by_target
-            .get(&c.target_id)
+            .remove(&c.target_id)
             .filter(|_| c.kind == delivery_kind::TAKEDOWN)
         else {
             unusable.push(c.id);
@@ -216,23 +219,23 @@ pub async fn build<S: Store>(
         };
         let mut agencies: Vec<String> = Vec::new();
         let mut referrals = Vec::with_capacity(p.referrals.len());
-        for r in &p.referrals {
+        for r in p.referrals {
             let Some(lp) = proofs.get(&r.list_id) else {
                 continue;
             };
             let Some(proof) = lp.tree.proof(r.item_index as usize) else {
                 continue;
             };
-            lists
-                .entry(r.list_id.clone())
-                .or_insert_with(|| lp.signature.clone());
+            if !lists.contains_key(&r.list_id) {
+                lists.insert(r.list_id.clone(), lp.signature.clone());
+            }
             if !agencies.contains(&r.agency_id) {
-                agencies.push(r.agency_id.clone());
+                agencies.push(r.agency_id);
             }
             referrals.push(pb::ReferralEvidence {
-                list_id: r.list_id.clone(),
+                list_id: r.list_id,
                 item_index: u64::from(r.item_index),
-                item: r.item.clone(),
+                item: r.item,
                 proof: proof.iter().map(|h| h.to_vec()).collect(),
             });
         }
@@ -245,17 +248,17 @@ pub async fn build<S: Store>(
             delivery_id: c.id.to_string(),
             kind: pb::DeliveryKind::Takedown as i32,
             target_id: p.target_id.to_string(),
-            platform: p.platform.clone(),
+            platform: p.platform,
             target_kind: p.kind,
-            normalized_target: p.normalized.clone(),
-            original_target: p.original.clone(),
-            category: p.category.clone(),
+            normalized_target: p.normalized,
+            original_target: p.original,
+            category: p.category,
             legal_basis: p.legal_basis,
-            removal_order_ref: p.removal_order_ref.clone(),
+            removal_order_ref: p.removal_order_ref,
             agencies,
             referrals,
             withdrawal_reason: String::new(),
-            action_day_id: p.action_day_id.clone(),
+            action_day_id: p.action_day_id,
         });
     }
     Ok((
