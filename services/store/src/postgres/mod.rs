@@ -54,6 +54,15 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)?.options([("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
+            // A connection keeps the buffers its largest message grew (a list's intake
+            // binds its every item; a delivery batch reads its every item), and each of the
+            // pool's connections would hold its own: give the excess back on release.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    sqlx::Connection::shrink_buffers(conn);
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await?;
         migrations::postgres().run(&pool).await?;
