@@ -25,8 +25,8 @@ use crate::{
     world::{self, DAY, World},
 };
 
-/// Items per submitted list.
-const LIST_ITEMS: usize = 20_000;
+/// Items per submitted list, unless the command line says otherwise.
+pub const LIST_ITEMS: usize = 20_000;
 /// How often the hub's database is polled for completion.
 const POLL: Duration = Duration::from_millis(250);
 /// Longest wait for an action day to be delivered.
@@ -57,13 +57,18 @@ struct Size {
 
 /// Runs the delivery benchmark for each backend and size; returns whether every goal was
 /// met.
-pub async fn run(backends: &[Backend], sizes: &[usize], runs: usize) -> Result<bool> {
+pub async fn run(
+    backends: &[Backend],
+    sizes: &[usize],
+    runs: usize,
+    list_items: usize,
+) -> Result<bool> {
     let keys = world::agency_keys();
     let defaults = takedown_hub::Config::default().delivery;
     let mut all = Vec::new();
     for &n in sizes {
-        println!("delivery: generating {n} targets in lists of ≤ {LIST_ITEMS} items");
-        let lists = make_lists(&keys, n)?;
+        println!("delivery: generating {n} targets in lists of ≤ {list_items} items");
+        let lists = make_lists(&keys, n, list_items)?;
         let payloads = rawgrpc::payloads(&lists, DAY, defaults.batch_size as usize)?;
         let mut raw_rate = Vec::new();
         let dir = tempfile::tempdir()?;
@@ -95,7 +100,7 @@ pub async fn run(backends: &[Backend], sizes: &[usize], runs: usize) -> Result<b
             // H-hour lead: generous for the first run, then from the measured intake.
             let mut lead_ms = 5_000 + n as i64;
             for r in 1..=runs {
-                let fig = one_run(backend, &keys, &lists, n, lead_ms).await?;
+                let fig = one_run(backend, &keys, &lists, n, list_items, lead_ms).await?;
                 lead_ms = (fig.intake_s * 1500.0) as i64 + 3_000;
                 println!(
                     "  {} {n} run {r}: intake {:.1} s; first delivery {:?} ms; all delivered {:.0} ms, \
@@ -115,14 +120,14 @@ pub async fn run(backends: &[Backend], sizes: &[usize], runs: usize) -> Result<b
             all.push(size);
         }
     }
-    Ok(report(&all, runs))
+    Ok(report(&all, runs, list_items))
 }
 
-/// `n` distinct targets in lists of at most [`LIST_ITEMS`], the agencies taking turns.
-fn make_lists(keys: &[AgencyKey], n: usize) -> Result<Vec<SignedList>> {
+/// `n` distinct targets in lists of at most `list_items`, the agencies taking turns.
+fn make_lists(keys: &[AgencyKey], n: usize, list_items: usize) -> Result<Vec<SignedList>> {
     let referrals = lists::referrals(n, 0, "day")?;
     Ok(referrals
-        .chunks(LIST_ITEMS)
+        .chunks(list_items.max(1))
         .enumerate()
         .map(|(i, chunk)| {
             let k = &keys[i % keys.len()];
@@ -136,9 +141,10 @@ async fn one_run(
     keys: &[AgencyKey],
     lists: &[SignedList],
     n: usize,
+    list_items: usize,
     lead_ms: i64,
 ) -> Result<Run> {
-    let mut w = World::start(backend, keys, LIST_ITEMS).await?;
+    let mut w = World::start(backend, keys, list_items).await?;
     let mut sidecars = Vec::new();
     for p in lists::PLATFORMS {
         let port = w.ports[p];
@@ -272,7 +278,7 @@ impl Probe {
     }
 }
 
-fn report(all: &[Size], runs: usize) -> bool {
+fn report(all: &[Size], runs: usize, list_items: usize) -> bool {
     let d = takedown_hub::Config::default().delivery;
     println!();
     println!(
@@ -280,7 +286,7 @@ fn report(all: &[Size], runs: usize) -> bool {
     );
     println!(
         "hub config: delivery defaults — batch_size {}, max_in_flight {}, rpc_timeout_ms {}, lease_ms {}, poll_ms {}; \
-         lists of ≤ {LIST_ITEMS} items submitted before H-hour; completion (every target delivered and its ack or decision recorded) polled every {} ms",
+         lists of ≤ {list_items} items submitted before H-hour; completion (every target delivered and its ack or decision recorded) polled every {} ms",
         d.batch_size,
         d.max_in_flight,
         d.rpc_timeout_ms,

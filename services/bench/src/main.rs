@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p takedown-bench -- intake   [--backend sqlite|postgres|both] [--items 100000] [--runs 3]
-//! cargo run --release -p takedown-bench -- delivery [--backend sqlite|postgres|both] [--targets 10000,100000] [--runs 3]
+//! cargo run --release -p takedown-bench -- delivery [--backend sqlite|postgres|both] [--targets 10000,100000] [--runs 3] [--list-items 20000]
 //! ```
 //!
 //! It builds `takedown-hub` and `takedown-sidecar` in its own profile first, prints a table
@@ -83,6 +83,10 @@ enum Bench {
         /// Runs per measurement.
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// Items per submitted list (the hub's memory during intake follows the largest
+        /// list, not the day's total).
+        #[arg(long, default_value_t = delivery::LIST_ITEMS)]
+        list_items: usize,
     },
 }
 
@@ -111,7 +115,8 @@ async fn main() -> ExitCode {
             backend,
             targets,
             runs,
-        } => delivery::run(&backend.list(), &targets, runs.max(1)).await,
+            list_items,
+        } => delivery::run(&backend.list(), &targets, runs.max(1), list_items).await,
     };
     match result {
         Ok(true) => {
