@@ -127,7 +127,7 @@ pub async fn run(
 fn make_lists(keys: &[AgencyKey], n: usize, list_items: usize) -> Result<Vec<SignedList>> {
     let referrals = lists::referrals(n, 0, "day")?;
     Ok(referrals
-        .chunks(list_items.max(1))
+        .chunks(list_items)
         .enumerate()
         .map(|(i, chunk)| {
             let k = &keys[i % keys.len()];

@@ -116,7 +116,7 @@ async fn main() -> ExitCode {
             targets,
             runs,
             list_items,
-        } => delivery::run(&backend.list(), &targets, runs.max(1), list_items).await,
+        } => delivery::run(&backend.list(), &targets, runs.max(1), list_items.max(1)).await,
     };
     match result {
         Ok(true) => {
