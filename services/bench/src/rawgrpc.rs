@@ -69,7 +69,7 @@ pub fn payloads(
         };
         for (i, item) in list.items.iter().enumerate() {
             let r = pb::Referral::decode(item.as_slice())?;
-            let proof = tree.proof(i).context("proof")?;
+            let audit_path = tree.packed_proof(i).context("proof")?;
             next_id += 1;
             let d = pb::TargetDelivery {
                 delivery_id: next_id.to_string(),
@@ -87,7 +87,7 @@ pub fn payloads(
                     list_id: list.list_id.clone(),
                     item_index: i as u64,
                     item: item.clone(),
-                    proof: proof.iter().map(|h| h.to_vec()).collect(),
+                    audit_path,
                 }],
                 withdrawal_reason: String::new(),
                 action_day_id: Some(day.to_string()),

@@ -97,6 +97,37 @@ impl Tree {
         }
         Some(path)
     }
+
+    /// The audit path of leaf `index` as it travels: its hashes concatenated
+    /// ([`unpack_path`] reads it back); `None` when out of range.
+    pub fn packed_proof(&self, index: usize) -> Option<Vec<u8>> {
+        if index >= self.len() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(32 * (self.levels.len() - 1));
+        let mut i = index;
+        for level in &self.levels[..self.levels.len() - 1] {
+            if let Some(sibling) = level.get(i ^ 1) {
+                out.extend_from_slice(sibling);
+            }
+            i >>= 1;
+        }
+        Some(out)
+    }
+}
+
+/// An audit path as one buffer: its hashes concatenated, leaf to root.
+pub fn pack_path(path: &[Hash]) -> Vec<u8> {
+    path.concat()
+}
+
+/// Reads a packed audit path; `None` unless its length is a multiple of 32.
+pub fn unpack_path(bytes: &[u8]) -> Option<Vec<Hash>> {
+    let chunks = bytes.chunks_exact(32);
+    if !chunks.remainder().is_empty() {
+        return None;
+    }
+    chunks.map(hash_from_slice).collect()
 }
 
 /// The root over items.
@@ -194,6 +225,22 @@ mod tests {
                 assert_eq!(tree.proof(m).unwrap(), path(m, &its), "path {m} of {n}");
             }
         }
+    }
+
+    #[test]
+    fn packed_paths_round_trip_and_odd_lengths_are_refused() {
+        for n in 1..=40 {
+            let tree = Tree::from_items(&items(n));
+            for m in 0..n {
+                let packed = tree.packed_proof(m).unwrap();
+                assert_eq!(packed, pack_path(&tree.proof(m).unwrap()), "{m} of {n}");
+                assert_eq!(unpack_path(&packed).unwrap(), tree.proof(m).unwrap());
+            }
+            assert_eq!(tree.packed_proof(n), None);
+        }
+        assert_eq!(unpack_path(&[]), Some(vec![]));
+        assert_eq!(unpack_path(&[0u8; 33]), None);
+        assert_eq!(unpack_path(&[0u8; 31]), None);
     }
 
     #[test]

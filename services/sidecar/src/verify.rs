@@ -196,12 +196,8 @@ fn check_referral(
         None => return Err(at(format!("list {} is not in the batch", ev.list_id))),
     };
     let v = check_list(ctx, ls).map_err(at)?;
-    let proof: Vec<Hash> = ev
-        .proof
-        .iter()
-        .map(|p| merkle::hash_from_slice(p))
-        .collect::<Option<_>>()
-        .ok_or_else(|| at("proof element is not 32 bytes".into()))?;
+    let proof: Vec<Hash> = merkle::unpack_path(&ev.audit_path)
+        .ok_or_else(|| at("inclusion proof length is not a multiple of 32 bytes".into()))?;
     if !merkle::verify_inclusion(
         ev.item_index,
         v.item_count,

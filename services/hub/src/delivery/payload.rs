@@ -223,7 +223,7 @@ pub async fn build<S: Store>(
             let Some(lp) = proofs.get(&r.list_id) else {
                 continue;
             };
-            let Some(proof) = lp.tree.proof(r.item_index as usize) else {
+            let Some(audit_path) = lp.tree.packed_proof(r.item_index as usize) else {
                 continue;
             };
             if !lists.contains_key(&r.list_id) {
@@ -236,7 +236,7 @@ pub async fn build<S: Store>(
                 list_id: r.list_id,
                 item_index: u64::from(r.item_index),
                 item: r.item,
-                proof: proof.iter().map(|h| h.to_vec()).collect(),
+                audit_path,
             });
         }
         if referrals.is_empty() {

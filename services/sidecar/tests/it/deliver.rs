@@ -112,7 +112,7 @@ async fn forged_items_are_rejected_and_the_good_ones_pass() {
     let good = list.takedown(0);
     let good2 = list.takedown(5);
     let mut bad_proof = list.takedown(1);
-    bad_proof.referrals[0].proof[0][0] ^= 1;
+    bad_proof.referrals[0].audit_path[0] ^= 1;
     let mut other_platform = list.takedown(6);
     other_platform.platform = PLATFORM.into();
     other_platform.normalized_target = "someone".into();

@@ -352,13 +352,7 @@ impl SignedList {
             list_id: self.sig.list_id.clone(),
             item_index: i as u64,
             item: self.items[i].clone(),
-            proof: self
-                .tree
-                .proof(i)
-                .expect("index in range")
-                .into_iter()
-                .map(|h| h.to_vec())
-                .collect(),
+            audit_path: self.tree.packed_proof(i).expect("index in range"),
         }
     }
 
