@@ -230,8 +230,8 @@ macro_rules! clock {
     };
 }
 
-/// The clock of one target (`?1`).
-pub(crate) const CLOCK_OF_TARGET: &str = clock!("t.id = ?1");
+/// The clock of the targets in the JSON array `?1` (SQLite).
+pub(crate) const CLOCK_OF_JSON_TARGETS: &str = clock!("t.id IN (SELECT value FROM json_each(?1))");
 /// The clock of the targets in the array `?1` (PostgreSQL).
 pub(crate) const CLOCK_OF_TARGETS: &str = clock!("t.id = ANY(?1)");
 /// The clock of every removal order of a day (`?1`).

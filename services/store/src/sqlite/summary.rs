@@ -54,32 +54,34 @@ pub(super) async fn rebuild_summary(pool: &SqlitePool, action_day_id: &str) -> S
     Ok(())
 }
 
-/// Brings the removal-order clocks of `targets` up to date (after their reports changed):
-/// finds the delivered removal orders among them, then runs the clock of each.
+/// Brings the removal-order clocks of `targets` up to date (after their reports changed),
+/// in one statement: the clock itself picks the delivered removal orders among them.
 pub(super) async fn update_clocks(
     tx: &mut Transaction<'static, Sqlite>,
     targets: &[i64],
 ) -> StoreResult<()> {
-    let mut clocked = Vec::new();
-    for chunk in targets.chunks(IN_CHUNK) {
-        let mut select = sized_scalar(AssertSqlSafe(format!(
-            "SELECT id FROM targets WHERE legal_basis = 2 AND delivered_at IS NOT NULL \
-             AND id IN ({})",
-            anon(chunk.len())
-        )));
-        for id in chunk {
-            select = select.bind(*id);
-        }
-        let ids: Vec<i64> = select.fetch_all(&mut **tx).await?;
-        clocked.extend(ids);
+    if targets.is_empty() {
+        return Ok(());
     }
-    for id in clocked {
-        sqlx::query(q::CLOCK_OF_TARGET)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-    }
+    sqlx::query(q::CLOCK_OF_JSON_TARGETS)
+        .bind(json_ids(targets))
+        .execute(&mut **tx)
+        .await?;
     Ok(())
+}
+
+/// Ids as a JSON array, for `json_each`.
+fn json_ids(ids: &[i64]) -> String {
+    let mut s = String::with_capacity(ids.len() * 8 + 2);
+    s.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&id.to_string());
+    }
+    s.push(']');
+    s
 }
 
 /// Which rollups a change of targets can move.
@@ -169,9 +171,8 @@ impl Moved {
         targets: &[i64],
         moves: Moves,
     ) -> StoreResult<Self> {
-        let ids: Vec<String> = targets.iter().map(i64::to_string).collect();
         let moved = Self {
-            ids: format!("[{}]", ids.join(",")),
+            ids: json_ids(targets),
             moves,
         };
         sqlx::query("INSERT INTO summary_suspend (one) VALUES (1)")
