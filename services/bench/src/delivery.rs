@@ -19,7 +19,7 @@ use takedown_tests::{
 
 use crate::{
     backend_name, lists,
-    procs::{Sidecar, peak_kib, reset_peak},
+    procs::{Sidecar, cpu_ms, cpu_ms_of_all, peak_kib, reset_peak},
     rawgrpc,
     stats::{Summary, Table, mib, percentile},
     world::{self, DAY, World},
@@ -46,6 +46,12 @@ struct Run {
     peak_delivery_mib: f64,
     /// Targets whose acknowledgement the hub never recorded.
     unacked: f64,
+    /// CPU time per target from H-hour until every target was delivered and acknowledged:
+    /// the hub's, and the five sidecars' together.
+    hub_cpu_us: f64,
+    sidecars_cpu_us: f64,
+    /// The PostgreSQL server's processes (zero for SQLite, which runs inside the hub).
+    db_cpu_us: f64,
 }
 
 struct Size {
@@ -104,7 +110,8 @@ pub async fn run(
                 lead_ms = (fig.intake_s * 1500.0) as i64 + 3_000;
                 println!(
                     "  {} {n} run {r}: intake {:.1} s; first delivery {:?} ms; all delivered {:.0} ms, \
-                     delivered+reported {:.0} ms after H ({} without ack); {:.0} deliveries/s; hub peak {:.0} MiB (intake {:.0} MiB)",
+                     delivered+reported {:.0} ms after H ({} without ack); {:.0} deliveries/s; hub peak {:.0} MiB (intake {:.0} MiB); \
+                     CPU per target: hub {:.0} µs, sidecars {:.0} µs, PostgreSQL server {:.0} µs",
                     backend_name(backend),
                     fig.intake_s,
                     fig.first_ms,
@@ -113,7 +120,10 @@ pub async fn run(
                     fig.unacked,
                     fig.rate,
                     fig.peak_delivery_mib,
-                    fig.peak_intake_mib
+                    fig.peak_intake_mib,
+                    fig.hub_cpu_us,
+                    fig.sidecars_cpu_us,
+                    fig.db_cpu_us
                 );
                 size.runs.push(fig);
             }
@@ -173,6 +183,18 @@ async fn one_run(
 
     let mut probe = Probe::open(backend, &w.db.url).await?;
     tokio::time::sleep(Duration::from_millis((h_hour - now_millis()).max(0) as u64)).await;
+    let cpu_of = |sidecars: &[Sidecar]| -> Result<(f64, f64, f64)> {
+        let mut side = 0.0;
+        for s in sidecars {
+            side += cpu_ms(s.pid())?;
+        }
+        let db = match backend {
+            Backend::Postgres => cpu_ms_of_all("postgres")?,
+            Backend::Sqlite => 0.0,
+        };
+        Ok((cpu_ms(pid)?, side, db))
+    };
+    let (hub_cpu0, side_cpu0, db_cpu0) = cpu_of(&sidecars)?;
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     let done_at = loop {
         w.hub.check_alive()?;
@@ -198,6 +220,7 @@ async fn one_run(
         tokio::time::sleep(POLL).await;
     };
     let peak_delivery = mib(peak_kib(pid)?);
+    let (hub_cpu1, side_cpu1, db_cpu1) = cpu_of(&sidecars)?;
     let last_delivered = probe
         .one("SELECT MAX(delivered_at) FROM targets")
         .await?
@@ -230,6 +253,9 @@ async fn one_run(
         peak_intake_mib: peak_intake,
         peak_delivery_mib: peak_delivery,
         unacked: unacked as f64,
+        hub_cpu_us: (hub_cpu1 - hub_cpu0) * 1000.0 / n as f64,
+        sidecars_cpu_us: (side_cpu1 - side_cpu0) * 1000.0 / n as f64,
+        db_cpu_us: (db_cpu1 - db_cpu0) * 1000.0 / n as f64,
     })
 }
 
@@ -314,6 +340,9 @@ fn report(all: &[Size], runs: usize, list_items: usize) -> bool {
         "goal ≥ 1/3",
         "hub peak MiB (delivery)",
         "hub peak MiB (intake)",
+        "CPU µs/target hub",
+        "CPU µs/target 5 sidecars",
+        "CPU µs/target PostgreSQL server",
     ]);
     let mut met = true;
     for s in all {
@@ -347,9 +376,29 @@ fn report(all: &[Size], runs: usize, list_items: usize) -> bool {
             if ratio_ok { "goal met" } else { "goal MISSED" }.into(),
             show(&col(|r| r.peak_delivery_mib), 0),
             show(&col(|r| r.peak_intake_mib), 0),
+            show(&col(|r| r.hub_cpu_us), 0),
+            show(&col(|r| r.sidecars_cpu_us), 0),
+            show(&col(|r| r.db_cpu_us), 0),
         ]);
     }
     println!("{}", t.render());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    for s in all {
+        let per: Vec<f64> = s
+            .runs
+            .iter()
+            .map(|r| r.hub_cpu_us + r.sidecars_cpu_us + r.db_cpu_us)
+            .collect();
+        if let Some(p) = Summary::of(&per) {
+            println!(
+                "{} {}: hub, sidecars and database server use {:.0} µs of CPU per target from H-hour to completion; {cores} cores allow at most {:.0} deliveries/s at that cost",
+                backend_name(s.backend),
+                s.targets,
+                p.median,
+                cores * 1e6 / p.median
+            );
+        }
+    }
     for b in [Backend::Sqlite, Backend::Postgres] {
         let sizes: Vec<String> = all
             .iter()

@@ -91,6 +91,46 @@ pub fn reset_peak(pid: u32) -> Result<()> {
         .with_context(|| format!("resetting the peak memory of {pid}"))
 }
 
+/// CPU time (user and system, all threads) a process has used so far, in milliseconds:
+/// fields 14 and 15 of `/proc/<pid>/stat`, in clock ticks of 1/100 s (Linux's `USER_HZ`).
+pub fn cpu_ms(pid: u32) -> Result<f64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    // The command name (field 2) may hold spaces; the fields after it do not.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("no ')' in /proc/<pid>/stat")?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<f64> {
+        Ok(f.get(i).context("short /proc/<pid>/stat")?.parse::<u64>()? as f64)
+    };
+    // `rest` starts at field 3 (state): utime is field 14, stime field 15.
+    Ok((ticks(11)? + ticks(12)?) * 10.0)
+}
+
+/// CPU time used so far by every process named `comm` (e.g. a database server's
+/// processes), in milliseconds; processes that exited in between are not counted.
+pub fn cpu_ms_of_all(comm: &str) -> Result<f64> {
+    let mut total = 0.0;
+    for entry in fs::read_dir("/proc")? {
+        let Some(pid) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let named = fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map(|c| c.trim_end() == comm)
+            .unwrap_or(false);
+        if named && let Ok(ms) = cpu_ms(pid) {
+            total += ms;
+        }
+    }
+    Ok(total)
+}
+
 /// A child process that is killed when dropped.
 struct Proc {
     child: Option<Child>,
@@ -342,6 +382,10 @@ max_delay_ms = 0
 
     pub fn check_alive(&mut self) -> Result<()> {
         self.proc.check_alive()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
     }
 
     pub fn stop(&mut self) {
