@@ -48,6 +48,11 @@ mod rows {
 
 /// Reader connections: they run concurrently with each other and with the writer (WAL).
 const READERS: u32 = 4;
+/// Page cache of each reader connection, in KiB (SQLite's default is 2 000 KiB per
+/// connection). Readers look up scattered rows by id; a miss is served from the operating
+/// system's file cache, so a small private cache costs little and keeps the hub's memory
+/// from growing with the database. The writer keeps the default.
+const READER_CACHE_KIB: u32 = 512;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The SQLite store. Cheap to clone (pool handles).
@@ -87,7 +92,7 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new()
                 .max_connections(READERS)
-                .connect_with(options)
+                .connect_with(options.pragma("cache_size", format!("-{READER_CACHE_KIB}")))
                 .await?
         };
         Ok(Self { pool, writer })
