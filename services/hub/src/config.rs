@@ -111,6 +111,16 @@ pub struct DeliveryConfig {
     pub breaker_cooldown_ms: u64,
     /// Longest sleep of an idle worker between looks at the outbox.
     pub poll_ms: u64,
+    /// Leaves of list Merkle trees kept for proofs, over all lists (about 64 bytes each;
+    /// a tree evicted is rebuilt from the stored leaf hashes when needed again). Bounds
+    /// the hub's memory on days of very many targets.
+    #[serde(default = "default_tree_cache_leaves")]
+    pub tree_cache_leaves: usize,
+}
+
+/// Two lists of the largest allowed size (`limits.max_list_items`), about 26 MB.
+fn default_tree_cache_leaves() -> usize {
+    400_000
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -158,6 +168,7 @@ impl Default for Config {
                 breaker_failures: 5,
                 breaker_cooldown_ms: 10_000,
                 poll_ms: 1_000,
+                tree_cache_leaves: default_tree_cache_leaves(),
             },
             retention: RetentionConfig::default(),
             log_format: "text".into(),
@@ -235,6 +246,13 @@ impl Config {
         if d.poll_ms == 0 || d.breaker_failures == 0 {
             return bad("delivery.poll_ms and delivery.breaker_failures must be positive".into());
         }
+        if d.tree_cache_leaves < self.limits.max_list_items {
+            return bad(format!(
+                "delivery.tree_cache_leaves ({}) must hold at least one list of \
+                 limits.max_list_items ({})",
+                d.tree_cache_leaves, self.limits.max_list_items
+            ));
+        }
         if self.retention.days == 0 || self.retention.interval_ms == 0 {
             return bad("retention.days and retention.interval_ms must be positive".into());
         }
@@ -296,6 +314,16 @@ mod tests {
         let mut c = Config::default();
         c.delivery.lease_ms = c.delivery.rpc_timeout_ms;
         assert!(c.validate().unwrap_err().to_string().contains("lease_ms"));
+    }
+
+    #[test]
+    fn tree_cache_must_hold_a_largest_list() {
+        let mut c = Config::default();
+        c.delivery.tree_cache_leaves = c.limits.max_list_items - 1;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("tree_cache_leaves"), "{e}");
+        c.delivery.tree_cache_leaves = c.limits.max_list_items;
+        c.validate().unwrap();
     }
 
     #[test]

@@ -56,9 +56,6 @@ impl PlatformHealth {
     }
 }
 
-/// Leaves of list trees kept for proofs (about 64 bytes each).
-const TREE_CACHE_LEAVES: usize = 1_000_000;
-
 /// Runs until `shutdown`: one worker per registered platform.
 pub async fn run_dispatcher<S: Store>(
     store: S,
@@ -68,7 +65,7 @@ pub async fn run_dispatcher<S: Store>(
     health: PlatformHealth,
     shutdown: CancellationToken,
 ) {
-    let cache = Arc::new(TreeCache::new(TREE_CACHE_LEAVES));
+    let cache = Arc::new(TreeCache::new(cfg.tree_cache_leaves));
     let tasks = TaskTracker::new();
     let mut running: HashMap<String, (String, CancellationToken)> = HashMap::new();
     loop {
