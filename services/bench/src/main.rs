@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p takedown-bench -- intake   [--backend sqlite|postgres|both] [--items 100000] [--runs 3]
-//! cargo run --release -p takedown-bench -- delivery [--backend sqlite|postgres|both] [--targets 10000,100000] [--runs 3] [--list-items 20000]
+//! cargo run --release -p takedown-bench -- delivery [--backend sqlite|postgres|both] [--targets 10000,100000] [--runs 3] [--list-items 10000]
 //! ```
 //!
 //! It builds `takedown-hub` and `takedown-sidecar` in its own profile first, prints a table
