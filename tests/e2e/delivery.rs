@@ -114,15 +114,7 @@ async fn nothing_before_h_hour_everything_after(backend: Backend) {
             "{p} received at {first}, before H-hour {h_hour}"
         );
         // Handoff follows receipt by up to one handoff interval.
-        eventually(LONG, &format!("{p} hands on {n}"), || async {
-            s.handoffs_per_target().await.len() as i64 == n
-        })
-        .await;
-        let handoffs = s.handoffs_per_target().await;
-        assert!(
-            handoffs.values().all(|c| *c == 1),
-            "each target handed to {p} once"
-        );
+        s.expect_each_handed_once(n as usize, p).await;
     }
     eventually(LONG, "all blocked at the hub", || async {
         states(&w, "agency-fr", "fr-day")
@@ -220,15 +212,8 @@ async fn hub_killed_mid_fan_out_loses_nothing(backend: Backend) {
         tg.received().await == total as i64
     })
     .await;
-    eventually(LONG, "every target handed on", || async {
-        tg.handoffs_per_target().await.len() == total
-    })
-    .await;
-    let handoffs = tg.handoffs_per_target().await;
-    assert!(
-        handoffs.values().all(|c| *c == 1),
-        "the platform saw each target exactly once"
-    );
+    tg.expect_each_handed_once(total, "after the hub's restart")
+        .await;
     eventually(LONG, "the hub knows every target delivered", || async {
         w.db.scalar("SELECT COUNT(*) FROM targets WHERE delivered_at IS NOT NULL")
             .await

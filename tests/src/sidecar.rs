@@ -202,4 +202,20 @@ interval_ms = 100
         })
         .unwrap_or_default()
     }
+
+    /// Waits (up to [`crate::LONG`]) until `n` distinct takedown targets were handed to the
+    /// platform, and asserts that none was handed on twice.
+    pub async fn expect_each_handed_once(&self, n: usize, what: &str) {
+        crate::eventually(
+            crate::LONG,
+            &format!("{what}: {n} targets handed on"),
+            || async { self.handoffs_per_target().await.len() == n },
+        )
+        .await;
+        let handoffs = self.handoffs_per_target().await;
+        assert!(
+            handoffs.values().all(|c| *c == 1),
+            "{what}: the platform saw each target exactly once"
+        );
+    }
 }
