@@ -83,42 +83,33 @@ impl Tree {
 
     /// The audit path of leaf `index`, leaf to root; `None` when out of range.
     pub fn proof(&self, index: usize) -> Option<Vec<Hash>> {
-        if index >= self.len() {
-            return None;
-        }
-        let mut path = Vec::new();
-        let mut i = index;
-        for level in &self.levels[..self.levels.len() - 1] {
-            let sibling = i ^ 1;
-            if sibling < level.len() {
-                path.push(level[sibling]);
-            }
-            i >>= 1;
-        }
-        Some(path)
+        Some(self.path(index)?.copied().collect())
     }
 
     /// The audit path of leaf `index` as it travels: its hashes concatenated
     /// ([`unpack_path`] reads it back); `None` when out of range.
     pub fn packed_proof(&self, index: usize) -> Option<Vec<u8>> {
-        if index >= self.len() {
-            return None;
-        }
-        let mut out = Vec::with_capacity(32 * (self.levels.len() - 1));
-        let mut i = index;
-        for level in &self.levels[..self.levels.len() - 1] {
-            if let Some(sibling) = level.get(i ^ 1) {
-                out.extend_from_slice(sibling);
-            }
-            i >>= 1;
+        let path = self.path(index)?;
+        let mut out = Vec::with_capacity(32 * self.levels.len());
+        for h in path {
+            out.extend_from_slice(h);
         }
         Some(out)
     }
-}
 
-/// An audit path as one buffer: its hashes concatenated, leaf to root.
-pub fn pack_path(path: &[Hash]) -> Vec<u8> {
-    path.concat()
+    /// The sibling hashes of leaf `index`, leaf to root; `None` when out of range.
+    fn path(&self, index: usize) -> Option<impl Iterator<Item = &Hash>> {
+        if index >= self.len() {
+            return None;
+        }
+        let below_root = &self.levels[..self.levels.len() - 1];
+        Some(
+            below_root
+                .iter()
+                .enumerate()
+                .filter_map(move |(depth, level)| level.get((index >> depth) ^ 1)),
+        )
+    }
 }
 
 /// Reads a packed audit path; `None` unless its length is a multiple of 32.
@@ -233,11 +224,12 @@ mod tests {
             let tree = Tree::from_items(&items(n));
             for m in 0..n {
                 let packed = tree.packed_proof(m).unwrap();
-                assert_eq!(packed, pack_path(&tree.proof(m).unwrap()), "{m} of {n}");
+                assert_eq!(packed, tree.proof(m).unwrap().concat(), "{m} of {n}");
                 assert_eq!(unpack_path(&packed).unwrap(), tree.proof(m).unwrap());
             }
             assert_eq!(tree.packed_proof(n), None);
         }
+        assert_eq!(Tree::from_items(&items(0)).packed_proof(0), None);
         assert_eq!(unpack_path(&[]), Some(vec![]));
         assert_eq!(unpack_path(&[0u8; 33]), None);
         assert_eq!(unpack_path(&[0u8; 31]), None);
