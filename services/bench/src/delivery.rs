@@ -194,10 +194,10 @@ async fn one_run(
         for s in sidecars {
             side += cpu_ms(s.pid())?;
         }
-        let db = match (backend, probe_pid) {
-            (Backend::Postgres, Some(probe)) => cpu_ms_of_all("postgres")? - cpu_ms(probe)?,
-            (Backend::Postgres, None) => cpu_ms_of_all("postgres")?,
-            (Backend::Sqlite, _) => 0.0,
+        // Only PostgreSQL has a server process: SQLite runs inside the hub.
+        let db = match probe_pid {
+            Some(probe) => cpu_ms_of_all("postgres")? - cpu_ms(probe)?,
+            None => 0.0,
         };
         Ok((cpu_ms(pid)?, side, db))
     };
