@@ -72,13 +72,15 @@ pub(super) async fn update_clocks(
 
 /// Ids as a JSON array, for `json_each`.
 fn json_ids(ids: &[i64]) -> String {
+    use std::fmt::Write;
     let mut s = String::with_capacity(ids.len() * 8 + 2);
     s.push('[');
     for (i, id) in ids.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
-        s.push_str(&id.to_string());
+        // Formatted in place: no String per id on the writer's hot path.
+        let _ = write!(s, "{id}");
     }
     s.push(']');
     s
