@@ -17,6 +17,8 @@
 //! - `plan` (private): in-memory work shared by the backends (deduplicating a list's
 //!   items, reducing a batch of reports, assembling payloads).
 //! - `rows` (private): row decoders shared by the backends.
+//! - `rollup` (private): the summary rollups' contributions, computed in one place from a
+//!   target's facts; each backend applies a batch's net change with grouped upserts.
 //! - `summary` (private): the action-day summary queries and their assembly, shared by
 //!   the backends.
 //! - `testing` (feature `test-util`): throwaway SQLite and PostgreSQL databases for tests.
@@ -27,6 +29,7 @@ mod migrations;
 pub mod model;
 mod plan;
 pub mod postgres;
+mod rollup;
 mod rows;
 pub mod sqlite;
 mod summary;
@@ -335,8 +338,8 @@ pub trait Store: Send + Sync + Clone + 'static {
     ) -> impl Future<Output = StoreResult<SummaryFacts>> + Send;
 
     /// Recomputes an action day's summary rollups (and its removal-order clocks) from the
-    /// stored facts alone. The triggers that maintain them make this unnecessary in
-    /// operation; it checks them, and repairs a database whose facts were written around
-    /// the store.
+    /// stored facts alone. The store's writers keep them in the transaction of each change,
+    /// which makes this unnecessary in operation; it checks them, and repairs a database
+    /// whose facts were written around the store.
     fn rebuild_summary(&self, action_day_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }

@@ -1,6 +1,8 @@
 //! Embedded migrations. Each backend has its own folder under `migrations/`, written in its
 //! own dialect; the files are compiled in with `include_str!` (no `sqlx` macros needed) and
-//! applied by sqlx's migrator, which records them in `_sqlx_migrations`.
+//! applied by sqlx's migrator, which records them in `_sqlx_migrations`. Append-only: a
+//! committed migration is never edited or removed (`.ci/check-migrations` checks it); a
+//! schema change is a new file and a new entry here.
 
 use std::borrow::Cow;
 
@@ -10,61 +12,17 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 /// (version, description, SQL) of one migration.
 type Source = (i64, &'static str, &'static str);
 
-const SQLITE: &[Source] = &[
-    (
-        1,
-        "init",
-        include_str!("../migrations/sqlite/0001_init.sql"),
-    ),
-    (
-        3,
-        "audit",
-        include_str!("../migrations/sqlite/0003_audit.sql"),
-    ),
-    (
-        4,
-        "summary",
-        include_str!("../migrations/sqlite/0004_summary.sql"),
-    ),
-    (
-        5,
-        "claim order",
-        include_str!("../migrations/sqlite/0005_claim_order.sql"),
-    ),
-    (
-        6,
-        "summary sets",
-        include_str!("../migrations/sqlite/0006_summary_sets.sql"),
-    ),
-];
+const SQLITE: &[Source] = &[(
+    1,
+    "baseline",
+    include_str!("../migrations/sqlite/0001_baseline.sql"),
+)];
 
-const POSTGRES: &[Source] = &[
-    (
-        1,
-        "init",
-        include_str!("../migrations/postgres/0001_init.sql"),
-    ),
-    (
-        3,
-        "audit",
-        include_str!("../migrations/postgres/0003_audit.sql"),
-    ),
-    (
-        4,
-        "summary",
-        include_str!("../migrations/postgres/0004_summary.sql"),
-    ),
-    (
-        5,
-        "claim order",
-        include_str!("../migrations/postgres/0005_claim_order.sql"),
-    ),
-    (
-        6,
-        "summary linear",
-        include_str!("../migrations/postgres/0006_summary_linear.sql"),
-    ),
-];
+const POSTGRES: &[Source] = &[(
+    1,
+    "baseline",
+    include_str!("../migrations/postgres/0001_baseline.sql"),
+)];
 
 fn migrator(sources: &[Source]) -> Migrator {
     Migrator::with_migrations(

@@ -3,11 +3,11 @@
 //! [`SummaryFacts`].
 //!
 //! The queries read the summary rollups (`summary_cells`, `summary_latency`,
-//! `summary_blocks`, `summary_merged`; see the `0004_summary` migrations), which triggers
-//! keep in the transaction of every change to `targets` and `referrals`: a few hundred
-//! rows per day whatever its size, where scanning a million targets took seconds. The
-//! rollups are derived from the stored facts and [`rebuild`](crate::Store::rebuild_summary)
-//! recomputes them from those facts alone. What depends on the reader's clock is read from
+//! `summary_blocks`, `summary_merged`), which the store's writers keep in the transaction
+//! of every change to `targets` and `referrals` ([`crate::rollup`]): a few hundred rows per
+//! day whatever its size, where scanning a million targets took seconds. The rollups are
+//! derived from the stored facts and [`rebuild`](crate::Store::rebuild_summary) recomputes
+//! them from those facts alone. What depends on the reader's clock is read from
 //! the facts: holds (active at `now`) are few, and their targets are looked up one by one.
 //!
 //! The parameters of the per-view queries are: `?1` action day id, `?2` now, `?3` platform
@@ -238,28 +238,13 @@ pub(crate) const CLOCK_OF_TARGETS: &str = clock!("t.id = ANY(?1)");
 pub(crate) const CLOCK_OF_DAY: &str = clock!("t.action_day_id = ?1");
 
 /// Rebuilding a day's rollups (`?1`): first these deletions, then each backend adds every
-/// target's state for the day and for each referring agency, then [`REBUILD_MERGED`].
+/// target's contribution again ([`crate::rollup`]).
 pub(crate) const REBUILD_DELETE: [&str; 4] = [
     "DELETE FROM summary_cells WHERE action_day_id = ?1",
     "DELETE FROM summary_latency WHERE action_day_id = ?1",
     "DELETE FROM summary_blocks WHERE action_day_id = ?1",
     "DELETE FROM summary_merged WHERE action_day_id = ?1",
 ];
-
-/// The (target, agency) pairs of a day (`?1`), agency '' for the day itself.
-pub(crate) const REBUILD_PAIRS: &str = "SELECT id AS target_id, '' AS agency FROM targets \
-     WHERE action_day_id = ?1 UNION ALL \
-     SELECT DISTINCT r.target_id, r.agency_id FROM referrals r \
-     JOIN targets t ON t.id = r.target_id WHERE t.action_day_id = ?1";
-
-/// Per agency, its targets of the day (`?1`) referred by two agencies or more.
-pub(crate) const REBUILD_MERGED: &str = "INSERT INTO summary_merged (action_day_id, agency, n) \
-     SELECT ?1, p.agency_id, COUNT(*) FROM \
-       (SELECT DISTINCT r.target_id, r.agency_id FROM referrals r \
-        JOIN targets t ON t.id = r.target_id WHERE t.action_day_id = ?1) p \
-     WHERE (SELECT COUNT(DISTINCT o.agency_id) FROM referrals o \
-            WHERE o.target_id = p.target_id) >= 2 \
-     GROUP BY p.agency_id";
 
 /// The PostgreSQL text of a query (`$N` parameters).
 pub fn pg(sql: &str) -> String {

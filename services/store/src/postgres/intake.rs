@@ -1,6 +1,7 @@
 //! Storing verified lists, and reading them back.
 
 use super::*;
+use crate::rollup::Facts;
 
 /// The stored answer for a list id already present, or `Conflict`.
 pub(super) async fn existing_list(
@@ -115,6 +116,15 @@ pub(super) async fn insert_list_tx(
         .collect::<Option<Vec<i64>>>()
         .ok_or(sqlx::Error::RowNotFound)?;
 
+    // The rollups: the new targets, and the agency's first referral of existing ones.
+    let existed: HashSet<usize> = missing.iter().copied().collect();
+    let fresh_facts: Vec<Facts> = (0..ids.len())
+        .filter(|pos| !existed.contains(pos))
+        .map(|pos| Facts::fresh(ids[pos], list, firsts[pos]))
+        .collect();
+    let existing: Vec<i64> = missing.iter().map(|&pos| ids[pos]).collect();
+    super::rollup::intake(tx, &list.agency_id, &fresh_facts, &existing).await?;
+
     // Referrals, one per item.
     let indexes: Vec<i64> = (0..items.len()).map(|i| i as i64).collect();
     let target_of: Vec<i64> = plan.slot.iter().map(|&pos| ids[pos]).collect();
@@ -133,7 +143,6 @@ pub(super) async fn insert_list_tx(
     .await?;
 
     // One TAKEDOWN delivery per new target, in target-id order.
-    let existed: HashSet<usize> = missing.into_iter().collect();
     let mut fresh: Vec<(i64, usize)> = ids
         .iter()
         .enumerate()

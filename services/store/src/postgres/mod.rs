@@ -29,6 +29,7 @@ mod directory;
 mod intake;
 mod outbox;
 mod outcomes;
+mod rollup;
 mod summary;
 mod rows {
     crate::rows::row_decoders!(sqlx::postgres::PgRow);

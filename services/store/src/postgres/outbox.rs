@@ -1,5 +1,6 @@
 //! Deconfliction holds and the delivery outbox.
 
+use super::rollup::Tracked;
 use super::*;
 
 const HOLD_COLUMNS: &str =
@@ -172,14 +173,14 @@ pub(super) async fn mark_delivered(
         return Ok(());
     }
     let mut tx = pool.begin().await?;
-    sqlx::query(
-        "UPDATE targets SET delivered_at = $1 WHERE delivered_at IS NULL AND id IN \
-         (SELECT target_id FROM deliveries WHERE kind = 1 AND state = 1 AND id = ANY($2))",
-    )
-    .bind(at)
-    .bind(&ids)
-    .execute(&mut *tx)
-    .await?;
+    let targets = claimed_targets(&mut tx, &ids, "state = 1").await?;
+    let tracked = Tracked::begin(&mut tx, &targets).await?;
+    sqlx::query("UPDATE targets SET delivered_at = $1 WHERE delivered_at IS NULL AND id = ANY($2)")
+        .bind(at)
+        .bind(&targets)
+        .execute(&mut *tx)
+        .await?;
+    tracked.end(&mut tx).await?;
     let mut changed: Vec<(String, i64, i32)> = sqlx::query_as(
         "UPDATE deliveries SET state = 2, delivered_at = $1 WHERE state = 1 AND id = ANY($2) \
          RETURNING platform, target_id, kind",
@@ -193,6 +194,21 @@ pub(super) async fn mark_delivered(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// The targets of the takedown deliveries among `delivery_ids` in `state` (SQL), sorted.
+async fn claimed_targets(
+    tx: &mut Transaction<'static, Postgres>,
+    delivery_ids: &[i64],
+    state: &str,
+) -> StoreResult<Vec<i64>> {
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT DISTINCT target_id FROM deliveries WHERE kind = 1 AND {state} \
+         AND id = ANY($1) ORDER BY target_id"
+    )))
+    .bind(delivery_ids)
+    .fetch_all(&mut **tx)
+    .await?)
 }
 
 pub(super) async fn mark_retry(
@@ -228,16 +244,15 @@ pub(super) async fn mark_failed(
         return Ok(());
     }
     let mut tx = pool.begin().await?;
-    sqlx::query(
-        "UPDATE targets SET failed_at = $1, fail_reason = $2 WHERE id IN \
-         (SELECT target_id FROM deliveries WHERE kind = 1 AND state IN (0, 1) \
-          AND id = ANY($3))",
-    )
-    .bind(at)
-    .bind(error)
-    .bind(&ids)
-    .execute(&mut *tx)
-    .await?;
+    let targets = claimed_targets(&mut tx, &ids, "state IN (0, 1)").await?;
+    let tracked = Tracked::begin(&mut tx, &targets).await?;
+    sqlx::query("UPDATE targets SET failed_at = $1, fail_reason = $2 WHERE id = ANY($3)")
+        .bind(at)
+        .bind(error)
+        .bind(&targets)
+        .execute(&mut *tx)
+        .await?;
+    tracked.end(&mut tx).await?;
     let mut changed: Vec<(String, i64, i32)> = sqlx::query_as(
         "UPDATE deliveries SET state = 3, failed_at = $1, last_error = $2 \
          WHERE state IN (0, 1) AND id = ANY($3) RETURNING platform, target_id, kind",

@@ -1,5 +1,6 @@
 //! Platform reports.
 
+use super::rollup::Tracked;
 use super::*;
 
 pub(super) async fn record_reports(
@@ -58,6 +59,8 @@ pub(super) async fn record_reports(
     .await?
     .into_iter()
     .collect();
+    // The rollups move once for the whole batch (delivered, acknowledged, decided, clock).
+    let tracked = Tracked::begin(&mut tx, &targets).await?;
     // A report proves that the platform's receiver holds the target: set delivered_at if the
     // hub has not yet processed the Deliver answer (the delivery row follows with it).
     sqlx::query("UPDATE targets SET delivered_at = $2 WHERE id = ANY($1) AND delivered_at IS NULL")
@@ -97,6 +100,7 @@ pub(super) async fn record_reports(
         .await?;
         super::summary::update_clocks(&mut tx, &effects.decided()).await?;
     }
+    tracked.end(&mut tx).await?;
     let restorations = crate::audit::restorations(reports, &recorded);
     if !restorations.is_empty() {
         let ids: Vec<i64> = restorations.iter().map(|r| r.0).collect();

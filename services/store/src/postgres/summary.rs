@@ -41,19 +41,7 @@ pub(super) async fn rebuild_summary(pool: &PgPool, action_day_id: &str) -> Store
             .execute(&mut *tx)
             .await?;
     }
-    // `summary_add` (see the migration) adds the states of the (target, agency) pairs.
-    sqlx::query(AssertSqlSafe(format!(
-        "SELECT summary_add(ARRAY(SELECT summary_of(t, p.agency, 1) \
-         FROM ({}) p JOIN targets t ON t.id = p.target_id))",
-        q::pg(q::REBUILD_PAIRS)
-    )))
-    .bind(action_day_id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(AssertSqlSafe(q::pg(q::REBUILD_MERGED)))
-        .bind(action_day_id)
-        .execute(&mut *tx)
-        .await?;
+    super::rollup::add_day(&mut tx, action_day_id).await?;
     tx.commit().await?;
     Ok(())
 }

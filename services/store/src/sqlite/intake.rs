@@ -1,6 +1,7 @@
 //! Storing verified lists, and reading them back.
 
 use super::*;
+use crate::rollup::Facts;
 
 /// The stored answer for a list id already present, or `Conflict`.
 pub(super) async fn existing_list(
@@ -105,6 +106,15 @@ pub(super) async fn insert_list_tx(
         .collect::<Option<Vec<i64>>>()
         .ok_or_else(|| sqlx::Error::RowNotFound)?;
 
+    // The rollups: the new targets, and the agency's first referral of existing ones.
+    let existed: HashSet<usize> = missing.iter().copied().collect();
+    let fresh_facts: Vec<Facts> = (0..ids.len())
+        .filter(|pos| !existed.contains(pos))
+        .map(|pos| Facts::fresh(ids[pos], list, &items[plan.unique[pos]]))
+        .collect();
+    let existing: Vec<i64> = missing.iter().map(|&pos| ids[pos]).collect();
+    super::rollup::intake(tx, &list.agency_id, &fresh_facts, &existing).await?;
+
     // Referrals, one per item.
     for (range, sql) in chunks(items.len(), rows_per_chunk(0, 5), |n| {
         format!(
@@ -126,7 +136,6 @@ pub(super) async fn insert_list_tx(
 
     // One TAKEDOWN delivery per new target, in target-id order.
     let mut fresh: Vec<(i64, usize)> = Vec::with_capacity(new_targets);
-    let existed: HashSet<usize> = missing.into_iter().collect();
     for (pos, &id) in ids.iter().enumerate() {
         if !existed.contains(&pos) {
             fresh.push((id, plan.unique[pos]));

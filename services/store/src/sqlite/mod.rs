@@ -15,7 +15,8 @@
 //!
 //! The [`Store`] methods are implemented by concept: `directory` (organisations, keys,
 //! platforms), `days` (action days), `intake` (lists), `outbox` (holds, deliveries),
-//! `outcomes` (reports, summaries); `sql` builds the chunked statements.
+//! `outcomes` (reports), `summary` (reading summaries), `rollup` (keeping the summary
+//! rollups); `sql` builds the chunked statements.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -38,6 +39,7 @@ mod directory;
 mod intake;
 mod outbox;
 mod outcomes;
+mod rollup;
 mod sql;
 mod summary;
 use sql::{IN_CHUNK, anon, chunks, rows_per_chunk, sized, sized_scalar, values_rows};
@@ -83,7 +85,6 @@ impl SqliteStore {
             // would add a round trip through its worker thread to a file-backed connection
             // that cannot have gone away.
             .test_before_acquire(false)
-            .after_connect(|conn, _| Box::pin(summary::prepare_writer(conn)))
             .connect_with(options.clone())
             .await?;
         migrations::sqlite().run(&writer).await?;

@@ -1,6 +1,6 @@
 //! Deconfliction holds and the delivery outbox.
 
-use super::summary::{Moved, Moves};
+use super::rollup::Tracked;
 use super::*;
 
 pub(super) async fn insert_hold(pool: &SqlitePool, hold: &Hold) -> StoreResult<Hold> {
@@ -186,7 +186,7 @@ pub(super) async fn mark_delivered(
         let ph = anon(chunk.len());
         let targets = claimed_targets(&mut tx, chunk, "state = 1").await?;
         if !targets.is_empty() {
-            let moved = Moved::begin(&mut tx, &targets, Moves::Cells).await?;
+            let tracked = Tracked::begin(&mut tx, &targets).await?;
             let mut q = sized(AssertSqlSafe(format!(
                 "UPDATE targets SET delivered_at = ? WHERE delivered_at IS NULL AND id IN ({})",
                 anon(targets.len())
@@ -196,7 +196,7 @@ pub(super) async fn mark_delivered(
                 q = q.bind(*id);
             }
             q.execute(&mut *tx).await?;
-            moved.end(&mut tx).await?;
+            tracked.end(&mut tx).await?;
         }
         let mut q = sized(AssertSqlSafe(format!(
             "UPDATE deliveries SET state = 2, delivered_at = ? WHERE state = 1 AND id IN ({ph}) \
@@ -282,7 +282,7 @@ pub(super) async fn mark_failed(
         let ph = anon(chunk.len());
         let targets = claimed_targets(&mut tx, chunk, "state IN (0, 1)").await?;
         if !targets.is_empty() {
-            let moved = Moved::begin(&mut tx, &targets, Moves::Cells).await?;
+            let tracked = Tracked::begin(&mut tx, &targets).await?;
             let mut q = sized(AssertSqlSafe(format!(
                 "UPDATE targets SET failed_at = ?, fail_reason = ? WHERE id IN ({})",
                 anon(targets.len())
@@ -293,7 +293,7 @@ pub(super) async fn mark_failed(
                 q = q.bind(*id);
             }
             q.execute(&mut *tx).await?;
-            moved.end(&mut tx).await?;
+            tracked.end(&mut tx).await?;
         }
         let mut q = sized(AssertSqlSafe(format!(
             "UPDATE deliveries SET state = 3, failed_at = ?, last_error = ? \

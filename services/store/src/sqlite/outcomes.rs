@@ -1,6 +1,6 @@
 //! Platform reports.
 
-use super::summary::{Moved, Moves};
+use super::rollup::Tracked;
 use super::*;
 
 pub(super) async fn record_reports(
@@ -62,7 +62,7 @@ pub(super) async fn record_reports(
     }
 
     // The rollups move once for the whole batch (delivered, acknowledged, decided, clock).
-    let moved = Moved::begin(&mut tx, &targets, Moves::All).await?;
+    let tracked = Tracked::begin(&mut tx, &targets).await?;
     // A report proves that the platform's receiver holds the target: set delivered_at if the
     // hub has not yet processed the Deliver answer (the delivery row follows with it).
     for chunk in targets.chunks(IN_CHUNK) {
@@ -102,7 +102,7 @@ pub(super) async fn record_reports(
         q.execute(&mut *tx).await?;
     }
     super::summary::update_clocks(&mut tx, &effects.decided()).await?;
-    moved.end(&mut tx).await?;
+    tracked.end(&mut tx).await?;
     for (target_id, result, text, at) in crate::audit::restorations(reports, &recorded) {
         sqlx::query(
             "UPDATE targets SET restoration = ?2, restoration_text = ?3, restoration_at = ?4 \

@@ -16,3 +16,4 @@ mod reports;
 mod summaries;
 mod summary_bench;
 mod summary_facts;
+mod summary_property;

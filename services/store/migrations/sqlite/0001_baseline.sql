@@ -1,5 +1,10 @@
--- takedown hub schema, SQLite dialect. Times are Unix milliseconds; enumerations are the
--- integer values of their protobuf enums.
+-- takedown hub schema, SQLite dialect: the baseline, squashed on 2026-12-01 from the
+-- migrations before it (no release had been made). From here on migrations are
+-- append-only: a committed migration is never edited or removed (`.ci/check-migrations`).
+--
+-- Times are Unix milliseconds; enumerations are the integer values of their protobuf
+-- enums. No triggers: the store is the only writer, and keeps the summary rollups itself
+-- in the transaction of each change (see `services/store/src/rollup.rs`).
 
 CREATE TABLE organizations (
     id            TEXT PRIMARY KEY,
@@ -49,6 +54,7 @@ CREATE TABLE action_day_agencies (
     PRIMARY KEY (action_day_id, agency_id)
 ) STRICT, WITHOUT ROWID;
 
+-- purged_at: when retention purged the list's item bytes and notes.
 CREATE TABLE lists (
     list_id        TEXT PRIMARY KEY,
     agency_id      TEXT NOT NULL,
@@ -61,11 +67,15 @@ CREATE TABLE lists (
     accepted_at    INTEGER NOT NULL,
     due_at         INTEGER NOT NULL,
     new_targets    INTEGER NOT NULL DEFAULT 0,
-    merged         INTEGER NOT NULL DEFAULT 0
+    merged         INTEGER NOT NULL DEFAULT 0,
+    purged_at      INTEGER
 ) STRICT;
 
 -- One row per (scope, platform, normalized target); scope is the action day id, or '' for
 -- the standing scope. The descriptive columns come from the first referral.
+-- ro_elapsed: the removal-order clock of an acted-on removal order, milliseconds from
+-- delivery to action less the time a "cannot execute" answer was open (`summary::clock!`).
+-- restoration: the platform's answer to a withdrawal (takedown.v1.RestorationResult).
 CREATE TABLE targets (
     id                INTEGER PRIMARY KEY,
     scope             TEXT NOT NULL,
@@ -88,6 +98,12 @@ CREATE TABLE targets (
     fail_reason       TEXT,
     failed_at         INTEGER,
     withdrawn_at      INTEGER,
+    withdraw_reason   TEXT,
+    withdrawn_by      TEXT,
+    restoration       INTEGER,
+    restoration_text  TEXT,
+    restoration_at    INTEGER,
+    ro_elapsed        INTEGER,
     UNIQUE (scope, platform, normalized)
 ) STRICT;
 CREATE INDEX targets_by_day ON targets (action_day_id, platform) WHERE action_day_id IS NOT NULL;
@@ -103,7 +119,8 @@ CREATE TABLE referrals (
 CREATE INDEX referrals_by_target ON referrals (target_id);
 
 -- The outbox. state: 0 PENDING, 1 INFLIGHT, 2 DELIVERED, 3 FAILED; kind: 1 TAKEDOWN,
--- 2 WITHDRAWAL. For INFLIGHT rows next_at is the lease expiry.
+-- 2 WITHDRAWAL. For INFLIGHT rows next_at is the lease expiry. Claims take due deliveries
+-- in (next_at, id) order, LIMIT n, straight off the index.
 CREATE TABLE deliveries (
     id           INTEGER PRIMARY KEY,
     target_id    INTEGER NOT NULL REFERENCES targets (id),
@@ -119,7 +136,7 @@ CREATE TABLE deliveries (
     failed_at    INTEGER,
     UNIQUE (target_id, kind)
 ) STRICT;
-CREATE INDEX deliveries_due ON deliveries (platform, next_at) WHERE state IN (0, 1);
+CREATE INDEX deliveries_due ON deliveries (platform, next_at, id) WHERE state IN (0, 1);
 
 CREATE TABLE holds (
     id          TEXT PRIMARY KEY,
@@ -148,3 +165,73 @@ CREATE TABLE reports (
     PRIMARY KEY (platform, report_id)
 ) STRICT;
 CREATE INDEX reports_by_target ON reports (target_id);
+
+-- One row per recorded state change; hash = SHA-256 of the canonical encoding of
+-- (seq, at, actor, kind, subject, details, prev_hash) (see takedown_protocol::audit).
+CREATE TABLE audit_log (
+    seq       INTEGER PRIMARY KEY,
+    at        INTEGER NOT NULL,
+    actor     TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    subject   TEXT NOT NULL,
+    details   TEXT NOT NULL,
+    prev_hash BLOB NOT NULL,
+    hash      BLOB NOT NULL
+) STRICT;
+
+-- Summary rollups: what GetActionDaySummary reads instead of scanning every target, kept
+-- by the store (`rollup.rs`) and recomputed from the facts by `rebuild_summary`. Agency ''
+-- is the whole day; every other agency value is one referring agency's share.
+
+-- Targets per state. removal_order: legal basis REMOVAL_ORDER; outcome 0 = none;
+-- reason: the reject reason of a REJECTED outcome (0 = unspecified or unknown);
+-- ro_clock: 0 = not an acted-on delivered removal order, 1 = acted on within the hour,
+-- 2 = later.
+CREATE TABLE summary_cells (
+    action_day_id TEXT NOT NULL,
+    agency        TEXT NOT NULL,
+    platform      TEXT NOT NULL,
+    due_at        INTEGER NOT NULL,
+    removal_order INTEGER NOT NULL,
+    delivered     INTEGER NOT NULL,
+    acked         INTEGER NOT NULL,
+    outcome       INTEGER NOT NULL,
+    reason        INTEGER NOT NULL,
+    failed        INTEGER NOT NULL,
+    ro_clock      INTEGER NOT NULL,
+    n             INTEGER NOT NULL,
+    PRIMARY KEY (action_day_id, agency, platform, due_at, removal_order, delivered, acked,
+                 outcome, reason, failed, ro_clock)
+) STRICT, WITHOUT ROWID;
+
+-- Latency histograms: measure 0 = release to acknowledgement, 1 = release to action;
+-- bucket = the latency in milliseconds truncated to three significant digits.
+CREATE TABLE summary_latency (
+    action_day_id TEXT NOT NULL,
+    agency        TEXT NOT NULL,
+    platform      TEXT NOT NULL,
+    measure       INTEGER NOT NULL,
+    bucket        INTEGER NOT NULL,
+    n             INTEGER NOT NULL,
+    PRIMARY KEY (action_day_id, agency, platform, measure, bucket)
+) STRICT, WITHOUT ROWID;
+
+-- Blocks per slot of acted_at, at five resolutions: slot = acted_at / (level seconds), for
+-- level 1, 10, 60, 600 and 3600 (a chart of any span reads a few thousand rows at most).
+CREATE TABLE summary_blocks (
+    action_day_id TEXT NOT NULL,
+    agency        TEXT NOT NULL,
+    level         INTEGER NOT NULL,
+    slot          INTEGER NOT NULL,
+    platform      TEXT NOT NULL,
+    n             INTEGER NOT NULL,
+    PRIMARY KEY (action_day_id, agency, level, slot, platform)
+) STRICT, WITHOUT ROWID;
+
+-- Per agency: its targets that another agency referred too.
+CREATE TABLE summary_merged (
+    action_day_id TEXT NOT NULL,
+    agency        TEXT NOT NULL,
+    n             INTEGER NOT NULL,
+    PRIMARY KEY (action_day_id, agency)
+) STRICT, WITHOUT ROWID;
