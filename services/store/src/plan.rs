@@ -86,7 +86,7 @@ pub(crate) struct Decision<'a> {
 }
 
 /// What the newly recorded reports of a batch change on one target: applied in one
-/// update, so that the row (and the summary triggers on it) changes once per batch.
+/// update, so that the row changes once per batch.
 pub(crate) struct TargetEffect<'a> {
     pub target_id: i64,
     /// The earliest acknowledgement time.

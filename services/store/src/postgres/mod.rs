@@ -47,11 +47,10 @@ impl PgStore {
     /// Connects to `url` (`postgres://...`) and applies the embedded migrations (sqlx takes
     /// an advisory lock, so replicas starting together migrate once).
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        // No JIT: the hub's statements are short, but the planner cannot estimate the
-        // summary triggers' transition tables and, past a few thousand targets, priced
-        // them high enough to compile them, which took 1.5 s per statement (auto_explain:
-        // "JIT ... Optimization 780 ms, Emission 693 ms" on a 500-row update), for every
-        // batch of a 100 000-target action day.
+        // No JIT: the hub's statements are short and run once per batch, so compiling
+        // them costs more than it saves. (It was first seen with the summary triggers,
+        // now gone: the planner priced their transition tables high enough to compile
+        // them, 1.5 s per statement on a 500-row update.)
         let options = PgConnectOptions::from_str(url)?.options([("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
