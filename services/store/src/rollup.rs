@@ -15,10 +15,13 @@
 //! target referred by two agencies counts once for the day and once for each agency).
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
 
 use takedown_protocol::pb::{LegalBasis, Outcome};
+
+use crate::StoreResult;
 
 /// The resolutions of `summary_blocks`, in seconds.
 pub(crate) const LEVELS: [i64; 5] = [1, 10, 60, 600, 3600];
@@ -405,6 +408,100 @@ pub(crate) fn of_all<'a>(facts: &'a [Facts], agencies: &'a Agencies) -> Delta<'a
     }
     d.prune();
     d
+}
+
+/// What a backend's write transaction offers the rollup keeping below: reads of facts and
+/// agencies, and the grouped upserts of a [`Delta`].
+pub(crate) trait RollupTx: Send {
+    /// The facts of the action-day targets among `ids` (sorted), by id; with `lock`, their
+    /// rows stay locked against other writers until the transaction ends.
+    fn facts(
+        &mut self,
+        ids: &[i64],
+        lock: bool,
+    ) -> impl Future<Output = StoreResult<Vec<Facts>>> + Send;
+    /// Up to `limit` targets of a day with ids above `after_id`, by id.
+    fn day_facts(
+        &mut self,
+        action_day_id: &str,
+        after_id: i64,
+        limit: i64,
+    ) -> impl Future<Output = StoreResult<Vec<Facts>>> + Send;
+    /// The distinct referring agencies of `ids`.
+    fn agencies(&mut self, ids: &[i64]) -> impl Future<Output = StoreResult<Agencies>> + Send;
+    /// Adds a net change to the rollups: one upsert per table it touches, in key order.
+    fn apply(&mut self, delta: &Delta<'_>) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// A change of targets that keeps the rollups: [`Self::begin`] reads (and locks) the
+/// targets' facts before the change, the caller changes them, [`Self::end`] reads them
+/// again and applies the net difference, all in the caller's transaction.
+pub(crate) struct Tracked {
+    ids: Vec<i64>,
+    before: Before,
+}
+
+impl Tracked {
+    /// `targets` sorted (rows are locked in that order).
+    pub async fn begin<T: RollupTx>(tx: &mut T, targets: &[i64]) -> StoreResult<Self> {
+        let facts = tx.facts(targets, true).await?;
+        let ids: Vec<i64> = facts.iter().map(|f| f.id).collect();
+        let agencies = if ids.is_empty() {
+            Agencies::default()
+        } else {
+            tx.agencies(&ids).await?
+        };
+        Ok(Self {
+            ids,
+            before: Before { facts, agencies },
+        })
+    }
+
+    pub async fn end<T: RollupTx>(self, tx: &mut T) -> StoreResult<()> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        let after = tx.facts(&self.ids, false).await?;
+        tx.apply(&self.before.delta(&after)).await
+    }
+}
+
+/// The rollups of an intake (see [`Intake`]): call with the new targets' facts and the ids
+/// of the existing ones before the referrals are written (it reads the former agencies,
+/// with the existing targets locked).
+pub(crate) async fn intake<T: RollupTx>(
+    tx: &mut T,
+    agency: &str,
+    fresh: &[Facts],
+    existing: &[i64],
+) -> StoreResult<()> {
+    let change = if existing.is_empty() {
+        Intake::new(agency, fresh, Vec::new(), Agencies::default())
+    } else {
+        let mut ids = existing.to_vec();
+        ids.sort_unstable();
+        let facts = tx.facts(&ids, true).await?;
+        let before = tx.agencies(&ids).await?;
+        Intake::new(agency, fresh, facts, before)
+    };
+    tx.apply(&change.delta(fresh)).await
+}
+
+/// Adds the rollups of every target of a day (after its rollups were deleted), a page of
+/// targets at a time.
+pub(crate) async fn add_day<T: RollupTx>(tx: &mut T, action_day_id: &str) -> StoreResult<()> {
+    const PAGE: i64 = 10_000;
+    let mut after_id = i64::MIN;
+    loop {
+        let facts = tx.day_facts(action_day_id, after_id, PAGE).await?;
+        let Some(last) = facts.last() else {
+            return Ok(());
+        };
+        after_id = last.id;
+        let ids: Vec<i64> = facts.iter().map(|f| f.id).collect();
+        let agencies = tx.agencies(&ids).await?;
+        tx.apply(&of_all(&facts, &agencies)).await?;
+    }
 }
 
 #[cfg(test)]

@@ -123,7 +123,7 @@ pub(super) async fn insert_list_tx(
         .map(|pos| Facts::fresh(ids[pos], list, firsts[pos]))
         .collect();
     let existing: Vec<i64> = missing.iter().map(|&pos| ids[pos]).collect();
-    super::rollup::intake(tx, &list.agency_id, &fresh_facts, &existing).await?;
+    crate::rollup::intake(tx, &list.agency_id, &fresh_facts, &existing).await?;
 
     // Referrals, one per item.
     let indexes: Vec<i64> = (0..items.len()).map(|i| i as i64).collect();

@@ -1,7 +1,7 @@
 //! Deconfliction holds and the delivery outbox.
 
-use super::rollup::Tracked;
 use super::*;
+use crate::rollup::Tracked;
 
 const HOLD_COLUMNS: &str =
     "id, platform, target, normalized, reason, expires_at, created_at, placed_by, released_at";

@@ -1,7 +1,7 @@
 //! Platform reports.
 
-use super::rollup::Tracked;
 use super::*;
+use crate::rollup::Tracked;
 
 pub(super) async fn record_reports(
     pool: &PgPool,

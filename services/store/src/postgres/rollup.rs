@@ -1,6 +1,6 @@
-//! Keeping the summary rollups (see [`crate::rollup`]): the facts of a batch of targets
-//! before and after a change, and the net change applied with one grouped upsert per
-//! rollup table.
+//! The PostgreSQL side of keeping the summary rollups (see [`crate::rollup`]): reading
+//! the facts and agencies of a batch of targets, and applying a net change with one
+//! grouped upsert per rollup table.
 //!
 //! Several hubs write at once, so the facts before a change are read with the targets'
 //! rows locked (`FOR UPDATE`, in id order) until the transaction ends: no other writer can
@@ -9,129 +9,55 @@
 //! write in key order, so that concurrent writers lock rollup rows alike.
 
 use super::*;
-use crate::rollup::{Agencies, Before, Delta, FACT_COLUMNS, Facts, Intake, of_all};
+use crate::rollup::{Agencies, Delta, FACT_COLUMNS, Facts, RollupTx};
 
-/// The facts of the action-day targets among `ids`, by id; with `lock`, their rows stay
-/// locked until the transaction ends.
-async fn read_facts(
-    tx: &mut Transaction<'static, Postgres>,
-    ids: &[i64],
-    lock: bool,
-) -> StoreResult<Vec<Facts>> {
-    let lock = if lock { " FOR UPDATE" } else { "" };
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {FACT_COLUMNS} FROM targets WHERE action_day_id IS NOT NULL \
-         AND id = ANY($1) ORDER BY id{lock}"
-    )))
-    .bind(ids)
-    .fetch_all(&mut **tx)
-    .await?)
-}
-
-/// The distinct referring agencies of `ids`.
-async fn read_agencies(
-    tx: &mut Transaction<'static, Postgres>,
-    ids: &[i64],
-) -> StoreResult<Agencies> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT DISTINCT target_id, agency_id FROM referrals WHERE target_id = ANY($1)",
-    )
-    .bind(ids)
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(Agencies::from_rows(rows))
-}
-
-/// A change of targets that keeps the rollups: [`Self::begin`] locks the targets and reads
-/// their facts, the caller changes them, [`Self::end`] reads them again and applies the
-/// net difference, all in the caller's transaction.
-pub(super) struct Tracked {
-    ids: Vec<i64>,
-    before: Before,
-}
-
-impl Tracked {
-    pub(super) async fn begin(
-        tx: &mut Transaction<'static, Postgres>,
-        targets: &[i64],
-    ) -> StoreResult<Self> {
-        let facts = read_facts(tx, targets, true).await?;
-        let ids: Vec<i64> = facts.iter().map(|f| f.id).collect();
-        let agencies = if ids.is_empty() {
-            Agencies::default()
-        } else {
-            read_agencies(tx, &ids).await?
-        };
-        Ok(Self {
-            ids,
-            before: Before { facts, agencies },
-        })
+impl RollupTx for Transaction<'_, Postgres> {
+    async fn facts(&mut self, ids: &[i64], lock: bool) -> StoreResult<Vec<Facts>> {
+        let lock = if lock { " FOR UPDATE" } else { "" };
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {FACT_COLUMNS} FROM targets WHERE action_day_id IS NOT NULL \
+             AND id = ANY($1) ORDER BY id{lock}"
+        )))
+        .bind(ids)
+        .fetch_all(&mut **self)
+        .await?)
     }
 
-    pub(super) async fn end(self, tx: &mut Transaction<'static, Postgres>) -> StoreResult<()> {
-        if self.ids.is_empty() {
-            return Ok(());
-        }
-        let after = read_facts(tx, &self.ids, false).await?;
-        apply(tx, &self.before.delta(&after)).await
-    }
-}
-
-/// The rollups of an intake (see [`Intake`]): call with the new targets' facts and the ids
-/// of the existing ones before the referrals are written (it reads the former agencies,
-/// with the existing targets locked).
-pub(super) async fn intake(
-    tx: &mut Transaction<'static, Postgres>,
-    agency: &str,
-    fresh: &[Facts],
-    existing: &[i64],
-) -> StoreResult<()> {
-    let change = if existing.is_empty() {
-        Intake::new(agency, fresh, Vec::new(), Agencies::default())
-    } else {
-        let mut ids = existing.to_vec();
-        ids.sort_unstable();
-        let facts = read_facts(tx, &ids, true).await?;
-        let before = read_agencies(tx, &ids).await?;
-        Intake::new(agency, fresh, facts, before)
-    };
-    apply(tx, &change.delta(fresh)).await
-}
-
-/// Adds the rollups of every target of a day (after its rollups were deleted), a page of
-/// targets at a time.
-pub(super) async fn add_day(
-    tx: &mut Transaction<'static, Postgres>,
-    action_day_id: &str,
-) -> StoreResult<()> {
-    const PAGE: i64 = 10_000;
-    let mut after_id = i64::MIN;
-    loop {
-        let facts: Vec<Facts> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    async fn day_facts(
+        &mut self,
+        action_day_id: &str,
+        after_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Facts>> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {FACT_COLUMNS} FROM targets WHERE action_day_id = $1 AND id > $2 \
              ORDER BY id LIMIT $3"
         )))
         .bind(action_day_id)
         .bind(after_id)
-        .bind(PAGE)
-        .fetch_all(&mut **tx)
+        .bind(limit)
+        .fetch_all(&mut **self)
+        .await?)
+    }
+
+    async fn agencies(&mut self, ids: &[i64]) -> StoreResult<Agencies> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT DISTINCT target_id, agency_id FROM referrals WHERE target_id = ANY($1)",
+        )
+        .bind(ids)
+        .fetch_all(&mut **self)
         .await?;
-        let Some(last) = facts.last() else {
-            return Ok(());
-        };
-        after_id = last.id;
-        let ids: Vec<i64> = facts.iter().map(|f| f.id).collect();
-        let agencies = read_agencies(tx, &ids).await?;
-        apply(tx, &of_all(&facts, &agencies)).await?;
+        Ok(Agencies::from_rows(rows))
+    }
+
+    async fn apply(&mut self, d: &Delta<'_>) -> StoreResult<()> {
+        apply(self, d).await
     }
 }
 
 /// Applies a net change: one upsert per rollup table that it touches, its rows bound as
 /// column arrays in key order.
-pub(super) async fn apply(
-    tx: &mut Transaction<'static, Postgres>,
-    d: &Delta<'_>,
-) -> StoreResult<()> {
+async fn apply(tx: &mut Transaction<'_, Postgres>, d: &Delta<'_>) -> StoreResult<()> {
     if d.is_empty() {
         return Ok(());
     }

@@ -41,7 +41,7 @@ pub(super) async fn rebuild_summary(pool: &PgPool, action_day_id: &str) -> Store
             .execute(&mut *tx)
             .await?;
     }
-    super::rollup::add_day(&mut tx, action_day_id).await?;
+    crate::rollup::add_day(&mut tx, action_day_id).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -113,7 +113,7 @@ pub(super) async fn insert_list_tx(
         .map(|pos| Facts::fresh(ids[pos], list, &items[plan.unique[pos]]))
         .collect();
     let existing: Vec<i64> = missing.iter().map(|&pos| ids[pos]).collect();
-    super::rollup::intake(tx, &list.agency_id, &fresh_facts, &existing).await?;
+    crate::rollup::intake(tx, &list.agency_id, &fresh_facts, &existing).await?;
 
     // Referrals, one per item.
     for (range, sql) in chunks(items.len(), rows_per_chunk(0, 5), |n| {

@@ -1,7 +1,7 @@
 //! Deconfliction holds and the delivery outbox.
 
-use super::rollup::Tracked;
 use super::*;
+use crate::rollup::Tracked;
 
 pub(super) async fn insert_hold(pool: &SqlitePool, hold: &Hold) -> StoreResult<Hold> {
     let mut tx = write_tx(pool).await?;

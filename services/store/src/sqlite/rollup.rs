@@ -1,13 +1,13 @@
-//! Keeping the summary rollups (see [`crate::rollup`]): the facts of a batch of targets
-//! before and after a change, and the net change applied with one grouped upsert per
-//! rollup table. SQLite has one writer, so the facts read inside its transaction cannot
-//! change under it.
+//! The SQLite side of keeping the summary rollups (see [`crate::rollup`]): reading the
+//! facts and agencies of a batch of targets, and applying a net change with one grouped
+//! upsert per rollup table. SQLite has one writer, so the facts read inside its
+//! transaction cannot change under it.
 //!
 //! Id sets and a delta's rows travel as one JSON array each (read with `json_each`), so
 //! every statement here has constant text and stays prepared in the writer's cache.
 
 use super::*;
-use crate::rollup::{Agencies, Before, Delta, FACT_COLUMNS, Facts, Intake, of_all};
+use crate::rollup::{Agencies, Delta, FACT_COLUMNS, Facts, RollupTx};
 
 /// Ids as a JSON array, for `json_each`.
 pub(super) fn json_ids(ids: &[i64]) -> String {
@@ -25,108 +25,48 @@ pub(super) fn json_ids(ids: &[i64]) -> String {
     s
 }
 
-/// The facts of the action-day targets among the JSON array of ids `ids`, by id.
-async fn read_facts(tx: &mut Transaction<'static, Sqlite>, ids: &str) -> StoreResult<Vec<Facts>> {
-    Ok(sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {FACT_COLUMNS} FROM targets WHERE action_day_id IS NOT NULL \
-         AND id IN (SELECT value FROM json_each(?1)) ORDER BY id"
-    )))
-    .bind(ids)
-    .fetch_all(&mut **tx)
-    .await?)
-}
-
-/// The distinct referring agencies of the targets in the JSON array `ids`.
-async fn read_agencies(tx: &mut Transaction<'static, Sqlite>, ids: &str) -> StoreResult<Agencies> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT DISTINCT target_id, agency_id FROM referrals \
-         WHERE target_id IN (SELECT value FROM json_each(?1))",
-    )
-    .bind(ids)
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(Agencies::from_rows(rows))
-}
-
-/// A change of targets that keeps the rollups: [`Self::begin`] reads the targets' facts
-/// before the change, the caller changes them, [`Self::end`] reads them after and applies
-/// the net difference, all in the caller's transaction.
-pub(super) struct Tracked {
-    ids: String,
-    before: Before,
-}
-
-impl Tracked {
-    pub(super) async fn begin(
-        tx: &mut Transaction<'static, Sqlite>,
-        targets: &[i64],
-    ) -> StoreResult<Self> {
-        let ids = json_ids(targets);
-        let facts = read_facts(tx, &ids).await?;
-        let agencies = if facts.is_empty() {
-            Agencies::default()
-        } else {
-            read_agencies(tx, &ids).await?
-        };
-        Ok(Self {
-            ids,
-            before: Before { facts, agencies },
-        })
+impl RollupTx for Transaction<'_, Sqlite> {
+    /// No lock is needed: SQLite has one writer, and this is its transaction.
+    async fn facts(&mut self, ids: &[i64], _lock: bool) -> StoreResult<Vec<Facts>> {
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {FACT_COLUMNS} FROM targets WHERE action_day_id IS NOT NULL \
+             AND id IN (SELECT value FROM json_each(?1)) ORDER BY id"
+        )))
+        .bind(json_ids(ids))
+        .fetch_all(&mut **self)
+        .await?)
     }
 
-    pub(super) async fn end(self, tx: &mut Transaction<'static, Sqlite>) -> StoreResult<()> {
-        if self.before.facts.is_empty() {
-            return Ok(());
-        }
-        let after = read_facts(tx, &self.ids).await?;
-        apply(tx, &self.before.delta(&after)).await
-    }
-}
-
-/// The rollups of an intake (see [`Intake`]): call with the new targets' facts and the ids
-/// of the existing ones before the referrals are written (it reads the former agencies).
-pub(super) async fn intake(
-    tx: &mut Transaction<'static, Sqlite>,
-    agency: &str,
-    fresh: &[Facts],
-    existing: &[i64],
-) -> StoreResult<()> {
-    let change = if existing.is_empty() {
-        Intake::new(agency, fresh, Vec::new(), Agencies::default())
-    } else {
-        let ids = json_ids(existing);
-        let facts = read_facts(tx, &ids).await?;
-        let before = read_agencies(tx, &ids).await?;
-        Intake::new(agency, fresh, facts, before)
-    };
-    apply(tx, &change.delta(fresh)).await
-}
-
-/// Adds the rollups of every target of a day (after its rollups were deleted), a page of
-/// targets at a time.
-pub(super) async fn add_day(
-    tx: &mut Transaction<'static, Sqlite>,
-    action_day_id: &str,
-) -> StoreResult<()> {
-    const PAGE: i64 = 10_000;
-    let mut after_id = i64::MIN;
-    loop {
-        let facts: Vec<Facts> = sqlx::query_as(AssertSqlSafe(format!(
+    async fn day_facts(
+        &mut self,
+        action_day_id: &str,
+        after_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Facts>> {
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {FACT_COLUMNS} FROM targets WHERE action_day_id = ?1 AND id > ?2 \
              ORDER BY id LIMIT ?3"
         )))
         .bind(action_day_id)
         .bind(after_id)
-        .bind(PAGE)
-        .fetch_all(&mut **tx)
+        .bind(limit)
+        .fetch_all(&mut **self)
+        .await?)
+    }
+
+    async fn agencies(&mut self, ids: &[i64]) -> StoreResult<Agencies> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT DISTINCT target_id, agency_id FROM referrals \
+             WHERE target_id IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(json_ids(ids))
+        .fetch_all(&mut **self)
         .await?;
-        let Some(last) = facts.last() else {
-            return Ok(());
-        };
-        after_id = last.id;
-        let ids: Vec<i64> = facts.iter().map(|f| f.id).collect();
-        let agencies = read_agencies(tx, &json_ids(&ids)).await?;
-        apply(tx, &of_all(&facts, &agencies)).await?;
+        Ok(Agencies::from_rows(rows))
+    }
+
+    async fn apply(&mut self, d: &Delta<'_>) -> StoreResult<()> {
+        apply(self, d).await
     }
 }
 
@@ -158,7 +98,7 @@ const UPSERT_MERGED: &str = "INSERT INTO summary_merged (action_day_id, agency, 
 
 /// Applies a net change: one upsert per rollup table that it touches, its rows as a JSON
 /// array of arrays in key order.
-pub(super) async fn apply(tx: &mut Transaction<'static, Sqlite>, d: &Delta<'_>) -> StoreResult<()> {
+async fn apply(tx: &mut Transaction<'_, Sqlite>, d: &Delta<'_>) -> StoreResult<()> {
     if d.is_empty() {
         return Ok(());
     }

@@ -37,7 +37,7 @@ pub(super) async fn rebuild_summary(pool: &SqlitePool, action_day_id: &str) -> S
             .execute(&mut *tx)
             .await?;
     }
-    super::rollup::add_day(&mut tx, action_day_id).await?;
+    crate::rollup::add_day(&mut tx, action_day_id).await?;
     tx.commit().await?;
     Ok(())
 }
