@@ -216,6 +216,16 @@ impl Config {
         if self.audience.is_empty() {
             return bad("audience must not be empty".into());
         }
+        // Paths are checked for form only: the files are read when the hub starts.
+        for (field, path) in [
+            ("tls.ca", &self.tls.ca),
+            ("tls.cert", &self.tls.cert),
+            ("tls.key", &self.tls.key),
+        ] {
+            if path.as_os_str().is_empty() {
+                return bad(format!("{field} must not be empty"));
+            }
+        }
         if self.limits.max_list_items == 0 || self.limits.max_list_bytes == 0 {
             return bad("limits.max_list_items and limits.max_list_bytes must be positive".into());
         }
@@ -396,6 +406,14 @@ mod tests {
             assert!(Config::load(None).is_err());
             Ok(())
         });
+    }
+
+    #[test]
+    fn empty_certificate_paths_are_refused() {
+        let mut c = Config::default();
+        c.tls.key = PathBuf::new();
+        let e = c.validate().unwrap_err().to_string();
+        assert_eq!(e, "configuration: tls.key must not be empty");
     }
 
     #[test]
