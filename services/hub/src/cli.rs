@@ -1,5 +1,6 @@
 //! The `takedown-hub` command line: parses arguments and configuration, sets up tracing,
-//! opens the store named by `database_url` and runs the hub until SIGINT/SIGTERM.
+//! opens the store named by `database_url` and runs the hub until SIGINT/SIGTERM. With
+//! `--check-config` it only loads and validates the configuration, and says so in one line.
 
 use std::path::PathBuf;
 
@@ -14,13 +15,23 @@ struct Args {
     /// TOML configuration file (overridden by TAKEDOWN_* environment variables).
     #[arg(long, short, env = "TAKEDOWN_CONFIG")]
     config: Option<PathBuf>,
+    /// Load and validate the configuration (file and environment) as startup does, print
+    /// one line and exit: 0 when it is valid. Opens no database, binds no port and reads
+    /// no certificate (paths are checked for form only).
+    #[arg(long)]
+    check_config: bool,
 }
 
 /// The binary's whole `main`: errors are one line on stderr and exit code 1.
 pub fn main() -> std::process::ExitCode {
-    let result = tokio::runtime::Runtime::new()
-        .context("starting the runtime")
-        .and_then(|rt| rt.block_on(real_main()));
+    let args = Args::parse();
+    let result = if args.check_config {
+        check_config(&args)
+    } else {
+        tokio::runtime::Runtime::new()
+            .context("starting the runtime")
+            .and_then(|rt| rt.block_on(real_main(args)))
+    };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -30,8 +41,21 @@ pub fn main() -> std::process::ExitCode {
     }
 }
 
-async fn real_main() -> anyhow::Result<()> {
-    let args = Args::parse();
+/// `--check-config`: the configuration step of [`real_main`] alone.
+fn check_config(args: &Args) -> anyhow::Result<()> {
+    let config = Config::load(args.config.as_deref())?;
+    let database = match Backend::of_url(&config.database_url)? {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres => "PostgreSQL",
+    };
+    println!(
+        "takedown-hub: configuration OK (hub_id {}, listen {}, database {database})",
+        config.hub_id, config.listen
+    );
+    Ok(())
+}
+
+async fn real_main(args: Args) -> anyhow::Result<()> {
     let config = Config::load(args.config.as_deref())?;
     telemetry::init(config.log_format == "json");
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -10,18 +10,6 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
-/// The top-level keys of [`Config`], as read from the environment.
-const TOP_LEVEL_KEYS: &[&str] = &[
-    "listen",
-    "database_url",
-    "hub_id",
-    "audience",
-    "tls",
-    "limits",
-    "delivery",
-    "log_format",
-];
-
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -205,12 +193,16 @@ impl Config {
     }
 
     /// The `TAKEDOWN_*` layer. Only the hub's own keys are read: other tools share the
-    /// prefix (`TAKEDOWN_CONFIG`, takedownctl's `TAKEDOWN_HUB`, test settings) and must not
-    /// make the hub refuse to start.
+    /// prefix (`TAKEDOWN_CONFIG`, takedownctl's `TAKEDOWN_HUB`, the sidecar's
+    /// `TAKEDOWN_SIDECAR_*`, test settings) and must not make the hub refuse to start. The
+    /// top-level keys are the fields of [`Config`] itself, so a new section is read from
+    /// the environment without a second list to update; below them, a misspelt key is
+    /// refused (`deny_unknown_fields`).
     fn env() -> Env {
-        Env::prefixed("TAKEDOWN_").split("__").filter(|key| {
+        let keys = takedown_net::config::struct_fields::<Config>();
+        Env::prefixed("TAKEDOWN_").split("__").filter(move |key| {
             let top = key.as_str().split('.').next().unwrap_or_default();
-            TOP_LEVEL_KEYS.iter().any(|k| top.eq_ignore_ascii_case(k))
+            keys.iter().any(|k| top.eq_ignore_ascii_case(k))
         })
     }
 
@@ -223,6 +215,16 @@ impl Config {
         }
         if self.audience.is_empty() {
             return bad("audience must not be empty".into());
+        }
+        // Paths are checked for form only: the files are read when the hub starts.
+        for (field, path) in [
+            ("tls.ca", &self.tls.ca),
+            ("tls.cert", &self.tls.cert),
+            ("tls.key", &self.tls.key),
+        ] {
+            if path.as_os_str().is_empty() {
+                return bad(format!("{field} must not be empty"));
+            }
         }
         if self.limits.max_list_items == 0 || self.limits.max_list_bytes == 0 {
             return bad("limits.max_list_items and limits.max_list_bytes must be positive".into());
@@ -274,6 +276,8 @@ impl DeliveryConfig {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
     use super::*;
 
     #[test]
@@ -301,12 +305,115 @@ mod tests {
 
     #[allow(clippy::result_large_err)]
     #[test]
+    fn retention_days_is_read_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TAKEDOWN_RETENTION__DAYS", "30");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.retention.days, 30);
+            Ok(())
+        });
+    }
+
+    /// Every leaf of a serialized configuration, by its dotted path (arrays are leaves).
+    fn leaves(config: &Config) -> BTreeMap<String, serde_json::Value> {
+        fn walk(path: &str, v: &serde_json::Value, out: &mut BTreeMap<String, serde_json::Value>) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    for (k, v) in map {
+                        let p = if path.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{path}.{k}")
+                        };
+                        walk(&p, v, out);
+                    }
+                }
+                _ => {
+                    out.insert(path.to_string(), v.clone());
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(
+            "",
+            &serde_json::to_value(config).expect("serializable"),
+            &mut out,
+        );
+        out
+    }
+
+    #[allow(clippy::result_large_err)]
+    #[test]
+    fn every_key_can_be_set_through_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            for (k, v) in [
+                ("TAKEDOWN_LISTEN", "0.0.0.0:7401"),
+                ("TAKEDOWN_DATABASE_URL", "postgres://takedown@db/takedown"),
+                ("TAKEDOWN_HUB_ID", "hub-2"),
+                ("TAKEDOWN_AUDIENCE", "aud-2"),
+                ("TAKEDOWN_TLS__CA", "/certs/ca.pem"),
+                ("TAKEDOWN_TLS__CERT", "/certs/hub.pem"),
+                ("TAKEDOWN_TLS__KEY", "/certs/hub.key"),
+                ("TAKEDOWN_LIMITS__MAX_LIST_ITEMS", "1000"),
+                ("TAKEDOWN_LIMITS__MAX_LIST_BYTES", "2048"),
+                ("TAKEDOWN_DELIVERY__BATCH_SIZE", "10"),
+                ("TAKEDOWN_DELIVERY__MAX_IN_FLIGHT", "3"),
+                ("TAKEDOWN_DELIVERY__RPC_TIMEOUT_MS", "1000"),
+                ("TAKEDOWN_DELIVERY__LEASE_MS", "2000"),
+                ("TAKEDOWN_DELIVERY__RETRY_SCHEDULE_MS", "[7, 8]"),
+                ("TAKEDOWN_DELIVERY__RETRY_JITTER", "0.5"),
+                ("TAKEDOWN_DELIVERY__BREAKER_FAILURES", "2"),
+                ("TAKEDOWN_DELIVERY__BREAKER_COOLDOWN_MS", "20"),
+                ("TAKEDOWN_DELIVERY__POLL_MS", "30"),
+                ("TAKEDOWN_DELIVERY__TREE_CACHE_LEAVES", "5000"),
+                ("TAKEDOWN_RETENTION__DAYS", "30"),
+                ("TAKEDOWN_RETENTION__INTERVAL_MS", "60000"),
+                ("TAKEDOWN_LOG_FORMAT", "json"),
+            ] {
+                jail.set_env(k, v);
+            }
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            let before = leaves(&Config::default());
+            let after = leaves(&c);
+            for (path, default) in &before {
+                assert_ne!(
+                    after.get(path),
+                    Some(default),
+                    "{path} was not set from the environment"
+                );
+            }
+            let sections: BTreeSet<&str> = before
+                .keys()
+                .map(|p| p.split('.').next().unwrap_or_default())
+                .collect();
+            let fields: BTreeSet<&str> = takedown_net::config::struct_fields::<Config>()
+                .iter()
+                .copied()
+                .collect();
+            assert_eq!(
+                sections, fields,
+                "a top-level key is not covered by this test"
+            );
+            Ok(())
+        });
+    }
+
+    #[allow(clippy::result_large_err)]
+    #[test]
     fn a_misspelt_key_of_the_hub_is_refused() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("TAKEDOWN_DELIVERY__BATCHSIZE", "1");
             assert!(Config::load(None).is_err());
             Ok(())
         });
+    }
+
+    #[test]
+    fn empty_certificate_paths_are_refused() {
+        let mut c = Config::default();
+        c.tls.key = PathBuf::new();
+        let e = c.validate().unwrap_err().to_string();
+        assert_eq!(e, "configuration: tls.key must not be empty");
     }
 
     #[test]

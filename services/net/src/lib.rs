@@ -13,8 +13,10 @@
 //! - [`peer`]: the identity of the caller of an RPC.
 //! - [`pki`]: generating a development CA and certificates (rcgen).
 //! - [`signal`]: SIGINT/SIGTERM for graceful shutdown.
+//! - [`config`]: what the services' layered configurations share (their accepted keys).
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod peer;
 pub mod pki;
 pub mod signal;

@@ -1,5 +1,5 @@
 //! The `takedown-sidecar` command line:
-//! `takedown-sidecar --config sidecar.toml [--listen ADDR] [--inbox FILE]`.
+//! `takedown-sidecar --config sidecar.toml [--listen ADDR] [--inbox FILE] [--check-config]`.
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -20,6 +20,11 @@ struct Args {
     /// Overrides `inbox` (SQLite file).
     #[arg(long)]
     inbox: Option<PathBuf>,
+    /// Load and validate the configuration (file, environment and the options above) as
+    /// startup does, print one line and exit: 0 when it is valid. Opens no inbox, binds no
+    /// port and reads no certificate or webhook CA (paths are checked for form only).
+    #[arg(long)]
+    check_config: bool,
 }
 
 fn load(args: &Args) -> anyhow::Result<Config> {
@@ -54,6 +59,15 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.check_config {
+        println!(
+            "takedown-sidecar: configuration OK (platform {}, listen {}, integration {})",
+            cfg.platform,
+            cfg.listen,
+            cfg.integration.mode()
+        );
+        return ExitCode::SUCCESS;
+    }
     telemetry::init(cfg.log_format);
     takedown_net::install_crypto_provider();
     let rt = match tokio::runtime::Runtime::new() {

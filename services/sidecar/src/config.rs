@@ -45,7 +45,7 @@ use figment::{
     Figment,
     providers::{Env, Format, Toml},
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use takedown_protocol::{
     ident::{OrgId, PlatformName},
     pb,
@@ -68,7 +68,7 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
 }
 
 /// The sidecar's configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The platform this sidecar receives for (`telegram`, `x`, ...).
@@ -125,7 +125,7 @@ fn default_keys_refresh_secs() -> u64 {
 }
 
 /// PEM files of the sidecar's own certificate and the CA.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsPaths {
     pub ca: PathBuf,
@@ -133,7 +133,7 @@ pub struct TlsPaths {
     pub key: PathBuf,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     #[default]
@@ -142,7 +142,7 @@ pub enum LogFormat {
 }
 
 /// How targets reach the platform.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "lowercase")]
 pub enum Integration {
     Webhook(WebhookSettings),
@@ -167,7 +167,7 @@ impl Integration {
 }
 
 /// `mode = "webhook"`: POST each batch as JSON to `url`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
     pub url: String,
@@ -197,7 +197,7 @@ impl std::fmt::Debug for WebhookSettings {
 }
 
 /// `mode = "command"`: run `program args...` with the batch JSON on stdin.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommandSettings {
     pub program: String,
@@ -212,7 +212,7 @@ pub struct CommandSettings {
 /// (`reject_reason`) with `reject_share`, ALREADY_GONE with `gone_share`; the rest is
 /// acknowledged only. Each decision comes after a delay uniform in
 /// [`min_delay_ms`, `max_delay_ms`], also from the hash. Withdrawals are RESTORED.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AutoSettings {
     #[serde(default = "default_block_share")]
@@ -260,7 +260,7 @@ impl Default for AutoSettings {
 
 /// How many inbox rows go to the platform at once, and how often the inbox is polled
 /// when idle (new deliveries also wake the worker at once).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HandoffSettings {
     #[serde(default = "default_handoff_batch")]
@@ -286,7 +286,7 @@ impl Default for HandoffSettings {
 }
 
 /// Outcome reports to the hub: at most `batch_size` (≤ 5 000) per call.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportSettings {
     #[serde(default = "default_report_batch")]
@@ -311,6 +311,10 @@ impl Default for ReportSettings {
 /// The environment variable prefix.
 pub const ENV_PREFIX: &str = "TAKEDOWN_SIDECAR_";
 
+/// `TAKEDOWN_SIDECAR_*` variables the command line reads, which are not configuration keys
+/// (`TAKEDOWN_SIDECAR_CONFIG` names the file).
+const COMMAND_LINE_VARIABLES: &[&str] = &["config"];
+
 impl Config {
     /// Defaults, then `file` (when given), then `TAKEDOWN_SIDECAR_*`; validated.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -324,13 +328,20 @@ impl Config {
             }
             fig = fig.merge(Toml::file(file));
         }
-        // TAKEDOWN_SIDECAR_CONFIG names the file (read by the command line), not a key.
-        fig = fig.merge(
-            Env::prefixed(ENV_PREFIX)
-                .split("__")
-                .filter(|key| !key.as_str().eq_ignore_ascii_case("config")),
-        );
+        fig = fig.merge(Self::env());
         Self::from_figment(fig)
+    }
+
+    /// The `TAKEDOWN_SIDECAR_*` layer. Unlike the hub's `TAKEDOWN_*`, the prefix is the
+    /// sidecar's alone, so every variable under it is read and one that names no key of
+    /// [`Config`] is refused (`deny_unknown_fields`): a misspelt variable is an error, not
+    /// a silent default. The only exceptions are the variables of the command line.
+    fn env() -> Env {
+        Env::prefixed(ENV_PREFIX).split("__").filter(|key| {
+            !COMMAND_LINE_VARIABLES
+                .iter()
+                .any(|v| key.as_str().eq_ignore_ascii_case(v))
+        })
     }
 
     /// A configuration from TOML text alone (no environment), validated.
@@ -376,8 +387,16 @@ impl Config {
         if self.hub_audience.trim().is_empty() {
             return Err(invalid("hub_audience", "is empty"));
         }
-        if self.inbox.as_os_str().is_empty() {
-            return Err(invalid("inbox", "is empty"));
+        // Paths are checked for form only: the files are read when the sidecar starts.
+        for (field, path) in [
+            ("inbox", &self.inbox),
+            ("tls.ca", &self.tls.ca),
+            ("tls.cert", &self.tls.cert),
+            ("tls.key", &self.tls.key),
+        ] {
+            if path.as_os_str().is_empty() {
+                return Err(invalid(field, "is empty"));
+            }
         }
         match &self.integration {
             Integration::Webhook(w) => {
@@ -399,6 +418,9 @@ impl Config {
                 }
                 if w.timeout_ms == 0 {
                     return Err(invalid("integration.timeout_ms", "must be > 0"));
+                }
+                if w.ca.as_ref().is_some_and(|ca| ca.as_os_str().is_empty()) {
+                    return Err(invalid("integration.ca", "is empty"));
                 }
             }
             Integration::Command(c) => {
@@ -462,6 +484,8 @@ pub fn parse_reject_reason(name: &str) -> Option<pb::RejectReason> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
     use super::*;
 
     const BASE: &str = r#"
@@ -512,6 +536,224 @@ mod tests {
         let c = Config::from_toml(include_str!("../sidecar.example.toml")).unwrap();
         assert_eq!(c.platform, "telegram");
         assert!(matches!(c.integration, Integration::Auto(ref a) if a.block_share == 0.8));
+    }
+
+    /// Every leaf of a serialized configuration, by its dotted path (arrays are leaves).
+    fn leaves(config: &Config) -> BTreeMap<String, serde_json::Value> {
+        fn walk(path: &str, v: &serde_json::Value, out: &mut BTreeMap<String, serde_json::Value>) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    for (k, v) in map {
+                        let p = if path.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{path}.{k}")
+                        };
+                        walk(&p, v, out);
+                    }
+                }
+                _ => {
+                    out.insert(path.to_string(), v.clone());
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(
+            "",
+            &serde_json::to_value(config).expect("serializable"),
+            &mut out,
+        );
+        out
+    }
+
+    /// Sets `vars` in the jail and loads the configuration from them and `file`.
+    #[allow(clippy::result_large_err)]
+    fn load_in(
+        jail: &mut figment::Jail,
+        file: Option<&str>,
+        vars: &[(&str, &str)],
+    ) -> Result<Config, ConfigError> {
+        for (k, v) in vars {
+            jail.set_env(k, v);
+        }
+        let path = Path::new("sidecar.toml");
+        if let Some(text) = file {
+            jail.create_file(path, text)
+                .expect("writing the config file");
+        }
+        Config::load(file.map(|_| path))
+    }
+
+    // figment's Jail closures return figment's own (large) error type.
+    #[allow(clippy::result_large_err)]
+    #[test]
+    fn every_key_can_be_set_through_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let c = load_in(
+                jail,
+                None,
+                &[
+                    ("TAKEDOWN_SIDECAR_PLATFORM", "tamtam"),
+                    ("TAKEDOWN_SIDECAR_LISTEN", "0.0.0.0:7444"),
+                    ("TAKEDOWN_SIDECAR_HUB_ENDPOINT", "https://hub:7400"),
+                    ("TAKEDOWN_SIDECAR_HUB_ID", "hub-2"),
+                    ("TAKEDOWN_SIDECAR_HUB_AUDIENCE", "aud-2"),
+                    ("TAKEDOWN_SIDECAR_TLS__CA", "/certs/ca.pem"),
+                    ("TAKEDOWN_SIDECAR_TLS__CERT", "/certs/tamtam.pem"),
+                    ("TAKEDOWN_SIDECAR_TLS__KEY", "/certs/tamtam.key"),
+                    ("TAKEDOWN_SIDECAR_INBOX", "/data/inbox.db"),
+                    ("TAKEDOWN_SIDECAR_LOG_FORMAT", "json"),
+                    ("TAKEDOWN_SIDECAR_DECISIONS_LISTEN", "0.0.0.0:7080"),
+                    ("TAKEDOWN_SIDECAR_INTEGRATION__MODE", "auto"),
+                    ("TAKEDOWN_SIDECAR_INTEGRATION__BLOCK_SHARE", "0.5"),
+                    ("TAKEDOWN_SIDECAR_INTEGRATION__REJECT_SHARE", "0.2"),
+                    ("TAKEDOWN_SIDECAR_INTEGRATION__REJECT_REASON", "OTHER"),
+                    ("TAKEDOWN_SIDECAR_INTEGRATION__GONE_SHARE", "0.05"),
+                    ("TAKEDOWN_SIDECAR_INTEGRATION__MIN_DELAY_MS", "5"),
+                    ("TAKEDOWN_SIDECAR_INTEGRATION__MAX_DELAY_MS", "10"),
+                    ("TAKEDOWN_SIDECAR_INTEGRATION__SEED", "7"),
+                    ("TAKEDOWN_SIDECAR_HANDOFF__BATCH_SIZE", "100"),
+                    ("TAKEDOWN_SIDECAR_HANDOFF__INTERVAL_MS", "50"),
+                    ("TAKEDOWN_SIDECAR_REPORT__BATCH_SIZE", "300"),
+                    ("TAKEDOWN_SIDECAR_REPORT__INTERVAL_MS", "60"),
+                    ("TAKEDOWN_SIDECAR_KEYS_REFRESH_SECS", "30"),
+                    // Read by the command line, not a key: not refused.
+                    ("TAKEDOWN_SIDECAR_CONFIG", "elsewhere.toml"),
+                ],
+            )
+            .map_err(|e| e.to_string())?;
+            let before = leaves(&Config::from_toml(BASE).map_err(|e| e.to_string())?);
+            let after = leaves(&c);
+            // The default mode is auto; the webhook and command tests below switch it.
+            assert_eq!(after["integration.mode"], "auto");
+            for (path, default) in before.iter().filter(|(p, _)| *p != "integration.mode") {
+                assert_ne!(
+                    after.get(path),
+                    Some(default),
+                    "{path} was not set from the environment"
+                );
+            }
+            let sections: BTreeSet<&str> = before
+                .keys()
+                .map(|p| p.split('.').next().unwrap_or_default())
+                .collect();
+            let fields: BTreeSet<&str> = takedown_net::config::struct_fields::<Config>()
+                .iter()
+                .copied()
+                .collect();
+            assert_eq!(
+                sections, fields,
+                "a top-level key is not covered by this test"
+            );
+            Ok(())
+        });
+    }
+
+    #[allow(clippy::result_large_err)]
+    #[test]
+    fn webhook_settings_can_be_set_through_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let c = load_in(
+                jail,
+                Some(BASE),
+                &[
+                    ("TAKEDOWN_SIDECAR_DECISIONS_LISTEN", "127.0.0.1:7080"),
+                    ("TAKEDOWN_SIDECAR_INTEGRATION__MODE", "webhook"),
+                    (
+                        "TAKEDOWN_SIDECAR_INTEGRATION__URL",
+                        "https://moderation.example/v1",
+                    ),
+                    ("TAKEDOWN_SIDECAR_INTEGRATION__TOKEN", "s3cret"),
+                    (
+                        "TAKEDOWN_SIDECAR_INTEGRATION__CA",
+                        "/certs/moderation-ca.pem",
+                    ),
+                    ("TAKEDOWN_SIDECAR_INTEGRATION__TIMEOUT_MS", "5000"),
+                ],
+            )
+            .map_err(|e| e.to_string())?;
+            let Integration::Webhook(w) = &c.integration else {
+                panic!("mode is {}", c.integration.mode());
+            };
+            assert_eq!(w.url, "https://moderation.example/v1");
+            assert_eq!(w.token.as_deref(), Some("s3cret"));
+            assert_eq!(w.ca.as_deref(), Some(Path::new("/certs/moderation-ca.pem")));
+            assert_eq!(w.timeout_ms, 5000);
+            Ok(())
+        });
+    }
+
+    #[allow(clippy::result_large_err)]
+    #[test]
+    fn command_settings_can_be_set_through_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let c = load_in(
+                jail,
+                Some(BASE),
+                &[
+                    ("TAKEDOWN_SIDECAR_INTEGRATION__MODE", "command"),
+                    (
+                        "TAKEDOWN_SIDECAR_INTEGRATION__PROGRAM",
+                        "/usr/local/bin/moderate",
+                    ),
+                    ("TAKEDOWN_SIDECAR_INTEGRATION__ARGS", "[--queue, takedown]"),
+                    ("TAKEDOWN_SIDECAR_INTEGRATION__TIMEOUT_MS", "9000"),
+                ],
+            )
+            .map_err(|e| e.to_string())?;
+            let Integration::Command(cmd) = &c.integration else {
+                panic!("mode is {}", c.integration.mode());
+            };
+            assert_eq!(cmd.program, "/usr/local/bin/moderate");
+            assert_eq!(cmd.args, ["--queue", "takedown"]);
+            assert_eq!(cmd.timeout_ms, 9000);
+            Ok(())
+        });
+    }
+
+    #[allow(clippy::result_large_err)]
+    #[test]
+    fn a_misspelt_variable_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            let err = load_in(
+                jail,
+                Some(BASE),
+                &[("TAKEDOWN_SIDECAR_HUB_ENDPIONT", "https://h:1")],
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("hub_endpiont"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[allow(clippy::result_large_err)]
+    #[test]
+    fn shares_over_one_are_refused_with_the_defaults_counted() {
+        figment::Jail::expect_with(|jail| {
+            // docker-compose.yml's sidecar-telegram once did this: 0.9 + 0.1 + 0.1.
+            let err = load_in(
+                jail,
+                Some(BASE),
+                &[
+                    ("TAKEDOWN_SIDECAR_INTEGRATION__MODE", "auto"),
+                    ("TAKEDOWN_SIDECAR_INTEGRATION__BLOCK_SHARE", "0.9"),
+                ],
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("integration: block_share + reject_share + gone_share"),
+                "{err}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn empty_certificate_paths_are_refused() {
+        let err = Config::from_toml(&BASE.replace("\"ca.pem\"", "\"\"")).unwrap_err();
+        assert!(err.to_string().contains("tls.ca: is empty"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,3 @@
+//! Integration tests of the `takedown-hub` binary.
+
+mod check_config;

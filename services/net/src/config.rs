@@ -1,0 +1,92 @@
+//! What the layered configurations of the hub and the sidecar share: the names of a
+//! config struct's fields, read from its `Deserialize` derive, so that the keys an
+//! environment layer accepts are the struct's own and cannot drift from it.
+
+use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
+
+/// The field names of the struct `T` as serde reads them (after `#[serde(rename)]`).
+///
+/// # Panics
+///
+/// When `T` is not deserialized as a struct (an enum, a map, or a struct with a
+/// `#[serde(flatten)]` field, which serde reads as a map): a programming error that any
+/// test loading the configuration shows.
+pub fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
+    let mut fields = None;
+    // The probe always refuses; what matters is what it saw.
+    let _ = T::deserialize(FieldProbe(&mut fields));
+    fields.unwrap_or_else(|| {
+        panic!(
+            "{} is not deserialized as a struct with named fields",
+            std::any::type_name::<T>()
+        )
+    })
+}
+
+/// A deserializer that records the field list a struct's derive hands to
+/// `deserialize_struct`, and refuses everything.
+struct FieldProbe<'a>(&'a mut Option<&'static [&'static str]>);
+
+impl<'de> Deserializer<'de> for FieldProbe<'_> {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("not a struct"))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        *self.0 = Some(fields);
+        Err(de::Error::custom("fields recorded"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+        byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+        identifier ignored_any
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Sample {
+        listen: String,
+        #[serde(rename = "db")]
+        database: String,
+        #[serde(default)]
+        nested: Option<Inner>,
+    }
+
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        days: u32,
+    }
+
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Flattened {
+        #[serde(flatten)]
+        inner: Inner,
+    }
+
+    #[test]
+    fn fields_are_the_serde_names_in_declaration_order() {
+        assert_eq!(struct_fields::<Sample>(), ["listen", "db", "nested"]);
+        assert_eq!(struct_fields::<Inner>(), ["days"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "not deserialized as a struct")]
+    fn a_flattened_struct_is_a_programming_error() {
+        struct_fields::<Flattened>();
+    }
+}
