@@ -4,37 +4,14 @@
 //! agencies and platforms must also be registered in the directory with the same role, so a
 //! coordinator decides who takes part. The hub's own certificate may not call the hub.
 
-use takedown_protocol::{ident::IdentityRole, pb};
+use takedown_protocol::ident::IdentityRole;
 use takedown_store::Store;
 use tonic::Request;
 
 use crate::error::{ApiError, ApiResult};
 
 /// The roles a caller acts in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Agency,
-    Platform,
-    Coordinator,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Agency => "agency",
-            Self::Platform => "platform",
-            Self::Coordinator => "coordinator",
-        }
-    }
-
-    pub fn to_pb(self) -> pb::Role {
-        match self {
-            Self::Agency => pb::Role::Agency,
-            Self::Platform => pb::Role::Platform,
-            Self::Coordinator => pb::Role::Coordinator,
-        }
-    }
-}
+pub use takedown_protocol::ident::Role;
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +59,7 @@ pub async fn authenticate<S: Store, T>(store: &S, req: &Request<T>) -> ApiResult
     };
     let id = identity.id.to_string();
     match store.get_organization(&id).await? {
-        Some(org) if org.role == role.to_pb() as i32 => Ok(Caller { id, role }),
+        Some(org) if org.role == role => Ok(Caller { id, role }),
         Some(_) => Err(ApiError::PermissionDenied(format!(
             "organisation {id} is not registered as {}",
             role.as_str()

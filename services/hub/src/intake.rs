@@ -336,11 +336,11 @@ fn check_item(
     }
     Ok(NewReferral {
         platform,
-        kind: kind as i32,
+        kind,
         normalized: normalized.into_string(),
         original: r.target.trim().to_string(),
         category: r.category,
-        legal_basis: basis as i32,
+        legal_basis: basis,
         removal_order_ref: r.removal_order_ref,
         item,
     })

@@ -5,48 +5,38 @@
 use std::collections::BTreeMap;
 
 use takedown_protocol::{pb, timestamp::from_millis};
-use takedown_store::TransparencyRow;
+use takedown_store::{LegalBasis, Outcome, RejectReason, RestorationResult, TransparencyRow};
 
 /// One hour, the TCO regulation's deadline to act on a removal order.
 pub const ONE_HOUR_MS: i64 = 3_600_000;
-
-/// `takedown.v1.LegalBasis::REMOVAL_ORDER`.
-const REMOVAL_ORDER: i32 = pb::LegalBasis::RemovalOrder as i32;
 
 /// An enum value's name without its type prefix (`OUTCOME_BLOCKED` → `BLOCKED`).
 fn short(name: &str, prefix: &str) -> String {
     name.strip_prefix(prefix).unwrap_or(name).to_string()
 }
 
-pub fn outcome_name(v: i32) -> String {
-    pb::Outcome::try_from(v)
-        .map(|o| short(o.as_str_name(), "OUTCOME_"))
-        .unwrap_or_else(|_| v.to_string())
+pub fn outcome_name(v: Outcome) -> String {
+    short(v.as_str_name(), "OUTCOME_")
 }
 
-pub fn reject_reason_name(v: i32) -> String {
-    pb::RejectReason::try_from(v)
-        .map(|o| short(o.as_str_name(), "REJECT_REASON_"))
-        .unwrap_or_else(|_| v.to_string())
+pub fn reject_reason_name(v: RejectReason) -> String {
+    short(v.as_str_name(), "REJECT_REASON_")
 }
 
-pub fn legal_basis_name(v: i32) -> String {
-    pb::LegalBasis::try_from(v)
-        .map(|o| short(o.as_str_name(), "LEGAL_BASIS_"))
-        .unwrap_or_else(|_| v.to_string())
+pub fn legal_basis_name(v: LegalBasis) -> String {
+    short(v.as_str_name(), "LEGAL_BASIS_")
 }
 
-pub fn restoration_name(v: i32) -> String {
-    pb::RestorationResult::try_from(v)
-        .map(|o| short(o.as_str_name(), "RESTORATION_RESULT_"))
-        .unwrap_or_else(|_| v.to_string())
+pub fn restoration_name(v: RestorationResult) -> String {
+    short(v.as_str_name(), "RESTORATION_RESULT_")
 }
 
 /// Whether a decision took the content down (or found it already gone).
-fn acted(outcome: i32) -> bool {
-    outcome == pb::Outcome::Blocked as i32
-        || outcome == pb::Outcome::AlreadyGone as i32
-        || outcome == pb::Outcome::GeoBlocked as i32
+fn acted(outcome: Outcome) -> bool {
+    matches!(
+        outcome,
+        Outcome::Blocked | Outcome::AlreadyGone | Outcome::GeoBlocked
+    )
 }
 
 /// The TCO figures of the day's removal orders (targets whose legal basis is
@@ -57,7 +47,10 @@ pub fn tco_figures(action_day_id: &str, rows: &[TransparencyRow]) -> pb::TcoFigu
         ..Default::default()
     };
     let mut refused: BTreeMap<String, u64> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.legal_basis == REMOVAL_ORDER) {
+    for r in rows
+        .iter()
+        .filter(|r| r.legal_basis == LegalBasis::RemovalOrder)
+    {
         f.removal_orders_issued += 1;
         if r.withdrawn_at.is_some() {
             f.withdrawn += 1;
@@ -72,13 +65,13 @@ pub fn tco_figures(action_day_id: &str, rows: &[TransparencyRow]) -> pb::TcoFigu
                     f.acted_later += 1;
                 }
             }
-            Some(o) if o == pb::Outcome::Rejected as i32 => {
+            Some(Outcome::Rejected) => {
                 f.refused += 1;
                 *refused
-                    .entry(reject_reason_name(r.reject_reason.unwrap_or(0)))
+                    .entry(reject_reason_name(r.reject_reason.unwrap_or_default()))
                     .or_default() += 1;
             }
-            Some(o) if o == pb::Outcome::NotFound as i32 => f.not_found += 1,
+            Some(Outcome::NotFound) => f.not_found += 1,
             _ => f.no_decision += 1,
         }
     }
@@ -118,9 +111,9 @@ mod tests {
 
     fn row(
         id: i64,
-        basis: i32,
+        basis: LegalBasis,
         delivered: Option<i64>,
-        acted: Option<(i64, i32)>,
+        acted: Option<(i64, Outcome)>,
     ) -> TransparencyRow {
         TransparencyRow {
             target_id: id,
@@ -142,19 +135,32 @@ mod tests {
     #[test]
     fn figures_of_a_small_scenario() {
         let t = 1_000_000;
-        let mut refused = row(5, 2, Some(t), Some((t + 10, 5)));
-        refused.reject_reason = Some(1);
-        let mut withdrawn = row(6, 2, Some(t), Some((t + 5, 1)));
+        let ro = LegalBasis::RemovalOrder;
+        let mut refused = row(5, ro, Some(t), Some((t + 10, Outcome::Rejected)));
+        refused.reject_reason = Some(RejectReason::NotAViolation);
+        let mut withdrawn = row(6, ro, Some(t), Some((t + 5, Outcome::Blocked)));
         withdrawn.withdrawn_at = Some(t + 100);
-        withdrawn.restoration = Some(1);
+        withdrawn.restoration = Some(RestorationResult::Restored);
         let rows = vec![
-            row(1, 2, Some(t), Some((t + ONE_HOUR_MS, 1))), // within the hour (edge)
-            row(2, 2, Some(t), Some((t + ONE_HOUR_MS + 1, 4))), // later
-            row(3, 2, Some(t), None),                       // no decision
-            row(4, 1, Some(t), Some((t + 1, 1))),           // a ToS referral: not an order
+            // within the hour (edge), later, no decision
+            row(1, ro, Some(t), Some((t + ONE_HOUR_MS, Outcome::Blocked))),
+            row(
+                2,
+                ro,
+                Some(t),
+                Some((t + ONE_HOUR_MS + 1, Outcome::GeoBlocked)),
+            ),
+            row(3, ro, Some(t), None),
+            // a ToS referral: not an order
+            row(
+                4,
+                LegalBasis::TosReferral,
+                Some(t),
+                Some((t + 1, Outcome::Blocked)),
+            ),
             refused,
             withdrawn,
-            row(7, 2, Some(t), Some((t + 1, 3))), // not found
+            row(7, ro, Some(t), Some((t + 1, Outcome::NotFound))),
         ];
         let f = tco_figures("d1", &rows);
         assert_eq!(f.removal_orders_issued, 6);

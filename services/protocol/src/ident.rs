@@ -113,6 +113,58 @@ impl IdentityRole {
     }
 }
 
+/// The role an organisation has in the directory, and a caller acts in: the one role type
+/// of the hub, its store and its tools (the wire's `takedown.v1.Role` adds only
+/// `UNSPECIFIED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum Role {
+    Agency = 1,
+    Platform = 2,
+    Coordinator = 3,
+}
+
+impl Role {
+    /// The role as a word, for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agency => "agency",
+            Self::Platform => "platform",
+            Self::Coordinator => "coordinator",
+        }
+    }
+
+    pub fn to_pb(self) -> crate::pb::Role {
+        match self {
+            Self::Agency => crate::pb::Role::Agency,
+            Self::Platform => crate::pb::Role::Platform,
+            Self::Coordinator => crate::pb::Role::Coordinator,
+        }
+    }
+
+    /// `None` for `UNSPECIFIED`.
+    pub fn from_pb(role: crate::pb::Role) -> Option<Self> {
+        match role {
+            crate::pb::Role::Agency => Some(Self::Agency),
+            crate::pb::Role::Platform => Some(Self::Platform),
+            crate::pb::Role::Coordinator => Some(Self::Coordinator),
+            crate::pb::Role::Unspecified => None,
+        }
+    }
+}
+
+/// The wire number of a role (as stored), back to the role.
+impl TryFrom<i32> for Role {
+    type Error = i32;
+
+    fn try_from(v: i32) -> Result<Self, i32> {
+        crate::pb::Role::try_from(v)
+            .ok()
+            .and_then(Self::from_pb)
+            .ok_or(v)
+    }
+}
+
 /// The identity a certificate carries in its URI subject alternative name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Identity {

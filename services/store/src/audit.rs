@@ -26,7 +26,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Value, json};
 
-use crate::model::{NewReport, ReportKind};
+use crate::model::{
+    DeliveryKind, LegalBasis, NewReport, Outcome, RejectReason, ReportBody, RestorationResult,
+};
 
 /// The actor of entries the hub records on its own (or without a caller id).
 pub const HUB_ACTOR: &str = "hub";
@@ -140,18 +142,14 @@ pub struct TransparencyRow {
     pub platform: String,
     pub normalized: String,
     pub category: String,
-    /// `takedown.v1.LegalBasis`
-    pub legal_basis: i32,
+    pub legal_basis: LegalBasis,
     pub removal_order_ref: String,
     pub delivered_at: Option<i64>,
     pub acted_at: Option<i64>,
-    /// `takedown.v1.Outcome`
-    pub outcome: Option<i32>,
-    /// `takedown.v1.RejectReason`
-    pub reject_reason: Option<i32>,
+    pub outcome: Option<Outcome>,
+    pub reject_reason: Option<RejectReason>,
     pub withdrawn_at: Option<i64>,
-    /// `takedown.v1.RestorationResult`
-    pub restoration: Option<i32>,
+    pub restoration: Option<RestorationResult>,
     pub restoration_at: Option<i64>,
 }
 
@@ -168,19 +166,19 @@ pub struct PurgeCounts {
 pub(crate) fn restorations<'a>(
     reports: &'a [NewReport],
     recorded: &HashSet<String>,
-) -> Vec<(i64, i32, &'a str, i64)> {
+) -> Vec<(i64, RestorationResult, &'a str, i64)> {
     let mut seen: HashSet<&str> = HashSet::new();
-    let mut by_target: HashMap<i64, (i64, i32, &'a str, i64)> = HashMap::new();
+    let mut by_target: HashMap<i64, (i64, RestorationResult, &'a str, i64)> = HashMap::new();
     for r in reports {
-        if r.kind != ReportKind::Restoration
-            || !recorded.contains(&r.report_id)
-            || !seen.insert(r.report_id.as_str())
-        {
+        let ReportBody::Restoration(result) = r.body else {
+            continue;
+        };
+        if !recorded.contains(&r.report_id) || !seen.insert(r.report_id.as_str()) {
             continue;
         }
         let newer = by_target.get(&r.target_id).is_none_or(|x| r.at >= x.3);
         if newer {
-            by_target.insert(r.target_id, (r.target_id, r.outcome, r.text.as_str(), r.at));
+            by_target.insert(r.target_id, (r.target_id, result, r.text.as_str(), r.at));
         }
     }
     let mut out: Vec<_> = by_target.into_values().collect();
@@ -206,10 +204,14 @@ pub(crate) fn reports_event(
         if !recorded.contains(&r.report_id) || !seen.insert(r.report_id.as_str()) {
             continue;
         }
-        match r.kind {
-            ReportKind::Acknowledgement => acks.push(json!(r.target_id)),
-            ReportKind::Decision => decisions.push(json!([r.target_id, r.outcome, r.reason])),
-            ReportKind::Restoration => restorations.push(json!([r.target_id, r.outcome])),
+        match r.body {
+            ReportBody::Acknowledgement => acks.push(json!(r.target_id)),
+            ReportBody::Decision { outcome, reason } => {
+                decisions.push(json!([r.target_id, outcome as i32, reason as i32]))
+            }
+            ReportBody::Restoration(result) => {
+                restorations.push(json!([r.target_id, result as i32]))
+            }
         }
     }
     Some(AuditEvent::new(
@@ -370,8 +372,8 @@ pub(crate) fn delivery_events(
     for group in changed.chunk_by(|a, b| a.0 == b.0) {
         let ids = |k: i32| -> Vec<i64> { group.iter().filter(|x| x.2 == k).map(|x| x.1).collect() };
         let mut details = json!({
-            "takedowns": ids(crate::model::delivery_kind::TAKEDOWN),
-            "withdrawals": ids(crate::model::delivery_kind::WITHDRAWAL),
+            "takedowns": ids(DeliveryKind::Takedown as i32),
+            "withdrawals": ids(DeliveryKind::Withdrawal as i32),
         });
         if let (Some(e), Some(map)) = (error, details.as_object_mut()) {
             map.insert("error".into(), json!(e));

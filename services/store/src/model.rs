@@ -1,25 +1,43 @@
-//! The rows the store reads and writes. Times are Unix milliseconds; enumerations are the
-//! `i32` values of the protobuf enums named on each field.
+//! The rows the store reads and writes. Times are Unix milliseconds. Enumerations are
+//! typed: the wire's enums (`takedown.v1`) where the wire has them, the store's own
+//! otherwise; each is stored as its number.
 
-/// Delivery states in the outbox.
-pub mod delivery_state {
-    pub const PENDING: i32 = 0;
-    pub const INFLIGHT: i32 = 1;
-    pub const DELIVERED: i32 = 2;
-    pub const FAILED: i32 = 3;
+pub use takedown_protocol::ident::Role;
+pub use takedown_protocol::pb::{
+    DeliveryKind, LegalBasis, Outcome, RejectReason, RestorationResult, TargetKind,
+};
+
+/// A delivery's state in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum DeliveryState {
+    /// Waiting for `next_at`.
+    Pending = 0,
+    /// Claimed by a hub; `next_at` is the lease's end.
+    Inflight = 1,
+    Delivered = 2,
+    /// Given up, with a reason.
+    Failed = 3,
 }
 
-/// `takedown.v1.DeliveryKind` values used in the outbox.
-pub mod delivery_kind {
-    pub const TAKEDOWN: i32 = 1;
-    pub const WITHDRAWAL: i32 = 2;
+impl TryFrom<i32> for DeliveryState {
+    type Error = i32;
+
+    fn try_from(v: i32) -> Result<Self, i32> {
+        Ok(match v {
+            0 => Self::Pending,
+            1 => Self::Inflight,
+            2 => Self::Delivered,
+            3 => Self::Failed,
+            other => return Err(other),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organization {
     pub id: String,
-    /// `takedown.v1.Role`
-    pub role: i32,
+    pub role: Role,
     pub display_name: String,
     pub registered_at: i64,
 }
@@ -82,13 +100,11 @@ pub struct NewList {
 #[derive(Debug, Clone)]
 pub struct NewReferral {
     pub platform: String,
-    /// `takedown.v1.TargetKind`
-    pub kind: i32,
+    pub kind: TargetKind,
     pub normalized: String,
     pub original: String,
     pub category: String,
-    /// `takedown.v1.LegalBasis`
-    pub legal_basis: i32,
+    pub legal_basis: LegalBasis,
     pub removal_order_ref: String,
     /// The exact encoded `Referral`.
     pub item: Vec<u8>,
@@ -134,14 +150,13 @@ pub struct ItemRecord {
     pub due_at: i64,
     /// An active hold (not released, not expired at `now`) matches the target.
     pub held: bool,
-    /// State of the target's TAKEDOWN delivery (`delivery_state`), if any.
-    pub delivery_state: Option<i32>,
+    /// State of the target's TAKEDOWN delivery, if any.
+    pub delivery_state: Option<DeliveryState>,
     pub delivered_at: Option<i64>,
     pub acked_at: Option<i64>,
-    /// Latest decision: `takedown.v1.Outcome`.
-    pub outcome: Option<i32>,
-    /// `takedown.v1.RejectReason`
-    pub reject_reason: Option<i32>,
+    /// Latest decision.
+    pub outcome: Option<Outcome>,
+    pub reject_reason: Option<RejectReason>,
     pub outcome_text: Option<String>,
     pub fail_reason: Option<String>,
     pub withdrawn_at: Option<i64>,
@@ -166,8 +181,7 @@ pub struct Hold {
 pub struct ClaimedDelivery {
     pub id: i64,
     pub target_id: i64,
-    /// `delivery_kind`
-    pub kind: i32,
+    pub kind: DeliveryKind,
     /// Attempts including this one.
     pub attempts: i32,
 }
@@ -185,13 +199,11 @@ pub struct ReferralPayload {
 pub struct TargetPayload {
     pub target_id: i64,
     pub platform: String,
-    /// `takedown.v1.TargetKind`
-    pub kind: i32,
+    pub kind: TargetKind,
     pub normalized: String,
     pub original: String,
     pub category: String,
-    /// `takedown.v1.LegalBasis`
-    pub legal_basis: i32,
+    pub legal_basis: LegalBasis,
     pub removal_order_ref: String,
     pub action_day_id: Option<String>,
     /// In (list id, item index) order.
@@ -208,29 +220,47 @@ pub struct ListProofMaterial {
     pub leaf_hashes: Vec<u8>,
 }
 
-/// Kinds of platform reports.
+/// Kinds of platform reports (stored as 1, 2, 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
 pub enum ReportKind {
-    Acknowledgement,
-    Decision,
-    Restoration,
+    Acknowledgement = 1,
+    Decision = 2,
+    Restoration = 3,
 }
 
-impl ReportKind {
-    pub fn as_i32(self) -> i32 {
+/// What a platform reports about a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportBody {
+    /// The platform received the target.
+    Acknowledgement,
+    /// The platform decided; `reason` is `Unspecified` unless the outcome is REJECTED.
+    Decision {
+        outcome: Outcome,
+        reason: RejectReason,
+    },
+    /// The platform's answer to a withdrawal.
+    Restoration(RestorationResult),
+}
+
+impl ReportBody {
+    pub fn kind(&self) -> ReportKind {
         match self {
-            Self::Acknowledgement => 1,
-            Self::Decision => 2,
-            Self::Restoration => 3,
+            Self::Acknowledgement => ReportKind::Acknowledgement,
+            Self::Decision { .. } => ReportKind::Decision,
+            Self::Restoration(_) => ReportKind::Restoration,
         }
     }
-    pub fn from_i32(v: i32) -> Option<Self> {
-        Some(match v {
-            1 => Self::Acknowledgement,
-            2 => Self::Decision,
-            3 => Self::Restoration,
-            _ => return None,
-        })
+
+    /// The stored (kind, outcome, reason) numbers: the outcome column holds a decision's
+    /// outcome or a restoration's result, 0 for an acknowledgement.
+    pub(crate) fn columns(&self) -> (i32, i32, i32) {
+        let kind = self.kind() as i32;
+        match *self {
+            Self::Acknowledgement => (kind, 0, 0),
+            Self::Decision { outcome, reason } => (kind, outcome as i32, reason as i32),
+            Self::Restoration(r) => (kind, r as i32, 0),
+        }
     }
 }
 
@@ -238,11 +268,7 @@ impl ReportKind {
 pub struct NewReport {
     pub report_id: String,
     pub target_id: i64,
-    pub kind: ReportKind,
-    /// Decision: `takedown.v1.Outcome`; restoration: `takedown.v1.RestorationResult`; 0 for acks.
-    pub outcome: i32,
-    /// `takedown.v1.RejectReason` (decisions only), else 0.
-    pub reason: i32,
+    pub body: ReportBody,
     pub text: String,
     /// When the platform received / acted.
     pub at: i64,
@@ -320,8 +346,8 @@ pub struct LatencyPercentiles {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PlatformFacts {
     pub counts: PlatformCounts,
-    /// (`takedown.v1.RejectReason`, count) of rejected targets, by reason, without zeros.
-    pub rejected_by_reason: Vec<(i32, i64)>,
+    /// (reason, count) of rejected targets, by reason, without zeros.
+    pub rejected_by_reason: Vec<(RejectReason, i64)>,
     pub release_to_ack: LatencyPercentiles,
     pub release_to_action: LatencyPercentiles,
     pub removal_orders: i64,

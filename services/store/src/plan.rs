@@ -5,7 +5,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::model::{
-    IntakeSummary, NewList, NewReferral, NewReport, ReferralPayload, ReportKind, TargetPayload,
+    IntakeSummary, NewList, NewReferral, NewReport, ReferralPayload, RejectReason, ReportBody,
+    TargetPayload,
 };
 
 /// A list's items grouped by target.
@@ -116,23 +117,24 @@ impl<'a> ReportEffects<'a> {
                 ack: None,
                 decision: None,
             };
-            match r.kind {
-                ReportKind::Acknowledgement => {
+            match r.body {
+                ReportBody::Acknowledgement => {
                     let e = targets.entry(r.target_id).or_insert_with(effect);
                     e.ack = Some(e.ack.map_or(r.at, |at| at.min(r.at)));
                 }
-                ReportKind::Decision => {
+                ReportBody::Decision { outcome, reason } => {
                     let e = targets.entry(r.target_id).or_insert_with(effect);
                     if e.decision.is_none_or(|d| r.at >= d.at) {
                         e.decision = Some(Decision {
-                            outcome: r.outcome,
-                            reject_reason: (r.reason != 0).then_some(r.reason),
+                            outcome: outcome as i32,
+                            reject_reason: (reason != RejectReason::Unspecified)
+                                .then_some(reason as i32),
                             text: (!r.text.is_empty()).then_some(r.text.as_str()),
                             at: r.at,
                         });
                     }
                 }
-                ReportKind::Restoration => {}
+                ReportBody::Restoration(_) => {}
             }
         }
         let mut targets: Vec<TargetEffect<'a>> = targets.into_values().collect();

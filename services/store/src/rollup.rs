@@ -141,7 +141,7 @@ impl Facts {
             action_day_id: list.action_day_id.clone(),
             platform: item.platform.clone(),
             due_at: list.due_at,
-            legal_basis: item.legal_basis,
+            legal_basis: item.legal_basis as i32,
             delivered_at: None,
             acked_at: None,
             outcome: None,

@@ -11,18 +11,40 @@ pub(crate) fn to_i64(v: u32) -> i64 {
     i64::from(v)
 }
 
+/// A stored enumeration number as its enum; an unknown number is a decoding error of `column`.
+pub(crate) fn to_enum<E: TryFrom<i32>>(column: &str, v: i32) -> sqlx::Result<E> {
+    E::try_from(v).map_err(|_| sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: format!("unknown value {v}").into(),
+    })
+}
+
 /// Expands row decoders for one backend's row type inside the invoking module.
 macro_rules! row_decoders {
     ($row:ty) => {
         use sqlx::Row as _;
 
         use $crate::model::*;
-        use $crate::rows::count;
+        use $crate::rows::{count, to_enum};
+
+        /// An enumeration column.
+        pub(crate) fn enum_col<E: TryFrom<i32>>(r: &$row, column: &str) -> sqlx::Result<E> {
+            to_enum(column, r.try_get(column)?)
+        }
+
+        /// A nullable enumeration column.
+        pub(crate) fn opt_enum_col<E: TryFrom<i32>>(
+            r: &$row,
+            column: &str,
+        ) -> sqlx::Result<Option<E>> {
+            let v: Option<i32> = r.try_get(column)?;
+            v.map(|v| to_enum(column, v)).transpose()
+        }
 
         pub(crate) fn organization(r: &$row) -> sqlx::Result<Organization> {
             Ok(Organization {
                 id: r.try_get("id")?,
-                role: r.try_get("role")?,
+                role: enum_col(r, "role")?,
                 display_name: r.try_get("display_name")?,
                 registered_at: r.try_get("registered_at")?,
             })
@@ -84,11 +106,11 @@ macro_rules! row_decoders {
                 normalized: r.try_get("normalized")?,
                 due_at: r.try_get("due_at")?,
                 held: r.try_get("held")?,
-                delivery_state: r.try_get("delivery_state")?,
+                delivery_state: opt_enum_col(r, "delivery_state")?,
                 delivered_at: r.try_get("delivered_at")?,
                 acked_at: r.try_get("acked_at")?,
-                outcome: r.try_get("outcome")?,
-                reject_reason: r.try_get("reject_reason")?,
+                outcome: opt_enum_col(r, "outcome")?,
+                reject_reason: opt_enum_col(r, "reject_reason")?,
                 outcome_text: r.try_get("outcome_text")?,
                 fail_reason: r.try_get("fail_reason")?,
                 withdrawn_at: r.try_get("withdrawn_at")?,
@@ -99,7 +121,7 @@ macro_rules! row_decoders {
             Ok(ClaimedDelivery {
                 id: r.try_get("id")?,
                 target_id: r.try_get("target_id")?,
-                kind: r.try_get("kind")?,
+                kind: enum_col(r, "kind")?,
                 attempts: r.try_get("attempts")?,
             })
         }
@@ -109,11 +131,11 @@ macro_rules! row_decoders {
             Ok(TargetPayload {
                 target_id: r.try_get("id")?,
                 platform: r.try_get("platform")?,
-                kind: r.try_get("kind")?,
+                kind: enum_col(r, "kind")?,
                 normalized: r.try_get("normalized")?,
                 original: r.try_get("original")?,
                 category: r.try_get("category")?,
-                legal_basis: r.try_get("legal_basis")?,
+                legal_basis: enum_col(r, "legal_basis")?,
                 removal_order_ref: r.try_get("removal_order_ref")?,
                 action_day_id: r.try_get("action_day_id")?,
                 referrals: Vec::new(),
@@ -140,6 +162,24 @@ macro_rules! row_decoders {
                 jws: r.try_get("jws")?,
                 item_count: count(r.try_get("item_count")?)?,
                 leaf_hashes: r.try_get("leaf_hashes")?,
+            })
+        }
+
+        pub(crate) fn transparency_row(r: &$row) -> sqlx::Result<$crate::audit::TransparencyRow> {
+            Ok($crate::audit::TransparencyRow {
+                target_id: r.try_get("id")?,
+                platform: r.try_get("platform")?,
+                normalized: r.try_get("normalized")?,
+                category: r.try_get("category")?,
+                legal_basis: enum_col(r, "legal_basis")?,
+                removal_order_ref: r.try_get("removal_order_ref")?,
+                delivered_at: r.try_get("delivered_at")?,
+                acted_at: r.try_get("acted_at")?,
+                outcome: opt_enum_col(r, "outcome")?,
+                reject_reason: opt_enum_col(r, "reject_reason")?,
+                withdrawn_at: r.try_get("withdrawn_at")?,
+                restoration: opt_enum_col(r, "restoration")?,
+                restoration_at: r.try_get("restoration_at")?,
             })
         }
 

@@ -472,7 +472,16 @@ pub(crate) fn assemble(rows: Rows) -> SummaryFacts {
                 counts.pending -= pending;
             }
             PlatformFacts {
-                rejected_by_reason: (0..6).zip(c.reasons).filter(|(_, n)| *n > 0).collect(),
+                rejected_by_reason: (0..6)
+                    .zip(c.reasons)
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(r, n)| {
+                        (
+                            RejectReason::try_from(r).unwrap_or(RejectReason::Unspecified),
+                            n,
+                        )
+                    })
+                    .collect(),
                 release_to_ack: of(0),
                 release_to_action: of(1),
                 removal_orders: c.removal_orders,

@@ -101,7 +101,7 @@ impl<S: Store> ActionDayService for ActionDays<S> {
         let mut agencies = BTreeSet::new();
         for (i, a) in r.agencies.iter().enumerate() {
             match store.get_organization(a).await.map_err(ApiError::from)? {
-                Some(o) if o.role == pb::Role::Agency as i32 => {
+                Some(o) if o.role == Role::Agency => {
                     agencies.insert(o.id);
                 }
                 _ => {

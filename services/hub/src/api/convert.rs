@@ -4,12 +4,12 @@ use takedown_protocol::{
     pb::{self, Outcome, TargetState},
     timestamp::{from_millis, opt_from_millis},
 };
-use takedown_store::{ItemRecord, delivery_state, model};
+use takedown_store::{DeliveryState, ItemRecord, model};
 
 pub fn organization(o: model::Organization) -> pb::Organization {
     pb::Organization {
         id: o.id,
-        role: o.role,
+        role: o.role.to_pb() as i32,
         display_name: o.display_name,
         registered_at: Some(from_millis(o.registered_at)),
     }
@@ -91,16 +91,16 @@ pub fn target_state(r: &ItemRecord, now: i64) -> TargetState {
         return TargetState::Withdrawn;
     }
     if let Some(o) = r.outcome {
-        return match Outcome::try_from(o) {
-            Ok(Outcome::Blocked) => TargetState::Blocked,
-            Ok(Outcome::AlreadyGone) => TargetState::AlreadyGone,
-            Ok(Outcome::NotFound) => TargetState::NotFound,
-            Ok(Outcome::GeoBlocked) => TargetState::GeoBlocked,
-            Ok(Outcome::Rejected) => TargetState::Rejected,
-            _ => TargetState::Acknowledged,
+        return match o {
+            Outcome::Blocked => TargetState::Blocked,
+            Outcome::AlreadyGone => TargetState::AlreadyGone,
+            Outcome::NotFound => TargetState::NotFound,
+            Outcome::GeoBlocked => TargetState::GeoBlocked,
+            Outcome::Rejected => TargetState::Rejected,
+            Outcome::Unspecified => TargetState::Acknowledged,
         };
     }
-    if r.delivery_state == Some(delivery_state::FAILED) {
+    if r.delivery_state == Some(DeliveryState::Failed) {
         return TargetState::Failed;
     }
     if r.acked_at.is_some() {
@@ -132,7 +132,7 @@ pub fn item_status(r: ItemRecord, now: i64) -> pb::ItemStatus {
         normalized_target: r.normalized,
         state: state as i32,
         reject_reason: if state == TargetState::Rejected {
-            r.reject_reason.unwrap_or_default()
+            r.reject_reason.unwrap_or_default() as i32
         } else {
             0
         },
@@ -152,7 +152,7 @@ mod tests {
             normalized: "foo".into(),
             due_at: 1_000,
             held: false,
-            delivery_state: Some(delivery_state::PENDING),
+            delivery_state: Some(DeliveryState::Pending),
             delivered_at: None,
             acked_at: None,
             outcome: None,
@@ -175,12 +175,12 @@ mod tests {
         assert_eq!(target_state(&r, 3_000), TargetState::Delivered);
         r.acked_at = Some(2_100);
         assert_eq!(target_state(&r, 3_000), TargetState::Acknowledged);
-        r.outcome = Some(Outcome::Rejected as i32);
+        r.outcome = Some(Outcome::Rejected);
         assert_eq!(target_state(&r, 3_000), TargetState::Rejected);
         r.withdrawn_at = Some(4_000);
         assert_eq!(target_state(&r, 5_000), TargetState::Withdrawn);
         let mut f = item();
-        f.delivery_state = Some(delivery_state::FAILED);
+        f.delivery_state = Some(DeliveryState::Failed);
         assert_eq!(target_state(&f, 5_000), TargetState::Failed);
     }
 }

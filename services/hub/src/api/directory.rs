@@ -51,12 +51,9 @@ impl<S: Store> DirectoryService for Directory<S> {
         who.require(COORDINATORS, "RegisterOrganization")?;
         let r = req.into_inner();
         let id = org_id("id", &r.id)?;
-        let role = pb::Role::try_from(r.role)
-            .ok()
-            .filter(|r| *r != pb::Role::Unspecified)
-            .ok_or_else(|| {
-                ApiError::invalid("role", "role must be agency, platform or coordinator")
-            })?;
+        let role = Role::try_from(r.role).ok().ok_or_else(|| {
+            ApiError::invalid("role", "role must be agency, platform or coordinator")
+        })?;
         let org = model::Organization {
             display_name: if r.display_name.trim().is_empty() {
                 id.to_string()
@@ -64,7 +61,7 @@ impl<S: Store> DirectoryService for Directory<S> {
                 r.display_name.trim().to_string()
             },
             id: id.to_string(),
-            role: role as i32,
+            role,
             registered_at: now_millis(),
         };
         let org = self
@@ -116,7 +113,7 @@ impl<S: Store> DirectoryService for Directory<S> {
             .await
             .map_err(ApiError::from)?
         {
-            Some(o) if o.role == pb::Role::Agency as i32 => {}
+            Some(o) if o.role == Role::Agency => {}
             _ => {
                 return Err(ApiError::FailedPrecondition(format!(
                     "{} is not a registered agency",
@@ -202,7 +199,7 @@ impl<S: Store> DirectoryService for Directory<S> {
             .await
             .map_err(ApiError::from)?
         {
-            Some(o) if o.role != pb::Role::Platform as i32 => {
+            Some(o) if o.role != Role::Platform => {
                 return Err(ApiError::FailedPrecondition(format!(
                     "organisation {name} exists with another role"
                 ))
@@ -213,7 +210,7 @@ impl<S: Store> DirectoryService for Directory<S> {
                 store
                     .upsert_organization(&model::Organization {
                         id: name.to_string(),
-                        role: pb::Role::Platform as i32,
+                        role: Role::Platform,
                         display_name: display(&r.display_name, &name),
                         registered_at: now_millis(),
                     })

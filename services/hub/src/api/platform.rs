@@ -5,7 +5,7 @@ use takedown_protocol::{
     pb::{self, platform_report::Report, platform_service_server::PlatformService},
     timestamp::{now_millis, to_millis},
 };
-use takedown_store::{NewReport, ReportKind, ReportRefusal, Store};
+use takedown_store::{NewReport, ReportBody, ReportRefusal, Store};
 use tonic::{Request, Response, Status};
 
 use super::{Shared, caller};
@@ -37,11 +37,9 @@ fn report(i: usize, r: pb::PlatformReport, received_at: i64) -> ApiResult<NewRep
         .parse()
         .map_err(|_| bad("target_id", format!("unknown target {:?}", r.target_id)))?;
     let at = |t: Option<prost_types::Timestamp>| t.as_ref().map(to_millis).unwrap_or(received_at);
-    let (kind, outcome, reason, text, at) = match r.report {
+    let (body, text, at) = match r.report {
         Some(Report::Acknowledgement(a)) => (
-            ReportKind::Acknowledgement,
-            0,
-            0,
+            ReportBody::Acknowledgement,
             String::new(),
             at(a.received_at),
         ),
@@ -59,9 +57,7 @@ fn report(i: usize, r: pb::PlatformReport, received_at: i64) -> ApiResult<NewRep
                 ));
             }
             (
-                ReportKind::Decision,
-                o as i32,
-                reason as i32,
+                ReportBody::Decision { outcome: o, reason },
                 d.text,
                 at(d.acted_at),
             )
@@ -71,13 +67,7 @@ fn report(i: usize, r: pb::PlatformReport, received_at: i64) -> ApiResult<NewRep
                 .ok()
                 .filter(|r| *r != pb::RestorationResult::Unspecified)
                 .ok_or_else(|| bad("restoration.result", format!("invalid result {}", x.result)))?;
-            (
-                ReportKind::Restoration,
-                res as i32,
-                0,
-                x.text,
-                at(x.acted_at),
-            )
+            (ReportBody::Restoration(res), x.text, at(x.acted_at))
         }
         None => return Err(bad("report", "empty report".into())),
     };
@@ -87,9 +77,7 @@ fn report(i: usize, r: pb::PlatformReport, received_at: i64) -> ApiResult<NewRep
     Ok(NewReport {
         report_id: r.report_id,
         target_id,
-        kind,
-        outcome,
-        reason,
+        body,
         text,
         at,
     })

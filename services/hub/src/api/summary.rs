@@ -66,14 +66,6 @@ fn percentiles(p: LatencyPercentiles) -> pb::Percentiles {
     }
 }
 
-fn reason_name(reason: i32) -> String {
-    pb::RejectReason::try_from(reason)
-        .unwrap_or(pb::RejectReason::Unspecified)
-        .as_str_name()
-        .trim_start_matches("REJECT_REASON_")
-        .to_string()
-}
-
 fn platform_summary(f: PlatformFacts, health: Option<&PlatformHealth>) -> pb::PlatformSummary {
     let c = f.counts;
     let (circuit_open, last_error) = health.map(|h| h.get(&c.platform)).unwrap_or((false, None));
@@ -93,7 +85,7 @@ fn platform_summary(f: PlatformFacts, health: Option<&PlatformHealth>) -> pb::Pl
             .rejected_by_reason
             .into_iter()
             .map(|(reason, count)| pb::RejectCount {
-                reason: reason_name(reason),
+                reason: crate::transparency::reject_reason_name(reason),
                 count: u(count),
             })
             .collect(),
@@ -319,7 +311,10 @@ mod tests {
                     rejected: 2,
                     ..Default::default()
                 },
-                rejected_by_reason: vec![(1, 1), (4, 1)],
+                rejected_by_reason: vec![
+                    (pb::RejectReason::NotAViolation, 1),
+                    (pb::RejectReason::ForceMajeure, 1),
+                ],
                 ..Default::default()
             }],
             agencies: vec![AgencyFacts {

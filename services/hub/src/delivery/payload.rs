@@ -12,7 +12,7 @@ use std::{
 
 use takedown_protocol::{merkle, pb};
 use takedown_store::{
-    ClaimedDelivery, ListProofMaterial, Store, StoreResult, TargetPayload, delivery_kind,
+    ClaimedDelivery, DeliveryKind, ListProofMaterial, Store, StoreResult, TargetPayload,
 };
 
 /// A list's signature and Merkle tree, kept for proofs.
@@ -122,11 +122,11 @@ fn withdrawal(c: &ClaimedDelivery, p: &TargetPayload, reason: &str) -> pb::Targe
         kind: pb::DeliveryKind::Withdrawal as i32,
         target_id: p.target_id.to_string(),
         platform: p.platform.clone(),
-        target_kind: p.kind,
+        target_kind: p.kind as i32,
         normalized_target: p.normalized.clone(),
         original_target: p.original.clone(),
         category: p.category.clone(),
-        legal_basis: p.legal_basis,
+        legal_basis: p.legal_basis as i32,
         removal_order_ref: p.removal_order_ref.clone(),
         agencies: Vec::new(),
         referrals: Vec::new(),
@@ -166,12 +166,12 @@ pub async fn build<S: Store>(
 ) -> StoreResult<(pb::DeliverRequest, Vec<i64>)> {
     let takedowns: Vec<i64> = claimed
         .iter()
-        .filter(|c| c.kind == delivery_kind::TAKEDOWN)
+        .filter(|c| c.kind == DeliveryKind::Takedown)
         .map(|c| c.target_id)
         .collect();
     let withdrawals: Vec<i64> = claimed
         .iter()
-        .filter(|c| c.kind == delivery_kind::WITHDRAWAL)
+        .filter(|c| c.kind == DeliveryKind::Withdrawal)
         .map(|c| c.target_id)
         .collect();
     let payloads = store.delivery_payloads(&takedowns).await?;
@@ -206,7 +206,7 @@ pub async fn build<S: Store>(
     let mut deliveries = Vec::with_capacity(claimed.len());
     let mut unusable = Vec::new();
     for c in claimed {
-        if c.kind == delivery_kind::WITHDRAWAL {
+        if c.kind == DeliveryKind::Withdrawal {
             match withdrawn.get(&c.target_id) {
                 Some((p, reason)) => deliveries.push(withdrawal(c, p, reason)),
                 None => unusable.push(c.id),
@@ -215,7 +215,7 @@ pub async fn build<S: Store>(
         }
         let Some(p) = by_target
             .remove(&c.target_id)
-            .filter(|_| c.kind == delivery_kind::TAKEDOWN)
+            .filter(|_| c.kind == DeliveryKind::Takedown)
         else {
             unusable.push(c.id);
             continue;
@@ -252,11 +252,11 @@ pub async fn build<S: Store>(
             kind: pb::DeliveryKind::Takedown as i32,
             target_id: p.target_id.to_string(),
             platform: p.platform,
-            target_kind: p.kind,
+            target_kind: p.kind as i32,
             normalized_target: p.normalized,
             original_target: p.original,
             category: p.category,
-            legal_basis: p.legal_basis,
+            legal_basis: p.legal_basis as i32,
             removal_order_ref: p.removal_order_ref,
             agencies,
             referrals,

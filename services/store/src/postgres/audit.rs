@@ -156,24 +156,6 @@ pub(super) async fn withdrawal_reasons(
     .await?)
 }
 
-fn transparency_row(r: &PgRow) -> sqlx::Result<TransparencyRow> {
-    Ok(TransparencyRow {
-        target_id: r.try_get("id")?,
-        platform: r.try_get("platform")?,
-        normalized: r.try_get("normalized")?,
-        category: r.try_get("category")?,
-        legal_basis: r.try_get("legal_basis")?,
-        removal_order_ref: r.try_get("removal_order_ref")?,
-        delivered_at: r.try_get("delivered_at")?,
-        acted_at: r.try_get("acted_at")?,
-        outcome: r.try_get("outcome")?,
-        reject_reason: r.try_get("reject_reason")?,
-        withdrawn_at: r.try_get("withdrawn_at")?,
-        restoration: r.try_get("restoration")?,
-        restoration_at: r.try_get("restoration_at")?,
-    })
-}
-
 pub(super) async fn transparency_rows(
     pool: &PgPool,
     action_day_id: &str,
@@ -188,7 +170,7 @@ pub(super) async fn transparency_rows(
     .await?;
     Ok(rs
         .iter()
-        .map(transparency_row)
+        .map(rows::transparency_row)
         .collect::<sqlx::Result<_>>()?)
 }
 

@@ -16,7 +16,7 @@ pub(super) async fn upsert_organization(
          RETURNING id, role, display_name, registered_at",
     )
     .bind(&org.id)
-    .bind(org.role)
+    .bind(org.role as i32)
     .bind(&org.display_name)
     .bind(org.registered_at)
     .fetch_one(pool)

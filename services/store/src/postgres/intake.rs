@@ -44,10 +44,10 @@ pub(super) async fn insert_list_tx(
     let firsts: Vec<&NewReferral> = plan.unique.iter().map(|&i| &items[i]).collect();
     let platforms: Vec<&str> = firsts.iter().map(|it| it.platform.as_str()).collect();
     let normalized: Vec<&str> = firsts.iter().map(|it| it.normalized.as_str()).collect();
-    let kinds: Vec<i32> = firsts.iter().map(|it| it.kind).collect();
+    let kinds: Vec<i32> = firsts.iter().map(|it| it.kind as i32).collect();
     let originals: Vec<&str> = firsts.iter().map(|it| it.original.as_str()).collect();
     let categories: Vec<&str> = firsts.iter().map(|it| it.category.as_str()).collect();
-    let bases: Vec<i32> = firsts.iter().map(|it| it.legal_basis).collect();
+    let bases: Vec<i32> = firsts.iter().map(|it| it.legal_basis as i32).collect();
     let refs: Vec<&str> = firsts
         .iter()
         .map(|it| it.removal_order_ref.as_str())

@@ -31,9 +31,10 @@ pub(super) async fn record_reports(
 
     let report_ids: Vec<&str> = reports.iter().map(|r| r.report_id.as_str()).collect();
     let target_ids: Vec<i64> = reports.iter().map(|r| r.target_id).collect();
-    let kinds: Vec<i32> = reports.iter().map(|r| r.kind.as_i32()).collect();
-    let outcomes: Vec<i32> = reports.iter().map(|r| r.outcome).collect();
-    let reasons: Vec<i32> = reports.iter().map(|r| r.reason).collect();
+    let columns: Vec<(i32, i32, i32)> = reports.iter().map(|r| r.body.columns()).collect();
+    let kinds: Vec<i32> = columns.iter().map(|c| c.0).collect();
+    let outcomes: Vec<i32> = columns.iter().map(|c| c.1).collect();
+    let reasons: Vec<i32> = columns.iter().map(|c| c.2).collect();
     let texts: Vec<&str> = reports.iter().map(|r| r.text.as_str()).collect();
     let ats: Vec<i64> = reports.iter().map(|r| r.at).collect();
     let recorded: HashSet<String> = sqlx::query_scalar(
@@ -104,7 +105,7 @@ pub(super) async fn record_reports(
     let restorations = crate::audit::restorations(reports, &recorded);
     if !restorations.is_empty() {
         let ids: Vec<i64> = restorations.iter().map(|r| r.0).collect();
-        let results: Vec<i32> = restorations.iter().map(|r| r.1).collect();
+        let results: Vec<i32> = restorations.iter().map(|r| r.1 as i32).collect();
         let texts: Vec<Option<&str>> = restorations
             .iter()
             .map(|r| (!r.2.is_empty()).then_some(r.2))

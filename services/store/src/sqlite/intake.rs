@@ -61,10 +61,10 @@ pub(super) async fn insert_list_tx(
                 .bind(list.due_at)
                 .bind(it.platform.as_str())
                 .bind(it.normalized.as_str())
-                .bind(it.kind)
+                .bind(it.kind as i32)
                 .bind(it.original.as_str())
                 .bind(it.category.as_str())
-                .bind(it.legal_basis)
+                .bind(it.legal_basis as i32)
                 .bind(it.removal_order_ref.as_str());
         }
         for r in q.fetch_all(&mut **tx).await? {

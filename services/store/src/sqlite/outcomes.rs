@@ -45,14 +45,15 @@ pub(super) async fn record_reports(
     }) {
         let mut q = sized(AssertSqlSafe(sql));
         for r in &reports[range] {
+            let (kind, outcome, reason) = r.body.columns();
             q = q
                 .bind(platform)
                 .bind(received_at)
                 .bind(r.report_id.as_str())
                 .bind(r.target_id)
-                .bind(r.kind.as_i32())
-                .bind(r.outcome)
-                .bind(r.reason)
+                .bind(kind)
+                .bind(outcome)
+                .bind(reason)
                 .bind(r.text.as_str())
                 .bind(r.at);
         }
@@ -109,7 +110,7 @@ pub(super) async fn record_reports(
              WHERE id = ?1 AND (restoration_at IS NULL OR restoration_at <= ?4)",
         )
         .bind(target_id)
-        .bind(result)
+        .bind(result as i32)
         .bind((!text.is_empty()).then_some(text))
         .bind(at)
         .execute(&mut *tx)

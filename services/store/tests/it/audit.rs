@@ -220,7 +220,7 @@ async fn withdrawal_is_authorized_idempotent_and_queues_one_delivery<S: Store + 
     assert_eq!(claimed.len(), 1);
     assert_eq!(
         (claimed[0].target_id, claimed[0].kind),
-        (sent, delivery_kind::WITHDRAWAL)
+        (sent, DeliveryKind::Withdrawal)
     );
     assert_eq!(
         s.withdrawal_reasons(&[sent, unsent, 424_242])
@@ -270,13 +270,13 @@ async fn restoration_is_recorded_on_the_target<S: Store + Probe>(s: S) {
     assert_eq!(rows.len(), 2);
     let video = rows.iter().find(|r| r.target_id == a).expect("row");
     assert_eq!(video.platform, "video");
-    assert_eq!(video.outcome, Some(1));
+    assert_eq!(video.outcome, Some(Outcome::Blocked));
     assert_eq!(video.delivered_at, Some(T0 + 1));
     assert_eq!(video.acted_at, Some(T0 + 2));
     assert_eq!(video.withdrawn_at, Some(T0 + 3));
     assert_eq!(
         (video.restoration, video.restoration_at),
-        (Some(1), Some(T0 + 5))
+        (Some(RestorationResult::Restored), Some(T0 + 5))
     );
     let social = rows.iter().find(|r| r.target_id != a).expect("row");
     assert_eq!((social.delivered_at, social.outcome), (None, None));
@@ -300,8 +300,7 @@ async fn retention_purges_bytes_and_notes_and_keeps_counts_and_chain<S: Store + 
     );
     submit(&s, "standing", T0, &[("video", "z")]).await;
     deliver_all(&s, "video", T0 + 1).await;
-    let mut r = report("d", sum.target_ids[0], ReportKind::Decision, 5, T0 + 2);
-    r.reason = 1;
+    let mut r = rejection("d", sum.target_ids[0], 1, T0 + 2);
     r.text = "a private note".into();
     s.record_reports("video", &[r], T0 + 2)
         .await

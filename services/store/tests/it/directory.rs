@@ -12,19 +12,24 @@ conformance!(
 
 async fn organizations_upsert_and_list<S: Store + Probe>(s: S) {
     assert_eq!(s.get_organization("agency-a").await.unwrap(), None);
-    let a = s.upsert_organization(&org("agency-a", 1)).await.unwrap();
-    assert_eq!(a, org("agency-a", 1));
-    s.upsert_organization(&org("hub", 4)).await.unwrap();
+    let a = s
+        .upsert_organization(&org("agency-a", Role::Agency))
+        .await
+        .unwrap();
+    assert_eq!(a, org("agency-a", Role::Agency));
+    s.upsert_organization(&org("europol", Role::Coordinator))
+        .await
+        .unwrap();
 
     // An update changes role and display name but keeps the registration time.
     let changed = Organization {
-        role: 3,
+        role: Role::Coordinator,
         display_name: "renamed".into(),
         registered_at: T0 + 99,
-        ..org("agency-a", 1)
+        ..org("agency-a", Role::Agency)
     };
     let stored = s.upsert_organization(&changed).await.unwrap();
-    assert_eq!(stored.role, 3);
+    assert_eq!(stored.role, Role::Coordinator);
     assert_eq!(stored.display_name, "renamed");
     assert_eq!(stored.registered_at, T0);
     assert_eq!(
@@ -35,7 +40,7 @@ async fn organizations_upsert_and_list<S: Store + Probe>(s: S) {
     let all = s.list_organizations().await.unwrap();
     assert_eq!(
         all.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(),
-        ["agency-a", "hub"]
+        ["agency-a", "europol"]
     );
     assert_eq!(s.count("organizations").await, 2);
 }

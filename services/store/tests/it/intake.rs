@@ -43,7 +43,7 @@ async fn new_and_merged_within_a_list<S: Store + Probe>(s: S) {
     let mut expected = vec![sum.target_ids[0], sum.target_ids[1]];
     expected.sort_unstable();
     assert_eq!(targets, expected);
-    assert!(claimed.iter().all(|c| c.kind == delivery_kind::TAKEDOWN));
+    assert!(claimed.iter().all(|c| c.kind == DeliveryKind::Takedown));
 
     let rec = s.get_list("l1").await.unwrap().unwrap();
     assert_eq!((rec.new_targets, rec.merged, rec.item_count), (3, 1, 4));
@@ -210,7 +210,10 @@ async fn payloads_carry_every_referral<S: Store + Probe>(s: S) {
     // The target keeps the facts of its first referral.
     assert_eq!(a.original, "https://a");
     assert_eq!(a.removal_order_ref, "ref-a");
-    assert_eq!((a.kind, a.legal_basis), (1, 2));
+    assert_eq!(
+        (a.kind, a.legal_basis),
+        (TargetKind::Account, LegalBasis::RemovalOrder)
+    );
     assert_eq!(a.category, "csam");
     assert_eq!(a.action_day_id, None);
     let refs: Vec<(&str, u32)> = a
@@ -258,9 +261,8 @@ async fn list_items_report_each_state<S: Store + Probe>(s: S) {
         &[
             report("r1", done, ReportKind::Acknowledgement, 0, T0 + 7),
             NewReport {
-                reason: 3,
                 text: "not illegal here".into(),
-                ..report("r2", done, ReportKind::Decision, 5, T0 + 8)
+                ..rejection("r2", done, 3, T0 + 8)
             },
         ],
         T0 + 9,
@@ -277,16 +279,16 @@ async fn list_items_report_each_state<S: Store + Probe>(s: S) {
     );
     let held = &items[0];
     assert!(held.held);
-    assert_eq!(held.delivery_state, Some(delivery_state::PENDING));
+    assert_eq!(held.delivery_state, Some(DeliveryState::Pending));
     assert_eq!(held.due_at, T0);
     assert_eq!(held.normalized, "held");
     let d = &items[1];
     assert!(!d.held);
-    assert_eq!(d.delivery_state, Some(delivery_state::DELIVERED));
+    assert_eq!(d.delivery_state, Some(DeliveryState::Delivered));
     assert_eq!(d.delivered_at, Some(T0 + 5));
     assert_eq!(d.acked_at, Some(T0 + 7));
-    assert_eq!(d.outcome, Some(5));
-    assert_eq!(d.reject_reason, Some(3));
+    assert_eq!(d.outcome, Some(Outcome::Rejected));
+    assert_eq!(d.reject_reason, Some(RejectReason::ManifestError));
     assert_eq!(d.outcome_text.as_deref(), Some("not illegal here"));
     assert_eq!(
         items[4],
@@ -296,11 +298,11 @@ async fn list_items_report_each_state<S: Store + Probe>(s: S) {
         }
     );
     let f = &items[2];
-    assert_eq!(f.delivery_state, Some(delivery_state::FAILED));
+    assert_eq!(f.delivery_state, Some(DeliveryState::Failed));
     assert_eq!(f.fail_reason.as_deref(), Some("gone for good"));
     assert_eq!(f.delivered_at, None);
     let w = &items[3];
-    assert_eq!(w.delivery_state, Some(delivery_state::INFLIGHT));
+    assert_eq!(w.delivery_state, Some(DeliveryState::Inflight));
     assert_eq!((w.outcome, w.acked_at, w.withdrawn_at), (None, None, None));
 
     // The hold expires: no longer held.

@@ -225,11 +225,11 @@ async fn delivered_retried_and_failed<S: Store + Probe>(s: S) {
     s.mark_delivered(&[ok, retry, fail], T0 + 30).await.unwrap();
 
     let items = s.list_items("l", T0 + 40).await.unwrap();
-    assert_eq!(items[0].delivery_state, Some(delivery_state::DELIVERED));
+    assert_eq!(items[0].delivery_state, Some(DeliveryState::Delivered));
     assert_eq!(items[0].delivered_at, Some(T0 + 10));
-    assert_eq!(items[1].delivery_state, Some(delivery_state::PENDING));
+    assert_eq!(items[1].delivery_state, Some(DeliveryState::Pending));
     assert_eq!(items[1].delivered_at, None);
-    assert_eq!(items[2].delivery_state, Some(delivery_state::FAILED));
+    assert_eq!(items[2].delivery_state, Some(DeliveryState::Failed));
     assert_eq!(items[2].fail_reason.as_deref(), Some("too many attempts"));
     assert_eq!(items[2].delivered_at, None);
 

@@ -23,7 +23,11 @@ async fn delivery_writes_of_10k_targets<S: Store + Probe>(s: S) {
         .map(|i| {
             let mut it = item("video", &format!("example.org/v/{i:06}"));
             // One in ten is a removal order.
-            it.legal_basis = if i % 10 == 0 { 2 } else { 1 };
+            it.legal_basis = if i % 10 == 0 {
+                LegalBasis::RemovalOrder
+            } else {
+                LegalBasis::TosReferral
+            };
             it
         })
         .collect();

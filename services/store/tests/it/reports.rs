@@ -34,7 +34,7 @@ async fn a_report_before_the_deliver_answer_marks_the_target_delivered<S: Store 
     s.mark_delivered(&[claimed[0].id], T0 + 50).await.unwrap();
     let item = &s.list_items("early", T0 + 60).await.unwrap()[0];
     assert_eq!(item.delivered_at, Some(T0 + 7));
-    assert_eq!(item.delivery_state, Some(delivery_state::DELIVERED));
+    assert_eq!(item.delivery_state, Some(DeliveryState::Delivered));
 }
 
 async fn reports_on_undelivered_or_foreign_targets_are_refused<S: Store + Probe>(s: S) {
@@ -51,7 +51,7 @@ async fn reports_on_undelivered_or_foreign_targets_are_refused<S: Store + Probe>
     let claimed = s.claim_deliveries("video", T0, T0 + 100, 1).await.unwrap();
     deliver_all(&s, "social", T0 + 1).await;
     let items = s.list_items("l", T0).await.unwrap();
-    assert_eq!(items[0].delivery_state, Some(delivery_state::INFLIGHT));
+    assert_eq!(items[0].delivery_state, Some(DeliveryState::Inflight));
 
     // social/b was delivered, but to another platform. video/a counts as sent to video: a
     // sidecar may report before the hub has recorded its Deliver answer.
@@ -164,9 +164,9 @@ async fn duplicates_are_counted_and_latest_decision_wins<S: Store + Probe>(s: S)
     let items = s.list_items("l", T0 + 100).await.unwrap();
     assert_eq!(items[0].acked_at, Some(T0 + 10));
     // The repeated id was not applied: the first dec-a-1 stands.
-    assert_eq!(items[0].outcome, Some(1));
+    assert_eq!(items[0].outcome, Some(Outcome::Blocked));
     // The later decision wins, whatever the order in the batch.
-    assert_eq!(items[1].outcome, Some(2));
+    assert_eq!(items[1].outcome, Some(Outcome::AlreadyGone));
     assert_eq!(items[1].acked_at, None);
 
     // Redelivered reports are duplicates and change nothing; an older decision loses,
@@ -193,8 +193,8 @@ async fn duplicates_are_counted_and_latest_decision_wins<S: Store + Probe>(s: S)
         }
     );
     let items = s.list_items("l", T0 + 200).await.unwrap();
-    assert_eq!(items[1].outcome, Some(2));
-    assert_eq!(items[0].outcome, Some(4));
+    assert_eq!(items[1].outcome, Some(Outcome::AlreadyGone));
+    assert_eq!(items[0].outcome, Some(Outcome::GeoBlocked));
     assert_eq!(items[0].acked_at, Some(T0 + 10));
     assert_eq!(s.count("reports").await, 9);
 }

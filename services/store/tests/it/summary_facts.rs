@@ -14,14 +14,20 @@ const MIN: i64 = 60_000;
 
 fn referral(platform: &str, name: &str, removal_order: bool) -> NewReferral {
     let mut r = item(platform, name);
-    r.legal_basis = if removal_order { 2 } else { 1 };
+    r.legal_basis = if removal_order {
+        LegalBasis::RemovalOrder
+    } else {
+        LegalBasis::TosReferral
+    };
     r
 }
 
 fn decision(id: &str, target_id: i64, outcome: i32, reason: i32, at: i64) -> NewReport {
-    let mut r = report(id, target_id, ReportKind::Decision, outcome, at);
-    r.reason = reason;
-    r
+    if outcome == Outcome::Rejected as i32 {
+        rejection(id, target_id, reason, at)
+    } else {
+        report(id, target_id, ReportKind::Decision, outcome, at)
+    }
 }
 
 fn ack(id: &str, target_id: i64, at: i64) -> NewReport {
@@ -180,7 +186,7 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
             pending: 0,
             ..Default::default()
         },
-        rejected_by_reason: vec![(1, 1)],
+        rejected_by_reason: vec![(RejectReason::NotAViolation, 1)],
         // s1: acked 3 s and blocked 9 s after H-hour.
         release_to_ack: pct(1, 3000, 3000, 3000),
         release_to_action: pct(1, 9000, 9000, 9000),
@@ -202,7 +208,10 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
             pending: 1,
             ..Default::default()
         },
-        rejected_by_reason: vec![(1, 1), (3, 1)],
+        rejected_by_reason: vec![
+            (RejectReason::NotAViolation, 1),
+            (RejectReason::ManifestError, 1),
+        ],
         // Acks after H-hour: 1100, 1500, 6000, 11000; ranks 2, 4, 4 of 4.
         release_to_ack: pct(4, 1500, 11_000, 11_000),
         // Actions after H-hour: 21 000 (v4), 41 000 (v6), 51 000 (v7), 4 001 000 (v2),

@@ -90,7 +90,7 @@ struct Case {
     holds: Vec<String>,
     targets: Vec<i64>,
     /// Claimed, not yet settled: (delivery id, target id, platform, kind).
-    claimed: Vec<(i64, i64, usize, i32)>,
+    claimed: Vec<(i64, i64, usize, DeliveryKind)>,
     /// (platform, target) of delivered takedowns.
     delivered: Vec<(usize, i64)>,
 }
@@ -110,7 +110,11 @@ async fn step<S: Store>(s: &S, c: &mut Case, op: &Op) {
                 .iter()
                 .map(|&(p, name, ro)| {
                     let mut it = item(PLATFORMS[p], &format!("c{}-t{name}", c.n));
-                    it.legal_basis = if ro { 2 } else { 1 };
+                    it.legal_basis = if ro {
+                        LegalBasis::RemovalOrder
+                    } else {
+                        LegalBasis::TosReferral
+                    };
                     it
                 })
                 .collect();
@@ -174,7 +178,7 @@ async fn step<S: Store>(s: &S, c: &mut Case, op: &Op) {
                 c.delivered.extend(
                     batch
                         .iter()
-                        .filter(|b| b.3 == delivery_kind::TAKEDOWN)
+                        .filter(|b| b.3 == DeliveryKind::Takedown)
                         .map(|b| (b.2, b.1)),
                 );
             }
@@ -191,12 +195,12 @@ async fn step<S: Store>(s: &S, c: &mut Case, op: &Op) {
             let (platform, target) = c.delivered[pick % c.delivered.len()];
             c.reports += 1;
             let id = format!("c{}-r{}", c.n, c.reports);
-            let r = if *outcome == 0 {
-                report(&id, target, ReportKind::Acknowledgement, 0, c.now + late)
-            } else {
-                let mut r = report(&id, target, ReportKind::Decision, *outcome, c.now + late);
-                r.reason = if *outcome == 5 { *reason } else { 0 };
-                r
+            let at = c.now + late;
+            let r = match *outcome {
+                0 => report(&id, target, ReportKind::Acknowledgement, 0, at),
+                // Reasons 1..=5; 0 and 6 stand for a rejection without a known reason.
+                5 => rejection(&id, target, reason % 6, at),
+                o => report(&id, target, ReportKind::Decision, o, at),
             };
             s.record_reports(PLATFORMS[platform], &[r], c.now)
                 .await

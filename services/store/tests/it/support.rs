@@ -95,7 +95,7 @@ macro_rules! conformance {
     };
 }
 
-pub fn org(id: &str, role: i32) -> Organization {
+pub fn org(id: &str, role: Role) -> Organization {
     Organization {
         id: id.into(),
         role,
@@ -144,11 +144,11 @@ pub fn list(
 pub fn item(platform: &str, normalized: &str) -> NewReferral {
     NewReferral {
         platform: platform.into(),
-        kind: 1,
+        kind: TargetKind::Account,
         normalized: normalized.into(),
         original: format!("https://{normalized}"),
         category: "csam".into(),
-        legal_basis: 2,
+        legal_basis: LegalBasis::RemovalOrder,
         removal_order_ref: format!("ref-{normalized}"),
         item: format!("item:{platform}:{normalized}").into_bytes(),
     }
@@ -201,14 +201,41 @@ pub async fn deliver_all<S: Store>(s: &S, platform: &str, now: i64) -> Vec<i64> 
     ids
 }
 
+/// A report of `kind`; `outcome` is a decision's `Outcome` or a restoration's
+/// `RestorationResult` number (ignored for acknowledgements).
 pub fn report(id: &str, target_id: i64, kind: ReportKind, outcome: i32, at: i64) -> NewReport {
+    let body = match kind {
+        ReportKind::Acknowledgement => ReportBody::Acknowledgement,
+        ReportKind::Decision => ReportBody::Decision {
+            outcome: Outcome::try_from(outcome).expect("an outcome"),
+            reason: RejectReason::Unspecified,
+        },
+        ReportKind::Restoration => {
+            ReportBody::Restoration(RestorationResult::try_from(outcome).expect("a result"))
+        }
+    };
     NewReport {
         report_id: id.into(),
         target_id,
-        kind,
-        outcome,
-        reason: 0,
+        body,
         text: String::new(),
         at,
+    }
+}
+
+/// A decision report rejecting with `reason` (a `RejectReason` number).
+pub fn rejection(id: &str, target_id: i64, reason: i32, at: i64) -> NewReport {
+    NewReport {
+        body: ReportBody::Decision {
+            outcome: Outcome::Rejected,
+            reason: RejectReason::try_from(reason).expect("a reason"),
+        },
+        ..report(
+            id,
+            target_id,
+            ReportKind::Decision,
+            Outcome::Rejected as i32,
+            at,
+        )
     }
 }
