@@ -466,6 +466,37 @@ impl Tracked {
     }
 }
 
+/// The rollups of a change that one statement made and reported: `after` holds the facts it
+/// returned (`RETURNING`) for the rows it changed, and `undo` turns such a row back into
+/// its facts before the change (the statement's one change, reversed). Nothing is read
+/// before the change and nothing locked beyond the statement's own row locks: what it
+/// returned is exactly what it changed.
+pub(crate) async fn changed<T: RollupTx>(
+    tx: &mut T,
+    mut after: Vec<Facts>,
+    undo: fn(&mut Facts),
+) -> StoreResult<()> {
+    after.retain(|f| f.action_day_id.is_some());
+    if after.is_empty() {
+        return Ok(());
+    }
+    after.sort_unstable_by_key(|f| f.id);
+    let ids: Vec<i64> = after.iter().map(|f| f.id).collect();
+    let agencies = tx.agencies(&ids).await?;
+    let before = Before {
+        facts: after
+            .iter()
+            .map(|f| {
+                let mut b = f.clone();
+                undo(&mut b);
+                b
+            })
+            .collect(),
+        agencies,
+    };
+    tx.apply(&before.delta(&after)).await
+}
+
 /// The rollups of an intake (see [`Intake`]): call with the new targets' facts and the ids
 /// of the existing ones before the referrals are written (it reads the former agencies,
 /// with the existing targets locked).

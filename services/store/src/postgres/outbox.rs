@@ -1,7 +1,7 @@
 //! Deconfliction holds and the delivery outbox.
 
 use super::*;
-use crate::rollup::Tracked;
+use crate::rollup::{self, FACT_COLUMNS, Facts};
 
 const HOLD_COLUMNS: &str =
     "id, platform, target, normalized, reason, expires_at, created_at, placed_by, released_at";
@@ -174,13 +174,15 @@ pub(super) async fn mark_delivered(
     }
     let mut tx = pool.begin().await?;
     let targets = claimed_targets(&mut tx, &ids, "state = 1").await?;
-    let tracked = Tracked::begin(&mut tx, &targets).await?;
-    sqlx::query("UPDATE targets SET delivered_at = $1 WHERE delivered_at IS NULL AND id = ANY($2)")
-        .bind(at)
-        .bind(&targets)
-        .execute(&mut *tx)
-        .await?;
-    tracked.end(&mut tx).await?;
+    let after: Vec<Facts> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE targets SET delivered_at = $1 WHERE delivered_at IS NULL AND id = ANY($2) \
+         RETURNING {FACT_COLUMNS}"
+    )))
+    .bind(at)
+    .bind(&targets)
+    .fetch_all(&mut *tx)
+    .await?;
+    rollup::changed(&mut tx, after, |f| f.delivered_at = None).await?;
     let mut changed: Vec<(String, i64, i32)> = sqlx::query_as(
         "UPDATE deliveries SET state = 2, delivered_at = $1 WHERE state = 1 AND id = ANY($2) \
          RETURNING platform, target_id, kind",
@@ -245,14 +247,16 @@ pub(super) async fn mark_failed(
     }
     let mut tx = pool.begin().await?;
     let targets = claimed_targets(&mut tx, &ids, "state IN (0, 1)").await?;
-    let tracked = Tracked::begin(&mut tx, &targets).await?;
-    sqlx::query("UPDATE targets SET failed_at = $1, fail_reason = $2 WHERE id = ANY($3)")
-        .bind(at)
-        .bind(error)
-        .bind(&targets)
-        .execute(&mut *tx)
-        .await?;
-    tracked.end(&mut tx).await?;
+    let after: Vec<Facts> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE targets SET failed_at = $1, fail_reason = $2 \
+         WHERE failed_at IS NULL AND id = ANY($3) RETURNING {FACT_COLUMNS}"
+    )))
+    .bind(at)
+    .bind(error)
+    .bind(&targets)
+    .fetch_all(&mut *tx)
+    .await?;
+    rollup::changed(&mut tx, after, |f| f.failed_at = None).await?;
     let mut changed: Vec<(String, i64, i32)> = sqlx::query_as(
         "UPDATE deliveries SET state = 3, failed_at = $1, last_error = $2 \
          WHERE state IN (0, 1) AND id = ANY($3) RETURNING platform, target_id, kind",

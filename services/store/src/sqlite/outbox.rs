@@ -1,7 +1,7 @@
 //! Deconfliction holds and the delivery outbox.
 
 use super::*;
-use crate::rollup::Tracked;
+use crate::rollup::{self, FACT_COLUMNS, Facts};
 
 pub(super) async fn insert_hold(pool: &SqlitePool, hold: &Hold) -> StoreResult<Hold> {
     let mut tx = write_tx(pool).await?;
@@ -186,17 +186,17 @@ pub(super) async fn mark_delivered(
         let ph = anon(chunk.len());
         let targets = claimed_targets(&mut tx, chunk, "state = 1").await?;
         if !targets.is_empty() {
-            let tracked = Tracked::begin(&mut tx, &targets).await?;
-            let mut q = sized(AssertSqlSafe(format!(
-                "UPDATE targets SET delivered_at = ? WHERE delivered_at IS NULL AND id IN ({})",
+            let mut q = sized_as::<Facts>(AssertSqlSafe(format!(
+                "UPDATE targets SET delivered_at = ? WHERE delivered_at IS NULL AND id IN ({}) \
+                 RETURNING {FACT_COLUMNS}",
                 anon(targets.len())
             )))
             .bind(at);
             for id in &targets {
                 q = q.bind(*id);
             }
-            q.execute(&mut *tx).await?;
-            tracked.end(&mut tx).await?;
+            let after = q.fetch_all(&mut *tx).await?;
+            rollup::changed(&mut tx, after, |f| f.delivered_at = None).await?;
         }
         let mut q = sized(AssertSqlSafe(format!(
             "UPDATE deliveries SET state = 2, delivered_at = ? WHERE state = 1 AND id IN ({ph}) \
@@ -282,9 +282,9 @@ pub(super) async fn mark_failed(
         let ph = anon(chunk.len());
         let targets = claimed_targets(&mut tx, chunk, "state IN (0, 1)").await?;
         if !targets.is_empty() {
-            let tracked = Tracked::begin(&mut tx, &targets).await?;
-            let mut q = sized(AssertSqlSafe(format!(
-                "UPDATE targets SET failed_at = ?, fail_reason = ? WHERE id IN ({})",
+            let mut q = sized_as::<Facts>(AssertSqlSafe(format!(
+                "UPDATE targets SET failed_at = ?, fail_reason = ? \
+                 WHERE failed_at IS NULL AND id IN ({}) RETURNING {FACT_COLUMNS}",
                 anon(targets.len())
             )))
             .bind(at)
@@ -292,8 +292,8 @@ pub(super) async fn mark_failed(
             for id in &targets {
                 q = q.bind(*id);
             }
-            q.execute(&mut *tx).await?;
-            tracked.end(&mut tx).await?;
+            let after = q.fetch_all(&mut *tx).await?;
+            rollup::changed(&mut tx, after, |f| f.failed_at = None).await?;
         }
         let mut q = sized(AssertSqlSafe(format!(
             "UPDATE deliveries SET state = 3, failed_at = ?, last_error = ? \
