@@ -466,35 +466,44 @@ impl Tracked {
     }
 }
 
-/// The rollups of a change that one statement made and reported: `after` holds the facts it
-/// returned (`RETURNING`) for the rows it changed, and `undo` turns such a row back into
-/// its facts before the change (the statement's one change, reversed). Nothing is read
-/// before the change and nothing locked beyond the statement's own row locks: what it
-/// returned is exactly what it changed.
-pub(crate) async fn changed<T: RollupTx>(
+/// The rollups of a change whose writer knows each changed target's facts before and after
+/// it (`before[i]` and `after[i]` are the same target): on SQLite, the one writer reads the
+/// rows a statement will change and applies the change in Rust; on PostgreSQL, a statement
+/// returns the rows it changed (`RETURNING`) and the change is undone in Rust. Neither reads
+/// the facts twice, and PostgreSQL locks nothing beyond the statement's own rows.
+pub(crate) async fn moved<T: RollupTx>(
     tx: &mut T,
-    mut after: Vec<Facts>,
-    undo: fn(&mut Facts),
+    before: Vec<Facts>,
+    after: Vec<Facts>,
 ) -> StoreResult<()> {
-    after.retain(|f| f.action_day_id.is_some());
-    if after.is_empty() {
+    debug_assert!(before.iter().zip(&after).all(|(b, a)| b.id == a.id));
+    let ids: Vec<i64> = after
+        .iter()
+        .filter(|f| f.action_day_id.is_some())
+        .map(|f| f.id)
+        .collect();
+    if ids.is_empty() {
         return Ok(());
     }
-    after.sort_unstable_by_key(|f| f.id);
-    let ids: Vec<i64> = after.iter().map(|f| f.id).collect();
     let agencies = tx.agencies(&ids).await?;
     let before = Before {
-        facts: after
-            .iter()
-            .map(|f| {
-                let mut b = f.clone();
-                undo(&mut b);
-                b
-            })
-            .collect(),
+        facts: before,
         agencies,
     };
     tx.apply(&before.delta(&after)).await
+}
+
+/// Facts changed by `change`, beside the originals: (before, after).
+pub(crate) fn changed_by(before: Vec<Facts>, change: impl Fn(&mut Facts)) -> (Vec<Facts>, Vec<Facts>) {
+    let after = before
+        .iter()
+        .map(|f| {
+            let mut a = f.clone();
+            change(&mut a);
+            a
+        })
+        .collect();
+    (before, after)
 }
 
 /// The rollups of an intake (see [`Intake`]): call with the new targets' facts and the ids

@@ -182,7 +182,8 @@ pub(super) async fn mark_delivered(
     .bind(&targets)
     .fetch_all(&mut *tx)
     .await?;
-    rollup::changed(&mut tx, after, |f| f.delivered_at = None).await?;
+    let (after, before) = rollup::changed_by(after, |f| f.delivered_at = None);
+    rollup::moved(&mut tx, before, after).await?;
     let mut changed: Vec<(String, i64, i32)> = sqlx::query_as(
         "UPDATE deliveries SET state = 2, delivered_at = $1 WHERE state = 1 AND id = ANY($2) \
          RETURNING platform, target_id, kind",
@@ -256,7 +257,8 @@ pub(super) async fn mark_failed(
     .bind(&targets)
     .fetch_all(&mut *tx)
     .await?;
-    rollup::changed(&mut tx, after, |f| f.failed_at = None).await?;
+    let (after, before) = rollup::changed_by(after, |f| f.failed_at = None);
+    rollup::moved(&mut tx, before, after).await?;
     let mut changed: Vec<(String, i64, i32)> = sqlx::query_as(
         "UPDATE deliveries SET state = 3, failed_at = $1, last_error = $2 \
          WHERE state IN (0, 1) AND id = ANY($3) RETURNING platform, target_id, kind",

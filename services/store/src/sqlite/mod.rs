@@ -42,7 +42,7 @@ mod outcomes;
 mod rollup;
 mod sql;
 mod summary;
-use sql::{IN_CHUNK, anon, chunks, rows_per_chunk, sized, sized_as, sized_scalar, values_rows};
+use sql::{IN_CHUNK, anon, chunks, rows_per_chunk, sized, sized_scalar, values_rows};
 
 mod rows {
     crate::rows::row_decoders!(sqlx::sqlite::SqliteRow);

@@ -1,7 +1,8 @@
 //! Deconfliction holds and the delivery outbox.
 
 use super::*;
-use crate::rollup::{self, FACT_COLUMNS, Facts};
+use super::rollup::facts_where;
+use crate::rollup;
 
 pub(super) async fn insert_hold(pool: &SqlitePool, hold: &Hold) -> StoreResult<Hold> {
     let mut tx = write_tx(pool).await?;
@@ -186,17 +187,19 @@ pub(super) async fn mark_delivered(
         let ph = anon(chunk.len());
         let targets = claimed_targets(&mut tx, chunk, "state = 1").await?;
         if !targets.is_empty() {
-            let mut q = sized_as::<Facts>(AssertSqlSafe(format!(
-                "UPDATE targets SET delivered_at = ? WHERE delivered_at IS NULL AND id IN ({}) \
-                 RETURNING {FACT_COLUMNS}",
+            // The one writer: the rows the update will change, and the change, in Rust.
+            let before = facts_where(&mut tx, &targets, "delivered_at IS NULL").await?;
+            let mut q = sized(AssertSqlSafe(format!(
+                "UPDATE targets SET delivered_at = ? WHERE delivered_at IS NULL AND id IN ({})",
                 anon(targets.len())
             )))
             .bind(at);
             for id in &targets {
                 q = q.bind(*id);
             }
-            let after = q.fetch_all(&mut *tx).await?;
-            rollup::changed(&mut tx, after, |f| f.delivered_at = None).await?;
+            q.execute(&mut *tx).await?;
+            let (before, after) = rollup::changed_by(before, |f| f.delivered_at = Some(at));
+            rollup::moved(&mut tx, before, after).await?;
         }
         let mut q = sized(AssertSqlSafe(format!(
             "UPDATE deliveries SET state = 2, delivered_at = ? WHERE state = 1 AND id IN ({ph}) \
@@ -282,9 +285,10 @@ pub(super) async fn mark_failed(
         let ph = anon(chunk.len());
         let targets = claimed_targets(&mut tx, chunk, "state IN (0, 1)").await?;
         if !targets.is_empty() {
-            let mut q = sized_as::<Facts>(AssertSqlSafe(format!(
+            let before = facts_where(&mut tx, &targets, "failed_at IS NULL").await?;
+            let mut q = sized(AssertSqlSafe(format!(
                 "UPDATE targets SET failed_at = ?, fail_reason = ? \
-                 WHERE failed_at IS NULL AND id IN ({}) RETURNING {FACT_COLUMNS}",
+                 WHERE failed_at IS NULL AND id IN ({})",
                 anon(targets.len())
             )))
             .bind(at)
@@ -292,8 +296,9 @@ pub(super) async fn mark_failed(
             for id in &targets {
                 q = q.bind(*id);
             }
-            let after = q.fetch_all(&mut *tx).await?;
-            rollup::changed(&mut tx, after, |f| f.failed_at = None).await?;
+            q.execute(&mut *tx).await?;
+            let (before, after) = rollup::changed_by(before, |f| f.failed_at = Some(at));
+            rollup::moved(&mut tx, before, after).await?;
         }
         let mut q = sized(AssertSqlSafe(format!(
             "UPDATE deliveries SET state = 3, failed_at = ?, last_error = ? \

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sqlx::{
     Database, SqlSafeStr, Sqlite,
-    query::{Query, QueryAs, QueryScalar},
+    query::{Query, QueryScalar},
 };
 
 type Args = <Sqlite as Database>::Arguments;
@@ -17,14 +17,6 @@ type Args = <Sqlite as Database>::Arguments;
 /// less than running such a statement over its thousands of rows.
 pub(super) fn sized<'q>(sql: impl SqlSafeStr) -> Query<'q, Sqlite, Args> {
     sqlx::query(sql).persistent(false)
-}
-
-/// [`sized`] for rows decoded as `O`.
-pub(super) fn sized_as<'q, O>(sql: impl SqlSafeStr) -> QueryAs<'q, Sqlite, O, Args>
-where
-    O: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
-{
-    sqlx::query_as(sql).persistent(false)
 }
 
 /// [`sized`] for a one-column result.
