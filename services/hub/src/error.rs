@@ -26,6 +26,13 @@ pub enum ApiError {
     FailedPrecondition(String),
     #[error("{0}")]
     ResourceExhausted(String),
+    /// A retry can succeed (the database is unreachable, busy or resolving a conflict); the
+    /// call changed nothing. `retry_after` is the delay the client is told to wait.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -47,11 +54,23 @@ impl ApiError {
     }
 }
 
+/// How long a client is told to wait before retrying a call the database could not take.
+pub const DATABASE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(m) => Self::AlreadyExists(m),
             StoreError::NotFound(m) => Self::NotFound(m),
+            e if e.is_transient() => {
+                tracing::warn!(error = %e, "database unavailable; the caller is told to retry");
+                Self::Unavailable {
+                    message: "the hub's database is unavailable just now; the call changed \
+                              nothing and can be retried"
+                        .into(),
+                    retry_after: DATABASE_RETRY_AFTER,
+                }
+            }
             other => Self::Internal(other.to_string()),
         }
     }
@@ -71,6 +90,14 @@ impl From<ApiError> for Status {
             ApiError::AlreadyExists(m) => Status::already_exists(m),
             ApiError::FailedPrecondition(m) => Status::failed_precondition(m),
             ApiError::ResourceExhausted(m) => Status::resource_exhausted(m),
+            ApiError::Unavailable {
+                message,
+                retry_after,
+            } => Status::with_error_details(
+                Code::Unavailable,
+                message,
+                tonic_types::ErrorDetails::with_retry_info(Some(retry_after)),
+            ),
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 Status::internal("internal error")
@@ -94,6 +121,17 @@ mod tests {
         let details = s.get_error_details();
         let v = &details.bad_request().unwrap().field_violations[0];
         assert_eq!(v.field, "items[17].platform");
+    }
+
+    #[test]
+    fn transient_database_errors_are_unavailable_with_a_retry_delay() {
+        let s: Status = ApiError::from(StoreError::Database(sqlx::Error::PoolTimedOut)).into();
+        assert_eq!(s.code(), Code::Unavailable);
+        let retry = s.get_error_details().retry_info().cloned().unwrap();
+        assert_eq!(retry.retry_delay, Some(DATABASE_RETRY_AFTER));
+        // A fault that a retry cannot fix stays internal.
+        let s: Status = ApiError::from(StoreError::Database(sqlx::Error::RowNotFound)).into();
+        assert_eq!(s.code(), Code::Internal);
     }
 
     #[test]

@@ -44,8 +44,9 @@ use std::future::Future;
 pub use audit::{AuditEntry, PurgeCounts, TransparencyRow, Withdrawal, Withdrawer};
 pub use model::*;
 
-/// Storage failures. `Conflict` and `NotFound` are for callers to map; everything else is
-/// an internal error.
+/// Storage failures. `Conflict` and `NotFound` are for callers to map; a `Database` error
+/// that [`StoreError::is_transient`] is worth retrying; everything else is an internal
+/// error.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0}")]
@@ -58,6 +59,49 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL {0:?}: expected sqlite:... or postgres://...")]
     UnsupportedUrl(String),
+}
+
+impl StoreError {
+    /// Whether the same call can succeed later, unchanged: the database could not be
+    /// reached or went away (connection refused or lost, pool timed out or closed, server
+    /// shutting down or starting), refused for now (too many connections, SQLite busy or
+    /// locked past the busy timeout), or aborted the transaction to resolve a conflict
+    /// with another (serialization failure, deadlock). Every write is one transaction, so
+    /// nothing of a failed call was stored.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Database(e) => transient(e),
+            _ => false,
+        }
+    }
+}
+
+fn transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else {
+                return false;
+            };
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+                code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+            } else {
+                // PostgreSQL: class 08 connection exception, 40001 serialization failure,
+                // 40P01 deadlock, 53300 too many connections, 57P01-57P03 shutting down
+                // or starting up.
+                code.starts_with("08")
+                    || matches!(
+                        code.as_ref(),
+                        "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03"
+                    )
+            }
+        }
+        _ => false,
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

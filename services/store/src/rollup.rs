@@ -494,7 +494,10 @@ pub(crate) async fn moved<T: RollupTx>(
 }
 
 /// Facts changed by `change`, beside the originals: (before, after).
-pub(crate) fn changed_by(before: Vec<Facts>, change: impl Fn(&mut Facts)) -> (Vec<Facts>, Vec<Facts>) {
+pub(crate) fn changed_by(
+    before: Vec<Facts>,
+    change: impl Fn(&mut Facts),
+) -> (Vec<Facts>, Vec<Facts>) {
     let after = before
         .iter()
         .map(|f| {

@@ -9,7 +9,6 @@ use takedown_protocol::pb::{
 
 use crate::{
     cli::{ActionDayCommand, Format, GlobalOptions},
-    commands::answer,
     output,
     time::{format_timestamp, parse_instant, to_timestamp},
 };
@@ -36,11 +35,11 @@ pub async fn run(global: &GlobalOptions, command: ActionDayCommand) -> Result<()
         _ => None,
     };
     let channel = global.hub_options().connect().await?;
-    let mut client = ActionDayServiceClient::new(channel);
+    let client = ActionDayServiceClient::new(channel);
     match command {
         ActionDayCommand::Create(_) => {
             let request = request.context("action day request")?;
-            let day = answer(client.create_action_day(request).await)?;
+            let day = ask!(client => create_action_day(request))?;
             println!(
                 "created action day {} ({}), H-hour {}",
                 day.id,
@@ -50,7 +49,7 @@ pub async fn run(global: &GlobalOptions, command: ActionDayCommand) -> Result<()
             Ok(())
         }
         ActionDayCommand::Get { id, format } => {
-            let day = answer(client.get_action_day(GetActionDayRequest { id }).await)?;
+            let day = ask!(client => get_action_day(GetActionDayRequest { id }))?;
             let view = ActionDayView::from(day);
             if format.format == Format::Json {
                 return output::print_json(&view);
@@ -72,7 +71,7 @@ pub async fn run(global: &GlobalOptions, command: ActionDayCommand) -> Result<()
             Ok(())
         }
         ActionDayCommand::List(f) => {
-            let days = answer(client.list_action_days(ListActionDaysRequest {}).await)?;
+            let days = ask!(client => list_action_days(ListActionDaysRequest {}))?;
             let views: Vec<ActionDayView> = days
                 .action_days
                 .into_iter()
@@ -105,7 +104,7 @@ pub async fn run(global: &GlobalOptions, command: ActionDayCommand) -> Result<()
             Ok(())
         }
         ActionDayCommand::Close { id } => {
-            let day = answer(client.close_action_day(CloseActionDayRequest { id }).await)?;
+            let day = ask!(client => close_action_day(CloseActionDayRequest { id }))?;
             println!(
                 "closed action day {} ({}) at {}",
                 day.id,

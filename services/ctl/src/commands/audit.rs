@@ -12,7 +12,7 @@ use takedown_protocol::{
     pb::{self, ListAuditEntriesRequest, audit_service_client::AuditServiceClient},
 };
 
-use crate::{cli::GlobalOptions, commands::answer};
+use crate::cli::GlobalOptions;
 
 /// Entries asked for per page.
 const PAGE: u32 = 5_000;
@@ -67,19 +67,15 @@ pub fn record(e: &pb::AuditEntry) -> AuditRecord {
 
 async fn export(global: &GlobalOptions, args: AuditExportArgs) -> Result<()> {
     let channel = global.hub_options().connect().await?;
-    let mut client = AuditServiceClient::new(channel);
+    let client = AuditServiceClient::new(channel);
     let mut text = String::new();
     let mut after = 0u64;
     let mut count = 0u64;
     loop {
-        let page = answer(
-            client
-                .list_audit_entries(ListAuditEntriesRequest {
-                    after_seq: after,
-                    limit: PAGE,
-                })
-                .await,
-        )?;
+        let page = ask!(client => list_audit_entries(ListAuditEntriesRequest {
+            after_seq: after,
+            limit: PAGE,
+        }))?;
         let Some(last) = page.entries.last() else {
             break;
         };

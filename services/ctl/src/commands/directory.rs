@@ -13,7 +13,6 @@ use crate::{
     cli::{
         DirectoryCommand, Format, GlobalOptions, KeyCommand, OrgCommand, OrgRole, PlatformCommand,
     },
-    commands::answer,
     output,
     time::format_timestamp,
 };
@@ -61,15 +60,11 @@ async fn org(client: &mut Client, command: OrgCommand) -> Result<()> {
                 OrgRole::Platform => Role::Platform,
                 OrgRole::Coordinator => Role::Coordinator,
             };
-            let o = answer(
-                client
-                    .register_organization(RegisterOrganizationRequest {
-                        id,
-                        role: role as i32,
-                        display_name: name.unwrap_or_default(),
-                    })
-                    .await,
-            )?;
+            let o = ask!(client => register_organization(RegisterOrganizationRequest {
+                id,
+                role: role as i32,
+                display_name: name.unwrap_or_default(),
+            }))?;
             println!(
                 "registered {} {} ({})",
                 output::role(o.role),
@@ -79,7 +74,7 @@ async fn org(client: &mut Client, command: OrgCommand) -> Result<()> {
             Ok(())
         }
         OrgCommand::List(f) => {
-            let orgs = answer(client.list_organizations(ListOrganizationsRequest {}).await)?;
+            let orgs = ask!(client => list_organizations(ListOrganizationsRequest {}))?;
             let views: Vec<OrgView> = orgs
                 .organizations
                 .into_iter()
@@ -117,15 +112,11 @@ struct KeyView {
 async fn key(client: &mut Client, command: KeyCommand, public_key_pem: String) -> Result<()> {
     match command {
         KeyCommand::Add { agency, kid, .. } => {
-            let k = answer(
-                client
-                    .register_agency_key(RegisterAgencyKeyRequest {
-                        agency_id: agency,
-                        kid,
-                        public_key_pem,
-                    })
-                    .await,
-            )?;
+            let k = ask!(client => register_agency_key(RegisterAgencyKeyRequest {
+                agency_id: agency,
+                kid,
+                public_key_pem,
+            }))?;
             println!(
                 "registered key {} of {} ({})",
                 k.kid,
@@ -135,11 +126,7 @@ async fn key(client: &mut Client, command: KeyCommand, public_key_pem: String) -
             Ok(())
         }
         KeyCommand::Revoke { kid, reason } => {
-            let k = answer(
-                client
-                    .revoke_agency_key(RevokeAgencyKeyRequest { kid, reason })
-                    .await,
-            )?;
+            let k = ask!(client => revoke_agency_key(RevokeAgencyKeyRequest { kid, reason }))?;
             println!(
                 "revoked key {} of {} at {}: {}",
                 k.kid,
@@ -150,14 +137,10 @@ async fn key(client: &mut Client, command: KeyCommand, public_key_pem: String) -
             Ok(())
         }
         KeyCommand::List { agency, format } => {
-            let keys = answer(
-                client
-                    .get_agency_keys(GetAgencyKeysRequest {
-                        agency_ids: agency.into_iter().collect(),
-                        kid: String::new(),
-                    })
-                    .await,
-            )?;
+            let keys = ask!(client => get_agency_keys(GetAgencyKeysRequest {
+                agency_ids: agency.into_iter().collect(),
+                kid: String::new(),
+            }))?;
             let views: Vec<KeyView> = keys
                 .keys
                 .into_iter()
@@ -207,20 +190,16 @@ async fn platform(client: &mut Client, command: PlatformCommand) -> Result<()> {
             endpoint,
             display_name,
         } => {
-            let p = answer(
-                client
-                    .register_platform(RegisterPlatformRequest {
-                        name,
-                        endpoint,
-                        display_name: display_name.unwrap_or_default(),
-                    })
-                    .await,
-            )?;
+            let p = ask!(client => register_platform(RegisterPlatformRequest {
+                name,
+                endpoint,
+                display_name: display_name.unwrap_or_default(),
+            }))?;
             println!("registered platform {} at {}", p.name, p.endpoint);
             Ok(())
         }
         PlatformCommand::List(f) => {
-            let list = answer(client.list_platforms(ListPlatformsRequest {}).await)?;
+            let list = ask!(client => list_platforms(ListPlatformsRequest {}))?;
             let views: Vec<PlatformView> = list
                 .platforms
                 .into_iter()

@@ -17,7 +17,7 @@ use takedown_protocol::pb::{
     transparency_service_client::TransparencyServiceClient,
 };
 
-use crate::{cli::GlobalOptions, commands::answer, time::format_timestamp};
+use crate::{cli::GlobalOptions, time::format_timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
@@ -41,14 +41,10 @@ pub struct ExportArgs {
 
 pub async fn run(global: &GlobalOptions, args: ExportArgs) -> Result<()> {
     let channel = global.hub_options().connect().await?;
-    let mut client = TransparencyServiceClient::new(channel);
-    let resp = answer(
-        client
-            .export_transparency(TransparencyRequest {
-                action_day_id: args.action_day.clone(),
-            })
-            .await,
-    )?;
+    let client = TransparencyServiceClient::new(channel);
+    let resp = ask!(client => export_transparency(TransparencyRequest {
+        action_day_id: args.action_day.clone(),
+    }))?;
     let text = render(&resp, args.format)?;
     match &args.out {
         Some(path) => {

@@ -9,7 +9,6 @@ use takedown_protocol::pb::{
 
 use crate::{
     cli::{Format, GlobalOptions, HoldCommand},
-    commands::answer,
     output,
     time::{format_timestamp, parse_instant_now, to_timestamp},
 };
@@ -22,7 +21,7 @@ pub async fn run(global: &GlobalOptions, command: HoldCommand) -> Result<()> {
         _ => None,
     };
     let channel = global.hub_options().connect().await?;
-    let mut client = HoldServiceClient::new(channel);
+    let client = HoldServiceClient::new(channel);
     match command {
         HoldCommand::Place {
             platform,
@@ -30,16 +29,12 @@ pub async fn run(global: &GlobalOptions, command: HoldCommand) -> Result<()> {
             reason,
             ..
         } => {
-            let h = answer(
-                client
-                    .place_hold(PlaceHoldRequest {
-                        platform,
-                        target,
-                        reason,
-                        expires_at: expires,
-                    })
-                    .await,
-            )?;
+            let h = ask!(client => place_hold(PlaceHoldRequest {
+                platform,
+                target,
+                reason,
+                expires_at: expires,
+            }))?;
             println!(
                 "placed hold {} on {} {} until {}",
                 h.id,
@@ -50,11 +45,7 @@ pub async fn run(global: &GlobalOptions, command: HoldCommand) -> Result<()> {
             Ok(())
         }
         HoldCommand::Release { id } => {
-            let h = answer(
-                client
-                    .release_hold(ReleaseHoldRequest { hold_id: id })
-                    .await,
-            )?;
+            let h = ask!(client => release_hold(ReleaseHoldRequest { hold_id: id }))?;
             println!(
                 "released hold {} on {} {}",
                 h.id, h.platform, h.normalized_target
@@ -62,7 +53,7 @@ pub async fn run(global: &GlobalOptions, command: HoldCommand) -> Result<()> {
             Ok(())
         }
         HoldCommand::List(f) => {
-            let holds = answer(client.list_holds(ListHoldsRequest {}).await)?;
+            let holds = ask!(client => list_holds(ListHoldsRequest {}))?;
             let views: Vec<HoldView> = holds.holds.into_iter().map(HoldView::from).collect();
             if f.format == Format::Json {
                 return output::print_json(&views);

@@ -16,7 +16,6 @@ use takedown_protocol::{
 
 use crate::{
     cli::{Format, GlobalOptions, ListCommand, ListSignArgs},
-    commands::answer,
     envelope::Envelope,
     listfile, output,
     time::{format_duration, format_timestamp, parse_duration},
@@ -27,11 +26,11 @@ pub async fn run(global: &GlobalOptions, command: ListCommand) -> Result<()> {
         ListCommand::Sign(a) => sign(global, &a),
         ListCommand::Submit(a) => {
             let channel = global.hub_options().connect().await?;
-            let mut client = ReferralServiceClient::new(channel);
+            let client = ReferralServiceClient::new(channel);
             let several = a.files.len() > 1;
             for file in &a.files {
                 let envelope = Envelope::read(file)?;
-                let r = answer(client.submit_referral_list(envelope.to_request()).await);
+                let r = ask!(client => submit_referral_list(envelope.to_request()));
                 // With several files, say which one the hub refused.
                 let r = if several {
                     r.with_context(|| file.display().to_string())?
@@ -47,25 +46,17 @@ pub async fn run(global: &GlobalOptions, command: ListCommand) -> Result<()> {
         }
         ListCommand::Status(a) => {
             let channel = global.hub_options().connect().await?;
-            let status = answer(
-                ReferralServiceClient::new(channel)
-                    .get_list_status(GetListStatusRequest {
-                        list_id: a.list_id.clone(),
-                    })
-                    .await,
-            )?;
+            let status = ask!(ReferralServiceClient::new(channel) => get_list_status(GetListStatusRequest {
+                list_id: a.list_id.clone(),
+            }))?;
             print_status(&status, a.format.format)
         }
         ListCommand::Withdraw(a) => {
             let channel = global.hub_options().connect().await?;
-            let r = answer(
-                ReferralServiceClient::new(channel)
-                    .withdraw_target(WithdrawTargetRequest {
-                        target_id: a.target_id,
-                        reason: a.reason,
-                    })
-                    .await,
-            )?;
+            let r = ask!(ReferralServiceClient::new(channel) => withdraw_target(WithdrawTargetRequest {
+                target_id: a.target_id,
+                reason: a.reason,
+            }))?;
             println!(
                 "withdrew target {}: withdrawal queued to {} platform(s)",
                 r.target_id, r.withdrawals_queued

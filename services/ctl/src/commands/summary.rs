@@ -10,7 +10,6 @@ use takedown_protocol::pb::{
 
 use crate::{
     cli::{GlobalOptions, ReportFormat, ReportSection, SummaryArgs},
-    commands::answer,
     report::{self, Format, Section},
 };
 
@@ -18,14 +17,10 @@ pub async fn run(global: &GlobalOptions, args: SummaryArgs) -> Result<()> {
     // Check the options before dialling the hub.
     let (format, section) = choose(args.format, args.section)?;
     let channel = global.hub_options().connect().await?;
-    let mut client = SummaryServiceClient::new(channel);
-    let summary = answer(
-        client
-            .get_action_day_summary(GetActionDaySummaryRequest {
-                action_day_id: args.action_day.clone(),
-            })
-            .await,
-    )?;
+    let client = SummaryServiceClient::new(channel);
+    let summary = ask!(client => get_action_day_summary(GetActionDaySummaryRequest {
+        action_day_id: args.action_day.clone(),
+    }))?;
     let text = report::render(&summary, format, section)?;
     match &args.out {
         Some(path) => {

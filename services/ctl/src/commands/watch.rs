@@ -15,7 +15,7 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use crate::{
     cli::{GlobalOptions, WatchArgs},
     client::HubError,
-    commands::{answer, summary::write_stdout},
+    commands::summary::write_stdout,
     report::{human, table},
 };
 
@@ -24,14 +24,10 @@ pub const REDRAW: &str = "\x1b[H\x1b[2J";
 
 pub async fn run(global: &GlobalOptions, args: WatchArgs) -> Result<()> {
     let channel = global.hub_options().connect().await?;
-    let mut client = SummaryServiceClient::new(channel);
-    let mut stream = answer(
-        client
-            .watch_action_day(WatchActionDayRequest {
-                action_day_id: args.action_day.clone(),
-            })
-            .await,
-    )?;
+    let client = SummaryServiceClient::new(channel);
+    let mut stream = ask!(client => watch_action_day(WatchActionDayRequest {
+        action_day_id: args.action_day.clone(),
+    }))?;
     let terminal = std::io::stdout().is_terminal();
     let mut last_state = None;
     while let Some(summary) = stream

@@ -36,6 +36,7 @@ mod rows {
 }
 
 const POOL_SIZE: u32 = 8;
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The PostgreSQL store. Cheap to clone (a pool handle).
 #[derive(Debug, Clone)]
@@ -54,6 +55,9 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)?.options([("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
+            // While the server is down or restarting, a call fails after this long (and
+            // its caller is told to retry) instead of waiting sqlx's default 30 s.
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             // A connection keeps the buffers its largest message grew (a list's intake
             // binds its every item; a delivery batch reads its every item), and each of the
             // pool's connections would hold its own: give the excess back on release.

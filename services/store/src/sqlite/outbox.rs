@@ -1,7 +1,7 @@
 //! Deconfliction holds and the delivery outbox.
 
-use super::*;
 use super::rollup::facts_where;
+use super::*;
 use crate::rollup;
 
 pub(super) async fn insert_hold(pool: &SqlitePool, hold: &Hold) -> StoreResult<Hold> {

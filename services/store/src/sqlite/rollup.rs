@@ -53,7 +53,12 @@ async fn facts_json(
     sql: String,
     bind: impl FnOnce(
         sqlx::query::QueryScalar<'_, Sqlite, String, <Sqlite as sqlx::Database>::Arguments>,
-    ) -> sqlx::query::QueryScalar<'_, Sqlite, String, <Sqlite as sqlx::Database>::Arguments>,
+    ) -> sqlx::query::QueryScalar<
+        '_,
+        Sqlite,
+        String,
+        <Sqlite as sqlx::Database>::Arguments,
+    >,
 ) -> StoreResult<Vec<Facts>> {
     let json: String = bind(sqlx::query_scalar(AssertSqlSafe(sql)))
         .fetch_one(&mut **tx)

@@ -17,3 +17,4 @@ mod summaries;
 mod summary_bench;
 mod summary_facts;
 mod summary_property;
+mod transient;
