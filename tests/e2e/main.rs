@@ -29,6 +29,7 @@ mod cli;
 mod delivery;
 mod intake;
 mod multi_hub;
+mod outage;
 mod restoration;
 mod summary;
 

@@ -22,6 +22,9 @@ pub struct HubOptions {
     pub poll_ms: u64,
     pub max_list_items: usize,
     pub max_list_bytes: usize,
+    /// PostgreSQL: the hub reaches its database through a [`takedown_store::testing::TcpRelay`]
+    /// that the test can cut (`World::relay`), as if the server went away.
+    pub relay_database: bool,
 }
 
 impl Default for HubOptions {
@@ -37,6 +40,7 @@ impl Default for HubOptions {
             poll_ms: 250,
             max_list_items: 1_000,
             max_list_bytes: 1 << 20,
+            relay_database: false,
         }
     }
 }
@@ -51,6 +55,16 @@ pub struct HubProcess {
 impl HubProcess {
     /// Writes the config and starts the hub; returns once it answers.
     pub async fn start(pki: &TestPki, db: &TestDb, dir: &Path, opts: &HubOptions) -> Self {
+        Self::start_on(pki, &db.url, dir, opts).await
+    }
+
+    /// [`Self::start`] on the database at `database_url`.
+    pub async fn start_on(
+        pki: &TestPki,
+        database_url: &str,
+        dir: &Path,
+        opts: &HubOptions,
+    ) -> Self {
         let port = crate::free_port();
         let config = dir.join("hub.toml");
         let schedule = opts
@@ -87,7 +101,7 @@ breaker_failures = {bf}
 breaker_cooldown_ms = {bc}
 poll_ms = {poll}
 "#,
-                db = db.url,
+                db = database_url,
                 ca = pki.ca_pem().display(),
                 cert = pki.cert("hub").display(),
                 key = pki.key("hub").display(),

@@ -23,6 +23,8 @@ pub struct World {
     pub keys: BTreeMap<String, AgencyKey>,
     /// Reserved sidecar port per platform.
     pub sidecar_ports: BTreeMap<String, u16>,
+    /// The relay between the hub and PostgreSQL (`HubOptions::relay_database`).
+    pub relay: Option<takedown_store::testing::TcpRelay>,
     pub dir: TempDir,
 }
 
@@ -33,13 +35,20 @@ impl World {
         let dir = tempfile::tempdir().expect("temp dir");
         let pki = TestPki::generate(&dir.path().join("pki"));
         let db = TestDb::new(backend, dir.path()).await?;
-        let hub = HubProcess::start(&pki, &db, dir.path(), &opts).await;
+        let relay = if opts.relay_database && backend == Backend::Postgres {
+            Some(takedown_store::testing::TcpRelay::start(&db.url).await)
+        } else {
+            None
+        };
+        let url = relay.as_ref().map_or(db.url.clone(), |r| r.url(&db.url));
+        let hub = HubProcess::start_on(&pki, &url, dir.path(), &opts).await;
         let mut world = Self {
             hub,
             db,
             pki,
             keys: BTreeMap::new(),
             sidecar_ports: BTreeMap::new(),
+            relay,
             dir,
         };
         world.register().await;

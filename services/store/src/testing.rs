@@ -9,6 +9,9 @@
 //!   unless `TAKEDOWN_REQUIRE_PG=1`, in which case it panics.
 //!
 //! The databases are empty: connect a store to [`TestDb::url`] to migrate them.
+//!
+//! - [`TcpRelay`]: a relay between a client and the PostgreSQL server, to cut: for the
+//!   client, the server goes away and comes back, and the shared server is not touched.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -17,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::postgres::PgConnectOptions;
+
 use sqlx::{ConnectOptions, Connection, PgConnection};
 
 use crate::Backend;
@@ -217,9 +221,100 @@ impl Drop for TestDb {
     }
 }
 
+/// A TCP relay between a client and the PostgreSQL server of a [`TestDb`]: [`Self::cut`]
+/// closes it and every connection through it (for the client, the server went away: its
+/// connections drop and new ones are refused), [`Self::resume`] opens it again on the same
+/// port.
+pub struct TcpRelay {
+    port: u16,
+    upstream: String,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TcpRelay {
+    /// A relay to the server of the PostgreSQL URL `url`.
+    pub async fn start(url: &str) -> Self {
+        let mut r = Self {
+            port: 0,
+            upstream: authority(url).to_string(),
+            task: None,
+        };
+        r.resume().await;
+        r
+    }
+
+    /// `url` (of the relayed server) as reached through the relay.
+    pub fn url(&self, url: &str) -> String {
+        let (at, end) = authority_span(url);
+        format!("{}127.0.0.1:{}{}", &url[..at], self.port, &url[end..])
+    }
+
+    /// (Re)opens the relay on its port.
+    pub async fn resume(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap_or_else(|e| panic!("relay cannot bind 127.0.0.1:{}: {e}", self.port));
+        self.port = listener.local_addr().map(|a| a.port()).unwrap_or(self.port);
+        let upstream = self.upstream.clone();
+        self.task = Some(tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                conns.spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Closes the relay and every connection through it.
+    pub async fn cut(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for TcpRelay {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+/// Where the host:port of a PostgreSQL URL starts and ends.
+fn authority_span(url: &str) -> (usize, usize) {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let at = url[start..].find('@').map_or(start, |i| start + i + 1);
+    let end = url[at..].find(['/', '?']).map_or(url.len(), |i| at + i);
+    (at, end)
+}
+
+fn authority(url: &str) -> &str {
+    let (at, end) = authority_span(url);
+    &url[at..end]
+}
+
 #[cfg(test)]
 mod tests {
-    use super::with_database;
+    use super::{authority, with_database};
+
+    #[test]
+    fn finds_the_server_of_a_url() {
+        assert_eq!(
+            authority("postgres://postgres@127.0.0.1:5432/x"),
+            "127.0.0.1:5432"
+        );
+        assert_eq!(authority("postgres://h:1/db?sslmode=disable"), "h:1");
+        assert_eq!(
+            authority("postgresql://u:p@db.example:6543"),
+            "db.example:6543"
+        );
+    }
 
     #[test]
     fn replaces_the_database_of_a_url() {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use sqlx::Connection;
 use takedown_store::postgres::PgStore;
 use takedown_store::sqlite::SqliteStore;
-use takedown_store::testing::TestDb;
+use takedown_store::testing::{TcpRelay, TestDb};
 use takedown_store::*;
 
 use crate::support::*;
@@ -51,75 +51,13 @@ async fn sqlite_locked_by_another_process_is_transient() {
     assert!(!StoreError::from(e).is_transient());
 }
 
-/// A TCP relay between the store and the PostgreSQL server: stopping it is, for the store,
-/// the server going away (connections cut, new ones refused) without touching the server.
-struct Relay {
-    port: u16,
-    upstream: String,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Relay {
-    async fn start(upstream: &str) -> Self {
-        let mut r = Self {
-            port: 0,
-            upstream: upstream.to_string(),
-            task: None,
-        };
-        r.resume().await;
-        r
-    }
-
-    /// (Re)opens the relay on its port.
-    async fn resume(&mut self) {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
-            .await
-            .expect("bind relay");
-        self.port = listener.local_addr().expect("addr").port();
-        let upstream = self.upstream.clone();
-        self.task = Some(tokio::spawn(async move {
-            let mut conns = tokio::task::JoinSet::new();
-            while let Ok((mut client, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                conns.spawn(async move {
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-            }
-        }));
-    }
-
-    /// Closes the relay and every connection through it.
-    async fn cut(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.abort();
-            let _ = t.await;
-        }
-    }
-}
-
-/// `url` with its host and port replaced by 127.0.0.1:`port`.
-fn through(url: &str, port: u16) -> String {
-    let at = url.find('@').map_or("postgres://".len(), |i| i + 1);
-    let end = url[at..].find('/').map_or(url.len(), |i| at + i);
-    format!("{}127.0.0.1:{port}{}", &url[..at], &url[end..])
-}
-
-/// The host:port of a PostgreSQL URL.
-fn authority(url: &str) -> String {
-    let at = url.find('@').map_or("postgres://".len(), |i| i + 1);
-    let end = url[at..].find('/').map_or(url.len(), |i| at + i);
-    url[at..end].to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_going_away_is_transient() {
     let Some(db) = TestDb::postgres().await else {
         return;
     };
-    let mut relay = Relay::start(&authority(db.url())).await;
-    let s = PgStore::connect(&through(db.url(), relay.port))
+    let mut relay = TcpRelay::start(db.url()).await;
+    let s = PgStore::connect(&relay.url(db.url()))
         .await
         .expect("connect through the relay");
     s.upsert_organization(&org("agency-a", Role::Agency))
