@@ -195,32 +195,62 @@ async fn health_reflection_and_graceful_stop(backend: Backend) {
             "{service}"
         );
     }
-    use tonic_reflection::pb::v1::{
-        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
-        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    // Reflection, in v1 and in v1alpha (all that grpcio-reflection speaks): the services the
+    // hub serves, and not the sidecars' ReceiverService that shares their descriptor set.
+    let v1 = {
+        use tonic_reflection::pb::v1::{
+            ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        };
+        let req = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = ServerReflectionClient::new(ch.clone())
+            .server_reflection_info(tokio_stream::iter(vec![req]))
+            .await
+            .unwrap()
+            .into_inner();
+        let resp = stream.message().await.unwrap().unwrap();
+        let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
+            panic!("no service list")
+        };
+        list.service.into_iter().map(|s| s.name).collect::<Vec<_>>()
     };
-    let mut refl = ServerReflectionClient::new(ch);
-    let req = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
+    let v1alpha = {
+        use tonic_reflection::pb::v1alpha::{
+            ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        };
+        let req = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = ServerReflectionClient::new(ch)
+            .server_reflection_info(tokio_stream::iter(vec![req]))
+            .await
+            .unwrap()
+            .into_inner();
+        let resp = stream.message().await.unwrap().unwrap();
+        let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
+            panic!("no v1alpha service list")
+        };
+        list.service.into_iter().map(|s| s.name).collect::<Vec<_>>()
     };
-    let mut stream = refl
-        .server_reflection_info(tokio_stream::iter(vec![req]))
-        .await
-        .unwrap()
-        .into_inner();
-    let resp = stream.message().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
-        panic!("no service list")
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for s in [
-        "takedown.v1.ReferralService",
-        "takedown.v1.DirectoryService",
-        "takedown.v1.PlatformService",
-        "grpc.health.v1.Health",
-    ] {
-        assert!(names.iter().any(|n| n == s), "{s} not in {names:?}");
+    for names in [&v1, &v1alpha] {
+        for s in [
+            "takedown.v1.ReferralService",
+            "takedown.v1.DirectoryService",
+            "takedown.v1.PlatformService",
+            "takedown.v1.TransparencyService",
+            "grpc.health.v1.Health",
+        ] {
+            assert!(names.iter().any(|n| n == s), "{s} not in {names:?}");
+        }
+        assert!(
+            !names.iter().any(|n| n == "takedown.v1.ReceiverService"),
+            "the hub does not serve ReceiverService: {names:?}"
+        );
     }
     // SIGTERM: the hub drains and exits cleanly.
     assert!(

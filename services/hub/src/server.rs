@@ -102,11 +102,35 @@ pub async fn run<S: Store>(
     health_reporter
         .set_serving::<SummaryServiceServer<Summaries<S>>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Reflection lists what this server serves (the descriptor set also holds the sidecars'
+    // ReceiverService), in both protocol versions: v1, and v1alpha, which is all that some
+    // stock clients (grpcio-reflection, older grpcurl) speak.
+    use tonic::server::NamedService;
+    let served = [
+        ReferralServiceServer::<Referrals<S>>::NAME,
+        DirectoryServiceServer::<Directory<S>>::NAME,
+        ActionDayServiceServer::<ActionDays<S>>::NAME,
+        HoldServiceServer::<Holds<S>>::NAME,
+        PlatformServiceServer::<Platforms<S>>::NAME,
+        SummaryServiceServer::<Summaries<S>>::NAME,
+        AuditServiceServer::<Audit<S>>::NAME,
+        TransparencyServiceServer::<Transparency<S>>::NAME,
+        "grpc.health.v1.Health",
+    ];
+    let reflection = || {
+        served.iter().fold(
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+            |b, name| b.with_service_name(*name),
+        )
+    };
+    let reflection_v1 = reflection()
         .build_v1()
         .context("building the reflection service")?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .context("building the v1alpha reflection service")?;
 
     let background = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -153,7 +177,8 @@ pub async fn run<S: Store>(
         .context("configuring TLS")?
         .timeout(Duration::from_secs(120))
         .add_service(health_service)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(
             ReferralServiceServer::new(Referrals(state.clone()))
                 .max_decoding_message_size(max_message),
