@@ -26,6 +26,7 @@ macro_rules! both_backends {
 
 mod access;
 mod cli;
+mod decoding;
 mod delivery;
 mod intake;
 mod multi_hub;

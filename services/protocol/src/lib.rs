@@ -6,6 +6,7 @@
 //!
 //! - [`pb`]: the generated `takedown.v1` messages, clients and servers.
 //! - [`audit`]: the audit log's canonical entry encoding, hash chain and offline verifier.
+//! - [`codec`]: the gRPC codec: prost, with undecodable messages as `INVALID_ARGUMENT`.
 //! - [`list`]: building and signing a referral list.
 //! - [`merkle`]: Merkle root, inclusion proofs and their verification (RFC 6962 §2.1).
 //! - [`signing`]: the list JWS (EdDSA): claims, sign, verify.
@@ -15,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod codec;
 pub mod ident;
 pub mod list;
 pub mod merkle;
