@@ -314,32 +314,9 @@ mod tests {
         });
     }
 
-    /// Every leaf of a serialized configuration, by its dotted path (arrays are leaves).
+    /// Every leaf of a serialized configuration, by its dotted path.
     fn leaves(config: &Config) -> BTreeMap<String, serde_json::Value> {
-        fn walk(path: &str, v: &serde_json::Value, out: &mut BTreeMap<String, serde_json::Value>) {
-            match v {
-                serde_json::Value::Object(map) => {
-                    for (k, v) in map {
-                        let p = if path.is_empty() {
-                            k.clone()
-                        } else {
-                            format!("{path}.{k}")
-                        };
-                        walk(&p, v, out);
-                    }
-                }
-                _ => {
-                    out.insert(path.to_string(), v.clone());
-                }
-            }
-        }
-        let mut out = BTreeMap::new();
-        walk(
-            "",
-            &serde_json::to_value(config).expect("serializable"),
-            &mut out,
-        );
-        out
+        takedown_net::config::leaves(config)
     }
 
     #[allow(clippy::result_large_err)]

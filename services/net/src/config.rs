@@ -2,6 +2,9 @@
 //! config struct's fields, read from its `Deserialize` derive, so that the keys an
 //! environment layer accepts are the struct's own and cannot drift from it.
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 
 /// The field names of the struct `T` as serde reads them (after `#[serde(rename)]`).
@@ -21,6 +24,37 @@ pub fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
             std::any::type_name::<T>()
         )
     })
+}
+
+/// Every leaf of a serialized configuration by its dotted path (`delivery.batch_size`;
+/// arrays are leaves): what the hub's and the sidecar's tests compare to show that every
+/// key can be set from the environment.
+///
+/// # Panics
+///
+/// When `config` does not serialize to JSON (a programming error).
+pub fn leaves<T: Serialize>(config: &T) -> BTreeMap<String, serde_json::Value> {
+    fn walk(path: &str, v: &serde_json::Value, out: &mut BTreeMap<String, serde_json::Value>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk(&p, v, out);
+                }
+            }
+            _ => {
+                out.insert(path.to_string(), v.clone());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    let v = serde_json::to_value(config).expect("a configuration serializes to JSON");
+    walk("", &v, &mut out);
+    out
 }
 
 /// A deserializer that records the field list a struct's derive hands to
