@@ -29,8 +29,14 @@ pub(super) async fn action_day_summary(
 }
 
 /// Recomputes a day's removal-order clocks and rollups from the facts, in one transaction.
+/// It reads the day a page at a time, so it runs in one snapshot (`REPEATABLE READ`): a
+/// writer that commits meanwhile adds its own change after the rebuild, which therefore must
+/// not have seen it. Should such a writer touch a rollup row the rebuild writes, the rebuild
+/// fails with a serialization failure, which callers are told to retry.
 pub(super) async fn rebuild_summary(pool: &PgPool, action_day_id: &str) -> StoreResult<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        .await?;
     sqlx::query(AssertSqlSafe(q::pg(q::CLOCK_OF_DAY)))
         .bind(action_day_id)
         .execute(&mut *tx)
