@@ -11,7 +11,7 @@ pub fn run(command: KeysCommand) -> Result<()> {
             println!("private key: {}", files.private_key.display());
             println!("public key:  {}", files.public_key.display());
             println!(
-                "register it: takedownctl directory key add --agency <ID> --kid {} --public-key {}",
+                "register it (as a coordinator): takedownctl --as <COORDINATOR> directory key add --agency <ID> --kid {} --public-key {}",
                 a.kid,
                 files.public_key.display()
             );
