@@ -28,6 +28,7 @@ mod access;
 mod cli;
 mod decoding;
 mod delivery;
+mod handoff;
 mod intake;
 mod multi_hub;
 mod outage;

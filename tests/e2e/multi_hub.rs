@@ -13,7 +13,7 @@ use takedown_tests::{
     hub::{HubOptions, HubProcess},
     lists::{referrals, request},
     pki::COORDINATOR,
-    sidecar::{AutoPolicy, SidecarProcess},
+    sidecar::{AutoPolicy, Integration, SidecarProcess},
     world::World,
 };
 
@@ -82,7 +82,7 @@ async fn two_hubs_share_the_fan_out_and_one_survives_the_others_kill() {
         "telegram",
         w.sidecar_ports["telegram"],
         &hub_b.endpoint,
-        &AutoPolicy::default(),
+        &Integration::Auto(AutoPolicy::default()),
     )
     .await;
 

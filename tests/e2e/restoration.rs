@@ -138,7 +138,7 @@ async fn a_withdrawal_reaches_every_platform_through_a_hub_restart(backend: Back
         eventually(
             LONG,
             &format!("{} receives its withdrawal", s.platform),
-            || async { withdrawals(s).await == 1 },
+            || async { s.withdrawals().await == 1 },
         )
         .await;
     }
@@ -173,21 +173,6 @@ fn order(platform: &str, target: &str, reference: &str) -> pb::Referral {
         removal_order_ref: reference.into(),
         ..referral(platform, target)
     }
-}
-
-/// Withdrawals stored in a sidecar's inbox.
-async fn withdrawals(s: &takedown_tests::sidecar::SidecarProcess) -> i64 {
-    use sqlx::{Connection, Row};
-    let Ok(mut c) =
-        sqlx::SqliteConnection::connect(&format!("sqlite:{}?mode=ro", s.inbox.display())).await
-    else {
-        return 0;
-    };
-    sqlx::query("SELECT COUNT(*) FROM deliveries WHERE kind = 'withdrawal'")
-        .fetch_one(&mut c)
-        .await
-        .map(|r| r.get::<i64, _>(0))
-        .unwrap_or(0)
 }
 
 async fn audit_export_of_an_action_day_verifies_and_transparency_matches(backend: Backend) {

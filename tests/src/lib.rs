@@ -10,6 +10,7 @@
 //! - [`db`]: a database per test, both backends, and row counts.
 //! - [`hub`]: a hub process (start, kill -9, restart, stop).
 //! - [`sidecar`]: a sidecar process.
+//! - [`platform`]: a platform's webhook receiver that records what the platform saw.
 //! - [`clients`]: typed gRPC clients acting as one organisation.
 //! - [`lists`]: agency signing keys and signed lists.
 //! - [`world`]: a registered world (coordinator, agencies, platforms, keys) ready to use.
@@ -20,6 +21,7 @@ pub mod db;
 pub mod hub;
 pub mod lists;
 pub mod pki;
+pub mod platform;
 pub mod proc;
 pub mod sidecar;
 pub mod world;

@@ -1,5 +1,6 @@
-//! A sidecar process: the real `takedown-sidecar` binary for one platform, in `auto` mode,
-//! with its own inbox file that tests read to see what the platform received.
+//! A sidecar process: the real `takedown-sidecar` binary for one platform, in `auto` mode
+//! or handing over to a [`crate::platform::RecordingPlatform`] by webhook, with its own
+//! inbox file that tests read to see what the sidecar holds.
 
 use std::{collections::HashMap, fs, path::PathBuf, time::Duration};
 
@@ -29,6 +30,64 @@ impl Default for AutoPolicy {
     }
 }
 
+/// How the sidecar hands targets to the platform.
+#[derive(Debug, Clone)]
+pub enum Integration {
+    /// The sidecar's own simulation.
+    Auto(AutoPolicy),
+    /// POSTs each batch of up to `batch_size` targets to `url`.
+    Webhook { url: String, batch_size: u32 },
+}
+
+impl Integration {
+    /// Top-level keys of the sidecar's configuration.
+    fn top_level(&self) -> &'static str {
+        match self {
+            Self::Auto(_) => "",
+            // Decisions would come back here; these tests do not post any.
+            Self::Webhook { .. } => "decisions_listen = \"127.0.0.1:0\"\n",
+        }
+    }
+
+    /// The `[integration]` and `[handoff]` sections of the sidecar's configuration.
+    fn toml(&self) -> String {
+        match self {
+            Self::Auto(p) => format!(
+                r#"[integration]
+mode = "auto"
+block_share = {block}
+reject_share = {reject}
+reject_reason = "NOT_A_VIOLATION"
+gone_share = {gone}
+min_delay_ms = {min}
+max_delay_ms = {max}
+seed = 7
+
+[handoff]
+batch_size = 500
+interval_ms = 100
+"#,
+                block = p.block_share,
+                reject = p.reject_share,
+                gone = p.gone_share,
+                min = p.min_delay_ms,
+                max = p.max_delay_ms,
+            ),
+            Self::Webhook { url, batch_size } => format!(
+                r#"[integration]
+mode = "webhook"
+url = "{url}"
+timeout_ms = 30000
+
+[handoff]
+batch_size = {batch_size}
+interval_ms = 100
+"#
+            ),
+        }
+    }
+}
+
 pub struct SidecarProcess {
     pub platform: String,
     pub port: u16,
@@ -44,7 +103,7 @@ impl SidecarProcess {
         platform: &str,
         port: u16,
         hub_endpoint: &str,
-        policy: &AutoPolicy,
+        integration: &Integration,
     ) -> Self {
         let config = dir.join(format!("sidecar-{platform}.toml"));
         let inbox = dir.join(format!("sidecar-{platform}.db"));
@@ -57,26 +116,13 @@ hub_endpoint = "{hub_endpoint}"
 hub_id = "hub"
 hub_audience = "takedown-hub"
 inbox = "{inbox}"
-
+{top}
 [tls]
 ca = "{ca}"
 cert = "{cert}"
 key = "{key}"
 
-[integration]
-mode = "auto"
-block_share = {block}
-reject_share = {reject}
-reject_reason = "NOT_A_VIOLATION"
-gone_share = {gone}
-min_delay_ms = {min}
-max_delay_ms = {max}
-seed = 7
-
-[handoff]
-batch_size = 500
-interval_ms = 100
-
+{integration}
 [report]
 batch_size = 1000
 interval_ms = 100
@@ -85,11 +131,8 @@ interval_ms = 100
                 ca = pki.ca_pem().display(),
                 cert = pki.cert(platform).display(),
                 key = pki.key(platform).display(),
-                block = policy.block_share,
-                reject = policy.reject_share,
-                gone = policy.gone_share,
-                min = policy.min_delay_ms,
-                max = policy.max_delay_ms,
+                top = integration.top_level(),
+                integration = integration.toml(),
             ),
         )
         .expect("write sidecar config");
@@ -157,6 +200,18 @@ interval_ms = 100
             return 0;
         };
         sqlx::query("SELECT COUNT(*) FROM deliveries WHERE kind = 'takedown'")
+            .fetch_one(&mut c)
+            .await
+            .map(|r| r.get::<i64, _>(0))
+            .unwrap_or(0)
+    }
+
+    /// Withdrawals stored in the inbox.
+    pub async fn withdrawals(&self) -> i64 {
+        let Some(mut c) = self.conn().await else {
+            return 0;
+        };
+        sqlx::query("SELECT COUNT(*) FROM deliveries WHERE kind = 'withdrawal'")
             .fetch_one(&mut c)
             .await
             .map(|r| r.get::<i64, _>(0))

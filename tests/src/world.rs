@@ -104,13 +104,23 @@ impl World {
         platform: &str,
         policy: &crate::sidecar::AutoPolicy,
     ) -> crate::sidecar::SidecarProcess {
+        self.sidecar_with(platform, &crate::sidecar::Integration::Auto(policy.clone()))
+            .await
+    }
+
+    /// Starts `platform`'s sidecar with `integration`.
+    pub async fn sidecar_with(
+        &self,
+        platform: &str,
+        integration: &crate::sidecar::Integration,
+    ) -> crate::sidecar::SidecarProcess {
         crate::sidecar::SidecarProcess::start(
             &self.pki,
             self.dir.path(),
             platform,
             self.sidecar_ports[platform],
             &self.hub.endpoint,
-            policy,
+            integration,
         )
         .await
     }

@@ -9,10 +9,11 @@
 //! ```json
 //! {
 //!   "platform": "telegram",
-//!   "handoff_id": "0190f0e4-…",          // one per attempt; a retry gets a new one
-//!   "handed_at": "2026-11-29T05:00:00.123Z",
+//!   "handoff_id": "0190f0e4-…",          // one per batch; a retry repeats it
+//!   "handed_at": "2026-11-29T05:00:00.123Z",  // when first handed; the same on a retry
 //!   "targets": [
 //!     {
+//!       "idempotency_key": "t-…:takedown",  // one per target and kind, never reused
 //!       "target_id": "t-…", "delivery_id": "d-…",
 //!       "kind": "TAKEDOWN",               // or "WITHDRAWAL": restore if acted on
 //!       "target_kind": "CHANNEL",         // ACCOUNT CHANNEL GROUP CHAT POST BOT UNSPECIFIED
@@ -35,9 +36,15 @@
 //! }
 //! ```
 //!
-//! A target is handed to the platform once; only a crash between the platform's receipt
-//! and the sidecar's commit can repeat a batch, so platforms should deduplicate on
-//! (`target_id`, `kind`).
+//! # Exactly once at the platform
+//!
+//! Each batch is recorded in the inbox before it is handed over. A failed attempt, or a
+//! crash between the platform's receipt and the sidecar's commit, repeats *that* batch:
+//! the same `handoff_id`, `handed_at` and targets in the same order. No target is ever
+//! handed in two different batches, so a platform gets exactly-once effect by applying
+//! each `idempotency_key` once (or each `handoff_id` once: both work). Webhook mode also
+//! sends the batch id as the `Idempotency-Key` header; command mode as the
+//! `TAKEDOWN_HANDOFF_ID` environment variable.
 //!
 //! # Outcomes (platform → sidecar)
 //!
@@ -96,6 +103,8 @@ pub struct HandoffBatch {
 /// One target of a handoff batch (also the form the inbox stores).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HandoffTarget {
+    /// Stable per target and kind: see [`idempotency_key`].
+    pub idempotency_key: String,
     pub target_id: String,
     pub delivery_id: String,
     pub kind: Kind,
@@ -131,6 +140,12 @@ pub struct HandoffReferral {
     pub evidence_sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// The key a platform deduplicates on: one per target and kind, the same through every
+/// retry and restart. (Migration 0002 writes the same form into older inbox rows.)
+pub fn idempotency_key(target_id: &str, kind: Kind) -> String {
+    format!("{target_id}:{}", kind.as_str())
 }
 
 /// `Some(s)` unless empty.

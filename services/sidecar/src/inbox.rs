@@ -1,8 +1,11 @@
 //! The durable inbox (and outbox) in a SQLite file of its own: WAL, embedded migrations.
 //!
-//! - `deliveries`: verified targets, unique on (target id, kind), with `handed_at` set once
-//!   the platform has received them.
-//! - `handoffs`: one row per target handed over (what tests and operators count).
+//! - `deliveries`: verified targets, unique on (target id, kind), with the batch they were
+//!   put in (`handoff_id`) and `handed_at` set once the platform has received them.
+//! - `batches`: each handoff batch, recorded before the platform sees it; open
+//!   (`done_at` NULL) until the platform took it. At most one is open: it is what a
+//!   failed attempt or a crash repeats, with the same id and members.
+//! - `handoffs`: one row per target handed over (what operators count).
 //! - `outbox`: reports for the hub, each with a report id fixed when written.
 //!
 //! Bulk writes are multi-row statements inside one transaction. Every write runs on one
@@ -60,6 +63,17 @@ pub struct Pending {
     pub body: String,
 }
 
+/// A handoff batch: its id, members and `handed_at` are fixed when it is first opened.
+#[derive(Debug, Clone)]
+pub struct OpenBatch {
+    pub handoff_id: String,
+    /// When the batch was first opened (the document's `handed_at`).
+    pub handed_at: i64,
+    /// This attempt's number, from 1.
+    pub attempt: i64,
+    pub targets: Vec<Pending>,
+}
+
 /// A report waiting to be sent.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
@@ -87,13 +101,22 @@ pub struct Inbox {
 }
 
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "inbox".into(),
-        MigrationType::Simple,
-        include_str!("../migrations/0001_inbox.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "inbox".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0001_inbox.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "batches".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0002_batches.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 impl Inbox {
@@ -196,13 +219,74 @@ impl Inbox {
         Ok(out)
     }
 
-    /// The oldest deliveries not yet handed to the platform.
-    pub async fn pending_handoff(&self, limit: u32) -> Result<Vec<Pending>, InboxError> {
-        let rows = sqlx::query(
-            "SELECT seq, target_id, kind, body FROM deliveries WHERE handed_at IS NULL \
-             ORDER BY seq LIMIT ?",
+    /// The batch to hand over next: the open one if there is one (a failed attempt or a
+    /// crash left it), else a new batch `new_id` of the oldest `limit` deliveries in no
+    /// batch yet, recorded before anything is handed over. `None` when nothing waits.
+    pub async fn next_batch(
+        &self,
+        limit: u32,
+        new_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<OpenBatch>, InboxError> {
+        let mut tx = self.writer.begin().await?;
+        let open: Option<(String, i64)> = sqlx::query_as(
+            "SELECT handoff_id, handed_at FROM batches WHERE done_at IS NULL \
+             ORDER BY rowid LIMIT 1",
         )
-        .bind(i64::from(limit))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (handoff_id, handed_at) = match open {
+            Some(open) => open,
+            None => {
+                let waiting: Option<i64> = sqlx::query_scalar(
+                    "SELECT seq FROM deliveries WHERE handed_at IS NULL AND handoff_id IS NULL \
+                     LIMIT 1",
+                )
+                .fetch_optional(&mut *tx)
+                .await?;
+                if waiting.is_none() {
+                    return Ok(None);
+                }
+                sqlx::query("INSERT INTO batches (handoff_id, handed_at) VALUES (?, ?)")
+                    .bind(new_id)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE deliveries SET handoff_id = ?1 WHERE seq IN \
+                     (SELECT seq FROM deliveries WHERE handed_at IS NULL AND handoff_id IS NULL \
+                      ORDER BY seq LIMIT ?2)",
+                )
+                .bind(new_id)
+                .bind(i64::from(limit))
+                .execute(&mut *tx)
+                .await?;
+                (new_id.to_string(), now_ms)
+            }
+        };
+        let attempt: i64 = sqlx::query_scalar(
+            "UPDATE batches SET attempts = attempts + 1 WHERE handoff_id = ? RETURNING attempts",
+        )
+        .bind(&handoff_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        // The members are fixed now; read them beside the writer.
+        let targets = self.members(&handoff_id).await?;
+        Ok(Some(OpenBatch {
+            handoff_id,
+            handed_at,
+            attempt,
+            targets,
+        }))
+    }
+
+    /// The deliveries of batch `handoff_id`, in order.
+    async fn members(&self, handoff_id: &str) -> Result<Vec<Pending>, InboxError> {
+        let rows = sqlx::query(
+            "SELECT seq, target_id, kind, body FROM deliveries WHERE handoff_id = ? ORDER BY seq",
+        )
+        .bind(handoff_id)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -222,9 +306,10 @@ impl Inbox {
             .collect()
     }
 
-    /// Records that the platform received `targets`: in one transaction, marks them handed
-    /// (only those not handed yet), logs each handoff, and queues the reports of the
-    /// targets just marked. Returns the targets marked.
+    /// Records that the platform received batch `handoff_id` (its `targets`): in one
+    /// transaction, closes the batch, marks its members handed (only those not handed
+    /// yet), logs each handoff, and queues the reports of the targets just marked.
+    /// Returns the targets marked.
     pub async fn record_handoff(
         &self,
         handoff_id: &str,
@@ -234,21 +319,19 @@ impl Inbox {
         now_ms: i64,
     ) -> Result<Vec<i64>, InboxError> {
         let mut tx = self.writer.begin().await?;
-        let mut marked: Vec<i64> = Vec::with_capacity(targets.len());
-        for chunk in targets.chunks(CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> =
-                QueryBuilder::new("UPDATE deliveries SET handed_at = ");
-            qb.push_bind(now_ms);
-            qb.push(" WHERE handed_at IS NULL AND seq IN (");
-            let mut sep = qb.separated(", ");
-            for t in chunk {
-                sep.push_bind(t.seq);
-            }
-            qb.push(") RETURNING seq");
-            for row in qb.build().fetch_all(&mut *tx).await? {
-                marked.push(row.try_get("seq")?);
-            }
-        }
+        sqlx::query("UPDATE batches SET done_at = ?1 WHERE handoff_id = ?2 AND done_at IS NULL")
+            .bind(now_ms)
+            .bind(handoff_id)
+            .execute(&mut *tx)
+            .await?;
+        let marked: Vec<i64> = sqlx::query_scalar(
+            "UPDATE deliveries SET handed_at = ?1 \
+             WHERE handoff_id = ?2 AND handed_at IS NULL RETURNING seq",
+        )
+        .bind(now_ms)
+        .bind(handoff_id)
+        .fetch_all(&mut *tx)
+        .await?;
         let marked_set: HashSet<i64> = marked.iter().copied().collect();
         let handed: Vec<&Pending> = targets
             .iter()

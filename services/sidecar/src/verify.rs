@@ -296,6 +296,7 @@ fn check_delivery(
         Kind::Withdrawal => Vec::new(),
     };
     Ok(HandoffTarget {
+        idempotency_key: document::idempotency_key(&d.target_id, kind),
         target_id: d.target_id.clone(),
         delivery_id: d.delivery_id.clone(),
         kind,

@@ -22,11 +22,17 @@ impl CommandIntegration {
         Self { settings }
     }
 
-    /// Runs the program once for `json`.
-    pub async fn hand_off(&self, json: &str) -> Result<Vec<PlatformOutcome>, HandoffError> {
+    /// Runs the program once for batch `handoff_id`, its document `json` on stdin and
+    /// its id in `TAKEDOWN_HANDOFF_ID`.
+    pub async fn hand_off(
+        &self,
+        handoff_id: &str,
+        json: &str,
+    ) -> Result<Vec<PlatformOutcome>, HandoffError> {
         let s = &self.settings;
         let mut child = Command::new(&s.program)
             .args(&s.args)
+            .env("TAKEDOWN_HANDOFF_ID", handoff_id)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -1,8 +1,9 @@
-//! Handing the inbox to the platform: a background worker reads pending deliveries in
-//! order, in batches, passes each batch to the configured integration, and once the
-//! platform has received it marks the targets handed, logs each handoff and queues the
-//! acknowledgements (plus any decisions the integration returned) in one transaction.
-//! After a crash it resumes from what the inbox says is not handed yet.
+//! Handing the inbox to the platform: a background worker opens a batch of pending
+//! deliveries in order (recorded in the inbox before anything is handed), passes it to
+//! the configured integration, and once the platform has received it closes the batch,
+//! marks the targets handed, logs each handoff and queues the acknowledgements (plus any
+//! decisions the integration returned) in one transaction. A failed attempt or a crash
+//! repeats the open batch, with the same id and members; see [`crate::document`].
 //!
 //! The integrations: [`webhook`] (POST JSON), [`command`] (a program reading JSON on
 //! stdin) and [`auto`] (a deterministic simulation). The JSON is in [`crate::document`].
@@ -71,24 +72,27 @@ impl Platform {
                 Ok(Vec::new())
             }
             Self::Command(c) => Ok(c
-                .hand_off(&batch.json(platform))
+                .hand_off(&batch.handoff_id, &batch.json(platform))
                 .await?
                 .into_iter()
-                .map(|o| (o, batch.handed_at))
+                .map(|o| (o, batch.attempted_at))
                 .collect()),
             Self::Auto(a) => Ok(batch
                 .targets
                 .iter()
-                .filter_map(|t| a.decide(&t.target_id, t.kind, batch.handed_at))
+                .filter_map(|t| a.decide(&t.target_id, t.kind, batch.attempted_at))
                 .collect()),
         }
     }
 }
 
-/// One attempt at handing targets over.
+/// One attempt at handing a batch over.
 pub struct Batch {
     pub handoff_id: String,
+    /// When the batch was first opened: the same on every attempt.
     pub handed_at: i64,
+    /// When this attempt started: the platform's receipt, for acknowledgements.
+    pub attempted_at: i64,
     pub targets: Vec<Pending>,
 }
 
@@ -136,8 +140,18 @@ impl Handoff {
             if cancel.is_cancelled() {
                 return;
             }
-            let pending = match self.inbox.pending_handoff(self.batch_size).await {
-                Ok(p) => p,
+            let now = timestamp::now_millis();
+            let new_id = uuid::Uuid::now_v7().to_string();
+            let open = match self.inbox.next_batch(self.batch_size, &new_id, now).await {
+                Ok(Some(open)) => open,
+                Ok(None) => {
+                    tokio::select! {
+                        _ = self.wake.notified() => {}
+                        _ = tokio::time::sleep(self.interval) => {}
+                        _ = cancel.cancelled() => return,
+                    }
+                    continue;
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the inbox");
                     if sleep_or_cancel(backoff.next_delay(), &cancel).await {
@@ -146,25 +160,22 @@ impl Handoff {
                     continue;
                 }
             };
-            if pending.is_empty() {
-                tokio::select! {
-                    _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(self.interval) => {}
-                    _ = cancel.cancelled() => return,
-                }
-                continue;
-            }
-            let batch = Batch {
-                handoff_id: uuid::Uuid::now_v7().to_string(),
-                handed_at: timestamp::now_millis(),
-                targets: pending,
-            };
             let span = tracing::info_span!(
                 "handoff",
-                handoff_id = %batch.handoff_id,
+                handoff_id = %open.handoff_id,
+                attempt = open.attempt,
                 mode = self.platform.mode(),
-                targets = batch.targets.len(),
+                targets = open.targets.len(),
             );
+            if open.attempt > 1 {
+                span.in_scope(|| tracing::info!("repeating the batch in flight"));
+            }
+            let batch = Batch {
+                handoff_id: open.handoff_id,
+                handed_at: open.handed_at,
+                attempted_at: now,
+                targets: open.targets,
+            };
             match self.one_batch(&batch).instrument(span).await {
                 Ok(()) => backoff.reset(),
                 Err(e) => {
@@ -195,8 +206,8 @@ impl Handoff {
             .filter(|t| t.kind == Kind::Takedown)
             .map(|t| {
                 (
-                    document::acknowledgement(&t.target_id, batch.handed_at),
-                    batch.handed_at,
+                    document::acknowledgement(&t.target_id, batch.attempted_at),
+                    batch.attempted_at,
                 )
             })
             .collect();
@@ -208,7 +219,7 @@ impl Handoff {
                 tracing::warn!(target_id = %o.target_id, outcome = ?o.outcome, "outcome names no target of this batch; ignored");
                 continue;
             }
-            match o.to_report(batch.handed_at) {
+            match o.to_report(batch.attempted_at) {
                 Ok(r) => reports.push((r, due)),
                 Err(e) => tracing::warn!(target_id = %o.target_id, error = %e, "outcome ignored"),
             }
@@ -220,7 +231,7 @@ impl Handoff {
                 self.platform.mode(),
                 &batch.targets,
                 &reports,
-                batch.handed_at,
+                batch.attempted_at,
             )
             .await
             .map_err(|e| format!("recording the handoff: {e}"))?;

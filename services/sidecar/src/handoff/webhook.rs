@@ -1,5 +1,6 @@
 //! `webhook`: POSTs each batch as JSON to the platform's URL; a 2xx answer means the
-//! platform received it. Decisions come back later through the decisions endpoint.
+//! platform received it. Decisions come back later through the decisions endpoint. The
+//! batch id travels as the `Idempotency-Key` header (and `X-Takedown-Handoff-Id`).
 
 use std::{sync::Arc, time::Duration};
 
@@ -74,6 +75,7 @@ impl Webhook {
     pub async fn hand_off(&self, handoff_id: &str, json: String) -> Result<(), HandoffError> {
         let mut req = http::Request::post(self.uri.clone())
             .header(http::header::CONTENT_TYPE, "application/json")
+            .header("idempotency-key", handoff_id)
             .header("x-takedown-handoff-id", handoff_id);
         if let Some(token) = &self.settings.token {
             req = req.header(http::header::AUTHORIZATION, format!("Bearer {token}"));

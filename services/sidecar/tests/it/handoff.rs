@@ -27,10 +27,19 @@ use crate::support::*;
 struct FakePlatform {
     batches: Arc<Mutex<Vec<HandoffBatch>>>,
     attempts: Arc<AtomicUsize>,
+    /// The `Idempotency-Key` header of every attempt.
+    keys: Arc<Mutex<Vec<String>>>,
 }
 
 async fn hook(State(p): State<FakePlatform>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let n = p.attempts.fetch_add(1, Ordering::SeqCst);
+    p.keys.lock().unwrap().push(
+        headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+    );
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer s3cret") {
         return StatusCode::UNAUTHORIZED;
     }
@@ -99,6 +108,18 @@ async fn webhook_receives_batches_and_decisions_come_back() {
     assert!(platform.attempts.load(Ordering::SeqCst) >= 2);
     let b = &batches[0];
     assert_eq!(b.platform, PLATFORM);
+    let keys = platform.keys.lock().unwrap().clone();
+    assert!(
+        keys.iter().all(|k| *k == b.handoff_id),
+        "the failed attempt and its retry carry the batch id as Idempotency-Key: {keys:?}"
+    );
+    let keys: Vec<String> = b
+        .targets
+        .iter()
+        .map(|t| t.idempotency_key.clone())
+        .collect();
+    let want: Vec<String> = targets.iter().map(|t| format!("{t}:takedown")).collect();
+    assert_eq!(keys, want, "one idempotency key per target and kind");
     let got: Vec<&str> = b.targets.iter().map(|t| t.target_id.as_str()).collect();
     assert_eq!(got, targets.iter().map(String::as_str).collect::<Vec<_>>());
     let t0 = &b.targets[0];
@@ -182,15 +203,15 @@ async fn webhook_receives_batches_and_decisions_come_back() {
     sidecar.stop().await;
 }
 
-/// A platform program: records each attempt, fails while `fail` exists, otherwise answers
-/// ALREADY_GONE for every target it reads (one JSON object per line).
+/// A platform program: records each attempt's batch id, fails while `fail` exists,
+/// otherwise answers ALREADY_GONE for every target it reads (one JSON object per line).
 fn write_script(env: &Env) -> std::path::PathBuf {
     let dir = env.dir.path();
     let script = dir.join("platform.sh");
     std::fs::write(
         &script,
         format!(
-            r#"echo attempt >> "{dir}/attempts"
+            r#"echo "$TAKEDOWN_HANDOFF_ID" >> "{dir}/attempts"
 if [ -f "{dir}/fail" ]; then cat > /dev/null; echo "moderation queue is down" >&2; exit 3; fi
 grep -o '"target_id":"[^"]*"' | sed 's/^/{{/; s/$/,"outcome":"ALREADY_GONE"}}/'
 "#,
@@ -214,9 +235,14 @@ fn command_config(env: &Env, hub: std::net::SocketAddr) -> takedown_sidecar::Con
 }
 
 fn attempts(env: &Env) -> usize {
+    attempted_ids(env).len()
+}
+
+/// The batch id each attempt received, in order.
+fn attempted_ids(env: &Env) -> Vec<String> {
     std::fs::read_to_string(env.dir.path().join("attempts"))
-        .map(|s| s.lines().count())
-        .unwrap_or(0)
+        .map(|s| s.lines().map(String::from).collect())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -305,6 +331,13 @@ async fn handoff_interrupted_by_a_restart_resumes_once() {
     let per_target = inbox.handoffs_per_target().await.unwrap();
     assert_eq!(per_target.len(), 4);
     assert!(per_target.values().all(|n| *n == 1), "{per_target:?}");
+    // Failed attempts, the restart and the attempt that worked: one batch, one id.
+    let ids = attempted_ids(&env);
+    assert!(ids.len() >= 2, "{ids:?}");
+    assert!(
+        !ids[0].is_empty() && ids.iter().all(|id| *id == ids[0]),
+        "every attempt repeats the same batch: {ids:?}"
+    );
     assert_unique_report_ids(&hub.reports());
     sidecar.stop().await;
 }
