@@ -34,6 +34,7 @@ mod multi_hub;
 mod outage;
 mod restoration;
 mod summary;
+mod withdrawal;
 
 /// The status code of an RPC result (OK for success).
 pub fn code<T>(r: &Result<tonic::Response<T>, tonic::Status>) -> tonic::Code {

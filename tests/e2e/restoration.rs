@@ -79,6 +79,7 @@ async fn a_withdrawal_reaches_every_platform_through_a_hub_restart(backend: Back
         .withdraw_target(pb::WithdrawTargetRequest {
             target_id: ids[0].clone(),
             reason: "not mine".into(),
+            ..Default::default()
         })
         .await;
     assert_eq!(code(&de), Code::NotFound);
@@ -89,6 +90,7 @@ async fn a_withdrawal_reaches_every_platform_through_a_hub_restart(backend: Back
         .withdraw_target(pb::WithdrawTargetRequest {
             target_id: "987654321".into(),
             reason: "x".into(),
+            ..Default::default()
         })
         .await;
     assert_eq!(code(&unknown), Code::NotFound);
@@ -101,6 +103,7 @@ async fn a_withdrawal_reaches_every_platform_through_a_hub_restart(backend: Back
             .withdraw_target(pb::WithdrawTargetRequest {
                 target_id: id.clone(),
                 reason: "appeal upheld".into(),
+                ..Default::default()
             })
             .await
             .expect("withdraw")
@@ -118,6 +121,7 @@ async fn a_withdrawal_reaches_every_platform_through_a_hub_restart(backend: Back
         .withdraw_target(pb::WithdrawTargetRequest {
             target_id: ids[1].clone(),
             reason: "again".into(),
+            ..Default::default()
         })
         .await
         .expect("withdraw again")

@@ -196,7 +196,9 @@ pub enum ListCommand {
     Submit(ListSubmitArgs),
     /// The state of each item of a list.
     Status(ListStatusArgs),
-    /// Withdraw a target (after an appeal, scrutiny decision or correction).
+    /// Withdraw a referral of a target, or a whole list (after an appeal, scrutiny decision
+    /// or correction). The platform is asked to restore the target only once no agency's
+    /// referral of it stands.
     Withdraw(ListWithdrawArgs),
 }
 
@@ -247,7 +249,16 @@ pub struct ListStatusArgs {
 
 #[derive(Debug, Args)]
 pub struct ListWithdrawArgs {
-    pub target_id: String,
+    /// The target whose referral to withdraw (an agency: its own).
+    #[arg(required_unless_present = "list", conflicts_with = "list")]
+    pub target_id: Option<String>,
+    /// Withdraw every referral of this list instead.
+    #[arg(long, value_name = "LIST_ID")]
+    pub list: Option<String>,
+    /// Coordinators: only this agency's referral of the target (repeatable; default: the
+    /// whole target).
+    #[arg(long = "agency", value_name = "ID", conflicts_with = "list")]
+    pub agencies: Vec<String>,
     #[arg(long)]
     pub reason: String,
 }

@@ -19,6 +19,7 @@
 //! | `key_registered`, `key_revoked` | agency | kid |
 //! | `hold_placed` | holder | hold id |
 //! | `hold_released` | `hub` | hold id |
+//! | `referrals_withdrawn` | withdrawing organisation | target id or list id |
 //! | `target_withdrawn` | withdrawing organisation | target id |
 //! | `retention_purge` | `hub` | `retention` |
 
@@ -106,12 +107,12 @@ impl AuditEvent {
     }
 }
 
-/// Who withdraws a target.
+/// Who withdraws referrals.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Withdrawer {
-    /// Any target.
+    /// Any referral.
     Coordinator(String),
-    /// Only targets this agency referred (in any of its lists).
+    /// Only this agency's own referrals (in any of its lists).
     Agency(String),
 }
 
@@ -123,15 +124,61 @@ impl Withdrawer {
     }
 }
 
-/// The answer to a withdrawal (the same for a repeated one).
+/// Which referrals a withdrawal takes back. A withdrawal takes back referrals, never a
+/// target outright: the target is withdrawn (and the platform asked to restore it) only
+/// once no referral of it stands. An agency only ever takes back its own referrals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WithdrawalScope {
+    /// One target's referrals: those of `agencies`, or (empty) every referral the
+    /// withdrawer may take back.
+    Target {
+        target_id: i64,
+        agencies: Vec<String>,
+    },
+    /// Every referral of one list.
+    List { list_id: String },
+}
+
+impl WithdrawalScope {
+    /// One target's referrals, all the withdrawer may take back.
+    pub fn target(target_id: i64) -> Self {
+        Self::Target {
+            target_id,
+            agencies: Vec::new(),
+        }
+    }
+
+    /// The audit entry's subject.
+    pub(crate) fn subject(&self) -> String {
+        match self {
+            Self::Target { target_id, .. } => target_id.to_string(),
+            Self::List { list_id } => list_id.clone(),
+        }
+    }
+}
+
+/// The answer to a withdrawal (a repeated one takes back nothing and answers alike).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Withdrawal {
+    /// Referrals this call took back.
+    pub referrals_withdrawn: u32,
+    /// Every target of the scope, by id.
+    pub targets: Vec<TargetWithdrawal>,
+}
+
+/// Where one target of a withdrawal's scope stands after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetWithdrawal {
     pub target_id: i64,
     pub platform: String,
-    pub withdrawn_at: i64,
+    /// When the target was withdrawn (by this call or before); `None` while a referral of
+    /// it stands.
+    pub withdrawn_at: Option<i64>,
+    /// Referrals of the target that still stand (another agency's, say).
+    pub referrals_standing: u32,
     /// WITHDRAWAL deliveries queued for the target (0 when it was never sent).
     pub withdrawals_queued: u32,
-    /// False when the target was already withdrawn (nothing changed).
+    /// True when this call withdrew the target.
     pub changed: bool,
 }
 
@@ -305,7 +352,38 @@ pub(crate) fn list_accepted(
     )
 }
 
-/// The audit entry of a withdrawal and the answer to give.
+/// The audit entry of referrals taken back.
+pub(crate) fn referrals_withdrawn(
+    at: i64,
+    by: &Withdrawer,
+    scope: &WithdrawalScope,
+    reason: &str,
+    taken: u64,
+    targets: &[TargetWithdrawal],
+) -> AuditEvent {
+    let agencies = match scope {
+        WithdrawalScope::Target { agencies, .. } => agencies.clone(),
+        WithdrawalScope::List { .. } => Vec::new(),
+    };
+    AuditEvent::new(
+        at,
+        by.id(),
+        "referrals_withdrawn",
+        scope.subject(),
+        json!({
+            "scope": match scope {
+                WithdrawalScope::Target { .. } => "target",
+                WithdrawalScope::List { .. } => "list",
+            },
+            "agencies": agencies,
+            "reason": reason,
+            "referrals": taken,
+            "targets_withdrawn": targets.iter().filter(|t| t.changed).count(),
+        }),
+    )
+}
+
+/// The audit entry of a target withdrawn (its last referral taken back) and its answer.
 pub(crate) fn target_withdrawn(
     at: i64,
     by: &Withdrawer,
@@ -313,7 +391,7 @@ pub(crate) fn target_withdrawn(
     platform: String,
     queued: u64,
     cancelled: u64,
-) -> (AuditEvent, Withdrawal) {
+) -> (AuditEvent, TargetWithdrawal) {
     let event = AuditEvent::new(
         at,
         by.id(),
@@ -325,10 +403,11 @@ pub(crate) fn target_withdrawn(
             "takedown_cancelled": cancelled > 0,
         }),
     );
-    let answer = Withdrawal {
+    let answer = TargetWithdrawal {
         target_id,
         platform,
-        withdrawn_at: at,
+        withdrawn_at: Some(at),
+        referrals_standing: 0,
         withdrawals_queued: u32::try_from(queued).unwrap_or(0),
         changed: true,
     };

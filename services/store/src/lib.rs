@@ -41,7 +41,10 @@ pub use summary::{pg as summary_pg_sql, queries as summary_queries};
 
 use std::future::Future;
 
-pub use audit::{AuditEntry, PurgeCounts, TransparencyRow, Withdrawal, Withdrawer};
+pub use audit::{
+    AuditEntry, PurgeCounts, TargetWithdrawal, TransparencyRow, Withdrawal, WithdrawalScope,
+    Withdrawer,
+};
 pub use model::*;
 
 /// Storage failures. `Conflict` and `NotFound` are for callers to map; a `Database` error
@@ -313,14 +316,17 @@ pub trait Store: Send + Sync + Clone + 'static {
 
     // --- withdrawals, audit log, transparency, retention ---------------------------------
 
-    /// Withdraws a target in one transaction: `None` when the target is unknown or `by` is
-    /// an agency that did not refer it. Sets `withdrawn_at` (and the reason), cancels a
-    /// TAKEDOWN delivery never attempted, queues one WITHDRAWAL delivery (due at `at`) when
-    /// the TAKEDOWN was sent, and appends a `target_withdrawn` audit entry. A repeated
-    /// withdrawal changes nothing and answers the same (`changed: false`).
-    fn withdraw_target(
+    /// Takes back the referrals `scope` names, in one transaction: `None` when the target
+    /// or list is unknown, or `by` is an agency that did not refer the target or does not
+    /// own the list (an agency only ever takes back its own referrals). Each target of the
+    /// scope of which no referral stands any more is withdrawn: `withdrawn_at` (and the
+    /// reason) set, a TAKEDOWN delivery never attempted cancelled, one WITHDRAWAL delivery
+    /// (due at `at`) queued when the TAKEDOWN was sent. Audited as `referrals_withdrawn`
+    /// and one `target_withdrawn` per target withdrawn. A repeated withdrawal takes back
+    /// nothing and answers alike (`changed: false`).
+    fn withdraw(
         &self,
-        target_id: i64,
+        scope: &WithdrawalScope,
         by: &Withdrawer,
         reason: &str,
         at: i64,

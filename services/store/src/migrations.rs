@@ -12,17 +12,31 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 /// (version, description, SQL) of one migration.
 type Source = (i64, &'static str, &'static str);
 
-const SQLITE: &[Source] = &[(
-    1,
-    "baseline",
-    include_str!("../migrations/sqlite/0001_baseline.sql"),
-)];
+const SQLITE: &[Source] = &[
+    (
+        1,
+        "baseline",
+        include_str!("../migrations/sqlite/0001_baseline.sql"),
+    ),
+    (
+        2,
+        "referral withdrawals",
+        include_str!("../migrations/sqlite/0002_referral_withdrawals.sql"),
+    ),
+];
 
-const POSTGRES: &[Source] = &[(
-    1,
-    "baseline",
-    include_str!("../migrations/postgres/0001_baseline.sql"),
-)];
+const POSTGRES: &[Source] = &[
+    (
+        1,
+        "baseline",
+        include_str!("../migrations/postgres/0001_baseline.sql"),
+    ),
+    (
+        2,
+        "referral withdrawals",
+        include_str!("../migrations/postgres/0002_referral_withdrawals.sql"),
+    ),
+];
 
 fn migrator(sources: &[Source]) -> Migrator {
     Migrator::with_migrations(

@@ -8,7 +8,7 @@ use takedown_protocol::{
     ident::OrgId,
     list::ListSpec,
     pb::{
-        GetListStatusRequest, ListStatus, WithdrawTargetRequest,
+        GetListStatusRequest, ListStatus, WithdrawListRequest, WithdrawTargetRequest,
         referral_service_client::ReferralServiceClient,
     },
     signing::MAX_LIFETIME_SECS,
@@ -53,14 +53,40 @@ pub async fn run(global: &GlobalOptions, command: ListCommand) -> Result<()> {
         }
         ListCommand::Withdraw(a) => {
             let channel = global.hub_options().connect().await?;
-            let r = ask!(ReferralServiceClient::new(channel) => withdraw_target(WithdrawTargetRequest {
-                target_id: a.target_id,
-                reason: a.reason,
+            let client = ReferralServiceClient::new(channel);
+            if let Some(list_id) = a.list {
+                let r = ask!(client => withdraw_list(WithdrawListRequest {
+                    list_id,
+                    reason: a.reason,
+                }))?;
+                println!(
+                    "list {}: {} referrals withdrawn; {} targets withdrawn (withdrawal queued \
+                     {} times), {} kept in force by another referral",
+                    r.list_id,
+                    r.referrals_withdrawn,
+                    r.targets_withdrawn,
+                    r.withdrawals_queued,
+                    r.targets_standing
+                );
+                return Ok(());
+            }
+            let r = ask!(client => withdraw_target(WithdrawTargetRequest {
+                target_id: a.target_id.unwrap_or_default(),
+                reason: a.reason.clone(),
+                agency_ids: a.agencies.clone(),
             }))?;
-            println!(
-                "withdrew target {}: withdrawal queued to {} platform(s)",
-                r.target_id, r.withdrawals_queued
-            );
+            if r.target_withdrawn {
+                println!(
+                    "withdrew target {}: withdrawal queued to {} platform(s)",
+                    r.target_id, r.withdrawals_queued
+                );
+            } else {
+                println!(
+                    "withdrew {} referral(s) of target {}; {} other referral(s) keep it in \
+                     force, so the platform is not asked to restore it",
+                    r.referrals_withdrawn, r.target_id, r.referrals_standing
+                );
+            }
             Ok(())
         }
     }

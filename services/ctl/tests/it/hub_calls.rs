@@ -122,6 +122,23 @@ impl ReferralService for StandIn {
         Ok(Response::new(WithdrawTargetResponse {
             target_id,
             withdrawals_queued: 1,
+            target_withdrawn: true,
+            referrals_withdrawn: 1,
+            referrals_standing: 0,
+        }))
+    }
+
+    async fn withdraw_list(
+        &self,
+        req: Request<WithdrawListRequest>,
+    ) -> Result<Response<WithdrawListResponse>, Status> {
+        self.caller(&req)?;
+        Ok(Response::new(WithdrawListResponse {
+            list_id: req.into_inner().list_id,
+            referrals_withdrawn: 3,
+            targets_withdrawn: 2,
+            targets_standing: 1,
+            withdrawals_queued: 2,
         }))
     }
 }
@@ -404,6 +421,45 @@ async fn hub_commands_speak_mtls_and_print_answers() {
     .await;
     assert!(r.ok().contains("withdrew target t-7"));
     assert_eq!(seen.lock().unwrap().withdrawals[0].reason, "appeal upheld");
+    let r = ctl(
+        &w,
+        &[
+            &as_("europol")[..],
+            &[
+                "list",
+                "withdraw",
+                "t-8",
+                "--agency",
+                "agency-de",
+                "--agency",
+                "agency-fr",
+                "--reason",
+                "scrutiny",
+            ],
+        ]
+        .concat(),
+    )
+    .await;
+    r.ok();
+    assert_eq!(
+        seen.lock().unwrap().withdrawals[1].agency_ids,
+        ["agency-de", "agency-fr"]
+    );
+    let r = ctl(
+        &w,
+        &[
+            &as_("agency-fr")[..],
+            &["list", "withdraw", "--list", "l-1", "--reason", "withdrawn"],
+        ]
+        .concat(),
+    )
+    .await;
+    assert!(
+        r.ok()
+            .contains("list l-1: 3 referrals withdrawn; 2 targets withdrawn"),
+        "{}",
+        r.ok()
+    );
 
     // Action days: relative times become absolute ones.
     let before = timestamp::now_millis() / 1000;

@@ -4,7 +4,7 @@ use takedown_protocol::{
     pb::{self, referral_service_server::ReferralService},
     timestamp::{from_millis, now_millis},
 };
-use takedown_store::{Store, Withdrawer};
+use takedown_store::{Store, WithdrawalScope, Withdrawer};
 use tonic::{Request, Response, Status};
 
 use super::{Shared, caller, convert};
@@ -77,33 +77,115 @@ impl<S: Store> ReferralService for Referrals<S> {
         // An unknown target, and one the agency did not refer, are answered alike.
         let not_found = || ApiError::NotFound(format!("target {:?} not found", req.target_id));
         let target_id: i64 = req.target_id.trim().parse().map_err(|_| not_found())?;
+        let agencies: Vec<String> = req
+            .agency_ids
+            .iter()
+            .map(|a| a.trim().to_string())
+            .collect();
+        if let Some(i) = agencies.iter().position(|a| a.is_empty()) {
+            return Err(ApiError::invalid(format!("agency_ids[{i}]"), "agency id is empty").into());
+        }
+        if !who.is_coordinator()
+            && let Some(i) = agencies.iter().position(|a| *a != who.id)
+        {
+            return Err(ApiError::invalid(
+                format!("agency_ids[{i}]"),
+                format!(
+                    "an agency withdraws only its own referrals, not {:?}'s",
+                    agencies[i]
+                ),
+            )
+            .into());
+        }
+        let scope = WithdrawalScope::Target {
+            target_id,
+            agencies,
+        };
+        let w = self
+            .withdraw(&who, &scope, req.reason.trim())
+            .await?
+            .ok_or_else(not_found)?;
+        let t = w.targets.first().ok_or_else(not_found)?;
+        Ok(Response::new(pb::WithdrawTargetResponse {
+            target_id: t.target_id.to_string(),
+            withdrawals_queued: t.withdrawals_queued,
+            target_withdrawn: t.withdrawn_at.is_some(),
+            referrals_withdrawn: w.referrals_withdrawn,
+            referrals_standing: t.referrals_standing,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "WithdrawList", list_id = %req.get_ref().list_id))]
+    async fn withdraw_list(
+        &self,
+        req: Request<pb::WithdrawListRequest>,
+    ) -> Result<Response<pb::WithdrawListResponse>, Status> {
+        let who = caller!(self.0, req);
+        who.require(&[Role::Agency, Role::Coordinator], "WithdrawList")?;
+        let req = req.into_inner();
+        let list_id = req.list_id.trim().to_string();
+        // Another agency's list is answered exactly like a list that does not exist.
+        let not_found = || ApiError::NotFound(format!("list {list_id:?} not found"));
+        let scope = WithdrawalScope::List {
+            list_id: list_id.clone(),
+        };
+        let w = self
+            .withdraw(&who, &scope, req.reason.trim())
+            .await?
+            .ok_or_else(not_found)?;
+        let withdrawn = w.targets.iter().filter(|t| t.withdrawn_at.is_some());
+        Ok(Response::new(pb::WithdrawListResponse {
+            list_id,
+            referrals_withdrawn: w.referrals_withdrawn,
+            targets_withdrawn: count(withdrawn.clone()),
+            targets_standing: count(w.targets.iter().filter(|t| t.withdrawn_at.is_none())),
+            withdrawals_queued: withdrawn.map(|t| t.withdrawals_queued).sum(),
+        }))
+    }
+}
+
+fn count<T>(it: impl Iterator<Item = T>) -> u32 {
+    u32::try_from(it.count()).unwrap_or(u32::MAX)
+}
+
+impl<S: Store> Referrals<S> {
+    /// Takes back `scope`'s referrals as `who`, logs the targets withdrawn and wakes the
+    /// workers of the platforms that get a WITHDRAWAL.
+    async fn withdraw(
+        &self,
+        who: &crate::auth::Caller,
+        scope: &WithdrawalScope,
+        reason: &str,
+    ) -> Result<Option<takedown_store::Withdrawal>, ApiError> {
         let by = if who.is_coordinator() {
             Withdrawer::Coordinator(who.id.clone())
         } else {
             Withdrawer::Agency(who.id.clone())
         };
-        let w = self
+        let Some(w) = self
             .0
             .store
-            .withdraw_target(target_id, &by, req.reason.trim(), now_millis())
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(not_found)?;
-        if w.changed {
+            .withdraw(scope, &by, reason, now_millis())
+            .await?
+        else {
+            return Ok(None);
+        };
+        tracing::info!(
+            by = %who.id,
+            referrals = w.referrals_withdrawn,
+            "referrals withdrawn"
+        );
+        for t in w.targets.iter().filter(|t| t.changed) {
             tracing::info!(
-                target_id,
-                platform = %w.platform,
-                by = %who.id,
-                queued = w.withdrawals_queued,
+                target_id = t.target_id,
+                platform = %t.platform,
+                queued = t.withdrawals_queued,
                 "target withdrawn"
             );
+            if t.withdrawals_queued > 0 {
+                self.0.wake.platform(&t.platform);
+            }
         }
-        if w.withdrawals_queued > 0 {
-            self.0.wake.platform(&w.platform);
-        }
-        Ok(Response::new(pb::WithdrawTargetResponse {
-            target_id: w.target_id.to_string(),
-            withdrawals_queued: w.withdrawals_queued,
-        }))
+        Ok(Some(w))
     }
 }

@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::audit::{
-    AuditEntry, AuditEvent, HUB_ACTOR, PurgeCounts, TransparencyRow, Withdrawal, Withdrawer,
+    AuditEntry, AuditEvent, HUB_ACTOR, PurgeCounts, TargetWithdrawal, TransparencyRow, Withdrawal,
+    WithdrawalScope, Withdrawer,
 };
 use serde_json::json;
 
@@ -66,43 +67,146 @@ pub(super) async fn audit_head(pool: &PgPool) -> StoreResult<i64> {
     Ok(seq.unwrap_or(0))
 }
 
-pub(super) async fn withdraw_target(
+pub(super) async fn withdraw(
     pool: &PgPool,
-    target_id: i64,
+    scope: &WithdrawalScope,
     by: &Withdrawer,
     reason: &str,
     at: i64,
 ) -> StoreResult<Option<Withdrawal>> {
     let mut tx = pool.begin().await?;
-    let agency = match by {
+    let own = match by {
         Withdrawer::Coordinator(_) => None,
         Withdrawer::Agency(a) => Some(a.as_str()),
     };
-    let row = sqlx::query(
-        "SELECT t.platform, t.withdrawn_at FROM targets t WHERE t.id = $1 AND ($2::text IS NULL \
-         OR EXISTS (SELECT 1 FROM referrals r WHERE r.target_id = t.id AND r.agency_id = $2))",
-    )
-    .bind(target_id)
-    .bind(agency)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let platform: String = row.try_get("platform")?;
-    let already: Option<i64> = row.try_get("withdrawn_at")?;
-    if let Some(withdrawn_at) = already {
-        let queued: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE target_id = $1 AND kind = 2")
-                .bind(target_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        return Ok(Some(Withdrawal {
+    // The scope's targets; `None` for what the withdrawer may not see. Locked, so two
+    // agencies withdrawing the last two referrals at once cannot both see one standing.
+    let target_ids: Vec<i64> = match scope {
+        WithdrawalScope::Target { target_id, .. } => {
+            let visible: Option<i64> = sqlx::query_scalar(
+                "SELECT t.id FROM targets t WHERE t.id = $1 AND ($2::text IS NULL OR \
+                 EXISTS (SELECT 1 FROM referrals r WHERE r.target_id = t.id AND r.agency_id = $2)) \
+                 FOR UPDATE",
+            )
+            .bind(target_id)
+            .bind(own)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if visible.is_none() {
+                return Ok(None);
+            }
+            vec![*target_id]
+        }
+        WithdrawalScope::List { list_id } => {
+            let owner: Option<String> =
+                sqlx::query_scalar("SELECT agency_id FROM lists WHERE list_id = $1")
+                    .bind(list_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match (owner, own) {
+                (None, _) => return Ok(None),
+                (Some(o), Some(a)) if o != a => return Ok(None),
+                _ => {}
+            }
+            sqlx::query_scalar(
+                "SELECT t.id FROM targets t WHERE t.id IN \
+                 (SELECT target_id FROM referrals WHERE list_id = $1) ORDER BY t.id FOR UPDATE",
+            )
+            .bind(list_id)
+            .fetch_all(&mut *tx)
+            .await?
+        }
+    };
+    // Take the referrals back.
+    let taken = match scope {
+        WithdrawalScope::Target {
             target_id,
-            platform,
-            withdrawn_at,
-            withdrawals_queued: u32::try_from(queued).unwrap_or(0),
-            changed: false,
-        }));
+            agencies,
+        } => {
+            let named: Option<&[String]> = (!agencies.is_empty()).then_some(agencies.as_slice());
+            sqlx::query(
+                "UPDATE referrals SET withdrawn_at = $3, withdrawn_by = $4, withdraw_reason = $5 \
+                 WHERE target_id = $1 AND withdrawn_at IS NULL \
+                 AND ($2::text IS NULL OR agency_id = $2) \
+                 AND ($6::text[] IS NULL OR agency_id = ANY($6))",
+            )
+            .bind(target_id)
+            .bind(own)
+            .bind(at)
+            .bind(by.id())
+            .bind(reason)
+            .bind(named)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        }
+        WithdrawalScope::List { list_id } => sqlx::query(
+            "UPDATE referrals SET withdrawn_at = $3, withdrawn_by = $4, withdraw_reason = $5 \
+             WHERE list_id = $1 AND withdrawn_at IS NULL AND ($2::text IS NULL OR agency_id = $2)",
+        )
+        .bind(list_id)
+        .bind(own)
+        .bind(at)
+        .bind(by.id())
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected(),
+    };
+    // Where each target stands now; those without a standing referral are withdrawn.
+    let rows: Vec<(i64, String, Option<i64>, i64, i64)> = sqlx::query_as(
+        "SELECT t.id, t.platform, t.withdrawn_at, \
+         (SELECT COUNT(*) FROM referrals r WHERE r.target_id = t.id AND r.withdrawn_at IS NULL), \
+         (SELECT COUNT(*) FROM deliveries d WHERE d.target_id = t.id AND d.kind = 2) \
+         FROM targets t WHERE t.id = ANY($1) ORDER BY t.id",
+    )
+    .bind(&target_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut targets = Vec::with_capacity(rows.len());
+    let mut events = Vec::new();
+    for (target_id, platform, withdrawn_at, standing, queued) in rows {
+        if standing > 0 || withdrawn_at.is_some() {
+            targets.push(TargetWithdrawal {
+                target_id,
+                platform,
+                withdrawn_at,
+                referrals_standing: u32::try_from(standing).unwrap_or(u32::MAX),
+                withdrawals_queued: u32::try_from(queued).unwrap_or(0),
+                changed: false,
+            });
+            continue;
+        }
+        let (cancelled, queued) = withdraw_target(&mut tx, target_id, by, reason, at).await?;
+        let (event, answer) =
+            crate::audit::target_withdrawn(at, by, target_id, platform, queued, cancelled);
+        events.push(event);
+        targets.push(answer);
     }
+    // Appends last: see [`append`].
+    if taken > 0 {
+        let event = crate::audit::referrals_withdrawn(at, by, scope, reason, taken, &targets);
+        append(&mut tx, &event).await?;
+    }
+    for event in &events {
+        append(&mut tx, event).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(Withdrawal {
+        referrals_withdrawn: u32::try_from(taken).unwrap_or(u32::MAX),
+        targets,
+    }))
+}
+
+/// Withdraws a target no referral of which stands: cancels a TAKEDOWN never attempted and
+/// queues a WITHDRAWAL where one was sent. Returns (cancelled, queued).
+async fn withdraw_target(
+    tx: &mut Transaction<'static, Postgres>,
+    target_id: i64,
+    by: &Withdrawer,
+    reason: &str,
+    at: i64,
+) -> StoreResult<(u64, u64)> {
     sqlx::query(
         "UPDATE targets SET withdrawn_at = $2, withdraw_reason = $3, withdrawn_by = $4 \
          WHERE id = $1",
@@ -111,7 +215,7 @@ pub(super) async fn withdraw_target(
     .bind(at)
     .bind(reason)
     .bind(by.id())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     // Never sent: it will not be.
     let cancelled = sqlx::query(
@@ -120,7 +224,7 @@ pub(super) async fn withdraw_target(
     )
     .bind(target_id)
     .bind(at)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?
     .rows_affected();
     // Sent (even if the answer was not recorded): the platform may hold it.
@@ -132,14 +236,10 @@ pub(super) async fn withdraw_target(
     )
     .bind(target_id)
     .bind(at)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?
     .rows_affected();
-    let (event, answer) =
-        crate::audit::target_withdrawn(at, by, target_id, platform, queued, cancelled);
-    append(&mut tx, &event).await?;
-    tx.commit().await?;
-    Ok(Some(answer))
+    Ok((cancelled, queued))
 }
 
 pub(super) async fn withdrawal_reasons(
@@ -199,11 +299,13 @@ pub(super) async fn purge_expired(pool: &PgPool, cutoff: i64, at: i64) -> StoreR
         lists: lists.len() as u64,
         ..PurgeCounts::default()
     };
-    counts.referrals = sqlx::query("UPDATE referrals SET item = ''::bytea WHERE list_id = ANY($1)")
-        .bind(&lists)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    counts.referrals = sqlx::query(
+        "UPDATE referrals SET item = ''::bytea, withdraw_reason = NULL WHERE list_id = ANY($1)",
+    )
+    .bind(&lists)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     sqlx::query("UPDATE lists SET purged_at = $2 WHERE list_id = ANY($1)")
         .bind(&lists)
         .bind(at)

@@ -17,7 +17,9 @@ use std::str::FromStr;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use crate::audit::{AuditEntry, PurgeCounts, TransparencyRow, Withdrawal, Withdrawer};
+use crate::audit::{
+    AuditEntry, PurgeCounts, TransparencyRow, Withdrawal, WithdrawalScope, Withdrawer,
+};
 use crate::model::*;
 use crate::plan::{self, IntakePlan, ReportEffects};
 use crate::rows::to_i64;
@@ -235,14 +237,14 @@ impl Store for PgStore {
         outcomes::record_reports(&self.pool, platform, reports, received_at).await
     }
 
-    async fn withdraw_target(
+    async fn withdraw(
         &self,
-        target_id: i64,
+        scope: &WithdrawalScope,
         by: &Withdrawer,
         reason: &str,
         at: i64,
     ) -> StoreResult<Option<Withdrawal>> {
-        audit::withdraw_target(&self.pool, target_id, by, reason, at).await
+        audit::withdraw(&self.pool, scope, by, reason, at).await
     }
 
     async fn withdrawal_reasons(&self, target_ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {

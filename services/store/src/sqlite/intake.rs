@@ -175,7 +175,7 @@ const ITEM_QUERY: &str = "SELECT r.item_index, t.id AS target_id, t.platform, t.
     t.due_at, EXISTS (SELECT 1 FROM holds h WHERE h.platform = t.platform \
     AND h.normalized = t.normalized AND h.released_at IS NULL AND h.expires_at > ?2) AS held, \
     d.state AS delivery_state, t.delivered_at, t.acked_at, t.outcome, t.reject_reason, \
-    t.outcome_text, t.fail_reason, t.withdrawn_at \
+    t.outcome_text, t.fail_reason, COALESCE(r.withdrawn_at, t.withdrawn_at) AS withdrawn_at \
     FROM referrals r JOIN targets t ON t.id = r.target_id \
     LEFT JOIN deliveries d ON d.target_id = t.id AND d.kind = 1 \
     WHERE r.list_id = ?1 ORDER BY r.item_index";

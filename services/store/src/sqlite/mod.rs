@@ -27,7 +27,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
 
-use crate::audit::{AuditEntry, PurgeCounts, TransparencyRow, Withdrawal, Withdrawer};
+use crate::audit::{
+    AuditEntry, PurgeCounts, TransparencyRow, Withdrawal, WithdrawalScope, Withdrawer,
+};
 use crate::model::*;
 use crate::plan::{self, IntakePlan, ReportEffects};
 use crate::rows::to_i64;
@@ -272,14 +274,14 @@ impl Store for SqliteStore {
         outcomes::record_reports(&self.writer, platform, reports, received_at).await
     }
 
-    async fn withdraw_target(
+    async fn withdraw(
         &self,
-        target_id: i64,
+        scope: &WithdrawalScope,
         by: &Withdrawer,
         reason: &str,
         at: i64,
     ) -> StoreResult<Option<Withdrawal>> {
-        audit::withdraw_target(&self.writer, target_id, by, reason, at).await
+        audit::withdraw(&self.writer, scope, by, reason, at).await
     }
 
     async fn withdrawal_reasons(&self, target_ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {

@@ -8,6 +8,7 @@ use crate::support::*;
 conformance!(
     every_state_change_is_chained_and_verifies,
     withdrawal_is_authorized_idempotent_and_queues_one_delivery,
+    a_withdrawal_takes_back_referrals_not_other_agencies_work,
     restoration_is_recorded_on_the_target,
     retention_purges_bytes_and_notes_and_keeps_counts_and_chain,
 );
@@ -102,8 +103,8 @@ async fn every_state_change_is_chained_and_verifies<S: Store + Probe>(s: S) {
     .await
     .unwrap()
     .unwrap();
-    s.withdraw_target(
-        sum.target_ids[0],
+    s.withdraw(
+        &WithdrawalScope::target(sum.target_ids[0]),
         &Withdrawer::Coordinator("coord".into()),
         "appeal",
         T0 + 11,
@@ -129,13 +130,14 @@ async fn every_state_change_is_chained_and_verifies<S: Store + Probe>(s: S) {
             "delivered",
             "delivery_failed",
             "reports",
+            "referrals_withdrawn",
             "target_withdrawn",
             "action_day_closed",
         ]
     );
     let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
-    assert_eq!(seqs, (1..=12).collect::<Vec<_>>());
-    assert_eq!(s.audit_head().await.unwrap(), 12);
+    assert_eq!(seqs, (1..=13).collect::<Vec<_>>());
+    assert_eq!(s.audit_head().await.unwrap(), 13);
     let list_entry = &entries[5];
     assert_eq!(list_entry.actor, "agency-a");
     assert_eq!(list_entry.subject, "l1");
@@ -150,11 +152,28 @@ async fn every_state_change_is_chained_and_verifies<S: Store + Probe>(s: S) {
     );
 
     let summary = verify_jsonl(&text).expect("chain verifies");
-    assert_eq!(summary.entries, 12);
-    assert_eq!(summary.head, hex(&entries[11].hash));
+    assert_eq!(summary.entries, 13);
+    assert_eq!(summary.head, hex(&entries[12].hash));
     // Tampering with a stored entry is caught at that entry.
     let tampered = text.replacen("\"actor\":\"agency-a\"", "\"actor\":\"agency-z\"", 1);
     assert_eq!(verify_jsonl(&tampered).unwrap_err().line(), 2);
+}
+
+/// One target's withdrawal, as `by`.
+async fn withdraw_one<S: Store>(
+    s: &S,
+    target: i64,
+    by: &Withdrawer,
+    reason: &str,
+    at: i64,
+) -> Option<TargetWithdrawal> {
+    s.withdraw(&WithdrawalScope::target(target), by, reason, at)
+        .await
+        .expect("withdraw")
+        .map(|w| {
+            assert_eq!(w.targets.len(), 1);
+            w.targets[0].clone()
+        })
 }
 
 async fn withdrawal_is_authorized_idempotent_and_queues_one_delivery<S: Store + Probe>(s: S) {
@@ -166,41 +185,28 @@ async fn withdrawal_is_authorized_idempotent_and_queues_one_delivery<S: Store + 
 
     let agency_b = Withdrawer::Agency("agency-b".into());
     let agency_a = Withdrawer::Agency("agency-a".into());
+    assert_eq!(withdraw_one(&s, sent, &agency_b, "x", T0 + 2).await, None);
     assert_eq!(
-        s.withdraw_target(sent, &agency_b, "x", T0 + 2)
-            .await
-            .unwrap(),
+        withdraw_one(&s, 999_999, &agency_a, "x", T0 + 2).await,
         None
     );
-    assert_eq!(
-        s.withdraw_target(999_999, &agency_a, "x", T0 + 2)
-            .await
-            .unwrap(),
-        None
-    );
-    let w = s
-        .withdraw_target(sent, &agency_a, "court decision", T0 + 3)
+    let w = withdraw_one(&s, sent, &agency_a, "court decision", T0 + 3)
         .await
-        .unwrap()
         .expect("referring agency may withdraw");
     assert_eq!(
         (w.withdrawals_queued, w.changed, w.withdrawn_at),
-        (1, true, T0 + 3)
+        (1, true, Some(T0 + 3))
     );
-    let again = s
-        .withdraw_target(sent, &Withdrawer::Coordinator("c".into()), "y", T0 + 4)
+    let again = withdraw_one(&s, sent, &Withdrawer::Coordinator("c".into()), "y", T0 + 4)
         .await
-        .unwrap()
         .expect("answers");
     assert_eq!(
         (again.withdrawals_queued, again.changed, again.withdrawn_at),
-        (1, false, T0 + 3)
+        (1, false, Some(T0 + 3))
     );
     // Never sent: nothing to withdraw at the platform, and the takedown is not sent.
-    let u = s
-        .withdraw_target(unsent, &agency_a, "mistake", T0 + 5)
+    let u = withdraw_one(&s, unsent, &agency_a, "mistake", T0 + 5)
         .await
-        .unwrap()
         .expect("withdrawn");
     assert_eq!(u.withdrawals_queued, 0);
     assert_eq!(s.count("deliveries WHERE kind = 2").await, 1);
@@ -235,6 +241,138 @@ async fn withdrawal_is_authorized_idempotent_and_queues_one_delivery<S: Store + 
     assert_eq!(items[0].withdrawn_at, Some(T0 + 3));
 }
 
+async fn a_withdrawal_takes_back_referrals_not_other_agencies_work<S: Store + Probe>(s: S) {
+    // agency-a and agency-b both refer "shared"; agency-a also "only_a".
+    let a_items = vec![item("video", "shared"), item("video", "only_a")];
+    let a = accepted(
+        s.insert_list(&list("la", "agency-a", None, T0, 2, 1), &a_items)
+            .await
+            .unwrap(),
+    );
+    let b_items = vec![item("video", "shared")];
+    let b = accepted(
+        s.insert_list(&list("lb", "agency-b", None, T0, 1, 2), &b_items)
+            .await
+            .unwrap(),
+    );
+    let shared = a.target_ids[0];
+    assert_eq!(b.target_ids[0], shared);
+    deliver_all(&s, "video", T0 + 1).await;
+    let agency_a = Withdrawer::Agency("agency-a".into());
+    let agency_b = Withdrawer::Agency("agency-b".into());
+
+    // agency-a takes back its referral: agency-b's keeps the target in force.
+    let w = withdraw_one(&s, shared, &agency_a, "our mistake", T0 + 2)
+        .await
+        .expect("agency-a referred it");
+    assert_eq!(
+        (
+            w.withdrawn_at,
+            w.referrals_standing,
+            w.withdrawals_queued,
+            w.changed
+        ),
+        (None, 1, 0, false)
+    );
+    assert_eq!(s.count("deliveries WHERE kind = 2").await, 0);
+    assert_eq!(
+        s.list_items("la", T0 + 3).await.unwrap()[0].withdrawn_at,
+        Some(T0 + 2)
+    );
+    assert_eq!(
+        s.list_items("lb", T0 + 3).await.unwrap()[0].withdrawn_at,
+        None
+    );
+    assert_eq!(
+        s.withdrawal_reasons(&[shared]).await.unwrap(),
+        vec![],
+        "the target itself is not withdrawn"
+    );
+    // Repeated: nothing more taken back.
+    let again = s
+        .withdraw(&WithdrawalScope::target(shared), &agency_a, "again", T0 + 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.referrals_withdrawn, 0);
+
+    // A coordinator names agency-b's referral: none stands, the platform is asked.
+    let named = WithdrawalScope::Target {
+        target_id: shared,
+        agencies: vec!["agency-b".into()],
+    };
+    let w = s
+        .withdraw(
+            &named,
+            &Withdrawer::Coordinator("europol".into()),
+            "scrutiny",
+            T0 + 4,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(w.referrals_withdrawn, 1);
+    assert_eq!(
+        (
+            w.targets[0].withdrawn_at,
+            w.targets[0].withdrawals_queued,
+            w.targets[0].changed
+        ),
+        (Some(T0 + 4), 1, true)
+    );
+    assert_eq!(
+        s.list_items("lb", T0 + 5).await.unwrap()[0].withdrawn_at,
+        Some(T0 + 4)
+    );
+    // agency-b cannot take back what a coordinator already did; it still sees the target.
+    let b_again = withdraw_one(&s, shared, &agency_b, "late", T0 + 5)
+        .await
+        .unwrap();
+    assert_eq!((b_again.changed, b_again.withdrawals_queued), (false, 1));
+
+    // A whole list: only its owner (or a coordinator) may; "only_a" goes, "shared" was gone.
+    let whole = WithdrawalScope::List {
+        list_id: "la".into(),
+    };
+    assert_eq!(
+        s.withdraw(&whole, &agency_b, "no", T0 + 6).await.unwrap(),
+        None
+    );
+    let l = s
+        .withdraw(&whole, &agency_a, "list withdrawn", T0 + 6)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(l.referrals_withdrawn, 1);
+    let changed: Vec<(i64, bool, u32)> = l
+        .targets
+        .iter()
+        .map(|t| (t.target_id, t.changed, t.withdrawals_queued))
+        .collect();
+    let mut want = vec![(shared, false, 1), (a.target_ids[1], true, 1)];
+    want.sort();
+    assert_eq!(changed, want);
+    assert_eq!(s.count("deliveries WHERE kind = 2").await, 2);
+    let kinds: Vec<String> = s
+        .audit_entries(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind.contains("withdrawn"))
+        .map(|e| format!("{} {} {}", e.kind, e.actor, e.subject))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            format!("referrals_withdrawn agency-a {shared}"),
+            format!("referrals_withdrawn europol {shared}"),
+            format!("target_withdrawn europol {shared}"),
+            "referrals_withdrawn agency-a la".to_string(),
+            format!("target_withdrawn agency-a {}", a.target_ids[1]),
+        ]
+    );
+}
+
 async fn restoration_is_recorded_on_the_target<S: Store + Probe>(s: S) {
     s.insert_action_day(&day("d1", T0)).await.unwrap();
     let items = vec![item("video", "a"), item("social", "b")];
@@ -253,10 +391,15 @@ async fn restoration_is_recorded_on_the_target<S: Store + Probe>(s: S) {
     .await
     .unwrap()
     .unwrap();
-    s.withdraw_target(a, &Withdrawer::Coordinator("c".into()), "appeal", T0 + 3)
-        .await
-        .unwrap()
-        .expect("withdrawn");
+    withdraw_one(
+        &s,
+        a,
+        &Withdrawer::Coordinator("c".into()),
+        "appeal",
+        T0 + 3,
+    )
+    .await
+    .expect("withdrawn");
     deliver_all(&s, "video", T0 + 4).await;
     s.record_reports(
         "video",

@@ -216,9 +216,14 @@ async fn step<S: Store>(s: &S, c: &mut Case, op: &Op) {
                 Some(a) => Withdrawer::Agency(AGENCIES[*a].into()),
                 None => Withdrawer::Coordinator("europol".into()),
             };
-            s.withdraw_target(target, &by, "no longer needed", c.now)
-                .await
-                .expect("withdraw");
+            s.withdraw(
+                &WithdrawalScope::target(target),
+                &by,
+                "no longer needed",
+                c.now,
+            )
+            .await
+            .expect("withdraw");
         }
         Op::Purge => {
             s.purge_expired(c.now + 10 * 86_400_000, c.now)
