@@ -32,6 +32,7 @@ mod handoff;
 mod intake;
 mod multi_hub;
 mod outage;
+mod removal_orders;
 mod restoration;
 mod summary;
 mod withdrawal;

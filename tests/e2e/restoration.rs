@@ -10,7 +10,7 @@ use takedown_protocol::{
 use takedown_tests::{
     Backend, LONG, eventually,
     hub::HubOptions,
-    lists::{referral, request},
+    lists::{referral, removal_order, request},
     pki::COORDINATOR,
     sidecar::AutoPolicy,
     world::World,
@@ -170,15 +170,6 @@ async fn a_withdrawal_reaches_every_platform_through_a_hub_restart(backend: Back
     assert_eq!(states[3].state(), TargetState::Blocked);
 }
 
-/// A removal order referral.
-fn order(platform: &str, target: &str, reference: &str) -> pb::Referral {
-    pb::Referral {
-        legal_basis: pb::LegalBasis::RemovalOrder as i32,
-        removal_order_ref: reference.into(),
-        ..referral(platform, target)
-    }
-}
-
 async fn audit_export_of_an_action_day_verifies_and_transparency_matches(backend: Backend) {
     let Some(w) = World::start(backend, HubOptions::default()).await else {
         return;
@@ -193,9 +184,9 @@ async fn audit_export_of_an_action_day_verifies_and_transparency_matches(backend
         "fr-a",
         Some("day-a"),
         vec![
-            order("telegram", "t.me/a1", "RO-1"),
-            order("telegram", "t.me/a2", "RO-2"),
-            order("x", "@a3", "RO-3"),
+            removal_order("telegram", "t.me/a1", "RO-1"),
+            removal_order("telegram", "t.me/a2", "RO-2"),
+            removal_order("x", "@a3", "RO-3"),
             referral("x", "@tos_only"),
         ],
     );

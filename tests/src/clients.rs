@@ -9,6 +9,7 @@ use takedown_protocol::{
         platform_service_client::PlatformServiceClient,
         referral_service_client::ReferralServiceClient,
         summary_service_client::SummaryServiceClient,
+        transparency_service_client::TransparencyServiceClient,
     },
 };
 use tonic::transport::Channel;
@@ -23,6 +24,7 @@ pub struct Clients {
     pub hold: HoldServiceClient<Channel>,
     pub platform: PlatformServiceClient<Channel>,
     pub summary: SummaryServiceClient<Channel>,
+    pub transparency: TransparencyServiceClient<Channel>,
 }
 
 impl Clients {
@@ -40,7 +42,8 @@ impl Clients {
             action_day: ActionDayServiceClient::new(ch.clone()),
             hold: HoldServiceClient::new(ch.clone()),
             platform: PlatformServiceClient::new(ch.clone()),
-            summary: SummaryServiceClient::new(ch),
+            summary: SummaryServiceClient::new(ch.clone()),
+            transparency: TransparencyServiceClient::new(ch),
         })
     }
 }

@@ -78,6 +78,15 @@ pub fn referral(platform: &str, target: &str) -> pb::Referral {
     }
 }
 
+/// A removal order of an account, with its reference.
+pub fn removal_order(platform: &str, target: &str, reference: &str) -> pb::Referral {
+    pb::Referral {
+        legal_basis: LegalBasis::RemovalOrder as i32,
+        removal_order_ref: reference.into(),
+        ..referral(platform, target)
+    }
+}
+
 /// `n` distinct referrals on `platform`: `<prefix>_0`, `<prefix>_1`, ...
 pub fn referrals(platform: &str, prefix: &str, n: usize) -> Vec<pb::Referral> {
     (0..n)

@@ -206,6 +206,22 @@ interval_ms = 100
             .unwrap_or(0)
     }
 
+    /// The takedown documents in the inbox, as the platform receives them, in order.
+    pub async fn takedown_bodies(&self) -> Vec<serde_json::Value> {
+        let Some(mut c) = self.conn().await else {
+            return vec![];
+        };
+        sqlx::query("SELECT body FROM deliveries WHERE kind = 'takedown' ORDER BY seq")
+            .fetch_all(&mut c)
+            .await
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| serde_json::from_str(&r.get::<String, _>(0)).expect("inbox body"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Withdrawals stored in the inbox.
     pub async fn withdrawals(&self) -> i64 {
         let Some(mut c) = self.conn().await else {

@@ -13,6 +13,7 @@
 //!   rows, retention counts.
 //! - [`sqlite`]: [`sqlite::SqliteStore`] (a file, WAL).
 //! - [`postgres`]: [`postgres::PgStore`] (`FOR UPDATE SKIP LOCKED` outbox claims).
+//! - `basis` (private): a target's legal basis, the strongest of its standing referrals.
 //! - `migrations` (private): the embedded migrations of each backend.
 //! - `plan` (private): in-memory work shared by the backends (deduplicating a list's
 //!   items, reducing a batch of reports, assembling payloads).
@@ -25,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+mod basis;
 mod migrations;
 pub mod model;
 mod plan;

@@ -23,6 +23,11 @@ const SQLITE: &[Source] = &[
         "referral withdrawals",
         include_str!("../migrations/sqlite/0002_referral_withdrawals.sql"),
     ),
+    (
+        3,
+        "referral legal basis",
+        include_str!("../migrations/sqlite/0003_referral_legal_basis.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -35,6 +40,11 @@ const POSTGRES: &[Source] = &[
         2,
         "referral withdrawals",
         include_str!("../migrations/postgres/0002_referral_withdrawals.sql"),
+    ),
+    (
+        3,
+        "referral legal basis",
+        include_str!("../migrations/postgres/0003_referral_legal_basis.sql"),
     ),
 ];
 

@@ -5,14 +5,16 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::model::{
-    IntakeSummary, NewList, NewReferral, NewReport, ReferralPayload, RejectReason, ReportBody,
-    TargetPayload,
+    IntakeSummary, LegalBasis, NewList, NewReferral, NewReport, ReferralPayload, RejectReason,
+    ReportBody, TargetPayload,
 };
 
 /// A list's items grouped by target.
 pub(crate) struct IntakePlan {
-    /// The index of the first item of each distinct (platform, normalized) pair, sorted by
-    /// that pair so that concurrent writers touch targets in the same order.
+    /// The representative item of each distinct (platform, normalized) pair, sorted by
+    /// that pair so that concurrent writers touch targets in the same order: its first
+    /// removal order, else its first item (a new target takes its fields; see
+    /// [`crate::basis`]).
     pub unique: Vec<usize>,
     /// For each item, its position in `unique`.
     pub slot: Vec<usize>,
@@ -22,9 +24,14 @@ impl IntakePlan {
     pub fn new(items: &[NewReferral]) -> Self {
         let mut first: HashMap<(&str, &str), usize> = HashMap::with_capacity(items.len());
         for (i, it) in items.iter().enumerate() {
-            first
+            let rep = first
                 .entry((it.platform.as_str(), it.normalized.as_str()))
                 .or_insert(i);
+            if it.legal_basis == LegalBasis::RemovalOrder
+                && items[*rep].legal_basis != LegalBasis::RemovalOrder
+            {
+                *rep = i;
+            }
         }
         let mut unique: Vec<usize> = first.values().copied().collect();
         unique.sort_unstable_by(|&a, &b| {

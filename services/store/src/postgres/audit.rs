@@ -183,6 +183,13 @@ pub(super) async fn withdraw(
         events.push(event);
         targets.push(answer);
     }
+    // Those still standing may have lost their removal order.
+    let standing: Vec<i64> = targets
+        .iter()
+        .filter(|t| t.withdrawn_at.is_none())
+        .map(|t| t.target_id)
+        .collect();
+    crate::basis::rederive(&mut tx, &standing).await?;
     // Appends last: see [`append`].
     if taken > 0 {
         let event = crate::audit::referrals_withdrawn(at, by, scope, reason, taken, &targets);

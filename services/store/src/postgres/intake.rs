@@ -129,18 +129,37 @@ pub(super) async fn insert_list_tx(
     let indexes: Vec<i64> = (0..items.len()).map(|i| i as i64).collect();
     let target_of: Vec<i64> = plan.slot.iter().map(|&pos| ids[pos]).collect();
     let blobs: Vec<&[u8]> = items.iter().map(|it| it.item.as_slice()).collect();
+    let item_bases: Vec<i32> = items.iter().map(|it| it.legal_basis as i32).collect();
+    let item_refs: Vec<&str> = items
+        .iter()
+        .map(|it| it.removal_order_ref.as_str())
+        .collect();
     sqlx::query(
-        "INSERT INTO referrals (list_id, agency_id, item_index, target_id, item) \
-         SELECT $1, $2, u.i, u.t, u.b \
-         FROM UNNEST($3::int8[], $4::int8[], $5::bytea[]) AS u(i, t, b)",
+        "INSERT INTO referrals (list_id, agency_id, item_index, target_id, item, legal_basis, \
+         removal_order_ref) \
+         SELECT $1, $2, u.i, u.t, u.b, u.l, u.r \
+         FROM UNNEST($3::int8[], $4::int8[], $5::bytea[], $6::int4[], $7::text[]) \
+              AS u(i, t, b, l, r)",
     )
     .bind(&list.list_id)
     .bind(&list.agency_id)
     .bind(&indexes)
     .bind(&target_of)
     .bind(&blobs)
+    .bind(&item_bases)
+    .bind(&item_refs)
     .execute(&mut **tx)
     .await?;
+
+    // Existing targets this list orders removed may now be removal orders (their rows are
+    // locked since the rollups read them).
+    let mut ordered: Vec<i64> = missing
+        .iter()
+        .filter(|&&pos| firsts[pos].legal_basis == LegalBasis::RemovalOrder)
+        .map(|&pos| ids[pos])
+        .collect();
+    ordered.sort_unstable();
+    crate::basis::rederive(tx, &ordered).await?;
 
     // One TAKEDOWN delivery per new target, in target-id order.
     let mut fresh: Vec<(i64, usize)> = ids

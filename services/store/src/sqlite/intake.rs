@@ -116,10 +116,11 @@ pub(super) async fn insert_list_tx(
     crate::rollup::intake(tx, &list.agency_id, &fresh_facts, &existing).await?;
 
     // Referrals, one per item.
-    for (range, sql) in chunks(items.len(), rows_per_chunk(0, 5), |n| {
+    for (range, sql) in chunks(items.len(), rows_per_chunk(0, 7), |n| {
         format!(
-            "INSERT INTO referrals (list_id, agency_id, item_index, target_id, item) VALUES {}",
-            values_rows(n, "", 5)
+            "INSERT INTO referrals (list_id, agency_id, item_index, target_id, item, \
+             legal_basis, removal_order_ref) VALUES {}",
+            values_rows(n, "", 7)
         )
     }) {
         let mut q = sized(AssertSqlSafe(sql));
@@ -129,10 +130,21 @@ pub(super) async fn insert_list_tx(
                 .bind(list.agency_id.as_str())
                 .bind(i as i64)
                 .bind(ids[plan.slot[i]])
-                .bind(items[i].item.as_slice());
+                .bind(items[i].item.as_slice())
+                .bind(items[i].legal_basis as i32)
+                .bind(items[i].removal_order_ref.as_str());
         }
         q.execute(&mut **tx).await?;
     }
+
+    // Existing targets this list orders removed may now be removal orders.
+    let mut ordered: Vec<i64> = missing
+        .iter()
+        .filter(|&&pos| items[plan.unique[pos]].legal_basis == LegalBasis::RemovalOrder)
+        .map(|&pos| ids[pos])
+        .collect();
+    ordered.sort_unstable();
+    crate::basis::rederive(tx, &ordered).await?;
 
     // One TAKEDOWN delivery per new target, in target-id order.
     let mut fresh: Vec<(i64, usize)> = Vec::with_capacity(new_targets);

@@ -36,6 +36,7 @@ use crate::rows::to_i64;
 use crate::{Store, StoreError, StoreResult, migrations};
 
 mod audit;
+mod basis;
 mod days;
 mod directory;
 mod intake;

@@ -14,6 +14,7 @@ conformance!(
     list_items_report_each_state,
     concurrent_inserts_of_one_list_store_it_once,
     concurrent_overlapping_lists_share_targets,
+    legal_basis_is_the_strongest_standing_referral,
 );
 
 async fn new_and_merged_within_a_list<S: Store + Probe>(s: S) {
@@ -362,4 +363,109 @@ async fn concurrent_overlapping_lists_share_targets<S: Store + Probe>(s: S) {
     // t/1000 is item 1000 of a and item 1999 of b: one target.
     assert_eq!(ra.target_ids[1000], rb.target_ids[1999]);
     assert_eq!(intake_rows(&s).await, [2, 3000, 4000, 3000]);
+}
+
+async fn legal_basis_is_the_strongest_standing_referral<S: Store + Probe>(s: S) {
+    s.insert_action_day(&day("d1", T0 + 60_000)).await.unwrap();
+    let tos = |platform: &str, name: &str| NewReferral {
+        legal_basis: LegalBasis::TosReferral,
+        removal_order_ref: String::new(),
+        ..item(platform, name)
+    };
+    let order = |platform: &str, name: &str, reference: &str| NewReferral {
+        removal_order_ref: reference.into(),
+        ..item(platform, name)
+    };
+    // agency-a refers three targets under the terms of service.
+    let a = accepted(
+        s.insert_list(
+            &list("la", "agency-a", Some("d1"), T0, 3, 1),
+            &[
+                tos("video", "merged"),
+                tos("social", "sent"),
+                tos("video", "kept"),
+            ],
+        )
+        .await
+        .unwrap(),
+    );
+    let (merged, sent, kept) = (a.target_ids[0], a.target_ids[1], a.target_ids[2]);
+    // "sent" goes out (its TAKEDOWN is claimed) before any order arrives.
+    let claimed = s
+        .claim_deliveries("social", T0 + 60_000, T0 + 90_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].target_id, sent);
+    // agency-b orders "merged" removed (twice in one list) and "sent".
+    let b = accepted(
+        s.insert_list(
+            &list("lb", "agency-b", Some("d1"), T0, 3, 2),
+            &[
+                order("video", "merged", "RO-B-1"),
+                order("social", "sent", "RO-B-2"),
+                order("video", "merged", "RO-B-3"),
+            ],
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(b.target_ids, vec![merged, sent, merged]);
+    let mut want = vec![
+        (merged, LegalBasis::RemovalOrder, "RO-B-1".to_string()),
+        // What the platform holds stays as it was sent.
+        (sent, LegalBasis::TosReferral, String::new()),
+        (kept, LegalBasis::TosReferral, String::new()),
+    ];
+    want.sort_by_key(|t| t.0);
+    assert_eq!(bases(&s).await, want);
+    // A new target named twice in one list takes its removal order, not its first item.
+    let c = accepted(
+        s.insert_list(
+            &list("lc", "agency-a", Some("d1"), T0, 2, 3),
+            &[tos("video", "fresh"), order("video", "fresh", "RO-C")],
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(
+        basis_of(&s, c.target_ids[0]).await,
+        (LegalBasis::RemovalOrder, "RO-C".to_string())
+    );
+    // agency-b withdraws its orders: "merged" goes back to the ToS referral that stands.
+    s.withdraw(
+        &WithdrawalScope::target(merged),
+        &Withdrawer::Agency("agency-b".into()),
+        "order revoked",
+        T0 + 1,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        basis_of(&s, merged).await,
+        (LegalBasis::TosReferral, String::new())
+    );
+}
+
+/// (target, legal basis, removal-order reference) of day d1's targets, by id.
+async fn bases<S: Store>(s: &S) -> Vec<(i64, LegalBasis, String)> {
+    let mut r: Vec<(i64, LegalBasis, String)> = s
+        .transparency_rows("d1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.target_id, t.legal_basis, t.removal_order_ref))
+        .collect();
+    r.sort_by_key(|t| t.0);
+    r
+}
+
+async fn basis_of<S: Store>(s: &S, target: i64) -> (LegalBasis, String) {
+    let (_, basis, reference) = bases(s)
+        .await
+        .into_iter()
+        .find(|t| t.0 == target)
+        .expect("target of d1");
+    (basis, reference)
 }

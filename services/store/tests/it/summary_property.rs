@@ -256,7 +256,7 @@ async fn summaries<S: Store>(s: &S, c: &Case) -> Vec<SummaryFacts> {
     out
 }
 
-async fn run_case<S: Store>(s: &S, n: u32, ops: &[Op]) -> Result<(), TestCaseError> {
+async fn run_case<S: Store + Probe>(s: &S, n: u32, ops: &[Op]) -> Result<(), TestCaseError> {
     let mut c = Case {
         n,
         now: T0,
@@ -270,11 +270,30 @@ async fn run_case<S: Store>(s: &S, n: u32, ops: &[Op]) -> Result<(), TestCaseErr
     for (i, op) in ops.iter().enumerate() {
         step(s, &mut c, op).await;
         let kept = summaries(s, &c).await;
+        let kept_rows = rollup_rows(s).await;
         for d in 0..2 {
             s.rebuild_summary(&c.day(d)).await.expect("rebuild");
         }
         let rebuilt = summaries(s, &c).await;
         prop_assert_eq!(kept, rebuilt, "after step {} ({:?})", i, op);
+        // Not only the figures: every rollup row, including those no figure shows yet.
+        let rebuilt_rows = rollup_rows(s).await;
+        let kept_only: Vec<&String> = kept_rows
+            .iter()
+            .filter(|r| !rebuilt_rows.contains(r))
+            .collect();
+        let rebuilt_only: Vec<&String> = rebuilt_rows
+            .iter()
+            .filter(|r| !kept_rows.contains(r))
+            .collect();
+        prop_assert!(
+            kept_only.is_empty() && rebuilt_only.is_empty(),
+            "rollup rows after step {} ({:?}): kept but not rebuilt {:?}, rebuilt but not kept {:?}",
+            i,
+            op,
+            kept_only,
+            rebuilt_only
+        );
     }
     Ok(())
 }
@@ -287,7 +306,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-fn check<S: Store>(rt: &tokio::runtime::Runtime, store: S) {
+fn check<S: Store + Probe>(rt: &tokio::runtime::Runtime, store: S) {
     let cases = AtomicU32::new(0);
     let config = ProptestConfig {
         cases: 24,

@@ -13,6 +13,8 @@ pub const T0: i64 = 1_700_000_000_000;
 /// Raw row access for assertions the trait does not offer.
 pub trait Probe {
     fn count(&self, table: &str) -> impl Future<Output = i64> + Send;
+    /// The text column of every row `sql` returns.
+    fn strings(&self, sql: &str) -> impl Future<Output = Vec<String>> + Send;
 }
 
 impl Probe for SqliteStore {
@@ -21,6 +23,13 @@ impl Probe for SqliteStore {
             .fetch_one(self.pool())
             .await
             .expect("count rows")
+    }
+
+    async fn strings(&self, sql: &str) -> Vec<String> {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_all(self.pool())
+            .await
+            .expect("query rows")
     }
 }
 
@@ -31,6 +40,40 @@ impl Probe for PgStore {
             .await
             .expect("count rows")
     }
+
+    async fn strings(&self, sql: &str) -> Vec<String> {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_all(self.pool())
+            .await
+            .expect("query rows")
+    }
+}
+
+/// Every non-zero row of the summary rollups as text, sorted: what the store keeps, to
+/// compare with what a rebuild makes of the facts.
+pub async fn rollup_rows<S: Probe>(s: &S) -> Vec<String> {
+    const DUMPS: &[&str] = &[
+        "SELECT 'cell ' || action_day_id || ' ' || agency || ' ' || platform || ' ' \
+         || CAST(due_at AS TEXT) || ' ro=' || CAST(removal_order AS TEXT) \
+         || ' d=' || CAST(delivered AS TEXT) || ' a=' || CAST(acked AS TEXT) \
+         || ' o=' || CAST(outcome AS TEXT) || ' r=' || CAST(reason AS TEXT) \
+         || ' f=' || CAST(failed AS TEXT) || ' c=' || CAST(ro_clock AS TEXT) \
+         || ' n=' || CAST(n AS TEXT) FROM summary_cells WHERE n <> 0",
+        "SELECT 'latency ' || action_day_id || ' ' || agency || ' ' || platform || ' ' \
+         || CAST(measure AS TEXT) || ' ' || CAST(bucket AS TEXT) || ' n=' || CAST(n AS TEXT) \
+         FROM summary_latency WHERE n <> 0",
+        "SELECT 'blocks ' || action_day_id || ' ' || agency || ' ' || CAST(level AS TEXT) \
+         || ' ' || CAST(slot AS TEXT) || ' ' || platform || ' n=' || CAST(n AS TEXT) \
+         FROM summary_blocks WHERE n <> 0",
+        "SELECT 'merged ' || action_day_id || ' ' || agency || ' n=' || CAST(n AS TEXT) \
+         FROM summary_merged WHERE n <> 0",
+    ];
+    let mut rows = Vec::new();
+    for sql in DUMPS {
+        rows.extend(s.strings(sql).await);
+    }
+    rows.sort();
+    rows
 }
 
 /// Row counts of every table that intake writes.
