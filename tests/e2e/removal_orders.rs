@@ -10,8 +10,12 @@ use takedown_tests::{
     sidecar::AutoPolicy,
     world::World,
 };
+use tonic::Code;
 
-both_backends!(a_removal_order_merged_into_a_tos_referral_keeps_its_force);
+both_backends!(
+    a_removal_order_merged_into_a_tos_referral_keeps_its_force,
+    a_removal_order_is_not_rejected_as_not_a_violation,
+);
 
 async fn a_removal_order_merged_into_a_tos_referral_keeps_its_force(backend: Backend) {
     let Some(w) = World::start(backend, HubOptions::default()).await else {
@@ -125,4 +129,92 @@ async fn a_removal_order_merged_into_a_tos_referral_keeps_its_force(backend: Bac
         .collect();
     refs.sort();
     assert_eq!(refs, ["", "RO-2026-DE-77"]);
+}
+
+fn rejection(report_id: &str, target_id: &str, reason: pb::RejectReason) -> pb::PlatformReport {
+    pb::PlatformReport {
+        report_id: report_id.into(),
+        target_id: target_id.into(),
+        report: Some(pb::platform_report::Report::Decision(pb::Decision {
+            outcome: pb::Outcome::Rejected as i32,
+            reason: reason as i32,
+            text: "reviewed".into(),
+            ..Default::default()
+        })),
+    }
+}
+
+async fn a_removal_order_is_not_rejected_as_not_a_violation(backend: Backend) {
+    let Some(w) = World::start(backend, HubOptions::default()).await else {
+        return;
+    };
+    // The platform takes its time: the test answers for it.
+    let slow = AutoPolicy {
+        min_delay_ms: 600_000,
+        max_delay_ms: 600_000,
+        ..AutoPolicy::default()
+    };
+    let _tg = w.sidecar("telegram", &slow).await;
+    let list = w.key("agency-de").list(
+        "de-nav",
+        None,
+        vec![
+            referral("telegram", "@tos_target"),
+            removal_order("telegram", "@ordered", "RO-2026-DE-90"),
+        ],
+    );
+    let ids = w
+        .as_org("agency-de")
+        .await
+        .referral
+        .submit_referral_list(request(&list))
+        .await
+        .expect("submit")
+        .into_inner()
+        .target_ids;
+    eventually(LONG, "both acknowledged", || async {
+        w.db.scalar("SELECT COUNT(*) FROM targets WHERE acked_at IS NOT NULL")
+            .await
+            == 2
+    })
+    .await;
+    let mut platform = w.as_org("telegram").await.platform;
+    let before = w.db.count("reports").await;
+    let refused = platform
+        .report_outcomes(pb::ReportOutcomesRequest {
+            reports: vec![
+                rejection("r-0", &ids[0], pb::RejectReason::NotAViolation),
+                rejection("r-1", &ids[1], pb::RejectReason::NotAViolation),
+            ],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(
+        refused.message().contains("report 1"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(
+        w.db.count("reports").await,
+        before,
+        "the whole batch is refused"
+    );
+    // The Annex III grounds are the answers to an order that cannot be executed.
+    platform
+        .report_outcomes(pb::ReportOutcomesRequest {
+            reports: vec![
+                rejection("r-0", &ids[0], pb::RejectReason::NotAViolation),
+                rejection("r-1", &ids[1], pb::RejectReason::ManifestError),
+            ],
+        })
+        .await
+        .expect("a ToS referral may be refused as no violation; an order on Annex III");
+    let states: Vec<TargetState> = w
+        .list_items("agency-de", "de-nav")
+        .await
+        .iter()
+        .map(|i| i.state())
+        .collect();
+    assert_eq!(states, [TargetState::Rejected, TargetState::Rejected]);
 }

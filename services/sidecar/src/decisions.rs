@@ -3,8 +3,9 @@
 //!
 //! All or nothing: a malformed outcome is refused with 400, outcomes naming a target this
 //! sidecar does not hold (for that kind: RESTORED / NOT_RESTORED answer withdrawals, the
-//! others takedowns) with 404 naming them; otherwise every report is queued durably before
-//! the 200 answer `{"recorded": n, "duplicates": m}`. It listens on a local address; the
+//! others takedowns) with 404 naming them, NOT_A_VIOLATION on a removal order with 400
+//! (a binding order is executed or answered on an Annex III ground); otherwise every
+//! report is queued durably before the 200 answer `{"recorded": n, "duplicates": m}`. It listens on a local address; the
 //! platform's moderation system is its only intended caller.
 
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use takedown_protocol::timestamp;
 use tokio::sync::Notify;
 
 use crate::{
-    document::{PlatformOutcome, parse_outcomes},
+    document::{OutcomeName, PlatformOutcome, ReasonName, parse_outcomes},
     inbox::Inbox,
 };
 
@@ -96,6 +97,37 @@ async fn post_decisions(State(st): State<AppState>, body: Bytes) -> Response {
             })),
         )
             .into_response();
+    }
+    let refused: Vec<String> = outcomes
+        .iter()
+        .filter(|o| {
+            o.outcome == OutcomeName::Rejected && o.reason == Some(ReasonName::NotAViolation)
+        })
+        .map(|o| o.target_id.clone())
+        .collect();
+    if !refused.is_empty() {
+        let orders = match st.inbox.removal_orders(&refused).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the inbox");
+                return error(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into());
+            }
+        };
+        if let Some((i, o)) = outcomes.iter().enumerate().find(|(_, o)| {
+            o.outcome == OutcomeName::Rejected
+                && o.reason == Some(ReasonName::NotAViolation)
+                && orders.contains(&o.target_id)
+        }) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "decision {i} (target {:?}): a removal order is executed, or answered on \
+                     an Annex III ground (FORCE_MAJEURE, MANIFEST_ERROR, \
+                     INSUFFICIENT_INFORMATION), not rejected as NOT_A_VIOLATION",
+                    o.target_id
+                ),
+            );
+        }
     }
     match st.inbox.enqueue_reports(&reports, now).await {
         Ok(n) => {

@@ -194,6 +194,30 @@ impl Inbox {
             .collect())
     }
 
+    /// Which of `target_ids` this sidecar holds as removal orders (takedowns whose legal
+    /// basis is REMOVAL_ORDER).
+    pub async fn removal_orders(
+        &self,
+        target_ids: &[String],
+    ) -> Result<HashSet<String>, InboxError> {
+        let mut out = HashSet::new();
+        for chunk in target_ids.chunks(CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT target_id FROM deliveries WHERE kind = 'takedown' \
+                 AND json_extract(body, '$.legal_basis') = 'REMOVAL_ORDER' AND target_id IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.clone());
+            }
+            qb.push(")");
+            for row in qb.build().fetch_all(&self.pool).await? {
+                out.insert(row.try_get("target_id")?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The kinds of delivery held for each of `target_ids` (absent: none).
     pub async fn kinds_of(
         &self,

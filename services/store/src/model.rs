@@ -284,6 +284,9 @@ pub struct ReportCounts {
 pub enum ReportRefusal {
     /// The report at `index` names a target that was not delivered to this platform.
     NotDelivered { index: usize, target_id: i64 },
+    /// The report at `index` rejects a removal order as NOT_A_VIOLATION: a binding order
+    /// is executed, or answered on an Annex III ground (TCO Regulation Art 3(7)-(8)).
+    NotAViolationOfAnOrder { index: usize, target_id: i64 },
 }
 
 /// Counts per platform for an action day, all derived from stored facts.

@@ -233,16 +233,40 @@ pub(crate) fn report_targets(reports: &[NewReport]) -> Vec<i64> {
     ids
 }
 
-/// The first report whose target is not among `delivered`.
-pub(crate) fn first_undelivered(
+/// Why a batch of reports is refused, if it is: the first report whose target is not
+/// among `delivered` (target id to its legal basis), else the first that answers a
+/// removal order NOT_A_VIOLATION.
+pub(crate) fn refusal(
     reports: &[NewReport],
-    delivered: &HashSet<i64>,
-) -> Option<(usize, i64)> {
+    delivered: &HashMap<i64, i32>,
+) -> Option<crate::model::ReportRefusal> {
+    use crate::model::{Outcome, ReportRefusal};
+    if let Some((index, r)) = reports
+        .iter()
+        .enumerate()
+        .find(|(_, r)| !delivered.contains_key(&r.target_id))
+    {
+        return Some(ReportRefusal::NotDelivered {
+            index,
+            target_id: r.target_id,
+        });
+    }
     reports
         .iter()
         .enumerate()
-        .find(|(_, r)| !delivered.contains(&r.target_id))
-        .map(|(i, r)| (i, r.target_id))
+        .find(|(_, r)| {
+            matches!(
+                r.body,
+                ReportBody::Decision {
+                    outcome: Outcome::Rejected,
+                    reason: RejectReason::NotAViolation,
+                }
+            ) && delivered.get(&r.target_id) == Some(&(LegalBasis::RemovalOrder as i32))
+        })
+        .map(|(index, r)| ReportRefusal::NotAViolationOfAnOrder {
+            index,
+            target_id: r.target_id,
+        })
 }
 
 /// Attaches referrals (target id, payload) to their targets; both sorted by the caller

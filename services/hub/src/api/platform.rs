@@ -127,6 +127,17 @@ impl<S: Store> PlatformService for Platforms<S> {
                 ))
                 .into())
             }
+            Err(ReportRefusal::NotAViolationOfAnOrder { index, target_id }) => {
+                Err(ApiError::invalid(
+                    format!("reports[{index}].decision.reason"),
+                    format!(
+                        "report {index}: target {target_id} is a removal order, which is \
+                         executed or answered on an Annex III ground (FORCE_MAJEURE, \
+                         MANIFEST_ERROR, INSUFFICIENT_INFORMATION), not NOT_A_VIOLATION"
+                    ),
+                )
+                .into())
+            }
         }
     }
 }

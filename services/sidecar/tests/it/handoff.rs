@@ -203,6 +203,75 @@ async fn webhook_receives_batches_and_decisions_come_back() {
     sidecar.stop().await;
 }
 
+#[tokio::test]
+async fn a_removal_order_is_not_rejected_as_not_a_violation() {
+    let env = Env::new();
+    let key = AgencyKey::generate(AGENCY, "fr-1");
+    let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
+    let platform = FakePlatform::default();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_addr = l.local_addr().unwrap();
+    let app = Router::new()
+        .route("/hook", post(hook))
+        .with_state(platform.clone());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    let cfg = env.config(
+        hub_addr,
+        PLATFORM,
+        &format!("mode = \"webhook\"\nurl = \"http://{hook_addr}/hook\"\ntoken = \"s3cret\""),
+    );
+    let sidecar = Sidecar::start(cfg).await;
+    let list = key.sign(
+        "list-ro",
+        vec![
+            referral(PLATFORM, "https://t.me/tos0"),
+            removal_order("https://t.me/ordered0", "RO-1"),
+        ],
+    );
+    let deliveries: Vec<_> = (0..2).map(|i| list.takedown(i)).collect();
+    let (tos, ordered) = (
+        deliveries[0].target_id.clone(),
+        deliveries[1].target_id.clone(),
+    );
+    sidecar
+        .client(&env, "hub")
+        .await
+        .deliver(batch("b1", &[&list], deliveries))
+        .await
+        .expect("deliver");
+    wait_for("2 acknowledgements", 20, || async {
+        kinds(&hub.reports()).0 == 2
+    })
+    .await;
+    let no_violation = |t: &str| {
+        format!(r#"{{"target_id":"{t}","outcome":"REJECTED","reason":"NOT_A_VIOLATION"}}"#)
+    };
+    let (status, body) = post_decisions(
+        sidecar.decisions,
+        &format!("[{},{}]", no_violation(&tos), no_violation(&ordered)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let msg = body["error"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("decision 1") && msg.contains("Annex III"),
+        "{msg}"
+    );
+    let (status, body) = post_decisions(
+        sidecar.decisions,
+        &format!(
+            r#"[{},{{"target_id":"{ordered}","outcome":"REJECTED","reason":"MANIFEST_ERROR"}}]"#,
+            no_violation(&tos)
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, body["recorded"].clone()),
+        (StatusCode::OK, 2.into())
+    );
+    sidecar.stop().await;
+}
+
 /// A platform program: records each attempt's batch id, fails while `fail` exists,
 /// otherwise answers ALREADY_GONE for every target it reads (one JSON object per line).
 fn write_script(env: &Env) -> std::path::PathBuf {

@@ -394,6 +394,14 @@ pub fn referral(platform: &str, target: &str) -> Vec<u8> {
     .encode_to_vec()
 }
 
+/// An encoded removal order of a telegram channel.
+pub fn removal_order(target: &str, reference: &str) -> Vec<u8> {
+    let mut r = pb::Referral::decode(referral(PLATFORM, target).as_slice()).expect("referral");
+    r.legal_basis = pb::LegalBasis::RemovalOrder as i32;
+    r.removal_order_ref = reference.into();
+    r.encode_to_vec()
+}
+
 /// `n` telegram channels `@prefix0..` as referrals.
 pub fn channels(prefix: &str, n: usize) -> Vec<Vec<u8>> {
     (0..n)

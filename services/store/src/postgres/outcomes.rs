@@ -1,5 +1,7 @@
 //! Platform reports.
 
+use std::collections::HashMap;
+
 use super::*;
 use crate::rollup::Tracked;
 
@@ -15,8 +17,8 @@ pub(super) async fn record_reports(
     let mut tx = pool.begin().await?;
 
     let targets = plan::report_targets(reports);
-    let delivered: HashSet<i64> = sqlx::query_scalar(
-        "SELECT t.id FROM targets t JOIN deliveries d ON d.target_id = t.id \
+    let delivered: HashMap<i64, i32> = sqlx::query_as(
+        "SELECT t.id, t.legal_basis FROM targets t JOIN deliveries d ON d.target_id = t.id \
          AND d.kind = 1 AND d.state IN (1, 2) WHERE t.platform = $1 AND t.id = ANY($2)",
     )
     .bind(platform)
@@ -25,8 +27,8 @@ pub(super) async fn record_reports(
     .await?
     .into_iter()
     .collect();
-    if let Some((index, target_id)) = plan::first_undelivered(reports, &delivered) {
-        return Ok(Err(ReportRefusal::NotDelivered { index, target_id }));
+    if let Some(refusal) = plan::refusal(reports, &delivered) {
+        return Ok(Err(refusal));
     }
 
     let report_ids: Vec<&str> = reports.iter().map(|r| r.report_id.as_str()).collect();

@@ -1,5 +1,7 @@
 //! Platform reports.
 
+use std::collections::HashMap;
+
 use super::*;
 use crate::rollup::Tracked;
 
@@ -15,10 +17,10 @@ pub(super) async fn record_reports(
     let mut tx = write_tx(pool).await?;
 
     let targets = plan::report_targets(reports);
-    let mut delivered: HashSet<i64> = HashSet::with_capacity(targets.len());
+    let mut delivered: HashMap<i64, i32> = HashMap::with_capacity(targets.len());
     for chunk in targets.chunks(IN_CHUNK) {
         let mut q = sized(AssertSqlSafe(format!(
-            "SELECT t.id FROM targets t JOIN deliveries d ON d.target_id = t.id \
+            "SELECT t.id, t.legal_basis FROM targets t JOIN deliveries d ON d.target_id = t.id \
              AND d.kind = 1 AND d.state IN (1, 2) WHERE t.platform = ? AND t.id IN ({})",
             anon(chunk.len())
         )))
@@ -27,11 +29,11 @@ pub(super) async fn record_reports(
             q = q.bind(*id);
         }
         for r in q.fetch_all(&mut *tx).await? {
-            delivered.insert(r.try_get("id")?);
+            delivered.insert(r.try_get("id")?, r.try_get("legal_basis")?);
         }
     }
-    if let Some((index, target_id)) = plan::first_undelivered(reports, &delivered) {
-        return Ok(Err(ReportRefusal::NotDelivered { index, target_id }));
+    if let Some(refusal) = plan::refusal(reports, &delivered) {
+        return Ok(Err(refusal));
     }
 
     let mut recorded: HashSet<String> = HashSet::with_capacity(reports.len());
