@@ -381,6 +381,7 @@ macro_rules! read_rows {
         };
         q::Rows {
             agency: agency.unwrap_or_default().to_string(),
+            without_holds: matches!(view, $crate::model::SummaryView::Platform(_)),
             counts,
             held,
             latency,
@@ -407,6 +408,9 @@ pub(crate) type BlockRow = (String, i64, i64);
 pub(crate) struct Rows {
     /// The agency whose rollups were read: '' for the whole day.
     pub agency: String,
+    /// A platform's view: held targets do not exist in it (not referred, not held, not
+    /// released, not pending), so that it never learns that a hold exists.
+    pub without_holds: bool,
     pub counts: Vec<CountsRow>,
     pub held: Vec<HeldRow>,
     pub latency: Vec<LatencyRow>,
@@ -467,7 +471,11 @@ pub(crate) fn assemble(rows: Rows) -> SummaryFacts {
                 .iter()
                 .filter(|h| h.0 == rows.agency && h.1 == name)
             {
-                counts.held += held;
+                if rows.without_holds {
+                    counts.referred -= held;
+                } else {
+                    counts.held += held;
+                }
                 counts.released -= due;
                 counts.pending -= pending;
             }

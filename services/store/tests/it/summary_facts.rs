@@ -339,12 +339,16 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
         }]
     );
 
-    // A platform sees its own row and series, and no agency rows.
+    // A platform sees its own row and series, and no agency rows. A held target does not
+    // exist for it: s3 is neither referred nor held in its view.
     let p = s
         .action_day_summary("op", &SummaryView::Platform("social".into()), now)
         .await
         .unwrap();
-    assert_eq!(p.platforms, vec![social]);
+    let mut social_seen = social.clone();
+    social_seen.counts.referred = 3;
+    social_seen.counts.held = 0;
+    assert_eq!(p.platforms, vec![social_seen]);
     assert!(p.agencies.is_empty());
     // Its one block (s1) alone: one-second slots.
     assert_eq!(
