@@ -1,17 +1,21 @@
 //! Agency public keys, fetched from the hub's directory and cached in memory.
 //!
-//! The whole key set is loaded on first use and refreshed after `keys_refresh_secs` (so a
-//! revocation is learned); a key id not in the cache is fetched on its own, at most once
-//! per second per key id, so a stream of forged key ids cannot hammer the hub.
+//! A background task ([`KeyCache::refresh_every`]) reloads the whole key set every
+//! `keys_refresh_secs` (so a revocation is learned); a failed reload keeps the keys held
+//! and says so in the log. A Deliver never waits for a reload: it reads the keys held.
+//! Only two things make it call the hub itself, without holding any lock while it waits:
+//! the very first load (nothing is held yet), and a key id not in the cache, looked up on
+//! its own at most once per second per key id, so a stream of forged key ids cannot
+//! hammer the hub.
 
 use std::{
     collections::HashMap,
-    sync::Arc,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use takedown_protocol::pb::{self, directory_service_client::DirectoryServiceClient};
-use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 /// How often one unknown key id may be looked up at the hub.
@@ -34,24 +38,31 @@ struct State {
     last_miss: HashMap<String, Instant>,
 }
 
-/// The cache; cheap to share behind an `Arc`.
+/// The cache; cheap to share behind an `Arc`. Its lock is a plain mutex held only to read
+/// or swap the key set, never across a call to the hub.
 pub struct KeyCache {
     client: DirectoryServiceClient<Channel>,
-    refresh: Duration,
     state: Mutex<State>,
+    /// One full load at a time: before the first has finished, Delivers wait for it
+    /// rather than start their own; after it, nothing but the refresher takes this.
+    loading: tokio::sync::Mutex<()>,
 }
 
 impl KeyCache {
-    pub fn new(channel: Channel, refresh: Duration) -> Self {
+    pub fn new(channel: Channel) -> Self {
         Self {
             client: DirectoryServiceClient::new(channel),
-            refresh,
             state: Mutex::new(State {
                 keys: Arc::new(KeySet::new()),
                 loaded_at: None,
                 last_miss: HashMap::new(),
             }),
+            loading: tokio::sync::Mutex::new(()),
         }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn fetch(&self, kid: &str) -> Result<Vec<pb::AgencyKey>, KeyError> {
@@ -68,46 +79,89 @@ impl KeyCache {
         Ok(resp.into_inner().keys)
     }
 
+    /// Loads the whole key set and swaps it in.
+    async fn reload(&self) -> Result<usize, KeyError> {
+        let _one = self.loading.lock().await;
+        self.load().await
+    }
+
+    /// [`Self::reload`] with `loading` held.
+    async fn load(&self) -> Result<usize, KeyError> {
+        let keys: KeySet = self
+            .fetch("")
+            .await?
+            .into_iter()
+            .map(|k| (k.kid.clone(), k))
+            .collect();
+        let n = keys.len();
+        let mut st = self.state();
+        st.keys = Arc::new(keys);
+        st.loaded_at = Some(Instant::now());
+        Ok(n)
+    }
+
+    /// Reloads the key set now and then every `interval` until `cancel`.
+    pub async fn refresh_every(self: Arc<Self>, interval: Duration, cancel: CancellationToken) {
+        loop {
+            match self.reload().await {
+                Ok(n) => tracing::debug!(keys = n, "agency keys loaded"),
+                Err(e) => match self.state().loaded_at {
+                    Some(at) => tracing::warn!(
+                        error = %e,
+                        age_secs = at.elapsed().as_secs(),
+                        "agency key refresh failed; keeping the keys loaded before"
+                    ),
+                    None => tracing::info!(error = %e, "agency keys not loaded yet"),
+                },
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = cancel.cancelled() => return,
+            }
+        }
+    }
+
     /// The keys, including every one of `kids` the hub knows.
     #[tracing::instrument(skip_all, fields(kids = kids.len()))]
     pub async fn keys_for(&self, kids: &[String]) -> Result<Arc<KeySet>, KeyError> {
-        let mut st = self.state.lock().await;
-        let stale = st.loaded_at.is_none_or(|t| t.elapsed() >= self.refresh);
-        if stale {
-            match self.fetch("").await {
-                Ok(keys) => {
-                    st.keys = Arc::new(keys.into_iter().map(|k| (k.kid.clone(), k)).collect());
-                    st.loaded_at = Some(Instant::now());
-                    tracing::debug!(keys = st.keys.len(), "agency keys loaded");
-                }
-                Err(e) if st.loaded_at.is_some() => {
-                    tracing::warn!(error = %e, "agency key refresh failed; keeping the cached keys");
-                }
-                Err(e) => return Err(e),
+        if self.state().loaded_at.is_none() {
+            let _one = self.loading.lock().await;
+            if self.state().loaded_at.is_none() {
+                self.load().await?;
             }
         }
-        let mut fetched: Vec<pb::AgencyKey> = Vec::new();
-        for kid in kids {
-            if st.keys.contains_key(kid) || fetched.iter().any(|k| &k.kid == kid) {
-                continue;
-            }
+        // Unknown key ids, each at most once per MISS_INTERVAL.
+        let lookups: Vec<String> = {
+            let mut st = self.state();
             let now = Instant::now();
-            if st
-                .last_miss
-                .get(kid)
-                .is_some_and(|t| now.duration_since(*t) < MISS_INTERVAL)
-            {
-                continue;
+            let mut out: Vec<String> = Vec::new();
+            for kid in kids {
+                if st.keys.contains_key(kid) || out.contains(kid) {
+                    continue;
+                }
+                if st
+                    .last_miss
+                    .get(kid)
+                    .is_some_and(|t| now.duration_since(*t) < MISS_INTERVAL)
+                {
+                    continue;
+                }
+                st.last_miss.insert(kid.clone(), now);
+                out.push(kid.clone());
             }
-            st.last_miss.insert(kid.clone(), now);
             if st.last_miss.len() > 10_000 {
                 st.last_miss
                     .retain(|_, t| now.duration_since(*t) < MISS_INTERVAL);
             }
+            out
+        };
+        let mut fetched: Vec<pb::AgencyKey> = Vec::new();
+        for kid in &lookups {
             let found = self.fetch(kid).await?;
             tracing::debug!(kid, found = found.len(), "unknown key id looked up");
             fetched.extend(found.into_iter().filter(|k| &k.kid == kid));
         }
+        let mut st = self.state();
         if !fetched.is_empty() {
             let mut keys = (*st.keys).clone();
             keys.extend(fetched.into_iter().map(|k| (k.kid.clone(), k)));

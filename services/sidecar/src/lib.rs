@@ -164,20 +164,14 @@ pub async fn run_with_decisions(
     }
     tracker.close();
 
-    let keys = Arc::new(keys::KeyCache::new(
-        channel,
+    // The agency keys load now rather than on the first delivery (at H-hour), and reload
+    // in the background; a hub that is not up yet only means they load on first use.
+    let keys = Arc::new(keys::KeyCache::new(channel));
+    let keys_stop = CancellationToken::new();
+    tokio::spawn(keys.clone().refresh_every(
         Duration::from_secs(config.keys_refresh_secs.max(1)),
+        keys_stop.clone(),
     ));
-    // Load the agency keys now rather than on the first delivery (at H-hour); a hub that is
-    // not up yet only means they load on first use.
-    {
-        let keys = keys.clone();
-        tokio::spawn(async move {
-            if let Err(e) = keys.keys_for(&[]).await {
-                tracing::info!(error = %e, "agency keys not loaded yet; loading on first use");
-            }
-        });
-    }
     let receiver = server::Receiver {
         platform: platform.clone(),
         hub,
@@ -214,6 +208,7 @@ pub async fn run_with_decisions(
     // Drain: no new deliveries; finish the handoff in flight, stop taking decisions,
     // then give the outbox a last short try.
     decisions_stop.cancel();
+    keys_stop.cancel();
     workers.cancel();
     if tokio::time::timeout(HANDOFF_GRACE, handoff_task)
         .await

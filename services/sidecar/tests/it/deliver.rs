@@ -397,6 +397,44 @@ async fn an_unknown_key_id_is_looked_up_again_but_at_most_once_a_second() {
 }
 
 #[tokio::test]
+async fn no_deliver_waits_for_a_key_refresh() {
+    let env = Env::new();
+    let key = AgencyKey::generate(AGENCY, "fr-1");
+    let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
+    let mut cfg = env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL);
+    cfg.keys_refresh_secs = 1;
+    let sidecar = Sidecar::start(cfg).await;
+    wait_for("the first key load", 10, || async {
+        hub.lock().key_calls >= 1
+    })
+    .await;
+    // From now on the hub takes 5 s to answer, and the keys held are due for a refresh.
+    hub.lock().key_delay = std::time::Duration::from_secs(5);
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    let mut client = sidecar.client(&env, "hub").await;
+    for i in 0..3 {
+        let list = key.sign(&format!("list-{i}"), channels(&format!("k{i}-"), 2));
+        let started = std::time::Instant::now();
+        let resp = client
+            .deliver(batch(
+                "b",
+                &[&list],
+                vec![list.takedown(0), list.takedown(1)],
+            ))
+            .await
+            .expect("deliver")
+            .into_inner();
+        assert_eq!(resp.accepted.len(), 2, "{resp:?}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "Deliver {i} waited {:?} behind a key refresh",
+            started.elapsed()
+        );
+    }
+    sidecar.stop().await;
+}
+
+#[tokio::test]
 async fn health_reports_the_receiver_serving() {
     let env = Env::new();
     let (hub_addr, _hub) = spawn_hub(&env, vec![]).await;

@@ -132,6 +132,8 @@ pub struct HubState {
     pub key_calls: usize,
     pub deny_targets: HashSet<String>,
     pub mode: Option<ReportMode>,
+    /// GetAgencyKeys answers this late (a hub under load, or one that hangs).
+    pub key_delay: std::time::Duration,
 }
 
 #[derive(Clone)]
@@ -187,8 +189,13 @@ impl DirectoryService for FakeHub {
             .map_err(|e| Status::unauthenticated(e.to_string()))?;
         assert_eq!(caller, id(IdentityRole::Platform, PLATFORM));
         let req = req.into_inner();
-        let mut st = self.lock();
-        st.key_calls += 1;
+        let delay = {
+            let mut st = self.lock();
+            st.key_calls += 1;
+            st.key_delay
+        };
+        tokio::time::sleep(delay).await;
+        let st = self.lock();
         let keys = st
             .keys
             .iter()
