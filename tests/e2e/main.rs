@@ -25,6 +25,7 @@ macro_rules! both_backends {
 }
 
 mod access;
+mod claims;
 mod cli;
 mod decoding;
 mod delivery;

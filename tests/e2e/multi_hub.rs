@@ -1,7 +1,7 @@
 //! Two hub replicas on one PostgreSQL database: they share the fan-out of an action day (the
 //! outbox is claimed with `FOR UPDATE SKIP LOCKED` and a lease), and when one of them is
-//! killed (SIGKILL) mid-fan-out the survivor takes over its leased batch once the lease
-//! expires. Every target reaches the platform's handoff exactly once, every delivery ends
+//! killed (SIGKILL) mid-fan-out the survivor takes over its claimed batch once the dead
+//! hub's heartbeat stops, well before the claim's lease would end. Every target reaches the platform's handoff exactly once, every delivery ends
 //! delivered and acknowledged, and the shared records (release, audit chain, rollups) are
 //! written once. PostgreSQL only: SQLite is a single hub's embedded store.
 
@@ -65,6 +65,9 @@ fn hub_batches(hub: &HubProcess) -> Vec<u64> {
 async fn two_hubs_share_the_fan_out_and_one_survives_the_others_kill() {
     let opts = HubOptions {
         batch_size: 100,
+        // Far longer than the takeover may take: the dead hub's claims must come back
+        // through its stopped heartbeat (5 s), not their lease.
+        lease_ms: 60_000,
         ..HubOptions::default()
     };
     // Hub A: the world's hub (registrations go through it).
@@ -132,6 +135,7 @@ async fn two_hubs_share_the_fan_out_and_one_survives_the_others_kill() {
     )
     .await;
     w.hub.kill();
+    let killed = std::time::Instant::now();
     let at_kill = tg.received().await;
     let (by_a, by_b) = (hub_batches(&w.hub), hub_batches(&hub_b));
     eprintln!(
@@ -156,12 +160,18 @@ async fn two_hubs_share_the_fan_out_and_one_survives_the_others_kill() {
         "the fan-out finished before the kill ({at_kill}); make it bigger"
     );
 
-    // The survivor delivers the rest, hub A's leased batches included once their lease
-    // expires.
+    // The survivor delivers the rest, hub A's claimed batches included once hub A's
+    // heartbeat has stopped.
     eventually(LONG, "every target reaches the sidecar", || async {
         tg.received().await == TOTAL as i64
     })
     .await;
+    let took = killed.elapsed();
+    eprintln!("hub B delivered the rest {took:?} after hub A's kill (lease 60 s)");
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "hub A's claims waited for their lease: {took:?}"
+    );
     tg.expect_each_handed_once(TOTAL, "after hub A was killed")
         .await;
     let mut received = tg.received_targets().await;
@@ -188,8 +198,8 @@ async fn two_hubs_share_the_fan_out_and_one_survives_the_others_kill() {
     )
     .await;
     // What was sent twice: at most what hub A had in flight when it died (batches the
-    // sidecar stored but hub A never recorded), which the survivor claims again once their
-    // lease expires. A hub claiming deliveries the other still held would send far more
+    // sidecar stored but hub A never recorded), which the survivor claims again once hub A's
+    // heartbeat stops. A hub claiming deliveries the other still held would send far more
     // twice. (A Deliver call cut short by the kill may store its batch without the log
     // line: the lines give a lower bound of what was sent.)
     let sent: u64 = fields(&tg.log_text(), "batch stored", "accepted")

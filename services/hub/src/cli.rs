@@ -66,13 +66,15 @@ async fn real_main(args: Args) -> anyhow::Result<()> {
         Backend::Sqlite => {
             let store = SqliteStore::connect(&config.database_url)
                 .await
-                .context("opening SQLite")?;
+                .context("opening SQLite")?
+                .claiming_as(&config.delivery.instance(config.listen));
             run(config, store, listener, shutdown).await
         }
         Backend::Postgres => {
             let store = PgStore::connect(&config.database_url)
                 .await
-                .context("opening PostgreSQL")?;
+                .context("opening PostgreSQL")?
+                .claiming_as(&config.delivery.instance(config.listen));
             run(config, store, listener, shutdown).await
         }
     }

@@ -104,6 +104,27 @@ pub struct DeliveryConfig {
     /// the hub's memory on days of very many targets.
     #[serde(default = "default_tree_cache_leaves")]
     pub tree_cache_leaves: usize,
+    /// This hub process's name among the hubs sharing the database: its claims are made
+    /// in this name, and a hub starting under it takes them back at once. Stable across
+    /// restarts of one replica, distinct between replicas. Default: the host name and the
+    /// listen port.
+    #[serde(default)]
+    pub instance_id: Option<String>,
+    /// How often the hub records that it is alive.
+    #[serde(default = "default_heartbeat_ms")]
+    pub heartbeat_ms: u64,
+    /// A hub not heard from for this long is taken for dead: the others take its claims
+    /// back at once rather than wait out their lease.
+    #[serde(default = "default_dead_after_ms")]
+    pub dead_after_ms: u64,
+}
+
+fn default_heartbeat_ms() -> u64 {
+    1_000
+}
+
+fn default_dead_after_ms() -> u64 {
+    5_000
 }
 
 /// Two lists of the largest allowed size (`limits.max_list_items`), about 26 MB.
@@ -157,6 +178,9 @@ impl Default for Config {
                 breaker_cooldown_ms: 10_000,
                 poll_ms: 1_000,
                 tree_cache_leaves: default_tree_cache_leaves(),
+                instance_id: None,
+                heartbeat_ms: default_heartbeat_ms(),
+                dead_after_ms: default_dead_after_ms(),
             },
             retention: RetentionConfig::default(),
             log_format: "text".into(),
@@ -171,6 +195,22 @@ pub enum ConfigError {
     Load(#[from] Box<figment::Error>),
     #[error("configuration: {0}")]
     Invalid(String),
+}
+
+impl DeliveryConfig {
+    /// This hub's instance id: `instance_id`, else `<host name>:<listen port>`.
+    pub fn instance(&self, listen: SocketAddr) -> String {
+        if let Some(id) = &self.instance_id {
+            return id.trim().to_string();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "hub".into());
+        format!("{host}:{}", listen.port())
+    }
 }
 
 impl Config {
@@ -238,6 +278,19 @@ impl Config {
                 "delivery.lease_ms ({}) must exceed delivery.rpc_timeout_ms ({})",
                 d.lease_ms, d.rpc_timeout_ms
             ));
+        }
+        if d.heartbeat_ms == 0 || d.dead_after_ms < 3 * d.heartbeat_ms {
+            return bad(format!(
+                "delivery.dead_after_ms ({}) must be at least three delivery.heartbeat_ms ({}), \
+                 which must be positive",
+                d.dead_after_ms, d.heartbeat_ms
+            ));
+        }
+        if d.instance_id
+            .as_deref()
+            .is_some_and(|i| i.trim().is_empty())
+        {
+            return bad("delivery.instance_id must not be empty when set".into());
         }
         if d.retry_schedule_ms.is_empty() {
             return bad("delivery.retry_schedule_ms must list at least one delay".into());
@@ -343,6 +396,9 @@ mod tests {
                 ("TAKEDOWN_DELIVERY__BREAKER_COOLDOWN_MS", "20"),
                 ("TAKEDOWN_DELIVERY__POLL_MS", "30"),
                 ("TAKEDOWN_DELIVERY__TREE_CACHE_LEAVES", "5000"),
+                ("TAKEDOWN_DELIVERY__INSTANCE_ID", "hub-b"),
+                ("TAKEDOWN_DELIVERY__HEARTBEAT_MS", "500"),
+                ("TAKEDOWN_DELIVERY__DEAD_AFTER_MS", "3000"),
                 ("TAKEDOWN_RETENTION__DAYS", "30"),
                 ("TAKEDOWN_RETENTION__INTERVAL_MS", "60000"),
                 ("TAKEDOWN_LOG_FORMAT", "json"),

@@ -132,8 +132,23 @@ pub async fn run<S: Store>(
         .build_v1alpha()
         .context("building the v1alpha reflection service")?;
 
+    // Claims this instance held when it last stopped are due again now, not when their
+    // lease ends.
+    let instance = config.delivery.instance(config.listen);
+    let released = store
+        .release_own_claims(takedown_protocol::timestamp::now_millis())
+        .await
+        .context("taking back this hub instance's claims")?;
+    tracing::info!(%instance, claims_taken_back = released, "hub instance registered");
+
     let background = CancellationToken::new();
     let tasks = TaskTracker::new();
+    tasks.spawn(delivery::run_heartbeat(
+        store.clone(),
+        config.delivery.clone(),
+        wake.clone(),
+        background.clone(),
+    ));
     tasks.spawn(delivery::run_dispatcher(
         store.clone(),
         config.delivery.clone(),

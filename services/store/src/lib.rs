@@ -257,6 +257,20 @@ pub trait Store: Send + Sync + Clone + 'static {
         lease_until: i64,
         limit: u32,
     ) -> impl Future<Output = StoreResult<Vec<ClaimedDelivery>>> + Send;
+    /// Makes this hub instance's claims (those a process of the same instance id made
+    /// before it stopped or crashed) due again at once, instead of when their lease ends,
+    /// and registers the instance as alive. Called at startup, before any claim; returns
+    /// how many claims came back. A handle claiming for nobody does nothing.
+    fn release_own_claims(&self, now: i64) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Records that this hub instance is alive at `now`, and makes the claims of every
+    /// other instance last seen alive before `dead_before` due again at once (forgetting
+    /// that instance until it beats again). Returns (instance, claims released) for each
+    /// instance found dead.
+    fn heartbeat(
+        &self,
+        now: i64,
+        dead_before: i64,
+    ) -> impl Future<Output = StoreResult<Vec<(String, u64)>>> + Send;
     /// What a platform receives for these targets: target facts and every referral
     /// (list id, item index, item bytes, agency), in target-id order.
     fn delivery_payloads(

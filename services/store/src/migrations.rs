@@ -28,6 +28,11 @@ const SQLITE: &[Source] = &[
         "referral legal basis",
         include_str!("../migrations/sqlite/0003_referral_legal_basis.sql"),
     ),
+    (
+        4,
+        "claim owners",
+        include_str!("../migrations/sqlite/0004_claim_owners.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -45,6 +50,11 @@ const POSTGRES: &[Source] = &[
         3,
         "referral legal basis",
         include_str!("../migrations/postgres/0003_referral_legal_basis.sql"),
+    ),
+    (
+        4,
+        "claim owners",
+        include_str!("../migrations/postgres/0004_claim_owners.sql"),
     ),
 ];
 

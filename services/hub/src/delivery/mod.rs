@@ -2,7 +2,9 @@
 //!
 //! The dispatcher keeps one [`worker::Worker`] per registered platform (restarting it when
 //! the platform's endpoint changes). Deliveries are claimed with a lease longer than the RPC
-//! deadline, so a batch in flight when a hub dies is sent again after its lease expires.
+//! deadline, in the name of this hub instance: a batch in flight when a hub dies is sent
+//! again when the same instance starts again, when the other hubs find that its heartbeat
+//! stopped ([`run_heartbeat`]), or at the latest when its lease expires.
 //!
 //! - [`wake`]: wake-ups for idle workers.
 //! - [`payload`]: building a Deliver request with inclusion proofs.
@@ -53,6 +55,39 @@ impl PlatformHealth {
             .get(platform)
             .cloned()
             .unwrap_or((false, None))
+    }
+}
+
+/// Runs until `shutdown`: records every `heartbeat_ms` that this hub is alive, and takes
+/// back the claims of hubs not heard from for `dead_after_ms`, waking the workers.
+pub async fn run_heartbeat<S: Store>(
+    store: S,
+    cfg: DeliveryConfig,
+    wake: Wake,
+    shutdown: CancellationToken,
+) {
+    let every = Duration::from_millis(cfg.heartbeat_ms);
+    loop {
+        let now = takedown_protocol::timestamp::now_millis();
+        match store.heartbeat(now, now - cfg.dead_after_ms as i64).await {
+            Ok(dead) => {
+                for (instance, released) in &dead {
+                    tracing::warn!(
+                        %instance,
+                        claims_taken_back = released,
+                        "a hub instance stopped beating; its claims are due again"
+                    );
+                }
+                if dead.iter().any(|(_, n)| *n > 0) {
+                    wake.all();
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "heartbeat not recorded"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.cancelled() => return,
+        }
     }
 }
 

@@ -45,6 +45,8 @@ const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The hub instance whose claims this handle makes ('' : nobody's).
+    instance: std::sync::Arc<str>,
 }
 
 impl PgStore {
@@ -73,7 +75,17 @@ impl PgStore {
             .connect_with(options)
             .await?;
         migrations::postgres().run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            instance: "".into(),
+        })
+    }
+
+    /// This handle's claims are made in the name of hub instance `instance` (see
+    /// [`Store::release_own_claims`]).
+    pub fn claiming_as(mut self, instance: &str) -> Self {
+        self.instance = instance.into();
+        self
     }
 
     /// The underlying pool.
@@ -195,7 +207,23 @@ impl Store for PgStore {
         lease_until: i64,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        outbox::claim_deliveries(&self.pool, platform, now, lease_until, limit).await
+        outbox::claim_deliveries(
+            &self.pool,
+            platform,
+            now,
+            lease_until,
+            limit,
+            &self.instance,
+        )
+        .await
+    }
+
+    async fn release_own_claims(&self, now: i64) -> StoreResult<u64> {
+        outbox::release_own_claims(&self.pool, &self.instance, now).await
+    }
+
+    async fn heartbeat(&self, now: i64, dead_before: i64) -> StoreResult<Vec<(String, u64)>> {
+        outbox::heartbeat(&self.pool, &self.instance, now, dead_before).await
     }
 
     async fn delivery_payloads(&self, target_ids: &[i64]) -> StoreResult<Vec<TargetPayload>> {

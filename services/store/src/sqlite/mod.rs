@@ -67,6 +67,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The one writer connection.
     writer: SqlitePool,
+    /// The hub instance whose claims this handle makes ('' : nobody's).
+    instance: std::sync::Arc<str>,
 }
 
 impl SqliteStore {
@@ -99,7 +101,18 @@ impl SqliteStore {
                 .connect_with(options.pragma("cache_size", format!("-{READER_CACHE_KIB}")))
                 .await?
         };
-        Ok(Self { pool, writer })
+        Ok(Self {
+            pool,
+            writer,
+            instance: "".into(),
+        })
+    }
+
+    /// This handle's claims are made in the name of hub instance `instance` (see
+    /// [`Store::release_own_claims`]).
+    pub fn claiming_as(mut self, instance: &str) -> Self {
+        self.instance = instance.into();
+        self
     }
 
     /// The reader pool (tests read and bulk-load through it).
@@ -232,7 +245,23 @@ impl Store for SqliteStore {
         lease_until: i64,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        outbox::claim_deliveries(&self.writer, platform, now, lease_until, limit).await
+        outbox::claim_deliveries(
+            &self.writer,
+            platform,
+            now,
+            lease_until,
+            limit,
+            &self.instance,
+        )
+        .await
+    }
+
+    async fn release_own_claims(&self, now: i64) -> StoreResult<u64> {
+        outbox::release_own_claims(&self.writer, &self.instance, now).await
+    }
+
+    async fn heartbeat(&self, now: i64, dead_before: i64) -> StoreResult<Vec<(String, u64)>> {
+        outbox::heartbeat(&self.writer, &self.instance, now, dead_before).await
     }
 
     async fn delivery_payloads(&self, target_ids: &[i64]) -> StoreResult<Vec<TargetPayload>> {

@@ -90,9 +90,11 @@ pub(super) async fn claim_deliveries(
     now: i64,
     lease_until: i64,
     limit: u32,
+    instance: &str,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
     let rs = sqlx::query(
-        "UPDATE deliveries SET state = 1, next_at = ?3, attempts = attempts + 1 \
+        "UPDATE deliveries SET state = 1, next_at = ?3, attempts = attempts + 1, \
+         claimed_by = NULLIF(?5, '') \
          WHERE id IN ( \
            SELECT d.id FROM deliveries d \
            WHERE d.platform = ?1 AND d.state IN (0, 1) AND d.next_at <= ?2 \
@@ -106,6 +108,7 @@ pub(super) async fn claim_deliveries(
     .bind(now)
     .bind(lease_until)
     .bind(i64::from(limit))
+    .bind(instance)
     .fetch_all(pool)
     .await?;
     let mut claimed = rs
@@ -114,6 +117,78 @@ pub(super) async fn claim_deliveries(
         .collect::<sqlx::Result<Vec<_>>>()?;
     claimed.sort_unstable_by_key(|c| c.id);
     Ok(claimed)
+}
+
+pub(super) async fn release_own_claims(
+    pool: &SqlitePool,
+    instance: &str,
+    now: i64,
+) -> StoreResult<u64> {
+    if instance.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = write_tx(pool).await?;
+    let released = sqlx::query(
+        "UPDATE deliveries SET next_at = ?2 WHERE state = 1 AND claimed_by = ?1 AND next_at > ?2",
+    )
+    .bind(instance)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "INSERT INTO hub_instances (instance, started_at, heartbeat_at) VALUES (?1, ?2, ?2) \
+         ON CONFLICT (instance) DO UPDATE SET started_at = ?2, heartbeat_at = ?2",
+    )
+    .bind(instance)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(released)
+}
+
+pub(super) async fn heartbeat(
+    pool: &SqlitePool,
+    instance: &str,
+    now: i64,
+    dead_before: i64,
+) -> StoreResult<Vec<(String, u64)>> {
+    if instance.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = write_tx(pool).await?;
+    sqlx::query(
+        "INSERT INTO hub_instances (instance, started_at, heartbeat_at) VALUES (?1, ?2, ?2) \
+         ON CONFLICT (instance) DO UPDATE SET heartbeat_at = ?2",
+    )
+    .bind(instance)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let dead: Vec<String> = sqlx::query_scalar(
+        "DELETE FROM hub_instances WHERE heartbeat_at < ?1 AND instance <> ?2 \
+         RETURNING instance",
+    )
+    .bind(dead_before)
+    .bind(instance)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut out = Vec::with_capacity(dead.len());
+    for d in dead {
+        let n = sqlx::query(
+            "UPDATE deliveries SET next_at = ?2 \
+             WHERE state = 1 AND claimed_by = ?1 AND next_at > ?2",
+        )
+        .bind(&d)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        out.push((d, n));
+    }
+    tx.commit().await?;
+    Ok(out)
 }
 
 pub(super) async fn delivery_payloads(

@@ -14,6 +14,7 @@ conformance!(
     delivered_retried_and_failed,
     concurrent_claimers_never_share_a_delivery,
     large_batches_cross_chunk_boundaries,
+    claims_come_back_with_their_hubs_restart_or_death,
 );
 
 async fn claims_respect_due_time_order_and_limit<S: Store + Probe>(s: S) {
@@ -341,4 +342,65 @@ async fn large_batches_cross_chunk_boundaries<S: Store + Probe>(s: S) {
     );
     let m = s.list_proof_material(&["l".into()]).await.unwrap();
     assert_eq!(m[0].item_count as usize, N);
+}
+
+async fn claims_come_back_with_their_hubs_restart_or_death<S: Store + Probe + Claiming>(s: S) {
+    submit(
+        &s,
+        "l",
+        T0,
+        &[("video", "a"), ("video", "b"), ("video", "c")],
+    )
+    .await;
+    let (a, b) = (s.claiming("hub-a"), s.claiming("hub-b"));
+    assert_eq!(a.release_own_claims(T0).await.unwrap(), 0);
+    assert_eq!(b.release_own_claims(T0).await.unwrap(), 0);
+    let lease = T0 + 60_000;
+    assert_eq!(
+        a.claim_deliveries("video", T0, lease, 2)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    // Hub A restarts: its two claims are due at once, not at the end of their lease.
+    assert_eq!(a.release_own_claims(T0 + 10).await.unwrap(), 2);
+    let by_b = b
+        .claim_deliveries("video", T0 + 10, lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(by_b.len(), 3, "hub A's two and the one nobody claimed");
+    // Hub A beats, hub B falls silent: once B is 5 s overdue, A takes its claims back.
+    assert!(
+        a.heartbeat(T0 + 4_000, T0 - 1_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        a.heartbeat(T0 + 20_000, T0 + 15_000).await.unwrap(),
+        vec![("hub-b".to_string(), 3)]
+    );
+    assert_eq!(
+        a.claim_deliveries("video", T0 + 20_000, lease, 10)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    // B is forgotten until it beats again; A's claims are its own.
+    assert!(
+        a.heartbeat(T0 + 21_000, T0 + 16_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        b.heartbeat(T0 + 22_000, T0 + 17_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A handle claiming for nobody releases nothing.
+    assert_eq!(s.release_own_claims(T0 + 30_000).await.unwrap(), 0);
 }

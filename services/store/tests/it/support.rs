@@ -11,6 +11,23 @@ use takedown_store::*;
 pub const T0: i64 = 1_700_000_000_000;
 
 /// Raw row access for assertions the trait does not offer.
+/// A handle that claims in the name of hub instance `instance`.
+pub trait Claiming {
+    fn claiming(&self, instance: &str) -> Self;
+}
+
+impl Claiming for SqliteStore {
+    fn claiming(&self, instance: &str) -> Self {
+        self.clone().claiming_as(instance)
+    }
+}
+
+impl Claiming for PgStore {
+    fn claiming(&self, instance: &str) -> Self {
+        self.clone().claiming_as(instance)
+    }
+}
+
 pub trait Probe {
     fn count(&self, table: &str) -> impl Future<Output = i64> + Send;
     /// The text column of every row `sql` returns.
