@@ -86,6 +86,7 @@ async fn sidecar_killed_inside_handoffs_repeats_no_target_at_the_platform(backen
         seen.bad_header, 0,
         "every POST carries the batch id as its Idempotency-Key header"
     );
+    assert_eq!(seen.unsigned, 0, "every POST is signed (Standard Webhooks)");
     assert_eq!(
         seen.applied, TARGETS,
         "the platform applied each target once"

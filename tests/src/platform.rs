@@ -12,6 +12,9 @@ use std::{
 use axum::{Router, body::Bytes, extract::State, http::HeaderMap, routing::post};
 use tokio::sync::watch;
 
+/// The secret the test sidecars and this receiver share (Standard Webhooks).
+pub const WEBHOOK_SECRET: &str = "whsec_dGFrZWRvd24gdGVzdCBzZWNyZXQ6IDMyIGJ5dGVzISE=";
+
 /// One POST as the platform received it.
 #[derive(Debug, Clone)]
 pub struct Receipt {
@@ -19,6 +22,9 @@ pub struct Receipt {
     pub handoff_id: String,
     /// The `Idempotency-Key` header, if sent.
     pub header_key: Option<String>,
+    /// The Standard Webhooks signature verified under [`WEBHOOK_SECRET`], and its
+    /// `webhook-id` was the batch id.
+    pub signed: bool,
     /// Each target's `idempotency_key` in order (`None` where a target lacks one).
     pub keys: Vec<Option<String>>,
     /// Each target's `(target_id, kind)` in order.
@@ -52,8 +58,18 @@ async fn receive(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> &'
         .and_then(|t| t.as_array())
         .cloned()
         .unwrap_or_default();
+    let handoff_id = str_of(&doc, "handoff_id").unwrap_or_default();
+    let signed = standardwebhooks::Webhook::new(WEBHOOK_SECRET)
+        .expect("secret")
+        .verify(&body, &headers)
+        .is_ok()
+        && headers
+            .get(standardwebhooks::HEADER_WEBHOOK_ID)
+            .and_then(|v| v.to_str().ok())
+            == Some(handoff_id.as_str());
     let receipt = Receipt {
-        handoff_id: str_of(&doc, "handoff_id").unwrap_or_default(),
+        signed,
+        handoff_id,
         header_key: headers
             .get("idempotency-key")
             .and_then(|v| v.to_str().ok())
@@ -146,6 +162,8 @@ pub struct Seen {
     pub without_key: usize,
     /// POSTs whose `Idempotency-Key` header is missing or differs from the body's batch id.
     pub bad_header: usize,
+    /// POSTs without a valid signature naming the batch id as `webhook-id`.
+    pub unsigned: usize,
 }
 
 impl Seen {
@@ -160,6 +178,9 @@ impl Seen {
             seen.received += r.targets.len();
             if r.header_key.as_deref() != Some(r.handoff_id.as_str()) {
                 seen.bad_header += 1;
+            }
+            if !r.signed {
+                seen.unsigned += 1;
             }
             if let Some(first) = batches.get(r.handoff_id.as_str()) {
                 seen.repeated_batches += 1;

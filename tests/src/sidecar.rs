@@ -77,12 +77,14 @@ interval_ms = 100
                 r#"[integration]
 mode = "webhook"
 url = "{url}"
+secret = "{secret}"
 timeout_ms = 30000
 
 [handoff]
 batch_size = {batch_size}
 interval_ms = 100
-"#
+"#,
+                secret = crate::platform::WEBHOOK_SECRET,
             ),
         }
     }

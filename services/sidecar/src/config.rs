@@ -10,7 +10,7 @@
 //! hub_audience = "takedown-hub"
 //! inbox = "sidecar-telegram.db"
 //! log_format = "text"              # or "json"
-//! decisions_listen = "127.0.0.1:7080"  # required for mode = "webhook"
+//! decisions_listen = "127.0.0.1:7080"  # mode = "webhook" only; this is the default
 //!
 //! [tls]
 //! ca = "certs/ca.pem"
@@ -91,7 +91,9 @@ pub struct Config {
     pub inbox: PathBuf,
     #[serde(default)]
     pub log_format: LogFormat,
-    /// Where the platform posts its decisions (`POST /v1/decisions`); required for webhooks.
+    /// Where the platform posts its decisions (`POST /v1/decisions`), in webhook mode only
+    /// (default [`DEFAULT_DECISIONS_LISTEN`], loopback). Every post must carry a Standard
+    /// Webhooks signature made with `integration.secret`.
     #[serde(default)]
     pub decisions_listen: Option<String>,
     #[serde(default)]
@@ -166,11 +168,17 @@ impl Integration {
     }
 }
 
-/// `mode = "webhook"`: POST each batch as JSON to `url`.
+/// Where the decisions endpoint listens in webhook mode unless configured: loopback.
+pub const DEFAULT_DECISIONS_LISTEN: &str = "127.0.0.1:7080";
+
+/// `mode = "webhook"`: POST each batch as JSON to `url`, signed (Standard Webhooks) with
+/// `secret`, which also authenticates the platform's posts to the decisions endpoint.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
     pub url: String,
+    /// The shared secret, `whsec_` and base64 (at least 24 bytes); never logged.
+    pub secret: String,
     /// Sent as `Authorization: Bearer <token>` when set.
     #[serde(default)]
     pub token: Option<String>,
@@ -185,10 +193,20 @@ fn default_webhook_timeout_ms() -> u64 {
     30_000
 }
 
+/// Bytes of key in a `whsec_` secret.
+fn secret_bytes(secret: &str) -> usize {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(secret.trim_start_matches("whsec_"))
+        .map(|k| k.len())
+        .unwrap_or(0)
+}
+
 impl std::fmt::Debug for WebhookSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookSettings")
             .field("url", &self.url)
+            .field("secret", &"<redacted>")
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("ca", &self.ca)
             .field("timeout_ms", &self.timeout_ms)
@@ -367,6 +385,19 @@ impl Config {
     }
 
     /// Checks every field; the first problem is the error.
+    /// Where the decisions endpoint listens: webhook mode only (the sidecar warns at
+    /// startup when `decisions_listen` is set for another mode).
+    pub fn decisions_addr(&self) -> Option<&str> {
+        match &self.integration {
+            Integration::Webhook(_) => Some(
+                self.decisions_listen
+                    .as_deref()
+                    .unwrap_or(DEFAULT_DECISIONS_LISTEN),
+            ),
+            _ => None,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.platform_name()?;
         self.hub_org()?;
@@ -410,11 +441,18 @@ impl Config {
                         format!("{:?} is not an http(s) URL", w.url),
                     ));
                 }
-                if self.decisions_listen.is_none() {
-                    return Err(invalid(
-                        "decisions_listen",
-                        "is required with integration.mode = \"webhook\"",
-                    ));
+                match standardwebhooks::Webhook::new(&w.secret) {
+                    Err(e) => return Err(invalid("integration.secret", e.to_string())),
+                    Ok(_) if !w.secret.starts_with("whsec_") => {
+                        return Err(invalid("integration.secret", "must start with whsec_"));
+                    }
+                    Ok(_) if secret_bytes(&w.secret) < 24 => {
+                        return Err(invalid(
+                            "integration.secret",
+                            "must hold at least 24 bytes (base64 after whsec_)",
+                        ));
+                    }
+                    Ok(_) => {}
                 }
                 if w.timeout_ms == 0 {
                     return Err(invalid("integration.timeout_ms", "must be > 0"));
@@ -508,15 +546,38 @@ mod tests {
     #[test]
     fn modes_parse_and_are_checked() {
         let c = Config::from_toml(&format!(
-            "decisions_listen = \"127.0.0.1:7080\"\n{BASE}\n[integration]\nmode = \"webhook\"\nurl = \"http://127.0.0.1:9/x\"\ntoken = \"s3cret\"\n"
+            "decisions_listen = \"127.0.0.1:7080\"\n{BASE}\n[integration]\nmode = \"webhook\"\nurl = \"http://127.0.0.1:9/x\"\ntoken = \"s3cret\"\nsecret = \"whsec_dGFrZWRvd24gdGVzdCBzZWNyZXQ6IDMyIGJ5dGVzISE=\"\n"
         ))
         .unwrap();
         assert!(!format!("{c:?}").contains("s3cret"), "token leaks in Debug");
-        let err = Config::from_toml(&format!(
-            "{BASE}\n[integration]\nmode = \"webhook\"\nurl = \"http://127.0.0.1:9/x\"\n"
+        assert!(
+            !format!("{c:?}").contains("whsec_"),
+            "secret leaks in Debug"
+        );
+        // The decisions endpoint defaults to loopback, and exists in webhook mode only.
+        let c = Config::from_toml(&format!(
+            "{BASE}\n[integration]\nmode = \"webhook\"\nurl = \"http://127.0.0.1:9/x\"\nsecret = \"whsec_dGFrZWRvd24gdGVzdCBzZWNyZXQ6IDMyIGJ5dGVzISE=\"\n"
         ))
-        .unwrap_err();
-        assert!(err.to_string().contains("decisions_listen"), "{err}");
+        .unwrap();
+        assert_eq!(c.decisions_addr(), Some("127.0.0.1:7080"));
+        let c = Config::from_toml(&format!("decisions_listen = \"0.0.0.0:7080\"\n{BASE}")).unwrap();
+        assert_eq!(c.decisions_addr(), None, "auto mode takes no decisions");
+        // A webhook needs a real secret.
+        for (secret, why) in [
+            ("", "whsec_"),
+            ("whsec_not*base64", "secret"),
+            ("dGFrZWRvd24gdGVzdCBzZWNyZXQ6IDMyIGJ5dGVzISE=", "whsec_"),
+            ("whsec_c2hvcnQ=", "24 bytes"),
+        ] {
+            let err = Config::from_toml(&format!(
+                "{BASE}\n[integration]\nmode = \"webhook\"\nurl = \"http://127.0.0.1:9/x\"\nsecret = \"{secret}\"\n"
+            ))
+            .unwrap_err();
+            assert!(
+                err.to_string().contains("integration.secret") && err.to_string().contains(why),
+                "{secret:?}: {err}"
+            );
+        }
         let err = Config::from_toml(&format!(
             "{BASE}\n[integration]\nmode = \"auto\"\nblock_share = 0.9\nreject_share = 0.5\n"
         ))
@@ -641,6 +702,10 @@ mod tests {
                         "https://moderation.example/v1",
                     ),
                     ("TAKEDOWN_SIDECAR_INTEGRATION__TOKEN", "s3cret"),
+                    (
+                        "TAKEDOWN_SIDECAR_INTEGRATION__SECRET",
+                        "whsec_dGFrZWRvd24gdGVzdCBzZWNyZXQ6IDMyIGJ5dGVzISE=",
+                    ),
                     (
                         "TAKEDOWN_SIDECAR_INTEGRATION__CA",
                         "/certs/moderation-ca.pem",

@@ -2,8 +2,9 @@
 //!
 //! # Handoff batch (sidecar → platform)
 //!
-//! Webhook mode POSTs it (`Content-Type: application/json`); command mode writes it to the
-//! program's standard input. Enum values are the proto names without their prefix; empty
+//! Webhook mode POSTs it (`Content-Type: application/json`), signed as Standard Webhooks
+//! specify (`webhook-id` = `handoff_id`, `webhook-timestamp`, `webhook-signature`; see
+//! [`crate::handoff::webhook`]); command mode writes it to the program's standard input. Enum values are the proto names without their prefix; empty
 //! optional strings are left out.
 //!
 //! ```json
@@ -48,8 +49,9 @@
 //!
 //! # Outcomes (platform → sidecar)
 //!
-//! Posted to `POST /v1/decisions` as a JSON array, or printed by the command (one array,
-//! or one object per line):
+//! Posted to `POST /v1/decisions` as a JSON array, signed with the integration's secret
+//! as Standard Webhooks specify (see [`crate::decisions`]), or printed by the command (one
+//! array, or one object per line):
 //!
 //! ```json
 //! [ { "target_id": "t-…",

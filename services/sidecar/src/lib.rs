@@ -62,14 +62,14 @@ const FLUSH_GRACE: Duration = Duration::from_secs(2);
 /// Largest Deliver request accepted.
 const MAX_MESSAGE: usize = 64 << 20;
 
-/// Runs the sidecar on `listener` until `shutdown` completes, then drains. The decisions
-/// endpoint, when configured, is bound at `config.decisions_listen`.
+/// Runs the sidecar on `listener` until `shutdown` completes, then drains. In webhook mode
+/// the decisions endpoint is bound at `config.decisions_addr()`.
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let decisions = match &config.decisions_listen {
+    let decisions = match config.decisions_addr() {
         Some(addr) => Some(
             TcpListener::bind(addr)
                 .await
@@ -148,10 +148,24 @@ pub async fn run_with_decisions(
         .run(reporter_stop.clone(), FLUSH_GRACE),
     );
     let decisions_stop = CancellationToken::new();
-    if let Some(l) = decisions {
+    // Decisions come back this way in webhook mode only (its secret authenticates them).
+    let decisions = match (&config.integration, decisions) {
+        (config::Integration::Webhook(w), Some(l)) => Some((w.secret.clone(), l)),
+        (other, _) => {
+            if config.decisions_listen.is_some() {
+                tracing::warn!(
+                    mode = other.mode(),
+                    "decisions_listen is unused: only integration.mode = \"webhook\" takes \
+                     decisions there"
+                );
+            }
+            None
+        }
+    };
+    if let Some((secret, l)) = decisions {
         let addr = l.local_addr().ok();
         tracing::info!(?addr, "decisions endpoint listening");
-        let app = decisions::router(inbox.clone(), report_wake.clone());
+        let app = decisions::router(inbox.clone(), report_wake.clone(), &secret)?;
         let stop = decisions_stop.clone();
         tracker.spawn(async move {
             if let Err(e) = axum::serve(l, app)

@@ -1,6 +1,11 @@
 //! `webhook`: POSTs each batch as JSON to the platform's URL; a 2xx answer means the
-//! platform received it. Decisions come back later through the decisions endpoint. The
-//! batch id travels as the `Idempotency-Key` header (and `X-Takedown-Handoff-Id`).
+//! platform received it. Decisions come back later through the decisions endpoint.
+//!
+//! Each POST is signed as [Standard Webhooks](https://www.standardwebhooks.com/) specify:
+//! `webhook-id` is the batch id (the same on a retry, so it is also the idempotency key),
+//! `webhook-timestamp` the attempt's Unix seconds, and `webhook-signature` `v1,` and the
+//! base64 HMAC-SHA256 of `<id>.<timestamp>.<body>` under `integration.secret`. The batch id
+//! also travels as `Idempotency-Key` (and `X-Takedown-Handoff-Id`).
 
 use std::{sync::Arc, time::Duration};
 
@@ -17,6 +22,7 @@ use crate::config::WebhookSettings;
 
 pub struct Webhook {
     settings: WebhookSettings,
+    signer: standardwebhooks::Webhook,
     uri: http::Uri,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
@@ -62,10 +68,13 @@ impl Webhook {
             }
             None => builder.with_webpki_roots(),
         };
+        let signer = standardwebhooks::Webhook::new(&settings.secret)
+            .map_err(|e| HandoffError::Setup(format!("integration.secret: {e}")))?;
         let connector = builder.https_or_http().enable_http1().build();
         let client = Client::builder(TokioExecutor::new()).build(connector);
         Ok(Self {
             settings,
+            signer,
             uri,
             client,
         })
@@ -73,8 +82,16 @@ impl Webhook {
 
     /// POSTs one batch.
     pub async fn hand_off(&self, handoff_id: &str, json: String) -> Result<(), HandoffError> {
+        let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+        let signature = self
+            .signer
+            .sign(handoff_id, ts, json.as_bytes())
+            .map_err(|e| HandoffError::Failed(format!("signing the batch: {e}")))?;
         let mut req = http::Request::post(self.uri.clone())
             .header(http::header::CONTENT_TYPE, "application/json")
+            .header(standardwebhooks::HEADER_WEBHOOK_ID, handoff_id)
+            .header(standardwebhooks::HEADER_WEBHOOK_TIMESTAMP, ts.to_string())
+            .header(standardwebhooks::HEADER_WEBHOOK_SIGNATURE, signature)
             .header("idempotency-key", handoff_id)
             .header("x-takedown-handoff-id", handoff_id);
         if let Some(token) = &self.settings.token {

@@ -32,6 +32,14 @@ struct FakePlatform {
 }
 
 async fn hook(State(p): State<FakePlatform>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    // A platform checks the batch's signature before anything else.
+    if standardwebhooks::Webhook::new(SECRET)
+        .unwrap()
+        .verify(&body, &headers)
+        .is_err()
+    {
+        return StatusCode::UNAUTHORIZED;
+    }
     let n = p.attempts.fetch_add(1, Ordering::SeqCst);
     p.keys.lock().unwrap().push(
         headers
@@ -55,12 +63,24 @@ async fn hook(State(p): State<FakePlatform>, headers: HeaderMap, body: Bytes) ->
     }
 }
 
+/// Posts decisions as the platform does: signed with the shared secret, a new message id.
 async fn post_decisions(addr: std::net::SocketAddr, json: &str) -> (StatusCode, serde_json::Value) {
+    let id = format!("msg_{}", uuid::Uuid::now_v7());
+    post_raw(addr, json, &signed_headers(&id, json.as_bytes())).await
+}
+
+async fn post_raw(
+    addr: std::net::SocketAddr,
+    json: &str,
+    headers: &[(&'static str, String)],
+) -> (StatusCode, serde_json::Value) {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let req = http::Request::post(format!("http://{addr}/v1/decisions"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(json.to_string())))
-        .unwrap();
+    let mut req = http::Request::post(format!("http://{addr}/v1/decisions"))
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    let req = req.body(Full::new(Bytes::from(json.to_string()))).unwrap();
     let resp = client.request(req).await.expect("decisions endpoint");
     let status = resp.status();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
@@ -85,7 +105,7 @@ async fn webhook_receives_batches_and_decisions_come_back() {
     let cfg = env.config(
         hub_addr,
         PLATFORM,
-        &format!("mode = \"webhook\"\nurl = \"http://{hook_addr}/hook\"\ntoken = \"s3cret\""),
+        &format!("mode = \"webhook\"\nurl = \"http://{hook_addr}/hook\"\ntoken = \"s3cret\"\nsecret = \"{SECRET}\""),
     );
     let sidecar = Sidecar::start(cfg).await;
     let list = key.sign("list-1", channels("chan", 3));
@@ -158,9 +178,40 @@ async fn webhook_receives_batches_and_decisions_come_back() {
             {{"target_id":"{}","outcome":"GEO_BLOCKED","acted_at":"2026-11-29T05:00:00Z"}}]"#,
         targets[0], targets[1], targets[2]
     );
-    let (status, body) = post_decisions(sidecar.decisions, &good).await;
+    // Unsigned, signed with another secret, or signed for another body: refused, unread.
+    let other =
+        standardwebhooks::Webhook::new("whsec_b3RoZXIgc2VjcmV0IG9mIHRoaXJ0eS10d28gYnl0ZXM=")
+            .unwrap();
+    let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+    let forged = vec![
+        (
+            standardwebhooks::HEADER_WEBHOOK_ID,
+            "msg_forged".to_string(),
+        ),
+        (standardwebhooks::HEADER_WEBHOOK_TIMESTAMP, ts.to_string()),
+        (
+            standardwebhooks::HEADER_WEBHOOK_SIGNATURE,
+            other.sign("msg_forged", ts, good.as_bytes()).unwrap(),
+        ),
+    ];
+    for (headers, what) in [
+        (Vec::new(), "unsigned"),
+        (forged, "another secret"),
+        (signed_headers("msg_x", b"[]"), "another body"),
+    ] {
+        let (status, body) = post_raw(sidecar.decisions, &good, &headers).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
+    }
+    let headers = signed_headers("msg_good", good.as_bytes());
+    let (status, body) = post_raw(sidecar.decisions, &good, &headers).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["recorded"], 3);
+    // The same message again (a replay, or the platform's retry): nothing more recorded.
+    let (status, body) = post_raw(sidecar.decisions, &good, &headers).await;
+    assert_eq!(
+        (status, body["replayed"].clone()),
+        (StatusCode::OK, true.into())
+    );
     let (status, body) = post_decisions(
         sidecar.decisions,
         &format!(
@@ -218,7 +269,7 @@ async fn a_removal_order_is_not_rejected_as_not_a_violation() {
     let cfg = env.config(
         hub_addr,
         PLATFORM,
-        &format!("mode = \"webhook\"\nurl = \"http://{hook_addr}/hook\"\ntoken = \"s3cret\""),
+        &format!("mode = \"webhook\"\nurl = \"http://{hook_addr}/hook\"\ntoken = \"s3cret\"\nsecret = \"{SECRET}\""),
     );
     let sidecar = Sidecar::start(cfg).await;
     let list = key.sign(

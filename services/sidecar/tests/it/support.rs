@@ -29,6 +29,22 @@ use tonic::{Request, Response, Status, transport::Channel};
 pub const PLATFORM: &str = "telegram";
 pub const AGENCY: &str = "agency-fr";
 pub const AUDIENCE: &str = "takedown-hub";
+/// The webhook integration's shared secret in these tests.
+pub const SECRET: &str = "whsec_dGFrZWRvd24gdGVzdCBzZWNyZXQ6IDMyIGJ5dGVzISE=";
+
+/// Standard Webhooks headers for `body` under [`SECRET`], with message id `id`.
+pub fn signed_headers(id: &str, body: &[u8]) -> Vec<(&'static str, String)> {
+    let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+    let sig = standardwebhooks::Webhook::new(SECRET)
+        .expect("secret")
+        .sign(id, ts, body)
+        .expect("sign");
+    vec![
+        (standardwebhooks::HEADER_WEBHOOK_ID, id.to_string()),
+        (standardwebhooks::HEADER_WEBHOOK_TIMESTAMP, ts.to_string()),
+        (standardwebhooks::HEADER_WEBHOOK_SIGNATURE, sig),
+    ]
+}
 
 pub fn init_tracing() {
     if std::env::var_os("TEST_LOG").is_some() {
