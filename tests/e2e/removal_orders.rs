@@ -15,6 +15,7 @@ use tonic::Code;
 both_backends!(
     a_removal_order_merged_into_a_tos_referral_keeps_its_force,
     a_removal_order_is_not_rejected_as_not_a_violation,
+    the_summary_and_the_tco_export_run_one_clock,
 );
 
 async fn a_removal_order_merged_into_a_tos_referral_keeps_its_force(backend: Backend) {
@@ -92,35 +93,12 @@ async fn a_removal_order_merged_into_a_tos_referral_keeps_its_force(backend: Bac
     assert_eq!(withdrawn["legal_basis"], "TOS_REFERRAL", "{withdrawn}");
 
     // The coordinator's figures count it.
-    let coordinator = w.as_org(COORDINATOR).await;
-    let summary = coordinator
-        .summary
-        .clone()
-        .get_action_day_summary(pb::GetActionDaySummaryRequest {
-            action_day_id: "day-ro".into(),
-        })
-        .await
-        .expect("summary")
-        .into_inner();
-    let tg_summary = summary
-        .platforms
-        .iter()
-        .find(|p| p.platform == "telegram")
-        .expect("telegram's figures");
+    let (tg_summary, export) = figures(&w, "day-ro").await;
     assert_eq!(
         (tg_summary.removal_orders, tg_summary.removal_orders_acted),
         (1, 1),
         "{tg_summary:?}"
     );
-    let export = coordinator
-        .transparency
-        .clone()
-        .export_transparency(pb::TransparencyRequest {
-            action_day_id: "day-ro".into(),
-        })
-        .await
-        .expect("transparency export")
-        .into_inner();
     assert_eq!(export.tco.expect("figures").removal_orders_issued, 1);
     let mut refs: Vec<&str> = export
         .statements
@@ -129,6 +107,35 @@ async fn a_removal_order_merged_into_a_tos_referral_keeps_its_force(backend: Bac
         .collect();
     refs.sort();
     assert_eq!(refs, ["", "RO-2026-DE-77"]);
+}
+
+/// What a coordinator sees of `day`: telegram's summary row and the transparency export.
+async fn figures(w: &World, day: &str) -> (pb::PlatformSummary, pb::TransparencyResponse) {
+    let coordinator = w.as_org(COORDINATOR).await;
+    let summary = coordinator
+        .summary
+        .clone()
+        .get_action_day_summary(pb::GetActionDaySummaryRequest {
+            action_day_id: day.into(),
+        })
+        .await
+        .expect("summary")
+        .into_inner();
+    let telegram = summary
+        .platforms
+        .into_iter()
+        .find(|p| p.platform == "telegram")
+        .expect("telegram's figures");
+    let export = coordinator
+        .transparency
+        .clone()
+        .export_transparency(pb::TransparencyRequest {
+            action_day_id: day.into(),
+        })
+        .await
+        .expect("transparency export")
+        .into_inner();
+    (telegram, export)
 }
 
 fn rejection(report_id: &str, target_id: &str, reason: pb::RejectReason) -> pb::PlatformReport {
@@ -217,4 +224,123 @@ async fn a_removal_order_is_not_rejected_as_not_a_violation(backend: Backend) {
         .map(|i| i.state())
         .collect();
     assert_eq!(states, [TargetState::Rejected, TargetState::Rejected]);
+}
+
+fn decision(
+    report_id: &str,
+    target_id: &str,
+    outcome: pb::Outcome,
+    reason: pb::RejectReason,
+    acted_at: i64,
+) -> pb::PlatformReport {
+    pb::PlatformReport {
+        report_id: report_id.into(),
+        target_id: target_id.into(),
+        report: Some(pb::platform_report::Report::Decision(pb::Decision {
+            outcome: outcome as i32,
+            reason: reason as i32,
+            acted_at: Some(takedown_protocol::timestamp::from_millis(acted_at)),
+            ..Default::default()
+        })),
+    }
+}
+
+/// A day on which the export's old "acted_at - delivered_at <= 1 h, NOT_FOUND aside"
+/// and the summary's clock disagreed: one order answered NOT_FOUND at once, one answered
+/// MANIFEST_ERROR after 10 minutes and executed at 70 minutes once clarified (50 minutes
+/// paused). Both are within the hour, in the summary and in the export.
+async fn the_summary_and_the_tco_export_run_one_clock(backend: Backend) {
+    let Some(w) = World::start(backend, HubOptions::default()).await else {
+        return;
+    };
+    let slow = AutoPolicy {
+        min_delay_ms: 600_000,
+        max_delay_ms: 600_000,
+        ..AutoPolicy::default()
+    };
+    let _tg = w.sidecar("telegram", &slow).await;
+    w.action_day("day-clock", 1_000).await;
+    let list = w.key("agency-de").list(
+        "de-clock",
+        Some("day-clock"),
+        vec![
+            removal_order("telegram", "@gone", "RO-2026-DE-91"),
+            removal_order("telegram", "@clarified", "RO-2026-DE-92"),
+        ],
+    );
+    let ids = w
+        .as_org("agency-de")
+        .await
+        .referral
+        .submit_referral_list(request(&list))
+        .await
+        .expect("submit")
+        .into_inner()
+        .target_ids;
+    eventually(LONG, "both delivered", || async {
+        w.db.scalar("SELECT COUNT(*) FROM targets WHERE delivered_at IS NOT NULL")
+            .await
+            == 2
+    })
+    .await;
+    let delivered = |id: &str| {
+        let sql = format!("SELECT delivered_at FROM targets WHERE id = {id}");
+        let db = &w.db;
+        async move { db.scalar(&sql).await }
+    };
+    let (gone_at, clarified_at) = (delivered(&ids[0]).await, delivered(&ids[1]).await);
+    let minute = 60_000;
+    let none = pb::RejectReason::Unspecified;
+    w.as_org("telegram")
+        .await
+        .platform
+        .report_outcomes(pb::ReportOutcomesRequest {
+            reports: vec![
+                decision(
+                    "c-0",
+                    &ids[0],
+                    pb::Outcome::NotFound,
+                    none,
+                    gone_at + 5 * minute,
+                ),
+                decision(
+                    "c-1",
+                    &ids[1],
+                    pb::Outcome::Rejected,
+                    pb::RejectReason::ManifestError,
+                    clarified_at + 10 * minute,
+                ),
+                decision(
+                    "c-2",
+                    &ids[1],
+                    pb::Outcome::Blocked,
+                    none,
+                    clarified_at + 70 * minute,
+                ),
+            ],
+        })
+        .await
+        .expect("the platform's decisions");
+
+    let (tg, export) = figures(&w, "day-clock").await;
+    let tco = export.tco.expect("figures");
+    assert_eq!(
+        (
+            tg.removal_orders,
+            tg.removal_orders_acted,
+            tg.removal_orders_within_hour
+        ),
+        (2, 2, 2),
+        "{tg:?}"
+    );
+    assert_eq!(
+        (
+            tco.removal_orders_issued,
+            tco.acted_within_one_hour,
+            tco.acted_later
+        ),
+        (2, 2, 0),
+        "{tco:?}"
+    );
+    assert_eq!(tco.not_found, 1);
 }

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 
 use takedown_protocol::{pb, timestamp::from_millis};
-use takedown_store::{LegalBasis, Outcome, RejectReason, RestorationResult, TransparencyRow};
-
-/// One hour, the TCO regulation's deadline to act on a removal order.
-pub const ONE_HOUR_MS: i64 = 3_600_000;
+use takedown_store::{
+    LegalBasis, Outcome, RejectReason, RestorationResult, TransparencyRow,
+    clock::{self, RoClock},
+};
 
 /// An enum value's name without its type prefix (`OUTCOME_BLOCKED` → `BLOCKED`).
 fn short(name: &str, prefix: &str) -> String {
@@ -31,16 +31,10 @@ pub fn restoration_name(v: RestorationResult) -> String {
     short(v.as_str_name(), "RESTORATION_RESULT_")
 }
 
-/// Whether a decision took the content down (or found it already gone).
-fn acted(outcome: Outcome) -> bool {
-    matches!(
-        outcome,
-        Outcome::Blocked | Outcome::AlreadyGone | Outcome::GeoBlocked
-    )
-}
-
 /// The TCO figures of the day's removal orders (targets whose legal basis is
-/// REMOVAL_ORDER). "Within one hour" counts from delivery to the platform's action.
+/// REMOVAL_ORDER). "Within one hour" is the summary's clock ([`clock`]): from delivery to
+/// the first decision that leaves the content unreachable, paused while a cannot-execute
+/// answer awaited clarification.
 pub fn tco_figures(action_day_id: &str, rows: &[TransparencyRow]) -> pb::TcoFigures {
     let mut f = pb::TcoFigures {
         action_day_id: action_day_id.to_string(),
@@ -55,23 +49,22 @@ pub fn tco_figures(action_day_id: &str, rows: &[TransparencyRow]) -> pb::TcoFigu
         if r.withdrawn_at.is_some() {
             f.withdrawn += 1;
         }
+        if r.outcome == Some(Outcome::NotFound) {
+            f.not_found += 1;
+        }
+        match clock::of(r.legal_basis, r.delivered_at, r.ro_elapsed) {
+            RoClock::WithinHour => f.acted_within_one_hour += 1,
+            RoClock::Late => f.acted_later += 1,
+            RoClock::Running => {}
+        }
         match r.outcome {
-            Some(o) if acted(o) => {
-                let within = matches!((r.delivered_at, r.acted_at),
-                    (Some(d), Some(a)) if a - d <= ONE_HOUR_MS);
-                if within {
-                    f.acted_within_one_hour += 1;
-                } else {
-                    f.acted_later += 1;
-                }
-            }
+            Some(o) if clock::is_acting(o) => {}
             Some(Outcome::Rejected) => {
                 f.refused += 1;
                 *refused
                     .entry(reject_reason_name(r.reject_reason.unwrap_or_default()))
                     .or_default() += 1;
             }
-            Some(Outcome::NotFound) => f.not_found += 1,
             _ => f.no_decision += 1,
         }
     }
@@ -127,10 +120,17 @@ mod tests {
             outcome: acted.map(|a| a.1),
             reject_reason: None,
             withdrawn_at: None,
+            // As the store's clock gives it, with no pause.
+            ro_elapsed: match (delivered, acted) {
+                (Some(d), Some((at, o))) if clock::is_acting(o) => Some(at - d),
+                _ => None,
+            },
             restoration: None,
             restoration_at: None,
         }
     }
+
+    use takedown_store::clock::ONE_HOUR_MS;
 
     #[test]
     fn figures_of_a_small_scenario() {
@@ -162,9 +162,19 @@ mod tests {
             withdrawn,
             row(7, ro, Some(t), Some((t + 1, Outcome::NotFound))),
         ];
+        let mut paused = row(
+            8,
+            ro,
+            Some(t),
+            Some((t + 2 * ONE_HOUR_MS, Outcome::Blocked)),
+        );
+        // The clock paused 90 minutes while a cannot-execute answer awaited clarification.
+        paused.ro_elapsed = Some(ONE_HOUR_MS / 2);
+        let rows = [rows, vec![paused]].concat();
         let f = tco_figures("d1", &rows);
-        assert_eq!(f.removal_orders_issued, 6);
-        assert_eq!(f.acted_within_one_hour, 2);
+        assert_eq!(f.removal_orders_issued, 7);
+        // 1 (the edge), 6, 7 (NOT_FOUND: the content is unreachable) and 8 (paused).
+        assert_eq!(f.acted_within_one_hour, 4);
         assert_eq!(f.acted_later, 1);
         assert_eq!(f.refused, 1);
         assert_eq!(
@@ -177,9 +187,9 @@ mod tests {
         assert_eq!((f.not_found, f.no_decision, f.withdrawn), (1, 1, 1));
 
         let s = statements(&rows);
-        assert_eq!(s.len(), 6);
+        assert_eq!(s.len(), 7);
         let ids: Vec<&str> = s.iter().map(|r| r.target_id.as_str()).collect();
-        assert_eq!(ids, ["1", "2", "4", "5", "6", "7"]);
+        assert_eq!(ids, ["1", "2", "4", "5", "6", "7", "8"]);
         assert_eq!(s[0].decision, "BLOCKED");
         assert_eq!(s[1].decision, "GEO_BLOCKED");
         assert_eq!(s[2].legal_basis, "TOS_REFERRAL");

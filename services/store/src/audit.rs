@@ -196,6 +196,8 @@ pub struct TransparencyRow {
     pub outcome: Option<Outcome>,
     pub reject_reason: Option<RejectReason>,
     pub withdrawn_at: Option<i64>,
+    /// The removal-order clock's net time to action (see [`crate::clock`]).
+    pub ro_elapsed: Option<i64>,
     pub restoration: Option<RestorationResult>,
     pub restoration_at: Option<i64>,
 }

@@ -13,6 +13,7 @@
 //!   rows, retention counts.
 //! - [`sqlite`]: [`sqlite::SqliteStore`] (a file, WAL).
 //! - [`postgres`]: [`postgres::PgStore`] (`FOR UPDATE SKIP LOCKED` outbox claims).
+//! - [`clock`]: the removal-order clock, the one definition of "within one hour".
 //! - `basis` (private): a target's legal basis, the strongest of its standing referrals.
 //! - `migrations` (private): the embedded migrations of each backend.
 //! - `plan` (private): in-memory work shared by the backends (deduplicating a list's
@@ -27,6 +28,7 @@
 
 pub mod audit;
 mod basis;
+pub mod clock;
 mod migrations;
 pub mod model;
 mod plan;

@@ -26,8 +26,8 @@ use crate::StoreResult;
 /// The resolutions of `summary_blocks`, in seconds.
 pub(crate) const LEVELS: [i64; 5] = [1, 10, 60, 600, 3600];
 
-/// A removal order's clock within the hour, in milliseconds (TCO Art 3(3)).
-pub(crate) const ONE_HOUR_MS: i64 = 3_600_000;
+#[cfg(test)]
+use crate::clock::ONE_HOUR_MS;
 
 /// The stored facts of one target that the rollups depend on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,13 +82,9 @@ const REMOVAL_ORDER: i32 = LegalBasis::RemovalOrder as i32;
 const BLOCKED: i32 = Outcome::Blocked as i32;
 const REJECTED: i32 = Outcome::Rejected as i32;
 
-/// Whether a decision means the content is no longer reachable (BLOCKED, ALREADY_GONE,
-/// NOT_FOUND, GEO_BLOCKED): the platform acted on it, or found it gone.
+/// [`crate::clock::is_acting`] of a stored outcome.
 pub(crate) fn is_acting(outcome: i32) -> bool {
-    matches!(
-        Outcome::try_from(outcome),
-        Ok(Outcome::Blocked | Outcome::AlreadyGone | Outcome::NotFound | Outcome::GeoBlocked)
-    )
+    Outcome::try_from(outcome).is_ok_and(crate::clock::is_acting)
 }
 
 /// The state flags of a target's cell, the only place where they are derived from facts.
@@ -161,10 +157,11 @@ impl Facts {
             (REJECTED, Some(r)) if (1..=5).contains(&r) => r,
             _ => 0,
         };
-        let ro_clock = match (removal_order, self.delivered_at, self.ro_elapsed) {
-            (true, Some(_), Some(el)) if el <= ONE_HOUR_MS => 1,
-            (true, Some(_), Some(_)) => 2,
-            _ => 0,
+        let basis = LegalBasis::try_from(self.legal_basis).unwrap_or_default();
+        let ro_clock = match crate::clock::of(basis, self.delivered_at, self.ro_elapsed) {
+            crate::clock::RoClock::Running => 0,
+            crate::clock::RoClock::WithinHour => 1,
+            crate::clock::RoClock::Late => 2,
         };
         Contribution {
             cell: CellState {

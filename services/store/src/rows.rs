@@ -178,6 +178,7 @@ macro_rules! row_decoders {
                 outcome: opt_enum_col(r, "outcome")?,
                 reject_reason: opt_enum_col(r, "reject_reason")?,
                 withdrawn_at: r.try_get("withdrawn_at")?,
+                ro_elapsed: r.try_get("ro_elapsed")?,
                 restoration: opt_enum_col(r, "restoration")?,
                 restoration_at: r.try_get("restoration_at")?,
             })

@@ -269,7 +269,7 @@ pub(super) async fn transparency_rows(
 ) -> StoreResult<Vec<TransparencyRow>> {
     let rs = sqlx::query(
         "SELECT id, platform, normalized, category, legal_basis, removal_order_ref, \
-         delivered_at, acted_at, outcome, reject_reason, withdrawn_at, restoration, \
+         delivered_at, acted_at, outcome, reject_reason, withdrawn_at, ro_elapsed, restoration, \
          restoration_at FROM targets WHERE action_day_id = $1 ORDER BY platform COLLATE \"C\", id",
     )
     .bind(action_day_id)
