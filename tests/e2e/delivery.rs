@@ -22,6 +22,7 @@ both_backends!(
     nothing_before_h_hour_everything_after,
     hub_killed_mid_fan_out_loses_nothing,
     a_sidecar_down_delays_only_its_platform,
+    a_platform_back_up_gets_its_backlog_at_once,
     sidecar_killed_before_reporting_loses_no_outcome,
     tampered_item_is_refused_by_the_sidecar,
     a_held_target_is_never_delivered,
@@ -271,6 +272,60 @@ async fn a_sidecar_down_delays_only_its_platform(backend: Backend) {
             == 50
     })
     .await;
+}
+
+/// The deliveries that failed while a platform was down wait out retry delays of up to a
+/// minute; once the platform answers again they go at once, not when each delay ends.
+async fn a_platform_back_up_gets_its_backlog_at_once(backend: Backend) {
+    let opts = HubOptions {
+        // A first retry soon, then a long one: the backlog waits 60 s unless released.
+        retry_schedule_ms: vec![100, 60_000],
+        breaker_failures: 2,
+        breaker_cooldown_ms: 300,
+        ..HubOptions::default()
+    };
+    let Some(w) = World::start(backend, opts).await else {
+        return;
+    };
+    let down = w
+        .key("agency-fr")
+        .list("while-down", None, referrals("x", "bl", 50));
+    w.as_org("agency-fr")
+        .await
+        .referral
+        .submit_referral_list(request(&down))
+        .await
+        .unwrap();
+    eventually(LONG, "every delivery to x failed twice", || async {
+        w.db.scalar(
+            "SELECT COUNT(*) FROM deliveries WHERE platform = 'x' AND state = 0 AND attempts >= 2",
+        )
+        .await
+            == 50
+    })
+    .await;
+    // x comes back, and a new target for it is due now.
+    let x = w.sidecar("x", &AutoPolicy::default()).await;
+    let up = w
+        .key("agency-fr")
+        .list("back-up", None, vec![referral("x", "@fresh")]);
+    w.as_org("agency-fr")
+        .await
+        .referral
+        .submit_referral_list(request(&up))
+        .await
+        .unwrap();
+    let back = std::time::Instant::now();
+    eventually(LONG, "x holds the backlog and the new target", || async {
+        x.received().await == 51
+    })
+    .await;
+    let took = back.elapsed();
+    eprintln!("x received its 50-target backlog {took:?} after it answered again");
+    assert!(
+        took < Duration::from_secs(20),
+        "the backlog waited out its retry delays: {took:?}"
+    );
 }
 
 async fn sidecar_killed_before_reporting_loses_no_outcome(backend: Backend) {

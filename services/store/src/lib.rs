@@ -298,6 +298,11 @@ pub trait Store: Send + Sync + Clone + 'static {
         next_at: i64,
         error: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Makes `platform`'s deliveries that wait out a retry delay (PENDING, attempted
+    /// before, `next_at` after `now`) due at `now`: the platform answers again, so its
+    /// backlog goes at once. Embargoed deliveries (never attempted) keep their H-hour.
+    /// Returns how many.
+    fn retry_now(&self, platform: &str, now: i64) -> impl Future<Output = StoreResult<u64>> + Send;
     /// FAILED for good, with the reason (and the target's `failed_at`/`fail_reason` for
     /// TAKEDOWN deliveries).
     fn mark_failed(

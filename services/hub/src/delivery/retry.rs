@@ -73,10 +73,14 @@ impl Breaker {
         }
     }
 
-    pub fn success(&mut self) {
+    /// Records a success; true when it ended a run of failures (the circuit closes, or a
+    /// failing platform answers again).
+    pub fn success(&mut self) -> bool {
+        let recovered = self.failures > 0;
         self.failures = 0;
         self.open_until = None;
         self.last_error = None;
+        recovered
     }
 
     /// Records a failure; true when this opened the circuit.
@@ -152,8 +156,9 @@ mod tests {
         assert_eq!(b.last_error(), Some("down"));
         // The trial batch fails: open again at once.
         assert!(b.failure("still down".into(), t0 + Duration::from_secs(11)));
-        b.success();
+        assert!(b.success(), "the trial's success ends the run of failures");
         assert!(!b.is_open(t0 + Duration::from_secs(12)));
         assert_eq!(b.last_error(), None);
+        assert!(!b.success(), "nothing to recover from");
     }
 }

@@ -299,7 +299,14 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
                 if !unanswered.is_empty() {
                     retry_all(w, &unanswered, "receiver did not answer for this delivery").await;
                 }
-                w.breaker.lock().expect("breaker lock").success();
+                let recovered = w.breaker.lock().expect("breaker lock").success();
+                if recovered {
+                    // The deliveries that failed meanwhile need not wait out their delays.
+                    match w.store.retry_now(&w.platform, now_millis()).await {
+                        Ok(n) => tracing::info!(due_now = n, "platform answers again: backlog due"),
+                        Err(e) => tracing::warn!(error = %e, "releasing the backlog failed"),
+                    }
+                }
                 let _ = w
                     .batch
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {

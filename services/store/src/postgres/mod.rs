@@ -245,6 +245,10 @@ impl Store for PgStore {
         outbox::mark_retry(&self.pool, delivery_ids, next_at, error).await
     }
 
+    async fn retry_now(&self, platform: &str, now: i64) -> StoreResult<u64> {
+        outbox::retry_now(&self.pool, platform, now).await
+    }
+
     async fn mark_failed(&self, delivery_ids: &[i64], at: i64, error: &str) -> StoreResult<()> {
         outbox::mark_failed(&self.pool, delivery_ids, at, error).await
     }

@@ -118,6 +118,18 @@ pub(super) async fn claim_deliveries(
     Ok(claimed)
 }
 
+pub(super) async fn retry_now(pool: &PgPool, platform: &str, now: i64) -> StoreResult<u64> {
+    Ok(sqlx::query(
+        "UPDATE deliveries SET next_at = $2 \
+         WHERE platform = $1 AND state = 0 AND attempts > 0 AND next_at > $2",
+    )
+    .bind(platform)
+    .bind(now)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
 pub(super) async fn release_own_claims(
     pool: &PgPool,
     instance: &str,

@@ -283,6 +283,10 @@ impl Store for SqliteStore {
         outbox::mark_retry(&self.writer, delivery_ids, next_at, error).await
     }
 
+    async fn retry_now(&self, platform: &str, now: i64) -> StoreResult<u64> {
+        outbox::retry_now(&self.writer, platform, now).await
+    }
+
     async fn mark_failed(&self, delivery_ids: &[i64], at: i64, error: &str) -> StoreResult<()> {
         outbox::mark_failed(&self.writer, delivery_ids, at, error).await
     }
