@@ -443,7 +443,7 @@ async fn retention_purges_bytes_and_notes_and_keeps_counts_and_chain<S: Store + 
     );
     submit(&s, "standing", T0, &[("video", "z")]).await;
     deliver_all(&s, "video", T0 + 1).await;
-    let mut r = rejection("d", sum.target_ids[0], 1, T0 + 2);
+    let mut r = rejection("d", sum.target_ids[0], 2, T0 + 2);
     r.text = "a private note".into();
     s.record_reports("video", &[r], T0 + 2)
         .await
