@@ -12,13 +12,16 @@
 //!
 //! | kind | actor | subject |
 //! |---|---|---|
+//! | `organization_registered`, `organization_updated` | registering coordinator | org id |
+//! | `platform_registered`, `platform_updated` | registering coordinator | platform |
 //! | `list_accepted` | agency | list id |
-//! | `action_day_created`, `action_day_closed`, `action_day_released` | `hub` | day id |
+//! | `action_day_created`, `action_day_closed` | coordinator | day id |
+//! | `action_day_released` | `hub` (at H-hour) | day id |
 //! | `delivered`, `delivery_failed` | `hub` | platform |
 //! | `reports` | platform | platform |
-//! | `key_registered`, `key_revoked` | agency | kid |
+//! | `key_registered`, `key_revoked` | the registering or revoking caller | kid |
 //! | `hold_placed` | holder | hold id |
-//! | `hold_released` | `hub` | hold id |
+//! | `hold_released` | the releasing caller | hold id |
 //! | `referrals_withdrawn` | withdrawing organisation | target id or list id |
 //! | `target_withdrawn` | withdrawing organisation | target id |
 //! | `retention_purge` | `hub` | `retention` |
@@ -288,30 +291,81 @@ pub(crate) fn merkle_root_hex(leaf_hashes: &[u8]) -> String {
     root.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub(crate) fn key_registered(k: &crate::model::AgencyKey) -> AuditEvent {
+/// An organisation registered (`before` absent) or changed; `None` when nothing changed.
+pub(crate) fn organization_registered(
+    org: &crate::model::Organization,
+    before: Option<&crate::model::Organization>,
+    by: &str,
+    at: i64,
+) -> Option<AuditEvent> {
+    let kind = match before {
+        None => "organization_registered",
+        Some(b) if b == org => return None,
+        Some(_) => "organization_updated",
+    };
+    Some(AuditEvent::new(
+        at,
+        by,
+        kind,
+        org.id.as_str(),
+        json!({
+            "role": org.role.as_str(),
+            "display_name": org.display_name,
+            "previous_role": before.map(|b| b.role.as_str()),
+        }),
+    ))
+}
+
+/// A platform registered (`before` absent) or changed (endpoint or display name); `None`
+/// when nothing changed.
+pub(crate) fn platform_registered(
+    p: &crate::model::Platform,
+    before: Option<&crate::model::Platform>,
+    by: &str,
+    at: i64,
+) -> Option<AuditEvent> {
+    let kind = match before {
+        None => "platform_registered",
+        Some(b) if b == p => return None,
+        Some(_) => "platform_updated",
+    };
+    Some(AuditEvent::new(
+        at,
+        by,
+        kind,
+        p.name.as_str(),
+        json!({
+            "endpoint": p.endpoint,
+            "display_name": p.display_name,
+            "previous_endpoint": before.map(|b| b.endpoint.as_str()),
+        }),
+    ))
+}
+
+pub(crate) fn key_registered(k: &crate::model::AgencyKey, by: &str) -> AuditEvent {
     AuditEvent::new(
         k.registered_at,
-        k.agency_id.as_str(),
+        by,
         "key_registered",
         k.kid.as_str(),
         json!({ "agency_id": k.agency_id }),
     )
 }
 
-pub(crate) fn key_revoked(k: &crate::model::AgencyKey, at: i64) -> AuditEvent {
+pub(crate) fn key_revoked(k: &crate::model::AgencyKey, at: i64, by: &str) -> AuditEvent {
     AuditEvent::new(
         at,
-        k.agency_id.as_str(),
+        by,
         "key_revoked",
         k.kid.as_str(),
         json!({ "agency_id": k.agency_id }),
     )
 }
 
-pub(crate) fn action_day_created(d: &crate::model::ActionDay) -> AuditEvent {
+pub(crate) fn action_day_created(d: &crate::model::ActionDay, by: &str) -> AuditEvent {
     AuditEvent::new(
         d.created_at,
-        HUB_ACTOR,
+        by,
         "action_day_created",
         d.id.as_str(),
         json!({
@@ -324,8 +378,8 @@ pub(crate) fn action_day_created(d: &crate::model::ActionDay) -> AuditEvent {
 }
 
 /// `action_day_closed` or `action_day_released`.
-pub(crate) fn action_day_event(id: &str, kind: &'static str, at: i64) -> AuditEvent {
-    AuditEvent::new(at, HUB_ACTOR, kind, id, json!({}))
+pub(crate) fn action_day_event(id: &str, kind: &'static str, at: i64, by: &str) -> AuditEvent {
+    AuditEvent::new(at, by, kind, id, json!({}))
 }
 
 pub(crate) fn list_accepted(
@@ -430,10 +484,10 @@ pub(crate) fn hold_placed(h: &crate::model::Hold) -> AuditEvent {
     )
 }
 
-pub(crate) fn hold_released(h: &crate::model::Hold, at: i64) -> AuditEvent {
+pub(crate) fn hold_released(h: &crate::model::Hold, at: i64, by: &str) -> AuditEvent {
     AuditEvent::new(
         at,
-        HUB_ACTOR,
+        by,
         "hold_released",
         h.id.as_str(),
         json!({ "platform": h.platform, "normalized": h.normalized }),

@@ -138,11 +138,15 @@ impl Backend {
 /// backend with [`Backend::of_url`] and stay generic over `Store` (static dispatch).
 pub trait Store: Send + Sync + Clone + 'static {
     // --- directory ---------------------------------------------------------------------
+    //
+    // Every change is audited with `by`, the id of the organisation whose caller made it.
 
-    /// Inserts or updates (role, display name) an organisation.
+    /// Inserts or updates (role, display name) an organisation, auditing a registration
+    /// or a change (`organization_registered`, `organization_updated`) by `by`.
     fn upsert_organization(
         &self,
         org: &Organization,
+        by: &str,
     ) -> impl Future<Output = StoreResult<Organization>> + Send;
     fn get_organization(
         &self,
@@ -154,6 +158,7 @@ pub trait Store: Send + Sync + Clone + 'static {
     fn insert_agency_key(
         &self,
         key: &AgencyKey,
+        by: &str,
     ) -> impl Future<Output = StoreResult<AgencyKey>> + Send;
     /// Marks a key revoked (keeps the first revocation); `None` when the kid is unknown.
     fn revoke_agency_key(
@@ -161,6 +166,7 @@ pub trait Store: Send + Sync + Clone + 'static {
         kid: &str,
         reason: &str,
         at: i64,
+        by: &str,
     ) -> impl Future<Output = StoreResult<Option<AgencyKey>>> + Send;
     fn get_agency_key(
         &self,
@@ -172,8 +178,13 @@ pub trait Store: Send + Sync + Clone + 'static {
         agency_ids: &[String],
     ) -> impl Future<Output = StoreResult<Vec<AgencyKey>>> + Send;
 
-    /// Inserts or updates (endpoint, display name) a platform.
-    fn upsert_platform(&self, p: &Platform) -> impl Future<Output = StoreResult<Platform>> + Send;
+    /// Inserts or updates (endpoint, display name) a platform, auditing a registration or a
+    /// change (`platform_registered`, `platform_updated`, with the previous endpoint).
+    fn upsert_platform(
+        &self,
+        p: &Platform,
+        by: &str,
+    ) -> impl Future<Output = StoreResult<Platform>> + Send;
     fn get_platform(
         &self,
         name: &str,
@@ -186,6 +197,7 @@ pub trait Store: Send + Sync + Clone + 'static {
     fn insert_action_day(
         &self,
         day: &ActionDay,
+        by: &str,
     ) -> impl Future<Output = StoreResult<ActionDay>> + Send;
     fn get_action_day(
         &self,
@@ -197,6 +209,7 @@ pub trait Store: Send + Sync + Clone + 'static {
         &self,
         id: &str,
         at: i64,
+        by: &str,
     ) -> impl Future<Output = StoreResult<Option<ActionDay>>> + Send;
     /// Sets `released_at` if it is still unset; true when this call set it (exactly once).
     fn mark_released(&self, id: &str, at: i64) -> impl Future<Output = StoreResult<bool>> + Send;
@@ -237,6 +250,7 @@ pub trait Store: Send + Sync + Clone + 'static {
         &self,
         id: &str,
         at: i64,
+        by: &str,
     ) -> impl Future<Output = StoreResult<Option<Hold>>> + Send;
     fn get_hold(&self, id: &str) -> impl Future<Output = StoreResult<Option<Hold>>> + Send;
     /// All holds, or those placed by `placed_by`; newest first.

@@ -129,7 +129,7 @@ impl<S: Store> ActionDayService for ActionDays<S> {
             closed_at: None,
         };
         let day = store
-            .insert_action_day(&day)
+            .insert_action_day(&day, &who.id)
             .await
             .map_err(ApiError::from)?;
         self.0.wake.schedule_changed();
@@ -181,7 +181,7 @@ impl<S: Store> ActionDayService for ActionDays<S> {
         let day = self
             .0
             .store
-            .close_action_day(&id, now)
+            .close_action_day(&id, now, &who.id)
             .await
             .map_err(ApiError::from)?
             .ok_or_else(|| ApiError::NotFound(format!("action day {id:?} not found")))?;

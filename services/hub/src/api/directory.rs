@@ -67,7 +67,7 @@ impl<S: Store> DirectoryService for Directory<S> {
         let org = self
             .0
             .store
-            .upsert_organization(&org)
+            .upsert_organization(&org, &who.id)
             .await
             .map_err(ApiError::from)?;
         tracing::info!(org = %org.id, role = ?role, by = %who.id, "organisation registered");
@@ -133,7 +133,7 @@ impl<S: Store> DirectoryService for Directory<S> {
         let key = self
             .0
             .store
-            .insert_agency_key(&key)
+            .insert_agency_key(&key, &who.id)
             .await
             .map_err(ApiError::from)?;
         tracing::info!(kid = %key.kid, agency = %key.agency_id, "agency key registered");
@@ -151,7 +151,7 @@ impl<S: Store> DirectoryService for Directory<S> {
         let key = self
             .0
             .store
-            .revoke_agency_key(&r.kid, &r.reason, now_millis())
+            .revoke_agency_key(&r.kid, &r.reason, now_millis(), &who.id)
             .await
             .map_err(ApiError::from)?
             .ok_or_else(|| ApiError::NotFound(format!("unknown key {:?}", r.kid)))?;
@@ -208,23 +208,29 @@ impl<S: Store> DirectoryService for Directory<S> {
             Some(_) => {}
             None => {
                 store
-                    .upsert_organization(&model::Organization {
-                        id: name.to_string(),
-                        role: Role::Platform,
-                        display_name: display(&r.display_name, &name),
-                        registered_at: now_millis(),
-                    })
+                    .upsert_organization(
+                        &model::Organization {
+                            id: name.to_string(),
+                            role: Role::Platform,
+                            display_name: display(&r.display_name, &name),
+                            registered_at: now_millis(),
+                        },
+                        &who.id,
+                    )
                     .await
                     .map_err(ApiError::from)?;
             }
         }
         let p = store
-            .upsert_platform(&model::Platform {
-                name: name.to_string(),
-                endpoint: r.endpoint,
-                display_name: display(&r.display_name, &name),
-                registered_at: now_millis(),
-            })
+            .upsert_platform(
+                &model::Platform {
+                    name: name.to_string(),
+                    endpoint: r.endpoint,
+                    display_name: display(&r.display_name, &name),
+                    registered_at: now_millis(),
+                },
+                &who.id,
+            )
             .await
             .map_err(ApiError::from)?;
         self.0.wake.platforms_changed();

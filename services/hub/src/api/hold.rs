@@ -102,7 +102,7 @@ impl<S: Store> HoldService for Holds<S> {
             return Err(not_found().into());
         }
         let hold = store
-            .release_hold(&id, now_millis())
+            .release_hold(&id, now_millis(), &who.id)
             .await
             .map_err(ApiError::from)?
             .ok_or_else(not_found)?;

@@ -32,7 +32,11 @@ pub(super) async fn days(
     Ok(rs.iter().map(day_row).collect::<sqlx::Result<_>>()?)
 }
 
-pub(super) async fn insert_action_day(pool: &PgPool, day: &ActionDay) -> StoreResult<ActionDay> {
+pub(super) async fn insert_action_day(
+    pool: &PgPool,
+    day: &ActionDay,
+    by: &str,
+) -> StoreResult<ActionDay> {
     let mut tx = pool.begin().await?;
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO action_days (id, name, starts_at, ends_at, platforms, agencies, \
@@ -53,7 +57,7 @@ pub(super) async fn insert_action_day(pool: &PgPool, day: &ActionDay) -> StoreRe
     match r {
         Some(r) => {
             let stored = day_row(&r)?;
-            super::audit::append(&mut tx, &crate::audit::action_day_created(&stored)).await?;
+            super::audit::append(&mut tx, &crate::audit::action_day_created(&stored, by)).await?;
             tx.commit().await?;
             Ok(stored)
         }
@@ -87,6 +91,7 @@ pub(super) async fn close_action_day(
     pool: &PgPool,
     id: &str,
     at: i64,
+    by: &str,
 ) -> StoreResult<Option<ActionDay>> {
     let mut tx = pool.begin().await?;
     let before: Option<Option<i64>> =
@@ -106,7 +111,7 @@ pub(super) async fn close_action_day(
     if let Some(None) = before {
         super::audit::append(
             &mut tx,
-            &crate::audit::action_day_event(id, "action_day_closed", at),
+            &crate::audit::action_day_event(id, "action_day_closed", at, by),
         )
         .await?;
     }
@@ -127,7 +132,7 @@ pub(super) async fn mark_released(pool: &PgPool, id: &str, at: i64) -> StoreResu
     if n == 1 {
         super::audit::append(
             &mut tx,
-            &crate::audit::action_day_event(id, "action_day_released", at),
+            &crate::audit::action_day_event(id, "action_day_released", at, crate::audit::HUB_ACTOR),
         )
         .await?;
     }

@@ -8,7 +8,18 @@ const KEY_COLUMNS: &str =
 pub(super) async fn upsert_organization(
     pool: &PgPool,
     org: &Organization,
+    by: &str,
 ) -> StoreResult<Organization> {
+    let mut tx = pool.begin().await?;
+    let before = sqlx::query(
+        "SELECT id, role, display_name, registered_at FROM organizations WHERE id = $1 FOR UPDATE",
+    )
+    .bind(&org.id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .as_ref()
+    .map(rows::organization)
+    .transpose()?;
     let r = sqlx::query(
         "INSERT INTO organizations (id, role, display_name, registered_at) \
          VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET role = excluded.role, \
@@ -19,9 +30,16 @@ pub(super) async fn upsert_organization(
     .bind(org.role as i32)
     .bind(&org.display_name)
     .bind(org.registered_at)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
-    Ok(rows::organization(&r)?)
+    let stored = rows::organization(&r)?;
+    if let Some(event) =
+        crate::audit::organization_registered(&stored, before.as_ref(), by, org.registered_at)
+    {
+        super::audit::append(&mut tx, &event).await?;
+    }
+    tx.commit().await?;
+    Ok(stored)
 }
 
 pub(super) async fn get_organization(pool: &PgPool, id: &str) -> StoreResult<Option<Organization>> {
@@ -46,7 +64,11 @@ pub(super) async fn list_organizations(pool: &PgPool) -> StoreResult<Vec<Organiz
         .collect::<sqlx::Result<_>>()?)
 }
 
-pub(super) async fn insert_agency_key(pool: &PgPool, key: &AgencyKey) -> StoreResult<AgencyKey> {
+pub(super) async fn insert_agency_key(
+    pool: &PgPool,
+    key: &AgencyKey,
+    by: &str,
+) -> StoreResult<AgencyKey> {
     let mut tx = pool.begin().await?;
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO agency_keys (kid, agency_id, public_key_pem, registered_at, revoked_at, \
@@ -64,7 +86,7 @@ pub(super) async fn insert_agency_key(pool: &PgPool, key: &AgencyKey) -> StoreRe
     match r {
         Some(r) => {
             let stored = rows::agency_key(&r)?;
-            super::audit::append(&mut tx, &crate::audit::key_registered(&stored)).await?;
+            super::audit::append(&mut tx, &crate::audit::key_registered(&stored, by)).await?;
             tx.commit().await?;
             Ok(stored)
         }
@@ -80,6 +102,7 @@ pub(super) async fn revoke_agency_key(
     kid: &str,
     reason: &str,
     at: i64,
+    by: &str,
 ) -> StoreResult<Option<AgencyKey>> {
     let mut tx = pool.begin().await?;
     let before: Option<Option<i64>> =
@@ -99,7 +122,7 @@ pub(super) async fn revoke_agency_key(
     .await?;
     let key = r.as_ref().map(rows::agency_key).transpose()?;
     if let (Some(k), Some(None)) = (&key, before) {
-        super::audit::append(&mut tx, &crate::audit::key_revoked(k, at)).await?;
+        super::audit::append(&mut tx, &crate::audit::key_revoked(k, at, by)).await?;
     }
     tx.commit().await?;
     Ok(key)
@@ -133,7 +156,21 @@ pub(super) async fn list_agency_keys(
         .collect::<sqlx::Result<_>>()?)
 }
 
-pub(super) async fn upsert_platform(pool: &PgPool, p: &Platform) -> StoreResult<Platform> {
+pub(super) async fn upsert_platform(
+    pool: &PgPool,
+    p: &Platform,
+    by: &str,
+) -> StoreResult<Platform> {
+    let mut tx = pool.begin().await?;
+    let before = sqlx::query(
+        "SELECT name, endpoint, display_name, registered_at FROM platforms WHERE name = $1 FOR UPDATE",
+    )
+    .bind(&p.name)
+    .fetch_optional(&mut *tx)
+    .await?
+    .as_ref()
+    .map(rows::platform)
+    .transpose()?;
     let r = sqlx::query(
         "INSERT INTO platforms (name, endpoint, display_name, registered_at) \
          VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET \
@@ -144,9 +181,16 @@ pub(super) async fn upsert_platform(pool: &PgPool, p: &Platform) -> StoreResult<
     .bind(&p.endpoint)
     .bind(&p.display_name)
     .bind(p.registered_at)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
-    Ok(rows::platform(&r)?)
+    let stored = rows::platform(&r)?;
+    if let Some(event) =
+        crate::audit::platform_registered(&stored, before.as_ref(), by, p.registered_at)
+    {
+        super::audit::append(&mut tx, &event).await?;
+    }
+    tx.commit().await?;
+    Ok(stored)
 }
 
 pub(super) async fn get_platform(pool: &PgPool, name: &str) -> StoreResult<Option<Platform>> {

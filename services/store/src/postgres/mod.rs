@@ -95,8 +95,8 @@ impl PgStore {
 }
 
 impl Store for PgStore {
-    async fn upsert_organization(&self, org: &Organization) -> StoreResult<Organization> {
-        directory::upsert_organization(&self.pool, org).await
+    async fn upsert_organization(&self, org: &Organization, by: &str) -> StoreResult<Organization> {
+        directory::upsert_organization(&self.pool, org, by).await
     }
 
     async fn get_organization(&self, id: &str) -> StoreResult<Option<Organization>> {
@@ -107,8 +107,8 @@ impl Store for PgStore {
         directory::list_organizations(&self.pool).await
     }
 
-    async fn insert_agency_key(&self, key: &AgencyKey) -> StoreResult<AgencyKey> {
-        directory::insert_agency_key(&self.pool, key).await
+    async fn insert_agency_key(&self, key: &AgencyKey, by: &str) -> StoreResult<AgencyKey> {
+        directory::insert_agency_key(&self.pool, key, by).await
     }
 
     async fn revoke_agency_key(
@@ -116,8 +116,9 @@ impl Store for PgStore {
         kid: &str,
         reason: &str,
         at: i64,
+        by: &str,
     ) -> StoreResult<Option<AgencyKey>> {
-        directory::revoke_agency_key(&self.pool, kid, reason, at).await
+        directory::revoke_agency_key(&self.pool, kid, reason, at, by).await
     }
 
     async fn get_agency_key(&self, kid: &str) -> StoreResult<Option<AgencyKey>> {
@@ -128,8 +129,8 @@ impl Store for PgStore {
         directory::list_agency_keys(&self.pool, agency_ids).await
     }
 
-    async fn upsert_platform(&self, p: &Platform) -> StoreResult<Platform> {
-        directory::upsert_platform(&self.pool, p).await
+    async fn upsert_platform(&self, p: &Platform, by: &str) -> StoreResult<Platform> {
+        directory::upsert_platform(&self.pool, p, by).await
     }
 
     async fn get_platform(&self, name: &str) -> StoreResult<Option<Platform>> {
@@ -140,8 +141,8 @@ impl Store for PgStore {
         directory::list_platforms(&self.pool).await
     }
 
-    async fn insert_action_day(&self, day: &ActionDay) -> StoreResult<ActionDay> {
-        days::insert_action_day(&self.pool, day).await
+    async fn insert_action_day(&self, day: &ActionDay, by: &str) -> StoreResult<ActionDay> {
+        days::insert_action_day(&self.pool, day, by).await
     }
 
     async fn get_action_day(&self, id: &str) -> StoreResult<Option<ActionDay>> {
@@ -152,8 +153,13 @@ impl Store for PgStore {
         days::list_action_days(&self.pool).await
     }
 
-    async fn close_action_day(&self, id: &str, at: i64) -> StoreResult<Option<ActionDay>> {
-        days::close_action_day(&self.pool, id, at).await
+    async fn close_action_day(
+        &self,
+        id: &str,
+        at: i64,
+        by: &str,
+    ) -> StoreResult<Option<ActionDay>> {
+        days::close_action_day(&self.pool, id, at, by).await
     }
 
     async fn mark_released(&self, id: &str, at: i64) -> StoreResult<bool> {
@@ -188,8 +194,8 @@ impl Store for PgStore {
         outbox::insert_hold(&self.pool, hold).await
     }
 
-    async fn release_hold(&self, id: &str, at: i64) -> StoreResult<Option<Hold>> {
-        outbox::release_hold(&self.pool, id, at).await
+    async fn release_hold(&self, id: &str, at: i64, by: &str) -> StoreResult<Option<Hold>> {
+        outbox::release_hold(&self.pool, id, at, by).await
     }
 
     async fn get_hold(&self, id: &str) -> StoreResult<Option<Hold>> {

@@ -37,7 +37,12 @@ pub(super) async fn insert_hold(pool: &PgPool, hold: &Hold) -> StoreResult<Hold>
     }
 }
 
-pub(super) async fn release_hold(pool: &PgPool, id: &str, at: i64) -> StoreResult<Option<Hold>> {
+pub(super) async fn release_hold(
+    pool: &PgPool,
+    id: &str,
+    at: i64,
+    by: &str,
+) -> StoreResult<Option<Hold>> {
     let mut tx = pool.begin().await?;
     let before: Option<Option<i64>> =
         sqlx::query_scalar("SELECT released_at FROM holds WHERE id = $1 FOR UPDATE")
@@ -54,7 +59,7 @@ pub(super) async fn release_hold(pool: &PgPool, id: &str, at: i64) -> StoreResul
     .await?;
     let hold = r.as_ref().map(rows::hold).transpose()?;
     if let (Some(h), Some(None)) = (&hold, before) {
-        super::audit::append(&mut tx, &crate::audit::hold_released(h, at)).await?;
+        super::audit::append(&mut tx, &crate::audit::hold_released(h, at, by)).await?;
     }
     tx.commit().await?;
     Ok(hold)

@@ -84,6 +84,7 @@ pub(super) async fn days_where(
 pub(super) async fn insert_action_day(
     pool: &SqlitePool,
     day: &ActionDay,
+    by: &str,
 ) -> StoreResult<ActionDay> {
     let mut tx = write_tx(pool).await?;
     let inserted = sqlx::query(
@@ -127,7 +128,7 @@ pub(super) async fn insert_action_day(
         agencies,
         ..day.clone()
     };
-    super::audit::append(&mut tx, &crate::audit::action_day_created(&stored)).await?;
+    super::audit::append(&mut tx, &crate::audit::action_day_created(&stored, by)).await?;
     tx.commit().await?;
     Ok(stored)
 }
@@ -152,6 +153,7 @@ pub(super) async fn close_action_day(
     pool: &SqlitePool,
     id: &str,
     at: i64,
+    by: &str,
 ) -> StoreResult<Option<ActionDay>> {
     let mut tx = write_tx(pool).await?;
     let n =
@@ -164,7 +166,7 @@ pub(super) async fn close_action_day(
     if n == 1 {
         super::audit::append(
             &mut tx,
-            &crate::audit::action_day_event(id, "action_day_closed", at),
+            &crate::audit::action_day_event(id, "action_day_closed", at, by),
         )
         .await?;
     }
@@ -185,7 +187,7 @@ pub(super) async fn mark_released(pool: &SqlitePool, id: &str, at: i64) -> Store
     if n == 1 {
         super::audit::append(
             &mut tx,
-            &crate::audit::action_day_event(id, "action_day_released", at),
+            &crate::audit::action_day_event(id, "action_day_released", at, crate::audit::HUB_ACTOR),
         )
         .await?;
     }

@@ -5,7 +5,18 @@ use super::*;
 pub(super) async fn upsert_organization(
     pool: &SqlitePool,
     org: &Organization,
+    by: &str,
 ) -> StoreResult<Organization> {
+    let mut tx = write_tx(pool).await?;
+    let before = sqlx::query(
+        "SELECT id, role, display_name, registered_at FROM organizations WHERE id = ?1",
+    )
+    .bind(&org.id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .as_ref()
+    .map(rows::organization)
+    .transpose()?;
     let r = sqlx::query(
         "INSERT INTO organizations (id, role, display_name, registered_at) \
          VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET role = excluded.role, \
@@ -16,9 +27,16 @@ pub(super) async fn upsert_organization(
     .bind(org.role as i32)
     .bind(&org.display_name)
     .bind(org.registered_at)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
-    Ok(rows::organization(&r)?)
+    let stored = rows::organization(&r)?;
+    if let Some(event) =
+        crate::audit::organization_registered(&stored, before.as_ref(), by, org.registered_at)
+    {
+        super::audit::append(&mut tx, &event).await?;
+    }
+    tx.commit().await?;
+    Ok(stored)
 }
 
 pub(super) async fn get_organization(
@@ -48,6 +66,7 @@ pub(super) async fn list_organizations(pool: &SqlitePool) -> StoreResult<Vec<Org
 pub(super) async fn insert_agency_key(
     pool: &SqlitePool,
     key: &AgencyKey,
+    by: &str,
 ) -> StoreResult<AgencyKey> {
     let mut tx = write_tx(pool).await?;
     let r = sqlx::query(
@@ -66,7 +85,7 @@ pub(super) async fn insert_agency_key(
     match r {
         Some(r) => {
             let stored = rows::agency_key(&r)?;
-            super::audit::append(&mut tx, &crate::audit::key_registered(&stored)).await?;
+            super::audit::append(&mut tx, &crate::audit::key_registered(&stored, by)).await?;
             tx.commit().await?;
             Ok(stored)
         }
@@ -82,6 +101,7 @@ pub(super) async fn revoke_agency_key(
     kid: &str,
     reason: &str,
     at: i64,
+    by: &str,
 ) -> StoreResult<Option<AgencyKey>> {
     let mut tx = write_tx(pool).await?;
     let before: Option<Option<i64>> =
@@ -102,7 +122,7 @@ pub(super) async fn revoke_agency_key(
     .await?;
     let key = r.as_ref().map(rows::agency_key).transpose()?;
     if let (Some(k), Some(None)) = (&key, before) {
-        super::audit::append(&mut tx, &crate::audit::key_revoked(k, at)).await?;
+        super::audit::append(&mut tx, &crate::audit::key_revoked(k, at, by)).await?;
     }
     tx.commit().await?;
     Ok(key)
@@ -152,7 +172,21 @@ pub(super) async fn list_agency_keys(
     Ok(keys)
 }
 
-pub(super) async fn upsert_platform(pool: &SqlitePool, p: &Platform) -> StoreResult<Platform> {
+pub(super) async fn upsert_platform(
+    pool: &SqlitePool,
+    p: &Platform,
+    by: &str,
+) -> StoreResult<Platform> {
+    let mut tx = write_tx(pool).await?;
+    let before = sqlx::query(
+        "SELECT name, endpoint, display_name, registered_at FROM platforms WHERE name = ?1",
+    )
+    .bind(&p.name)
+    .fetch_optional(&mut *tx)
+    .await?
+    .as_ref()
+    .map(rows::platform)
+    .transpose()?;
     let r = sqlx::query(
         "INSERT INTO platforms (name, endpoint, display_name, registered_at) \
          VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET \
@@ -163,9 +197,16 @@ pub(super) async fn upsert_platform(pool: &SqlitePool, p: &Platform) -> StoreRes
     .bind(&p.endpoint)
     .bind(&p.display_name)
     .bind(p.registered_at)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
-    Ok(rows::platform(&r)?)
+    let stored = rows::platform(&r)?;
+    if let Some(event) =
+        crate::audit::platform_registered(&stored, before.as_ref(), by, p.registered_at)
+    {
+        super::audit::append(&mut tx, &event).await?;
+    }
+    tx.commit().await?;
+    Ok(stored)
 }
 
 pub(super) async fn get_platform(pool: &SqlitePool, name: &str) -> StoreResult<Option<Platform>> {

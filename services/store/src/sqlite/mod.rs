@@ -133,8 +133,8 @@ async fn write_tx(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>
 }
 
 impl Store for SqliteStore {
-    async fn upsert_organization(&self, org: &Organization) -> StoreResult<Organization> {
-        directory::upsert_organization(&self.writer, org).await
+    async fn upsert_organization(&self, org: &Organization, by: &str) -> StoreResult<Organization> {
+        directory::upsert_organization(&self.writer, org, by).await
     }
 
     async fn get_organization(&self, id: &str) -> StoreResult<Option<Organization>> {
@@ -145,8 +145,8 @@ impl Store for SqliteStore {
         directory::list_organizations(&self.pool).await
     }
 
-    async fn insert_agency_key(&self, key: &AgencyKey) -> StoreResult<AgencyKey> {
-        directory::insert_agency_key(&self.writer, key).await
+    async fn insert_agency_key(&self, key: &AgencyKey, by: &str) -> StoreResult<AgencyKey> {
+        directory::insert_agency_key(&self.writer, key, by).await
     }
 
     async fn revoke_agency_key(
@@ -154,8 +154,9 @@ impl Store for SqliteStore {
         kid: &str,
         reason: &str,
         at: i64,
+        by: &str,
     ) -> StoreResult<Option<AgencyKey>> {
-        directory::revoke_agency_key(&self.writer, kid, reason, at).await
+        directory::revoke_agency_key(&self.writer, kid, reason, at, by).await
     }
 
     async fn get_agency_key(&self, kid: &str) -> StoreResult<Option<AgencyKey>> {
@@ -166,8 +167,8 @@ impl Store for SqliteStore {
         directory::list_agency_keys(&self.pool, agency_ids).await
     }
 
-    async fn upsert_platform(&self, p: &Platform) -> StoreResult<Platform> {
-        directory::upsert_platform(&self.writer, p).await
+    async fn upsert_platform(&self, p: &Platform, by: &str) -> StoreResult<Platform> {
+        directory::upsert_platform(&self.writer, p, by).await
     }
 
     async fn get_platform(&self, name: &str) -> StoreResult<Option<Platform>> {
@@ -178,8 +179,8 @@ impl Store for SqliteStore {
         directory::list_platforms(&self.pool).await
     }
 
-    async fn insert_action_day(&self, day: &ActionDay) -> StoreResult<ActionDay> {
-        days::insert_action_day(&self.writer, day).await
+    async fn insert_action_day(&self, day: &ActionDay, by: &str) -> StoreResult<ActionDay> {
+        days::insert_action_day(&self.writer, day, by).await
     }
 
     async fn get_action_day(&self, id: &str) -> StoreResult<Option<ActionDay>> {
@@ -190,8 +191,13 @@ impl Store for SqliteStore {
         days::list_action_days(&self.pool).await
     }
 
-    async fn close_action_day(&self, id: &str, at: i64) -> StoreResult<Option<ActionDay>> {
-        days::close_action_day(&self.writer, id, at).await
+    async fn close_action_day(
+        &self,
+        id: &str,
+        at: i64,
+        by: &str,
+    ) -> StoreResult<Option<ActionDay>> {
+        days::close_action_day(&self.writer, id, at, by).await
     }
 
     async fn mark_released(&self, id: &str, at: i64) -> StoreResult<bool> {
@@ -226,8 +232,8 @@ impl Store for SqliteStore {
         outbox::insert_hold(&self.writer, hold).await
     }
 
-    async fn release_hold(&self, id: &str, at: i64) -> StoreResult<Option<Hold>> {
-        outbox::release_hold(&self.writer, id, at).await
+    async fn release_hold(&self, id: &str, at: i64, by: &str) -> StoreResult<Option<Hold>> {
+        outbox::release_hold(&self.writer, id, at, by).await
     }
 
     async fn get_hold(&self, id: &str) -> StoreResult<Option<Hold>> {

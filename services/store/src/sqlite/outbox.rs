@@ -40,6 +40,7 @@ pub(super) async fn release_hold(
     pool: &SqlitePool,
     id: &str,
     at: i64,
+    by: &str,
 ) -> StoreResult<Option<Hold>> {
     let mut tx = write_tx(pool).await?;
     let before: Option<Option<i64>> =
@@ -56,7 +57,7 @@ pub(super) async fn release_hold(
     .await?;
     let hold = r.as_ref().map(rows::hold).transpose()?;
     if let (Some(h), Some(None)) = (&hold, before) {
-        super::audit::append(&mut tx, &crate::audit::hold_released(h, at)).await?;
+        super::audit::append(&mut tx, &crate::audit::hold_released(h, at, by)).await?;
     }
     tx.commit().await?;
     Ok(hold)

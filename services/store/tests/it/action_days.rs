@@ -9,7 +9,7 @@ conformance!(action_day_lifecycle, releases_due_and_next);
 async fn action_day_lifecycle<S: Store + Probe>(s: S) {
     let mut d = day("op-1", T0 + 1000);
     d.platforms.push("video".into());
-    let stored = s.insert_action_day(&d).await.unwrap();
+    let stored = s.insert_action_day(&d, "europol").await.unwrap();
     assert_eq!(stored.platforms, ["social", "video"]);
     assert_eq!(stored.agencies, ["agency-a", "agency-b"]);
     assert_eq!(
@@ -17,7 +17,11 @@ async fn action_day_lifecycle<S: Store + Probe>(s: S) {
         Some(stored.clone())
     );
 
-    match s.insert_action_day(&day("op-1", T0)).await.unwrap_err() {
+    match s
+        .insert_action_day(&day("op-1", T0), "europol")
+        .await
+        .unwrap_err()
+    {
         StoreError::Conflict(m) => assert!(m.contains("op-1"), "{m}"),
         other => panic!("expected Conflict, got {other:?}"),
     }
@@ -26,12 +30,23 @@ async fn action_day_lifecycle<S: Store + Probe>(s: S) {
         Some(stored.clone())
     );
 
-    let closed = s.close_action_day("op-1", T0 + 50).await.unwrap().unwrap();
+    let closed = s
+        .close_action_day("op-1", T0 + 50, "europol")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(closed.closed_at, Some(T0 + 50));
     assert_eq!(closed.platforms, stored.platforms);
-    let again = s.close_action_day("op-1", T0 + 99).await.unwrap().unwrap();
+    let again = s
+        .close_action_day("op-1", T0 + 99, "europol")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(again.closed_at, Some(T0 + 50));
-    assert_eq!(s.close_action_day("none", T0).await.unwrap(), None);
+    assert_eq!(
+        s.close_action_day("none", T0, "europol").await.unwrap(),
+        None
+    );
     assert_eq!(s.get_action_day("none").await.unwrap(), None);
 
     assert!(s.mark_released("op-1", T0 + 1000).await.unwrap());
@@ -44,10 +59,18 @@ async fn action_day_lifecycle<S: Store + Probe>(s: S) {
 }
 
 async fn releases_due_and_next<S: Store + Probe>(s: S) {
-    s.insert_action_day(&day("later", T0 + 5000)).await.unwrap();
-    s.insert_action_day(&day("past", T0 - 5000)).await.unwrap();
-    s.insert_action_day(&day("now", T0)).await.unwrap();
-    s.insert_action_day(&day("soon", T0 + 1000)).await.unwrap();
+    s.insert_action_day(&day("later", T0 + 5000), "europol")
+        .await
+        .unwrap();
+    s.insert_action_day(&day("past", T0 - 5000), "europol")
+        .await
+        .unwrap();
+    s.insert_action_day(&day("now", T0), "europol")
+        .await
+        .unwrap();
+    s.insert_action_day(&day("soon", T0 + 1000), "europol")
+        .await
+        .unwrap();
 
     let ids = |ds: Vec<ActionDay>| ds.into_iter().map(|d| d.id).collect::<Vec<_>>();
     let due = s.due_releases(T0).await.unwrap();

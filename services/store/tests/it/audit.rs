@@ -47,25 +47,34 @@ fn hex(b: &[u8]) -> String {
 }
 
 async fn every_state_change_is_chained_and_verifies<S: Store + Probe>(s: S) {
-    s.insert_action_day(&day("d1", T0)).await.unwrap();
-    s.insert_agency_key(&AgencyKey {
-        kid: "k1".into(),
-        agency_id: "agency-a".into(),
-        public_key_pem: "pem".into(),
-        registered_at: T0,
-        revoked_at: None,
-        revoke_reason: None,
-    })
+    s.insert_action_day(&day("d1", T0), "europol")
+        .await
+        .unwrap();
+    s.insert_agency_key(
+        &AgencyKey {
+            kid: "k1".into(),
+            agency_id: "agency-a".into(),
+            public_key_pem: "pem".into(),
+            registered_at: T0,
+            revoked_at: None,
+            revoke_reason: None,
+        },
+        "europol",
+    )
     .await
     .unwrap();
-    s.revoke_agency_key("k1", "lost", T0 + 1).await.unwrap();
+    s.revoke_agency_key("k1", "lost", T0 + 1, "europol")
+        .await
+        .unwrap();
     // A second revocation changes nothing and records nothing.
-    s.revoke_agency_key("k1", "again", T0 + 2).await.unwrap();
+    s.revoke_agency_key("k1", "again", T0 + 2, "europol")
+        .await
+        .unwrap();
     s.insert_hold(&hold("h1", "video", "x", T0 + 10_000, "agency-b"))
         .await
         .unwrap();
-    s.release_hold("h1", T0 + 3).await.unwrap();
-    s.release_hold("h1", T0 + 4).await.unwrap();
+    s.release_hold("h1", T0 + 3, "europol").await.unwrap();
+    s.release_hold("h1", T0 + 4, "europol").await.unwrap();
     let items = vec![item("video", "a"), item("social", "b"), item("video", "a")];
     let sum = accepted(
         s.insert_list(&list("l1", "agency-a", Some("d1"), T0, 3, 1), &items)
@@ -112,8 +121,8 @@ async fn every_state_change_is_chained_and_verifies<S: Store + Probe>(s: S) {
     .await
     .unwrap()
     .expect("withdrawn");
-    s.close_action_day("d1", T0 + 12).await.unwrap();
-    s.close_action_day("d1", T0 + 13).await.unwrap();
+    s.close_action_day("d1", T0 + 12, "europol").await.unwrap();
+    s.close_action_day("d1", T0 + 13, "europol").await.unwrap();
 
     let (entries, text) = export(&s).await;
     let kinds: Vec<&str> = entries.iter().map(|e| e.kind.as_str()).collect();
@@ -154,9 +163,27 @@ async fn every_state_change_is_chained_and_verifies<S: Store + Probe>(s: S) {
     let summary = verify_jsonl(&text).expect("chain verifies");
     assert_eq!(summary.entries, 13);
     assert_eq!(summary.head, hex(&entries[12].hash));
-    // Tampering with a stored entry is caught at that entry.
+    // Every change names the caller who made it; the H-hour release is the hub's own.
+    let actors: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| (e.kind.as_str(), e.actor.as_str()))
+        .collect();
+    for (kind, actor) in [
+        ("action_day_created", "europol"),
+        ("key_registered", "europol"),
+        ("key_revoked", "europol"),
+        ("hold_released", "europol"),
+        ("action_day_released", "hub"),
+        ("action_day_closed", "europol"),
+    ] {
+        assert!(
+            actors.contains(&(kind, actor)),
+            "{kind} by {actor}: {actors:?}"
+        );
+    }
+    // Tampering with a stored entry is caught at that entry (the list's, line 6).
     let tampered = text.replacen("\"actor\":\"agency-a\"", "\"actor\":\"agency-z\"", 1);
-    assert_eq!(verify_jsonl(&tampered).unwrap_err().line(), 2);
+    assert_eq!(verify_jsonl(&tampered).unwrap_err().line(), 6);
 }
 
 /// One target's withdrawal, as `by`.
@@ -374,7 +401,9 @@ async fn a_withdrawal_takes_back_referrals_not_other_agencies_work<S: Store + Pr
 }
 
 async fn restoration_is_recorded_on_the_target<S: Store + Probe>(s: S) {
-    s.insert_action_day(&day("d1", T0)).await.unwrap();
+    s.insert_action_day(&day("d1", T0), "europol")
+        .await
+        .unwrap();
     let items = vec![item("video", "a"), item("social", "b")];
     let sum = accepted(
         s.insert_list(&list("l", "agency-a", Some("d1"), T0, 2, 1), &items)
@@ -434,7 +463,9 @@ async fn restoration_is_recorded_on_the_target<S: Store + Probe>(s: S) {
 }
 
 async fn retention_purges_bytes_and_notes_and_keeps_counts_and_chain<S: Store + Probe>(s: S) {
-    s.insert_action_day(&day("d1", T0)).await.unwrap();
+    s.insert_action_day(&day("d1", T0), "europol")
+        .await
+        .unwrap();
     let items = vec![item("video", "a"), item("social", "b")];
     let sum = accepted(
         s.insert_list(&list("l", "agency-a", Some("d1"), T0, 2, 1), &items)
@@ -449,7 +480,7 @@ async fn retention_purges_bytes_and_notes_and_keeps_counts_and_chain<S: Store + 
         .await
         .unwrap()
         .unwrap();
-    s.close_action_day("d1", T0 + 3).await.unwrap();
+    s.close_action_day("d1", T0 + 3, "europol").await.unwrap();
     let counts_before = s.platform_counts("d1", T0 + 4).await.unwrap();
 
     // Not yet expired.

@@ -51,7 +51,9 @@ async fn new_and_merged_within_a_list<S: Store + Probe>(s: S) {
 }
 
 async fn merged_across_lists_agencies_and_scopes<S: Store + Probe>(s: S) {
-    s.insert_action_day(&day("op", T0 + 1000)).await.unwrap();
+    s.insert_action_day(&day("op", T0 + 1000), "europol")
+        .await
+        .unwrap();
     let a = accepted(
         s.insert_list(
             &list("la", "agency-a", Some("op"), T0 + 1000, 2, 1),
@@ -144,7 +146,9 @@ async fn failed_insert_leaves_nothing<S: Store + Probe>(s: S) {
 }
 
 async fn stored_list_and_proof_material<S: Store + Probe>(s: S) {
-    s.insert_action_day(&day("op", T0 + 1000)).await.unwrap();
+    s.insert_action_day(&day("op", T0 + 1000), "europol")
+        .await
+        .unwrap();
     let l = list("l1", "agency-a", Some("op"), T0 + 1000, 2, 9);
     s.insert_list(&l, &[item("video", "a"), item("video", "a")])
         .await
@@ -366,7 +370,9 @@ async fn concurrent_overlapping_lists_share_targets<S: Store + Probe>(s: S) {
 }
 
 async fn legal_basis_is_the_strongest_standing_referral<S: Store + Probe>(s: S) {
-    s.insert_action_day(&day("d1", T0 + 60_000)).await.unwrap();
+    s.insert_action_day(&day("d1", T0 + 60_000), "europol")
+        .await
+        .unwrap();
     let tos = |platform: &str, name: &str| NewReferral {
         legal_basis: LegalBasis::TosReferral,
         removal_order_ref: String::new(),

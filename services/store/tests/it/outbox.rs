@@ -98,7 +98,10 @@ async fn holds_block_claims_while_active<S: Store + Probe>(s: S) {
     s.insert_hold(&hold("released", "video", "c", T0 + 10_000, "agency-b"))
         .await
         .unwrap();
-    s.release_hold("released", T0 - 1).await.unwrap().unwrap();
+    s.release_hold("released", T0 - 1, "europol")
+        .await
+        .unwrap()
+        .unwrap();
     s.insert_hold(&hold("elsewhere", "social", "d", T0 + 10_000, "agency-b"))
         .await
         .unwrap();
@@ -153,11 +156,19 @@ async fn hold_bookkeeping<S: Store + Probe>(s: S) {
     }
     assert_eq!(s.get_hold("h1").await.unwrap(), Some(h1));
 
-    let released = s.release_hold("h1", T0 + 5).await.unwrap().unwrap();
+    let released = s
+        .release_hold("h1", T0 + 5, "europol")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(released.released_at, Some(T0 + 5));
-    let again = s.release_hold("h1", T0 + 6).await.unwrap().unwrap();
+    let again = s
+        .release_hold("h1", T0 + 6, "europol")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(again.released_at, Some(T0 + 5));
-    assert_eq!(s.release_hold("none", T0).await.unwrap(), None);
+    assert_eq!(s.release_hold("none", T0, "europol").await.unwrap(), None);
     assert_eq!(s.get_hold("none").await.unwrap(), None);
 
     let ids = |hs: Vec<Hold>| hs.into_iter().map(|h| h.id).collect::<Vec<_>>();

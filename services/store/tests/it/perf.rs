@@ -18,7 +18,9 @@ conformance!(
 async fn delivery_writes_of_10k_targets<S: Store + Probe>(s: S) {
     const N: usize = 10_000;
     const BATCH: u32 = 500;
-    s.insert_action_day(&day("op", T0)).await.unwrap();
+    s.insert_action_day(&day("op", T0), "europol")
+        .await
+        .unwrap();
     let items: Vec<NewReferral> = (0..N)
         .map(|i| {
             let mut it = item("video", &format!("example.org/v/{i:06}"));

@@ -8,8 +8,10 @@ conformance!(platform_counts_of_a_scenario);
 
 async fn platform_counts_of_a_scenario<S: Store + Probe>(s: S) {
     let h = T0 + 1000; // H-hour
-    s.insert_action_day(&day("op", h)).await.unwrap();
-    s.insert_action_day(&day("other", h)).await.unwrap();
+    s.insert_action_day(&day("op", h), "europol").await.unwrap();
+    s.insert_action_day(&day("other", h), "europol")
+        .await
+        .unwrap();
     let names = [
         "blocked", "gone", "notfound", "geo", "rejected", "acked", "failed", "inflight", "held",
         "pending",

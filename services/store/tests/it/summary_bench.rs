@@ -102,7 +102,7 @@ async fn fill<S: Store + Raw>(s: &S) {
     let mut d = day(DAY, H);
     d.platforms = (0..10).map(|p| format!("p{p}")).collect();
     d.agencies = (0..20).map(|a| format!("a{a}")).collect();
-    s.insert_action_day(&d).await.unwrap();
+    s.insert_action_day(&d, "europol").await.unwrap();
     let blob = if S::PG { "'\\x00'::bytea" } else { "x'00'" };
     let overriding = if S::PG { "OVERRIDING SYSTEM VALUE" } else { "" };
     // 20 lists (one per agency), 1 000 000 targets: 10 % removal orders; 97 % delivered,

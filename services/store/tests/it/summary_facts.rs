@@ -45,8 +45,10 @@ fn pct(count: i64, p50: i64, p90: i64, p99: i64) -> LatencyPercentiles {
 
 async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
     let h = T0 + 1000; // H-hour = due_at of every list
-    s.insert_action_day(&day("op", h)).await.unwrap();
-    s.insert_action_day(&day("other", h)).await.unwrap();
+    s.insert_action_day(&day("op", h), "europol").await.unwrap();
+    s.insert_action_day(&day("other", h), "europol")
+        .await
+        .unwrap();
 
     // (list, agency, items); v1..v3 are removal orders; v1 is referred by both agencies,
     // v2 twice by agency-a.

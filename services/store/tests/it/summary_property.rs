@@ -148,7 +148,9 @@ async fn step<S: Store>(s: &S, c: &mut Case, op: &Op) {
         Op::ReleaseHold(pick) => {
             if !c.holds.is_empty() {
                 let id = c.holds[pick % c.holds.len()].clone();
-                s.release_hold(&id, c.now).await.expect("release hold");
+                s.release_hold(&id, c.now, "europol")
+                    .await
+                    .expect("release hold");
             }
         }
         Op::Claim { platform, take } => {
@@ -263,7 +265,7 @@ async fn run_case<S: Store + Probe>(s: &S, n: u32, ops: &[Op]) -> Result<(), Tes
         ..Default::default()
     };
     for (d, h) in H.iter().enumerate() {
-        s.insert_action_day(&day(&c.day(d), T0 + h))
+        s.insert_action_day(&day(&c.day(d), T0 + h), "europol")
             .await
             .expect("day");
     }

@@ -30,7 +30,7 @@ async fn sqlite_locked_by_another_process_is_transient() {
         .expect("lock");
     let started = Instant::now();
     let e = s
-        .upsert_organization(&org("agency-a", Role::Agency))
+        .upsert_organization(&org("agency-a", Role::Agency), "europol")
         .await
         .expect_err("the write lock is held");
     assert!(e.is_transient(), "{e:?} should be transient");
@@ -39,7 +39,7 @@ async fn sqlite_locked_by_another_process_is_transient() {
         .execute(&mut tool)
         .await
         .expect("unlock");
-    s.upsert_organization(&org("agency-a", Role::Agency))
+    s.upsert_organization(&org("agency-a", Role::Agency), "europol")
         .await
         .expect("the retry succeeds");
 
@@ -60,7 +60,7 @@ async fn postgres_going_away_is_transient() {
     let s = PgStore::connect(&relay.url(db.url()))
         .await
         .expect("connect through the relay");
-    s.upsert_organization(&org("agency-a", Role::Agency))
+    s.upsert_organization(&org("agency-a", Role::Agency), "europol")
         .await
         .expect("write");
 
@@ -69,7 +69,7 @@ async fn postgres_going_away_is_transient() {
     let e = s.get_organization("agency-a").await.expect_err("no server");
     assert!(e.is_transient(), "{e:?} should be transient");
     let e = s
-        .upsert_organization(&org("agency-b", Role::Agency))
+        .upsert_organization(&org("agency-b", Role::Agency), "europol")
         .await
         .expect_err("no server");
     assert!(e.is_transient(), "{e:?} should be transient");
