@@ -307,6 +307,11 @@ seed = 2026
         s.await??;
     }
     hub.await??;
+    let pending: u64 = last.platforms.iter().map(|p| p.pending).sum();
+    anyhow::ensure!(
+        pending == 0,
+        "{pending} delivered targets got no decision within 90 s of H-hour"
+    );
     Ok(())
 }
 

@@ -60,6 +60,8 @@ pub struct Pending {
     pub seq: i64,
     pub target_id: String,
     pub kind: Kind,
+    /// A takedown whose legal basis is REMOVAL_ORDER.
+    pub removal_order: bool,
     pub body: String,
 }
 
@@ -308,7 +310,9 @@ impl Inbox {
     /// The deliveries of batch `handoff_id`, in order.
     async fn members(&self, handoff_id: &str) -> Result<Vec<Pending>, InboxError> {
         let rows = sqlx::query(
-            "SELECT seq, target_id, kind, body FROM deliveries WHERE handoff_id = ? ORDER BY seq",
+            "SELECT seq, target_id, kind, body, \
+             json_extract(body, '$.legal_basis') = 'REMOVAL_ORDER' AS removal_order \
+             FROM deliveries WHERE handoff_id = ? ORDER BY seq",
         )
         .bind(handoff_id)
         .fetch_all(&self.pool)
@@ -324,6 +328,9 @@ impl Inbox {
                         seq,
                         reason: format!("unknown kind {kind:?}"),
                     })?,
+                    removal_order: row
+                        .try_get::<Option<bool>, _>("removal_order")?
+                        .unwrap_or(false),
                     body: row.try_get("body")?,
                 })
             })

@@ -3,7 +3,9 @@
 //! Per target, SHA-256(seed ‖ target id) gives a number u in [0, 1): u < block_share →
 //! BLOCKED; then reject_share → REJECTED (reject_reason); then gone_share → ALREADY_GONE;
 //! above that the target stays acknowledged only. A second number picks the delay, uniform
-//! in [min_delay_ms, max_delay_ms]. Withdrawals are answered RESTORED.
+//! in [min_delay_ms, max_delay_ms]. Withdrawals are answered RESTORED. A removal order is
+//! never rejected as NOT_A_VIOLATION (a binding order is executed or answered on an Annex
+//! III ground): with that reject_reason, its rejections are INSUFFICIENT_INFORMATION.
 
 use sha2::{Digest, Sha256};
 use takedown_protocol::pb;
@@ -50,6 +52,7 @@ impl Auto {
         &self,
         target_id: &str,
         kind: Kind,
+        removal_order: bool,
         handed_at_ms: i64,
     ) -> Option<(PlatformOutcome, i64)> {
         let s = &self.settings;
@@ -61,7 +64,13 @@ impl Auto {
             Kind::Withdrawal => (OutcomeName::Restored, None),
             Kind::Takedown if u < s.block_share => (OutcomeName::Blocked, None),
             Kind::Takedown if u < s.block_share + s.reject_share => {
-                (OutcomeName::Rejected, Some(self.reason))
+                let reason = match self.reason {
+                    ReasonName::NotAViolation if removal_order => {
+                        ReasonName::InsufficientInformation
+                    }
+                    r => r,
+                };
+                (OutcomeName::Rejected, Some(reason))
             }
             Kind::Takedown if u < s.block_share + s.reject_share + s.gone_share => {
                 (OutcomeName::AlreadyGone, None)
@@ -103,8 +112,12 @@ mod tests {
         let mut counts = [0usize; 4];
         for i in 0..4000 {
             let id = format!("t-{i}");
-            let d = a.decide(&id, Kind::Takedown, 1_000);
-            assert_eq!(d, a.decide(&id, Kind::Takedown, 1_000), "deterministic");
+            let d = a.decide(&id, Kind::Takedown, false, 1_000);
+            assert_eq!(
+                d,
+                a.decide(&id, Kind::Takedown, false, 1_000),
+                "deterministic"
+            );
             match d.map(|(o, due)| {
                 assert!((1_100..=1_200).contains(&due), "delay {due}");
                 o.outcome
@@ -121,10 +134,15 @@ mod tests {
         }
         let all = Auto::new(settings(1.0, 0.0, 0.0));
         assert!((0..100).all(|i| {
-            all.decide(&format!("x{i}"), Kind::Takedown, 0)
+            all.decide(&format!("x{i}"), Kind::Takedown, false, 0)
                 .is_some_and(|(o, _)| o.outcome == OutcomeName::Blocked)
         }));
-        let (o, _) = all.decide("w", Kind::Withdrawal, 0).unwrap();
+        let (o, _) = all.decide("w", Kind::Withdrawal, false, 0).unwrap();
         assert_eq!(o.outcome, OutcomeName::Restored);
+        // A removal order is refused on an Annex III ground, never as no violation.
+        let refuse = Auto::new(settings(0.0, 1.0, 0.0));
+        let reason = |ro| refuse.decide("r", Kind::Takedown, ro, 0).unwrap().0.reason;
+        assert_eq!(reason(false), Some(ReasonName::NotAViolation));
+        assert_eq!(reason(true), Some(ReasonName::InsufficientInformation));
     }
 }

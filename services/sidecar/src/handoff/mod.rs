@@ -80,7 +80,7 @@ impl Platform {
             Self::Auto(a) => Ok(batch
                 .targets
                 .iter()
-                .filter_map(|t| a.decide(&t.target_id, t.kind, batch.attempted_at))
+                .filter_map(|t| a.decide(&t.target_id, t.kind, t.removal_order, batch.attempted_at))
                 .collect()),
         }
     }
