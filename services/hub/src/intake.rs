@@ -125,8 +125,9 @@ pub async fn submit<S: Store>(
         return Err(ApiError::invalid(
             "signature",
             format!(
-                "signature action day {:?} is not the list's {:?}",
-                claims.action_day, list.action_day_id
+                "the signature names {} but the list names {}",
+                day_phrase(claims.action_day.as_deref()),
+                day_phrase(list.action_day_id.as_deref())
             ),
         ));
     }
@@ -344,4 +345,12 @@ fn check_item(
         removal_order_ref: r.removal_order_ref,
         item,
     })
+}
+
+/// "action day \"d1\"" or "no action day", for messages.
+fn day_phrase(day: Option<&str>) -> String {
+    match day {
+        Some(d) => format!("action day {d:?}"),
+        None => "no action day".into(),
+    }
 }

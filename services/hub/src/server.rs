@@ -174,7 +174,12 @@ pub async fn run<S: Store>(
         .saturating_mul(2)
         .saturating_add(1 << 20);
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, backend = ?takedown_store::Backend::of_url(&config.database_url).ok(), "hub listening");
+    let backend = match takedown_store::Backend::of_url(&config.database_url) {
+        Ok(takedown_store::Backend::Sqlite) => "sqlite",
+        Ok(takedown_store::Backend::Postgres) => "postgres",
+        Err(_) => "unknown",
+    };
+    tracing::info!(%addr, backend, "hub listening");
     let drain = {
         let background = background.clone();
         let health_reporter = health_reporter.clone();

@@ -93,8 +93,14 @@ pub fn check_public_key(public_key_pem: &[u8]) -> Result<(), SignatureError> {
 
 /// The key id a signature names, read before verification to pick the key.
 pub fn key_id(jws: &str) -> Result<String, SignatureError> {
-    let header =
-        jsonwebtoken::decode_header(jws).map_err(|e| SignatureError::Malformed(e.to_string()))?;
+    let header = jsonwebtoken::decode_header(jws).map_err(|e| {
+        // An algorithm the JWT library does not know ("none", say) is a wrong algorithm,
+        // not a list of every algorithm it does know.
+        match header_alg(jws) {
+            Some(alg) if alg != "EdDSA" => SignatureError::WrongAlgorithm,
+            _ => SignatureError::Malformed(e.to_string()),
+        }
+    })?;
     if header.alg != Algorithm::EdDSA {
         return Err(SignatureError::WrongAlgorithm);
     }
@@ -102,6 +108,17 @@ pub fn key_id(jws: &str) -> Result<String, SignatureError> {
         .kid
         .filter(|k| !k.is_empty())
         .ok_or(SignatureError::MissingKid)
+}
+
+/// The `alg` of a compact JWS's header, read leniently.
+fn header_alg(jws: &str) -> Option<String> {
+    use base64::Engine;
+    let head = jws.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(head.trim_end_matches('='))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("alg")?.as_str().map(String::from)
 }
 
 fn decode_claims(jws: &str, public_key_pem: &[u8]) -> Result<ListClaims, SignatureError> {
@@ -189,6 +206,21 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_algorithm_is_named_plainly() {
+        use base64::Engine;
+        let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let none = format!("{}.{}.", b64(r#"{"alg":"none","kid":"k1"}"#), b64("{}"));
+        let err = key_id(&none).unwrap_err();
+        assert!(matches!(err, SignatureError::WrongAlgorithm), "{err:?}");
+        assert_eq!(err.to_string(), "signature algorithm must be EdDSA");
+        // Not a JWS at all: malformed, whatever the library says.
+        assert!(matches!(
+            key_id("nonsense"),
+            Err(SignatureError::Malformed(_))
+        ));
+    }
 
     /// A fresh Ed25519 key pair: (PKCS#8 private PEM, SPKI public PEM).
     fn key_pair() -> (String, String) {
