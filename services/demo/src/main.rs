@@ -282,8 +282,17 @@ seed = 2026
         let s = summary.get_action_day_summary(get()).await?.into_inner();
         let pending: u64 = s.platforms.iter().map(|p| p.pending).sum();
         let delivered: u64 = s.platforms.iter().map(|p| p.delivered).sum();
+        // Delivered, no decision yet (targets still on their way are not counted here).
+        let undecided: u64 = s
+            .platforms
+            .iter()
+            .map(|p| {
+                let decided = p.blocked + p.already_gone + p.not_found + p.geo_blocked + p.rejected;
+                p.delivered.saturating_sub(decided)
+            })
+            .sum();
         println!(
-            "  +{:>5.1} s  delivered {delivered:>4}  awaiting a decision {pending:>4}",
+            "  +{:>5.1} s  delivered {delivered:>4}  awaiting a decision {undecided:>4}",
             (now_millis() - h_hour) as f64 / 1000.0
         );
         if pending == 0 || tokio::time::Instant::now() > deadline {
@@ -292,6 +301,13 @@ seed = 2026
         tokio::time::sleep(Duration::from_millis(1_000)).await;
     };
     print_summary(&last);
+    let held: u64 = last.platforms.iter().map(|p| p.held).sum();
+    if held > 0 {
+        println!(
+            "\n{held} referred target(s) held back by a deconfliction hold: not delivered while \
+             the hold stands (the platform never learns of it)."
+        );
+    }
     println!(
         "\nFiles (PKI, databases, signed lists) are in {}{}",
         dir.display(),
