@@ -31,7 +31,7 @@ span.why { color: #666666; font-size: 11px; white-space: normal; }
 th, td { border: 1px solid #c8c8c8; padding: 4px 6px; vertical-align: top; }
 th { background: #eef1f5; text-align: center; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-th.name { text-align: left; background: transparent; min-width: 5em; overflow-wrap: anywhere; }
+th.name { text-align: left; background: transparent; min-width: 7em; overflow-wrap: anywhere; }
 div.wide { overflow-x: auto; }
 span.q { color: #666666; font-size: 11px; }
 tbody tr:nth-child(even) { background: #f8f9fb; }

@@ -137,6 +137,19 @@ pub fn blocks_chart(s: &ActionDaySummary) -> Markup {
             (b.platform.as_str(), points)
         })
         .collect();
+    // Every curve starts from 0 at H-hour, not at its first bucket.
+    let h_hour = s.starts_at.as_ref().map(to_millis);
+    let series: Vec<(&str, Vec<(i64, u64)>)> = series
+        .into_iter()
+        .map(|(platform, mut points)| {
+            if let (Some(h), Some(&(t, _))) = (h_hour, points.first())
+                && h < t
+            {
+                points.insert(0, (h, 0));
+            }
+            (platform, points)
+        })
+        .collect();
     let times = series.iter().flat_map(|(_, p)| p.iter().map(|(t, _)| *t));
     let (Some(first), Some(last)) = (times.clone().min(), times.max()) else {
         return html! {
@@ -146,7 +159,6 @@ pub fn blocks_chart(s: &ActionDaySummary) -> Markup {
             }
         };
     };
-    let h_hour = s.starts_at.as_ref().map(to_millis);
     let start = h_hour.map_or(first, |h| h.min(first));
     let (start, end) = if last > start {
         // A little room on the left, so that an H-hour at the start stays visible.
@@ -235,6 +247,22 @@ pub fn blocks_chart(s: &ActionDaySummary) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_curve_starts_from_zero_at_h_hour() {
+        let page = blocks_chart(&crate::report::sample::summary()).into_string();
+        // The first point of each polyline: at y = 0 blocked, all at the same x (H-hour).
+        let first: Vec<(&str, &str)> = page
+            .split("points=\"")
+            .skip(1)
+            .filter_map(|p| p.split(' ').next()?.split_once(','))
+            .collect();
+        assert!(first.len() >= 2, "{page}");
+        for (x, y) in &first {
+            assert_eq!(*y, px(BOTTOM), "a curve starts above 0 at x = {x}");
+            assert_eq!(*x, first[0].0, "the curves start at different times");
+        }
+    }
 
     #[test]
     fn scales_map_linearly() {
