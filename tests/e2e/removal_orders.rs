@@ -170,15 +170,7 @@ async fn a_removal_order_is_not_rejected_as_not_a_violation(backend: Backend) {
             removal_order("telegram", "@ordered", "RO-2026-DE-90"),
         ],
     );
-    let ids = w
-        .as_org("agency-de")
-        .await
-        .referral
-        .submit_referral_list(request(&list))
-        .await
-        .expect("submit")
-        .into_inner()
-        .target_ids;
+    let ids = w.submit("agency-de", &list).await;
     eventually(LONG, "both acknowledged", || async {
         w.db.scalar("SELECT COUNT(*) FROM targets WHERE acked_at IS NOT NULL")
             .await
@@ -268,15 +260,7 @@ async fn the_summary_and_the_tco_export_run_one_clock(backend: Backend) {
             removal_order("telegram", "@clarified", "RO-2026-DE-92"),
         ],
     );
-    let ids = w
-        .as_org("agency-de")
-        .await
-        .referral
-        .submit_referral_list(request(&list))
-        .await
-        .expect("submit")
-        .into_inner()
-        .target_ids;
+    let ids = w.submit("agency-de", &list).await;
     eventually(LONG, "both delivered", || async {
         w.db.scalar("SELECT COUNT(*) FROM targets WHERE delivered_at IS NOT NULL")
             .await

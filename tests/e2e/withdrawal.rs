@@ -3,12 +3,8 @@
 
 use takedown_protocol::pb::{self, TargetState};
 use takedown_tests::{
-    Backend, LONG, eventually,
-    hub::HubOptions,
-    lists::{referral, request},
-    pki::COORDINATOR,
-    sidecar::AutoPolicy,
-    world::World,
+    Backend, LONG, eventually, hub::HubOptions, lists::referral, pki::COORDINATOR,
+    sidecar::AutoPolicy, world::World,
 };
 
 both_backends!(an_agency_withdraws_only_its_own_referral);
@@ -43,24 +39,8 @@ async fn an_agency_withdraws_only_its_own_referral(backend: Backend) {
         None,
         vec![referral("telegram", "https://t.me/shared_w")],
     );
-    let fr_ids = w
-        .as_org("agency-fr")
-        .await
-        .referral
-        .submit_referral_list(request(&fr))
-        .await
-        .expect("fr submits")
-        .into_inner()
-        .target_ids;
-    let de_ids = w
-        .as_org("agency-de")
-        .await
-        .referral
-        .submit_referral_list(request(&de))
-        .await
-        .expect("de submits")
-        .into_inner()
-        .target_ids;
+    let fr_ids = w.submit("agency-fr", &fr).await;
+    let de_ids = w.submit("agency-de", &de).await;
     assert_eq!(fr_ids[0], de_ids[0], "one target, referred by both");
     let shared = fr_ids[0].clone();
     eventually(LONG, "both targets blocked", || async {

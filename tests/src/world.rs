@@ -98,6 +98,22 @@ impl World {
             .expect("connect to hub")
     }
 
+    /// Submits `list` as `org` (its signing agency); the target id of each item.
+    pub async fn submit(
+        &self,
+        org: &str,
+        list: &takedown_protocol::list::SignedList,
+    ) -> Vec<String> {
+        self.as_org(org)
+            .await
+            .referral
+            .submit_referral_list(crate::lists::request(list))
+            .await
+            .unwrap_or_else(|e| panic!("{org} submits {}: {e}", list.list_id))
+            .into_inner()
+            .target_ids
+    }
+
     /// Starts the sidecar of `platform` on its reserved port.
     pub async fn sidecar(
         &self,

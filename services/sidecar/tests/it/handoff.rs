@@ -90,11 +90,8 @@ async fn post_raw(
     )
 }
 
-#[tokio::test]
-async fn webhook_receives_batches_and_decisions_come_back() {
-    let env = Env::new();
-    let key = AgencyKey::generate(AGENCY, "fr-1");
-    let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
+/// A fake platform's webhook receiver, and a sidecar in webhook mode handing to it.
+async fn webhook_sidecar(env: &Env, hub_addr: std::net::SocketAddr) -> (FakePlatform, Sidecar) {
     let platform = FakePlatform::default();
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hook_addr = l.local_addr().unwrap();
@@ -107,7 +104,15 @@ async fn webhook_receives_batches_and_decisions_come_back() {
         PLATFORM,
         &format!("mode = \"webhook\"\nurl = \"http://{hook_addr}/hook\"\ntoken = \"s3cret\"\nsecret = \"{SECRET}\""),
     );
-    let sidecar = Sidecar::start(cfg).await;
+    (platform, Sidecar::start(cfg).await)
+}
+
+#[tokio::test]
+async fn webhook_receives_batches_and_decisions_come_back() {
+    let env = Env::new();
+    let key = AgencyKey::generate(AGENCY, "fr-1");
+    let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
+    let (platform, sidecar) = webhook_sidecar(&env, hub_addr).await;
     let list = key.sign("list-1", channels("chan", 3));
     let deliveries: Vec<_> = (0..3).map(|i| list.takedown(i)).collect();
     let targets: Vec<String> = deliveries.iter().map(|d| d.target_id.clone()).collect();
@@ -259,19 +264,7 @@ async fn a_removal_order_is_not_rejected_as_not_a_violation() {
     let env = Env::new();
     let key = AgencyKey::generate(AGENCY, "fr-1");
     let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
-    let platform = FakePlatform::default();
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook_addr = l.local_addr().unwrap();
-    let app = Router::new()
-        .route("/hook", post(hook))
-        .with_state(platform.clone());
-    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
-    let cfg = env.config(
-        hub_addr,
-        PLATFORM,
-        &format!("mode = \"webhook\"\nurl = \"http://{hook_addr}/hook\"\ntoken = \"s3cret\"\nsecret = \"{SECRET}\""),
-    );
-    let sidecar = Sidecar::start(cfg).await;
+    let (_platform, sidecar) = webhook_sidecar(&env, hub_addr).await;
     let list = key.sign(
         "list-ro",
         vec![
