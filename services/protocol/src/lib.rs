@@ -7,6 +7,7 @@
 //! - [`pb`]: the generated `takedown.v1` messages, clients and servers.
 //! - [`audit`]: the audit log's canonical entry encoding, hash chain and offline verifier.
 //! - [`codec`]: the gRPC codec: prost, with undecodable messages as `INVALID_ARGUMENT`.
+//! - [`keyset`]: the coordinator-signed key-set statements and the trust that checks them.
 //! - [`list`]: building and signing a referral list.
 //! - [`merkle`]: Merkle root, inclusion proofs and their verification (RFC 6962 §2.1).
 //! - [`signing`]: the list JWS (EdDSA): claims, sign, verify.
@@ -18,6 +19,7 @@
 pub mod audit;
 pub mod codec;
 pub mod ident;
+pub mod keyset;
 pub mod list;
 pub mod merkle;
 pub mod signing;
