@@ -117,21 +117,14 @@ async fn every_rpc_against_every_role(backend: Backend) {
             ),
             PermissionDenied
         );
-        let key = pb::RegisterAgencyKeyRequest {
-            agency_id: "agency-fr".into(),
-            kid: "x".into(),
-            public_key_pem: fr_key.public_pem.clone(),
-        };
+        // Even a statement a real root signed is a coordinator's to publish.
+        let jws = w.sign_key_set(&w.key_set.lock().unwrap().clone());
         assert_eq!(
-            code(&c.directory.register_agency_key(key).await),
-            PermissionDenied
-        );
-        let revoke = pb::RevokeAgencyKeyRequest {
-            kid: fr_key.kid.clone(),
-            reason: "x".into(),
-        };
-        assert_eq!(
-            code(&c.directory.revoke_agency_key(revoke).await),
+            code(
+                &c.directory
+                    .publish_key_set(pb::PublishKeySetRequest { jws })
+                    .await
+            ),
             PermissionDenied
         );
         let platform = pb::RegisterPlatformRequest {
@@ -179,14 +172,9 @@ async fn every_rpc_against_every_role(backend: Backend) {
         Ok
     );
     // Bad directory input is refused with the field named.
-    let bad = r
-        .coord
-        .directory
-        .register_agency_key(pb::RegisterAgencyKeyRequest {
-            agency_id: "agency-fr".into(),
-            kid: "bad".into(),
-            public_key_pem: "not a key".into(),
-        });
+    let bad = r.coord.directory.publish_key_set(pb::PublishKeySetRequest {
+        jws: "not a statement".into(),
+    });
     assert_eq!(code(&bad.await), InvalidArgument);
 
     // --- ActionDayService: a day with agency-fr and telegram only ---

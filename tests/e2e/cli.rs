@@ -58,22 +58,33 @@ async fn takedownctl_drives_the_real_hub(backend: Backend) {
     );
     assert!(ok, "{err}");
     let pubkey = dir.join("keys/nl-1.pub.pem");
-    let (ok, _, err) = ctl(
+    // The coordinator publishes it in the next key-set statement, signed with the root.
+    let root_key = w.pki.root_key();
+    let add = format!("agency-nl:nl-1:{}", pubkey.display());
+    let (ok, out, err) = ctl(
         &w,
         COORDINATOR,
         &[
-            "directory",
-            "key",
-            "add",
-            "--agency",
-            "agency-nl",
-            "--kid",
-            "nl-1",
-            "--public-key",
-            pubkey.to_str().unwrap(),
+            "keys",
+            "publish",
+            "--root-key",
+            root_key.to_str().unwrap(),
+            "--add",
+            &add,
         ],
     );
     assert!(ok, "{err}");
+    assert!(out.contains("add key nl-1 of agency-nl"), "{out}");
+    assert!(
+        out.contains("published key-set statement version 2"),
+        "{out}"
+    );
+    let (ok, out, err) = ctl(&w, COORDINATOR, &["directory", "key", "list"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("key-set statement version 2") && out.contains("nl-1"),
+        "{out}"
+    );
     let (ok, out, err) = ctl(
         &w,
         COORDINATOR,
@@ -160,6 +171,56 @@ async fn takedownctl_drives_the_real_hub(backend: Backend) {
         summary.platforms[0].referred, 2,
         "two spellings, one target, plus the post"
     );
+    // The key turns out compromised since an hour ago: the coordinator is told that the
+    // embargoed list is void, before H-hour.
+    let an_hour_ago =
+        takedown_protocol::timestamp::utc(takedown_protocol::timestamp::now_millis() / 1000 - 3600);
+    let (ok, out, err) = ctl(
+        &w,
+        COORDINATOR,
+        &[
+            "keys",
+            "publish",
+            "--root-key",
+            root_key.to_str().unwrap(),
+            "--compromise",
+            "nl-1",
+            "--at",
+            &an_hour_ago,
+            "--reason",
+            "key leaked",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("1 list(s) signed with a key now compromised")
+            && out.contains("nl-list-1 of agency-nl")
+            && out.contains("still embargoed"),
+        "{out}"
+    );
+    // A root the hub does not pin cannot publish.
+    let (ok, _, err) = ctl(
+        &w,
+        COORDINATOR,
+        &["keys", "generate-root", "--out", "rogue"],
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = ctl(
+        &w,
+        COORDINATOR,
+        &[
+            "keys",
+            "publish",
+            "--root-key",
+            "rogue/root.key",
+            "--trust-root",
+            w.pki.root_public().to_str().unwrap(),
+            "--retire",
+            "nl-1",
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("which is not a trusted root"), "{err}");
 }
 
 async fn health_reflection_and_graceful_stop(backend: Backend) {

@@ -13,7 +13,7 @@ use takedown_tests::{
     hub::HubOptions,
     lists::{AgencyKey, referral, referrals, request},
     pki::{self, COORDINATOR},
-    world::World,
+    world::{World, statement_key},
 };
 use tonic::Code;
 
@@ -229,35 +229,37 @@ async fn every_bad_input_is_refused_whole(backend: Backend) {
         "agency-fr",
         request(&stranger.list("l-unknown", None, two())),
         inv,
-        "unknown signing key",
+        "is not in the coordinator's key-set statement",
     )
     .await;
-    // Revoked kid.
+    // A compromised key: lists it signs from the time named are void; a retired key
+    // signs no new list; a key of another agency is not the caller's.
     let k2 = AgencyKey::generate("agency-fr", "agency-fr-k2");
-    let mut coord = w.as_org(COORDINATOR).await;
-    coord
-        .directory
-        .register_agency_key(pb::RegisterAgencyKeyRequest {
-            agency_id: "agency-fr".into(),
-            kid: k2.kid.clone(),
-            public_key_pem: k2.public_pem.clone(),
-        })
-        .await
-        .unwrap();
-    coord
-        .directory
-        .revoke_agency_key(pb::RevokeAgencyKeyRequest {
-            kid: k2.kid.clone(),
-            reason: "rotated".into(),
-        })
-        .await
-        .unwrap();
+    let k3 = AgencyKey::generate("agency-fr", "agency-fr-k3");
+    let since = now_millis() / 1000 - 600;
+    w.publish_keys(|s| {
+        let mut lost = statement_key(&k2);
+        lost.compromised_since = Some(since);
+        lost.reason = "laptop stolen".into();
+        let mut old = statement_key(&k3);
+        old.retired_at = Some(since);
+        s.keys.extend([lost, old]);
+    })
+    .await;
     refused(
         &w,
         "agency-fr",
-        request(&k2.list("l-revoked", None, two())),
+        request(&k2.list("l-compromised", None, two())),
         inv,
-        "revoked",
+        "is compromised since",
+    )
+    .await;
+    refused(
+        &w,
+        "agency-fr",
+        request(&k3.list("l-retired", None, two())),
+        inv,
+        "was retired at",
     )
     .await;
     // Expired, not yet valid, too long a lifetime, wrong audience.

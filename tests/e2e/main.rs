@@ -31,6 +31,7 @@ mod decoding;
 mod delivery;
 mod handoff;
 mod intake;
+mod keys;
 mod multi_hub;
 mod outage;
 mod removal_orders;

@@ -261,7 +261,7 @@ async fn audit_export_of_an_action_day_verifies_and_transparency_matches(backend
         }
     }
     for k in [
-        "key_registered",
+        "key_set_published",
         "action_day_created",
         "list_accepted",
         "action_day_released",

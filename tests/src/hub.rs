@@ -25,6 +25,9 @@ pub struct HubOptions {
     /// PostgreSQL: the hub reaches its database through a [`takedown_store::testing::TcpRelay`]
     /// that the test can cut (`World::relay`), as if the server went away.
     pub relay_database: bool,
+    /// More coordinator roots the hub trusts besides the test PKI's (SPKI PEM files): a
+    /// hub whose configuration an attacker changed.
+    pub extra_roots: Vec<PathBuf>,
 }
 
 impl Default for HubOptions {
@@ -41,6 +44,7 @@ impl Default for HubOptions {
             max_list_items: 1_000,
             max_list_bytes: 1 << 20,
             relay_database: false,
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -86,6 +90,9 @@ ca = "{ca}"
 cert = "{cert}"
 key = "{key}"
 
+[trust]
+roots = [{roots}]
+
 [limits]
 max_list_items = {items}
 max_list_bytes = {bytes}
@@ -105,6 +112,11 @@ poll_ms = {poll}
                 ca = pki.ca_pem().display(),
                 cert = pki.cert("hub").display(),
                 key = pki.key("hub").display(),
+                roots = std::iter::once(pki.root_public())
+                    .chain(opts.extra_roots.iter().cloned())
+                    .map(|p| format!("{:?}", p.display().to_string()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 items = opts.max_list_items,
                 bytes = opts.max_list_bytes,
                 batch = opts.batch_size,

@@ -1,4 +1,5 @@
-//! A development PKI per test: the CA, the hub, a coordinator, agencies and platforms; and an
+//! A development PKI per test: the CA, the hub, a coordinator, agencies and platforms, the
+//! coordinator root key of key-set statements; and an
 //! untrusted PKI whose certificates the hub must refuse.
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ impl TestPki {
         std::fs::create_dir_all(dir).expect("pki dir");
         let ca = Ca::generate("test CA").expect("CA");
         ca.write(dir).expect("write CA");
+        takedown_net::pki::write_root_key(dir).expect("coordinator root key");
         let pki = Self {
             dir: dir.to_path_buf(),
             ca,
@@ -55,6 +57,14 @@ impl TestPki {
 
     pub fn ca_pem(&self) -> PathBuf {
         self.dir.join("ca.pem")
+    }
+    /// The coordinator root's public key, which the hub and the sidecars pin.
+    pub fn root_public(&self) -> PathBuf {
+        self.dir.join(takedown_net::pki::DEV_ROOT_PUBLIC)
+    }
+    /// The coordinator root's private key, which signs key-set statements.
+    pub fn root_key(&self) -> PathBuf {
+        self.dir.join(takedown_net::pki::DEV_ROOT_KEY)
     }
     pub fn cert(&self, id: &str) -> PathBuf {
         self.dir.join(format!("{id}.pem"))

@@ -124,6 +124,9 @@ ca = "{ca}"
 cert = "{cert}"
 key = "{key}"
 
+[trust]
+roots = ["{root}"]
+
 {integration}
 [report]
 batch_size = 1000
@@ -131,6 +134,7 @@ interval_ms = 100
 "#,
                 inbox = inbox.display(),
                 ca = pki.ca_pem().display(),
+                root = pki.root_public().display(),
                 cert = pki.cert(platform).display(),
                 key = pki.key(platform).display(),
                 top = integration.top_level(),
@@ -222,6 +226,16 @@ interval_ms = 100
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// The newest key-set statement version the sidecar accepted (kept in its inbox).
+    pub async fn key_set_version(&self) -> Option<i64> {
+        let mut c = self.conn().await?;
+        sqlx::query("SELECT MAX(version) FROM key_sets")
+            .fetch_one(&mut c)
+            .await
+            .ok()
+            .and_then(|r| r.get::<Option<i64>, _>(0))
     }
 
     /// Withdrawals stored in the inbox.

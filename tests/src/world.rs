@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use takedown_protocol::pb;
+use takedown_protocol::{
+    keyset::{self, KeySetClaims, StatementKey},
+    pb,
+};
 use tempfile::TempDir;
 
 use crate::{
@@ -23,6 +26,8 @@ pub struct World {
     pub keys: BTreeMap<String, AgencyKey>,
     /// Reserved sidecar port per platform.
     pub sidecar_ports: BTreeMap<String, u16>,
+    /// The key-set statement in force, as the coordinator last signed it.
+    pub key_set: std::sync::Mutex<KeySetClaims>,
     /// The relay between the hub and PostgreSQL (`HubOptions::relay_database`).
     pub relay: Option<takedown_store::testing::TcpRelay>,
     pub dir: TempDir,
@@ -47,6 +52,12 @@ impl World {
             db,
             pki,
             keys: BTreeMap::new(),
+            key_set: std::sync::Mutex::new(KeySetClaims {
+                version: 0,
+                iat: 0,
+                keys: Vec::new(),
+                roots: Vec::new(),
+            }),
             sidecar_ports: BTreeMap::new(),
             relay,
             dir,
@@ -67,16 +78,10 @@ impl World {
                 .await
                 .expect("register agency");
             let key = AgencyKey::generate(a, &format!("{a}-k1"));
-            c.directory
-                .register_agency_key(pb::RegisterAgencyKeyRequest {
-                    agency_id: a.to_string(),
-                    kid: key.kid.clone(),
-                    public_key_pem: key.public_pem.clone(),
-                })
-                .await
-                .expect("register key");
             self.keys.insert(a.to_string(), key);
         }
+        let keys: Vec<StatementKey> = self.keys.values().map(statement_key).collect();
+        self.publish_keys(|s| s.keys = keys).await;
         for p in PLATFORMS {
             let port = crate::free_port();
             c.directory
@@ -89,6 +94,41 @@ impl World {
                 .expect("register platform");
             self.sidecar_ports.insert(p.to_string(), port);
         }
+    }
+
+    /// Signs `claims` with the test PKI's coordinator root.
+    pub fn sign_key_set(&self, claims: &KeySetClaims) -> String {
+        let public = std::fs::read_to_string(self.pki.root_public()).expect("root public key");
+        let private = std::fs::read(self.pki.root_key()).expect("root key");
+        keyset::sign(
+            claims,
+            &keyset::thumbprint(&public).expect("root"),
+            &private,
+        )
+        .expect("sign key set")
+    }
+
+    /// The coordinator's next key-set statement: the one in force changed by `change`,
+    /// under the next version, signed with the root and published.
+    pub async fn publish_keys(
+        &self,
+        change: impl FnOnce(&mut KeySetClaims),
+    ) -> pb::KeySetStatement {
+        let claims = {
+            let mut held = self.key_set.lock().expect("key set");
+            change(&mut held);
+            held.version += 1;
+            held.iat = takedown_protocol::timestamp::now_millis() / 1000;
+            held.clone()
+        };
+        let jws = self.sign_key_set(&claims);
+        self.as_org(COORDINATOR)
+            .await
+            .directory
+            .publish_key_set(pb::PublishKeySetRequest { jws })
+            .await
+            .expect("publish key set")
+            .into_inner()
     }
 
     /// Clients acting as `org` (its certificate from the test PKI).
@@ -178,5 +218,18 @@ impl World {
             .await
             .expect("create action day")
             .into_inner()
+    }
+}
+
+/// `key` as a statement states it: valid from a day ago, neither retired nor compromised.
+pub fn statement_key(key: &AgencyKey) -> StatementKey {
+    StatementKey {
+        agency_id: key.agency.clone(),
+        kid: key.kid.clone(),
+        public_key_pem: key.public_pem.clone(),
+        valid_from: takedown_protocol::timestamp::now_millis() / 1000 - 86_400,
+        retired_at: None,
+        compromised_since: None,
+        reason: String::new(),
     }
 }

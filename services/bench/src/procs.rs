@@ -249,12 +249,16 @@ ca = "{ca}"
 cert = "{cert}"
 key = "{key}"
 
+[trust]
+roots = ["{root}"]
+
 [limits]
 max_list_items = {items}
 max_list_bytes = {bytes}
 "#,
                 db = db.url,
                 ca = pki.ca_pem().display(),
+                root = pki.root_public().display(),
                 cert = pki.cert("hub").display(),
                 key = pki.key("hub").display(),
                 items = max_list_items.max(defaults.limits.max_list_items),
@@ -346,6 +350,9 @@ ca = "{ca}"
 cert = "{cert}"
 key = "{key}"
 
+[trust]
+roots = ["{root}"]
+
 [integration]
 mode = "auto"
 block_share = 0.8
@@ -356,6 +363,7 @@ max_delay_ms = 0
 "#,
                 inbox = inbox.display(),
                 ca = pki.ca_pem().display(),
+                root = pki.root_public().display(),
                 cert = pki.cert(platform).display(),
                 key = pki.key(platform).display(),
             ),

@@ -77,15 +77,28 @@ impl World {
                 })
                 .await
                 .context("register agency")?;
-            c.directory
-                .register_agency_key(pb::RegisterAgencyKeyRequest {
-                    agency_id: key.agency.clone(),
-                    kid: key.kid.clone(),
-                    public_key_pem: key.public_pem.clone(),
-                })
-                .await
-                .context("register key")?;
         }
+        // The coordinator's key-set statement of every agency key, signed with the root.
+        let claims = takedown_protocol::keyset::KeySetClaims {
+            version: 1,
+            iat: takedown_protocol::timestamp::now_millis() / 1000,
+            keys: keys
+                .iter()
+                .map(takedown_tests::world::statement_key)
+                .collect(),
+            roots: Vec::new(),
+        };
+        let public = std::fs::read_to_string(self.pki.root_public()).context("root public key")?;
+        let private = std::fs::read(self.pki.root_key()).context("root key")?;
+        let jws = takedown_protocol::keyset::sign(
+            &claims,
+            &takedown_protocol::keyset::thumbprint(&public)?,
+            &private,
+        )?;
+        c.directory
+            .publish_key_set(pb::PublishKeySetRequest { jws })
+            .await
+            .context("publish the key set")?;
         for p in PLATFORMS {
             let port = takedown_tests::free_port();
             c.directory

@@ -175,6 +175,58 @@ pub struct CertsIssueArgs {
 pub enum KeysCommand {
     /// A new Ed25519 signing key: <out>/<kid>.key and <out>/<kid>.pub.pem.
     Generate(KeysGenerateArgs),
+    /// A new coordinator root key: <out>/root.key and <out>/root.pub.pem. Keep the
+    /// private half offline; hubs and sidecars pin the public half (trust.roots).
+    GenerateRoot {
+        #[arg(long, value_name = "DIR", default_value = "root")]
+        out: PathBuf,
+    },
+    /// Sign the next key-set statement with a root key and publish it (coordinators):
+    /// the newest statement, with the changes asked for, under version + 1.
+    Publish(Box<KeysPublishArgs>),
+    /// Upload a statement signed elsewhere (`keys publish --out`) to the hub.
+    Upload {
+        /// The statement file (a compact JWS).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct KeysPublishArgs {
+    /// The root's private key (PKCS#8 PEM); it is read here and never sent.
+    #[arg(long, value_name = "FILE")]
+    pub root_key: PathBuf,
+    /// Another root the newest statement may be signed by (the signing root is trusted).
+    #[arg(long, value_name = "FILE")]
+    pub trust_root: Vec<PathBuf>,
+    /// Start from this statement file instead of asking the hub (offline signing).
+    #[arg(long, value_name = "FILE")]
+    pub current: Option<PathBuf>,
+    /// Write the signed statement here instead of publishing it (offline signing).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Add an agency key: AGENCY:KID:PUBLIC_KEY_FILE (`keys generate` writes <kid>.pub.pem).
+    #[arg(long, value_name = "AGENCY:KID:FILE")]
+    pub add: Vec<String>,
+    /// Retire a key: it signs no new list; what it signed before stands.
+    #[arg(long, value_name = "KID")]
+    pub retire: Vec<String>,
+    /// Declare a key compromised: everything it signed from --at on is void.
+    #[arg(long, value_name = "KID")]
+    pub compromise: Vec<String>,
+    /// When the retirement or compromise takes effect (RFC 3339, `now`, `+2h` ...);
+    /// for a compromise, the earliest time the key may have leaked.
+    #[arg(long, default_value = "now", allow_hyphen_values = true)]
+    pub at: String,
+    /// Why keys are retired or compromised, for the record.
+    #[arg(long, default_value = "")]
+    pub reason: String,
+    /// Endorse another root public key for the statements after this one.
+    #[arg(long, value_name = "FILE")]
+    pub endorse_root: Vec<PathBuf>,
+    /// Stop endorsing a root (by its thumbprint, root-...).
+    #[arg(long, value_name = "ROOT_KID")]
+    pub drop_root: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -270,7 +322,7 @@ pub enum DirectoryCommand {
     /// Organisations.
     #[command(subcommand)]
     Org(OrgCommand),
-    /// Agency list-signing keys.
+    /// Agency list-signing keys, as the newest key-set statement states them.
     #[command(subcommand)]
     Key(KeyCommand),
     /// Platforms and their sidecar endpoints.
@@ -304,24 +356,7 @@ pub enum OrgCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// Register an agency's public key.
-    Add {
-        #[arg(long, value_name = "ID")]
-        agency: String,
-        #[arg(long)]
-        kid: String,
-        /// SPKI PEM file (`keys generate` writes <kid>.pub.pem).
-        #[arg(long, value_name = "FILE")]
-        public_key: PathBuf,
-    },
-    /// Revoke a key.
-    Revoke {
-        #[arg(long)]
-        kid: String,
-        #[arg(long)]
-        reason: String,
-    },
-    /// List keys.
+    /// List the keys of the newest key-set statement (change them with `keys publish`).
     List {
         /// Only this agency's keys.
         #[arg(long, value_name = "ID")]

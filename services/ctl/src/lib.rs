@@ -14,6 +14,7 @@
 //! - [`client`]: the identity to present, the mTLS channel to the hub, hub errors.
 //! - [`pki`]: the development PKI (`certs dev`, `certs issue`).
 //! - [`keys`]: Ed25519 list-signing keys (`keys generate`).
+//! - [`keyset`]: the next key-set statement from the newest and the changes (`keys publish`).
 //! - [`listfile`]: CSV/JSON referral files → `Referral` messages, with precise errors.
 //! - [`envelope`]: the signed list file (`list sign` writes it, `list submit` reads it).
 //! - [`commands`]: one module per command group (`list`, `directory`, `action_day`, ...).
@@ -29,6 +30,7 @@ pub mod client;
 pub mod commands;
 pub mod envelope;
 pub mod keys;
+pub mod keyset;
 pub mod listfile;
 pub mod output;
 pub mod pki;

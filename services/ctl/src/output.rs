@@ -61,7 +61,8 @@ pub fn key_state(state: i32) -> &'static str {
     match KeyState::try_from(state).unwrap_or(KeyState::Unspecified) {
         KeyState::Unspecified => "unknown",
         KeyState::Active => "active",
-        KeyState::Revoked => "revoked",
+        KeyState::Revoked => "compromised",
+        KeyState::Retired => "retired",
     }
 }
 
@@ -98,7 +99,8 @@ mod tests {
         );
         assert_eq!(target_state(99, 0), "unknown");
         assert_eq!(role(Role::Coordinator as i32), "coordinator");
-        assert_eq!(key_state(KeyState::Revoked as i32), "revoked");
+        assert_eq!(key_state(KeyState::Revoked as i32), "compromised");
+        assert_eq!(key_state(KeyState::Retired as i32), "retired");
         assert_eq!(action_day_state(ActionDayState::Live as i32), "live");
     }
 }

@@ -16,6 +16,7 @@ use takedown_ctl::{envelope::Envelope, listfile};
 use takedown_net::{TlsMaterial, pki};
 use takedown_protocol::{
     ident::{Identity, IdentityRole, OrgId},
+    keyset,
     list::ListSpec,
     pb::{
         self, action_day_service_client::ActionDayServiceClient,
@@ -97,6 +98,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
             cert: certs.join("hub.pem"),
             key: certs.join("hub.key"),
         },
+        trust: takedown_hub::config::TrustConfig {
+            roots: vec![certs.join(takedown_net::pki::DEV_ROOT_PUBLIC)],
+        },
         delivery: takedown_hub::config::DeliveryConfig {
             poll_ms: 250,
             ..defaults.delivery.clone()
@@ -132,6 +136,8 @@ inbox = "{inbox}"
 ca = "{ca}"
 cert = "{cert}"
 key = "{key}"
+[trust]
+roots = ["{root}"]
 [integration]
 mode = "auto"
 block_share = {block}
@@ -147,6 +153,7 @@ seed = 2026
             ca = certs.join("ca.pem").display(),
             cert = certs.join(format!("{platform}.pem")).display(),
             key = certs.join(format!("{platform}.key")).display(),
+            root = certs.join(takedown_net::pki::DEV_ROOT_PUBLIC).display(),
         ))?;
         sidecars.push(tokio::spawn(takedown_sidecar::run(
             cfg,
@@ -174,7 +181,7 @@ seed = 2026
     let coord = connect(COORDINATOR).await?;
     let mut directory = DirectoryServiceClient::new(coord.clone());
 
-    step("Coordinator: registering agencies, their signing keys, and platforms");
+    step("Coordinator: registering agencies and platforms");
     let mut keys = Vec::new();
     for a in AGENCIES {
         directory
@@ -186,14 +193,7 @@ seed = 2026
             .await?;
         let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519)?;
         let kid = format!("{a}-2026-1");
-        directory
-            .register_agency_key(pb::RegisterAgencyKeyRequest {
-                agency_id: a.to_string(),
-                kid: kid.clone(),
-                public_key_pem: kp.public_key_pem(),
-            })
-            .await?;
-        keys.push((a.to_string(), kid, kp.serialize_pem()));
+        keys.push((a.to_string(), kid, kp.serialize_pem(), kp.public_key_pem()));
     }
     for (platform, endpoint) in &endpoints {
         directory
@@ -204,6 +204,39 @@ seed = 2026
             })
             .await?;
     }
+
+    // The key ceremony: the coordinator signs the agencies' public keys with its root key,
+    // offline (`takedownctl keys publish`); hub and sidecars pin the root's public half and
+    // believe no key the root did not sign, whatever the hub's database says.
+    let root_public = std::fs::read_to_string(certs.join(takedown_net::pki::DEV_ROOT_PUBLIC))?;
+    let root_kid = keyset::thumbprint(&root_public)?;
+    step(&format!(
+        "Coordinator: signing the agencies' keys with root key {root_kid} (offline) and publishing them"
+    ));
+    let now_s = now_millis() / 1000;
+    let statement = keyset::KeySetClaims {
+        version: 1,
+        iat: now_s,
+        keys: keys
+            .iter()
+            .map(|(agency, kid, _, public)| keyset::StatementKey {
+                agency_id: agency.clone(),
+                kid: kid.clone(),
+                public_key_pem: public.clone(),
+                valid_from: now_s - 60,
+                retired_at: None,
+                compromised_since: None,
+                reason: String::new(),
+            })
+            .collect(),
+        roots: Vec::new(),
+    };
+    let root_private = std::fs::read(certs.join(takedown_net::pki::DEV_ROOT_KEY))?;
+    directory
+        .publish_key_set(pb::PublishKeySetRequest {
+            jws: keyset::sign(&statement, &root_kid, &root_private)?,
+        })
+        .await?;
 
     let lead_ms = args.lead as i64 * 1000;
     let h_hour = now_millis() + lead_ms;
@@ -223,7 +256,7 @@ seed = 2026
         args.lead
     ));
 
-    for (agency, kid, key) in &keys {
+    for (agency, kid, key, _) in &keys {
         let path = demo_lists.join(format!("{agency}.csv"));
         let referrals = listfile::read_referrals(&path)
             .with_context(|| format!("reading {}", path.display()))?;

@@ -22,6 +22,7 @@ pub struct Config {
     /// The audience (`aud`) that list signatures must name.
     pub audience: String,
     pub tls: TlsConfig,
+    pub trust: TrustConfig,
     pub limits: Limits,
     pub delivery: DeliveryConfig,
     /// How long item bytes and notes are kept after the action.
@@ -39,6 +40,7 @@ impl std::fmt::Debug for Config {
             .field("hub_id", &self.hub_id)
             .field("audience", &self.audience)
             .field("tls", &self.tls)
+            .field("trust", &self.trust)
             .field("limits", &self.limits)
             .field("delivery", &self.delivery)
             .field("retention", &self.retention)
@@ -66,6 +68,15 @@ pub struct TlsConfig {
     pub ca: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
+}
+
+/// Whom the hub believes about agency keys.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustConfig {
+    /// Coordinator root public keys (SPKI PEM files). Agency keys are taken only from
+    /// key-set statements one of them signed (or that a statement they signed endorses).
+    pub roots: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -162,6 +173,9 @@ impl Default for Config {
                 ca: "certs/dev/ca.pem".into(),
                 cert: "certs/dev/hub.pem".into(),
                 key: "certs/dev/hub.key".into(),
+            },
+            trust: TrustConfig {
+                roots: vec!["certs/dev/root.pub.pem".into()],
             },
             limits: Limits {
                 max_list_items: 200_000,
@@ -265,6 +279,12 @@ impl Config {
             if path.as_os_str().is_empty() {
                 return bad(format!("{field} must not be empty"));
             }
+        }
+        if self.trust.roots.is_empty() || self.trust.roots.iter().any(|p| p.as_os_str().is_empty())
+        {
+            return bad(
+                "trust.roots must name at least one coordinator root public key file".into(),
+            );
         }
         if self.limits.max_list_items == 0 || self.limits.max_list_bytes == 0 {
             return bad("limits.max_list_items and limits.max_list_bytes must be positive".into());
@@ -384,6 +404,7 @@ mod tests {
                 ("TAKEDOWN_TLS__CA", "/certs/ca.pem"),
                 ("TAKEDOWN_TLS__CERT", "/certs/hub.pem"),
                 ("TAKEDOWN_TLS__KEY", "/certs/hub.key"),
+                ("TAKEDOWN_TRUST__ROOTS", r#"["/certs/root.pub.pem"]"#),
                 ("TAKEDOWN_LIMITS__MAX_LIST_ITEMS", "1000"),
                 ("TAKEDOWN_LIMITS__MAX_LIST_BYTES", "2048"),
                 ("TAKEDOWN_DELIVERY__BATCH_SIZE", "10"),

@@ -1,7 +1,8 @@
 //! Intake of a signed referral list: every check, then one store transaction.
 //!
 //! Checks, in order: size, decoding, item count, the caller is the list's agency, the
-//! signing key (known, not revoked, the caller's), the JWS (signature, audience, validity
+//! signing key (in the newest key-set statement, the caller's, usable when the list was
+//! signed), the JWS (signature, audience, validity
 //! window, lifetime), the claims against the list (issuer, list id, action day, item count,
 //! Merkle root), the action day (open, the agency and each item's platform take part), and
 //! each item (decodes, known platform, kind, target normalizes, legal basis). Any failure
@@ -13,6 +14,7 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use takedown_protocol::{
     ident::PlatformName,
+    keyset::{KeySet, KeyUseError},
     merkle,
     pb::{self, LegalBasis, TargetKind},
     signing, target, timestamp,
@@ -37,6 +39,7 @@ pub struct IntakeConfig {
 pub async fn submit<S: Store>(
     store: &S,
     cfg: &IntakeConfig,
+    keys: Option<&KeySet>,
     caller: &Caller,
     req: pb::SubmitReferralListRequest,
     now_ms: i64,
@@ -84,20 +87,23 @@ pub async fn submit<S: Store>(
     // The signing key.
     let kid =
         signing::key_id(&signature).map_err(|e| ApiError::invalid("signature", e.to_string()))?;
-    let key = store
-        .get_agency_key(&kid)
-        .await?
-        .ok_or_else(|| ApiError::invalid("signature", format!("unknown signing key {kid:?}")))?;
+    let keys = keys.ok_or_else(|| {
+        ApiError::FailedPrecondition(
+            "no agency keys have been published yet: a coordinator publishes a key-set \
+             statement first (takedownctl keys publish)"
+                .into(),
+        )
+    })?;
+    let key = keys.key(&kid).ok_or_else(|| {
+        ApiError::invalid(
+            "signature",
+            KeyUseError::Unknown { kid: kid.clone() }.to_string(),
+        )
+    })?;
     if key.agency_id != caller.id {
         return Err(ApiError::PermissionDenied(format!(
             "signing key {kid:?} belongs to another agency"
         )));
-    }
-    if key.revoked_at.is_some() {
-        return Err(ApiError::invalid(
-            "signature",
-            format!("signing key {kid:?} has been revoked"),
-        ));
     }
     let claims = signing::verify(
         &signature,
@@ -112,6 +118,10 @@ pub async fn submit<S: Store>(
             claims.iss, caller.id
         )));
     }
+    // Valid from, retired, compromised: judged at the time the list says it was signed,
+    // as every sidecar judges it again at delivery.
+    keys.check_use(&kid, &caller.id, claims.iat)
+        .map_err(|e| ApiError::invalid("signature", e.to_string()))?;
     if claims.jti != list.list_id {
         return Err(ApiError::invalid(
             "signature",
@@ -204,6 +214,8 @@ pub async fn submit<S: Store>(
             .unwrap_or(now_ms),
         accepted_at: now_ms,
         due_at,
+        kid,
+        signed_at: claims.iat,
     };
     let summary = match store.insert_list(&new_list, &checked.referrals).await? {
         IntakeResult::Accepted(s) => {

@@ -7,6 +7,7 @@
 //! - [`auth`]: the caller's organisation and role from its client certificate.
 //! - [`error`]: API errors and their one mapping to `tonic::Status`.
 //! - [`intake`]: verifying and storing a signed list.
+//! - [`keys`]: agency keys from the coordinator-signed key-set statements.
 //! - [`release`]: the H-hour scheduler.
 //! - [`retention`]: the background purge of item bytes and notes after the retention period.
 //! - [`transparency`]: the TCO figures and statement-of-reasons rows of an action day.
@@ -24,6 +25,7 @@ pub mod config;
 pub mod delivery;
 pub mod error;
 pub mod intake;
+pub mod keys;
 pub mod release;
 pub mod retention;
 pub mod server;

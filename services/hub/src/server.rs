@@ -28,11 +28,14 @@ use crate::{
     config::Config,
     delivery::{self, PlatformHealth, Wake},
     intake::IntakeConfig,
+    keys::KeyDirectory,
     release, retention,
 };
 
 /// How long in-flight work may take to finish after shutdown is asked for.
 const GRACE: Duration = Duration::from_secs(15);
+/// How often the hub looks for key-set statements published through another replica.
+const KEY_SET_FOLLOW: Duration = Duration::from_secs(2);
 
 /// Serves on `listener` until `shutdown` completes, then drains.
 pub async fn run<S: Store>(
@@ -54,6 +57,26 @@ pub async fn run<S: Store>(
         config.hub_id
     );
 
+    let roots = takedown_net::config::load_roots("trust.roots", &config.trust.roots)
+        .map_err(anyhow::Error::msg)?;
+    let keys = Arc::new(KeyDirectory::new(roots));
+    let in_force = keys
+        .load(&store)
+        .await
+        .context("reading the key-set statements")?;
+    match keys.current() {
+        Some(c) => tracing::info!(
+            version = c.set.version(),
+            keys = c.set.claims.keys.len(),
+            statements = in_force,
+            "agency keys from the newest key-set statement"
+        ),
+        None => tracing::warn!(
+            "no key-set statement published yet: every list is refused until a coordinator \
+             publishes agency keys (takedownctl keys publish)"
+        ),
+    }
+
     let wake = Wake::new();
     let health = PlatformHealth::default();
     let state = Arc::new(HubState {
@@ -64,6 +87,7 @@ pub async fn run<S: Store>(
         },
         wake: wake.clone(),
         health: health.clone(),
+        keys: keys.clone(),
     });
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -157,6 +181,10 @@ pub async fn run<S: Store>(
         health.clone(),
         background.clone(),
     ));
+    tasks.spawn(
+        keys.clone()
+            .follow(store.clone(), KEY_SET_FOLLOW, background.clone()),
+    );
     tasks.spawn(retention::run(
         store.clone(),
         config.retention.clone(),

@@ -85,6 +85,27 @@ impl<'de> Deserializer<'de> for FieldProbe<'_> {
     }
 }
 
+/// The coordinator root keys a verifier pins: SPKI PEM files, each named by its
+/// thumbprint. Refuses an empty list, an unreadable file and a key that is not Ed25519.
+pub fn load_roots(
+    field: &str,
+    paths: &[std::path::PathBuf],
+) -> Result<takedown_protocol::keyset::Roots, String> {
+    if paths.is_empty() {
+        return Err(format!(
+            "{field} must name at least one coordinator root public key (PEM file)"
+        ));
+    }
+    let mut pems = Vec::new();
+    for p in paths {
+        let pem = std::fs::read_to_string(p)
+            .map_err(|e| format!("{field}: cannot read {}: {e}", p.display()))?;
+        pems.push(pem);
+    }
+    takedown_protocol::keyset::Roots::from_pems(pems.iter().map(String::as_str))
+        .map_err(|e| format!("{field}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

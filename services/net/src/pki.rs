@@ -160,9 +160,28 @@ fn write_file(dir: &Path, name: &str, content: &str, secret: bool) -> Result<(),
     Ok(())
 }
 
-/// Generates a whole development PKI into `dir`: the CA, and for each identity a
-/// certificate named after its id (the hub's is `hub`). `dns_of` gives extra DNS names per
-/// identity (e.g. the compose service name).
+/// The development coordinator root key: `root.key` (PKCS#8, mode 0600) and
+/// `root.pub.pem`, which the hub and the sidecars pin (`trust.roots`) by default.
+pub const DEV_ROOT_KEY: &str = "root.key";
+pub const DEV_ROOT_PUBLIC: &str = "root.pub.pem";
+
+/// An Ed25519 key pair for signing key-set statements: (PKCS#8 PEM, SPKI PEM).
+pub fn generate_root_key() -> Result<(String, String), PkiError> {
+    let kp = KeyPair::generate_for(&rcgen::PKCS_ED25519)?;
+    Ok((kp.serialize_pem(), kp.public_key_pem()))
+}
+
+/// Writes a fresh root key pair into `dir` as [`DEV_ROOT_KEY`] and [`DEV_ROOT_PUBLIC`].
+pub fn write_root_key(dir: &Path) -> Result<(), PkiError> {
+    let (private, public) = generate_root_key()?;
+    write_file(dir, DEV_ROOT_KEY, &private, true)?;
+    write_file(dir, DEV_ROOT_PUBLIC, &public, false)
+}
+
+/// Generates a whole development PKI into `dir`: the CA, for each identity a certificate
+/// named after its id (the hub's is `hub`), and a coordinator root key for key-set
+/// statements ([`write_root_key`]). `dns_of` gives extra DNS names per identity (e.g. the
+/// compose service name).
 pub fn write_dev_pki(
     dir: &Path,
     identities: &[Identity],
@@ -173,6 +192,7 @@ pub fn write_dev_pki(
     for id in identities {
         ca.issue(id, &dns_of(id))?.write(dir, id.id.as_str())?;
     }
+    write_root_key(dir)?;
     Ok(ca)
 }
 

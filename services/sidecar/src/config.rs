@@ -17,6 +17,9 @@
 //! cert = "certs/telegram.pem"
 //! key = "certs/telegram.key"
 //!
+//! [trust]
+//! roots = ["certs/root.pub.pem"]    # coordinator root public keys, pinned
+//!
 //! [integration]
 //! mode = "auto"                     # or "webhook" / "command"
 //! block_share = 0.8
@@ -86,6 +89,8 @@ pub struct Config {
     #[serde(default = "default_hub_audience")]
     pub hub_audience: String,
     pub tls: TlsPaths,
+    /// Whom the sidecar believes about agency keys: not the hub.
+    pub trust: TrustPaths,
     /// The SQLite file of the inbox and outbox.
     #[serde(default = "default_inbox")]
     pub inbox: PathBuf,
@@ -102,7 +107,8 @@ pub struct Config {
     pub handoff: HandoffSettings,
     #[serde(default)]
     pub report: ReportSettings,
-    /// How long fetched agency keys are trusted before a full refresh (revocations).
+    /// How often the newest key-set statement is asked for, besides the stream the hub
+    /// pushes new ones on (a safety net for a stream that breaks silently).
     #[serde(default = "default_keys_refresh_secs")]
     pub keys_refresh_secs: u64,
 }
@@ -124,6 +130,16 @@ fn default_inbox() -> PathBuf {
 }
 fn default_keys_refresh_secs() -> u64 {
     300
+}
+
+/// The coordinator root public keys the platform pins.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustPaths {
+    /// SPKI PEM files. Agency keys are believed only from key-set statements one of them
+    /// signed, or a root endorsed by the newest statement accepted; the hub cannot forge
+    /// or roll back a statement.
+    pub roots: Vec<PathBuf>,
 }
 
 /// PEM files of the sidecar's own certificate and the CA.
@@ -429,6 +445,13 @@ impl Config {
                 return Err(invalid(field, "is empty"));
             }
         }
+        if self.trust.roots.is_empty() || self.trust.roots.iter().any(|p| p.as_os_str().is_empty())
+        {
+            return Err(invalid(
+                "trust.roots",
+                "must name at least one coordinator root public key file",
+            ));
+        }
         match &self.integration {
             Integration::Webhook(w) => {
                 let uri: http::Uri = w
@@ -532,6 +555,8 @@ mod tests {
         ca = "ca.pem"
         cert = "telegram.pem"
         key = "telegram.key"
+        [trust]
+        roots = ["root.pub.pem"]
     "#;
 
     #[test]
@@ -639,6 +664,10 @@ mod tests {
                     ("TAKEDOWN_SIDECAR_TLS__CA", "/certs/ca.pem"),
                     ("TAKEDOWN_SIDECAR_TLS__CERT", "/certs/tamtam.pem"),
                     ("TAKEDOWN_SIDECAR_TLS__KEY", "/certs/tamtam.key"),
+                    (
+                        "TAKEDOWN_SIDECAR_TRUST__ROOTS",
+                        r#"["/certs/root.pub.pem"]"#,
+                    ),
                     ("TAKEDOWN_SIDECAR_INBOX", "/data/inbox.db"),
                     ("TAKEDOWN_SIDECAR_LOG_FORMAT", "json"),
                     ("TAKEDOWN_SIDECAR_DECISIONS_LISTEN", "0.0.0.0:7080"),

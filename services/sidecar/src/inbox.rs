@@ -118,6 +118,13 @@ fn migrator() -> Migrator {
             include_str!("../migrations/0002_batches.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            3,
+            "key sets".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0003_key_sets.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 
@@ -506,6 +513,34 @@ impl Inbox {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Records an accepted key-set statement (again: no change).
+    pub async fn save_key_set(
+        &self,
+        version: u64,
+        jws: &str,
+        now_ms: i64,
+    ) -> Result<(), InboxError> {
+        sqlx::query(
+            "INSERT INTO key_sets (version, jws, accepted_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (version) DO NOTHING",
+        )
+        .bind(i64::try_from(version).unwrap_or(i64::MAX))
+        .bind(jws)
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// The key-set statements accepted so far, oldest first.
+    pub async fn key_sets(&self) -> Result<Vec<String>, InboxError> {
+        Ok(
+            sqlx::query_scalar("SELECT jws FROM key_sets ORDER BY version")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// How many handoffs were recorded in all.

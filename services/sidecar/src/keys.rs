@@ -1,118 +1,234 @@
-//! Agency public keys, fetched from the hub's directory and cached in memory.
+//! Agency keys, believed only from key-set statements signed by a pinned coordinator root.
 //!
-//! A background task ([`KeyCache::refresh_every`]) reloads the whole key set every
-//! `keys_refresh_secs` (so a revocation is learned); a failed reload keeps the keys held
-//! and says so in the log. A Deliver never waits for a reload: it reads the keys held.
-//! Only two things make it call the hub itself, without holding any lock while it waits:
-//! the very first load (nothing is held yet), and a key id not in the cache, looked up on
-//! its own at most once per second per key id, so a stream of forged key ids cannot
-//! hammer the hub.
+//! The hub stores and serves the statements but cannot forge them: each one is verified
+//! here against the roots pinned in `trust.roots` (and those the newest accepted statement
+//! endorses), and one older than the newest accepted is refused as a rollback. Accepted
+//! statements are kept in the inbox and replayed on start, so the sidecar verifies with the
+//! newest it has even while the hub is down, and says in its log how old that is.
+//!
+//! How new statements arrive, without a Deliver ever waiting on the network for them:
+//! - [`KeyCache::follow`] holds a `WatchKeySet` stream open to the hub, which pushes each
+//!   new statement as it is published (a revocation arrives in about a second), and
+//!   reconnects with backoff when the stream breaks;
+//! - [`KeyCache::refresh_every`] also asks for the newest statement every
+//!   `keys_refresh_secs`, in case a stream stays silent while broken;
+//! - a Deliver naming a key id not in the newest statement asks the hub once (at most once
+//!   per [`MISS_INTERVAL`] for all key ids, so forged key ids cannot hammer the hub), and
+//!   the very first Deliver does when no statement is held yet. No lock is held meanwhile.
 
 use std::{
-    collections::HashMap,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-use takedown_protocol::pb::{self, directory_service_client::DirectoryServiceClient};
+use takedown_protocol::{
+    keyset::{KeySet, KeyTrust, Offer, Roots, StatementError},
+    pb::{self, directory_service_client::DirectoryServiceClient},
+    timestamp::now_millis,
+};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
-/// How often one unknown key id may be looked up at the hub.
+use crate::{backoff::Backoff, inbox::Inbox};
+
+/// How often key ids not in the newest statement may make the sidecar ask the hub.
 pub const MISS_INTERVAL: Duration = Duration::from_secs(1);
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why keys could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("cannot fetch agency keys from the hub: {0}")]
+    #[error("cannot fetch the key-set statement from the hub: {0}")]
     Hub(String),
+    #[error("no key-set statement is held yet, and the hub has none to give")]
+    NoStatement,
+    #[error("the hub's key-set statement was refused: {0}")]
+    Refused(#[from] StatementError),
+    #[error("cannot record the key-set statement: {0}")]
+    Inbox(String),
 }
 
-/// Keys by key id.
-pub type KeySet = HashMap<String, pb::AgencyKey>;
-
 struct State {
-    keys: Arc<KeySet>,
-    loaded_at: Option<Instant>,
-    last_miss: HashMap<String, Instant>,
+    trust: KeyTrust,
+    /// When the hub last answered a statement request or stream.
+    last_contact: Option<Instant>,
+    last_miss: Option<Instant>,
 }
 
 /// The cache; cheap to share behind an `Arc`. Its lock is a plain mutex held only to read
-/// or swap the key set, never across a call to the hub.
+/// or swap the statement, never across a call to the hub.
 pub struct KeyCache {
     client: DirectoryServiceClient<Channel>,
+    inbox: Inbox,
     state: Mutex<State>,
-    /// One full load at a time: before the first has finished, Delivers wait for it
-    /// rather than start their own; after it, nothing but the refresher takes this.
-    loading: tokio::sync::Mutex<()>,
+    /// One request for the newest statement at a time: a caller that waited for another's
+    /// takes its answer rather than ask again.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 impl KeyCache {
-    pub fn new(channel: Channel) -> Self {
-        Self {
-            client: DirectoryServiceClient::new(channel),
-            state: Mutex::new(State {
-                keys: Arc::new(KeySet::new()),
-                loaded_at: None,
-                last_miss: HashMap::new(),
-            }),
-            loading: tokio::sync::Mutex::new(()),
+    /// The cache, with the statements accepted before replayed against `roots`.
+    pub async fn open(channel: Channel, inbox: Inbox, roots: Roots) -> Result<Self, KeyError> {
+        let mut trust = KeyTrust::new(roots);
+        let saved = inbox
+            .key_sets()
+            .await
+            .map_err(|e| KeyError::Inbox(e.to_string()))?;
+        for e in trust.replay(saved.iter().map(String::as_str)) {
+            tracing::error!(error = %e, "a key-set statement kept in the inbox no longer verifies");
         }
+        if let Some(set) = trust.newest() {
+            tracing::info!(
+                version = set.version(),
+                keys = set.claims.keys.len(),
+                "key-set statement from the inbox in force"
+            );
+        }
+        Ok(Self {
+            client: DirectoryServiceClient::new(channel),
+            inbox,
+            state: Mutex::new(State {
+                trust,
+                last_contact: None,
+                last_miss: None,
+            }),
+            fetching: tokio::sync::Mutex::new(()),
+        })
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn fetch(&self, kid: &str) -> Result<Vec<pb::AgencyKey>, KeyError> {
+    /// The newest statement accepted, if any.
+    pub fn current(&self) -> Option<Arc<KeySet>> {
+        self.state().trust.newest()
+    }
+
+    /// Verifies a statement from the hub; keeps it if it is the newest.
+    async fn offer(&self, statement: &pb::KeySetStatement) -> Result<Offer, KeyError> {
+        let offer = {
+            let mut st = self.state();
+            st.last_contact = Some(Instant::now());
+            st.trust.offer(&statement.jws)
+        };
+        match offer {
+            Ok(Offer::Accepted { version }) => {
+                tracing::info!(version, "key-set statement accepted");
+                self.inbox
+                    .save_key_set(version, &statement.jws, now_millis())
+                    .await
+                    .map_err(|e| KeyError::Inbox(e.to_string()))?;
+                Ok(Offer::Accepted { version })
+            }
+            Ok(Offer::Unchanged) => Ok(Offer::Unchanged),
+            Err(e) => {
+                tracing::error!(
+                    error = %e,
+                    offered_version = statement.version,
+                    held_version = self.current().map(|s| s.version()),
+                    "the hub offered a key-set statement that is refused; keeping the one held"
+                );
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Asks the hub for its newest statement, unless a request that was in flight when
+    /// this one began brought a new one.
+    async fn fetch(&self) -> Result<Offer, KeyError> {
+        let seen = self.current().map(|s| s.version());
+        let _one = self.fetching.lock().await;
+        if self.current().map(|s| s.version()) != seen {
+            return Ok(Offer::Unchanged);
+        }
         let mut client = self.client.clone();
-        let mut req = tonic::Request::new(pb::GetAgencyKeysRequest {
-            agency_ids: Vec::new(),
-            kid: kid.to_string(),
-        });
+        let mut req = tonic::Request::new(pb::GetKeySetRequest {});
         req.set_timeout(CALL_TIMEOUT);
-        let resp = tokio::time::timeout(CALL_TIMEOUT, client.get_agency_keys(req))
+        let resp = tokio::time::timeout(CALL_TIMEOUT, client.get_key_set(req))
             .await
-            .map_err(|_| KeyError::Hub("timed out".into()))?
-            .map_err(|s| KeyError::Hub(format!("{:?}: {}", s.code(), s.message())))?;
-        Ok(resp.into_inner().keys)
+            .map_err(|_| KeyError::Hub("timed out".into()))?;
+        match resp {
+            Ok(r) => self.offer(&r.into_inner()).await,
+            Err(s) if s.code() == tonic::Code::NotFound => {
+                self.state().last_contact = Some(Instant::now());
+                Err(KeyError::NoStatement)
+            }
+            Err(s) => Err(KeyError::Hub(format!("{:?}: {}", s.code(), s.message()))),
+        }
     }
 
-    /// Loads the whole key set and swaps it in.
-    async fn reload(&self) -> Result<usize, KeyError> {
-        let _one = self.loading.lock().await;
-        self.load().await
+    fn stale(&self, e: &KeyError) {
+        let (version, contact) = {
+            let st = self.state();
+            (st.trust.newest().map(|s| s.version()), st.last_contact)
+        };
+        match version {
+            Some(v) => tracing::warn!(
+                error = %e,
+                version = v,
+                secs_since_hub_answered = contact.map(|c| c.elapsed().as_secs()),
+                "cannot reach the hub for key-set statements; verifying with the newest held"
+            ),
+            None => tracing::info!(error = %e, "no key-set statement held yet"),
+        }
     }
 
-    /// [`Self::reload`] with `loading` held.
-    async fn load(&self) -> Result<usize, KeyError> {
-        let keys: KeySet = self
-            .fetch("")
-            .await?
-            .into_iter()
-            .map(|k| (k.kid.clone(), k))
-            .collect();
-        let n = keys.len();
-        let mut st = self.state();
-        st.keys = Arc::new(keys);
-        st.loaded_at = Some(Instant::now());
-        Ok(n)
+    /// Holds a `WatchKeySet` stream open until `cancel`, reconnecting with backoff.
+    pub async fn follow(self: Arc<Self>, cancel: CancellationToken) {
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(15));
+        loop {
+            let after = self.current().map_or(0, |s| s.version());
+            let mut client = self.client.clone();
+            let opened = tokio::select! {
+                r = client.watch_key_set(pb::WatchKeySetRequest { after_version: after }) => r,
+                _ = cancel.cancelled() => return,
+            };
+            match opened {
+                Ok(resp) => {
+                    let mut stream = resp.into_inner();
+                    self.state().last_contact = Some(Instant::now());
+                    loop {
+                        let next = tokio::select! {
+                            m = stream.message() => m,
+                            _ = cancel.cancelled() => return,
+                        };
+                        match next {
+                            Ok(Some(statement)) => {
+                                backoff.reset();
+                                // A refusal is logged by offer; keep following.
+                                let _ = self.offer(&statement).await;
+                            }
+                            Ok(None) => {
+                                self.stale(&KeyError::Hub("the hub ended the stream".into()));
+                                break;
+                            }
+                            Err(s) => {
+                                self.stale(&KeyError::Hub(format!(
+                                    "{:?}: {}",
+                                    s.code(),
+                                    s.message()
+                                )));
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(s) => self.stale(&KeyError::Hub(format!("{:?}: {}", s.code(), s.message()))),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff.next_delay()) => {}
+                _ = cancel.cancelled() => return,
+            }
+        }
     }
 
-    /// Reloads the key set now and then every `interval` until `cancel`.
+    /// Asks for the newest statement now and then every `interval` until `cancel`.
     pub async fn refresh_every(self: Arc<Self>, interval: Duration, cancel: CancellationToken) {
         loop {
-            match self.reload().await {
-                Ok(n) => tracing::debug!(keys = n, "agency keys loaded"),
-                Err(e) => match self.state().loaded_at {
-                    Some(at) => tracing::warn!(
-                        error = %e,
-                        age_secs = at.elapsed().as_secs(),
-                        "agency key refresh failed; keeping the keys loaded before"
-                    ),
-                    None => tracing::info!(error = %e, "agency keys not loaded yet"),
-                },
+            match self.fetch().await {
+                Ok(_) | Err(KeyError::Refused(_)) => {}
+                Err(e) => self.stale(&e),
             }
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
@@ -121,52 +237,32 @@ impl KeyCache {
         }
     }
 
-    /// The keys, including every one of `kids` the hub knows.
+    /// The newest statement, after asking the hub once if it lacks one of `kids` (or if
+    /// none is held yet).
     #[tracing::instrument(skip_all, fields(kids = kids.len()))]
     pub async fn keys_for(&self, kids: &[String]) -> Result<Arc<KeySet>, KeyError> {
-        if self.state().loaded_at.is_none() {
-            let _one = self.loading.lock().await;
-            if self.state().loaded_at.is_none() {
-                self.load().await?;
-            }
-        }
-        // Unknown key ids, each at most once per MISS_INTERVAL.
-        let lookups: Vec<String> = {
+        let ask = {
             let mut st = self.state();
+            let missing = match st.trust.newest() {
+                None => true,
+                Some(set) => kids.iter().any(|k| set.key(k).is_none()),
+            };
             let now = Instant::now();
-            let mut out: Vec<String> = Vec::new();
-            for kid in kids {
-                if st.keys.contains_key(kid) || out.contains(kid) {
-                    continue;
-                }
-                if st
-                    .last_miss
-                    .get(kid)
-                    .is_some_and(|t| now.duration_since(*t) < MISS_INTERVAL)
-                {
-                    continue;
-                }
-                st.last_miss.insert(kid.clone(), now);
-                out.push(kid.clone());
+            let due = st
+                .last_miss
+                .is_none_or(|t| now.duration_since(t) >= MISS_INTERVAL);
+            if missing && due {
+                st.last_miss = Some(now);
             }
-            if st.last_miss.len() > 10_000 {
-                st.last_miss
-                    .retain(|_, t| now.duration_since(*t) < MISS_INTERVAL);
-            }
-            out
+            missing && due
         };
-        let mut fetched: Vec<pb::AgencyKey> = Vec::new();
-        for kid in &lookups {
-            let found = self.fetch(kid).await?;
-            tracing::debug!(kid, found = found.len(), "unknown key id looked up");
-            fetched.extend(found.into_iter().filter(|k| &k.kid == kid));
+        if ask {
+            match self.fetch().await {
+                Ok(_) | Err(KeyError::Refused(_)) => {}
+                Err(e) if self.current().is_some() => self.stale(&e),
+                Err(e) => return Err(e),
+            }
         }
-        let mut st = self.state();
-        if !fetched.is_empty() {
-            let mut keys = (*st.keys).clone();
-            keys.extend(fetched.into_iter().map(|k| (k.kid.clone(), k)));
-            st.keys = Arc::new(keys);
-        }
-        Ok(st.keys.clone())
+        self.current().ok_or(KeyError::NoStatement)
     }
 }

@@ -13,7 +13,7 @@
 //! - [`config`]: layered configuration (defaults, TOML, `TAKEDOWN_SIDECAR_*`), validation.
 //! - [`server`]: `ReceiverService/Deliver`, hub-only.
 //! - [`verify`]: per-target verification, the signature cache.
-//! - [`keys`]: agency keys from the hub's directory, cached.
+//! - [`keys`]: agency keys from coordinator-signed key-set statements, pinned roots.
 //! - [`inbox`]: the SQLite inbox, handoff log and outbox.
 //! - [`handoff`]: the handoff worker and its integrations (`webhook`, `command`, `auto`).
 //! - [`outbox`]: the reporter sending outcomes to the hub.
@@ -108,6 +108,8 @@ pub async fn run_with_decisions(
         );
     }
     let hub = Identity::new(IdentityRole::Hub, config.hub_org()?);
+    let roots = takedown_net::config::load_roots("trust.roots", &config.trust.roots)
+        .map_err(anyhow::Error::msg)?;
     let inbox = Inbox::open(&config.inbox)
         .await
         .with_context(|| format!("opening the inbox {}", config.inbox.display()))?;
@@ -178,14 +180,20 @@ pub async fn run_with_decisions(
     }
     tracker.close();
 
-    // The agency keys load now rather than on the first delivery (at H-hour), and reload
-    // in the background; a hub that is not up yet only means they load on first use.
-    let keys = Arc::new(keys::KeyCache::new(channel));
+    // Agency keys: the statements accepted before, replayed against the pinned roots; the
+    // newest is asked for now rather than on the first delivery (at H-hour), then pushed by
+    // the hub as published. A hub that is not up yet only means it is asked on first use.
+    let keys = Arc::new(
+        keys::KeyCache::open(channel, inbox.clone(), roots)
+            .await
+            .context("loading the key-set statements")?,
+    );
     let keys_stop = CancellationToken::new();
     tokio::spawn(keys.clone().refresh_every(
         Duration::from_secs(config.keys_refresh_secs.max(1)),
         keys_stop.clone(),
     ));
+    tokio::spawn(keys.clone().follow(keys_stop.clone()));
     let receiver = server::Receiver {
         platform: platform.clone(),
         hub,

@@ -69,9 +69,9 @@ impl Receiver {
         let kids = verify::kids_of(&req);
         // A batch of withdrawals alone needs no keys (and no hub round trip).
         let keys = if kids.is_empty() {
-            Arc::new(crate::keys::KeySet::new())
+            None
         } else {
-            self.keys.keys_for(&kids).await?
+            Some(self.keys.keys_for(&kids).await?)
         };
         let platform = self.platform.clone();
         let audience = self.audience.clone();
@@ -81,7 +81,7 @@ impl Receiver {
             let ctx = verify::Context {
                 platform: &platform,
                 audience: &audience,
-                keys: &keys,
+                keys: keys.as_deref(),
                 cache: &cache,
                 now_ms: now,
             };

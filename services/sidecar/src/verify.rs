@@ -1,8 +1,10 @@
 //! End-to-end verification of a delivery batch, target by target, without trusting the hub.
 //!
 //! For each referral of a takedown: the list's JWS verifies under the agency key its `kid`
-//! names (authorship and audience; not the validity window, which ended long before
-//! H-hour), the key is the issuer's and not revoked, the claims match the batch's
+//! names in the newest coordinator-signed key-set statement (authorship and audience; not
+//! the token's validity window, which ended long before H-hour), the key is the issuer's
+//! and was usable when the list was signed (not retired before, not compromised since:
+//! [`KeySet::check_use`], the rule the hub's intake applies too), the claims match the batch's
 //! `ListSignature`, the item is in the signed Merkle root at its index, and the decoded
 //! referral names this platform, this normalized target and an agency of the delivery.
 //! List signature checks are cached per (list id, JWS), so a list is checked once.
@@ -21,16 +23,17 @@ use takedown_protocol::{
     pb, signing, target,
 };
 
-use crate::{
-    document::{self, HandoffReferral, HandoffTarget, Kind},
-    keys::KeySet,
-};
+use takedown_protocol::keyset::KeySet;
+
+use crate::document::{self, HandoffReferral, HandoffTarget, Kind};
 
 /// A list signature that verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedList {
     pub agency_id: String,
     pub kid: String,
+    /// The signature's `iat`, Unix seconds: when the agency says it signed.
+    pub signed_at: i64,
     pub item_count: u64,
     pub root: Hash,
 }
@@ -107,7 +110,8 @@ pub fn kids_of(req: &pb::DeliverRequest) -> Vec<String> {
 pub struct Context<'a> {
     pub platform: &'a PlatformName,
     pub audience: &'a str,
-    pub keys: &'a KeySet,
+    /// The newest key-set statement; `None` only for batches of withdrawals alone.
+    pub keys: Option<&'a KeySet>,
     pub cache: &'a SignatureCache,
     pub now_ms: i64,
 }
@@ -130,26 +134,20 @@ fn check_list(ctx: &Context<'_>, ls: &pb::ListSignature) -> Result<VerifiedList,
             v
         }
     };
-    match ctx.keys.get(&v.kid) {
-        Some(k) if k.state == pb::KeyState::Revoked as i32 => Err(format!(
-            "list {}: signing key {} is revoked",
-            ls.list_id, v.kid
-        )),
-        Some(_) => Ok(v),
-        None => Err(format!(
-            "list {}: unknown signing key {}",
-            ls.list_id, v.kid
-        )),
-    }
+    let keys = ctx
+        .keys
+        .ok_or_else(|| format!("list {}: no key-set statement is held", ls.list_id))?;
+    keys.check_use(&v.kid, &v.agency_id, v.signed_at)
+        .map_err(|e| format!("list {}: {e}", ls.list_id))?;
+    Ok(v)
 }
 
 fn verify_list(ctx: &Context<'_>, ls: &pb::ListSignature) -> Result<VerifiedList, String> {
     let list = &ls.list_id;
     let kid = signing::key_id(&ls.jws).map_err(|e| format!("list {list}: {e}"))?;
-    let key = ctx
-        .keys
-        .get(&kid)
-        .ok_or_else(|| format!("list {list}: unknown signing key {kid}"))?;
+    let key = ctx.keys.and_then(|k| k.key(&kid)).ok_or_else(|| {
+        format!("list {list}: signing key {kid:?} is not in the coordinator's key-set statement")
+    })?;
     let claims = signing::verify_authorship(&ls.jws, key.public_key_pem.as_bytes(), ctx.audience)
         .map_err(|e| format!("list {list}: {e}"))?;
     if claims.iss != ls.agency_id || claims.iss != key.agency_id {
@@ -176,6 +174,7 @@ fn verify_list(ctx: &Context<'_>, ls: &pb::ListSignature) -> Result<VerifiedList
     Ok(VerifiedList {
         agency_id: claims.iss,
         kid,
+        signed_at: claims.iat,
         item_count: claims.item_count,
         root,
     })
@@ -360,6 +359,7 @@ mod tests {
         let v = VerifiedList {
             agency_id: "a".into(),
             kid: "k".into(),
+            signed_at: 0,
             item_count: 1,
             root: [0; 32],
         };

@@ -19,7 +19,8 @@
 //! | `action_day_released` | `hub` (at H-hour) | day id |
 //! | `delivered`, `delivery_failed` | `hub` | platform |
 //! | `reports` | platform | platform |
-//! | `key_registered`, `key_revoked` | the registering or revoking caller | kid |
+//! | `key_registered`, `key_revoked` | (before key-set statements) the caller | kid |
+//! | `key_set_published` | the uploading coordinator | `v<version>` |
 //! | `hold_placed` | holder | hold id |
 //! | `hold_released` | the releasing caller | hold id |
 //! | `referrals_withdrawn` | withdrawing organisation | target id or list id |
@@ -342,23 +343,17 @@ pub(crate) fn platform_registered(
     ))
 }
 
-pub(crate) fn key_registered(k: &crate::model::AgencyKey, by: &str) -> AuditEvent {
+pub(crate) fn key_set_published(k: &crate::model::KeySetRecord) -> AuditEvent {
+    use sha2::Digest;
     AuditEvent::new(
-        k.registered_at,
-        by,
-        "key_registered",
-        k.kid.as_str(),
-        json!({ "agency_id": k.agency_id }),
-    )
-}
-
-pub(crate) fn key_revoked(k: &crate::model::AgencyKey, at: i64, by: &str) -> AuditEvent {
-    AuditEvent::new(
-        at,
-        by,
-        "key_revoked",
-        k.kid.as_str(),
-        json!({ "agency_id": k.agency_id }),
+        k.published_at,
+        &k.published_by,
+        "key_set_published",
+        format!("v{}", k.version),
+        json!({
+            "version": k.version,
+            "statement_sha256": hex::encode(sha2::Sha256::digest(k.jws.as_bytes())),
+        }),
     )
 }
 

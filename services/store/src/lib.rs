@@ -154,29 +154,21 @@ pub trait Store: Send + Sync + Clone + 'static {
     ) -> impl Future<Output = StoreResult<Option<Organization>>> + Send;
     fn list_organizations(&self) -> impl Future<Output = StoreResult<Vec<Organization>>> + Send;
 
-    /// Inserts a new key; `Conflict` when the kid exists (for any agency).
-    fn insert_agency_key(
-        &self,
-        key: &AgencyKey,
-        by: &str,
-    ) -> impl Future<Output = StoreResult<AgencyKey>> + Send;
-    /// Marks a key revoked (keeps the first revocation); `None` when the kid is unknown.
-    fn revoke_agency_key(
+    /// Stores a key-set statement, auditing `key_set_published`; `Conflict` when one
+    /// with this version or a newer one is already stored. The caller verified it.
+    fn publish_key_set(&self, s: &KeySetRecord) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Lists signed with key `kid` at or after `since` (Unix seconds), oldest first: what a
+    /// compromise of the key from `since` on invalidates.
+    fn lists_signed_with(
         &self,
         kid: &str,
-        reason: &str,
-        at: i64,
-        by: &str,
-    ) -> impl Future<Output = StoreResult<Option<AgencyKey>>> + Send;
-    fn get_agency_key(
+        since: i64,
+    ) -> impl Future<Output = StoreResult<Vec<SignedListRecord>>> + Send;
+    /// Statements newer than `version`, oldest first.
+    fn key_sets_after(
         &self,
-        kid: &str,
-    ) -> impl Future<Output = StoreResult<Option<AgencyKey>>> + Send;
-    /// Keys of these agencies (all when empty), ordered by agency then registration.
-    fn list_agency_keys(
-        &self,
-        agency_ids: &[String],
-    ) -> impl Future<Output = StoreResult<Vec<AgencyKey>>> + Send;
+        version: i64,
+    ) -> impl Future<Output = StoreResult<Vec<KeySetRecord>>> + Send;
 
     /// Inserts or updates (endpoint, display name) a platform, auditing a registration or a
     /// change (`platform_registered`, `platform_updated`, with the previous endpoint).

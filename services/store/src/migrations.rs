@@ -33,6 +33,11 @@ const SQLITE: &[Source] = &[
         "claim owners",
         include_str!("../migrations/sqlite/0004_claim_owners.sql"),
     ),
+    (
+        5,
+        "key set statements",
+        include_str!("../migrations/sqlite/0005_key_set_statements.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -55,6 +60,11 @@ const POSTGRES: &[Source] = &[
         4,
         "claim owners",
         include_str!("../migrations/postgres/0004_claim_owners.sql"),
+    ),
+    (
+        5,
+        "key set statements",
+        include_str!("../migrations/postgres/0005_key_set_statements.sql"),
     ),
 ];
 

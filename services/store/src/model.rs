@@ -42,14 +42,17 @@ pub struct Organization {
     pub registered_at: i64,
 }
 
+/// A coordinator-signed key-set statement as stored: the hub keeps and serves them but
+/// verifies each against its pinned roots (`takedown_protocol::keyset`) before use.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgencyKey {
-    pub kid: String,
-    pub agency_id: String,
-    pub public_key_pem: String,
-    pub registered_at: i64,
-    pub revoked_at: Option<i64>,
-    pub revoke_reason: Option<String>,
+pub struct KeySetRecord {
+    /// The statement's version claim; only grows.
+    pub version: i64,
+    /// The compact JWS, verbatim.
+    pub jws: String,
+    pub published_at: i64,
+    /// The coordinator that uploaded it.
+    pub published_by: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +96,22 @@ pub struct NewList {
     pub accepted_at: i64,
     /// When its new targets become deliverable: the action day's H-hour, or `accepted_at`
     /// for the standing scope.
+    pub due_at: i64,
+    /// The key that signed it (the JWS `kid`).
+    pub kid: String,
+    /// When the agency says it signed it: the JWS `iat`, Unix seconds.
+    pub signed_at: i64,
+}
+
+/// A list as found by the key that signed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedListRecord {
+    pub list_id: String,
+    pub agency_id: String,
+    pub action_day_id: Option<String>,
+    /// Unix seconds (the JWS `iat`).
+    pub signed_at: i64,
+    /// When its targets became, or become, deliverable (Unix ms).
     pub due_at: i64,
 }
 

@@ -50,14 +50,22 @@ macro_rules! row_decoders {
             })
         }
 
-        pub(crate) fn agency_key(r: &$row) -> sqlx::Result<AgencyKey> {
-            Ok(AgencyKey {
-                kid: r.try_get("kid")?,
+        pub(crate) fn signed_list(r: &$row) -> sqlx::Result<SignedListRecord> {
+            Ok(SignedListRecord {
+                list_id: r.try_get("list_id")?,
                 agency_id: r.try_get("agency_id")?,
-                public_key_pem: r.try_get("public_key_pem")?,
-                registered_at: r.try_get("registered_at")?,
-                revoked_at: r.try_get("revoked_at")?,
-                revoke_reason: r.try_get("revoke_reason")?,
+                action_day_id: r.try_get("action_day_id")?,
+                signed_at: r.try_get("signed_at")?,
+                due_at: r.try_get("due_at")?,
+            })
+        }
+
+        pub(crate) fn key_set(r: &$row) -> sqlx::Result<KeySetRecord> {
+            Ok(KeySetRecord {
+                version: r.try_get("version")?,
+                jws: r.try_get("jws")?,
+                published_at: r.try_get("published_at")?,
+                published_by: r.try_get("published_by")?,
             })
         }
 

@@ -1,10 +1,10 @@
 //! `directory org|key|platform ...`.
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use serde::Serialize;
 use takedown_protocol::pb::{
-    GetAgencyKeysRequest, ListOrganizationsRequest, ListPlatformsRequest, RegisterAgencyKeyRequest,
-    RegisterOrganizationRequest, RegisterPlatformRequest, RevokeAgencyKeyRequest, Role,
+    GetAgencyKeysRequest, ListOrganizationsRequest, ListPlatformsRequest,
+    RegisterOrganizationRequest, RegisterPlatformRequest, Role,
     directory_service_client::DirectoryServiceClient,
 };
 use tonic::transport::Channel;
@@ -18,26 +18,11 @@ use crate::{
 };
 
 pub async fn run(global: &GlobalOptions, command: DirectoryCommand) -> Result<()> {
-    // Read the public key before dialling, so a bad path fails fast.
-    let public_key = match &command {
-        DirectoryCommand::Key(KeyCommand::Add { public_key, .. }) => {
-            let pem = std::fs::read_to_string(public_key)
-                .with_context(|| format!("cannot read {}", public_key.display()))?;
-            if !pem.contains("-----BEGIN PUBLIC KEY-----") {
-                bail!(
-                    "{} is not a public key PEM (expected -----BEGIN PUBLIC KEY-----; `keys generate` writes <kid>.pub.pem)",
-                    public_key.display()
-                );
-            }
-            pem
-        }
-        _ => String::new(),
-    };
     let channel = global.hub_options().connect().await?;
     let mut client = DirectoryServiceClient::new(channel);
     match command {
         DirectoryCommand::Org(c) => org(&mut client, c).await,
-        DirectoryCommand::Key(c) => key(&mut client, c, public_key).await,
+        DirectoryCommand::Key(c) => key(&mut client, c).await,
         DirectoryCommand::Platform(c) => platform(&mut client, c).await,
     }
 }
@@ -103,39 +88,15 @@ struct KeyView {
     kid: String,
     agency_id: String,
     state: &'static str,
-    registered_at: String,
-    revoked_at: String,
-    revoke_reason: String,
+    valid_from: String,
+    retired_at: String,
+    compromised_since: String,
+    reason: String,
     public_key_pem: String,
 }
 
-async fn key(client: &mut Client, command: KeyCommand, public_key_pem: String) -> Result<()> {
+async fn key(client: &mut Client, command: KeyCommand) -> Result<()> {
     match command {
-        KeyCommand::Add { agency, kid, .. } => {
-            let k = ask!(client => register_agency_key(RegisterAgencyKeyRequest {
-                agency_id: agency,
-                kid,
-                public_key_pem,
-            }))?;
-            println!(
-                "registered key {} of {} ({})",
-                k.kid,
-                k.agency_id,
-                output::key_state(k.state)
-            );
-            Ok(())
-        }
-        KeyCommand::Revoke { kid, reason } => {
-            let k = ask!(client => revoke_agency_key(RevokeAgencyKeyRequest { kid, reason }))?;
-            println!(
-                "revoked key {} of {} at {}: {}",
-                k.kid,
-                k.agency_id,
-                format_timestamp(k.revoked_at.as_ref()),
-                k.revoke_reason
-            );
-            Ok(())
-        }
         KeyCommand::List { agency, format } => {
             let keys = ask!(client => get_agency_keys(GetAgencyKeysRequest {
                 agency_ids: agency.into_iter().collect(),
@@ -146,27 +107,41 @@ async fn key(client: &mut Client, command: KeyCommand, public_key_pem: String) -
                 .into_iter()
                 .map(|k| KeyView {
                     state: output::key_state(k.state),
-                    registered_at: format_timestamp(k.registered_at.as_ref()),
-                    revoked_at: format_timestamp(k.revoked_at.as_ref()),
+                    valid_from: format_timestamp(k.valid_from.as_ref()),
+                    retired_at: format_timestamp(k.retired_at.as_ref()),
+                    compromised_since: format_timestamp(k.compromised_since.as_ref()),
                     kid: k.kid,
                     agency_id: k.agency_id,
-                    revoke_reason: k.revoke_reason,
+                    reason: k.reason,
                     public_key_pem: k.public_key_pem,
                 })
                 .collect();
             if format.format == Format::Json {
                 return output::print_json(&views);
             }
-            let mut t =
-                output::table(["kid", "agency", "state", "registered", "revoked", "reason"]);
+            if keys.key_set_version == 0 {
+                println!("no key-set statement has been published yet (takedownctl keys publish)");
+                return Ok(());
+            }
+            println!("key-set statement version {}", keys.key_set_version);
+            let mut t = output::table([
+                "kid",
+                "agency",
+                "state",
+                "valid from",
+                "retired",
+                "compromised since",
+                "reason",
+            ]);
             for v in views {
                 t.add_row([
                     v.kid,
                     v.agency_id,
                     v.state.to_string(),
-                    v.registered_at,
-                    v.revoked_at,
-                    v.revoke_reason,
+                    v.valid_from,
+                    v.retired_at,
+                    v.compromised_since,
+                    v.reason,
                 ]);
             }
             println!("{t}");

@@ -41,7 +41,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
     let global = cli.global;
     match cli.command {
         Command::Certs(c) => certs::run(&global, c),
-        Command::Keys(c) => keys::run(c),
+        Command::Keys(c) => keys::run(&global, c).await,
         Command::List(c) => list::run(&global, c).await,
         Command::Directory(c) => directory::run(&global, c).await,
         Command::ActionDay(c) => action_day::run(&global, c).await,

@@ -1,10 +1,13 @@
 //! Store rows → wire messages, and the derived state of a target.
 
 use takedown_protocol::{
+    keyset::StatementKey,
     pb::{self, Outcome, TargetState},
     timestamp::{from_millis, opt_from_millis},
 };
 use takedown_store::{DeliveryState, ItemRecord, model};
+
+use crate::keys::Current;
 
 pub fn organization(o: model::Organization) -> pb::Organization {
     pb::Organization {
@@ -15,19 +18,35 @@ pub fn organization(o: model::Organization) -> pb::Organization {
     }
 }
 
-pub fn agency_key(k: model::AgencyKey) -> pb::AgencyKey {
+/// A statement key as of `now` (Unix seconds).
+pub fn agency_key(k: &StatementKey, now: i64) -> pb::AgencyKey {
+    let secs = |s: i64| from_millis(s.saturating_mul(1000));
+    let state = if k.compromised_since.is_some_and(|s| s <= now) {
+        pb::KeyState::Revoked
+    } else if k.retired_at.is_some_and(|r| r <= now) {
+        pb::KeyState::Retired
+    } else {
+        pb::KeyState::Active
+    };
     pb::AgencyKey {
-        state: if k.revoked_at.is_some() {
-            pb::KeyState::Revoked
-        } else {
-            pb::KeyState::Active
-        } as i32,
-        kid: k.kid,
-        agency_id: k.agency_id,
-        public_key_pem: k.public_key_pem,
-        registered_at: Some(from_millis(k.registered_at)),
-        revoked_at: opt_from_millis(k.revoked_at),
-        revoke_reason: k.revoke_reason.unwrap_or_default(),
+        state: state as i32,
+        kid: k.kid.clone(),
+        agency_id: k.agency_id.clone(),
+        public_key_pem: k.public_key_pem.clone(),
+        valid_from: Some(secs(k.valid_from)),
+        compromised_since: k.compromised_since.map(secs),
+        retired_at: k.retired_at.map(secs),
+        reason: k.reason.clone(),
+    }
+}
+
+pub fn key_set(c: &Current) -> pb::KeySetStatement {
+    pb::KeySetStatement {
+        jws: c.record.jws.clone(),
+        version: c.set.version(),
+        published_at: Some(from_millis(c.record.published_at)),
+        published_by: c.record.published_by.clone(),
+        invalidated_lists: Vec::new(),
     }
 }
 

@@ -1,10 +1,10 @@
-//! `takedown.v1.DirectoryService`: organisations, agency signing keys, platforms.
+//! `takedown.v1.DirectoryService`: organisations, key-set statements, platforms.
 
 use takedown_protocol::{
     ident::{OrgId, PlatformName},
+    keyset::{KeySet, KeySetClaims, Offer, StatementError, StatementKey},
     pb::{self, directory_service_server::DirectoryService},
-    signing,
-    timestamp::now_millis,
+    timestamp::{from_millis, now_millis},
 };
 use takedown_store::{Store, model};
 use tonic::{Request, Response, Status};
@@ -22,6 +22,36 @@ const COORDINATORS: &[Role] = &[Role::Coordinator];
 
 fn org_id(field: &str, id: &str) -> ApiResult<OrgId> {
     OrgId::parse(id).map_err(|e| ApiError::invalid(field, e.to_string()))
+}
+
+/// A statement the hub will not take: stale or conflicting versions are a precondition
+/// (publish a newer one), anything else is what the caller sent.
+fn statement_refused(e: StatementError) -> ApiError {
+    match e {
+        StatementError::Rollback { .. } | StatementError::Conflict { .. } => {
+            ApiError::FailedPrecondition(e.to_string())
+        }
+        e => ApiError::invalid("jws", e.to_string()),
+    }
+}
+
+/// The spans of signing times a new statement voids, per key: (kid, from, until), where
+/// `until` is the compromise time the newest statement already named (lists signed from
+/// then on were void before).
+fn newly_void(current: Option<&KeySet>, next: &KeySetClaims) -> Vec<(String, i64, Option<i64>)> {
+    next.keys
+        .iter()
+        .filter_map(|k| {
+            let since = k.compromised_since?;
+            let before = current
+                .and_then(|c| c.key(&k.kid))
+                .and_then(|o| o.compromised_since);
+            match before {
+                Some(b) if b <= since => None,
+                b => Some((k.kid.clone(), since, b)),
+            }
+        })
+        .collect()
 }
 
 fn endpoint(field: &str, url: &str) -> ApiResult<()> {
@@ -92,71 +122,115 @@ impl<S: Store> DirectoryService for Directory<S> {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "RegisterAgencyKey"))]
-    async fn register_agency_key(
+    #[tracing::instrument(skip_all, fields(rpc = "PublishKeySet", version))]
+    async fn publish_key_set(
         &self,
-        req: Request<pb::RegisterAgencyKeyRequest>,
-    ) -> Result<Response<pb::AgencyKey>, Status> {
+        req: Request<pb::PublishKeySetRequest>,
+    ) -> Result<Response<pb::KeySetStatement>, Status> {
         let who = caller!(self.0, req);
-        who.require(COORDINATORS, "RegisterAgencyKey")?;
-        let r = req.into_inner();
-        org_id("agency_id", &r.agency_id)?;
-        if r.kid.trim().is_empty() || r.kid.len() > 128 {
-            return Err(ApiError::invalid("kid", "kid must have 1 to 128 characters").into());
+        who.require(COORDINATORS, "PublishKeySet")?;
+        let jws = req.into_inner().jws.trim().to_string();
+        let keys = &self.0.keys;
+        let (offer, claims) = keys.check(&jws).map_err(statement_refused)?;
+        tracing::Span::current().record("version", claims.version);
+        if offer == Offer::Unchanged {
+            // The very statement in force: publishing it again changes nothing.
+            let current = keys.current().expect("a statement is in force");
+            return Ok(Response::new(convert::key_set(&current)));
         }
-        signing::check_public_key(r.public_key_pem.as_bytes())
-            .map_err(|e| ApiError::invalid("public_key_pem", e.to_string()))?;
-        match self
-            .0
-            .store
-            .get_organization(&r.agency_id)
-            .await
-            .map_err(ApiError::from)?
-        {
-            Some(o) if o.role == Role::Agency => {}
-            _ => {
-                return Err(ApiError::FailedPrecondition(format!(
-                    "{} is not a registered agency",
-                    r.agency_id
-                ))
-                .into());
-            }
-        }
-        let key = model::AgencyKey {
-            kid: r.kid,
-            agency_id: r.agency_id,
-            public_key_pem: r.public_key_pem,
-            registered_at: now_millis(),
-            revoked_at: None,
-            revoke_reason: None,
+        let version = i64::try_from(claims.version).map_err(|_| {
+            ApiError::invalid("jws", format!("version {} is too large", claims.version))
+        })?;
+        let voided = newly_void(keys.current().as_deref().map(|c| &*c.set), &claims);
+        let record = model::KeySetRecord {
+            version,
+            jws,
+            published_at: now_millis(),
+            published_by: who.id.clone(),
         };
-        let key = self
-            .0
+        self.0
             .store
-            .insert_agency_key(&key, &who.id)
+            .publish_key_set(&record)
             .await
             .map_err(ApiError::from)?;
-        tracing::info!(kid = %key.kid, agency = %key.agency_id, "agency key registered");
-        Ok(Response::new(convert::agency_key(key)))
+        keys.published(record.clone()).map_err(statement_refused)?;
+        tracing::info!(
+            version,
+            keys = claims.keys.len(),
+            roots = claims.roots.len(),
+            "key-set statement published"
+        );
+        let current = keys.current().expect("just published");
+        let mut answer = convert::key_set(&current);
+        let now = now_millis();
+        for (kid, from, until) in voided {
+            for l in self
+                .0
+                .store
+                .lists_signed_with(&kid, from)
+                .await
+                .map_err(ApiError::from)?
+                .into_iter()
+                .filter(|l| until.is_none_or(|u| l.signed_at < u))
+            {
+                tracing::warn!(list = %l.list_id, %kid, "list invalidated by a key compromise");
+                answer.invalidated_lists.push(pb::InvalidatedList {
+                    embargoed: l.due_at > now,
+                    list_id: l.list_id,
+                    agency_id: l.agency_id,
+                    action_day_id: l.action_day_id.unwrap_or_default(),
+                    kid: kid.clone(),
+                    signed_at: Some(from_millis(l.signed_at.saturating_mul(1000))),
+                });
+            }
+        }
+        Ok(Response::new(answer))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "RevokeAgencyKey"))]
-    async fn revoke_agency_key(
+    #[tracing::instrument(skip_all, fields(rpc = "GetKeySet"))]
+    async fn get_key_set(
         &self,
-        req: Request<pb::RevokeAgencyKeyRequest>,
-    ) -> Result<Response<pb::AgencyKey>, Status> {
+        req: Request<pb::GetKeySetRequest>,
+    ) -> Result<Response<pb::KeySetStatement>, Status> {
         let who = caller!(self.0, req);
-        who.require(COORDINATORS, "RevokeAgencyKey")?;
-        let r = req.into_inner();
-        let key = self
-            .0
-            .store
-            .revoke_agency_key(&r.kid, &r.reason, now_millis(), &who.id)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::NotFound(format!("unknown key {:?}", r.kid)))?;
-        tracing::info!(kid = %key.kid, "agency key revoked");
-        Ok(Response::new(convert::agency_key(key)))
+        who.require(EVERYONE, "GetKeySet")?;
+        let current = self.0.keys.current().ok_or_else(|| {
+            ApiError::NotFound("no key-set statement has been published yet".into())
+        })?;
+        Ok(Response::new(convert::key_set(&current)))
+    }
+
+    type WatchKeySetStream =
+        tokio_stream::wrappers::ReceiverStream<Result<pb::KeySetStatement, Status>>;
+
+    #[tracing::instrument(skip_all, fields(rpc = "WatchKeySet"))]
+    async fn watch_key_set(
+        &self,
+        req: Request<pb::WatchKeySetRequest>,
+    ) -> Result<Response<Self::WatchKeySetStream>, Status> {
+        let who = caller!(self.0, req);
+        who.require(EVERYONE, "WatchKeySet")?;
+        let mut after = req.into_inner().after_version;
+        let mut updates = self.0.keys.subscribe();
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        tokio::spawn(async move {
+            loop {
+                let next = updates.borrow_and_update().clone();
+                if let Some(c) = next.filter(|c| c.set.version() > after) {
+                    after = c.set.version();
+                    if tx.send(Ok(convert::key_set(&c))).await.is_err() {
+                        return;
+                    }
+                }
+                tokio::select! {
+                    changed = updates.changed() => if changed.is_err() { return },
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            rx,
+        )))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "GetAgencyKeys"))]
@@ -167,18 +241,27 @@ impl<S: Store> DirectoryService for Directory<S> {
         let who = caller!(self.0, req);
         who.require(EVERYONE, "GetAgencyKeys")?;
         let r = req.into_inner();
-        let keys = if r.kid.is_empty() {
-            self.0.store.list_agency_keys(&r.agency_ids).await
-        } else {
-            self.0.store.get_agency_key(&r.kid).await.map(|k| {
-                k.into_iter()
-                    .filter(|k| r.agency_ids.is_empty() || r.agency_ids.contains(&k.agency_id))
-                    .collect()
-            })
-        }
-        .map_err(ApiError::from)?;
+        let Some(current) = self.0.keys.current() else {
+            return Ok(Response::new(pb::GetAgencyKeysResponse::default()));
+        };
+        let now = now_millis().div_euclid(1000);
+        let mut keys: Vec<&StatementKey> = current
+            .set
+            .claims
+            .keys
+            .iter()
+            .filter(|k| r.kid.is_empty() || k.kid == r.kid)
+            .filter(|k| r.agency_ids.is_empty() || r.agency_ids.contains(&k.agency_id))
+            .collect();
+        keys.sort_by(|a, b| {
+            (&a.agency_id, a.valid_from, &a.kid).cmp(&(&b.agency_id, b.valid_from, &b.kid))
+        });
         Ok(Response::new(pb::GetAgencyKeysResponse {
-            keys: keys.into_iter().map(convert::agency_key).collect(),
+            keys: keys
+                .into_iter()
+                .map(|k| convert::agency_key(k, now))
+                .collect(),
+            key_set_version: current.set.version(),
         }))
     }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use crate::{
     delivery::{PlatformHealth, Wake},
     intake::IntakeConfig,
+    keys::KeyDirectory,
 };
 
 /// What every service shares.
@@ -25,6 +26,8 @@ pub struct HubState<S> {
     pub wake: Wake,
     /// Delivery health per platform (circuit breaker), for summaries.
     pub health: PlatformHealth,
+    /// Agency keys, from the newest verified key-set statement.
+    pub keys: Arc<KeyDirectory>,
 }
 
 pub type Shared<S> = Arc<HubState<S>>;

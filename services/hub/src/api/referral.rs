@@ -21,9 +21,11 @@ impl<S: Store> ReferralService for Referrals<S> {
     ) -> Result<Response<pb::SubmitReferralListResponse>, Status> {
         let who = caller!(self.0, req);
         who.require(&[Role::Agency], "SubmitReferralList")?;
+        let keys = self.0.keys.current();
         let answer = intake::submit(
             &self.0.store,
             &self.0.intake,
+            keys.as_deref().map(|c| &*c.set),
             &who,
             req.into_inner(),
             now_millis(),

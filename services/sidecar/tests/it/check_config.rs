@@ -32,6 +32,10 @@ const COMPOSE_LIKE: &[(&str, &str)] = &[
     ("TAKEDOWN_SIDECAR_TLS__CA", "/nonexistent/ca.pem"),
     ("TAKEDOWN_SIDECAR_TLS__CERT", "/nonexistent/telegram.pem"),
     ("TAKEDOWN_SIDECAR_TLS__KEY", "/nonexistent/telegram.key"),
+    (
+        "TAKEDOWN_SIDECAR_TRUST__ROOTS",
+        r#"["/nonexistent/root.pub.pem"]"#,
+    ),
     ("TAKEDOWN_SIDECAR_INTEGRATION__MODE", "auto"),
 ];
 

@@ -13,6 +13,7 @@ use prost::Message;
 use takedown_net::TlsMaterial;
 use takedown_protocol::{
     ident::{Identity, IdentityRole, OrgId},
+    keyset,
     merkle::Tree,
     pb::{
         self,
@@ -109,6 +110,8 @@ impl Env {
             ca = "{ca}"
             cert = "{cert}"
             key = "{key}"
+            [trust]
+            roots = ["{root}"]
             [handoff]
             batch_size = 50
             interval_ms = 50
@@ -123,6 +126,7 @@ impl Env {
             ca = pki.join("ca.pem").display(),
             cert = pki.join(format!("{cert_stem}.pem")).display(),
             key = pki.join(format!("{cert_stem}.key")).display(),
+            root = pki.join(takedown_net::pki::DEV_ROOT_PUBLIC).display(),
         );
         Config::from_toml(&text).expect("test config")
     }
@@ -148,13 +152,50 @@ pub struct HubState {
     pub key_calls: usize,
     pub deny_targets: HashSet<String>,
     pub mode: Option<ReportMode>,
-    /// GetAgencyKeys answers this late (a hub under load, or one that hangs).
+    /// GetKeySet answers this late (a hub under load, or one that hangs).
     pub key_delay: std::time::Duration,
+    /// The statement last signed from `keys`, re-signed with a higher version whenever
+    /// `keys` changes.
+    pub signed: Option<(u64, Vec<pb::AgencyKey>, String)>,
 }
 
 #[derive(Clone)]
 pub struct FakeHub {
     pub state: Arc<Mutex<HubState>>,
+    /// The coordinator root (the dev PKI's): (thumbprint, PKCS#8 PEM).
+    pub root: Arc<(String, String)>,
+}
+
+impl HubState {
+    /// A key-set statement of `keys`, signed by `root`: revoked keys are compromised and
+    /// retired keys retired since the beginning of time.
+    fn statement(&mut self, root: &(String, String)) -> String {
+        if let Some((_, _, jws)) = self.signed.as_ref().filter(|s| s.1 == self.keys) {
+            return jws.clone();
+        }
+        let version = self.signed.as_ref().map_or(1, |s| s.0 + 1);
+        let claims = keyset::KeySetClaims {
+            version,
+            iat: 1_700_000_000,
+            keys: self
+                .keys
+                .iter()
+                .map(|k| keyset::StatementKey {
+                    agency_id: k.agency_id.clone(),
+                    kid: k.kid.clone(),
+                    public_key_pem: k.public_key_pem.clone(),
+                    valid_from: 0,
+                    retired_at: (k.state == pb::KeyState::Retired as i32).then_some(0),
+                    compromised_since: (k.state == pb::KeyState::Revoked as i32).then_some(0),
+                    reason: String::new(),
+                })
+                .collect(),
+            roots: Vec::new(),
+        };
+        let jws = keyset::sign(&claims, &root.0, root.1.as_bytes()).expect("sign statement");
+        self.signed = Some((version, self.keys.clone(), jws.clone()));
+        jws
+    }
 }
 
 impl FakeHub {
@@ -185,41 +226,46 @@ impl DirectoryService for FakeHub {
     ) -> Result<Response<pb::ListOrganizationsResponse>, Status> {
         Err(Status::unimplemented("fake hub"))
     }
-    async fn register_agency_key(
+    async fn publish_key_set(
         &self,
-        _: Request<pb::RegisterAgencyKeyRequest>,
-    ) -> Result<Response<pb::AgencyKey>, Status> {
+        _: Request<pb::PublishKeySetRequest>,
+    ) -> Result<Response<pb::KeySetStatement>, Status> {
         Err(Status::unimplemented("fake hub"))
     }
-    async fn revoke_agency_key(
+    async fn get_key_set(
         &self,
-        _: Request<pb::RevokeAgencyKeyRequest>,
-    ) -> Result<Response<pb::AgencyKey>, Status> {
-        Err(Status::unimplemented("fake hub"))
-    }
-    async fn get_agency_keys(
-        &self,
-        req: Request<pb::GetAgencyKeysRequest>,
-    ) -> Result<Response<pb::GetAgencyKeysResponse>, Status> {
+        req: Request<pb::GetKeySetRequest>,
+    ) -> Result<Response<pb::KeySetStatement>, Status> {
         let caller = takedown_net::peer_identity(&req)
             .map_err(|e| Status::unauthenticated(e.to_string()))?;
         assert_eq!(caller, id(IdentityRole::Platform, PLATFORM));
-        let req = req.into_inner();
         let delay = {
             let mut st = self.lock();
             st.key_calls += 1;
             st.key_delay
         };
         tokio::time::sleep(delay).await;
-        let st = self.lock();
-        let keys = st
-            .keys
-            .iter()
-            .filter(|k| req.kid.is_empty() || k.kid == req.kid)
-            .filter(|k| req.agency_ids.is_empty() || req.agency_ids.contains(&k.agency_id))
-            .cloned()
-            .collect();
-        Ok(Response::new(pb::GetAgencyKeysResponse { keys }))
+        let mut st = self.lock();
+        let jws = st.statement(&self.root);
+        Ok(Response::new(pb::KeySetStatement {
+            version: st.signed.as_ref().map_or(0, |s| s.0),
+            jws,
+            ..Default::default()
+        }))
+    }
+    type WatchKeySetStream =
+        tokio_stream::wrappers::ReceiverStream<Result<pb::KeySetStatement, Status>>;
+    async fn watch_key_set(
+        &self,
+        _: Request<pb::WatchKeySetRequest>,
+    ) -> Result<Response<Self::WatchKeySetStream>, Status> {
+        Err(Status::unimplemented("fake hub: no push; the sidecar asks"))
+    }
+    async fn get_agency_keys(
+        &self,
+        _: Request<pb::GetAgencyKeysRequest>,
+    ) -> Result<Response<pb::GetAgencyKeysResponse>, Status> {
+        Err(Status::unimplemented("fake hub"))
     }
     async fn register_platform(
         &self,
@@ -281,12 +327,17 @@ impl PlatformService for FakeHub {
 
 /// Starts the fake hub on a random port with the hub's certificate.
 pub async fn spawn_hub(env: &Env, keys: Vec<pb::AgencyKey>) -> (SocketAddr, FakeHub) {
+    let root_pem =
+        std::fs::read_to_string(env.pki().join(takedown_net::pki::DEV_ROOT_KEY)).expect("root key");
+    let root_public = std::fs::read_to_string(env.pki().join(takedown_net::pki::DEV_ROOT_PUBLIC))
+        .expect("root public key");
     let hub = FakeHub {
         state: Arc::new(Mutex::new(HubState {
             keys,
             mode: Some(ReportMode::Ok),
             ..HubState::default()
         })),
+        root: Arc::new((keyset::thumbprint(&root_public).expect("root"), root_pem)),
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind hub");
     let addr = listener.local_addr().expect("hub addr");

@@ -1,9 +1,6 @@
-//! Organisations, agency keys and platforms.
+//! Organisations, key-set statements and platforms.
 
 use super::*;
-
-const KEY_COLUMNS: &str =
-    "kid, agency_id, public_key_pem, registered_at, revoked_at, revoke_reason";
 
 pub(super) async fn upsert_organization(
     pool: &PgPool,
@@ -64,96 +61,45 @@ pub(super) async fn list_organizations(pool: &PgPool) -> StoreResult<Vec<Organiz
         .collect::<sqlx::Result<_>>()?)
 }
 
-pub(super) async fn insert_agency_key(
-    pool: &PgPool,
-    key: &AgencyKey,
-    by: &str,
-) -> StoreResult<AgencyKey> {
+pub(super) async fn publish_key_set(pool: &PgPool, k: &KeySetRecord) -> StoreResult<()> {
     let mut tx = pool.begin().await?;
-    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO agency_keys (kid, agency_id, public_key_pem, registered_at, revoked_at, \
-         revoke_reason) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kid) DO NOTHING \
-         RETURNING {KEY_COLUMNS}"
-    )))
-    .bind(&key.kid)
-    .bind(&key.agency_id)
-    .bind(&key.public_key_pem)
-    .bind(key.registered_at)
-    .bind(key.revoked_at)
-    .bind(key.revoke_reason.as_deref())
-    .fetch_optional(&mut *tx)
-    .await?;
-    match r {
-        Some(r) => {
-            let stored = rows::agency_key(&r)?;
-            super::audit::append(&mut tx, &crate::audit::key_registered(&stored, by)).await?;
-            tx.commit().await?;
-            Ok(stored)
-        }
-        None => Err(StoreError::Conflict(format!(
-            "agency key {:?} already exists",
-            key.kid
-        ))),
+    // One publisher at a time across hubs, so two cannot both pass the version check.
+    sqlx::query("LOCK TABLE key_set_statements IN EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await?;
+    let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM key_set_statements")
+        .fetch_one(&mut *tx)
+        .await?;
+    if let Some(newest) = newest.filter(|&v| v >= k.version) {
+        return Err(StoreError::Conflict(format!(
+            "key-set statement version {} is not newer than version {newest}, already published",
+            k.version
+        )));
     }
-}
-
-pub(super) async fn revoke_agency_key(
-    pool: &PgPool,
-    kid: &str,
-    reason: &str,
-    at: i64,
-    by: &str,
-) -> StoreResult<Option<AgencyKey>> {
-    let mut tx = pool.begin().await?;
-    let before: Option<Option<i64>> =
-        sqlx::query_scalar("SELECT revoked_at FROM agency_keys WHERE kid = $1 FOR UPDATE")
-            .bind(kid)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE agency_keys SET revoked_at = COALESCE(revoked_at, $2), \
-         revoke_reason = CASE WHEN revoked_at IS NULL THEN $3 ELSE revoke_reason END \
-         WHERE kid = $1 RETURNING {KEY_COLUMNS}"
-    )))
-    .bind(kid)
-    .bind(at)
-    .bind(reason)
-    .fetch_optional(&mut *tx)
+    sqlx::query(
+        "INSERT INTO key_set_statements (version, jws, published_at, published_by) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(k.version)
+    .bind(&k.jws)
+    .bind(k.published_at)
+    .bind(&k.published_by)
+    .execute(&mut *tx)
     .await?;
-    let key = r.as_ref().map(rows::agency_key).transpose()?;
-    if let (Some(k), Some(None)) = (&key, before) {
-        super::audit::append(&mut tx, &crate::audit::key_revoked(k, at, by)).await?;
-    }
+    super::audit::append(&mut tx, &crate::audit::key_set_published(k)).await?;
     tx.commit().await?;
-    Ok(key)
+    Ok(())
 }
 
-pub(super) async fn get_agency_key(pool: &PgPool, kid: &str) -> StoreResult<Option<AgencyKey>> {
-    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {KEY_COLUMNS} FROM agency_keys WHERE kid = $1"
-    )))
-    .bind(kid)
-    .fetch_optional(pool)
-    .await?;
-    Ok(r.as_ref().map(rows::agency_key).transpose()?)
-}
-
-pub(super) async fn list_agency_keys(
-    pool: &PgPool,
-    agency_ids: &[String],
-) -> StoreResult<Vec<AgencyKey>> {
-    let rs = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {KEY_COLUMNS} FROM agency_keys \
-         WHERE cardinality($1::text[]) = 0 OR agency_id = ANY($1) \
-         ORDER BY agency_id COLLATE \"C\", registered_at, seq"
-    )))
-    .bind(agency_ids)
+pub(super) async fn key_sets_after(pool: &PgPool, version: i64) -> StoreResult<Vec<KeySetRecord>> {
+    let rs = sqlx::query(
+        "SELECT version, jws, published_at, published_by FROM key_set_statements \
+         WHERE version > $1 ORDER BY version",
+    )
+    .bind(version)
     .fetch_all(pool)
     .await?;
-    Ok(rs
-        .iter()
-        .map(rows::agency_key)
-        .collect::<sqlx::Result<_>>()?)
+    Ok(rs.iter().map(rows::key_set).collect::<sqlx::Result<_>>()?)
 }
 
 pub(super) async fn upsert_platform(

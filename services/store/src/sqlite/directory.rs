@@ -1,4 +1,4 @@
-//! Organisations, agency keys and platforms.
+//! Organisations, key-set statements and platforms.
 
 use super::*;
 
@@ -63,113 +63,44 @@ pub(super) async fn list_organizations(pool: &SqlitePool) -> StoreResult<Vec<Org
         .collect::<sqlx::Result<_>>()?)
 }
 
-pub(super) async fn insert_agency_key(
-    pool: &SqlitePool,
-    key: &AgencyKey,
-    by: &str,
-) -> StoreResult<AgencyKey> {
+pub(super) async fn publish_key_set(pool: &SqlitePool, k: &KeySetRecord) -> StoreResult<()> {
     let mut tx = write_tx(pool).await?;
-    let r = sqlx::query(
-        "INSERT INTO agency_keys (kid, agency_id, public_key_pem, registered_at, revoked_at, \
-         revoke_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (kid) DO NOTHING \
-         RETURNING kid, agency_id, public_key_pem, registered_at, revoked_at, revoke_reason",
-    )
-    .bind(&key.kid)
-    .bind(&key.agency_id)
-    .bind(&key.public_key_pem)
-    .bind(key.registered_at)
-    .bind(key.revoked_at)
-    .bind(key.revoke_reason.as_deref())
-    .fetch_optional(&mut *tx)
-    .await?;
-    match r {
-        Some(r) => {
-            let stored = rows::agency_key(&r)?;
-            super::audit::append(&mut tx, &crate::audit::key_registered(&stored, by)).await?;
-            tx.commit().await?;
-            Ok(stored)
-        }
-        None => Err(StoreError::Conflict(format!(
-            "agency key {:?} already exists",
-            key.kid
-        ))),
+    let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM key_set_statements")
+        .fetch_one(&mut *tx)
+        .await?;
+    if let Some(newest) = newest.filter(|&v| v >= k.version) {
+        return Err(StoreError::Conflict(format!(
+            "key-set statement version {} is not newer than version {newest}, already published",
+            k.version
+        )));
     }
-}
-
-pub(super) async fn revoke_agency_key(
-    pool: &SqlitePool,
-    kid: &str,
-    reason: &str,
-    at: i64,
-    by: &str,
-) -> StoreResult<Option<AgencyKey>> {
-    let mut tx = write_tx(pool).await?;
-    let before: Option<Option<i64>> =
-        sqlx::query_scalar("SELECT revoked_at FROM agency_keys WHERE kid = ?1")
-            .bind(kid)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let r = sqlx::query(
-        "UPDATE agency_keys SET revoked_at = COALESCE(revoked_at, ?2), \
-         revoke_reason = CASE WHEN revoked_at IS NULL THEN ?3 ELSE revoke_reason END \
-         WHERE kid = ?1 \
-         RETURNING kid, agency_id, public_key_pem, registered_at, revoked_at, revoke_reason",
+    sqlx::query(
+        "INSERT INTO key_set_statements (version, jws, published_at, published_by) \
+         VALUES (?1, ?2, ?3, ?4)",
     )
-    .bind(kid)
-    .bind(at)
-    .bind(reason)
-    .fetch_optional(&mut *tx)
+    .bind(k.version)
+    .bind(&k.jws)
+    .bind(k.published_at)
+    .bind(&k.published_by)
+    .execute(&mut *tx)
     .await?;
-    let key = r.as_ref().map(rows::agency_key).transpose()?;
-    if let (Some(k), Some(None)) = (&key, before) {
-        super::audit::append(&mut tx, &crate::audit::key_revoked(k, at, by)).await?;
-    }
+    super::audit::append(&mut tx, &crate::audit::key_set_published(k)).await?;
     tx.commit().await?;
-    Ok(key)
+    Ok(())
 }
 
-pub(super) async fn get_agency_key(pool: &SqlitePool, kid: &str) -> StoreResult<Option<AgencyKey>> {
-    let r = sqlx::query(
-        "SELECT kid, agency_id, public_key_pem, registered_at, revoked_at, revoke_reason \
-         FROM agency_keys WHERE kid = ?1",
-    )
-    .bind(kid)
-    .fetch_optional(pool)
-    .await?;
-    Ok(r.as_ref().map(rows::agency_key).transpose()?)
-}
-
-pub(super) async fn list_agency_keys(
+pub(super) async fn key_sets_after(
     pool: &SqlitePool,
-    agency_ids: &[String],
-) -> StoreResult<Vec<AgencyKey>> {
-    const COLUMNS: &str =
-        "kid, agency_id, public_key_pem, registered_at, revoked_at, revoke_reason";
-    if agency_ids.is_empty() {
-        let sql =
-            format!("SELECT {COLUMNS} FROM agency_keys ORDER BY agency_id, registered_at, rowid");
-        let rs = sqlx::query(AssertSqlSafe(sql)).fetch_all(pool).await?;
-        return Ok(rs
-            .iter()
-            .map(rows::agency_key)
-            .collect::<sqlx::Result<_>>()?);
-    }
-    let mut keys = Vec::new();
-    for chunk in agency_ids.chunks(IN_CHUNK) {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM agency_keys WHERE agency_id IN ({}) \
-             ORDER BY agency_id, registered_at, rowid",
-            anon(chunk.len())
-        );
-        let mut q = sized(AssertSqlSafe(sql));
-        for a in chunk {
-            q = q.bind(a.as_str());
-        }
-        for r in q.fetch_all(pool).await? {
-            keys.push(rows::agency_key(&r)?);
-        }
-    }
-    Ok(keys)
+    version: i64,
+) -> StoreResult<Vec<KeySetRecord>> {
+    let rs = sqlx::query(
+        "SELECT version, jws, published_at, published_by FROM key_set_statements \
+         WHERE version > ?1 ORDER BY version",
+    )
+    .bind(version)
+    .fetch_all(pool)
+    .await?;
+    Ok(rs.iter().map(rows::key_set).collect::<sqlx::Result<_>>()?)
 }
 
 pub(super) async fn upsert_platform(

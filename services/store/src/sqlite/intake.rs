@@ -200,8 +200,8 @@ pub(super) async fn insert_list(
     let mut tx = write_tx(pool).await?;
     let claimed = sqlx::query(
         "INSERT INTO lists (list_id, agency_id, action_day_id, content_sha256, jws, \
-         item_count, leaf_hashes, created_at, accepted_at, due_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (list_id) DO NOTHING",
+         item_count, leaf_hashes, created_at, accepted_at, due_at, kid, signed_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (list_id) DO NOTHING",
     )
     .bind(&list.list_id)
     .bind(&list.agency_id)
@@ -213,6 +213,8 @@ pub(super) async fn insert_list(
     .bind(list.created_at)
     .bind(list.accepted_at)
     .bind(list.due_at)
+    .bind(&list.kid)
+    .bind(list.signed_at)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -255,5 +257,24 @@ pub(super) async fn list_items(
     Ok(rs
         .iter()
         .map(rows::item_record)
+        .collect::<sqlx::Result<_>>()?)
+}
+
+pub(super) async fn lists_signed_with(
+    pool: &SqlitePool,
+    kid: &str,
+    since: i64,
+) -> StoreResult<Vec<SignedListRecord>> {
+    let rs = sqlx::query(
+        "SELECT list_id, agency_id, action_day_id, signed_at, due_at FROM lists \
+         WHERE kid = ?1 AND signed_at >= ?2 ORDER BY signed_at, list_id",
+    )
+    .bind(kid)
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    Ok(rs
+        .iter()
+        .map(rows::signed_list)
         .collect::<sqlx::Result<_>>()?)
 }

@@ -145,26 +145,16 @@ impl Store for SqliteStore {
         directory::list_organizations(&self.pool).await
     }
 
-    async fn insert_agency_key(&self, key: &AgencyKey, by: &str) -> StoreResult<AgencyKey> {
-        directory::insert_agency_key(&self.writer, key, by).await
+    async fn publish_key_set(&self, k: &KeySetRecord) -> StoreResult<()> {
+        directory::publish_key_set(&self.writer, k).await
     }
 
-    async fn revoke_agency_key(
-        &self,
-        kid: &str,
-        reason: &str,
-        at: i64,
-        by: &str,
-    ) -> StoreResult<Option<AgencyKey>> {
-        directory::revoke_agency_key(&self.writer, kid, reason, at, by).await
+    async fn lists_signed_with(&self, kid: &str, since: i64) -> StoreResult<Vec<SignedListRecord>> {
+        intake::lists_signed_with(&self.pool, kid, since).await
     }
 
-    async fn get_agency_key(&self, kid: &str) -> StoreResult<Option<AgencyKey>> {
-        directory::get_agency_key(&self.pool, kid).await
-    }
-
-    async fn list_agency_keys(&self, agency_ids: &[String]) -> StoreResult<Vec<AgencyKey>> {
-        directory::list_agency_keys(&self.pool, agency_ids).await
+    async fn key_sets_after(&self, version: i64) -> StoreResult<Vec<KeySetRecord>> {
+        directory::key_sets_after(&self.pool, version).await
     }
 
     async fn upsert_platform(&self, p: &Platform, by: &str) -> StoreResult<Platform> {

@@ -50,26 +50,16 @@ async fn every_state_change_is_chained_and_verifies<S: Store + Probe>(s: S) {
     s.insert_action_day(&day("d1", T0), "europol")
         .await
         .unwrap();
-    s.insert_agency_key(
-        &AgencyKey {
-            kid: "k1".into(),
-            agency_id: "agency-a".into(),
-            public_key_pem: "pem".into(),
-            registered_at: T0,
-            revoked_at: None,
-            revoke_reason: None,
-        },
-        "europol",
-    )
-    .await
-    .unwrap();
-    s.revoke_agency_key("k1", "lost", T0 + 1, "europol")
-        .await
-        .unwrap();
-    // A second revocation changes nothing and records nothing.
-    s.revoke_agency_key("k1", "again", T0 + 2, "europol")
-        .await
-        .unwrap();
+    let statement = |version: i64| KeySetRecord {
+        version,
+        jws: format!("statement {version}"),
+        published_at: T0 + version,
+        published_by: "europol".into(),
+    };
+    s.publish_key_set(&statement(1)).await.unwrap();
+    s.publish_key_set(&statement(2)).await.unwrap();
+    // A stale version changes nothing and records nothing.
+    s.publish_key_set(&statement(2)).await.unwrap_err();
     s.insert_hold(&hold("h1", "video", "x", T0 + 10_000, "agency-b"))
         .await
         .unwrap();
@@ -130,8 +120,8 @@ async fn every_state_change_is_chained_and_verifies<S: Store + Probe>(s: S) {
         kinds,
         [
             "action_day_created",
-            "key_registered",
-            "key_revoked",
+            "key_set_published",
+            "key_set_published",
             "hold_placed",
             "hold_released",
             "list_accepted",
@@ -170,8 +160,7 @@ async fn every_state_change_is_chained_and_verifies<S: Store + Probe>(s: S) {
         .collect();
     for (kind, actor) in [
         ("action_day_created", "europol"),
-        ("key_registered", "europol"),
-        ("key_revoked", "europol"),
+        ("key_set_published", "europol"),
         ("hold_released", "europol"),
         ("action_day_released", "hub"),
         ("action_day_closed", "europol"),

@@ -1,4 +1,4 @@
-//! Organisations, agency keys and platforms.
+//! Organisations, key-set statements and platforms.
 
 use takedown_store::*;
 
@@ -6,7 +6,8 @@ use crate::support::*;
 
 conformance!(
     organizations_upsert_and_list,
-    agency_keys_conflict_revoke_and_list,
+    key_set_statements_only_grow,
+    lists_are_found_by_the_key_that_signed_them,
     platforms_upsert_and_list,
     registrations_and_changes_are_audited_with_their_caller,
 );
@@ -46,78 +47,67 @@ async fn organizations_upsert_and_list<S: Store + Probe>(s: S) {
     assert_eq!(s.count("organizations").await, 2);
 }
 
-fn key(kid: &str, agency: &str, at: i64) -> AgencyKey {
-    AgencyKey {
-        kid: kid.into(),
-        agency_id: agency.into(),
-        public_key_pem: format!("PEM {kid}"),
-        registered_at: at,
-        revoked_at: None,
-        revoke_reason: None,
+fn statement(version: i64, by: &str) -> KeySetRecord {
+    KeySetRecord {
+        version,
+        jws: format!("header.claims-{version}.signature"),
+        published_at: T0 + version,
+        published_by: by.into(),
     }
 }
 
-async fn agency_keys_conflict_revoke_and_list<S: Store + Probe>(s: S) {
-    s.insert_agency_key(&key("k2", "agency-b", T0), "europol")
-        .await
-        .unwrap();
-    s.insert_agency_key(&key("k1", "agency-a", T0 + 10), "europol")
-        .await
-        .unwrap();
-    s.insert_agency_key(&key("k0", "agency-a", T0 + 20), "europol")
-        .await
-        .unwrap();
-
-    // A kid is unique across agencies.
-    let err = s
-        .insert_agency_key(&key("k1", "agency-b", T0), "europol")
-        .await
-        .unwrap_err();
-    match err {
-        StoreError::Conflict(m) => assert!(m.contains("k1"), "{m}"),
-        other => panic!("expected Conflict, got {other:?}"),
+async fn key_set_statements_only_grow<S: Store + Probe>(s: S) {
+    assert_eq!(s.key_sets_after(0).await.unwrap(), vec![]);
+    s.publish_key_set(&statement(1, "europol")).await.unwrap();
+    s.publish_key_set(&statement(3, "europol")).await.unwrap();
+    // Not newer than the newest stored: refused, nothing stored.
+    for stale in [3, 2] {
+        match s.publish_key_set(&statement(stale, "other")).await {
+            Err(StoreError::Conflict(m)) => assert!(m.contains("version"), "{m}"),
+            other => panic!("version {stale}: expected Conflict, got {other:?}"),
+        }
     }
     assert_eq!(
-        s.get_agency_key("k1").await.unwrap().unwrap().agency_id,
-        "agency-a"
+        s.key_sets_after(0).await.unwrap(),
+        vec![statement(1, "europol"), statement(3, "europol")]
     );
-
-    let revoked = s
-        .revoke_agency_key("k1", "compromised", T0 + 100, "europol")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(revoked.revoked_at, Some(T0 + 100));
-    assert_eq!(revoked.revoke_reason.as_deref(), Some("compromised"));
-    // The first revocation is kept.
-    let again = s
-        .revoke_agency_key("k1", "other", T0 + 200, "europol")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(again.revoked_at, Some(T0 + 100));
-    assert_eq!(again.revoke_reason.as_deref(), Some("compromised"));
     assert_eq!(
-        s.revoke_agency_key("nope", "x", T0, "europol")
+        s.key_sets_after(1).await.unwrap(),
+        vec![statement(3, "europol")]
+    );
+    assert_eq!(s.key_sets_after(3).await.unwrap(), vec![]);
+    assert_eq!(s.count("key_set_statements").await, 2);
+}
+
+async fn lists_are_found_by_the_key_that_signed_them<S: Store + Probe>(s: S) {
+    let early = list("l-early", "agency-a", None, T0, 1, 1);
+    let mut late = list("l-late", "agency-a", None, T0 + 1, 1, 2);
+    late.signed_at += 100;
+    let other = list("l-other", "agency-b", None, T0, 1, 3);
+    for l in [&early, &late, &other] {
+        s.insert_list(l, &[item("video", &l.list_id)])
             .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(s.get_agency_key("nope").await.unwrap(), None);
-
-    let kids = |ks: Vec<AgencyKey>| ks.into_iter().map(|k| k.kid).collect::<Vec<_>>();
+            .unwrap();
+    }
+    let found = |v: Vec<SignedListRecord>| v.into_iter().map(|l| l.list_id).collect::<Vec<_>>();
     assert_eq!(
-        kids(s.list_agency_keys(&[]).await.unwrap()),
-        ["k1", "k0", "k2"]
+        found(s.lists_signed_with("agency-a-k1", 0).await.unwrap()),
+        ["l-early", "l-late"]
     );
     assert_eq!(
-        kids(s.list_agency_keys(&["agency-a".into()]).await.unwrap()),
-        ["k1", "k0"]
+        found(
+            s.lists_signed_with("agency-a-k1", early.signed_at + 1)
+                .await
+                .unwrap()
+        ),
+        ["l-late"]
     );
+    let l = &s.lists_signed_with("agency-b-k1", 0).await.unwrap()[0];
     assert_eq!(
-        kids(s.list_agency_keys(&["agency-z".into()]).await.unwrap()),
-        Vec::<String>::new()
+        (l.agency_id.as_str(), l.signed_at, l.due_at),
+        ("agency-b", other.signed_at, T0)
     );
+    assert!(s.lists_signed_with("nobody", 0).await.unwrap().is_empty());
 }
 
 async fn platforms_upsert_and_list<S: Store + Probe>(s: S) {

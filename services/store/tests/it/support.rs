@@ -198,6 +198,8 @@ pub fn list(
         created_at: T0 - 5000,
         accepted_at: T0,
         due_at,
+        kid: format!("{agency}-k1"),
+        signed_at: (T0 - 5000) / 1000,
     }
 }
 
