@@ -478,4 +478,16 @@ async fn every_bad_input_is_refused_whole(backend: Backend) {
         "a caller without a certificate must be refused"
     );
     assert_eq!(w.db.intake_counts().await, before);
+    // The hub says which handshakes it refused, and why.
+    takedown_tests::eventually(
+        takedown_tests::LONG,
+        "the hub logs both refused handshakes with their reasons",
+        || async {
+            let log = w.hub.log_text();
+            log.contains("refused a TLS handshake")
+                && log.contains("UnknownIssuer")
+                && log.contains("peer sent no certificates")
+        },
+    )
+    .await;
 }

@@ -4,7 +4,7 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use takedown_net::{TlsMaterial, install_crypto_provider, server_tls};
+use takedown_net::{TlsMaterial, install_crypto_provider};
 use takedown_protocol::{
     ident::{Identity, IdentityRole, OrgId},
     pb,
@@ -12,7 +12,7 @@ use takedown_protocol::{
 use takedown_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tonic::transport::{Server, server::TcpIncoming};
+use tonic::transport::Server;
 
 use crate::{
     api::{
@@ -220,9 +220,9 @@ pub async fn run<S: Store>(
             background.cancel();
         }
     };
+    let incoming =
+        takedown_net::tls::tls_incoming(listener, &tls, "hub").context("configuring TLS")?;
     Server::builder()
-        .tls_config(server_tls(&tls))
-        .context("configuring TLS")?
         .timeout(Duration::from_secs(120))
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -241,7 +241,7 @@ pub async fn run<S: Store>(
         .add_service(SummaryServiceServer::new(Summaries(state.clone())))
         .add_service(AuditServiceServer::new(Audit(state.clone())))
         .add_service(TransparencyServiceServer::new(Transparency(state.clone())))
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), drain)
+        .serve_with_incoming_shutdown(incoming, drain)
         .await
         .context("serving")?;
     background.cancel();

@@ -333,6 +333,85 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     s
 }
 
+/// How long a client has to complete its TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The rustls server config of [`tls_incoming`]: this side's certificate, a client
+/// certificate issued by the CA required, HTTP/2.
+pub fn server_config(m: &TlsMaterial) -> Result<rustls::ServerConfig, TlsError> {
+    install_crypto_provider();
+    let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(m.roots()?))
+        .build()
+        .map_err(|e| TlsError::Invalid(format!("CA certificate: {e}")))?;
+    let mut cfg = rustls::ServerConfig::builder()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(m.chain()?, m.key()?)
+        .map_err(|e| TlsError::Invalid(format!("certificate/key: {e}")))?;
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(cfg)
+}
+
+/// A server's TLS connections accepted on `listener`, for `Server::serve_with_incoming`.
+///
+/// Each handshake runs on its own task, so a slow client holds up no one. A refused
+/// handshake (no client certificate, one from another CA, an expired one, a client that
+/// does not finish within [`HANDSHAKE_TIMEOUT`]) is logged at WARN with the peer's address
+/// and the reason, naming `server`: tonic's own acceptor drops them without a word, which
+/// leaves an operator nothing to go on when a partner cannot connect. The accept loop
+/// ends when the stream is dropped (the server stopped).
+pub fn tls_incoming(
+    listener: tokio::net::TcpListener,
+    m: &TlsMaterial,
+    server: &'static str,
+) -> Result<
+    tokio_stream::wrappers::ReceiverStream<
+        Result<tokio_rustls::server::TlsStream<TcpStream>, std::io::Error>,
+    >,
+    TlsError,
+> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config(m)?));
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                r = listener.accept() => r,
+                _ = tx.closed() => return,
+            };
+            let (tcp, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause rather than spin.
+                    tracing::warn!(server, error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = tcp.set_nodelay(true);
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => {
+                        let _ = tx.send(Ok(tls)).await;
+                    }
+                    Ok(Err(e)) => tracing::warn!(
+                        server,
+                        %peer,
+                        reason = %e,
+                        "refused a TLS handshake"
+                    ),
+                    Err(_) => tracing::warn!(
+                        server,
+                        %peer,
+                        reason = "the client did not complete the handshake in time",
+                        "refused a TLS handshake"
+                    ),
+                }
+            });
+        }
+    });
+    Ok(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

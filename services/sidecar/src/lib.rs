@@ -50,7 +50,7 @@ use takedown_protocol::{
 };
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tonic::transport::{Server, server::TcpIncoming};
+use tonic::transport::Server;
 
 pub use config::Config;
 pub use inbox::Inbox;
@@ -210,12 +210,12 @@ pub async fn run_with_decisions(
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, %platform, mode = config.integration.mode(), "sidecar serving");
     let drain_health = health.clone();
+    let incoming =
+        takedown_net::tls::tls_incoming(listener, &tls, "sidecar").context("server TLS")?;
     let served = Server::builder()
-        .tls_config(takedown_net::server_tls(&tls))
-        .context("server TLS")?
         .add_service(health_svc)
         .add_service(ReceiverServiceServer::new(receiver).max_decoding_message_size(MAX_MESSAGE))
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), async move {
+        .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;
             tracing::info!("shutting down: draining");
             drain_health
