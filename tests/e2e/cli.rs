@@ -171,6 +171,39 @@ async fn takedownctl_drives_the_real_hub(backend: Backend) {
         summary.platforms[0].referred, 2,
         "two spellings, one target, plus the post"
     );
+    // The audit log through the command line: the export ends with the hub's signed head
+    // (signed at the latest a minute after the chain grew; the close of a day signs at once).
+    let (ok, _, err) = ctl(&w, COORDINATOR, &["action-day", "close", "cli-day"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = ctl(&w, COORDINATOR, &["audit", "head", "--out", "head.json"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = ctl(
+        &w,
+        COORDINATOR,
+        &["audit", "export", "--out", "audit.jsonl"],
+    );
+    assert!(ok, "{err}");
+    let (ok, out, err) = ctl(&w, COORDINATOR, &["audit", "verify", "audit.jsonl"]);
+    assert!(
+        ok && out.contains("signed head: the hub (hub) signed the first"),
+        "{out}{err}"
+    );
+    let text = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
+    let cut: String = text.lines().take(3).map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.join("cut.jsonl"), cut).unwrap();
+    let (ok, out, _) = ctl(&w, COORDINATOR, &["audit", "verify", "cut.jsonl"]);
+    assert!(ok && out.contains("no signed head"), "{out}");
+    let (ok, _, err) = ctl(
+        &w,
+        COORDINATOR,
+        &["audit", "verify", "cut.jsonl", "--head", "head.json"],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("cut short") && err.contains("entries 4 to"),
+        "{err}"
+    );
+
     // The key turns out compromised since an hour ago: the coordinator is told that the
     // embargoed list is void, before H-hour.
     let an_hour_ago =

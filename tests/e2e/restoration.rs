@@ -286,6 +286,39 @@ async fn audit_export_of_an_action_day_verifies_and_transparency_matches(backend
         .collect();
     assert_eq!(verify_jsonl(&cut).unwrap_err().line(), 3);
 
+    // The hub signed the chain's head when the day closed: a file cut short of it fails,
+    // naming the missing entries, even with its last lines (and any head line) cut off.
+    let head = audit
+        .get_audit_head(pb::GetAuditHeadRequest { upto_seq: 0 })
+        .await
+        .expect("a signed head after the day's close")
+        .into_inner();
+    let closed_at = kinds.iter().position(|k| k == "action_day_closed").unwrap() + 1;
+    assert!(
+        head.seq as usize >= closed_at,
+        "the head covers the day's close (entry {closed_at}), not just {}",
+        head.seq
+    );
+    let signed = head.seq;
+    let head = takedown_protocol::audit::HeadLine {
+        signed_head: head.signed_head,
+        audit_key: head.audit_key,
+    };
+    let whole = takedown_protocol::audit::verify_export(&lines, Some(&head), None)
+        .expect("the whole export verifies against the signed head");
+    assert_eq!(whole.signed.map(|h| h.seq), Some(signed));
+    let first_five: String = lines.lines().take(5).map(|l| format!("{l}\n")).collect();
+    assert!(
+        verify_jsonl(&first_five).is_ok(),
+        "alone, a cut file still verifies"
+    );
+    let err = takedown_protocol::audit::verify_export(&first_five, Some(&head), None).unwrap_err();
+    assert_eq!(
+        err,
+        takedown_protocol::audit::ChainError::CutShort { entries: 5, signed }
+    );
+    assert!(err.to_string().contains("entries 6 to"), "{err}");
+
     let export = pb::transparency_service_client::TransparencyServiceClient::new(ch)
         .export_transparency(pb::TransparencyRequest {
             action_day_id: "day-a".into(),

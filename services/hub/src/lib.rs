@@ -13,12 +13,14 @@
 //! - [`transparency`]: the TCO figures and statement-of-reasons rows of an action day.
 //! - [`delivery`]: the outbox workers that fan targets out to sidecars.
 //! - [`api`]: the gRPC services.
+//! - [`audit_heads`]: signed heads of the audit chain.
 //! - [`cli`]: the binary's command line and `main`.
 //! - [`server`]: [`server::run`], the one entry point for the binary and the tests.
 //! - [`telemetry`]: tracing setup.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod audit_heads;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -25,6 +25,7 @@ use crate::{
         referral::Referrals,
         summary::Summaries,
     },
+    audit_heads::HeadSigner,
     config::Config,
     delivery::{self, PlatformHealth, Wake},
     intake::IntakeConfig,
@@ -77,6 +78,8 @@ pub async fn run<S: Store>(
         ),
     }
 
+    let audit_heads = Arc::new(HeadSigner::load(&store, &config.hub_id).await?);
+
     let wake = Wake::new();
     let health = PlatformHealth::default();
     let state = Arc::new(HubState {
@@ -88,6 +91,7 @@ pub async fn run<S: Store>(
         wake: wake.clone(),
         health: health.clone(),
         keys: keys.clone(),
+        audit_heads: audit_heads.clone(),
     });
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -185,6 +189,11 @@ pub async fn run<S: Store>(
         keys.clone()
             .follow(store.clone(), KEY_SET_FOLLOW, background.clone()),
     );
+    tasks.spawn(audit_heads.clone().run(
+        store.clone(),
+        crate::audit_heads::EVERY,
+        background.clone(),
+    ));
     tasks.spawn(retention::run(
         store.clone(),
         config.retention.clone(),

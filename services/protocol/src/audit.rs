@@ -107,6 +107,16 @@ pub enum ChainError {
     Link { line: usize, seq: u64 },
     #[error("line {line} (seq {seq}): hash does not match the entry's content")]
     Hash { line: usize, seq: u64 },
+    #[error("the signed head does not verify: {0}")]
+    Head(String),
+    #[error(
+        "the file is cut short: it ends at entry {entries}, but the hub signed a head over \
+         {signed} entries (entries {} to {signed} are missing)",
+        entries + 1
+    )]
+    CutShort { entries: u64, signed: u64 },
+    #[error("entry {seq} does not match the hub's signed head (a different chain)")]
+    HeadMismatch { seq: u64 },
 }
 
 impl ChainError {
@@ -117,15 +127,69 @@ impl ChainError {
             | Self::Sequence { line, .. }
             | Self::Link { line, .. }
             | Self::Hash { line, .. } => *line,
+            Self::Head(_) | Self::CutShort { .. } | Self::HeadMismatch { .. } => 0,
         }
     }
 }
 
-/// A verified chain: its length and head hash (hex; the zero hash when empty).
+/// A verified chain: its length and head hash (hex; the zero hash when empty), and what
+/// the hub's signed head says of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainSummary {
     pub entries: u64,
     pub head: String,
+    /// The signed head checked, if the export held one or one was given.
+    pub signed: Option<HeadClaims>,
+}
+
+/// The JWS header `typ` of a signed chain head.
+pub const HEAD_TYPE: &str = "takedown-audit-head+jwt";
+
+/// What the hub signs of its chain: its length and last hash at a time. An export is
+/// whole up to `seq` only if it holds entry `seq` with this hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadClaims {
+    pub hub_id: String,
+    pub seq: u64,
+    /// Hex SHA-256 of entry `seq`.
+    pub hash: String,
+    /// When it was signed, Unix seconds.
+    pub iat: i64,
+}
+
+/// The line an export ends with (and what `audit head` writes): the newest signed head the
+/// export covers, and the hub's audit public key it verifies with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadLine {
+    pub signed_head: String,
+    pub audit_key: String,
+}
+
+/// Signs a chain head with the hub's audit key (Ed25519 PKCS#8 PEM).
+pub fn sign_head(claims: &HeadClaims, kid: &str, private_pem: &[u8]) -> Result<String, String> {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let key = EncodingKey::from_ed_pem(private_pem).map_err(|e| e.to_string())?;
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(kid.to_string());
+    header.typ = Some(HEAD_TYPE.to_string());
+    jsonwebtoken::encode(&header, claims, &key).map_err(|e| e.to_string())
+}
+
+/// Verifies a signed chain head against the hub's audit public key (SPKI PEM).
+pub fn verify_head(jws: &str, public_pem: &str) -> Result<HeadClaims, String> {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    let header = jsonwebtoken::decode_header(jws).map_err(|e| e.to_string())?;
+    if header.typ.as_deref() != Some(HEAD_TYPE) || header.alg != Algorithm::EdDSA {
+        return Err(format!("not an EdDSA {HEAD_TYPE}"));
+    }
+    let key = DecodingKey::from_ed_pem(public_pem.as_bytes()).map_err(|e| e.to_string())?;
+    let mut v = Validation::new(Algorithm::EdDSA);
+    v.validate_exp = false;
+    v.validate_aud = false;
+    v.required_spec_claims = ["iat"].into_iter().map(String::from).collect();
+    jsonwebtoken::decode::<HeadClaims>(jws, &key, &v)
+        .map(|d| d.claims)
+        .map_err(|e| e.to_string())
 }
 
 fn hash_from_hex(s: &str) -> Option<[u8; 32]> {
@@ -133,13 +197,36 @@ fn hash_from_hex(s: &str) -> Option<[u8; 32]> {
     v.try_into().ok()
 }
 
-/// Verifies a JSON-lines export (blank lines are skipped).
+/// Verifies a JSON-lines export (blank lines are skipped) and, when it ends with a
+/// [`HeadLine`], that it is whole up to the head the hub signed.
 pub fn verify_jsonl(text: &str) -> Result<ChainSummary, ChainError> {
+    verify_export(text, None, None)
+}
+
+/// Verifies an export against the newest signed head it holds, or `head` when given (a
+/// head fetched apart from the file: cutting the file then cannot hide what is missing).
+/// `audit_key` (the hub's audit public key, SPKI PEM) overrides the key the head line
+/// carries.
+pub fn verify_export(
+    text: &str,
+    head: Option<&HeadLine>,
+    audit_key: Option<&str>,
+) -> Result<ChainSummary, ChainError> {
     let mut prev = GENESIS;
     let mut expected: u64 = 1;
+    let mut in_file: Option<HeadLine> = None;
+    let mut hashes: Vec<[u8; 32]> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
         if raw.trim().is_empty() {
+            continue;
+        }
+        if let Some(h) = raw
+            .contains("\"signed_head\"")
+            .then(|| serde_json::from_str::<HeadLine>(raw).ok())
+            .flatten()
+        {
+            in_file = Some(h);
             continue;
         }
         let rec: AuditRecord = serde_json::from_str(raw).map_err(|e| ChainError::Malformed {
@@ -177,11 +264,39 @@ pub fn verify_jsonl(text: &str) -> Result<ChainSummary, ChainError> {
             return Err(ChainError::Hash { line, seq: rec.seq });
         }
         prev = computed;
+        hashes.push(computed);
         expected += 1;
     }
+    let entries = expected - 1;
+    let signed = match head.or(in_file.as_ref()) {
+        None => None,
+        Some(h) => {
+            let key = audit_key.unwrap_or(&h.audit_key);
+            let claims = verify_head(&h.signed_head, key).map_err(ChainError::Head)?;
+            if claims.seq > entries {
+                return Err(ChainError::CutShort {
+                    entries,
+                    signed: claims.seq,
+                });
+            }
+            let at = claims
+                .seq
+                .checked_sub(1)
+                .and_then(|i| hashes.get(i as usize));
+            let matches = match at {
+                Some(h) => hash_from_hex(&claims.hash).as_ref() == Some(h),
+                None => claims.seq == 0,
+            };
+            if !matches {
+                return Err(ChainError::HeadMismatch { seq: claims.seq });
+            }
+            Some(claims)
+        }
+    };
     Ok(ChainSummary {
-        entries: expected - 1,
+        entries,
         head: hex::encode(prev),
+        signed,
     })
 }
 
@@ -288,5 +403,72 @@ mod tests {
         let a = entry_hash(1, 0, "ab", "c", "", "{}", &GENESIS);
         let b = entry_hash(1, 0, "a", "bc", "", "{}", &GENESIS);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_file_cut_short_of_its_signed_head_fails_naming_the_gap() {
+        let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        let rs = chain(5);
+        let head = |seq: u64| HeadLine {
+            signed_head: sign_head(
+                &HeadClaims {
+                    hub_id: "hub".into(),
+                    seq,
+                    hash: rs[seq as usize - 1].hash.clone(),
+                    iat: 1,
+                },
+                "audit-1",
+                kp.serialize_pem().as_bytes(),
+            )
+            .unwrap(),
+            audit_key: kp.public_key_pem(),
+        };
+        let whole = format!(
+            "{}{}\n",
+            jsonl(&rs),
+            serde_json::to_string(&head(5)).unwrap()
+        );
+        let s = verify_jsonl(&whole).expect("whole export verifies");
+        assert_eq!((s.entries, s.signed.map(|h| h.seq)), (5, Some(5)));
+        // Cut to three entries (and its head line dropped): the head given apart catches it.
+        let cut = jsonl(&rs[..3]);
+        assert_eq!(verify_jsonl(&cut).unwrap().signed, None);
+        let err = verify_export(&cut, Some(&head(5)), None).unwrap_err();
+        assert_eq!(
+            err,
+            ChainError::CutShort {
+                entries: 3,
+                signed: 5
+            }
+        );
+        assert!(
+            err.to_string().contains("entries 4 to 5 are missing"),
+            "{err}"
+        );
+        // A head over fewer entries covers a longer file.
+        let s = verify_export(&jsonl(&rs), Some(&head(3)), None).unwrap();
+        assert_eq!(s.signed.map(|h| h.seq), Some(3));
+        // Another key, or another chain, is refused.
+        let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        assert!(matches!(
+            verify_export(&jsonl(&rs), Some(&head(5)), Some(&other.public_key_pem())),
+            Err(ChainError::Head(_))
+        ));
+        let mut forged = head(5);
+        forged.signed_head = sign_head(
+            &HeadClaims {
+                hub_id: "hub".into(),
+                seq: 2,
+                hash: rs[3].hash.clone(),
+                iat: 1,
+            },
+            "audit-1",
+            kp.serialize_pem().as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            verify_export(&jsonl(&rs), Some(&forged), None).unwrap_err(),
+            ChainError::HeadMismatch { seq: 2 }
+        );
     }
 }

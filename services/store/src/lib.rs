@@ -373,6 +373,18 @@ pub trait Store: Send + Sync + Clone + 'static {
     ) -> impl Future<Output = StoreResult<Vec<AuditEntry>>> + Send;
     /// The last seq of the audit log (0 when empty).
     fn audit_head(&self) -> impl Future<Output = StoreResult<i64>> + Send;
+    /// The hub's audit key: the one stored first, after storing `candidate` if none was.
+    fn hub_audit_key(
+        &self,
+        candidate: &HubAuditKey,
+    ) -> impl Future<Output = StoreResult<HubAuditKey>> + Send;
+    /// Records a signed head of the audit chain (again: no change).
+    fn put_audit_head(&self, h: &SignedHeadRecord) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The newest signed head over at most `upto` entries.
+    fn audit_head_upto(
+        &self,
+        upto: i64,
+    ) -> impl Future<Output = StoreResult<Option<SignedHeadRecord>>> + Send;
     /// Every target of an action day, by platform then id, for the transparency exports.
     fn transparency_rows(
         &self,

@@ -38,6 +38,11 @@ const SQLITE: &[Source] = &[
         "key set statements",
         include_str!("../migrations/sqlite/0005_key_set_statements.sql"),
     ),
+    (
+        6,
+        "audit heads",
+        include_str!("../migrations/sqlite/0006_audit_heads.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -65,6 +70,11 @@ const POSTGRES: &[Source] = &[
         5,
         "key set statements",
         include_str!("../migrations/postgres/0005_key_set_statements.sql"),
+    ),
+    (
+        6,
+        "audit heads",
+        include_str!("../migrations/postgres/0006_audit_heads.sql"),
     ),
 ];
 

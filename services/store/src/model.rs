@@ -42,6 +42,34 @@ pub struct Organization {
     pub registered_at: i64,
 }
 
+/// The hub's Ed25519 key for signing audit chain heads, made on first start.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HubAuditKey {
+    pub kid: String,
+    /// PKCS#8 PEM.
+    pub private_pem: String,
+    /// SPKI PEM.
+    pub public_pem: String,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for HubAuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubAuditKey")
+            .field("kid", &self.kid)
+            .field("private_pem", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// A signed head of the audit chain (`takedown_protocol::audit::HeadClaims` as a JWS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedHeadRecord {
+    pub seq: i64,
+    pub jws: String,
+    pub signed_at: i64,
+}
+
 /// A coordinator-signed key-set statement as stored: the hub keeps and serves them but
 /// verifies each against its pinned roots (`takedown_protocol::keyset`) before use.
 #[derive(Debug, Clone, PartialEq, Eq)]

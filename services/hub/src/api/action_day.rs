@@ -186,6 +186,10 @@ impl<S: Store> ActionDayService for ActionDays<S> {
             .map_err(ApiError::from)?
             .ok_or_else(|| ApiError::NotFound(format!("action day {id:?} not found")))?;
         tracing::info!(action_day = %id, "action day closed");
+        // The day's record ends here: sign the chain's head now, not within the minute.
+        if let Err(e) = self.0.audit_heads.sign_now(&self.0.store).await {
+            tracing::warn!(error = %e, "signing the audit head at the day's close failed");
+        }
         Ok(Response::new(convert::action_day(day, now)))
     }
 }

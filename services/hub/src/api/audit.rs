@@ -20,6 +20,32 @@ pub struct Audit<S>(pub Shared<S>);
 
 #[tonic::async_trait]
 impl<S: Store> AuditService for Audit<S> {
+    #[tracing::instrument(skip_all, fields(rpc = "GetAuditHead"))]
+    async fn get_audit_head(
+        &self,
+        req: Request<pb::GetAuditHeadRequest>,
+    ) -> Result<Response<pb::SignedAuditHead>, Status> {
+        let who = caller!(self.0, req);
+        who.require(&[Role::Coordinator], "GetAuditHead")?;
+        let upto = match req.into_inner().upto_seq {
+            0 => i64::MAX,
+            n => i64::try_from(n)
+                .map_err(|_| ApiError::invalid("upto_seq", "upto_seq is too large"))?,
+        };
+        let head = self
+            .0
+            .store
+            .audit_head_upto(upto)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::NotFound("no audit head has been signed yet".into()))?;
+        Ok(Response::new(pb::SignedAuditHead {
+            signed_head: head.jws,
+            audit_key: self.0.audit_heads.public_pem().to_string(),
+            seq: u64::try_from(head.seq).unwrap_or(0),
+        }))
+    }
+
     #[tracing::instrument(skip_all, fields(rpc = "ListAuditEntries"))]
     async fn list_audit_entries(
         &self,

@@ -13,6 +13,7 @@ pub mod summary;
 use std::sync::Arc;
 
 use crate::{
+    audit_heads::HeadSigner,
     delivery::{PlatformHealth, Wake},
     intake::IntakeConfig,
     keys::KeyDirectory,
@@ -28,6 +29,8 @@ pub struct HubState<S> {
     pub health: PlatformHealth,
     /// Agency keys, from the newest verified key-set statement.
     pub keys: Arc<KeyDirectory>,
+    /// Signs heads of the audit chain.
+    pub audit_heads: Arc<HeadSigner>,
 }
 
 pub type Shared<S> = Arc<HubState<S>>;

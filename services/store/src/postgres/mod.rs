@@ -288,6 +288,18 @@ impl Store for PgStore {
         audit::audit_head(&self.pool).await
     }
 
+    async fn hub_audit_key(&self, candidate: &HubAuditKey) -> StoreResult<HubAuditKey> {
+        audit::hub_audit_key(&self.pool, candidate).await
+    }
+
+    async fn put_audit_head(&self, h: &SignedHeadRecord) -> StoreResult<()> {
+        audit::put_audit_head(&self.pool, h).await
+    }
+
+    async fn audit_head_upto(&self, upto: i64) -> StoreResult<Option<SignedHeadRecord>> {
+        audit::audit_head_upto(&self.pool, upto).await
+    }
+
     async fn transparency_rows(&self, action_day_id: &str) -> StoreResult<Vec<TransparencyRow>> {
         audit::transparency_rows(&self.pool, action_day_id).await
     }

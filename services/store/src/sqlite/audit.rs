@@ -61,6 +61,67 @@ pub(super) async fn audit_head(pool: &SqlitePool) -> StoreResult<i64> {
     Ok(seq.unwrap_or(0))
 }
 
+pub(super) async fn hub_audit_key(pool: &SqlitePool, k: &HubAuditKey) -> StoreResult<HubAuditKey> {
+    sqlx::query(
+        "INSERT INTO hub_audit_keys (kid, private_pem, public_pem, created_at) \
+         SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM hub_audit_keys) \
+         ON CONFLICT (kid) DO NOTHING",
+    )
+    .bind(&k.kid)
+    .bind(&k.private_pem)
+    .bind(&k.public_pem)
+    .bind(k.created_at)
+    .execute(pool)
+    .await?;
+    let r = sqlx::query(
+        "SELECT kid, private_pem, public_pem, created_at FROM hub_audit_keys \
+         ORDER BY created_at, kid LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(HubAuditKey {
+        kid: r.try_get("kid")?,
+        private_pem: r.try_get("private_pem")?,
+        public_pem: r.try_get("public_pem")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub(super) async fn put_audit_head(pool: &SqlitePool, h: &SignedHeadRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_heads (seq, jws, signed_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (seq) DO NOTHING",
+    )
+    .bind(h.seq)
+    .bind(&h.jws)
+    .bind(h.signed_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn audit_head_upto(
+    pool: &SqlitePool,
+    upto: i64,
+) -> StoreResult<Option<SignedHeadRecord>> {
+    let r = sqlx::query(
+        "SELECT seq, jws, signed_at FROM audit_heads WHERE seq <= ?1 \
+         ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(upto)
+    .fetch_optional(pool)
+    .await?;
+    r.map(|r| {
+        Ok(SignedHeadRecord {
+            seq: r.try_get("seq")?,
+            jws: r.try_get("jws")?,
+            signed_at: r.try_get("signed_at")?,
+        })
+    })
+    .transpose()
+    .map_err(|e: sqlx::Error| e.into())
+}
+
 pub(super) async fn withdraw(
     pool: &SqlitePool,
     scope: &WithdrawalScope,

@@ -7,6 +7,7 @@ use crate::support::*;
 
 conformance!(
     every_state_change_is_chained_and_verifies,
+    one_audit_key_and_signed_heads_by_length,
     withdrawal_is_authorized_idempotent_and_queues_one_delivery,
     a_withdrawal_takes_back_referrals_not_other_agencies_work,
     restoration_is_recorded_on_the_target,
@@ -173,6 +174,37 @@ async fn every_state_change_is_chained_and_verifies<S: Store + Probe>(s: S) {
     // Tampering with a stored entry is caught at that entry (the list's, line 6).
     let tampered = text.replacen("\"actor\":\"agency-a\"", "\"actor\":\"agency-z\"", 1);
     assert_eq!(verify_jsonl(&tampered).unwrap_err().line(), 6);
+}
+
+async fn one_audit_key_and_signed_heads_by_length<S: Store + Probe>(s: S) {
+    let key = |kid: &str| HubAuditKey {
+        kid: kid.into(),
+        private_pem: format!("private {kid}"),
+        public_pem: format!("public {kid}"),
+        created_at: T0,
+    };
+    // The first key stored stays the hub's key: a second hub starting offers its own.
+    assert_eq!(s.hub_audit_key(&key("a")).await.unwrap().kid, "a");
+    assert_eq!(s.hub_audit_key(&key("b")).await.unwrap().kid, "a");
+    assert_eq!(s.count("hub_audit_keys").await, 1);
+    assert_eq!(s.audit_head_upto(i64::MAX).await.unwrap(), None);
+    for seq in [3, 7] {
+        let h = SignedHeadRecord {
+            seq,
+            jws: format!("head {seq}"),
+            signed_at: T0 + seq,
+        };
+        s.put_audit_head(&h).await.unwrap();
+        s.put_audit_head(&h).await.unwrap();
+    }
+    let upto = |n| {
+        let s = &s;
+        async move { s.audit_head_upto(n).await.unwrap().map(|h| h.seq) }
+    };
+    assert_eq!(
+        (upto(2).await, upto(3).await, upto(6).await, upto(i64::MAX).await),
+        (None, Some(3), Some(3), Some(7))
+    );
 }
 
 /// One target's withdrawal, as `by`.
