@@ -21,7 +21,8 @@ use takedown_tests::{
 
 both_backends!(
     a_hub_given_a_forged_key_cannot_get_it_past_a_sidecar,
-    a_revocation_reaches_a_running_sidecar_in_seconds_and_a_rollback_cannot_undo_it
+    a_revocation_reaches_a_running_sidecar_in_seconds_and_a_rollback_cannot_undo_it,
+    the_hub_does_not_deliver_what_a_compromise_voids
 );
 
 /// The state and detail of the first item of `list_id`, as the coordinator sees it.
@@ -219,4 +220,68 @@ async fn a_revocation_reaches_a_running_sidecar_in_seconds_and_a_rollback_cannot
     })
     .await;
     assert!(!tg.received_targets().await.contains(&fr_ids[0]));
+}
+
+async fn the_hub_does_not_deliver_what_a_compromise_voids(backend: Backend) {
+    let Some(w) = World::start(backend, HubOptions::default()).await else {
+        return;
+    };
+    let tg = w.sidecar("telegram", &AutoPolicy::default()).await;
+    w.action_day("void-day", 6_000).await;
+    let fr = w.key("agency-fr").list(
+        "fr-v",
+        Some("void-day"),
+        vec![
+            referral("telegram", "@only_fr_v"),
+            referral("telegram", "@shared_v"),
+        ],
+    );
+    let de = w.key("agency-de").list(
+        "de-v",
+        Some("void-day"),
+        vec![referral("telegram", "@shared_v")],
+    );
+    let fr_ids = w.submit("agency-fr", &fr).await;
+    let de_ids = w.submit("agency-de", &de).await;
+    assert_eq!(fr_ids[1], de_ids[0], "one target, referred by both");
+    w.publish_keys(|s| {
+        let k = s.keys.iter_mut().find(|k| k.kid == "agency-fr-k1").unwrap();
+        k.compromised_since = Some(now_millis() / 1000 - 600);
+    })
+    .await;
+
+    // At H-hour the shared target goes with agency-de's referral alone; agency-fr's own
+    // target is failed at the hub, never sent.
+    eventually(LONG, "the shared target is handed on", || async {
+        tg.handoffs_per_target().await.contains_key(&de_ids[0])
+    })
+    .await;
+    eventually(
+        LONG,
+        "agency-fr's own target is failed at the hub",
+        || async {
+            first_item(&w, "fr-v").await.is_some_and(|(state, detail)| {
+                state == TargetState::Failed && detail.contains("declared compromised")
+            })
+        },
+    )
+    .await;
+    assert!(!tg.received_targets().await.contains(&fr_ids[0]));
+    let shared = tg
+        .takedown_bodies()
+        .await
+        .into_iter()
+        .find(|b| b["target_id"] == de_ids[0].as_str())
+        .expect("the shared target's document");
+    let agencies: Vec<&str> = shared["referrals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["agency_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        agencies,
+        ["agency-de"],
+        "only the standing referral travels"
+    );
 }

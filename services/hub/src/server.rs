@@ -179,6 +179,7 @@ pub async fn run<S: Store>(
     ));
     tasks.spawn(delivery::run_dispatcher(
         store.clone(),
+        keys.clone(),
         config.delivery.clone(),
         tls.clone(),
         wake.clone(),

@@ -121,6 +121,20 @@ fn header_alg(jws: &str) -> Option<String> {
     v.get("alg")?.as_str().map(String::from)
 }
 
+/// The claims of a list signature, unverified: for a list verified before (the hub's own,
+/// at delivery time, to judge its key's state again).
+pub fn peek_claims(jws: &str) -> Result<ListClaims, SignatureError> {
+    use base64::Engine;
+    let payload = jws
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| SignatureError::Malformed("expected three dot-separated parts".into()))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|e| SignatureError::Malformed(e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| SignatureError::BadClaims(e.to_string()))
+}
+
 fn decode_claims(jws: &str, public_key_pem: &[u8]) -> Result<ListClaims, SignatureError> {
     let kid = key_id(jws)?;
     let key = DecodingKey::from_ed_pem(public_key_pem)

@@ -28,7 +28,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 pub use wake::Wake;
 
-use crate::config::DeliveryConfig;
+use crate::{config::DeliveryConfig, keys::KeyDirectory};
 
 /// Circuit open, last error.
 type Health = (bool, Option<String>);
@@ -94,6 +94,7 @@ pub async fn run_heartbeat<S: Store>(
 /// Runs until `shutdown`: one worker per registered platform.
 pub async fn run_dispatcher<S: Store>(
     store: S,
+    keys: Arc<KeyDirectory>,
     cfg: DeliveryConfig,
     tls: TlsMaterial,
     wake: Wake,
@@ -118,6 +119,7 @@ pub async fn run_dispatcher<S: Store>(
                     running.insert(p.name.clone(), (p.endpoint.clone(), token.clone()));
                     let worker = worker::Worker {
                         store: store.clone(),
+                        keys: keys.clone(),
                         notify: wake.for_platform(&p.name),
                         platform: p,
                         cfg: cfg.clone(),

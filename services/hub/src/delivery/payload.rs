@@ -10,7 +10,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use takedown_protocol::{merkle, pb};
+use takedown_protocol::{keyset::KeySet, merkle, pb, signing};
 use takedown_store::{
     ClaimedDelivery, DeliveryKind, ListProofMaterial, Store, StoreResult, TargetPayload,
 };
@@ -19,6 +19,10 @@ use takedown_store::{
 pub struct ListProof {
     pub signature: pb::ListSignature,
     pub tree: merkle::Tree,
+    /// The signing key and the signature's `iat` (Unix seconds), to judge the key's state
+    /// at delivery as every sidecar will.
+    pub kid: String,
+    pub signed_at: i64,
 }
 
 /// A bounded cache of list trees (bounded by their total number of leaves), so that a
@@ -144,6 +148,9 @@ fn build_proof(m: ListProofMaterial) -> ListProof {
             .chunks_exact(32)
             .filter_map(merkle::hash_from_slice),
     );
+    // Verified at intake; read again only for the key and the signing time.
+    let kid = signing::key_id(&m.jws).unwrap_or_default();
+    let signed_at = signing::peek_claims(&m.jws).map_or(i64::MAX, |c| c.iat);
     ListProof {
         signature: pb::ListSignature {
             list_id: m.list_id,
@@ -152,18 +159,28 @@ fn build_proof(m: ListProofMaterial) -> ListProof {
             item_count: u64::from(m.item_count),
         },
         tree: merkle::Tree::from_leaves(leaves),
+        kid,
+        signed_at,
     }
 }
 
-/// Builds the Deliver request for claimed deliveries. Deliveries whose target could not be
-/// loaded are returned separately (they are failed by the caller).
+/// Why a claimed delivery is not sent (the caller fails it with this reason).
+pub const NO_REFERRAL: &str = "no deliverable referral for this target";
+pub const VOID_KEY: &str = "every referral of this target was signed with a key the coordinator declared \
+     compromised (or retired) by then: void at every sidecar, so not delivered";
+
+/// Builds the Deliver request for claimed deliveries. Deliveries not sent are returned
+/// separately with the reason (they are failed by the caller): a target that could not be
+/// loaded, and one whose every referral was signed with a key `keys` says was not usable
+/// then (`KeySet::check_use`, as every sidecar judges it: a void referral is left out).
 pub async fn build<S: Store>(
     store: &S,
     cache: &TreeCache,
+    keys: Option<&KeySet>,
     platform: &str,
     batch_id: &str,
     claimed: &[ClaimedDelivery],
-) -> StoreResult<(pb::DeliverRequest, Vec<i64>)> {
+) -> StoreResult<(pb::DeliverRequest, Vec<(i64, &'static str)>)> {
     let takedowns: Vec<i64> = claimed
         .iter()
         .filter(|c| c.kind == DeliveryKind::Takedown)
@@ -209,7 +226,7 @@ pub async fn build<S: Store>(
         if c.kind == DeliveryKind::Withdrawal {
             match withdrawn.get(&c.target_id) {
                 Some((p, reason)) => deliveries.push(withdrawal(c, p, reason)),
-                None => unusable.push(c.id),
+                None => unusable.push((c.id, NO_REFERRAL)),
             }
             continue;
         }
@@ -217,15 +234,20 @@ pub async fn build<S: Store>(
             .remove(&c.target_id)
             .filter(|_| c.kind == DeliveryKind::Takedown)
         else {
-            unusable.push(c.id);
+            unusable.push((c.id, NO_REFERRAL));
             continue;
         };
         let mut agencies: Vec<String> = Vec::new();
         let mut referrals = Vec::with_capacity(p.referrals.len());
+        let mut void = 0;
         for r in p.referrals {
             let Some(lp) = proofs.get(&r.list_id) else {
                 continue;
             };
+            if keys.is_some_and(|k| k.check_use(&lp.kid, &r.agency_id, lp.signed_at).is_err()) {
+                void += 1;
+                continue;
+            }
             let Some(audit_path) = lp.tree.packed_proof(r.item_index as usize) else {
                 continue;
             };
@@ -243,7 +265,7 @@ pub async fn build<S: Store>(
             });
         }
         if referrals.is_empty() {
-            unusable.push(c.id);
+            unusable.push((c.id, if void > 0 { VOID_KEY } else { NO_REFERRAL }));
             continue;
         }
         agencies.sort();

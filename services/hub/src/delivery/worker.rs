@@ -29,13 +29,15 @@ use super::{
     payload::{self, TreeCache},
     retry::{self, Breaker, Verdict},
 };
-use crate::config::DeliveryConfig;
+use crate::{config::DeliveryConfig, keys::KeyDirectory};
 
 /// Largest message a Deliver call may carry.
 const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
 pub struct Worker<S> {
     pub store: S,
+    /// Agency keys: a referral signed with a key void by then is not delivered.
+    pub keys: Arc<KeyDirectory>,
     pub platform: Platform,
     pub cfg: DeliveryConfig,
     pub tls: TlsMaterial,
@@ -47,6 +49,7 @@ pub struct Worker<S> {
 
 struct Shared<S> {
     store: S,
+    keys: Arc<KeyDirectory>,
     platform: String,
     cfg: DeliveryConfig,
     cache: Arc<TreeCache>,
@@ -82,6 +85,7 @@ impl<S: Store> Worker<S> {
         };
         let shared = Arc::new(Shared {
             store: self.store.clone(),
+            keys: self.keys.clone(),
             platform: name.clone(),
             cfg: self.cfg.clone(),
             cache: self.cache.clone(),
@@ -231,29 +235,36 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
     let span = tracing::info_span!("delivery_batch", platform = %w.platform, batch_id = %batch_id, size = claimed.len());
     async {
         let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
-        let (request, unusable) =
-            match payload::build(&w.store, &w.cache, &w.platform, &batch_id, &claimed).await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(error = %e, "building the batch failed; retrying later");
-                    retry_all(w, &claimed, &format!("hub could not build the batch: {e}")).await;
-                    return;
-                }
-            };
-        if !unusable.is_empty() {
-            tracing::error!(
-                count = unusable.len(),
-                "deliveries without a usable payload"
-            );
-            record(
-                w.store
-                    .mark_failed(
-                        &unusable,
-                        now_millis(),
-                        "no deliverable referral for this target",
-                    )
-                    .await,
-            );
+        let keys = w.keys.current();
+        let keys = keys.as_deref().map(|c| &*c.set);
+        let (request, unusable) = match payload::build(
+            &w.store,
+            &w.cache,
+            keys,
+            &w.platform,
+            &batch_id,
+            &claimed,
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "building the batch failed; retrying later");
+                retry_all(w, &claimed, &format!("hub could not build the batch: {e}")).await;
+                return;
+            }
+        };
+        for reason in [payload::NO_REFERRAL, payload::VOID_KEY] {
+            let ids: Vec<i64> = unusable
+                .iter()
+                .filter(|(_, r)| *r == reason)
+                .map(|(id, _)| *id)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            tracing::warn!(count = ids.len(), reason, "deliveries not sent");
+            record(w.store.mark_failed(&ids, now_millis(), reason).await);
         }
         if request.deliveries.is_empty() {
             return;
@@ -269,7 +280,7 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
                 let sent: HashSet<i64> = ids
                     .iter()
                     .copied()
-                    .filter(|i| !unusable.contains(i))
+                    .filter(|i| !unusable.iter().any(|(u, _)| u == i))
                     .collect();
                 let accepted: Vec<i64> = resp
                     .accepted
@@ -326,7 +337,7 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
                 let error = format!("{:?}: {}", status.code(), status.message());
                 let sent: Vec<ClaimedDelivery> = claimed
                     .iter()
-                    .filter(|c| !unusable.contains(&c.id))
+                    .filter(|c| !unusable.iter().any(|(u, _)| *u == c.id))
                     .cloned()
                     .collect();
                 match retry::classify(status.code()) {

@@ -202,7 +202,12 @@ async fn one_audit_key_and_signed_heads_by_length<S: Store + Probe>(s: S) {
         async move { s.audit_head_upto(n).await.unwrap().map(|h| h.seq) }
     };
     assert_eq!(
-        (upto(2).await, upto(3).await, upto(6).await, upto(i64::MAX).await),
+        (
+            upto(2).await,
+            upto(3).await,
+            upto(6).await,
+            upto(i64::MAX).await
+        ),
         (None, Some(3), Some(3), Some(7))
     );
 }
