@@ -53,7 +53,26 @@ struct State {
     /// When the hub last answered a statement request or stream.
     last_contact: Option<Instant>,
     last_miss: Option<Instant>,
+    /// Whether the `WatchKeySet` stream is open (a revocation would arrive at once).
+    following: bool,
 }
+
+/// How fresh the keys a sidecar verifies with are, for its health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// A statement is held and the hub pushes new ones (or answered lately).
+    Fresh,
+    /// A statement is held, but the hub has not been heard from for a while: a revocation
+    /// published meanwhile would not be known.
+    Stale,
+    /// No statement is held: nothing can be verified.
+    None,
+}
+
+/// The gRPC health service name whose status is [`KeyCache::freshness`]: SERVING when
+/// fresh, NOT_SERVING otherwise (the receiver itself stays SERVING: it verifies with the
+/// newest statement it holds).
+pub const HEALTH_SERVICE: &str = "takedown.sidecar.KeySet";
 
 /// The cache; cheap to share behind an `Arc`. Its lock is a plain mutex held only to read
 /// or swap the statement, never across a call to the hub.
@@ -91,6 +110,7 @@ impl KeyCache {
                 trust,
                 last_contact: None,
                 last_miss: None,
+                following: false,
             }),
             fetching: tokio::sync::Mutex::new(()),
         })
@@ -103,6 +123,49 @@ impl KeyCache {
     /// The newest statement accepted, if any.
     pub fn current(&self) -> Option<Arc<KeySet>> {
         self.state().trust.newest()
+    }
+
+    /// Fresh when a statement is held and the hub's stream is open or the hub answered
+    /// within `stale_after`.
+    pub fn freshness(&self, stale_after: Duration) -> Freshness {
+        let st = self.state();
+        if st.trust.newest().is_none() {
+            return Freshness::None;
+        }
+        let heard = st.last_contact.is_some_and(|t| t.elapsed() <= stale_after);
+        if st.following || heard {
+            Freshness::Fresh
+        } else {
+            Freshness::Stale
+        }
+    }
+
+    /// Keeps [`HEALTH_SERVICE`] in `health` up to date until `cancel`.
+    pub async fn report_health(
+        self: Arc<Self>,
+        health: tonic_health::server::HealthReporter,
+        stale_after: Duration,
+        cancel: CancellationToken,
+    ) {
+        let mut last = None;
+        loop {
+            let now = self.freshness(stale_after);
+            if last != Some(now) {
+                let status = match now {
+                    Freshness::Fresh => tonic_health::ServingStatus::Serving,
+                    Freshness::Stale | Freshness::None => tonic_health::ServingStatus::NotServing,
+                };
+                health.set_service_status(HEALTH_SERVICE, status).await;
+                if last.is_some() || now != Freshness::Fresh {
+                    tracing::info!(freshness = ?now, service = HEALTH_SERVICE, "key-set health");
+                }
+                last = Some(now);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = cancel.cancelled() => return,
+            }
+        }
     }
 
     /// Verifies a statement from the hub; keeps it if it is the newest.
@@ -187,7 +250,11 @@ impl KeyCache {
             match opened {
                 Ok(resp) => {
                     let mut stream = resp.into_inner();
-                    self.state().last_contact = Some(Instant::now());
+                    {
+                        let mut st = self.state();
+                        st.last_contact = Some(Instant::now());
+                        st.following = true;
+                    }
                     loop {
                         let next = tokio::select! {
                             m = stream.message() => m,
@@ -200,10 +267,12 @@ impl KeyCache {
                                 let _ = self.offer(&statement).await;
                             }
                             Ok(None) => {
+                                self.state().following = false;
                                 self.stale(&KeyError::Hub("the hub ended the stream".into()));
                                 break;
                             }
                             Err(s) => {
+                                self.state().following = false;
                                 self.stale(&KeyError::Hub(format!(
                                     "{:?}: {}",
                                     s.code(),

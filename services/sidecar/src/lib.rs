@@ -198,7 +198,7 @@ pub async fn run_with_decisions(
         platform: platform.clone(),
         hub,
         audience: config.hub_audience.clone(),
-        keys,
+        keys: keys.clone(),
         signatures: Arc::new(verify::SignatureCache::new(4096)),
         inbox: inbox.clone(),
         wake: handoff_wake,
@@ -207,6 +207,12 @@ pub async fn run_with_decisions(
     health
         .set_serving::<ReceiverServiceServer<server::Receiver>>()
         .await;
+    // Key freshness, as its own health service: stale after three missed refreshes.
+    tokio::spawn(keys.clone().report_health(
+        health.clone(),
+        Duration::from_secs(config.keys_refresh_secs.max(1) * 3),
+        keys_stop.clone(),
+    ));
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, %platform, mode = config.integration.mode(), "sidecar serving");
     let drain_health = health.clone();

@@ -477,3 +477,58 @@ async fn health_reports_the_receiver_serving() {
     );
     sidecar.stop().await;
 }
+
+#[tokio::test]
+async fn health_says_whether_the_keys_are_fresh() {
+    let env = Env::new();
+    let key = AgencyKey::generate(AGENCY, "fr-1");
+    let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
+    let mut cfg = env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL);
+    cfg.keys_refresh_secs = 1;
+    let sidecar = Sidecar::start(cfg).await;
+    let ch = takedown_net::connect(
+        &format!("https://127.0.0.1:{}", sidecar.addr.port()),
+        &env.tls("hub"),
+        Some(id(
+            takedown_protocol::ident::IdentityRole::Platform,
+            PLATFORM,
+        )),
+    )
+    .await
+    .expect("connect");
+    let health = tonic_health::pb::health_client::HealthClient::new(ch);
+    let status = || {
+        let mut h = health.clone();
+        async move {
+            h.check(tonic_health::pb::HealthCheckRequest {
+                service: takedown_sidecar::keys::HEALTH_SERVICE.into(),
+            })
+            .await
+            .map(|r| r.into_inner().status)
+            .unwrap_or(-1)
+        }
+    };
+    let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+    wait_for("the key set fresh", 10, || async {
+        status().await == serving
+    })
+    .await;
+    // The hub stops answering (this fake hub pushes nothing, so only its answers count):
+    // after three missed refreshes the keys are stale, while the receiver still serves.
+    hub.lock().key_delay = std::time::Duration::from_secs(30);
+    wait_for("the key set stale", 15, || async {
+        status().await != serving
+    })
+    .await;
+    let mut h = health.clone();
+    let receiver = h
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "takedown.v1.ReceiverService".into(),
+        })
+        .await
+        .expect("health")
+        .into_inner()
+        .status;
+    assert_eq!(receiver, serving);
+    sidecar.stop().await;
+}
