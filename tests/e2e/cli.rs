@@ -254,6 +254,55 @@ async fn takedownctl_drives_the_real_hub(backend: Backend) {
     );
     assert!(!ok);
     assert!(err.contains("which is not a trusted root"), "{err}");
+
+    // Offline signing: the newest statement carried to the signing machine, the next one
+    // carried back and uploaded.
+    let (ok, _, err) = ctl(
+        &w,
+        COORDINATOR,
+        &["keys", "current", "--out", "statement.jws"],
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = ctl(
+        &w,
+        COORDINATOR,
+        &[
+            "keys",
+            "publish",
+            "--root-key",
+            root_key.to_str().unwrap(),
+            "--retire",
+            "nl-1",
+            "--out",
+            "next.jws",
+        ],
+    );
+    assert!(!ok && err.contains("--current FILE"), "{err}");
+    let (ok, out, err) = ctl(
+        &w,
+        COORDINATOR,
+        &[
+            "keys",
+            "publish",
+            "--root-key",
+            root_key.to_str().unwrap(),
+            "--current",
+            "statement.jws",
+            "--retire",
+            "nl-1",
+            "--out",
+            "next.jws",
+        ],
+    );
+    assert!(
+        ok && out.contains("signed statement version 4"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = ctl(&w, COORDINATOR, &["keys", "upload", "next.jws"]);
+    assert!(
+        ok && out.contains("published key-set statement version 4"),
+        "{out}{err}"
+    );
 }
 
 async fn health_reflection_and_graceful_stop(backend: Backend) {

@@ -189,6 +189,12 @@ pub enum KeysCommand {
         /// The statement file (a compact JWS).
         file: PathBuf,
     },
+    /// Download the newest statement, to carry to an offline signing machine
+    /// (`keys publish --current FILE --out NEXT`).
+    Current {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -202,9 +208,13 @@ pub struct KeysPublishArgs {
     /// Start from this statement file instead of asking the hub (offline signing).
     #[arg(long, value_name = "FILE")]
     pub current: Option<PathBuf>,
-    /// Write the signed statement here instead of publishing it (offline signing).
+    /// Write the signed statement here instead of publishing it (offline signing: with
+    /// --current, or --first).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Sign the very first statement (version 1) without asking the hub.
+    #[arg(long, conflicts_with = "current")]
+    pub first: bool,
     /// Add an agency key: AGENCY:KID:PUBLIC_KEY_FILE (`keys generate` writes <kid>.pub.pem).
     #[arg(long, value_name = "AGENCY:KID:FILE")]
     pub add: Vec<String>,

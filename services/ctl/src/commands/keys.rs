@@ -59,6 +59,19 @@ pub async fn run(global: &GlobalOptions, command: KeysCommand) -> Result<()> {
             Ok(())
         }
         KeysCommand::Publish(a) => publish(global, *a).await,
+        KeysCommand::Current { out } => {
+            let c = client(global).await?;
+            let s = ask!(c => get_key_set(pb::GetKeySetRequest {}))?;
+            std::fs::write(&out, format!("{}\n", s.jws))
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!(
+                "wrote key-set statement version {} (published by {}) to {}",
+                s.version,
+                s.published_by,
+                out.display()
+            );
+            Ok(())
+        }
         KeysCommand::Upload { file } => {
             let jws = read(&file)?.trim().to_string();
             let claims = keyset::peek(&jws)?;
@@ -110,6 +123,11 @@ async fn publish(global: &GlobalOptions, a: KeysPublishArgs) -> Result<()> {
     // The newest statement, verified: a hub cannot slip in a key to be signed along.
     let current_jws = match &a.current {
         Some(f) => Some(read(f)?.trim().to_string()),
+        None if a.first => None,
+        None if a.out.is_some() => bail!(
+            "signing offline (--out) needs the newest statement: --current FILE (from \
+             `takedownctl keys current --out FILE` on a connected machine), or --first"
+        ),
         None => {
             let mut c = client(global).await?;
             match c.get_key_set(pb::GetKeySetRequest {}).await {
