@@ -50,6 +50,23 @@ macro_rules! row_decoders {
             })
         }
 
+        pub(crate) fn hub_audit_key(r: &$row) -> sqlx::Result<HubAuditKey> {
+            Ok(HubAuditKey {
+                kid: r.try_get("kid")?,
+                private_pem: r.try_get("private_pem")?,
+                public_pem: r.try_get("public_pem")?,
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
+        pub(crate) fn signed_head(r: &$row) -> sqlx::Result<SignedHeadRecord> {
+            Ok(SignedHeadRecord {
+                seq: r.try_get("seq")?,
+                jws: r.try_get("jws")?,
+                signed_at: r.try_get("signed_at")?,
+            })
+        }
+
         pub(crate) fn signed_list(r: &$row) -> sqlx::Result<SignedListRecord> {
             Ok(SignedListRecord {
                 list_id: r.try_get("list_id")?,

@@ -79,12 +79,7 @@ pub(super) async fn hub_audit_key(pool: &SqlitePool, k: &HubAuditKey) -> StoreRe
     )
     .fetch_one(pool)
     .await?;
-    Ok(HubAuditKey {
-        kid: r.try_get("kid")?,
-        private_pem: r.try_get("private_pem")?,
-        public_pem: r.try_get("public_pem")?,
-        created_at: r.try_get("created_at")?,
-    })
+    Ok(rows::hub_audit_key(&r)?)
 }
 
 pub(super) async fn put_audit_head(pool: &SqlitePool, h: &SignedHeadRecord) -> StoreResult<()> {
@@ -111,15 +106,7 @@ pub(super) async fn audit_head_upto(
     .bind(upto)
     .fetch_optional(pool)
     .await?;
-    r.map(|r| {
-        Ok(SignedHeadRecord {
-            seq: r.try_get("seq")?,
-            jws: r.try_get("jws")?,
-            signed_at: r.try_get("signed_at")?,
-        })
-    })
-    .transpose()
-    .map_err(|e: sqlx::Error| e.into())
+    Ok(r.as_ref().map(rows::signed_head).transpose()?)
 }
 
 pub(super) async fn withdraw(
