@@ -63,8 +63,9 @@ impl KeyDirectory {
         self.state().trust.check(jws)
     }
 
-    /// Offers a stored statement; the newest is announced to watchers.
-    fn offer(&self, record: KeySetRecord) -> Result<Offer, StatementError> {
+    /// Offers a stored statement (read from the store, or just stored by this hub); the
+    /// newest is announced to watchers.
+    pub fn offer(&self, record: KeySetRecord) -> Result<Offer, StatementError> {
         let mut st = self.state();
         st.read_up_to = st.read_up_to.max(record.version);
         let offer = st.trust.offer(&record.jws)?;
@@ -74,11 +75,6 @@ impl KeyDirectory {
                 .send_replace(Some(Arc::new(Current { set, record })));
         }
         Ok(offer)
-    }
-
-    /// Takes a statement this hub just stored.
-    pub fn published(&self, record: KeySetRecord) -> Result<Offer, StatementError> {
-        self.offer(record)
     }
 
     /// Reads statements stored since the last look (by this hub or another) and offers

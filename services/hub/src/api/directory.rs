@@ -153,7 +153,7 @@ impl<S: Store> DirectoryService for Directory<S> {
             .publish_key_set(&record)
             .await
             .map_err(ApiError::from)?;
-        keys.published(record.clone()).map_err(statement_refused)?;
+        keys.offer(record.clone()).map_err(statement_refused)?;
         tracing::info!(
             version,
             keys = claims.keys.len(),
