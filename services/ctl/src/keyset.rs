@@ -115,14 +115,16 @@ pub fn next(
             utc(now)
         ));
     }
-    let find = |keys: &mut Vec<StatementKey>, kid: &str| -> Result<usize, ChangeError> {
-        keys.iter()
-            .position(|k| k.kid == kid)
+    fn find<'a>(
+        keys: &'a mut [StatementKey],
+        kid: &str,
+    ) -> Result<&'a mut StatementKey, ChangeError> {
+        keys.iter_mut()
+            .find(|k| k.kid == kid)
             .ok_or_else(|| ChangeError::Unknown(kid.to_string()))
-    };
+    }
     for kid in &changes.retire {
-        let i = find(&mut next.keys, kid)?;
-        let k = &mut next.keys[i];
+        let k = find(&mut next.keys, kid)?;
         if let Some(at) = k.retired_at {
             return Err(ChangeError::AlreadyRetired {
                 kid: kid.clone(),
@@ -140,8 +142,7 @@ pub fn next(
         ));
     }
     for kid in &changes.compromise {
-        let i = find(&mut next.keys, kid)?;
-        let k = &mut next.keys[i];
+        let k = find(&mut next.keys, kid)?;
         // A compromise only ever moves earlier: what was void stays void.
         let since = k
             .compromised_since
