@@ -378,6 +378,14 @@ pub trait Store: Send + Sync + Clone + 'static {
         &self,
         candidate: &HubAuditKey,
     ) -> impl Future<Output = StoreResult<HubAuditKey>> + Send;
+    /// The hub secret named `name`: the one stored first, after storing `candidate` (made
+    /// at `at`) if none was. Every replica and every restart gets the same bytes.
+    fn hub_secret(
+        &self,
+        name: &str,
+        candidate: &[u8],
+        at: i64,
+    ) -> impl Future<Output = StoreResult<Vec<u8>>> + Send;
     /// Records a signed head of the audit chain (again: no change).
     fn put_audit_head(&self, h: &SignedHeadRecord) -> impl Future<Output = StoreResult<()>> + Send;
     /// The newest signed head over at most `upto` entries.

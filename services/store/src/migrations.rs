@@ -43,6 +43,11 @@ const SQLITE: &[Source] = &[
         "audit heads",
         include_str!("../migrations/sqlite/0006_audit_heads.sql"),
     ),
+    (
+        7,
+        "hub secrets",
+        include_str!("../migrations/sqlite/0007_hub_secrets.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -75,6 +80,11 @@ const POSTGRES: &[Source] = &[
         6,
         "audit heads",
         include_str!("../migrations/postgres/0006_audit_heads.sql"),
+    ),
+    (
+        7,
+        "hub secrets",
+        include_str!("../migrations/postgres/0007_hub_secrets.sql"),
     ),
 ];
 

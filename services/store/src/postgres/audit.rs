@@ -88,6 +88,28 @@ pub(super) async fn hub_audit_key(pool: &PgPool, k: &HubAuditKey) -> StoreResult
     Ok(rows::hub_audit_key(&r)?)
 }
 
+pub(super) async fn hub_secret(
+    pool: &PgPool,
+    name: &str,
+    candidate: &[u8],
+    at: i64,
+) -> StoreResult<Vec<u8>> {
+    sqlx::query(
+        "INSERT INTO hub_secrets (name, secret, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(candidate)
+    .bind(at)
+    .execute(pool)
+    .await?;
+    let secret: Vec<u8> = sqlx::query_scalar("SELECT secret FROM hub_secrets WHERE name = $1")
+        .bind(name)
+        .fetch_one(pool)
+        .await?;
+    Ok(secret)
+}
+
 pub(super) async fn put_audit_head(pool: &PgPool, h: &SignedHeadRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO audit_heads (seq, jws, signed_at) VALUES ($1, $2, $3) \

@@ -292,6 +292,10 @@ impl Store for PgStore {
         audit::hub_audit_key(&self.pool, candidate).await
     }
 
+    async fn hub_secret(&self, name: &str, candidate: &[u8], at: i64) -> StoreResult<Vec<u8>> {
+        audit::hub_secret(&self.pool, name, candidate, at).await
+    }
+
     async fn put_audit_head(&self, h: &SignedHeadRecord) -> StoreResult<()> {
         audit::put_audit_head(&self.pool, h).await
     }

@@ -330,6 +330,10 @@ impl Store for SqliteStore {
         audit::hub_audit_key(&self.writer, candidate).await
     }
 
+    async fn hub_secret(&self, name: &str, candidate: &[u8], at: i64) -> StoreResult<Vec<u8>> {
+        audit::hub_secret(&self.writer, name, candidate, at).await
+    }
+
     async fn put_audit_head(&self, h: &SignedHeadRecord) -> StoreResult<()> {
         audit::put_audit_head(&self.writer, h).await
     }

@@ -8,6 +8,7 @@ use crate::support::*;
 conformance!(
     every_state_change_is_chained_and_verifies,
     one_audit_key_and_signed_heads_by_length,
+    one_secret_per_name_whoever_offers_first,
     withdrawal_is_authorized_idempotent_and_queues_one_delivery,
     a_withdrawal_takes_back_referrals_not_other_agencies_work,
     restoration_is_recorded_on_the_target,
@@ -210,6 +211,19 @@ async fn one_audit_key_and_signed_heads_by_length<S: Store + Probe>(s: S) {
         ),
         (None, Some(3), Some(3), Some(7))
     );
+}
+
+async fn one_secret_per_name_whoever_offers_first<S: Store + Probe>(s: S) {
+    // Two replicas starting at once each offer a secret: both get the first one stored.
+    let first = s.hub_secret("public-ids", &[1; 32], T0).await.unwrap();
+    let second = s.hub_secret("public-ids", &[2; 32], T0 + 1).await.unwrap();
+    assert_eq!((first, second), (vec![1; 32], vec![1; 32]));
+    // Another name is another secret.
+    assert_eq!(
+        s.hub_secret("other", &[3; 8], T0).await.unwrap(),
+        vec![3; 8]
+    );
+    assert_eq!(s.count("hub_secrets").await, 2);
 }
 
 /// One target's withdrawal, as `by`.
