@@ -30,6 +30,7 @@ mod cli;
 mod decoding;
 mod delivery;
 mod handoff;
+mod ids;
 mod intake;
 mod keys;
 mod multi_hub;

@@ -267,12 +267,13 @@ async fn the_summary_and_the_tco_export_run_one_clock(backend: Backend) {
             == 2
     })
     .await;
-    let delivered = |id: &str| {
-        let sql = format!("SELECT delivered_at FROM targets WHERE id = {id}");
+    // Ids on the wire are opaque: the rows are found by their targets.
+    let delivered = |normalized: &str| {
+        let sql = format!("SELECT delivered_at FROM targets WHERE normalized = '{normalized}'");
         let db = &w.db;
         async move { db.scalar(&sql).await }
     };
-    let (gone_at, clarified_at) = (delivered(&ids[0]).await, delivered(&ids[1]).await);
+    let (gone_at, clarified_at) = (delivered("gone").await, delivered("clarified").await);
     let minute = 60_000;
     let none = pb::RejectReason::Unspecified;
     w.as_org("telegram")

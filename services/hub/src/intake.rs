@@ -25,6 +25,7 @@ use crate::{
     auth::Caller,
     config::Limits,
     error::{ApiError, ApiResult},
+    public_id::PublicIds,
 };
 
 /// What intake needs besides the store.
@@ -40,6 +41,7 @@ pub async fn submit<S: Store>(
     store: &S,
     cfg: &IntakeConfig,
     keys: Option<&KeySet>,
+    ids: &PublicIds,
     caller: &Caller,
     req: pb::SubmitReferralListRequest,
     now_ms: i64,
@@ -231,16 +233,16 @@ pub async fn submit<S: Store>(
             s
         }
     };
-    Ok(response(list_id, summary))
+    Ok(response(list_id, summary, ids))
 }
 
-fn response(list_id: String, s: IntakeSummary) -> pb::SubmitReferralListResponse {
+fn response(list_id: String, s: IntakeSummary, ids: &PublicIds) -> pb::SubmitReferralListResponse {
     pb::SubmitReferralListResponse {
         list_id,
         items: s.target_ids.len() as u32,
         new_targets: s.new_targets,
         merged_duplicates: s.merged,
-        target_ids: s.target_ids.iter().map(i64::to_string).collect(),
+        target_ids: s.target_ids.iter().map(|t| ids.target(*t)).collect(),
     }
 }
 

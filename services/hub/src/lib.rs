@@ -28,6 +28,7 @@ pub mod delivery;
 pub mod error;
 pub mod intake;
 pub mod keys;
+pub mod public_id;
 pub mod release;
 pub mod retention;
 pub mod server;

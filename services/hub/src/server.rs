@@ -30,6 +30,7 @@ use crate::{
     delivery::{self, PlatformHealth, Wake},
     intake::IntakeConfig,
     keys::KeyDirectory,
+    public_id::PublicIds,
     release, retention,
 };
 
@@ -79,6 +80,9 @@ pub async fn run<S: Store>(
     }
 
     let audit_heads = Arc::new(HeadSigner::load(&store, &config.hub_id).await?);
+    let ids = PublicIds::load(&store, takedown_protocol::timestamp::now_millis())
+        .await
+        .context("loading the key of public ids")?;
 
     let wake = Wake::new();
     let health = PlatformHealth::default();
@@ -92,6 +96,7 @@ pub async fn run<S: Store>(
         health: health.clone(),
         keys: keys.clone(),
         audit_heads: audit_heads.clone(),
+        ids: ids.clone(),
     });
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -178,12 +183,15 @@ pub async fn run<S: Store>(
         background.clone(),
     ));
     tasks.spawn(delivery::run_dispatcher(
-        store.clone(),
-        keys.clone(),
-        config.delivery.clone(),
-        tls.clone(),
-        wake.clone(),
-        health.clone(),
+        delivery::Dispatcher {
+            store: store.clone(),
+            keys: keys.clone(),
+            ids: ids.clone(),
+            cfg: config.delivery.clone(),
+            tls: tls.clone(),
+            wake: wake.clone(),
+            health: health.clone(),
+        },
         background.clone(),
     ));
     tasks.spawn(

@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 
 use takedown_protocol::{pb, timestamp::from_millis};
+
+use crate::public_id::PublicIds;
 use takedown_store::{
     LegalBasis, Outcome, RejectReason, RestorationResult, TransparencyRow,
     clock::{self, RoClock},
@@ -75,13 +77,13 @@ pub fn tco_figures(action_day_id: &str, rows: &[TransparencyRow]) -> pb::TcoFigu
     f
 }
 
-/// One row per target with a decision, in (platform, target id) order.
-pub fn statements(rows: &[TransparencyRow]) -> Vec<pb::StatementOfReasons> {
+/// One row per target with a decision, in the order of `rows`, each under its public id.
+pub fn statements(rows: &[TransparencyRow], ids: &PublicIds) -> Vec<pb::StatementOfReasons> {
     rows.iter()
         .filter_map(|r| {
             let outcome = r.outcome?;
             Some(pb::StatementOfReasons {
-                target_id: r.target_id.to_string(),
+                target_id: ids.target(r.target_id),
                 platform: r.platform.clone(),
                 target: r.normalized.clone(),
                 decision: outcome_name(outcome),
@@ -186,10 +188,14 @@ mod tests {
         );
         assert_eq!((f.not_found, f.no_decision, f.withdrawn), (1, 1, 1));
 
-        let s = statements(&rows);
+        let codec = PublicIds::new(&[1; 32]);
+        let s = statements(&rows, &codec);
         assert_eq!(s.len(), 7);
-        let ids: Vec<&str> = s.iter().map(|r| r.target_id.as_str()).collect();
-        assert_eq!(ids, ["1", "2", "4", "5", "6", "7", "8"]);
+        let ids: Vec<i64> = s
+            .iter()
+            .map(|r| codec.parse_target(&r.target_id).unwrap())
+            .collect();
+        assert_eq!(ids, [1, 2, 4, 5, 6, 7, 8]);
         assert_eq!(s[0].decision, "BLOCKED");
         assert_eq!(s[1].decision, "GEO_BLOCKED");
         assert_eq!(s[2].legal_basis, "TOS_REFERRAL");

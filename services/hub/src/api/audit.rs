@@ -109,7 +109,7 @@ impl<S: Store> TransparencyService for Transparency<S> {
         let rows = store.transparency_rows(&id).await.map_err(ApiError::from)?;
         Ok(Response::new(pb::TransparencyResponse {
             tco: Some(transparency::tco_figures(&id, &rows)),
-            statements: transparency::statements(&rows),
+            statements: transparency::statements(&rows, &self.0.ids),
         }))
     }
 }

@@ -7,7 +7,7 @@ use takedown_protocol::{
 };
 use takedown_store::{DeliveryState, ItemRecord, model};
 
-use crate::keys::Current;
+use crate::{keys::Current, public_id::PublicIds};
 
 pub fn organization(o: model::Organization) -> pb::Organization {
     pb::Organization {
@@ -137,7 +137,7 @@ pub fn target_state(r: &ItemRecord, now: i64) -> TargetState {
     TargetState::Released
 }
 
-pub fn item_status(r: ItemRecord, now: i64) -> pb::ItemStatus {
+pub fn item_status(r: ItemRecord, ids: &PublicIds, now: i64) -> pb::ItemStatus {
     let state = target_state(&r, now);
     let detail = match state {
         TargetState::Rejected => r.outcome_text.clone().unwrap_or_default(),
@@ -146,7 +146,7 @@ pub fn item_status(r: ItemRecord, now: i64) -> pb::ItemStatus {
     };
     pb::ItemStatus {
         index: r.index,
-        target_id: r.target_id.to_string(),
+        target_id: ids.target(r.target_id),
         platform: r.platform,
         normalized_target: r.normalized,
         state: state as i32,

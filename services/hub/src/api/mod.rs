@@ -17,6 +17,7 @@ use crate::{
     delivery::{PlatformHealth, Wake},
     intake::IntakeConfig,
     keys::KeyDirectory,
+    public_id::PublicIds,
 };
 
 /// What every service shares.
@@ -31,6 +32,8 @@ pub struct HubState<S> {
     pub keys: Arc<KeyDirectory>,
     /// Signs heads of the audit chain.
     pub audit_heads: Arc<HeadSigner>,
+    /// The opaque ids of targets and deliveries on the wire.
+    pub ids: PublicIds,
 }
 
 pub type Shared<S> = Arc<HubState<S>>;

@@ -12,6 +12,7 @@ use super::{Shared, caller};
 use crate::{
     auth::Role,
     error::{ApiError, ApiResult},
+    public_id::PublicIds,
 };
 
 pub struct Platforms<S>(pub Shared<S>);
@@ -19,7 +20,12 @@ pub struct Platforms<S>(pub Shared<S>);
 /// Most reports in one call.
 const MAX_REPORTS: usize = 10_000;
 
-fn report(i: usize, r: pb::PlatformReport, received_at: i64) -> ApiResult<NewReport> {
+fn report(
+    i: usize,
+    r: pb::PlatformReport,
+    ids: &PublicIds,
+    received_at: i64,
+) -> ApiResult<NewReport> {
     let bad = |field: &str, msg: String| {
         ApiError::invalid(
             format!("reports[{i}].{field}"),
@@ -32,10 +38,9 @@ fn report(i: usize, r: pb::PlatformReport, received_at: i64) -> ApiResult<NewRep
             "report_id must have 1 to 128 characters".into(),
         ));
     }
-    let target_id: i64 = r
-        .target_id
-        .parse()
-        .map_err(|_| bad("target_id", format!("unknown target {:?}", r.target_id)))?;
+    let target_id = ids
+        .parse_target(&r.target_id)
+        .ok_or_else(|| bad("target_id", format!("unknown target {:?}", r.target_id)))?;
     let at = |t: Option<prost_types::Timestamp>| t.as_ref().map(to_millis).unwrap_or(received_at);
     let (body, text, at) = match r.report {
         Some(Report::Acknowledgement(a)) => (
@@ -107,7 +112,7 @@ impl<S: Store> PlatformService for Platforms<S> {
         let reports = reports
             .into_iter()
             .enumerate()
-            .map(|(i, r)| report(i, r, now))
+            .map(|(i, r)| report(i, r, &self.0.ids, now))
             .collect::<ApiResult<Vec<_>>>()?;
         match self
             .0
@@ -122,7 +127,8 @@ impl<S: Store> PlatformService for Platforms<S> {
             })),
             Err(ReportRefusal::NotDelivered { index, target_id }) => {
                 Err(ApiError::PermissionDenied(format!(
-                    "report {index}: target {target_id} was not delivered to platform {}",
+                    "report {index}: target {} was not delivered to platform {}",
+                    self.0.ids.target(target_id),
                     who.id
                 ))
                 .into())
@@ -131,9 +137,10 @@ impl<S: Store> PlatformService for Platforms<S> {
                 Err(ApiError::invalid(
                     format!("reports[{index}].decision.reason"),
                     format!(
-                        "report {index}: target {target_id} is a removal order, which is \
+                        "report {index}: target {} is a removal order, which is \
                          executed or answered on an Annex III ground (FORCE_MAJEURE, \
-                         MANIFEST_ERROR, INSUFFICIENT_INFORMATION), not NOT_A_VIOLATION"
+                         MANIFEST_ERROR, INSUFFICIENT_INFORMATION), not NOT_A_VIOLATION",
+                        self.0.ids.target(target_id)
                     ),
                 )
                 .into())

@@ -26,6 +26,7 @@ impl<S: Store> ReferralService for Referrals<S> {
             &self.0.store,
             &self.0.intake,
             keys.as_deref().map(|c| &*c.set),
+            &self.0.ids,
             &who,
             req.into_inner(),
             now_millis(),
@@ -63,7 +64,7 @@ impl<S: Store> ReferralService for Referrals<S> {
             item_count: list.item_count,
             items: items
                 .into_iter()
-                .map(|i| convert::item_status(i, now))
+                .map(|i| convert::item_status(i, &self.0.ids, now))
                 .collect(),
         }))
     }
@@ -78,7 +79,11 @@ impl<S: Store> ReferralService for Referrals<S> {
         let req = req.into_inner();
         // An unknown target, and one the agency did not refer, are answered alike.
         let not_found = || ApiError::NotFound(format!("target {:?} not found", req.target_id));
-        let target_id: i64 = req.target_id.trim().parse().map_err(|_| not_found())?;
+        let target_id = self
+            .0
+            .ids
+            .parse_target(&req.target_id)
+            .ok_or_else(not_found)?;
         let agencies: Vec<String> = req
             .agency_ids
             .iter()
@@ -109,7 +114,7 @@ impl<S: Store> ReferralService for Referrals<S> {
             .ok_or_else(not_found)?;
         let t = w.targets.first().ok_or_else(not_found)?;
         Ok(Response::new(pb::WithdrawTargetResponse {
-            target_id: t.target_id.to_string(),
+            target_id: self.0.ids.target(t.target_id),
             withdrawals_queued: t.withdrawals_queued,
             target_withdrawn: t.withdrawn_at.is_some(),
             referrals_withdrawn: w.referrals_withdrawn,
@@ -179,7 +184,7 @@ impl<S: Store> Referrals<S> {
         );
         for t in w.targets.iter().filter(|t| t.changed) {
             tracing::info!(
-                target_id = t.target_id,
+                target_id = %self.0.ids.target(t.target_id),
                 platform = %t.platform,
                 queued = t.withdrawals_queued,
                 "target withdrawn"

@@ -28,7 +28,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 pub use wake::Wake;
 
-use crate::{config::DeliveryConfig, keys::KeyDirectory};
+use crate::{config::DeliveryConfig, keys::KeyDirectory, public_id::PublicIds};
 
 /// Circuit open, last error.
 type Health = (bool, Option<String>);
@@ -91,16 +91,30 @@ pub async fn run_heartbeat<S: Store>(
     }
 }
 
+/// What the delivery workers share.
+pub struct Dispatcher<S> {
+    pub store: S,
+    /// Agency keys: a referral signed with a key void by then is not delivered.
+    pub keys: Arc<KeyDirectory>,
+    /// The ids a delivery carries.
+    pub ids: PublicIds,
+    pub cfg: DeliveryConfig,
+    pub tls: TlsMaterial,
+    pub wake: Wake,
+    pub health: PlatformHealth,
+}
+
 /// Runs until `shutdown`: one worker per registered platform.
-pub async fn run_dispatcher<S: Store>(
-    store: S,
-    keys: Arc<KeyDirectory>,
-    cfg: DeliveryConfig,
-    tls: TlsMaterial,
-    wake: Wake,
-    health: PlatformHealth,
-    shutdown: CancellationToken,
-) {
+pub async fn run_dispatcher<S: Store>(d: Dispatcher<S>, shutdown: CancellationToken) {
+    let Dispatcher {
+        store,
+        keys,
+        ids,
+        cfg,
+        tls,
+        wake,
+        health,
+    } = d;
     let cache = Arc::new(TreeCache::new(cfg.tree_cache_leaves));
     let tasks = TaskTracker::new();
     let mut running: HashMap<String, (String, CancellationToken)> = HashMap::new();
@@ -120,6 +134,7 @@ pub async fn run_dispatcher<S: Store>(
                     let worker = worker::Worker {
                         store: store.clone(),
                         keys: keys.clone(),
+                        ids: ids.clone(),
                         notify: wake.for_platform(&p.name),
                         platform: p,
                         cfg: cfg.clone(),

@@ -15,6 +15,8 @@ use takedown_store::{
     ClaimedDelivery, DeliveryKind, ListProofMaterial, Store, StoreResult, TargetPayload,
 };
 
+use crate::public_id::PublicIds;
+
 /// A list's signature and Merkle tree, kept for proofs.
 pub struct ListProof {
     pub signature: pb::ListSignature,
@@ -120,11 +122,16 @@ impl TreeCache {
 }
 
 /// A WITHDRAWAL: the target's facts and the reason, no referrals.
-fn withdrawal(c: &ClaimedDelivery, p: &TargetPayload, reason: &str) -> pb::TargetDelivery {
+fn withdrawal(
+    c: &ClaimedDelivery,
+    p: &TargetPayload,
+    reason: &str,
+    ids: &PublicIds,
+) -> pb::TargetDelivery {
     pb::TargetDelivery {
-        delivery_id: c.id.to_string(),
+        delivery_id: ids.delivery(c.id),
         kind: pb::DeliveryKind::Withdrawal as i32,
-        target_id: p.target_id.to_string(),
+        target_id: ids.target(p.target_id),
         platform: p.platform.clone(),
         target_kind: p.kind as i32,
         normalized_target: p.normalized.clone(),
@@ -177,6 +184,7 @@ pub async fn build<S: Store>(
     store: &S,
     cache: &TreeCache,
     keys: Option<&KeySet>,
+    ids: &PublicIds,
     platform: &str,
     batch_id: &str,
     claimed: &[ClaimedDelivery],
@@ -225,7 +233,7 @@ pub async fn build<S: Store>(
     for c in claimed {
         if c.kind == DeliveryKind::Withdrawal {
             match withdrawn.get(&c.target_id) {
-                Some((p, reason)) => deliveries.push(withdrawal(c, p, reason)),
+                Some((p, reason)) => deliveries.push(withdrawal(c, p, reason, ids)),
                 None => unusable.push((c.id, NO_REFERRAL)),
             }
             continue;
@@ -270,9 +278,9 @@ pub async fn build<S: Store>(
         }
         agencies.sort();
         deliveries.push(pb::TargetDelivery {
-            delivery_id: c.id.to_string(),
+            delivery_id: ids.delivery(c.id),
             kind: pb::DeliveryKind::Takedown as i32,
-            target_id: p.target_id.to_string(),
+            target_id: ids.target(p.target_id),
             platform: p.platform,
             target_kind: p.kind as i32,
             normalized_target: p.normalized,

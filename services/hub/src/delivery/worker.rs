@@ -29,7 +29,7 @@ use super::{
     payload::{self, TreeCache},
     retry::{self, Breaker, Verdict},
 };
-use crate::{config::DeliveryConfig, keys::KeyDirectory};
+use crate::{config::DeliveryConfig, keys::KeyDirectory, public_id::PublicIds};
 
 /// Largest message a Deliver call may carry.
 const MAX_MESSAGE: usize = 256 * 1024 * 1024;
@@ -38,6 +38,7 @@ pub struct Worker<S> {
     pub store: S,
     /// Agency keys: a referral signed with a key void by then is not delivered.
     pub keys: Arc<KeyDirectory>,
+    pub ids: PublicIds,
     pub platform: Platform,
     pub cfg: DeliveryConfig,
     pub tls: TlsMaterial,
@@ -50,6 +51,7 @@ pub struct Worker<S> {
 struct Shared<S> {
     store: S,
     keys: Arc<KeyDirectory>,
+    ids: PublicIds,
     platform: String,
     cfg: DeliveryConfig,
     cache: Arc<TreeCache>,
@@ -86,6 +88,7 @@ impl<S: Store> Worker<S> {
         let shared = Arc::new(Shared {
             store: self.store.clone(),
             keys: self.keys.clone(),
+            ids: self.ids.clone(),
             platform: name.clone(),
             cfg: self.cfg.clone(),
             cache: self.cache.clone(),
@@ -241,6 +244,7 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
             &w.store,
             &w.cache,
             keys,
+            &w.ids,
             &w.platform,
             &batch_id,
             &claimed,
@@ -285,16 +289,15 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
                 let accepted: Vec<i64> = resp
                     .accepted
                     .iter()
-                    .filter_map(|s| s.parse().ok())
+                    .filter_map(|s| w.ids.parse_delivery(s))
                     .filter(|i| sent.contains(i))
                     .collect();
                 record(w.store.mark_delivered(&accepted, now).await);
                 let mut answered: HashSet<i64> = accepted.iter().copied().collect();
                 for r in &resp.rejected {
-                    if let Some(id) = r
-                        .delivery_id
-                        .parse::<i64>()
-                        .ok()
+                    if let Some(id) = w
+                        .ids
+                        .parse_delivery(&r.delivery_id)
                         .filter(|id| sent.contains(id))
                     {
                         answered.insert(id);
