@@ -2,12 +2,23 @@
 //! type, on the hub's services, for every caller role; not INTERNAL.
 
 use bytes::{Buf, BufMut};
+use prost::Message;
 use takedown_protocol::ident::{Identity, IdentityRole, OrgId};
-use takedown_tests::{Backend, hub::HubOptions, pki::COORDINATOR, world::World};
+use takedown_tests::{
+    Backend,
+    hub::HubOptions,
+    lists::{referral, request},
+    pki::COORDINATOR,
+    world::World,
+};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Code, Status};
 
-both_backends!(undecodable_requests_are_invalid_argument);
+both_backends!(
+    undecodable_requests_are_invalid_argument,
+    a_second_request_message_is_refused_and_nothing_is_done,
+    a_missing_or_cut_message_is_invalid_argument
+);
 
 /// Sends bytes as they are and takes the answer's bytes.
 #[derive(Default)]
@@ -61,6 +72,109 @@ async fn call(w: &World, org: &str, path: &'static str, bytes: Vec<u8>) -> Resul
     )
     .await
     .map(tonic::Response::into_inner)
+}
+
+/// Calls `path` as `org` with each of `messages` as a request message, in one call.
+async fn call_many(
+    w: &World,
+    org: &str,
+    path: &'static str,
+    messages: Vec<Vec<u8>>,
+) -> Result<Vec<u8>, Status> {
+    let hub = Identity::new(IdentityRole::Hub, OrgId::parse("hub").expect("id"));
+    let ch = takedown_net::connect(&w.hub.endpoint, &w.pki.material(org), Some(hub))
+        .await
+        .expect("connect");
+    let mut grpc = tonic::client::Grpc::new(ch);
+    grpc.ready().await.expect("ready");
+    grpc.client_streaming(
+        tonic::Request::new(tokio_stream::iter(messages)),
+        http::uri::PathAndQuery::from_static(path),
+        RawCodec,
+    )
+    .await
+    .map(tonic::Response::into_inner)
+}
+
+async fn a_second_request_message_is_refused_and_nothing_is_done(backend: Backend) {
+    let Some(w) = World::start(backend, HubOptions::default()).await else {
+        return;
+    };
+    let key = w.key("agency-fr");
+    let one = request(&key.list("two-1", None, vec![referral("telegram", "@a")]));
+    let two = request(&key.list("two-2", None, vec![referral("telegram", "@b")]));
+    let path = "/takedown.v1.ReferralService/SubmitReferralList";
+    let e = call_many(
+        &w,
+        "agency-fr",
+        path,
+        vec![one.encode_to_vec(), two.encode_to_vec()],
+    )
+    .await
+    .expect_err("two requests in one unary call");
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert!(
+        e.message()
+            .contains("more than one takedown.v1.SubmitReferralListRequest"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(w.db.count("lists").await, 0, "neither list was taken in");
+    // One message in the same way is a normal call.
+    call_many(&w, "agency-fr", path, vec![one.encode_to_vec()])
+        .await
+        .expect("one request message");
+    assert_eq!(w.db.count("lists").await, 1);
+}
+
+/// POSTs `body` as it is (gRPC frames or not) to `path` as `org`; the call's status.
+async fn post_raw(w: &World, org: &str, path: &str, body: Vec<u8>) -> Status {
+    use http_body_util::BodyExt;
+    let hub = Identity::new(IdentityRole::Hub, OrgId::parse("hub").expect("id"));
+    let ch = takedown_net::connect(&w.hub.endpoint, &w.pki.material(org), Some(hub))
+        .await
+        .expect("connect");
+    let req = http::Request::builder()
+        .method("POST")
+        .uri(format!("{}{path}", w.hub.endpoint))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(tonic::body::Body::new(http_body_util::Full::new(
+            bytes::Bytes::from(body),
+        )))
+        .expect("request");
+    let resp = tower::ServiceExt::oneshot(ch, req)
+        .await
+        .expect("an answer");
+    if let Some(s) = Status::from_header_map(resp.headers()) {
+        return s;
+    }
+    let collected = resp.into_body().collect().await.expect("the answer's body");
+    let trailers = collected.trailers().cloned().unwrap_or_default();
+    Status::from_header_map(&trailers).expect("a grpc-status")
+}
+
+async fn a_missing_or_cut_message_is_invalid_argument(backend: Backend) {
+    let Some(w) = World::start(backend, HubOptions::default()).await else {
+        return;
+    };
+    let path = "/takedown.v1.ReferralService/GetListStatus";
+    // No message at all, and a frame that says 10 bytes and carries 3.
+    let cases: [(Vec<u8>, &str); 2] = [
+        (Vec::new(), "no request message"),
+        (vec![0, 0, 0, 0, 10, 0x0a, 0x01, b'x'], "cut short"),
+    ];
+    for (body, says) in cases {
+        let s = post_raw(&w, "agency-fr", path, body.clone()).await;
+        assert_eq!(s.code(), Code::InvalidArgument, "{body:?}: {s:?}");
+        assert!(s.message().contains(says), "{body:?}: {}", s.message());
+    }
+    // A whole frame through the same path is a normal call (a list that is not there).
+    let whole = vec![0, 0, 0, 0, 3, 0x0a, 0x01, b'x'];
+    assert_eq!(
+        post_raw(&w, "agency-fr", path, whole).await.code(),
+        Code::NotFound
+    );
 }
 
 async fn undecodable_requests_are_invalid_argument(backend: Backend) {

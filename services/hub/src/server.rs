@@ -242,6 +242,7 @@ pub async fn run<S: Store>(
         takedown_net::tls::tls_incoming(listener, &tls, "hub").context("configuring TLS")?;
     Server::builder()
         .timeout(Duration::from_secs(120))
+        .layer(takedown_net::protocol_errors::layer())
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

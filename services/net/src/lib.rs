@@ -14,11 +14,13 @@
 //! - [`pki`]: generating a development CA and certificates (rcgen).
 //! - [`signal`]: SIGINT/SIGTERM for graceful shutdown.
 //! - [`config`]: what the services' layered configurations share (their accepted keys).
+//! - [`protocol_errors`]: a request that breaks the gRPC framing is the caller's error.
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod peer;
 pub mod pki;
+pub mod protocol_errors;
 pub mod signal;
 pub mod tls;
 

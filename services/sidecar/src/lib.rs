@@ -219,6 +219,7 @@ pub async fn run_with_decisions(
     let incoming =
         takedown_net::tls::tls_incoming(listener, &tls, "sidecar").context("server TLS")?;
     let served = Server::builder()
+        .layer(takedown_net::protocol_errors::layer())
         .add_service(health_svc)
         .add_service(ReceiverServiceServer::new(receiver).max_decoding_message_size(MAX_MESSAGE))
         .serve_with_incoming_shutdown(incoming, async move {
