@@ -25,6 +25,7 @@ macro_rules! both_backends {
 }
 
 mod access;
+mod chaos;
 mod claims;
 mod cli;
 mod decoding;

@@ -35,17 +35,24 @@ impl Default for AutoPolicy {
 pub enum Integration {
     /// The sidecar's own simulation.
     Auto(AutoPolicy),
-    /// POSTs each batch of up to `batch_size` targets to `url`.
-    Webhook { url: String, batch_size: u32 },
+    /// POSTs each batch of up to `batch_size` targets to `url`; takes the platform's
+    /// decisions on `127.0.0.1:<decisions_port>` (any free port when `None`).
+    Webhook {
+        url: String,
+        batch_size: u32,
+        decisions_port: Option<u16>,
+    },
 }
 
 impl Integration {
     /// Top-level keys of the sidecar's configuration.
-    fn top_level(&self) -> &'static str {
+    fn top_level(&self) -> String {
         match self {
-            Self::Auto(_) => "",
-            // Decisions would come back here; these tests do not post any.
-            Self::Webhook { .. } => "decisions_listen = \"127.0.0.1:0\"\n",
+            Self::Auto(_) => String::new(),
+            Self::Webhook { decisions_port, .. } => format!(
+                "decisions_listen = \"127.0.0.1:{}\"\n",
+                decisions_port.unwrap_or(0)
+            ),
         }
     }
 
@@ -73,7 +80,9 @@ interval_ms = 100
                 min = p.min_delay_ms,
                 max = p.max_delay_ms,
             ),
-            Self::Webhook { url, batch_size } => format!(
+            Self::Webhook {
+                url, batch_size, ..
+            } => format!(
                 r#"[integration]
 mode = "webhook"
 url = "{url}"
