@@ -57,13 +57,17 @@ impl Codec for RawCodec {
     }
 }
 
+/// A channel to the hub as `org`.
+async fn channel(w: &World, org: &str) -> tonic::transport::Channel {
+    let hub = Identity::new(IdentityRole::Hub, OrgId::parse("hub").expect("id"));
+    takedown_net::connect(&w.hub.endpoint, &w.pki.material(org), Some(hub))
+        .await
+        .expect("connect")
+}
+
 /// Calls `path` as `org` with `bytes` as the request message.
 async fn call(w: &World, org: &str, path: &'static str, bytes: Vec<u8>) -> Result<Vec<u8>, Status> {
-    let hub = Identity::new(IdentityRole::Hub, OrgId::parse("hub").expect("id"));
-    let ch = takedown_net::connect(&w.hub.endpoint, &w.pki.material(org), Some(hub))
-        .await
-        .expect("connect");
-    let mut grpc = tonic::client::Grpc::new(ch);
+    let mut grpc = tonic::client::Grpc::new(channel(w, org).await);
     grpc.ready().await.expect("ready");
     grpc.unary(
         tonic::Request::new(bytes),
@@ -81,11 +85,7 @@ async fn call_many(
     path: &'static str,
     messages: Vec<Vec<u8>>,
 ) -> Result<Vec<u8>, Status> {
-    let hub = Identity::new(IdentityRole::Hub, OrgId::parse("hub").expect("id"));
-    let ch = takedown_net::connect(&w.hub.endpoint, &w.pki.material(org), Some(hub))
-        .await
-        .expect("connect");
-    let mut grpc = tonic::client::Grpc::new(ch);
+    let mut grpc = tonic::client::Grpc::new(channel(w, org).await);
     grpc.ready().await.expect("ready");
     grpc.client_streaming(
         tonic::Request::new(tokio_stream::iter(messages)),
@@ -130,10 +130,6 @@ async fn a_second_request_message_is_refused_and_nothing_is_done(backend: Backen
 /// POSTs `body` as it is (gRPC frames or not) to `path` as `org`; the call's status.
 async fn post_raw(w: &World, org: &str, path: &str, body: Vec<u8>) -> Status {
     use http_body_util::BodyExt;
-    let hub = Identity::new(IdentityRole::Hub, OrgId::parse("hub").expect("id"));
-    let ch = takedown_net::connect(&w.hub.endpoint, &w.pki.material(org), Some(hub))
-        .await
-        .expect("connect");
     let req = http::Request::builder()
         .method("POST")
         .uri(format!("{}{path}", w.hub.endpoint))
@@ -143,7 +139,7 @@ async fn post_raw(w: &World, org: &str, path: &str, body: Vec<u8>) -> Status {
             bytes::Bytes::from(body),
         )))
         .expect("request");
-    let resp = tower::ServiceExt::oneshot(ch, req)
+    let resp = tower::ServiceExt::oneshot(channel(w, org).await, req)
         .await
         .expect("an answer");
     if let Some(s) = Status::from_header_map(resp.headers()) {
