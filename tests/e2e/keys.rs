@@ -132,6 +132,52 @@ async fn a_hub_given_a_forged_key_cannot_get_it_past_a_sidecar(backend: Backend)
         "the sidecar says why it refused the hub's statement:\n{}",
         tg.log_tail()
     );
+
+    // The refused delivery is in the coordinator's quarantine, with the receiver's reason;
+    // it is not retried, and only coordinators may look.
+    let failed = |platform: &str| pb::ListFailedDeliveriesRequest {
+        platform: platform.into(),
+        ..Default::default()
+    };
+    let mut coordinator = w.as_org(COORDINATOR).await;
+    let q = coordinator
+        .summary
+        .list_failed_deliveries(failed(""))
+        .await
+        .expect("the quarantine")
+        .into_inner();
+    assert_eq!(q.deliveries.len(), 1, "{q:?}");
+    let f = &q.deliveries[0];
+    assert_eq!(
+        (
+            f.target_id.as_str(),
+            f.platform.as_str(),
+            q.next_page_token.is_empty()
+        ),
+        (minted_ids[0].as_str(), "telegram", true)
+    );
+    assert!(
+        f.reason.starts_with("refused by the platform's receiver")
+            && f.reason
+                .contains("is not in the coordinator's key-set statement"),
+        "{}",
+        f.reason
+    );
+    let tamtam = coordinator
+        .summary
+        .list_failed_deliveries(failed("tamtam"))
+        .await
+        .expect("tamtam's quarantine")
+        .into_inner();
+    assert!(tamtam.deliveries.is_empty());
+    let e = w
+        .as_org("agency-fr")
+        .await
+        .summary
+        .list_failed_deliveries(failed(""))
+        .await
+        .expect_err("an agency does not see the quarantine");
+    assert_eq!(e.code(), tonic::Code::PermissionDenied);
 }
 
 async fn a_revocation_reaches_a_running_sidecar_in_seconds_and_a_rollback_cannot_undo_it(

@@ -93,6 +93,9 @@ pub enum Command {
     Audit(crate::commands::audit::AuditCommand),
     /// An action day's transparency export: TCO figures or statement-of-reasons rows (CSV).
     Export(crate::commands::export::ExportArgs),
+    /// Deliveries the hub gave up on (the quarantine), with the reason.
+    #[command(subcommand)]
+    Deliveries(crate::commands::deliveries::DeliveriesCommand),
 }
 
 /// How read commands print.

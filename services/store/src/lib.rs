@@ -317,6 +317,11 @@ pub trait Store: Send + Sync + Clone + 'static {
         at: i64,
         error: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The FAILED deliveries `filter` selects, by id: at most `filter.limit`.
+    fn failed_deliveries(
+        &self,
+        filter: &FailedFilter,
+    ) -> impl Future<Output = StoreResult<Vec<FailedDelivery>>> + Send;
     /// The ids of the lists whose targets are due at exactly `at` (an action day's H-hour),
     /// so that their proofs can be prepared before it.
     fn lists_due_at(&self, at: i64) -> impl Future<Output = StoreResult<Vec<String>>> + Send;

@@ -48,6 +48,11 @@ const SQLITE: &[Source] = &[
         "hub secrets",
         include_str!("../migrations/sqlite/0007_hub_secrets.sql"),
     ),
+    (
+        8,
+        "failed deliveries",
+        include_str!("../migrations/sqlite/0008_failed_deliveries.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -85,6 +90,11 @@ const POSTGRES: &[Source] = &[
         7,
         "hub secrets",
         include_str!("../migrations/postgres/0007_hub_secrets.sql"),
+    ),
+    (
+        8,
+        "failed deliveries",
+        include_str!("../migrations/postgres/0008_failed_deliveries.sql"),
     ),
 ];
 

@@ -224,6 +224,34 @@ pub struct Hold {
     pub released_at: Option<i64>,
 }
 
+/// A delivery the hub gave up on, for the coordinator's quarantine view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedDelivery {
+    pub id: i64,
+    pub target_id: i64,
+    pub platform: String,
+    pub normalized: String,
+    pub kind: DeliveryKind,
+    /// `None` for a standing-scope target.
+    pub action_day_id: Option<String>,
+    pub attempts: i32,
+    pub failed_at: i64,
+    /// Why: the receiver's refusal (its own message), or the hub's reason.
+    pub reason: String,
+}
+
+/// Which failed deliveries to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FailedFilter {
+    /// Only this action day's (`None`: every day and the standing scope).
+    pub action_day_id: Option<String>,
+    /// Only this platform's.
+    pub platform: Option<String>,
+    /// Only deliveries with a greater id (the previous page's last).
+    pub after_id: i64,
+    pub limit: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedDelivery {
     pub id: i64,

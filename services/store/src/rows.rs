@@ -95,6 +95,22 @@ macro_rules! row_decoders {
             })
         }
 
+        pub(crate) fn failed_delivery(r: &$row) -> sqlx::Result<FailedDelivery> {
+            Ok(FailedDelivery {
+                id: r.try_get("id")?,
+                target_id: r.try_get("target_id")?,
+                platform: r.try_get("platform")?,
+                normalized: r.try_get("normalized")?,
+                kind: enum_col(r, "kind")?,
+                action_day_id: r.try_get("action_day_id")?,
+                attempts: r.try_get("attempts")?,
+                failed_at: r.try_get("failed_at")?,
+                reason: r
+                    .try_get::<Option<String>, _>("last_error")?
+                    .unwrap_or_default(),
+            })
+        }
+
         pub(crate) fn hold(r: &$row) -> sqlx::Result<Hold> {
             Ok(Hold {
                 id: r.try_get("id")?,

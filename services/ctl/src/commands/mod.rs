@@ -28,6 +28,7 @@ macro_rules! ask {
 pub mod action_day;
 pub mod audit;
 pub mod certs;
+pub mod deliveries;
 pub mod directory;
 pub mod export;
 pub mod hold;
@@ -50,6 +51,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::Watch(a) => watch::run(&global, a).await,
         Command::Audit(c) => audit::run(&global, c).await,
         Command::Export(a) => export::run(&global, a).await,
+        Command::Deliveries(c) => deliveries::run(&global, c).await,
     }
 }
 

@@ -168,6 +168,40 @@ impl SummaryService for StandIn {
         });
         Ok(Response::new(ReceiverStream::new(rx)))
     }
+
+    /// Two pages: the first names the second by its token.
+    async fn list_failed_deliveries(
+        &self,
+        req: Request<ListFailedDeliveriesRequest>,
+    ) -> Result<Response<ListFailedDeliveriesResponse>, Status> {
+        let req = req.into_inner();
+        let failed = |n: u32, reason: &str| FailedDelivery {
+            delivery_id: format!("d-{n}"),
+            target_id: format!("t-{n}"),
+            platform: req.platform.clone(),
+            normalized_target: format!("channel{n}"),
+            kind: DeliveryKind::Takedown as i32,
+            action_day_id: req.action_day_id.clone(),
+            attempts: n,
+            failed_at: Some(from_millis(H_HOUR_MS + 1_000)),
+            reason: reason.into(),
+        };
+        let page = match req.page_token.as_str() {
+            "" => ListFailedDeliveriesResponse {
+                deliveries: vec![failed(
+                    1,
+                    "refused by the platform's receiver: not decodable",
+                )],
+                next_page_token: "d-1".into(),
+            },
+            "d-1" => ListFailedDeliveriesResponse {
+                deliveries: vec![failed(2, "no referral of the target can be delivered")],
+                next_page_token: String::new(),
+            },
+            other => return Err(Status::invalid_argument(format!("bad token {other}"))),
+        };
+        Ok(Response::new(page))
+    }
 }
 
 async fn spawn_stand_in(w: &Workdir) -> SocketAddr {
@@ -199,6 +233,37 @@ async fn summary_and_watch_print_what_the_hub_sends() {
             w.run(&all.iter().map(String::as_str).collect::<Vec<_>>())
         })
     };
+
+    // The quarantine, every page of it, with the filters passed on.
+    let r = ctl(&[
+        "deliveries",
+        "failed",
+        "--day",
+        "ad-1",
+        "--platform",
+        "telegram",
+        "--format",
+        "json",
+    ])
+    .await
+    .unwrap();
+    let v: Value = serde_json::from_str(r.ok()).unwrap();
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "{v}");
+    assert_eq!(
+        (
+            &v[1]["target_id"],
+            &v[1]["platform"],
+            &v[1]["action_day_id"]
+        ),
+        (&json!("t-2"), &json!("telegram"), &json!("ad-1"))
+    );
+    let r = ctl(&["deliveries", "failed"]).await.unwrap();
+    let table = r.ok();
+    assert!(
+        table.contains("channel1") && table.contains("not decodable"),
+        "{table}"
+    );
+    assert!(table.contains("2026-11-30T06:00:01Z"), "{table}");
 
     let r = ctl(&["summary", "ad-1"]).await.unwrap();
     let table = r.ok();

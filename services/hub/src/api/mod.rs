@@ -5,6 +5,7 @@ pub mod action_day;
 pub mod audit;
 pub mod convert;
 pub mod directory;
+pub mod failed;
 pub mod hold;
 pub mod platform;
 pub mod referral;

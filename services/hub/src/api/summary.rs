@@ -278,6 +278,16 @@ impl<S: Store> SummaryService for Summaries<S> {
             rx,
         )))
     }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ListFailedDeliveries"))]
+    async fn list_failed_deliveries(
+        &self,
+        req: Request<pb::ListFailedDeliveriesRequest>,
+    ) -> Result<Response<pb::ListFailedDeliveriesResponse>, Status> {
+        let who = caller!(self.0, req);
+        let answer = super::failed::list(&self.0, &who, req.into_inner()).await?;
+        Ok(Response::new(answer))
+    }
 }
 
 #[cfg(test)]

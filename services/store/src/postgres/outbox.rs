@@ -75,6 +75,32 @@ pub(super) async fn get_hold(pool: &PgPool, id: &str) -> StoreResult<Option<Hold
     Ok(r.as_ref().map(rows::hold).transpose()?)
 }
 
+pub(super) async fn failed_deliveries(
+    pool: &PgPool,
+    f: &FailedFilter,
+) -> StoreResult<Vec<FailedDelivery>> {
+    let rs = sqlx::query(
+        "SELECT d.id, d.target_id, d.platform, d.normalized, d.kind, d.attempts, d.failed_at, \
+         d.last_error, t.action_day_id \
+         FROM deliveries d JOIN targets t ON t.id = d.target_id \
+         WHERE d.state = $1 AND d.id > $2 \
+         AND ($3::text IS NULL OR t.action_day_id = $3) \
+         AND ($4::text IS NULL OR d.platform = $4) \
+         ORDER BY d.id LIMIT $5",
+    )
+    .bind(DeliveryState::Failed as i32)
+    .bind(f.after_id)
+    .bind(f.action_day_id.as_deref())
+    .bind(f.platform.as_deref())
+    .bind(i64::from(f.limit))
+    .fetch_all(pool)
+    .await?;
+    Ok(rs
+        .iter()
+        .map(rows::failed_delivery)
+        .collect::<sqlx::Result<_>>()?)
+}
+
 pub(super) async fn list_holds(pool: &PgPool, placed_by: Option<&str>) -> StoreResult<Vec<Hold>> {
     let rs = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {HOLD_COLUMNS} FROM holds WHERE $1::text IS NULL OR placed_by = $1 \

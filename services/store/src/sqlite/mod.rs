@@ -230,6 +230,10 @@ impl Store for SqliteStore {
         outbox::get_hold(&self.pool, id).await
     }
 
+    async fn failed_deliveries(&self, filter: &FailedFilter) -> StoreResult<Vec<FailedDelivery>> {
+        outbox::failed_deliveries(&self.pool, filter).await
+    }
+
     async fn list_holds(&self, placed_by: Option<&str>) -> StoreResult<Vec<Hold>> {
         outbox::list_holds(&self.pool, placed_by).await
     }

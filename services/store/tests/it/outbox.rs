@@ -12,6 +12,7 @@ conformance!(
     hold_bookkeeping,
     expired_leases_are_reclaimed,
     delivered_retried_and_failed,
+    failed_deliveries_are_listed_by_day_platform_and_page,
     concurrent_claimers_never_share_a_delivery,
     large_batches_cross_chunk_boundaries,
     claims_come_back_with_their_hubs_restart_or_death,
@@ -264,6 +265,86 @@ async fn delivered_retried_and_failed<S: Store + Probe>(s: S) {
     s.mark_delivered(&[], T0).await.unwrap();
     s.mark_retry(&[], T0, "").await.unwrap();
     s.mark_failed(&[], T0, "").await.unwrap();
+}
+
+async fn failed_deliveries_are_listed_by_day_platform_and_page<S: Store + Probe>(s: S) {
+    s.insert_action_day(&day("d1", T0), "europol")
+        .await
+        .unwrap();
+    let items = vec![item("video", "a"), item("social", "b"), item("video", "c")];
+    let on_day = accepted(
+        s.insert_list(&list("l1", "agency-a", Some("d1"), T0, 3, 1), &items)
+            .await
+            .unwrap(),
+    );
+    let standing = submit(&s, "l2", T0, &[("video", "s"), ("video", "ok")]).await;
+    let mut ids = Vec::new();
+    for p in ["video", "social"] {
+        ids.extend(s.claim_deliveries(p, T0, T0 + 1000, 10).await.unwrap());
+    }
+    let id_of = |t: i64| ids.iter().find(|c| c.target_id == t).unwrap().id;
+    let refused = "refused by the platform's receiver: the message is not a valid DeliverRequest";
+    for t in [
+        on_day.target_ids[0],
+        on_day.target_ids[1],
+        standing.target_ids[0],
+    ] {
+        s.mark_failed(&[id_of(t)], T0 + 50, refused).await.unwrap();
+    }
+    s.mark_failed(&[id_of(on_day.target_ids[2])], T0 + 60, "no referral")
+        .await
+        .unwrap();
+    s.mark_delivered(&[id_of(standing.target_ids[1])], T0 + 70)
+        .await
+        .unwrap();
+
+    let list = |day: Option<&str>, platform: Option<&str>, after_id: i64, limit: u32| {
+        let s = &s;
+        let f = FailedFilter {
+            action_day_id: day.map(str::to_string),
+            platform: platform.map(str::to_string),
+            after_id,
+            limit,
+        };
+        async move { s.failed_deliveries(&f).await.unwrap() }
+    };
+    let all = list(None, None, 0, 100).await;
+    assert_eq!(all.len(), 4, "the delivered one is not listed: {all:?}");
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "by id");
+    let a = all
+        .iter()
+        .find(|f| f.target_id == on_day.target_ids[0])
+        .unwrap();
+    assert_eq!(
+        (
+            a.platform.as_str(),
+            a.normalized.as_str(),
+            a.kind,
+            a.action_day_id.as_deref(),
+            a.attempts,
+            a.failed_at,
+            a.reason.as_str()
+        ),
+        (
+            "video",
+            "a",
+            DeliveryKind::Takedown,
+            Some("d1"),
+            1,
+            T0 + 50,
+            refused
+        )
+    );
+    let day_video = list(Some("d1"), Some("video"), 0, 100).await;
+    let targets: Vec<i64> = day_video.iter().map(|f| f.target_id).collect();
+    assert_eq!(targets, [on_day.target_ids[0], on_day.target_ids[2]]);
+    assert_eq!(list(Some("d1"), None, 0, 100).await.len(), 3);
+    assert_eq!(list(None, Some("social"), 0, 100).await.len(), 1);
+    assert!(list(Some("d2"), None, 0, 100).await.is_empty());
+    // Pages: two, then the rest after the second's id.
+    let first = list(None, None, 0, 2).await;
+    let rest = list(None, None, first[1].id, 2).await;
+    assert_eq!([first, rest].concat(), all);
 }
 
 async fn concurrent_claimers_never_share_a_delivery<S: Store + Probe>(s: S) {
