@@ -497,6 +497,9 @@ pub struct SummaryArgs {
     /// Write the report to FILE instead of standard output (replaces FILE).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Fit the table to this many columns (default: the terminal's width).
+    #[arg(long, value_name = "COLUMNS", value_parser = clap::value_parser!(u16).range(40..))]
+    pub width: Option<u16>,
 }
 
 #[derive(Debug, Args)]
@@ -504,6 +507,9 @@ pub struct WatchArgs {
     /// The action day id.
     #[arg(value_name = "ACTION_DAY")]
     pub action_day: String,
+    /// Fit the table to this many columns (default: the terminal's width).
+    #[arg(long, value_name = "COLUMNS", value_parser = clap::value_parser!(u16).range(40..))]
+    pub width: Option<u16>,
 }
 
 #[cfg(test)]

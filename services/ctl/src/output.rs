@@ -13,6 +13,22 @@ pub fn table<const N: usize>(header: [&str; N]) -> Table {
     t
 }
 
+/// A table with a header row given as a slice.
+pub fn table_of(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(header.to_vec());
+    t
+}
+
+/// The width to fit tables to: `explicit`, else the terminal's when standard output is
+/// one, else none (a pipe or a file gets every table whole).
+pub fn terminal_width(explicit: Option<u16>) -> Option<u16> {
+    explicit.or_else(|| {
+        terminal_size::terminal_size_of(std::io::stdout()).map(|(terminal_size::Width(w), _)| w)
+    })
+}
+
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);

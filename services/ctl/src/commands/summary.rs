@@ -21,7 +21,13 @@ pub async fn run(global: &GlobalOptions, args: SummaryArgs) -> Result<()> {
     let summary = ask!(client => get_action_day_summary(GetActionDaySummaryRequest {
         action_day_id: args.action_day.clone(),
     }))?;
-    let text = report::render(&summary, format, section)?;
+    // A file gets the table whole; a terminal gets it fitted.
+    let width = if args.out.is_some() {
+        args.width
+    } else {
+        crate::output::terminal_width(args.width)
+    };
+    let text = report::render(&summary, format, section, width)?;
     match &args.out {
         Some(path) => {
             std::fs::write(path, text.as_bytes())

@@ -36,7 +36,9 @@ pub async fn run(global: &GlobalOptions, args: WatchArgs) -> Result<()> {
         .map_err(HubError)
         .with_context(|| format!("watching action day {}", args.action_day))?
     {
-        write_stdout(&frame(&summary, OffsetDateTime::now_utc(), terminal))?;
+        // Read each time: the terminal may have been resized.
+        let width = crate::output::terminal_width(args.width);
+        write_stdout(&frame(&summary, OffsetDateTime::now_utc(), terminal, width))?;
         last_state = Some(human::shorten(&human::state(&summary.state), 40));
     }
     let state = last_state.map_or_else(String::new, |s| format!(" (day {s})"));
@@ -60,12 +62,18 @@ pub fn status_line(summary: &ActionDaySummary, received: OffsetDateTime) -> Stri
     )
 }
 
-/// One update as printed: on a terminal the whole screen, otherwise a table and a blank line.
-pub fn frame(summary: &ActionDaySummary, received: OffsetDateTime, terminal: bool) -> String {
+/// One update as printed: on a terminal the whole screen, otherwise a table and a blank line;
+/// the table within `width` columns when given.
+pub fn frame(
+    summary: &ActionDaySummary,
+    received: OffsetDateTime,
+    terminal: bool,
+    width: Option<u16>,
+) -> String {
     let body = format!(
         "{}\n{}",
         status_line(summary, received),
-        table::render(summary)
+        table::render(summary, width)
     );
     if terminal {
         format!("{REDRAW}{body}")
@@ -87,11 +95,11 @@ mod tests {
             ..Default::default()
         };
         let at = datetime!(2026-11-30 07:35:02.5 UTC);
-        let plain = frame(&s, at, false);
+        let plain = frame(&s, at, false, None);
         assert!(plain.starts_with("last update 2026-11-30T07:35:02Z · day live · generated \n"));
         assert!(plain.ends_with("\n\n"));
         assert!(!plain.contains('\x1b'));
-        let screen = frame(&s, at, true);
+        let screen = frame(&s, at, true, None);
         assert!(screen.starts_with(REDRAW));
         assert_eq!(
             &screen[REDRAW.len()..],

@@ -53,14 +53,16 @@ pub enum Section {
     Blocks,
 }
 
-/// Renders a summary in `format`; `section` selects the CSV table (ignored otherwise).
+/// Renders a summary in `format`; `section` selects the CSV table (ignored otherwise);
+/// `width` is the terminal's, which a table fits (ignored otherwise).
 pub fn render(
     summary: &ActionDaySummary,
     format: Format,
     section: Section,
+    width: Option<u16>,
 ) -> Result<String, ReportError> {
     Ok(match format {
-        Format::Table => table::render(summary),
+        Format::Table => table::render(summary, width),
         Format::Csv => match section {
             Section::Platforms => csv::platforms(summary)?,
             Section::Agencies => csv::agencies(summary)?,

@@ -1,7 +1,11 @@
 //! Terminal tables: a heading line, the platforms (with a totals row), a legend of the
 //! abbreviations, then the agencies.
+//!
+//! Fitted to a width when one is given (the terminal's): the platform table, about 220
+//! columns whole, is split into its counts and its timings (each half keeps the platform
+//! column), and a table still too wide wraps its cells.
 
-use comfy_table::{CellAlignment, Table};
+use comfy_table::{CellAlignment, ContentArrangement, Table};
 use takedown_protocol::pb::{ActionDaySummary, PlatformSummary};
 
 use super::{Totals, human};
@@ -45,12 +49,19 @@ pub const AGENCY_HEADER: [&str; 9] = [
     "not a violation\nshare",
 ];
 
-/// The whole report as text: heading, platforms, legend, agencies.
-pub fn render(s: &ActionDaySummary) -> String {
+/// The platform table's column groups after the platform column, in order: the flow, the
+/// outcomes, the timings. A table too wide for the terminal is split between groups.
+const GROUPS: [std::ops::Range<usize>; 3] = [1..7, 7..14, 14..18];
+
+/// The whole report as text: heading, platforms, legend, agencies; within `width` columns
+/// when given.
+pub fn render(s: &ActionDaySummary, width: Option<u16>) -> String {
     let mut out = heading(s);
     out.push_str("\n\n");
-    out.push_str(&platforms(s).to_string());
-    out.push('\n');
+    for t in platform_tables(s, width) {
+        out.push_str(&t.to_string());
+        out.push('\n');
+    }
     let legend = human::reason_legend(&s.platforms);
     if !legend.is_empty() {
         out.push_str(&format!("rejected: {legend}\n"));
@@ -59,9 +70,63 @@ pub fn render(s: &ActionDaySummary) -> String {
         out.push_str(&format!("* {line}\n"));
     }
     out.push('\n');
-    out.push_str(&agencies(s).to_string());
+    out.push_str(&fit(agencies(s), width).to_string());
     out.push('\n');
     out
+}
+
+/// Whether every line of `t` is at most `width` characters.
+fn fits(t: &Table, width: u16) -> bool {
+    t.to_string()
+        .lines()
+        .all(|l| l.chars().count() <= usize::from(width))
+}
+
+/// `t`, wrapping its cells if it is wider than `width`.
+fn fit(mut t: Table, width: Option<u16>) -> Table {
+    if let Some(w) = width.filter(|w| !fits(&t, *w)) {
+        t.set_content_arrangement(ContentArrangement::Dynamic);
+        t.set_width(w);
+    }
+    t
+}
+
+/// The platform table whole, or split between column groups into as few tables as fit
+/// `width` (each with the platform column); a group that alone is too wide wraps.
+pub fn platform_tables(s: &ActionDaySummary, width: Option<u16>) -> Vec<Table> {
+    let whole = platforms(s);
+    let Some(w) = width.filter(|w| !fits(&whole, *w)) else {
+        return vec![whole];
+    };
+    let mut rows: Vec<Vec<String>> = s.platforms.iter().map(platform_row).collect();
+    rows.push(totals_row(&Totals::of(&s.platforms), s.platforms.len()));
+    let table = |columns: &[usize]| {
+        let header: Vec<&str> = columns.iter().map(|c| PLATFORM_HEADER[*c]).collect();
+        let mut t = output::table_of(&header);
+        for r in &rows {
+            t.add_row(columns.iter().map(|c| r[*c].clone()).collect::<Vec<_>>());
+        }
+        // As in the whole table: figures right-aligned, the platform and circuit not.
+        for (i, c) in columns.iter().enumerate() {
+            if *c != 0 && *c != PLATFORM_HEADER.len() - 1 {
+                align_numbers(&mut t, i..i + 1);
+            }
+        }
+        t
+    };
+    let mut tables = Vec::new();
+    let mut columns: Vec<usize> = vec![0];
+    for g in GROUPS {
+        let wider: Vec<usize> = columns.iter().copied().chain(g.clone()).collect();
+        if columns.len() == 1 || fits(&table(&wider), w) {
+            columns = wider;
+        } else {
+            tables.push(fit(table(&columns), Some(w)));
+            columns = std::iter::once(0).chain(g).collect();
+        }
+    }
+    tables.push(fit(table(&columns), Some(w)));
+    tables
 }
 
 /// `Operation Daybreak (ad-1) · H-hour … · live · generated …`.
@@ -215,7 +280,7 @@ mod tests {
     #[test]
     fn the_table_holds_the_figures() {
         let s = sample::summary();
-        let text = render(&s);
+        let text = render(&s, None);
         assert!(
             text.starts_with(
                 "Operation Daybreak (ad-2026-11) · H-hour 2026-11-30T06:00:00Z · live · generated 2026-11-30T07:35:00Z\n"
@@ -256,6 +321,52 @@ mod tests {
     }
 
     #[test]
+    fn the_report_fits_the_terminal() {
+        let s = sample::summary();
+        let whole = render(&s, None);
+        let widest = |t: &str| t.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+        assert!(widest(&whole) > 200, "the whole table is wide:\n{whole}");
+        assert_eq!(
+            render(&s, Some(400)),
+            whole,
+            "a wide terminal gets it whole"
+        );
+        for width in [160u16, 120, 100, 60] {
+            let text = render(&s, Some(width));
+            let table_lines = text
+                .lines()
+                .filter(|l| l.starts_with(['│', '╭', '├', '╰', '┌', '└']));
+            for l in table_lines {
+                assert!(
+                    l.chars().count() <= usize::from(width),
+                    "{width} columns: {} in {l:?}\n{text}",
+                    l.chars().count()
+                );
+            }
+            if width < 100 {
+                // Below that, cells wrap: only the width is promised.
+                continue;
+            }
+            // Every figure is there, unwrapped, the platform named in each part.
+            for figure in [
+                "1150",
+                "82.6 %",
+                "12 (NAV 8, INF 4)",
+                "15 / 18 / 20",
+                "OPEN *",
+                "1.7 %",
+            ] {
+                assert!(
+                    text.contains(figure),
+                    "{width}: missing {figure:?} in\n{text}"
+                );
+            }
+            let parts = text.matches("│ telegram").count();
+            assert!((2..=3).contains(&parts), "{width}: {parts} parts\n{text}");
+        }
+    }
+
+    #[test]
     fn terminal_escapes_in_names_are_not_printed() {
         let mut s = sample::summary();
         let evil = "\u{1b}[2J\u{1b}]0;pwned\u{7}";
@@ -266,7 +377,7 @@ mod tests {
         s.platforms[0].last_error = format!("err{evil}");
         s.platforms[0].rejected_by_reason[0].reason = evil.into();
         s.agencies[0].agency_id = format!("fr{evil}");
-        let text = render(&s);
+        let text = render(&s, None);
         assert!(
             !text.chars().any(|c| c.is_control() && c != '\n'),
             "{text:?}"
@@ -280,7 +391,7 @@ mod tests {
             action_day_id: "ad-0".into(),
             ..Default::default()
         };
-        let text = render(&s);
+        let text = render(&s, None);
         assert!(text.starts_with("Action day (ad-0) · H-hour — · unknown"));
         assert!(text.contains("total (0)"));
         assert!(text.contains("0.0 %"));
