@@ -140,6 +140,21 @@ async fn ids_on_the_wire_are_opaque_stable_and_unguessable(backend: Backend) {
         err.message()
     );
     assert_eq!(w.db.count("reports").await, reports);
+    // It waits in the coordinator's quarantine, as the platform sent it.
+    let q = w
+        .as_org(takedown_tests::pki::COORDINATOR)
+        .await
+        .summary
+        .list_refused_reports(pb::ListRefusedReportsRequest::default())
+        .await
+        .expect("refused reports")
+        .into_inner();
+    let sent: Vec<(&str, &str)> = q
+        .reports
+        .iter()
+        .map(|r| (r.report_id.as_str(), r.target_id.as_str()))
+        .collect();
+    assert_eq!(sent, [("row-id", "1")]);
 
     // A restarted hub names every target as before, and takes its ids back.
     w.hub.restart().await;

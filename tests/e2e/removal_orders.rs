@@ -216,6 +216,28 @@ async fn a_removal_order_is_not_rejected_as_not_a_violation(backend: Backend) {
         .map(|i| i.state())
         .collect();
     assert_eq!(states, [TargetState::Rejected, TargetState::Rejected]);
+
+    // The refused report is in the coordinator's quarantine: which one, on which target, why.
+    let q = w
+        .as_org(COORDINATOR)
+        .await
+        .summary
+        .list_refused_reports(pb::ListRefusedReportsRequest::default())
+        .await
+        .expect("refused reports")
+        .into_inner();
+    assert_eq!(q.reports.len(), 1, "{q:?}");
+    let r = &q.reports[0];
+    assert_eq!(
+        (
+            r.platform.as_str(),
+            r.report_id.as_str(),
+            r.target_id.as_str(),
+            r.times
+        ),
+        ("telegram", "r-1", ids[1].as_str(), 1)
+    );
+    assert!(r.reason.contains("not NOT_A_VIOLATION"), "{}", r.reason);
 }
 
 fn decision(

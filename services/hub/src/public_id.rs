@@ -27,6 +27,8 @@ const SECRET: &str = "public-ids";
 enum Kind {
     Target,
     Delivery,
+    /// A refused report's row: page tokens only.
+    Refusal,
 }
 
 impl Kind {
@@ -34,6 +36,7 @@ impl Kind {
         match self {
             Kind::Target => b't',
             Kind::Delivery => b'd',
+            Kind::Refusal => b'r',
         }
     }
 
@@ -41,6 +44,7 @@ impl Kind {
         match self {
             Kind::Target => "t-",
             Kind::Delivery => "d-",
+            Kind::Refusal => "r-",
         }
     }
 }
@@ -89,6 +93,16 @@ impl PublicIds {
     /// The public id of delivery row `id`.
     pub fn delivery(&self, id: i64) -> String {
         self.encode(Kind::Delivery, id)
+    }
+
+    /// The public id of refused-report row `id` (a page token).
+    pub fn refusal(&self, id: i64) -> String {
+        self.encode(Kind::Refusal, id)
+    }
+
+    /// The refused-report row a page token names, if this deployment issued it.
+    pub fn parse_refusal(&self, public: &str) -> Option<i64> {
+        self.decode(Kind::Refusal, public)
     }
 
     /// The target row a public id names, if this deployment issued it.

@@ -322,6 +322,24 @@ pub trait Store: Send + Sync + Clone + 'static {
         &self,
         filter: &FailedFilter,
     ) -> impl Future<Output = StoreResult<Vec<FailedDelivery>>> + Send;
+    /// Keeps a refused report (`reason` is the hub's answer): a new row, or for the same
+    /// platform and report id the newest reason and one more time; nothing new past
+    /// [`REFUSED_REPORTS_KEPT`] rows for the platform.
+    fn record_refused_report(
+        &self,
+        platform: &str,
+        report_id: &str,
+        target_id: &str,
+        reason: &str,
+        at: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Refused reports (of `platform` only, when given) with an id above `after_id`, by id.
+    fn refused_reports(
+        &self,
+        platform: Option<&str>,
+        after_id: i64,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<RefusedReport>>> + Send;
     /// The ids of the lists whose targets are due at exactly `at` (an action day's H-hour),
     /// so that their proofs can be prepared before it.
     fn lists_due_at(&self, at: i64) -> impl Future<Output = StoreResult<Vec<String>>> + Send;

@@ -53,6 +53,11 @@ const SQLITE: &[Source] = &[
         "failed deliveries",
         include_str!("../migrations/sqlite/0008_failed_deliveries.sql"),
     ),
+    (
+        9,
+        "refused reports",
+        include_str!("../migrations/sqlite/0009_refused_reports.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -95,6 +100,11 @@ const POSTGRES: &[Source] = &[
         8,
         "failed deliveries",
         include_str!("../migrations/postgres/0008_failed_deliveries.sql"),
+    ),
+    (
+        9,
+        "refused reports",
+        include_str!("../migrations/postgres/0009_refused_reports.sql"),
     ),
 ];
 

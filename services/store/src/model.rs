@@ -240,6 +240,26 @@ pub struct FailedDelivery {
     pub reason: String,
 }
 
+/// A report the hub refused for good, as the platform sent it, for the coordinator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedReport {
+    pub id: i64,
+    pub platform: String,
+    pub report_id: String,
+    /// The target id as the platform sent it (it may name nothing).
+    pub target_id: String,
+    /// The hub's answer.
+    pub reason: String,
+    pub first_at: i64,
+    pub last_at: i64,
+    /// How often it was sent and refused.
+    pub times: i64,
+}
+
+/// At most this many refused reports are kept per platform: a platform cannot fill the
+/// hub's database with refusals (the ones it already has are still counted).
+pub const REFUSED_REPORTS_KEPT: i64 = 10_000;
+
 /// Which failed deliveries to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FailedFilter {

@@ -111,6 +111,19 @@ macro_rules! row_decoders {
             })
         }
 
+        pub(crate) fn refused_report(r: &$row) -> sqlx::Result<RefusedReport> {
+            Ok(RefusedReport {
+                id: r.try_get("id")?,
+                platform: r.try_get("platform")?,
+                report_id: r.try_get("report_id")?,
+                target_id: r.try_get("target_id")?,
+                reason: r.try_get("reason")?,
+                first_at: r.try_get("first_at")?,
+                last_at: r.try_get("last_at")?,
+                times: r.try_get("times")?,
+            })
+        }
+
         pub(crate) fn hold(r: &$row) -> sqlx::Result<Hold> {
             Ok(Hold {
                 id: r.try_get("id")?,

@@ -1,13 +1,16 @@
-//! `deliveries failed [--day ACTION_DAY] [--platform NAME] [--format table|json]`: the
-//! quarantine, every delivery the hub gave up on (oldest first, all pages), with the
-//! platform's or the hub's reason. Coordinators only.
+//! The quarantine, oldest first, every page; coordinators only:
+//!
+//! - `deliveries failed [--day ACTION_DAY] [--platform NAME] [--format table|json]`: every
+//!   delivery the hub gave up on, with the platform's or the hub's reason;
+//! - `deliveries refused-reports [--platform NAME] [--format table|json]`: every report the
+//!   hub refused for good (the platform's sidecar parked it), with the hub's answer.
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use takedown_protocol::pb::{
-    DeliveryKind, FailedDelivery, ListFailedDeliveriesRequest,
-    summary_service_client::SummaryServiceClient,
+    DeliveryKind, FailedDelivery, ListFailedDeliveriesRequest, ListRefusedReportsRequest,
+    RefusedReport, summary_service_client::SummaryServiceClient,
 };
 
 use crate::{
@@ -20,6 +23,43 @@ use crate::{
 pub enum DeliveriesCommand {
     /// Deliveries given up on and not retried, with the reason.
     Failed(FailedArgs),
+    /// Reports the hub refused for good (parked by the platform's sidecar), with the reason.
+    RefusedReports(RefusedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RefusedArgs {
+    /// Only this platform's.
+    #[arg(long, value_name = "NAME")]
+    pub platform: Option<String>,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+/// A refused report as printed.
+#[derive(Debug, Serialize)]
+pub struct RefusedView {
+    pub platform: String,
+    pub report_id: String,
+    pub target_id: String,
+    pub reason: String,
+    pub first_refused_at: String,
+    pub last_refused_at: String,
+    pub times: u64,
+}
+
+impl From<RefusedReport> for RefusedView {
+    fn from(r: RefusedReport) -> Self {
+        Self {
+            first_refused_at: format_timestamp(r.first_refused_at.as_ref()),
+            last_refused_at: format_timestamp(r.last_refused_at.as_ref()),
+            platform: r.platform,
+            report_id: r.report_id,
+            target_id: r.target_id,
+            reason: r.reason,
+            times: r.times,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -68,9 +108,65 @@ impl From<FailedDelivery> for FailedView {
 }
 
 pub async fn run(global: &GlobalOptions, command: DeliveriesCommand) -> Result<()> {
-    let DeliveriesCommand::Failed(args) = command;
     let channel = global.hub_options().connect().await?;
     let client = SummaryServiceClient::new(channel);
+    match command {
+        DeliveriesCommand::Failed(args) => failed(&client, args).await,
+        DeliveriesCommand::RefusedReports(args) => refused(&client, args).await,
+    }
+}
+
+async fn refused(
+    client: &SummaryServiceClient<tonic::transport::Channel>,
+    args: RefusedArgs,
+) -> Result<()> {
+    let mut views: Vec<RefusedView> = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = ask!(client => list_refused_reports(ListRefusedReportsRequest {
+            platform: args.platform.clone().unwrap_or_default(),
+            page_size: 1_000,
+            page_token: page_token.clone(),
+        }))?;
+        views.extend(page.reports.into_iter().map(RefusedView::from));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    if args.format.format == Format::Json {
+        return output::print_json(&views);
+    }
+    if views.is_empty() {
+        println!("no refused reports");
+        return Ok(());
+    }
+    let mut t = output::table([
+        "platform",
+        "report id",
+        "target id",
+        "times",
+        "last refused",
+        "reason",
+    ]);
+    for v in &views {
+        t.add_row([
+            v.platform.clone(),
+            v.report_id.clone(),
+            v.target_id.clone(),
+            v.times.to_string(),
+            v.last_refused_at.clone(),
+            v.reason.clone(),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+async fn failed(
+    client: &SummaryServiceClient<tonic::transport::Channel>,
+    args: FailedArgs,
+) -> Result<()> {
     let mut views: Vec<FailedView> = Vec::new();
     let mut page_token = String::new();
     loop {

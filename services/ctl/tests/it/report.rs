@@ -202,6 +202,24 @@ impl SummaryService for StandIn {
         };
         Ok(Response::new(page))
     }
+
+    async fn list_refused_reports(
+        &self,
+        req: Request<ListRefusedReportsRequest>,
+    ) -> Result<Response<ListRefusedReportsResponse>, Status> {
+        Ok(Response::new(ListRefusedReportsResponse {
+            reports: vec![RefusedReport {
+                platform: req.into_inner().platform,
+                report_id: "rep-9".into(),
+                target_id: "42".into(),
+                reason: "report 0: unknown target \"42\"".into(),
+                first_refused_at: Some(from_millis(H_HOUR_MS)),
+                last_refused_at: Some(from_millis(H_HOUR_MS + 2_000)),
+                times: 3,
+            }],
+            next_page_token: String::new(),
+        }))
+    }
 }
 
 async fn spawn_stand_in(w: &Workdir) -> SocketAddr {
@@ -264,6 +282,15 @@ async fn summary_and_watch_print_what_the_hub_sends() {
         "{table}"
     );
     assert!(table.contains("2026-11-30T06:00:01Z"), "{table}");
+
+    let r = ctl(&["deliveries", "refused-reports", "--platform", "x"])
+        .await
+        .unwrap();
+    let table = r.ok();
+    assert!(
+        table.contains("rep-9") && table.contains("unknown target"),
+        "{table}"
+    );
 
     let r = ctl(&["summary", "ad-1"]).await.unwrap();
     let table = r.ok();

@@ -1,10 +1,14 @@
-//! `SummaryService.ListFailedDeliveries`: the quarantine. A delivery the platform's receiver
-//! refused (for one it could not decode, with its own message), or that the hub had nothing
-//! to deliver for, is FAILED and not retried; coordinators find each one here, with the
-//! target, the platform and the reason, page by page in the order they were queued.
+//! The quarantine, for coordinators, page by page in the order things happened:
+//!
+//! - `ListFailedDeliveries`: a delivery the platform's receiver refused (for one it could
+//!   not decode, with its own message), or that the hub had nothing to deliver for, is FAILED
+//!   and not retried; each one with the target, the platform and the reason.
+//! - `ListRefusedReports`: a report the hub refused for good (INVALID_ARGUMENT), which the
+//!   platform's sidecar parks and does not send again; each with the report and target ids
+//!   as the platform sent them and the hub's answer.
 
 use takedown_protocol::{pb, timestamp::from_millis};
-use takedown_store::{FailedDelivery, FailedFilter, Store};
+use takedown_store::{FailedDelivery, FailedFilter, RefusedReport, Store};
 
 use super::HubState;
 use crate::{
@@ -22,27 +26,8 @@ pub async fn list<S: Store>(
     req: pb::ListFailedDeliveriesRequest,
 ) -> ApiResult<pb::ListFailedDeliveriesResponse> {
     who.require(&[Role::Coordinator], "ListFailedDeliveries")?;
-    let limit = match req.page_size {
-        0 => DEFAULT_PAGE,
-        n if n > MAX_PAGE => {
-            return Err(ApiError::invalid(
-                "page_size",
-                format!("page_size is at most {MAX_PAGE}, not {n}"),
-            ));
-        }
-        n => n,
-    };
-    let token = req.page_token.trim();
-    let after_id = if token.is_empty() {
-        0
-    } else {
-        state.ids.parse_delivery(token).ok_or_else(|| {
-            ApiError::invalid(
-                "page_token",
-                format!("{token:?} is not a page token this hub gave"),
-            )
-        })?
-    };
+    let limit = page_size(req.page_size)?;
+    let after_id = after(&req.page_token, |t| state.ids.parse_delivery(t))?;
     let some = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
     let filter = FailedFilter {
         action_day_id: some(req.action_day_id),
@@ -62,6 +47,69 @@ pub async fn list<S: Store>(
         deliveries: rows.into_iter().map(|f| wire(f, &state.ids)).collect(),
         next_page_token,
     })
+}
+
+pub async fn refused_reports<S: Store>(
+    state: &HubState<S>,
+    who: &Caller,
+    req: pb::ListRefusedReportsRequest,
+) -> ApiResult<pb::ListRefusedReportsResponse> {
+    who.require(&[Role::Coordinator], "ListRefusedReports")?;
+    let limit = page_size(req.page_size)?;
+    let after_id = after(&req.page_token, |t| state.ids.parse_refusal(t))?;
+    let platform = Some(req.platform.trim()).filter(|p| !p.is_empty());
+    let mut rows = state
+        .store
+        .refused_reports(platform, after_id, limit + 1)
+        .await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_page_token = match rows.last() {
+        Some(last) if more => state.ids.refusal(last.id),
+        _ => String::new(),
+    };
+    Ok(pb::ListRefusedReportsResponse {
+        reports: rows.into_iter().map(refused_wire).collect(),
+        next_page_token,
+    })
+}
+
+/// The page size asked for: [`DEFAULT_PAGE`] for 0, refused above [`MAX_PAGE`].
+fn page_size(n: u32) -> ApiResult<u32> {
+    match n {
+        0 => Ok(DEFAULT_PAGE),
+        n if n > MAX_PAGE => Err(ApiError::invalid(
+            "page_size",
+            format!("page_size is at most {MAX_PAGE}, not {n}"),
+        )),
+        n => Ok(n),
+    }
+}
+
+/// The row after which a page starts: 0 without a token.
+fn after(token: &str, parse: impl Fn(&str) -> Option<i64>) -> ApiResult<i64> {
+    let token = token.trim();
+    if token.is_empty() {
+        return Ok(0);
+    }
+    parse(token).ok_or_else(|| {
+        ApiError::invalid(
+            "page_token",
+            format!("{token:?} is not a page token this hub gave"),
+        )
+    })
+}
+
+fn refused_wire(r: RefusedReport) -> pb::RefusedReport {
+    pb::RefusedReport {
+        platform: r.platform,
+        report_id: r.report_id,
+        target_id: r.target_id,
+        reason: r.reason,
+        first_refused_at: Some(from_millis(r.first_at)),
+        last_refused_at: Some(from_millis(r.last_at)),
+        times: u64::try_from(r.times).unwrap_or(0),
+    }
 }
 
 fn wire(f: FailedDelivery, ids: &PublicIds) -> pb::FailedDelivery {

@@ -109,11 +109,15 @@ impl<S: Store> PlatformService for Platforms<S> {
             .into());
         }
         let now = now_millis();
-        let reports = reports
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| report(i, r, &self.0.ids, now))
-            .collect::<ApiResult<Vec<_>>>()?;
+        let mut checked = Vec::with_capacity(reports.len());
+        for (i, r) in reports.into_iter().enumerate() {
+            let sent = (r.report_id.clone(), r.target_id.clone());
+            match report(i, r, &self.0.ids, now) {
+                Ok(n) => checked.push(n),
+                Err(e) => return Err(self.refused(&who.id, &sent.0, &sent.1, e, now).await),
+            }
+        }
+        let reports = checked;
         match self
             .0
             .store
@@ -134,7 +138,7 @@ impl<S: Store> PlatformService for Platforms<S> {
                 .into())
             }
             Err(ReportRefusal::NotAViolationOfAnOrder { index, target_id }) => {
-                Err(ApiError::invalid(
+                let e = ApiError::invalid(
                     format!("reports[{index}].decision.reason"),
                     format!(
                         "report {index}: target {} is a removal order, which is \
@@ -142,9 +146,37 @@ impl<S: Store> PlatformService for Platforms<S> {
                          MANIFEST_ERROR, INSUFFICIENT_INFORMATION), not NOT_A_VIOLATION",
                         self.0.ids.target(target_id)
                     ),
-                )
-                .into())
+                );
+                let r = &reports[index];
+                let target = self.0.ids.target(r.target_id);
+                Err(self.refused(&who.id, &r.report_id, &target, e, now).await)
             }
         }
+    }
+}
+
+impl<S: Store> Platforms<S> {
+    /// The refusal of one report, as answered; kept for the coordinator's quarantine
+    /// (`ListRefusedReports`) when it is final (INVALID_ARGUMENT: the sidecar parks the
+    /// report and does not send it again). Failing to keep it is logged, not answered.
+    async fn refused(
+        &self,
+        platform: &str,
+        report_id: &str,
+        target_id: &str,
+        e: ApiError,
+        now: i64,
+    ) -> Status {
+        let status = Status::from(e);
+        if status.code() == tonic::Code::InvalidArgument
+            && let Err(e) = self
+                .0
+                .store
+                .record_refused_report(platform, report_id, target_id, status.message(), now)
+                .await
+        {
+            tracing::warn!(error = %e, report_id, "a refused report was not kept");
+        }
+        status
     }
 }

@@ -288,6 +288,16 @@ impl<S: Store> SummaryService for Summaries<S> {
         let answer = super::failed::list(&self.0, &who, req.into_inner()).await?;
         Ok(Response::new(answer))
     }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ListRefusedReports"))]
+    async fn list_refused_reports(
+        &self,
+        req: Request<pb::ListRefusedReportsRequest>,
+    ) -> Result<Response<pb::ListRefusedReportsResponse>, Status> {
+        let who = caller!(self.0, req);
+        let answer = super::failed::refused_reports(&self.0, &who, req.into_inner()).await?;
+        Ok(Response::new(answer))
+    }
 }
 
 #[cfg(test)]

@@ -196,6 +196,27 @@ impl Store for PgStore {
         outbox::failed_deliveries(&self.pool, filter).await
     }
 
+    async fn record_refused_report(
+        &self,
+        platform: &str,
+        report_id: &str,
+        target_id: &str,
+        reason: &str,
+        at: i64,
+    ) -> StoreResult<()> {
+        outcomes::record_refused_report(&self.pool, platform, report_id, target_id, reason, at)
+            .await
+    }
+
+    async fn refused_reports(
+        &self,
+        platform: Option<&str>,
+        after_id: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<RefusedReport>> {
+        outcomes::refused_reports(&self.pool, platform, after_id, limit).await
+    }
+
     async fn list_holds(&self, placed_by: Option<&str>) -> StoreResult<Vec<Hold>> {
         outbox::list_holds(&self.pool, placed_by).await
     }

@@ -139,3 +139,54 @@ pub(super) async fn record_reports(
         duplicates: total.saturating_sub(recorded_n),
     }))
 }
+
+pub(super) async fn record_refused_report(
+    pool: &PgPool,
+    platform: &str,
+    report_id: &str,
+    target_id: &str,
+    reason: &str,
+    at: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO refused_reports \
+         (platform, report_id, target_id, reason, first_at, last_at, times) \
+         SELECT $1, $2, $3, $4, $5, $5, 1 \
+         WHERE (SELECT COUNT(*) FROM refused_reports WHERE platform = $1) < $6 \
+         OR EXISTS (SELECT 1 FROM refused_reports WHERE platform = $1 AND report_id = $2) \
+         ON CONFLICT (platform, report_id) DO UPDATE SET target_id = excluded.target_id, \
+         reason = excluded.reason, last_at = excluded.last_at, \
+         times = refused_reports.times + 1",
+    )
+    .bind(platform)
+    .bind(report_id)
+    .bind(target_id)
+    .bind(reason)
+    .bind(at)
+    .bind(REFUSED_REPORTS_KEPT)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn refused_reports(
+    pool: &PgPool,
+    platform: Option<&str>,
+    after_id: i64,
+    limit: u32,
+) -> StoreResult<Vec<RefusedReport>> {
+    let rs = sqlx::query(
+        "SELECT id, platform, report_id, target_id, reason, first_at, last_at, times \
+         FROM refused_reports WHERE id > $1 AND ($2::text IS NULL OR platform = $2) \
+         ORDER BY id LIMIT $3",
+    )
+    .bind(after_id)
+    .bind(platform)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    Ok(rs
+        .iter()
+        .map(rows::refused_report)
+        .collect::<sqlx::Result<_>>()?)
+}

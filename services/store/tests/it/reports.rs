@@ -8,7 +8,49 @@ conformance!(
     reports_on_undelivered_or_foreign_targets_are_refused,
     duplicates_are_counted_and_latest_decision_wins,
     a_report_before_the_deliver_answer_marks_the_target_delivered,
+    refused_reports_are_kept_once_per_report_and_paged,
 );
+
+async fn refused_reports_are_kept_once_per_report_and_paged<S: Store + Probe>(s: S) {
+    let refuse = |platform: &'static str, id: &'static str, reason: &'static str, at: i64| {
+        let s = &s;
+        async move {
+            s.record_refused_report(platform, id, "t-0", reason, at)
+                .await
+                .unwrap()
+        }
+    };
+    // The sidecar halves a refused batch, so the same report is refused again and again.
+    refuse("video", "r-1", "first", T0).await;
+    refuse("video", "r-1", "second", T0 + 5).await;
+    refuse("video", "r-2", "other", T0 + 6).await;
+    refuse("social", "r-1", "theirs", T0 + 7).await;
+    let all = s.refused_reports(None, 0, 10).await.unwrap();
+    assert_eq!(all.len(), 3, "{all:?}");
+    let r1 = &all[0];
+    assert_eq!(
+        (
+            r1.platform.as_str(),
+            r1.report_id.as_str(),
+            r1.target_id.as_str(),
+            r1.reason.as_str(),
+            r1.first_at,
+            r1.last_at,
+            r1.times
+        ),
+        ("video", "r-1", "t-0", "second", T0, T0 + 5, 2)
+    );
+    assert_eq!(
+        s.refused_reports(Some("social"), 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let page = s.refused_reports(None, 0, 2).await.unwrap();
+    let rest = s.refused_reports(None, page[1].id, 2).await.unwrap();
+    assert_eq!([page, rest].concat(), all);
+}
 
 /// The sidecar may report before the hub has processed its Deliver answer: the report
 /// itself proves receipt, so the target counts as delivered at once, and the late answer
