@@ -134,33 +134,29 @@ async fn refused(
         }
         page_token = page.next_page_token;
     }
-    if args.format.format == Format::Json {
-        return output::print_json(&views);
-    }
-    if views.is_empty() {
-        println!("no refused reports");
-        return Ok(());
-    }
-    let mut t = output::table([
-        "platform",
-        "report id",
-        "target id",
-        "times",
-        "last refused",
-        "reason",
-    ]);
-    for v in &views {
-        t.add_row([
-            v.platform.clone(),
-            v.report_id.clone(),
-            v.target_id.clone(),
-            v.times.to_string(),
-            v.last_refused_at.clone(),
-            v.reason.clone(),
-        ]);
-    }
-    println!("{t}");
-    Ok(())
+    print(
+        &views,
+        args.format.format,
+        "no refused reports",
+        [
+            "platform",
+            "report id",
+            "target id",
+            "times",
+            "last refused",
+            "reason",
+        ],
+        |v| {
+            [
+                v.platform.clone(),
+                v.report_id.clone(),
+                v.target_id.clone(),
+                v.times.to_string(),
+                v.last_refused_at.clone(),
+                v.reason.clone(),
+            ]
+        },
+    )
 }
 
 async fn failed(
@@ -182,34 +178,53 @@ async fn failed(
         }
         page_token = page.next_page_token;
     }
-    if args.format.format == Format::Json {
+    print(
+        &views,
+        args.format.format,
+        "no failed deliveries",
+        [
+            "target id",
+            "platform",
+            "target",
+            "kind",
+            "day",
+            "attempts",
+            "failed at",
+            "reason",
+        ],
+        |v| {
+            [
+                v.target_id.clone(),
+                v.platform.clone(),
+                v.target.clone(),
+                v.kind.to_string(),
+                v.action_day_id.clone(),
+                v.attempts.to_string(),
+                v.failed_at.clone(),
+                v.reason.clone(),
+            ]
+        },
+    )
+}
+
+/// Prints `views` as JSON or as a table of `row`s under `header` (`none` when empty).
+fn print<V: Serialize, const N: usize>(
+    views: &[V],
+    format: Format,
+    none: &str,
+    header: [&str; N],
+    row: impl Fn(&V) -> [String; N],
+) -> Result<()> {
+    if format == Format::Json {
         return output::print_json(&views);
     }
     if views.is_empty() {
-        println!("no failed deliveries");
+        println!("{none}");
         return Ok(());
     }
-    let mut t = output::table([
-        "target id",
-        "platform",
-        "target",
-        "kind",
-        "day",
-        "attempts",
-        "failed at",
-        "reason",
-    ]);
-    for v in &views {
-        t.add_row([
-            v.target_id.clone(),
-            v.platform.clone(),
-            v.target.clone(),
-            v.kind.to_string(),
-            v.action_day_id.clone(),
-            v.attempts.to_string(),
-            v.failed_at.clone(),
-            v.reason.clone(),
-        ]);
+    let mut t = output::table(header);
+    for v in views {
+        t.add_row(row(v));
     }
     println!("{t}");
     Ok(())
