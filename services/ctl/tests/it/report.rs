@@ -447,6 +447,30 @@ fn the_html_report_renders_in_chromium_without_any_request() {
     std::fs::create_dir_all(&shots).unwrap();
     std::fs::copy(&report, shots.join("report.html")).unwrap();
     browser.screenshot(&shots.join("report.png"));
+
+    // At 1200 and at 800 px the platform names stay whole: "telegram" is one line box.
+    let lines_of = |row: usize| {
+        format!(
+            r#"(() => {{
+                const cell = document.querySelectorAll('#platforms tbody tr')[{row}].cells[0];
+                const range = document.createRange();
+                range.selectNodeContents(cell);
+                return range.getClientRects().length;
+            }})()"#
+        )
+    };
+    let lines_of_telegram = lines_of(0);
+    assert_eq!(browser.eval(&lines_of_telegram), json!(1), "1200 px");
+    // The measure counts line boxes: the long hostile name does wrap.
+    let hostile = browser.eval(&lines_of(1)).as_u64().unwrap();
+    assert!(hostile > 1, "{hostile}");
+    browser.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 800, "height": 1600, "deviceScaleFactor": 1, "mobile": false}),
+    );
+    assert_eq!(browser.eval(&lines_of_telegram), json!(1), "800 px");
+    browser.screenshot(&shots.join("report-800.png"));
+
     browser.call("Emulation.setEmulatedMedia", json!({"media": "print"}));
     browser.screenshot(&shots.join("report-print.png"));
     println!("screenshots in {}", shots.display());
