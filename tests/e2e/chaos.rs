@@ -197,7 +197,10 @@ async fn seeded_kills_during_a_release_lose_nothing_and_repeat_nothing(backend: 
                 tg.restart().await;
             }
         }
-        let decided = "SELECT COUNT(*) FROM targets WHERE outcome IS NOT NULL";
+        // Decided and acknowledged: the acknowledgement of a batch may come after its
+        // decisions, and the summary is compared only once nothing more is on its way.
+        let decided =
+            "SELECT COUNT(*) FROM targets WHERE outcome IS NOT NULL AND acked_at IS NOT NULL";
         let all = tokio::time::timeout(DONE_WITHIN, async {
             while w.db.scalar(decided).await < TARGETS as i64 {
                 tokio::time::sleep(Duration::from_millis(250)).await;

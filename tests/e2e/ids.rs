@@ -115,7 +115,16 @@ async fn ids_on_the_wire_are_opaque_stable_and_unguessable(backend: Backend) {
             "{id} was not delivered under its id"
         );
     }
-    // A report naming a row id is refused, and changes nothing.
+    // A report naming a row id is refused, and changes nothing (once the sidecar's own
+    // acknowledgements and decisions are all in).
+    eventually(LONG, "every target acknowledged and decided", || async {
+        w.db.scalar(
+            "SELECT COUNT(*) FROM targets WHERE acked_at IS NOT NULL AND outcome IS NOT NULL",
+        )
+        .await
+            == 22
+    })
+    .await;
     let reports = w.db.count("reports").await;
     let err = w
         .as_org("telegram")
