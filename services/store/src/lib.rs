@@ -348,6 +348,11 @@ pub trait Store: Send + Sync + Clone + 'static {
         &self,
         platform: &str,
     ) -> impl Future<Output = StoreResult<Option<i64>>> + Send;
+    /// The outbox per platform at `now` (platforms with nothing waiting are left out), for
+    /// the metrics endpoint: one scan of the undelivered deliveries.
+    fn outbox_depth(&self, now: i64) -> impl Future<Output = StoreResult<Vec<OutboxDepth>>> + Send;
+    /// The connection pools' use right now (both pools together on SQLite).
+    fn pool_status(&self) -> PoolStatus;
 
     // --- outcomes ----------------------------------------------------------------------
 

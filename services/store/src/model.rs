@@ -281,6 +281,29 @@ pub struct ClaimedDelivery {
     pub attempts: i32,
 }
 
+/// One platform's undelivered deliveries (see [`crate::Store::outbox_depth`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutboxDepth {
+    pub platform: String,
+    /// PENDING and due: waiting for a worker.
+    pub due: i64,
+    /// PENDING and not yet due: embargoed until an H-hour, or waiting out a retry delay.
+    pub scheduled: i64,
+    /// INFLIGHT: claimed by a hub, answer not yet recorded.
+    pub in_flight: i64,
+}
+
+/// Connections of the store's pools (see [`crate::Store::pool_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStatus {
+    /// Open connections.
+    pub open: u32,
+    /// Open and idle.
+    pub idle: u32,
+    /// The most the pools may open.
+    pub max: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReferralPayload {
     pub list_id: String,

@@ -282,6 +282,18 @@ impl Store for PgStore {
         outbox::next_delivery_at(&self.pool, platform).await
     }
 
+    async fn outbox_depth(&self, now: i64) -> StoreResult<Vec<OutboxDepth>> {
+        outbox::outbox_depth(&self.pool, now).await
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        PoolStatus {
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
     async fn record_reports(
         &self,
         platform: &str,

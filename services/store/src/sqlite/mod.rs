@@ -320,6 +320,24 @@ impl Store for SqliteStore {
         outbox::next_delivery_at(&self.pool, platform).await
     }
 
+    async fn outbox_depth(&self, now: i64) -> StoreResult<Vec<OutboxDepth>> {
+        outbox::outbox_depth(&self.pool, now).await
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        let pools: &[&SqlitePool] = if self.pool.options().get_max_connections() == 1 {
+            // In memory: one pool for reads and writes.
+            &[&self.writer]
+        } else {
+            &[&self.writer, &self.pool]
+        };
+        pools.iter().fold(PoolStatus::default(), |s, p| PoolStatus {
+            open: s.open + p.size(),
+            idle: s.idle + u32::try_from(p.num_idle()).unwrap_or(u32::MAX),
+            max: s.max + p.options().get_max_connections(),
+        })
+    }
+
     async fn record_reports(
         &self,
         platform: &str,

@@ -437,6 +437,30 @@ pub(super) async fn mark_failed(
     Ok(())
 }
 
+pub(super) async fn outbox_depth(pool: &SqlitePool, now: i64) -> StoreResult<Vec<OutboxDepth>> {
+    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT platform, \
+           CAST(SUM(CASE WHEN state = ?1 AND next_at <= ?3 THEN 1 ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN state = ?1 AND next_at > ?3 THEN 1 ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN state = ?2 THEN 1 ELSE 0 END) AS BIGINT) \
+         FROM deliveries WHERE state IN (?1, ?2) GROUP BY platform ORDER BY platform",
+    )
+    .bind(DeliveryState::Pending as i32)
+    .bind(DeliveryState::Inflight as i32)
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(platform, due, scheduled, in_flight)| OutboxDepth {
+            platform,
+            due,
+            scheduled,
+            in_flight,
+        })
+        .collect())
+}
+
 pub(super) async fn next_delivery_at(
     pool: &SqlitePool,
     platform: &str,

@@ -16,6 +16,7 @@ conformance!(
     concurrent_claimers_never_share_a_delivery,
     large_batches_cross_chunk_boundaries,
     claims_come_back_with_their_hubs_restart_or_death,
+    the_outbox_depth_counts_due_scheduled_and_in_flight,
 );
 
 async fn claims_respect_due_time_order_and_limit<S: Store + Probe>(s: S) {
@@ -495,4 +496,42 @@ async fn claims_come_back_with_their_hubs_restart_or_death<S: Store + Probe + Cl
     );
     // A handle claiming for nobody releases nothing.
     assert_eq!(s.release_own_claims(T0 + 30_000).await.unwrap(), 0);
+}
+
+async fn the_outbox_depth_counts_due_scheduled_and_in_flight<S: Store + Probe>(s: S) {
+    assert_eq!(s.outbox_depth(T0).await.unwrap(), vec![]);
+    submit(
+        &s,
+        "now",
+        T0,
+        &[("video", "a"), ("video", "b"), ("video", "c")],
+    )
+    .await;
+    submit(&s, "later", T0 + 60_000, &[("video", "d"), ("social", "e")]).await;
+    let claimed = s
+        .claim_deliveries("video", T0, T0 + 30_000, 2)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    s.mark_delivered(&[claimed[0].id], T0 + 10).await.unwrap();
+    let depth = |platform: &str, due, scheduled, in_flight| OutboxDepth {
+        platform: platform.into(),
+        due,
+        scheduled,
+        in_flight,
+    };
+    assert_eq!(
+        s.outbox_depth(T0 + 20).await.unwrap(),
+        vec![depth("social", 0, 1, 0), depth("video", 1, 1, 1)]
+    );
+    // At H-hour the embargoed are due.
+    assert_eq!(
+        s.outbox_depth(T0 + 60_000).await.unwrap(),
+        vec![depth("social", 1, 0, 0), depth("video", 2, 0, 1)]
+    );
+    let pools = s.pool_status();
+    assert!(
+        pools.max >= 1 && pools.open <= pools.max && pools.idle <= pools.open,
+        "{pools:?}"
+    );
 }
