@@ -34,6 +34,7 @@ mod handoff;
 mod ids;
 mod intake;
 mod keys;
+mod metrics;
 mod multi_hub;
 mod outage;
 mod removal_orders;

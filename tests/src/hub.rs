@@ -52,6 +52,8 @@ impl Default for HubOptions {
 pub struct HubProcess {
     pub endpoint: String,
     pub port: u16,
+    /// `http://127.0.0.1:<port>/metrics`: every test hub serves its metrics.
+    pub metrics_url: String,
     pki_dir: PathBuf,
     proc: ChildProc,
 }
@@ -70,6 +72,7 @@ impl HubProcess {
         opts: &HubOptions,
     ) -> Self {
         let port = crate::free_port();
+        let metrics_port = crate::free_port();
         let config = dir.join("hub.toml");
         let schedule = opts
             .retry_schedule_ms
@@ -107,6 +110,9 @@ retry_jitter = 0.1
 breaker_failures = {bf}
 breaker_cooldown_ms = {bc}
 poll_ms = {poll}
+
+[metrics]
+listen = "127.0.0.1:{metrics_port}"
 "#,
                 db = database_url,
                 ca = pki.ca_pem().display(),
@@ -132,6 +138,7 @@ poll_ms = {poll}
         let mut hub = Self {
             endpoint: format!("https://127.0.0.1:{port}"),
             port,
+            metrics_url: format!("http://127.0.0.1:{metrics_port}/metrics"),
             pki_dir: pki.dir.clone(),
             proc: ChildProc::new("takedown-hub", config, dir.join("hub.log")),
         };

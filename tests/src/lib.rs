@@ -69,3 +69,44 @@ pub fn free_port() -> u16 {
     }
     panic!("no free port in 20000..32000 on 127.0.0.1")
 }
+
+/// One scrape of a `/metrics` endpoint (`http://host:port/metrics`): its content type and
+/// body. Panics when it does not answer 200.
+pub async fn scrape(url: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("an http:// url");
+    let (authority, path) = rest.split_once('/').expect("a path");
+    let mut s = tokio::net::TcpStream::connect(authority)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
+    s.write_all(
+        format!("GET /{path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .expect("sending the scrape");
+    let mut raw = String::new();
+    s.read_to_string(&mut raw)
+        .await
+        .expect("reading the scrape");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200"), "{url} answered:\n{head}");
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-type")
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    (content_type, body.to_string())
+}
+
+/// The value of the series `series` (name and labels exactly as exposed, e.g.
+/// `takedown_hub_lists_accepted_total`) in OpenMetrics text, if present.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        let v = l.strip_prefix(series)?.strip_prefix(' ')?;
+        v.split(' ').next()?.parse().ok()
+    })
+}

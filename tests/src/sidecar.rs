@@ -102,6 +102,8 @@ interval_ms = 100
 pub struct SidecarProcess {
     pub platform: String,
     pub port: u16,
+    /// `http://127.0.0.1:<port>/metrics`: every test sidecar serves its metrics.
+    pub metrics_url: String,
     pub inbox: PathBuf,
     proc: ChildProc,
 }
@@ -118,6 +120,7 @@ impl SidecarProcess {
     ) -> Self {
         let config = dir.join(format!("sidecar-{platform}.toml"));
         let inbox = dir.join(format!("sidecar-{platform}.db"));
+        let metrics_port = crate::free_port();
         fs::write(
             &config,
             format!(
@@ -140,6 +143,9 @@ roots = ["{root}"]
 [report]
 batch_size = 1000
 interval_ms = 100
+
+[metrics]
+listen = "127.0.0.1:{metrics_port}"
 "#,
                 inbox = inbox.display(),
                 ca = pki.ca_pem().display(),
@@ -154,6 +160,7 @@ interval_ms = 100
         let mut s = Self {
             platform: platform.into(),
             port,
+            metrics_url: format!("http://127.0.0.1:{metrics_port}/metrics"),
             inbox,
             proc: ChildProc::new(
                 "takedown-sidecar",

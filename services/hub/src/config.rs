@@ -28,6 +28,9 @@ pub struct Config {
     /// How long item bytes and notes are kept after the action.
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// The Prometheus endpoint (`listen`; off unless set).
+    #[serde(default)]
+    pub metrics: takedown_net::metrics::MetricsConfig,
     /// `text` or `json`.
     pub log_format: String,
 }
@@ -44,6 +47,7 @@ impl std::fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("delivery", &self.delivery)
             .field("retention", &self.retention)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -197,6 +201,7 @@ impl Default for Config {
                 dead_after_ms: default_dead_after_ms(),
             },
             retention: RetentionConfig::default(),
+            metrics: Default::default(),
             log_format: "text".into(),
         }
     }
@@ -422,6 +427,7 @@ mod tests {
                 ("TAKEDOWN_DELIVERY__DEAD_AFTER_MS", "3000"),
                 ("TAKEDOWN_RETENTION__DAYS", "30"),
                 ("TAKEDOWN_RETENTION__INTERVAL_MS", "60000"),
+                ("TAKEDOWN_METRICS__LISTEN", "127.0.0.1:9464"),
                 ("TAKEDOWN_LOG_FORMAT", "json"),
             ] {
                 jail.set_env(k, v);

@@ -8,6 +8,7 @@
 //! - [`error`]: API errors and their one mapping to `tonic::Status`.
 //! - [`intake`]: verifying and storing a signed list.
 //! - [`keys`]: agency keys from the coordinator-signed key-set statements.
+//! - [`metrics`]: the Prometheus metrics of `/metrics`.
 //! - [`release`]: the H-hour scheduler.
 //! - [`retention`]: the background purge of item bytes and notes after the retention period.
 //! - [`transparency`]: the TCO figures and statement-of-reasons rows of an action day.
@@ -28,6 +29,7 @@ pub mod delivery;
 pub mod error;
 pub mod intake;
 pub mod keys;
+pub mod metrics;
 pub mod public_id;
 pub mod release;
 pub mod retention;

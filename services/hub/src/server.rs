@@ -30,6 +30,7 @@ use crate::{
     delivery::{self, PlatformHealth, Wake},
     intake::IntakeConfig,
     keys::KeyDirectory,
+    metrics::HubMetrics,
     public_id::PublicIds,
     release, retention,
 };
@@ -86,6 +87,9 @@ pub async fn run<S: Store>(
 
     let wake = Wake::new();
     let health = PlatformHealth::default();
+    let metrics = Arc::new(HubMetrics::default());
+    // Bound before anything is served, so that a taken port stops the start.
+    let metrics_listener = takedown_net::metrics::listener(&config.metrics).await?;
     let state = Arc::new(HubState {
         store: store.clone(),
         intake: IntakeConfig {
@@ -97,6 +101,7 @@ pub async fn run<S: Store>(
         keys: keys.clone(),
         audit_heads: audit_heads.clone(),
         ids: ids.clone(),
+        metrics: metrics.clone(),
     });
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -191,9 +196,27 @@ pub async fn run<S: Store>(
             tls: tls.clone(),
             wake: wake.clone(),
             health: health.clone(),
+            metrics: metrics.clone(),
         },
         background.clone(),
     ));
+    if let Some(listener) = metrics_listener {
+        let (store, health, metrics, stop) = (
+            store.clone(),
+            health.clone(),
+            metrics.clone(),
+            background.clone(),
+        );
+        let render = move || {
+            let (store, health, metrics) = (store.clone(), health.clone(), metrics.clone());
+            async move { metrics.render(&store, &health).await }
+        };
+        tasks.spawn(takedown_net::metrics::run(
+            listener,
+            render,
+            stop.cancelled_owned(),
+        ));
+    }
     tasks.spawn(
         keys.clone()
             .follow(store.clone(), KEY_SET_FOLLOW, background.clone()),

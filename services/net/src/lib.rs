@@ -15,9 +15,11 @@
 //! - [`signal`]: SIGINT/SIGTERM for graceful shutdown.
 //! - [`config`]: what the services' layered configurations share (their accepted keys).
 //! - [`protocol_errors`]: a request that breaks the gRPC framing is the caller's error.
+//! - [`metrics`]: the Prometheus `/metrics` endpoint both services serve.
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod metrics;
 pub mod peer;
 pub mod pki;
 pub mod protocol_errors;

@@ -111,6 +111,9 @@ pub struct Config {
     /// pushes new ones on (a safety net for a stream that breaks silently).
     #[serde(default = "default_keys_refresh_secs")]
     pub keys_refresh_secs: u64,
+    /// The Prometheus endpoint (`listen`; off unless set).
+    #[serde(default)]
+    pub metrics: takedown_net::metrics::MetricsConfig,
 }
 
 fn default_listen() -> String {
@@ -684,6 +687,7 @@ mod tests {
                     ("TAKEDOWN_SIDECAR_REPORT__BATCH_SIZE", "300"),
                     ("TAKEDOWN_SIDECAR_REPORT__INTERVAL_MS", "60"),
                     ("TAKEDOWN_SIDECAR_KEYS_REFRESH_SECS", "30"),
+                    ("TAKEDOWN_SIDECAR_METRICS__LISTEN", "127.0.0.1:9465"),
                     // Read by the command line, not a key: not refused.
                     ("TAKEDOWN_SIDECAR_CONFIG", "elsewhere.toml"),
                 ],

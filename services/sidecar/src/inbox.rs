@@ -567,6 +567,19 @@ impl Inbox {
             .collect()
     }
 
+    /// (open, idle, most) connections of the inbox's pools, together.
+    pub fn pool_status(&self) -> (u32, u32, u32) {
+        [&self.writer, &self.pool]
+            .iter()
+            .fold((0, 0, 0), |(o, i, m), p| {
+                (
+                    o + p.size(),
+                    i + u32::try_from(p.num_idle()).unwrap_or(u32::MAX),
+                    m + p.options().get_max_connections(),
+                )
+            })
+    }
+
     /// How many deliveries are held.
     pub async fn delivery_count(&self) -> Result<i64, InboxError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM deliveries")

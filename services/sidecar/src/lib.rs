@@ -19,6 +19,7 @@
 //! - [`outbox`]: the reporter sending outcomes to the hub.
 //! - [`decisions`]: the local HTTP endpoint for the platform's decisions.
 //! - [`document`]: the JSON exchanged with the platform (schemas documented there).
+//! - [`metrics`]: the Prometheus metrics of `/metrics`.
 //! - [`backoff`]: retry delays.
 //! - [`cli`]: the binary's command line and `main`.
 //! - [`telemetry`]: tracing setup for the binary.
@@ -32,6 +33,7 @@ pub mod document;
 pub mod handoff;
 pub mod inbox;
 pub mod keys;
+pub mod metrics;
 pub mod outbox;
 pub mod server;
 pub mod telemetry;
@@ -121,6 +123,9 @@ pub async fn run_with_decisions(
     )
     .context("hub_endpoint")?;
     let integration = handoff::Platform::from_config(&config)?;
+    let metrics = Arc::new(metrics::SidecarMetrics::default());
+    // Bound before anything is served, so that a taken port stops the start.
+    let metrics_listener = takedown_net::metrics::listener(&config.metrics).await?;
 
     let handoff_wake = Arc::new(Notify::new());
     let report_wake = Arc::new(Notify::new());
@@ -135,6 +140,7 @@ pub async fn run_with_decisions(
             interval: Duration::from_millis(config.handoff.interval_ms),
             wake: handoff_wake.clone(),
             reports: report_wake.clone(),
+            metrics: metrics.clone(),
         }
         .run(workers.child_token()),
     );
@@ -146,6 +152,7 @@ pub async fn run_with_decisions(
             batch_size: config.report.batch_size,
             interval: Duration::from_millis(config.report.interval_ms),
             wake: report_wake.clone(),
+            metrics: metrics.clone(),
         }
         .run(reporter_stop.clone(), FLUSH_GRACE),
     );
@@ -202,6 +209,7 @@ pub async fn run_with_decisions(
         signatures: Arc::new(verify::SignatureCache::new(4096)),
         inbox: inbox.clone(),
         wake: handoff_wake,
+        metrics: metrics.clone(),
     };
     let (health, health_svc) = tonic_health::server::health_reporter();
     health
@@ -213,6 +221,24 @@ pub async fn run_with_decisions(
         Duration::from_secs(config.keys_refresh_secs.max(1) * 3),
         keys_stop.clone(),
     ));
+    if let Some(listener) = metrics_listener {
+        let (inbox, keys, metrics, stop) = (
+            inbox.clone(),
+            keys.clone(),
+            metrics.clone(),
+            keys_stop.clone(),
+        );
+        let stale_after = Duration::from_secs(config.keys_refresh_secs.max(1) * 3);
+        let render = move || {
+            let (inbox, keys, metrics) = (inbox.clone(), keys.clone(), metrics.clone());
+            async move { metrics.render(&inbox, &keys, stale_after).await }
+        };
+        tokio::spawn(takedown_net::metrics::run(
+            listener,
+            render,
+            stop.cancelled_owned(),
+        ));
+    }
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, %platform, mode = config.integration.mode(), "sidecar serving");
     let drain_health = health.clone();

@@ -37,6 +37,7 @@ pub struct Reporter {
     pub batch_size: u32,
     pub interval: Duration,
     pub wake: Arc<Notify>,
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// How one send went.
@@ -115,6 +116,7 @@ impl Reporter {
             match self.call(part).await {
                 Ok(resp) => {
                     self.inbox.mark_sent(&seqs, timestamp::now_millis()).await?;
+                    self.metrics.reports("sent", part.len());
                     sent += part.len();
                     tracing::debug!(
                         recorded = resp.recorded,
@@ -139,6 +141,7 @@ impl Reporter {
                         );
                         let until = timestamp::now_millis() + REFUSED_DELAY.as_millis() as i64;
                         self.inbox.defer(&seqs, until, &msg).await?;
+                        self.metrics.reports("deferred", 1);
                     } else {
                         let msg = format!("{:?}: {}", s.code(), s.message());
                         tracing::error!(
@@ -148,12 +151,14 @@ impl Reporter {
                             "hub refused a report for good; parked"
                         );
                         self.inbox.park(&seqs, &msg).await?;
+                        self.metrics.reports("parked", 1);
                         parked += 1;
                     }
                 }
                 Err(s) => {
                     let msg = format!("{:?}: {}", s.code(), s.message());
                     self.inbox.mark_failed(&seqs, &msg).await?;
+                    self.metrics.reports("failed", part.len());
                     if sent + parked > 0 {
                         tracing::info!(sent, parked, "reports partly sent");
                     }

@@ -17,6 +17,7 @@ use crate::{
     document::Kind,
     inbox::{Inbox, InboxError, NewDelivery},
     keys::{KeyCache, KeyError},
+    metrics::Metrics,
     verify::{self, SignatureCache, Verdict},
 };
 
@@ -59,6 +60,7 @@ pub struct Receiver {
     pub inbox: Inbox,
     /// Wakes the handoff worker.
     pub wake: Arc<Notify>,
+    pub metrics: Metrics,
 }
 
 impl Receiver {
@@ -159,6 +161,12 @@ impl Receiver {
         if new > 0 {
             self.wake.notify_one();
         }
+        for kind in [Kind::Takedown, Kind::Withdrawal] {
+            let n = rows.iter().filter(|r| r.kind == kind).count();
+            self.metrics.delivery(kind.as_str(), "accepted", n);
+        }
+        self.metrics.delivery("", "rejected", resp.rejected.len());
+        self.metrics.stored.inc_by(new as u64);
         tracing::info!(
             accepted = resp.accepted.len(),
             new,
@@ -190,6 +198,11 @@ impl ReceiverService for Receiver {
         let span = tracing::Span::current();
         span.record("batch_id", req.batch_id.as_str());
         span.record("deliveries", req.deliveries.len());
-        Ok(Response::new(self.deliver_inner(req).await?))
+        let started = std::time::Instant::now();
+        let answer = self.deliver_inner(req).await;
+        self.metrics
+            .deliver_call
+            .observe(started.elapsed().as_secs_f64());
+        Ok(Response::new(answer?))
     }
 }

@@ -18,6 +18,7 @@ use crate::{
     delivery::{PlatformHealth, Wake},
     intake::IntakeConfig,
     keys::KeyDirectory,
+    metrics::HubMetrics,
     public_id::PublicIds,
 };
 
@@ -35,6 +36,7 @@ pub struct HubState<S> {
     pub audit_heads: Arc<HeadSigner>,
     /// The opaque ids of targets and deliveries on the wire.
     pub ids: PublicIds,
+    pub metrics: Arc<HubMetrics>,
 }
 
 pub type Shared<S> = Arc<HubState<S>>;

@@ -118,6 +118,7 @@ impl<S: Store> PlatformService for Platforms<S> {
             }
         }
         let reports = checked;
+        self.0.metrics.reports_received(&who.id, &reports);
         match self
             .0
             .store
@@ -125,11 +126,19 @@ impl<S: Store> PlatformService for Platforms<S> {
             .await
             .map_err(ApiError::from)?
         {
-            Ok(counts) => Ok(Response::new(pb::ReportOutcomesResponse {
-                recorded: counts.recorded,
-                duplicates: counts.duplicates,
+            Ok(counts) => Ok(Response::new({
+                self.0
+                    .metrics
+                    .reports_recorded(&who.id, counts.recorded, counts.duplicates);
+                pb::ReportOutcomesResponse {
+                    recorded: counts.recorded,
+                    duplicates: counts.duplicates,
+                }
             })),
             Err(ReportRefusal::NotDelivered { index, target_id }) => {
+                self.0
+                    .metrics
+                    .report_refused(&who.id, tonic::Code::PermissionDenied);
                 Err(ApiError::PermissionDenied(format!(
                     "report {index}: target {} was not delivered to platform {}",
                     self.0.ids.target(target_id),
@@ -168,6 +177,7 @@ impl<S: Store> Platforms<S> {
         now: i64,
     ) -> Status {
         let status = Status::from(e);
+        self.0.metrics.report_refused(platform, status.code());
         if status.code() == tonic::Code::InvalidArgument
             && let Err(e) = self
                 .0

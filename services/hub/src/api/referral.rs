@@ -31,7 +31,17 @@ impl<S: Store> ReferralService for Referrals<S> {
             req.into_inner(),
             now_millis(),
         )
-        .await?;
+        .await
+        .map_err(|e| {
+            let status = Status::from(e);
+            self.0.metrics.intake_refused(&status);
+            status
+        })?;
+        self.0.metrics.lists_accepted.inc();
+        self.0
+            .metrics
+            .items_accepted
+            .inc_by(u64::from(answer.items));
         // Standing-scope targets are due now; wake the workers.
         self.0.wake.all();
         Ok(Response::new(answer))

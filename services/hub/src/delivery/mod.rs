@@ -28,7 +28,9 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 pub use wake::Wake;
 
-use crate::{config::DeliveryConfig, keys::KeyDirectory, public_id::PublicIds};
+use crate::{
+    config::DeliveryConfig, keys::KeyDirectory, metrics::HubMetrics, public_id::PublicIds,
+};
 
 /// Circuit open, last error.
 type Health = (bool, Option<String>);
@@ -45,6 +47,16 @@ impl PlatformHealth {
             .lock()
             .expect("health lock")
             .insert(platform.to_string(), (circuit_open, last_error));
+    }
+
+    /// (platform, circuit open) of every platform a worker has reported on.
+    pub fn circuits(&self) -> Vec<(String, bool)> {
+        self.inner
+            .lock()
+            .expect("health lock")
+            .iter()
+            .map(|(p, (open, _))| (p.clone(), *open))
+            .collect()
     }
 
     /// (circuit open, last error) of a platform.
@@ -102,6 +114,7 @@ pub struct Dispatcher<S> {
     pub tls: TlsMaterial,
     pub wake: Wake,
     pub health: PlatformHealth,
+    pub metrics: Arc<HubMetrics>,
 }
 
 /// Runs until `shutdown`: one worker per registered platform.
@@ -114,6 +127,7 @@ pub async fn run_dispatcher<S: Store>(d: Dispatcher<S>, shutdown: CancellationTo
         tls,
         wake,
         health,
+        metrics,
     } = d;
     let cache = Arc::new(TreeCache::new(cfg.tree_cache_leaves));
     let tasks = TaskTracker::new();
@@ -141,6 +155,7 @@ pub async fn run_dispatcher<S: Store>(d: Dispatcher<S>, shutdown: CancellationTo
                         tls: tls.clone(),
                         cache: cache.clone(),
                         health: health.clone(),
+                        metrics: metrics.clone(),
                         shutdown: token,
                     };
                     tasks.spawn(worker.run());

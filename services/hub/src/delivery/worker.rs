@@ -29,7 +29,9 @@ use super::{
     payload::{self, TreeCache},
     retry::{self, Breaker, Verdict},
 };
-use crate::{config::DeliveryConfig, keys::KeyDirectory, public_id::PublicIds};
+use crate::{
+    config::DeliveryConfig, keys::KeyDirectory, metrics::HubMetrics, public_id::PublicIds,
+};
 
 /// Largest message a Deliver call may carry.
 const MAX_MESSAGE: usize = 256 * 1024 * 1024;
@@ -45,6 +47,7 @@ pub struct Worker<S> {
     pub notify: Arc<Notify>,
     pub cache: Arc<TreeCache>,
     pub health: PlatformHealth,
+    pub metrics: Arc<HubMetrics>,
     pub shutdown: CancellationToken,
 }
 
@@ -58,6 +61,7 @@ struct Shared<S> {
     client: ReceiverServiceClient<Channel>,
     breaker: Mutex<Breaker>,
     health: PlatformHealth,
+    metrics: Arc<HubMetrics>,
     wake: Arc<Notify>,
     /// Slow start: the next claim's size, from [`FIRST_BATCH`] doubling to `batch_size`.
     batch: AtomicU32,
@@ -100,6 +104,7 @@ impl<S: Store> Worker<S> {
                 Duration::from_millis(self.cfg.breaker_cooldown_ms),
             )),
             health: self.health.clone(),
+            metrics: self.metrics.clone(),
             wake: self.notify.clone(),
             batch: AtomicU32::new(FIRST_BATCH.min(self.cfg.batch_size)),
         });
@@ -268,6 +273,7 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
                 continue;
             }
             tracing::warn!(count = ids.len(), reason, "deliveries not sent");
+            w.metrics.delivered(&w.platform, "not_sent", ids.len());
             record(w.store.mark_failed(&ids, now_millis(), reason).await);
         }
         if request.deliveries.is_empty() {
@@ -277,6 +283,7 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
         req.set_timeout(w.cfg.rpc_timeout());
         let started = Instant::now();
         let result = w.client.clone().deliver(req).await;
+        w.metrics.deliver_call(&w.platform, started.elapsed());
         match result {
             Ok(resp) => {
                 let resp = resp.into_inner();
@@ -293,6 +300,8 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
                     .filter(|i| sent.contains(i))
                     .collect();
                 record(w.store.mark_delivered(&accepted, now).await);
+                w.metrics
+                    .delivered(&w.platform, "delivered", accepted.len());
                 let mut answered: HashSet<i64> = accepted.iter().copied().collect();
                 for r in &resp.rejected {
                     if let Some(id) = w
@@ -303,6 +312,7 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
                         answered.insert(id);
                         let why = format!("refused by the platform's receiver: {}", r.reason);
                         record(w.store.mark_failed(&[id], now, &why).await);
+                        w.metrics.delivered(&w.platform, "refused", 1);
                     }
                 }
                 let unanswered: Vec<ClaimedDelivery> = claimed
@@ -369,6 +379,7 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
                         tracing::error!(error = %error, "delivery refused; not retried");
                         let ids: Vec<i64> = sent.iter().map(|c| c.id).collect();
                         record(w.store.mark_failed(&ids, now_millis(), &error).await);
+                        w.metrics.delivered(&w.platform, "failed", ids.len());
                         w.health.set(&w.platform, false, Some(error));
                     }
                 }
@@ -381,6 +392,7 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
 
 /// Puts deliveries back with their attempt-based delay (grouped by delay).
 async fn retry_all<S: Store>(w: &Shared<S>, claimed: &[ClaimedDelivery], error: &str) {
+    w.metrics.delivered(&w.platform, "retried", claimed.len());
     let now = now_millis();
     let mut groups: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     {

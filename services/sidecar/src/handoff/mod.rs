@@ -130,6 +130,7 @@ pub struct Handoff {
     pub wake: Arc<Notify>,
     /// Woken when reports are queued.
     pub reports: Arc<Notify>,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Handoff {
@@ -176,7 +177,11 @@ impl Handoff {
                 attempted_at: now,
                 targets: open.targets,
             };
-            match self.one_batch(&batch).instrument(span).await {
+            let started = std::time::Instant::now();
+            let result = self.one_batch(&batch).instrument(span).await;
+            self.metrics
+                .handoff(result.is_ok(), started.elapsed(), batch.targets.len());
+            match result {
                 Ok(()) => backoff.reset(),
                 Err(e) => {
                     let delay = backoff.next_delay();
