@@ -463,9 +463,7 @@ pub struct LatencyPercentiles {
 ///   `delivered_at` to the first acting decision in the report history (`reported_at`),
 ///   paused while a "cannot execute" rejection (INSUFFICIENT_INFORMATION, MANIFEST_ERROR,
 ///   FORCE_MAJEURE) is the latest decision, i.e. from that report until the next decision;
-///   within the hour means a net time of at most 3 600 000 ms;
-/// - ToS referrals (every other legal basis) count once delivered too, on the same clock
-///   without the pauses ([`crate::clock`]).
+///   within the hour means a net time of at most 3 600 000 ms.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PlatformFacts {
     pub counts: PlatformCounts,
@@ -476,9 +474,6 @@ pub struct PlatformFacts {
     pub removal_orders: i64,
     pub removal_orders_acted: i64,
     pub removal_orders_within_hour: i64,
-    pub tos_referrals: i64,
-    pub tos_referrals_acted: i64,
-    pub tos_referrals_within_hour: i64,
 }
 
 /// One agency's figures of an action day. Target counts are of distinct targets the

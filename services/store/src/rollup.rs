@@ -99,8 +99,7 @@ pub(crate) struct CellState {
     /// The reject reason of a REJECTED outcome, 0 when unspecified, unknown or not rejected.
     pub reason: i32,
     pub failed: i32,
-    /// The one-hour clock ([`crate::clock`]), of either legal basis: 0 not delivered or not
-    /// acted on; 1 acted on within the hour; 2 later.
+    /// 0: not an acted-on delivered removal order; 1: acted on within the hour; 2: later.
     pub ro_clock: i32,
 }
 
@@ -158,7 +157,8 @@ impl Facts {
             (REJECTED, Some(r)) if (1..=5).contains(&r) => r,
             _ => 0,
         };
-        let ro_clock = match crate::clock::of(self.delivered_at, self.ro_elapsed) {
+        let basis = LegalBasis::try_from(self.legal_basis).unwrap_or_default();
+        let ro_clock = match crate::clock::of(basis, self.delivered_at, self.ro_elapsed) {
             crate::clock::RoClock::Running => 0,
             crate::clock::RoClock::WithinHour => 1,
             crate::clock::RoClock::Late => 2,

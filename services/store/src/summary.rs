@@ -45,8 +45,7 @@ macro_rules! sum_if {
 
 /// Per-platform counts from `summary_cells`, before the hold correction of [`HELD`]:
 /// `released` and `pending` count every due target as released. Rejections by reason
-/// (`r0` = unspecified or unknown); delivered removal orders, acted on, within the hour;
-/// the same for ToS referrals.
+/// (`r0` = unspecified or unknown); delivered removal orders, acted on, within the hour.
 pub(crate) const COUNTS: &str = concat!(
     "SELECT platform, CAST(SUM(n) AS BIGINT) AS referred, ",
     sum_if!("delivered = 1 OR due_at <= ?2", "released"),
@@ -69,21 +68,8 @@ pub(crate) const COUNTS: &str = concat!(
     sum_if!("outcome = 5 AND reason = 4", "r4"),
     sum_if!("outcome = 5 AND reason = 5", "r5"),
     sum_if!("removal_order = 1 AND delivered = 1", "removal_orders"),
-    sum_if!(
-        "removal_order = 1 AND ro_clock IN (1, 2)",
-        "removal_orders_acted"
-    ),
-    sum_if!(
-        "removal_order = 1 AND ro_clock = 1",
-        "removal_orders_within_hour"
-    ),
-    sum_if!("removal_order = 0 AND delivered = 1", "tos_referrals"),
-    sum_if!(
-        "removal_order = 0 AND ro_clock IN (1, 2)",
-        "tos_referrals_acted"
-    ),
-    "CAST(SUM(CASE WHEN removal_order = 0 AND ro_clock = 1 THEN n ELSE 0 END) AS BIGINT) \
-       AS tos_referrals_within_hour \
+    sum_if!("ro_clock IN (1, 2)", "removal_orders_acted"),
+    "CAST(SUM(CASE WHEN ro_clock = 1 THEN n ELSE 0 END) AS BIGINT) AS removal_orders_within_hour \
      FROM summary_cells WHERE ",
     rollup_view!(),
     " GROUP BY platform HAVING SUM(n) > 0"
@@ -210,21 +196,19 @@ impl BlockGrid {
     }
 }
 
-/// The one-hour clock ([`crate::clock`]) of the delivered targets selected by `$filter` (on
+/// The removal-order clock of the delivered removal orders selected by `$filter` (on
 /// targets `t`), written to `targets.ro_elapsed`: from delivery to the first action
-/// (decision BLOCKED, ALREADY_GONE, NOT_FOUND or GEO_BLOCKED), less, for a removal order
-/// (legal basis 2, [`crate::clock::pauses`]), the time a "cannot execute" decision
-/// (INSUFFICIENT_INFORMATION, MANIFEST_ERROR, FORCE_MAJEURE) was open, i.e. until the next
-/// decision. (`CROSS JOIN` makes SQLite look the reports up per target instead of scanning
-/// them all.)
+/// (decision BLOCKED, ALREADY_GONE, NOT_FOUND or GEO_BLOCKED), less the time a "cannot
+/// execute" decision (INSUFFICIENT_INFORMATION, MANIFEST_ERROR, FORCE_MAJEURE) was open,
+/// i.e. until the next decision. (`CROSS JOIN` makes SQLite look the reports up per removal
+/// order instead of scanning them all.)
 macro_rules! clock {
     ($filter:literal) => {
         concat!(
-            "WITH ro AS (SELECT t.id, t.delivered_at, t.legal_basis FROM targets t \
-               WHERE t.delivered_at IS NOT NULL AND ",
+            "WITH ro AS (SELECT t.id, t.delivered_at FROM targets t \
+               WHERE t.legal_basis = 2 AND t.delivered_at IS NOT NULL AND ",
             $filter,
-            "), d AS (SELECT ro.id, ro.delivered_at, ro.legal_basis AS basis, \
-                  p.reported_at AS at, p.outcome, p.reason, \
+            "), d AS (SELECT ro.id, ro.delivered_at, p.reported_at AS at, p.outcome, p.reason, \
                   LEAD(p.reported_at) OVER (PARTITION BY p.target_id \
                        ORDER BY p.reported_at, p.received_at, p.report_id) AS next_at \
                 FROM ro CROSS JOIN reports p WHERE p.target_id = ro.id AND p.kind = 2), \
@@ -234,8 +218,7 @@ macro_rules! clock {
                   CASE WHEN d.next_at IS NOT NULL AND d.next_at < a.acted \
                        THEN d.next_at ELSE a.acted END AS e \
                 FROM d JOIN a ON a.id = d.id \
-                WHERE d.basis = 2 AND d.outcome = 5 AND d.reason IN (2, 3, 4) \
-                  AND d.at < a.acted), \
+                WHERE d.outcome = 5 AND d.reason IN (2, 3, 4) AND d.at < a.acted), \
              pz AS (SELECT id, CAST(SUM(CASE WHEN e > s THEN e - s ELSE 0 END) AS BIGINT) \
                       AS paused FROM z GROUP BY id), \
              res AS (SELECT ro.id, a.acted - ro.delivered_at - COALESCE(pz.paused, 0) AS el \
@@ -251,7 +234,7 @@ macro_rules! clock {
 pub(crate) const CLOCK_OF_JSON_TARGETS: &str = clock!("t.id IN (SELECT value FROM json_each(?1))");
 /// The clock of the targets in the array `?1` (PostgreSQL).
 pub(crate) const CLOCK_OF_TARGETS: &str = clock!("t.id = ANY(?1)");
-/// The clock of every delivered target of a day (`?1`).
+/// The clock of every removal order of a day (`?1`).
 pub(crate) const CLOCK_OF_DAY: &str = clock!("t.action_day_id = ?1");
 
 /// Rebuilding a day's rollups (`?1`): first these deletions, then each backend adds every
@@ -286,9 +269,6 @@ pub(crate) struct CountsRow {
     pub removal_orders: i64,
     pub removal_orders_acted: i64,
     pub removal_orders_within_hour: i64,
-    pub tos_referrals: i64,
-    pub tos_referrals_acted: i64,
-    pub tos_referrals_within_hour: i64,
 }
 
 /// Decodes a [`COUNTS`] row of either backend.
@@ -320,9 +300,6 @@ macro_rules! decode_counts {
             removal_orders: r.try_get("removal_orders")?,
             removal_orders_acted: r.try_get("removal_orders_acted")?,
             removal_orders_within_hour: r.try_get("removal_orders_within_hour")?,
-            tos_referrals: r.try_get("tos_referrals")?,
-            tos_referrals_acted: r.try_get("tos_referrals_acted")?,
-            tos_referrals_within_hour: r.try_get("tos_referrals_within_hour")?,
         }
     }};
 }
@@ -518,9 +495,6 @@ pub(crate) fn assemble(rows: Rows) -> SummaryFacts {
                 removal_orders: c.removal_orders,
                 removal_orders_acted: c.removal_orders_acted,
                 removal_orders_within_hour: c.removal_orders_within_hour,
-                tos_referrals: c.tos_referrals,
-                tos_referrals_acted: c.tos_referrals_acted,
-                tos_referrals_within_hour: c.tos_referrals_within_hour,
                 counts,
             }
         })

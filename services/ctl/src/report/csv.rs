@@ -54,11 +54,6 @@ pub fn platform_header() -> Vec<String> {
             "removal_orders",
             "removal_orders_acted",
             "removal_orders_within_hour",
-            "removal_orders_within_hour_share",
-            "tos_referrals",
-            "tos_referrals_acted",
-            "tos_referrals_within_hour",
-            "tos_referrals_within_hour_share",
             "circuit_open",
             "last_error",
         ]
@@ -131,11 +126,6 @@ fn platform_record(p: &PlatformSummary) -> Vec<String> {
         p.removal_orders.to_string(),
         p.removal_orders_acted.to_string(),
         p.removal_orders_within_hour.to_string(),
-        decimal(p.removal_orders_within_hour_share),
-        p.tos_referrals.to_string(),
-        p.tos_referrals_acted.to_string(),
-        p.tos_referrals_within_hour.to_string(),
-        decimal(p.tos_referrals_within_hour_share),
         p.circuit_open.to_string(),
         p.last_error.clone(),
     ]);
@@ -241,10 +231,6 @@ mod tests {
         assert_eq!(t["release_to_ack_p50_ms"], "850");
         assert_eq!(t["release_to_action_p99_ms"], "3000000");
         assert_eq!(t["removal_orders_within_hour"], "15");
-        assert_eq!(t["removal_orders_within_hour_share"], "0.75");
-        assert_eq!(t["tos_referrals"], "1130");
-        assert_eq!(t["tos_referrals_acted"], "1054");
-        assert_eq!(t["tos_referrals_within_hour"], "944");
         assert_eq!(t["circuit_open"], "false");
         let rate: f64 = t["block_rate"].parse().unwrap();
         assert!((rate - 950.0 / 1150.0).abs() < 1e-12);

@@ -158,8 +158,8 @@ fn cells(row: &[String], text_tail: usize) -> Markup {
 /// Index of the rejected column of a platform row.
 const REJECTED: usize = 10;
 
-/// Index of the first latency column of a platform row (two of them, then the one-hour
-/// figures of removal orders and of ToS referrals, and the circuit).
+/// Index of the first latency column of a platform row (two of them, then removal orders
+/// and the circuit).
 const LATENCIES: usize = 14;
 
 /// Number cells (none of them the row's name).
@@ -204,7 +204,6 @@ fn platforms(s: &ActionDaySummary) -> Markup {
                             }
                         }
                         td.num { (row[LATENCIES + 2]) }
-                        td.num { (row[LATENCIES + 3]) }
                         td {
                             @if p.circuit_open {
                                 span.open { "OPEN" }

@@ -146,14 +146,12 @@ pub fn reasons_condensed(by_reason: &[RejectCount]) -> String {
         .join(", ")
 }
 
-/// Delivered referrals of one legal basis against the one-hour clock: `acted within 1 h /
-/// acted / delivered · share within 1 h`, `—` when none was delivered.
-pub fn within_hour(within_hour: u64, acted: u64, total: u64) -> String {
+/// Removal orders: `acted within 1 h / acted / total`, `—` when there were none.
+pub fn removal_orders(within_hour: u64, acted: u64, total: u64) -> String {
     if total == 0 {
         NONE.to_string()
     } else {
-        let share = percent(within_hour as f64 / total as f64);
-        format!("{within_hour} / {acted} / {total} · {share}")
+        format!("{within_hour} / {acted} / {total}")
     }
 }
 

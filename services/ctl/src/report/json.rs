@@ -61,11 +61,6 @@ pub struct Platform {
     pub removal_orders: u64,
     pub removal_orders_acted: u64,
     pub removal_orders_within_hour: u64,
-    pub removal_orders_within_hour_share: f64,
-    pub tos_referrals: u64,
-    pub tos_referrals_acted: u64,
-    pub tos_referrals_within_hour: u64,
-    pub tos_referrals_within_hour_share: f64,
     pub circuit_open: bool,
     pub last_error: String,
 }
@@ -160,11 +155,6 @@ impl From<&pb::PlatformSummary> for Platform {
             removal_orders: p.removal_orders,
             removal_orders_acted: p.removal_orders_acted,
             removal_orders_within_hour: p.removal_orders_within_hour,
-            removal_orders_within_hour_share: finite(p.removal_orders_within_hour_share),
-            tos_referrals: p.tos_referrals,
-            tos_referrals_acted: p.tos_referrals_acted,
-            tos_referrals_within_hour: p.tos_referrals_within_hour,
-            tos_referrals_within_hour_share: finite(p.tos_referrals_within_hour_share),
             circuit_open: p.circuit_open,
             last_error: p.last_error.clone(),
         }
@@ -262,9 +252,6 @@ mod tests {
         assert_eq!(telegram["rejected_by_reason"][1]["count"], 8);
         assert_eq!(telegram["release_to_ack"]["p90_ms"], 2400);
         assert_eq!(telegram["removal_orders_within_hour"], 15);
-        assert_eq!(telegram["removal_orders_within_hour_share"], 0.75);
-        assert_eq!(telegram["tos_referrals"], 1130);
-        assert_eq!(telegram["tos_referrals_within_hour"], 944);
         assert_eq!(v["platforms"][1]["circuit_open"], true);
         assert_eq!(v["platforms"][2]["release_to_ack"]["count"], 0);
         assert_eq!(v["agencies"][0]["agency_id"], "agency-fr");

@@ -91,9 +91,6 @@ pub struct Totals {
     pub removal_orders: u64,
     pub removal_orders_acted: u64,
     pub removal_orders_within_hour: u64,
-    pub tos_referrals: u64,
-    pub tos_referrals_acted: u64,
-    pub tos_referrals_within_hour: u64,
     /// Rejections by reason over all platforms, in order of first appearance.
     pub rejected_by_reason: Vec<RejectCount>,
     /// Platforms whose delivery circuit is open.
@@ -123,12 +120,6 @@ impl Totals {
             add(
                 &mut t.removal_orders_within_hour,
                 p.removal_orders_within_hour,
-            );
-            add(&mut t.tos_referrals, p.tos_referrals);
-            add(&mut t.tos_referrals_acted, p.tos_referrals_acted);
-            add(
-                &mut t.tos_referrals_within_hour,
-                p.tos_referrals_within_hour,
             );
             for r in &p.rejected_by_reason {
                 let name = human::reason_name(&r.reason);

@@ -66,11 +66,6 @@ pub fn summary() -> ActionDaySummary {
         removal_orders: 20,
         removal_orders_acted: 18,
         removal_orders_within_hour: 15,
-        removal_orders_within_hour_share: 15.0 / 20.0,
-        tos_referrals: 1130,
-        tos_referrals_acted: 1054,
-        tos_referrals_within_hour: 944,
-        tos_referrals_within_hour_share: 944.0 / 1130.0,
         circuit_open: false,
         last_error: String::new(),
     };
@@ -105,11 +100,6 @@ pub fn summary() -> ActionDaySummary {
         removal_orders: 4,
         removal_orders_acted: 3,
         removal_orders_within_hour: 1,
-        removal_orders_within_hour_share: 1.0 / 4.0,
-        tos_referrals: 596,
-        tos_referrals_acted: 447,
-        tos_referrals_within_hour: 298,
-        tos_referrals_within_hour_share: 298.0 / 596.0,
         circuit_open: true,
         last_error: "sidecar unavailable: connection refused".into(),
     };

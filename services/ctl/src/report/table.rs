@@ -15,7 +15,7 @@ use crate::{output, time::format_timestamp};
 const ERROR_CHARS: usize = 160;
 
 /// The platform table's header.
-pub const PLATFORM_HEADER: [&str; 19] = [
+pub const PLATFORM_HEADER: [&str; 18] = [
     "platform",
     "referred",
     "held",
@@ -32,8 +32,7 @@ pub const PLATFORM_HEADER: [&str; 19] = [
     "block\nrate",
     "release→ack\np50 / p90 / p99",
     "release→action\np50 / p90 / p99",
-    "removal orders\n≤1 h / acted / delivered",
-    "ToS referrals\n≤1 h / acted / delivered",
+    "removal orders\n≤1 h / acted / total",
     "circuit",
 ];
 
@@ -52,7 +51,7 @@ pub const AGENCY_HEADER: [&str; 9] = [
 
 /// The platform table's column groups after the platform column, in order: the flow, the
 /// outcomes, the timings. A table too wide for the terminal is split between groups.
-const GROUPS: [std::ops::Range<usize>; 3] = [1..7, 7..14, 14..19];
+const GROUPS: [std::ops::Range<usize>; 3] = [1..7, 7..14, 14..18];
 
 /// The whole report as text: heading, platforms, legend, agencies; within `width` columns
 /// when given.
@@ -188,15 +187,10 @@ pub fn platform_row(p: &PlatformSummary) -> Vec<String> {
         human::percent(p.block_rate),
         human::percentiles(p.release_to_ack.as_ref()),
         human::percentiles(p.release_to_action.as_ref()),
-        human::within_hour(
+        human::removal_orders(
             p.removal_orders_within_hour,
             p.removal_orders_acted,
             p.removal_orders,
-        ),
-        human::within_hour(
-            p.tos_referrals_within_hour,
-            p.tos_referrals_acted,
-            p.tos_referrals,
         ),
         human::circuit(p),
     ]
@@ -221,15 +215,10 @@ pub fn totals_row(t: &Totals, platforms: usize) -> Vec<String> {
         human::percent(t.block_rate()),
         human::NONE.to_string(),
         human::NONE.to_string(),
-        human::within_hour(
+        human::removal_orders(
             t.removal_orders_within_hour,
             t.removal_orders_acted,
             t.removal_orders,
-        ),
-        human::within_hour(
-            t.tos_referrals_within_hour,
-            t.tos_referrals_acted,
-            t.tos_referrals,
         ),
         if t.circuits_open == 0 {
             "all closed".to_string()
@@ -307,10 +296,7 @@ mod tests {
             "82.6 %",
             "850 ms / 2.4 s / 3 min",
             "1 min / 10 min / 50 min",
-            "15 / 18 / 20 · 75.0 %",
-            "944 / 1054 / 1130 · 83.5 %",
-            "16 / 21 / 24 · 66.7 %",
-            "1242 / 1501 / 1726 · 72.0 %",
+            "15 / 18 / 20",
             "OPEN *",
             "* tamtam: last delivery error: sidecar unavailable: connection refused\n",
             "total (3)",

@@ -8,10 +8,7 @@ use takedown_store::*;
 
 use crate::support::*;
 
-conformance!(
-    summary_of_a_scenario,
-    the_hour_pauses_for_removal_orders_only
-);
+conformance!(summary_of_a_scenario);
 
 const MIN: i64 = 60_000;
 
@@ -195,10 +192,6 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
         // s1: acked 3 s and blocked 9 s after H-hour.
         release_to_ack: pct(1, 3000, 3000, 3000),
         release_to_action: pct(1, 9000, 9000, 9000),
-        // s1 blocked 5 s after delivery; s2 rejected.
-        tos_referrals: 2,
-        tos_referrals_acted: 1,
-        tos_referrals_within_hour: 1,
         ..Default::default()
     };
     let video = PlatformFacts {
@@ -230,10 +223,6 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
         removal_orders: 3,
         removal_orders_acted: 2,
         removal_orders_within_hour: 1,
-        // v4, v6, v7 acted on within a minute; v5 rejected.
-        tos_referrals: 4,
-        tos_referrals_acted: 3,
-        tos_referrals_within_hour: 3,
     };
     assert_eq!(all.platforms, vec![social.clone(), video]);
 
@@ -335,10 +324,6 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
                 removal_orders: 1,
                 removal_orders_acted: 1,
                 removal_orders_within_hour: 1,
-                // v7.
-                tos_referrals: 1,
-                tos_referrals_acted: 1,
-                tos_referrals_within_hour: 1,
                 ..Default::default()
             },
         ]
@@ -414,82 +399,4 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
         .await
         .unwrap();
     assert_eq!(none, SummaryFacts::default());
-}
-
-/// The same history on a removal order and on a ToS referral: a cannot-execute answer
-/// (INSUFFICIENT_INFORMATION) 10 minutes after delivery, a block 70 minutes after. The
-/// order's clock paused for 60 minutes (10 net: within the hour); the referral's did not
-/// (70: late). A ToS referral blocked after 59 minutes is within the hour, after 61 is not.
-async fn the_hour_pauses_for_removal_orders_only<S: Store + Probe>(s: S) {
-    let h = T0 + 1000;
-    s.insert_action_day(&day("op", h), "europol").await.unwrap();
-    let items = [
-        referral("video", "ro", true),
-        referral("video", "tos", false),
-        referral("video", "tos-59", false),
-        referral("video", "tos-61", false),
-        referral("video", "tos-open", false),
-    ];
-    let sum = accepted(
-        s.insert_list(
-            &list("l", "agency-a", Some("op"), h, items.len(), 1),
-            &items,
-        )
-        .await
-        .unwrap(),
-    );
-    let t: HashMap<String, i64> = items
-        .iter()
-        .map(|i| i.normalized.clone())
-        .zip(sum.target_ids)
-        .collect();
-    let claimed = s
-        .claim_deliveries("video", h, h + 1_000_000_000, 100)
-        .await
-        .unwrap();
-    let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
-    let d = h + 1000;
-    s.mark_delivered(&ids, d).await.unwrap();
-    let reports = vec![
-        decision("ro-1", t["ro"], 5, 2, d + 10 * MIN),
-        decision("ro-2", t["ro"], 1, 0, d + 70 * MIN),
-        decision("tos-1", t["tos"], 5, 2, d + 10 * MIN),
-        decision("tos-2", t["tos"], 1, 0, d + 70 * MIN),
-        decision("tos-59", t["tos-59"], 1, 0, d + 59 * MIN),
-        decision("tos-61", t["tos-61"], 3, 0, d + 61 * MIN),
-    ];
-    s.record_reports("video", &reports, d + 80 * MIN)
-        .await
-        .unwrap()
-        .unwrap();
-    let all = s
-        .action_day_summary("op", &SummaryView::All, d + 90 * MIN)
-        .await
-        .unwrap();
-    let v = &all.platforms[0];
-    assert_eq!(
-        (
-            v.removal_orders,
-            v.removal_orders_acted,
-            v.removal_orders_within_hour
-        ),
-        (1, 1, 1),
-        "the order's clock pauses while it awaits clarification"
-    );
-    assert_eq!(
-        (
-            v.tos_referrals,
-            v.tos_referrals_acted,
-            v.tos_referrals_within_hour
-        ),
-        (4, 3, 1),
-        "a ToS referral's clock runs on: tos late, tos-59 within, tos-61 late, tos-open open"
-    );
-    // The rollups agree with a rebuild from the facts.
-    s.rebuild_summary("op").await.unwrap();
-    let rebuilt = s
-        .action_day_summary("op", &SummaryView::All, d + 90 * MIN)
-        .await
-        .unwrap();
-    assert_eq!(rebuilt, all);
 }
