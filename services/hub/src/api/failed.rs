@@ -36,13 +36,8 @@ pub async fn list<S: Store>(
         // One more than the page tells whether another page follows.
         limit: limit + 1,
     };
-    let mut rows = state.store.failed_deliveries(&filter).await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next_page_token = match rows.last() {
-        Some(last) if more => state.ids.delivery(last.id),
-        _ => String::new(),
-    };
+    let rows = state.store.failed_deliveries(&filter).await?;
+    let (rows, next_page_token) = page(rows, limit, |f| state.ids.delivery(f.id));
     Ok(pb::ListFailedDeliveriesResponse {
         deliveries: rows.into_iter().map(|f| wire(f, &state.ids)).collect(),
         next_page_token,
@@ -58,20 +53,28 @@ pub async fn refused_reports<S: Store>(
     let limit = page_size(req.page_size)?;
     let after_id = after(&req.page_token, |t| state.ids.parse_refusal(t))?;
     let platform = Some(req.platform.trim()).filter(|p| !p.is_empty());
-    let mut rows = state
+    let rows = state
         .store
         .refused_reports(platform, after_id, limit + 1)
         .await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next_page_token = match rows.last() {
-        Some(last) if more => state.ids.refusal(last.id),
-        _ => String::new(),
-    };
+    let (rows, next_page_token) = page(rows, limit, |r| state.ids.refusal(r.id));
     Ok(pb::ListRefusedReportsResponse {
         reports: rows.into_iter().map(refused_wire).collect(),
         next_page_token,
     })
+}
+
+/// One page of `rows` (read with one row more than `limit`, which tells whether another
+/// page follows) and the token of the next page (`token` of its last row), empty on the
+/// last page.
+fn page<T>(mut rows: Vec<T>, limit: u32, token: impl Fn(&T) -> String) -> (Vec<T>, String) {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next = match rows.last() {
+        Some(last) if more => token(last),
+        _ => String::new(),
+    };
+    (rows, next)
 }
 
 /// The page size asked for: [`DEFAULT_PAGE`] for 0, refused above [`MAX_PAGE`].
