@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use takedown_net::TlsMaterial;
 use takedown_protocol::ident::{Identity, IdentityRole, OrgId};
-use tonic::{Code, Status, transport::Channel};
+use tonic::{Status, transport::Channel};
 
 /// The hub to call and the identity to call it with.
 #[derive(Debug, Clone)]
@@ -96,27 +96,7 @@ impl From<Status> for HubError {
 }
 
 /// The canonical gRPC name of a status code (`INVALID_ARGUMENT`, ...).
-pub fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
+pub use takedown_net::protocol_errors::code_name;
 
 /// An error and its causes on one line, the way `main` prints it (without `error: `).
 pub fn error_line(err: &anyhow::Error) -> String {

@@ -12,7 +12,10 @@ use prometheus_client::{
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
-use takedown_net::metrics::{PoolLabel, encode, pool_gauge, seconds_histogram, set_pool};
+use takedown_net::{
+    metrics::{PoolLabel, encode, pool_gauge, seconds_histogram, set_pool},
+    protocol_errors::code_name,
+};
 use takedown_protocol::timestamp::now_millis;
 use takedown_store::Store;
 
@@ -50,7 +53,7 @@ pub struct ReportLabel {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RefusalLabel {
     /// The gRPC code name (`INVALID_ARGUMENT`, ...).
-    pub code: String,
+    pub code: &'static str,
     /// The refused field, indexes removed (`items[].platform`); empty when none is named.
     pub field: String,
 }
@@ -58,7 +61,7 @@ pub struct RefusalLabel {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PlatformRefusalLabel {
     pub platform: String,
-    pub code: String,
+    pub code: &'static str,
 }
 
 /// Every metric of the hub. Cheap to share (`Arc`); the handles update atomically.
@@ -196,21 +199,29 @@ impl HubMetrics {
     /// Counts a batch of reports as received (before it is recorded).
     pub fn reports_received(&self, platform: &str, reports: &[takedown_store::NewReport]) {
         use takedown_store::ReportBody;
+        // Counted per (kind, outcome) first: one label per group, not per report.
+        let mut counts: std::collections::BTreeMap<(&'static str, Option<i32>), u64> =
+            Default::default();
         for r in reports {
-            let (kind, outcome) = match &r.body {
-                ReportBody::Acknowledgement => ("acknowledgement", String::new()),
-                ReportBody::Decision { outcome, .. } => {
-                    ("decision", crate::transparency::outcome_name(*outcome))
-                }
-                ReportBody::Restoration(_) => ("restoration", String::new()),
+            let key = match &r.body {
+                ReportBody::Acknowledgement => ("acknowledgement", None),
+                ReportBody::Decision { outcome, .. } => ("decision", Some(*outcome as i32)),
+                ReportBody::Restoration(_) => ("restoration", None),
             };
+            *counts.entry(key).or_default() += 1;
+        }
+        for ((kind, outcome), n) in counts {
+            let outcome = outcome
+                .and_then(|o| takedown_protocol::pb::Outcome::try_from(o).ok())
+                .map(crate::transparency::outcome_name)
+                .unwrap_or_default();
             self.reports
                 .get_or_create(&ReportLabel {
                     platform: platform.to_string(),
                     kind,
                     outcome,
                 })
-                .inc();
+                .inc_by(n);
         }
     }
 
@@ -293,20 +304,6 @@ impl HubMetrics {
         set_pool(&self.pool, p.open, p.idle, p.max);
         encode(&self.registry)
     }
-}
-
-/// `INVALID_ARGUMENT` for `Code::InvalidArgument`.
-pub fn code_name(code: tonic::Code) -> String {
-    // tonic's Debug is the CamelCase name; the gRPC name is its SCREAMING_SNAKE form.
-    let camel = format!("{code:?}");
-    let mut out = String::with_capacity(camel.len() + 4);
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
 }
 
 /// `items[].platform` for `items[17].platform`: a bounded label.

@@ -15,6 +15,7 @@
 //! - [`signal`]: SIGINT/SIGTERM for graceful shutdown.
 //! - [`config`]: what the services' layered configurations share (their accepted keys).
 //! - [`protocol_errors`]: a request that breaks the gRPC framing is the caller's error.
+//!   Also the canonical names of gRPC codes (`code_name`).
 //! - [`metrics`]: the Prometheus `/metrics` endpoint both services serve.
 #![forbid(unsafe_code)]
 

@@ -1,4 +1,5 @@
-//! Requests that break the gRPC framing, answered as the caller's error.
+//! Requests that break the gRPC framing, answered as the caller's error; and
+//! [`code_name`], the canonical name of a gRPC code, for messages and metric labels.
 //!
 //! tonic answers a call that carries no request message ("Missing request message.") and
 //! one whose body ends inside a message frame ("Unexpected EOF decoding stream.") with
@@ -39,6 +40,29 @@ fn rewrite(mut response: Response<Body>) -> Response<Body> {
         }
     }
     response
+}
+
+/// The canonical gRPC name of a status code (`INVALID_ARGUMENT`, ...).
+pub fn code_name(code: tonic::Code) -> &'static str {
+    match code {
+        tonic::Code::Ok => "OK",
+        tonic::Code::Cancelled => "CANCELLED",
+        tonic::Code::Unknown => "UNKNOWN",
+        tonic::Code::InvalidArgument => "INVALID_ARGUMENT",
+        tonic::Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        tonic::Code::NotFound => "NOT_FOUND",
+        tonic::Code::AlreadyExists => "ALREADY_EXISTS",
+        tonic::Code::PermissionDenied => "PERMISSION_DENIED",
+        tonic::Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        tonic::Code::FailedPrecondition => "FAILED_PRECONDITION",
+        tonic::Code::Aborted => "ABORTED",
+        tonic::Code::OutOfRange => "OUT_OF_RANGE",
+        tonic::Code::Unimplemented => "UNIMPLEMENTED",
+        tonic::Code::Internal => "INTERNAL",
+        tonic::Code::Unavailable => "UNAVAILABLE",
+        tonic::Code::DataLoss => "DATA_LOSS",
+        tonic::Code::Unauthenticated => "UNAUTHENTICATED",
+    }
 }
 
 #[cfg(test)]
