@@ -11,7 +11,7 @@ use takedown_protocol::{
 use takedown_tests::{
     Backend,
     hub::HubOptions,
-    lists::{AgencyKey, referral, referrals, request},
+    lists::{AgencyKey, referral, referrals, removal_order, request},
     pki::{self, COORDINATOR},
     world::{World, statement_key},
 };
@@ -363,6 +363,40 @@ async fn every_bad_input_is_refused_whole(backend: Backend) {
     .await;
     let s = fr.list("l-empty-target", None, vec![referral("telegram", "   ")]);
     refused(&w, "agency-fr", request(&s), inv, "item 0: empty target").await;
+    // A removal order lacking what Annex I of the TCO regulation asks it to state, and a
+    // ToS referral that carries an order's content: named by index and field.
+    let mut no_state = removal_order("telegram", "@ro_no_state", "RO-1");
+    if let Some(o) = no_state.removal_order.as_mut() {
+        o.member_state = "CH".into();
+    }
+    refused(
+        &w,
+        "agency-fr",
+        request(&fr.list("l-annex", None, vec![referral("telegram", "@ok"), no_state])),
+        inv,
+        "item 1: removal_order.member_state: \"CH\" is not an EU member state",
+    )
+    .await;
+    let mut bare = removal_order("telegram", "@ro_bare", "RO-2");
+    bare.removal_order = None;
+    refused(
+        &w,
+        "agency-fr",
+        request(&fr.list("l-bare", None, vec![bare])),
+        inv,
+        "item 0: removal_order.issuing_authority: a removal order states its Annex I content",
+    )
+    .await;
+    let mut tos = referral("telegram", "@tos_with_order");
+    tos.removal_order = removal_order("telegram", "@x", "RO-3").removal_order;
+    refused(
+        &w,
+        "agency-fr",
+        request(&fr.list("l-tos-order", None, vec![tos])),
+        inv,
+        "item 0: only a removal order (legal_basis REMOVAL_ORDER) carries Annex I details",
+    )
+    .await;
     // Empty list.
     let spec = fr.spec("l-empty", None, vec![]);
     refused(

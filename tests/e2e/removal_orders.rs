@@ -89,6 +89,20 @@ async fn a_removal_order_merged_into_a_tos_referral_keeps_its_force(backend: Bac
     let conflict = body("ro_conflict");
     assert_eq!(conflict["legal_basis"], "REMOVAL_ORDER", "{conflict}");
     assert_eq!(conflict["removal_order_ref"], "RO-2026-DE-77");
+    // It reaches the platform with what the order states (TCO Annex I).
+    let order = conflict["referrals"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["legal_basis"] == "REMOVAL_ORDER"))
+        .map(|r| r["removal_order"].clone())
+        .unwrap_or_default();
+    assert_eq!(
+        order["issuing_authority"], "Bundeskriminalamt",
+        "{conflict}"
+    );
+    assert_eq!(order["member_state"], "DE");
+    assert_eq!(order["points"], serde_json::json!(["INCITES"]));
+    assert_eq!(order["issued_at"], "2026-11-01T00:00:00Z");
+    assert_eq!(order["cross_border"], false);
     let withdrawn = body("ro_withdrawn");
     assert_eq!(withdrawn["legal_basis"], "TOS_REFERRAL", "{withdrawn}");
 
@@ -99,7 +113,21 @@ async fn a_removal_order_merged_into_a_tos_referral_keeps_its_force(backend: Bac
         (1, 1),
         "{tg_summary:?}"
     );
-    assert_eq!(export.tco.expect("figures").removal_orders_issued, 1);
+    let tco = export.tco.clone().expect("figures");
+    assert_eq!(tco.removal_orders_issued, 1);
+    // Counted under its issuing authority (Art 8(1)).
+    assert_eq!(
+        tco.by_authority
+            .iter()
+            .map(|a| (
+                a.member_state.as_str(),
+                a.issuing_authority.as_str(),
+                a.orders
+            ))
+            .collect::<Vec<_>>(),
+        [("DE", "Bundeskriminalamt", 1)]
+    );
+    assert_eq!(tco.cross_border_orders, 0);
     let mut refs: Vec<&str> = export
         .statements
         .iter()

@@ -75,14 +75,24 @@ pub fn referral(platform: &str, target: &str) -> pb::Referral {
         removal_order_ref: String::new(),
         evidence_sha256: vec![],
         note: String::new(),
+        removal_order: None,
     }
 }
 
-/// A removal order of an account, with its reference.
+/// When [`removal_order`]'s orders were issued (2026-11-01T00:00:00Z).
+pub const ORDER_ISSUED_AT_MS: i64 = 1_793_491_200_000;
+
+/// A removal order of an account, with its reference, issued by the German federal police
+/// office ([`ORDER_ISSUED_AT_MS`]).
 pub fn removal_order(platform: &str, target: &str, reference: &str) -> pb::Referral {
     pb::Referral {
         legal_basis: LegalBasis::RemovalOrder as i32,
         removal_order_ref: reference.into(),
+        removal_order: Some(takedown_protocol::removal_order::example(
+            "Bundeskriminalamt",
+            "DE",
+            ORDER_ISSUED_AT_MS,
+        )),
         ..referral(platform, target)
     }
 }

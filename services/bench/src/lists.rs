@@ -64,6 +64,7 @@ fn referral(platform: &str, raw: String, kind: TargetKind, u: usize) -> pb::Refe
         removal_order_ref: String::new(),
         evidence_sha256: evidence.to_vec(),
         note: format!("case file {}", 4_000 + u % 997),
+        removal_order: None,
     }
 }
 

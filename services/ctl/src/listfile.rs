@@ -2,7 +2,12 @@
 //!
 //! Both formats carry the same fields: `platform`, `kind`, `target`, `category`,
 //! `legal_basis`, `removal_order_ref`, `note` and, optionally, `evidence_sha256` (64 hex
-//! digits). A CSV file has a header row naming its columns (in any order, case-insensitive;
+//! digits), and for a removal order what Annex I of Regulation (EU) 2021/784 asks it to
+//! state ([`ORDER_COLUMNS`]): `issuing_authority`, `member_state` (ISO code), `issued_at`
+//! (RFC 3339), `points` (the points of Art 2(7), letters or names, separated by `;`),
+//! `reasons`, `legal_statement`, `contact_point`, `withhold_information` and `cross_border`
+//! (`true`/`false`, `yes`/`no`; empty is false), `host_member_state` (when cross-border),
+//! and optionally `additional_information` and `redress`. A CSV file has a header row naming its columns (in any order, case-insensitive;
 //! `platform`, `kind`, `target` and `legal_basis` are required, the others optional). A JSON
 //! file is an array of objects with those keys (string values; absent or `null` means empty).
 //!
@@ -21,12 +26,12 @@ use std::{fmt, io::Read, path::Path};
 
 use takedown_protocol::{
     ident::PlatformName,
-    pb::{LegalBasis, Referral, TargetKind},
-    target,
+    pb::{LegalBasis, Referral, RemovalOrderDetails, TargetKind},
+    removal_order, target, timestamp,
 };
 
-/// The columns a list file may have, in their canonical order.
-pub const COLUMNS: [&str; 8] = [
+/// The columns of every referral, in their canonical order.
+const REFERRAL_COLUMNS: [&str; 8] = [
     "platform",
     "kind",
     "target",
@@ -35,6 +40,39 @@ pub const COLUMNS: [&str; 8] = [
     "removal_order_ref",
     "note",
     "evidence_sha256",
+];
+
+/// The columns a list file may have, in their canonical order: a referral's, then a
+/// removal order's ([`ORDER_COLUMNS`]).
+pub const COLUMNS: [&str; 20] = {
+    let mut all = [""; 20];
+    let mut i = 0;
+    while i < REFERRAL_COLUMNS.len() {
+        all[i] = REFERRAL_COLUMNS[i];
+        i += 1;
+    }
+    while i < all.len() {
+        all[i] = ORDER_COLUMNS[i - REFERRAL_COLUMNS.len()];
+        i += 1;
+    }
+    all
+};
+
+/// The columns only a removal order fills (its Annex I content), named as the fields of
+/// `RemovalOrderDetails`.
+pub const ORDER_COLUMNS: [&str; 12] = [
+    "issuing_authority",
+    "member_state",
+    "issued_at",
+    "points",
+    "reasons",
+    "legal_statement",
+    "contact_point",
+    "withhold_information",
+    "cross_border",
+    "host_member_state",
+    "additional_information",
+    "redress",
 ];
 
 /// Columns every CSV file must have.
@@ -117,6 +155,8 @@ struct RawReferral {
     removal_order_ref: String,
     note: String,
     evidence_sha256: String,
+    /// The removal order's columns, in [`ORDER_COLUMNS`] order.
+    order: [String; 12],
 }
 
 impl RawReferral {
@@ -130,7 +170,10 @@ impl RawReferral {
             "removal_order_ref" => &mut self.removal_order_ref,
             "note" => &mut self.note,
             "evidence_sha256" => &mut self.evidence_sha256,
-            _ => return None,
+            other => {
+                let i = ORDER_COLUMNS.iter().position(|c| *c == other)?;
+                &mut self.order[i]
+            }
         })
     }
 }
@@ -345,6 +388,7 @@ fn check(raw: RawReferral, at: Location) -> Result<Referral, ListFileError> {
             "a removal order needs its reference",
         ));
     }
+    let removal_order = order_details(&raw, legal_basis, at)?;
     let evidence_sha256 = if raw.evidence_sha256.is_empty() {
         Vec::new()
     } else {
@@ -376,7 +420,96 @@ fn check(raw: RawReferral, at: Location) -> Result<Referral, ListFileError> {
         removal_order_ref: raw.removal_order_ref,
         evidence_sha256,
         note: raw.note,
+        removal_order,
     })
+}
+
+/// A removal order's Annex I content from its columns, checked as the hub checks it
+/// ([`removal_order::check`], against the time of signing, which is now); `None` for a
+/// ToS referral, which must leave them empty.
+fn order_details(
+    raw: &RawReferral,
+    basis: LegalBasis,
+    at: Location,
+) -> Result<Option<RemovalOrderDetails>, ListFileError> {
+    let col = |name: &str| -> &str {
+        ORDER_COLUMNS
+            .iter()
+            .position(|c| *c == name)
+            .map_or("", |i| raw.order[i].as_str())
+    };
+    if basis != LegalBasis::RemovalOrder {
+        return match ORDER_COLUMNS.iter().find(|c| !col(c).is_empty()) {
+            Some(c) => Err(ListFileError::field(
+                at,
+                c,
+                "only a removal order (legal_basis removal_order) states Annex I fields",
+            )),
+            None => Ok(None),
+        };
+    }
+    let flag = |name: &'static str| -> Result<bool, ListFileError> {
+        match col(name).to_ascii_lowercase().as_str() {
+            "" | "false" | "no" | "0" => Ok(false),
+            "true" | "yes" | "1" => Ok(true),
+            other => Err(ListFileError::field(
+                at,
+                name,
+                format!("{other:?} is not true or false"),
+            )),
+        }
+    };
+    let issued_at = match col("issued_at") {
+        "" => None,
+        text => Some(timestamp::from_millis(rfc3339_millis(text).ok_or_else(
+            || {
+                ListFileError::field(
+                    at,
+                    "issued_at",
+                    format!("{text:?} is not an RFC 3339 time (2026-11-29T04:00:00Z)"),
+                )
+            },
+        )?)),
+    };
+    let mut points = Vec::new();
+    for p in col("points")
+        .split([';', ',', ' '])
+        .filter(|p| !p.is_empty())
+    {
+        let point = removal_order::parse_point(p).ok_or_else(|| {
+            ListFileError::field(
+                at,
+                "points",
+                format!("{p:?} is not a point of Art 2(7) (a to e, or INCITES, ...)"),
+            )
+        })?;
+        points.push(point as i32);
+    }
+    let details = RemovalOrderDetails {
+        issuing_authority: col("issuing_authority").to_string(),
+        member_state: col("member_state").to_string(),
+        issued_at,
+        additional_information: col("additional_information").to_string(),
+        points,
+        reasons: col("reasons").to_string(),
+        legal_statement: col("legal_statement").to_string(),
+        contact_point: col("contact_point").to_string(),
+        withhold_information: flag("withhold_information")?,
+        cross_border: flag("cross_border")?,
+        host_member_state: col("host_member_state").to_string(),
+        redress: col("redress").to_string(),
+    };
+    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    removal_order::check(Some(&details), now_ms)
+        .map(Some)
+        .map_err(|e| ListFileError::field(at, e.field, e.problem))
+}
+
+/// RFC 3339 as Unix milliseconds.
+fn rfc3339_millis(text: &str) -> Option<i64> {
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 #[cfg(test)]

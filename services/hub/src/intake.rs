@@ -5,7 +5,8 @@
 //! signed), the JWS (signature, audience, validity
 //! window, lifetime), the claims against the list (issuer, list id, action day, item count,
 //! Merkle root), the action day (open, the agency and each item's platform take part), and
-//! each item (decodes, known platform, kind, target normalizes, legal basis). Any failure
+//! each item (decodes, known platform, kind, target normalizes, legal basis, a removal
+//! order's Annex I content: [`removal_order::check`]). Any failure
 //! refuses the list whole; nothing is stored.
 
 use std::collections::HashSet;
@@ -17,9 +18,9 @@ use takedown_protocol::{
     keyset::{KeySet, KeyUseError},
     merkle,
     pb::{self, LegalBasis, TargetKind},
-    signing, target, timestamp,
+    removal_order, signing, target, timestamp,
 };
-use takedown_store::{IntakeResult, IntakeSummary, NewList, NewReferral, Store};
+use takedown_store::{IntakeResult, IntakeSummary, NewList, NewReferral, RemovalOrderFacts, Store};
 
 use crate::{
     auth::Caller,
@@ -196,8 +197,15 @@ pub async fn submit<S: Store>(
         created_at,
         items,
     } = list;
+    let signed_at_ms = claims.iat.saturating_mul(1000);
     let checked = tokio::task::spawn_blocking(move || {
-        check_items(items, signed_root, &registered, day_platforms.as_deref())
+        check_items(
+            items,
+            signed_root,
+            &registered,
+            day_platforms.as_deref(),
+            signed_at_ms,
+        )
     })
     .await
     .map_err(|e| ApiError::Internal(format!("intake worker: {e}")))??;
@@ -256,6 +264,7 @@ fn check_items(
     signed_root: merkle::Hash,
     registered: &HashSet<String>,
     day_platforms: Option<&[String]>,
+    signed_at_ms: i64,
 ) -> ApiResult<Checked> {
     let leaves: Vec<merkle::Hash> = items.iter().map(|i| merkle::leaf_hash(i)).collect();
     let tree = merkle::Tree::from_leaves(leaves);
@@ -271,7 +280,13 @@ fn check_items(
     }
     let mut referrals = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        referrals.push(check_item(i, item, registered, day_platforms)?);
+        referrals.push(check_item(
+            i,
+            item,
+            registered,
+            day_platforms,
+            signed_at_ms,
+        )?);
     }
     Ok(Checked {
         referrals,
@@ -284,6 +299,7 @@ fn check_item(
     item: Vec<u8>,
     registered: &HashSet<String>,
     day_platforms: Option<&[String]>,
+    signed_at_ms: i64,
 ) -> ApiResult<NewReferral> {
     let r = pb::Referral::decode(item.as_slice())
         .map_err(|e| ApiError::item(i, "item", format!("does not decode as a Referral: {e}")))?;
@@ -332,6 +348,30 @@ fn check_item(
             "a removal order needs its reference",
         ));
     }
+    let removal_order = match (basis, r.removal_order.as_ref()) {
+        (LegalBasis::RemovalOrder, details) => {
+            let d = removal_order::check(details, signed_at_ms)
+                .map_err(|e| ApiError::item(i, &format!("removal_order.{}", e.field), &e))?;
+            Some(RemovalOrderFacts {
+                issued_at: d
+                    .issued_at
+                    .as_ref()
+                    .map(timestamp::to_millis)
+                    .unwrap_or_default(),
+                host_member_state: d.cross_border.then_some(d.host_member_state),
+                issuing_authority: d.issuing_authority.trim().to_string(),
+                member_state: d.member_state,
+            })
+        }
+        (_, Some(_)) => {
+            return Err(ApiError::item(
+                i,
+                "removal_order",
+                "only a removal order (legal_basis REMOVAL_ORDER) carries Annex I details",
+            ));
+        }
+        (_, None) => None,
+    };
     if !r.evidence_sha256.is_empty() && r.evidence_sha256.len() != 32 {
         return Err(ApiError::item(
             i,
@@ -357,6 +397,7 @@ fn check_item(
         category: r.category,
         legal_basis: basis,
         removal_order_ref: r.removal_order_ref,
+        removal_order,
         item,
     })
 }

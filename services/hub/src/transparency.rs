@@ -43,11 +43,32 @@ pub fn tco_figures(action_day_id: &str, rows: &[TransparencyRow]) -> pb::TcoFigu
         ..Default::default()
     };
     let mut refused: BTreeMap<String, u64> = BTreeMap::new();
+    // By (member state, authority), and by host member state.
+    let mut by_authority: BTreeMap<(String, String), pb::AuthorityOrders> = BTreeMap::new();
+    let mut by_host: BTreeMap<String, u64> = BTreeMap::new();
     for r in rows
         .iter()
         .filter(|r| r.legal_basis == LegalBasis::RemovalOrder)
     {
         f.removal_orders_issued += 1;
+        let (authority, state) = r
+            .order
+            .as_ref()
+            .map_or((String::new(), String::new()), |o| {
+                (o.issuing_authority.clone(), o.member_state.clone())
+            });
+        let a = by_authority
+            .entry((state.clone(), authority.clone()))
+            .or_insert_with(|| pb::AuthorityOrders {
+                issuing_authority: authority,
+                member_state: state,
+                ..Default::default()
+            });
+        a.orders += 1;
+        if let Some(host) = r.order.as_ref().and_then(|o| o.host_member_state.clone()) {
+            f.cross_border_orders += 1;
+            *by_host.entry(host).or_default() += 1;
+        }
         if r.withdrawn_at.is_some() {
             f.withdrawn += 1;
         }
@@ -55,21 +76,39 @@ pub fn tco_figures(action_day_id: &str, rows: &[TransparencyRow]) -> pb::TcoFigu
             f.not_found += 1;
         }
         match clock::of(r.legal_basis, r.delivered_at, r.ro_elapsed) {
-            RoClock::WithinHour => f.acted_within_one_hour += 1,
-            RoClock::Late => f.acted_later += 1,
+            RoClock::WithinHour => {
+                f.acted_within_one_hour += 1;
+                a.acted_within_one_hour += 1;
+            }
+            RoClock::Late => {
+                f.acted_later += 1;
+                a.acted_later += 1;
+            }
             RoClock::Running => {}
         }
         match r.outcome {
             Some(o) if clock::is_acting(o) => {}
             Some(Outcome::Rejected) => {
                 f.refused += 1;
+                a.refused += 1;
                 *refused
                     .entry(reject_reason_name(r.reject_reason.unwrap_or_default()))
                     .or_default() += 1;
             }
-            _ => f.no_decision += 1,
+            _ => {
+                f.no_decision += 1;
+                a.no_decision += 1;
+            }
         }
     }
+    f.by_authority = by_authority.into_values().collect();
+    f.cross_border_by_host = by_host
+        .into_iter()
+        .map(|(host_member_state, orders)| pb::HostMemberStateCount {
+            host_member_state,
+            orders,
+        })
+        .collect();
     f.refused_by_reason = refused
         .into_iter()
         .map(|(reason, count)| pb::RefusalCount { reason, count })
@@ -82,6 +121,7 @@ pub fn statements(rows: &[TransparencyRow], ids: &PublicIds) -> Vec<pb::Statemen
     rows.iter()
         .filter_map(|r| {
             let outcome = r.outcome?;
+            let order = r.order.as_ref();
             Some(pb::StatementOfReasons {
                 target_id: ids.target(r.target_id),
                 platform: r.platform.clone(),
@@ -95,6 +135,16 @@ pub fn statements(rows: &[TransparencyRow], ids: &PublicIds) -> Vec<pb::Statemen
                 acted_at: r.acted_at.map(from_millis),
                 withdrawn_at: r.withdrawn_at.map(from_millis),
                 restoration: r.restoration.map(restoration_name).unwrap_or_default(),
+                target_kind: short(r.kind.as_str_name(), "TARGET_KIND_"),
+                restoration_at: r.restoration_at.map(from_millis),
+                issuing_authority: order
+                    .map(|o| o.issuing_authority.clone())
+                    .unwrap_or_default(),
+                member_state: order.map(|o| o.member_state.clone()).unwrap_or_default(),
+                order_issued_at: order.map(|o| from_millis(o.issued_at)),
+                host_member_state: order
+                    .and_then(|o| o.host_member_state.clone())
+                    .unwrap_or_default(),
             })
         })
         .collect()
@@ -103,6 +153,7 @@ pub fn statements(rows: &[TransparencyRow], ids: &PublicIds) -> Vec<pb::Statemen
 #[cfg(test)]
 mod tests {
     use super::*;
+    use takedown_store::RemovalOrderFacts;
 
     fn row(
         id: i64,
@@ -114,6 +165,7 @@ mod tests {
             target_id: id,
             platform: if id % 2 == 0 { "video" } else { "social" }.into(),
             normalized: format!("t{id}"),
+            kind: takedown_store::TargetKind::Channel,
             category: "terrorist_content".into(),
             legal_basis: basis,
             removal_order_ref: format!("RO-{id}"),
@@ -129,6 +181,12 @@ mod tests {
             },
             restoration: None,
             restoration_at: None,
+            order: (basis == LegalBasis::RemovalOrder).then(|| RemovalOrderFacts {
+                issuing_authority: if id % 3 == 0 { "OCLCTIC" } else { "BKA" }.into(),
+                member_state: if id % 3 == 0 { "FR" } else { "DE" }.into(),
+                issued_at: 0,
+                host_member_state: (id == 2).then(|| "NL".into()),
+            }),
         }
     }
 
@@ -187,6 +245,37 @@ mod tests {
             }]
         );
         assert_eq!((f.not_found, f.no_decision, f.withdrawn), (1, 1, 1));
+        // Orders 3 and 6 are French, the others German; order 2 went to the Netherlands too.
+        let authorities: Vec<(&str, &str, u64, u64, u64, u64, u64)> = f
+            .by_authority
+            .iter()
+            .map(|a| {
+                (
+                    a.member_state.as_str(),
+                    a.issuing_authority.as_str(),
+                    a.orders,
+                    a.acted_within_one_hour,
+                    a.acted_later,
+                    a.refused,
+                    a.no_decision,
+                )
+            })
+            .collect();
+        assert_eq!(
+            authorities,
+            [
+                ("DE", "BKA", 5, 3, 1, 1, 0),
+                ("FR", "OCLCTIC", 2, 1, 0, 0, 1)
+            ]
+        );
+        assert_eq!(f.cross_border_orders, 1);
+        assert_eq!(
+            f.cross_border_by_host,
+            [pb::HostMemberStateCount {
+                host_member_state: "NL".into(),
+                orders: 1
+            }]
+        );
 
         let codec = PublicIds::new(&[1; 32]);
         let s = statements(&rows, &codec);
@@ -202,6 +291,18 @@ mod tests {
         assert_eq!(s[3].reject_reason, "NOT_A_VIOLATION");
         assert_eq!(s[4].restoration, "RESTORED");
         assert_eq!(s[0].removal_order_ref, "RO-1");
+        assert_eq!(
+            (s[0].issuing_authority.as_str(), s[0].member_state.as_str()),
+            ("BKA", "DE")
+        );
+        assert_eq!(
+            (
+                s[1].host_member_state.as_str(),
+                s[2].issuing_authority.as_str()
+            ),
+            ("NL", "")
+        );
+        assert_eq!(s[0].target_kind, "CHANNEL");
         assert_eq!(s[0].acted_at, Some(from_millis(t + ONE_HOUR_MS)));
     }
 }

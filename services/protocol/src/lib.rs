@@ -11,6 +11,7 @@
 //! - [`list`]: building and signing a referral list.
 //! - [`merkle`]: Merkle root, inclusion proofs and their verification (RFC 6962 §2.1).
 //! - [`signing`]: the list JWS (EdDSA): claims, sign, verify.
+//! - [`removal_order`]: what a removal order must state (TCO Annex I), checked at both ends.
 //! - [`target`]: per-platform normalization of targets (`@foo`, `t.me/foo`, ... → `foo`).
 //! - [`ident`]: checked organisation ids, platform names and the certificate identity URI.
 //! - [`timestamp`]: conversions between protobuf timestamps and Unix milliseconds.
@@ -22,6 +23,7 @@ pub mod ident;
 pub mod keyset;
 pub mod list;
 pub mod merkle;
+pub mod removal_order;
 pub mod signing;
 pub mod target;
 pub mod timestamp;

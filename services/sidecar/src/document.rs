@@ -30,7 +30,16 @@
 //!         { "agency_id": "agency-fr", "list_id": "…", "item_index": 3,
 //!           "target_kind": "CHANNEL", "target": "@foo", "category": "…",
 //!           "legal_basis": "TOS_REFERRAL", "removal_order_ref": "…",
-//!           "evidence_sha256": "hex…", "note": "…" }     // last three optional
+//!           "evidence_sha256": "hex…", "note": "…",      // last three optional
+//!           "removal_order": {                         // removal orders only (TCO Annex I)
+//!             "issuing_authority": "Bundeskriminalamt", "member_state": "DE",
+//!             "issued_at": "2026-11-29T04:00:00Z",
+//!             "points": ["INCITES"],                   // Art 2(7) (a) to (e)
+//!             "reasons": "…", "legal_statement": "…", "contact_point": "…",
+//!             "withhold_information": false,           // true: do not inform the uploader (Art 11(3))
+//!             "cross_border": false, "host_member_state": "FR",   // the latter when cross-border
+//!             "additional_information": "…", "redress": "…" }     // optional
+//!         }
 //!       ]
 //!     }
 //!   ]
@@ -142,6 +151,60 @@ pub struct HandoffReferral {
     pub evidence_sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What a removal order states (Annex I of Regulation (EU) 2021/784).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removal_order: Option<RemovalOrderDocument>,
+}
+
+/// A removal order's Annex I content, as the agency signed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemovalOrderDocument {
+    pub issuing_authority: String,
+    pub member_state: String,
+    /// RFC 3339; empty if the order carried no time.
+    pub issued_at: String,
+    /// Points of Art 2(7): INCITES SOLICITS_OFFENCES SOLICITS_PARTICIPATION INSTRUCTS THREATENS.
+    pub points: Vec<String>,
+    pub reasons: String,
+    pub legal_statement: String,
+    pub contact_point: String,
+    /// The content provider must not be informed (Art 11(3)).
+    pub withhold_information: bool,
+    /// A copy went to the host member state's authority (Art 4).
+    pub cross_border: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_member_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_information: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redress: Option<String>,
+}
+
+impl RemovalOrderDocument {
+    pub fn from_pb(d: &pb::RemovalOrderDetails) -> Self {
+        Self {
+            issuing_authority: d.issuing_authority.clone(),
+            member_state: d.member_state.clone(),
+            issued_at: d
+                .issued_at
+                .as_ref()
+                .map(|t| rfc3339(timestamp::to_millis(t)))
+                .unwrap_or_default(),
+            points: d
+                .points
+                .iter()
+                .map(|p| takedown_protocol::removal_order::point_name(*p).to_string())
+                .collect(),
+            reasons: d.reasons.clone(),
+            legal_statement: d.legal_statement.clone(),
+            contact_point: d.contact_point.clone(),
+            withhold_information: d.withhold_information,
+            cross_border: d.cross_border,
+            host_member_state: non_empty(&d.host_member_state),
+            additional_information: non_empty(&d.additional_information),
+            redress: non_empty(&d.redress),
+        }
+    }
 }
 
 /// The key a platform deduplicates on: one per target and kind, the same through every

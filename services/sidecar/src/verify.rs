@@ -246,6 +246,10 @@ fn check_referral(
         removal_order_ref: document::non_empty(&r.removal_order_ref),
         evidence_sha256: (!r.evidence_sha256.is_empty()).then(|| hex::encode(&r.evidence_sha256)),
         note: document::non_empty(&r.note),
+        removal_order: r
+            .removal_order
+            .as_ref()
+            .map(document::RemovalOrderDocument::from_pb),
     })
 }
 

@@ -33,6 +33,7 @@ use serde_json::{Value, json};
 
 use crate::model::{
     DeliveryKind, LegalBasis, NewReport, Outcome, RejectReason, ReportBody, RestorationResult,
+    TargetKind,
 };
 
 /// The actor of entries the hub records on its own (or without a caller id).
@@ -192,6 +193,7 @@ pub struct TransparencyRow {
     pub target_id: i64,
     pub platform: String,
     pub normalized: String,
+    pub kind: TargetKind,
     pub category: String,
     pub legal_basis: LegalBasis,
     pub removal_order_ref: String,
@@ -204,6 +206,29 @@ pub struct TransparencyRow {
     pub ro_elapsed: Option<i64>,
     pub restoration: Option<RestorationResult>,
     pub restoration_at: Option<i64>,
+    /// For a removal order: the order whose reference the target carries (the earliest
+    /// referral citing it), when its facts are stored.
+    pub order: Option<crate::RemovalOrderFacts>,
+}
+
+/// Gives each removal-order row of `rows` the facts of the order whose reference it carries:
+/// the first of `orders` ((target id, reference, facts), in (target, list, item) order)
+/// for its target with that reference.
+pub(crate) fn attach_orders(
+    rows: &mut [TransparencyRow],
+    orders: Vec<(i64, String, crate::RemovalOrderFacts)>,
+) {
+    let mut first: HashMap<(i64, String), crate::RemovalOrderFacts> =
+        HashMap::with_capacity(orders.len());
+    for (target, reference, facts) in orders {
+        first.entry((target, reference)).or_insert(facts);
+    }
+    for r in rows
+        .iter_mut()
+        .filter(|r| r.legal_basis == LegalBasis::RemovalOrder)
+    {
+        r.order = first.remove(&(r.target_id, r.removal_order_ref.clone()));
+    }
 }
 
 /// What a retention pass purged.

@@ -58,6 +58,11 @@ const SQLITE: &[Source] = &[
         "refused reports",
         include_str!("../migrations/sqlite/0009_refused_reports.sql"),
     ),
+    (
+        10,
+        "removal orders",
+        include_str!("../migrations/sqlite/0010_removal_orders.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -105,6 +110,11 @@ const POSTGRES: &[Source] = &[
         9,
         "refused reports",
         include_str!("../migrations/postgres/0009_refused_reports.sql"),
+    ),
+    (
+        10,
+        "removal orders",
+        include_str!("../migrations/postgres/0010_removal_orders.sql"),
     ),
 ];
 

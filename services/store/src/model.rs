@@ -153,8 +153,23 @@ pub struct NewReferral {
     pub category: String,
     pub legal_basis: LegalBasis,
     pub removal_order_ref: String,
+    /// A removal order's Annex I facts the figures count by (`None` for a ToS referral).
+    pub removal_order: Option<RemovalOrderFacts>,
     /// The exact encoded `Referral`.
     pub item: Vec<u8>,
+}
+
+/// The facts of a removal order (Annex I of Regulation (EU) 2021/784) that the TCO figures
+/// count by; the rest of the order stays in the referral's signed bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovalOrderFacts {
+    pub issuing_authority: String,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub member_state: String,
+    /// When the order was issued (Unix ms).
+    pub issued_at: i64,
+    /// The host member state sent a copy (Art 4); `None`: not cross-border.
+    pub host_member_state: Option<String>,
 }
 
 /// What intake of a list produced (also the stored answer for an idempotent resubmission).

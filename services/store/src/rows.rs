@@ -224,6 +224,7 @@ macro_rules! row_decoders {
                 target_id: r.try_get("id")?,
                 platform: r.try_get("platform")?,
                 normalized: r.try_get("normalized")?,
+                kind: enum_col(r, "kind")?,
                 category: r.try_get("category")?,
                 legal_basis: enum_col(r, "legal_basis")?,
                 removal_order_ref: r.try_get("removal_order_ref")?,
@@ -235,7 +236,24 @@ macro_rules! row_decoders {
                 ro_elapsed: r.try_get("ro_elapsed")?,
                 restoration: opt_enum_col(r, "restoration")?,
                 restoration_at: r.try_get("restoration_at")?,
+                order: None,
             })
+        }
+
+        /// (target id, reference, facts) of a `removal_orders` row.
+        pub(crate) fn removal_order(
+            r: &$row,
+        ) -> sqlx::Result<(i64, String, $crate::RemovalOrderFacts)> {
+            Ok((
+                r.try_get("target_id")?,
+                r.try_get("reference")?,
+                $crate::RemovalOrderFacts {
+                    issuing_authority: r.try_get("issuing_authority")?,
+                    member_state: r.try_get("member_state")?,
+                    issued_at: r.try_get("issued_at")?,
+                    host_member_state: r.try_get("host_member_state")?,
+                },
+            ))
         }
 
         pub(crate) fn audit_entry(r: &$row) -> sqlx::Result<$crate::audit::AuditEntry> {

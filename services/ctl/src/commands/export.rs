@@ -1,10 +1,17 @@
-//! `export ACTION_DAY --format tco|sor [--out FILE]`: an action day's transparency exports.
+//! `export ACTION_DAY --format tco|sor|sor-jsonl|decisions [--out FILE]`: an action day's
+//! transparency exports.
 //!
 //! - `tco`: CSV `figure,count`, the TCO regulation's yearly-report figures for the day's
 //!   removal orders: `removal_orders_issued`, `acted_within_one_hour`, `acted_later`,
 //!   `refused`, one `refused:<REASON>` row per refusal reason, `not_found`,
-//!   `no_decision`, `withdrawn`.
-//! - `sor`: CSV, one statement-of-reasons-style row per target a platform decided on:
+//!   `no_decision`, `withdrawn`; then per issuing authority (Art 8(1))
+//!   `orders:<MS>:<AUTHORITY>`, `acted_within_one_hour:<MS>:<AUTHORITY>`,
+//!   `acted_later:…`, `refused:…` and `no_decision:…` (`<MS>` its member state); then
+//!   `cross_border_orders` and one `cross_border_to:<HOST>` row per host member state
+//!   (Art 4).
+//! - `sor` (CSV) and `sor-jsonl` (JSON lines): one statement of reasons per restriction a
+//!   platform imposed, in the DSA Transparency Database's schema ([`sor`]).
+//! - `decisions`: CSV, one row per target a platform decided on, restrictions or not:
 //!   `target_id,platform,target,decision,reject_reason,category,legal_basis,
 //!   removal_order_ref,delivered_at,acted_at,withdrawn_at,restoration` (times RFC 3339 UTC).
 
@@ -19,12 +26,18 @@ use takedown_protocol::pb::{
 
 use crate::{cli::GlobalOptions, time::format_timestamp};
 
+pub mod sor;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
     /// The TCO yearly-report figures (CSV figure,count).
     Tco,
-    /// One statement-of-reasons row per decided target (CSV).
+    /// DSA statements of reasons, one per restriction (CSV, the database's field names).
     Sor,
+    /// The same statements as JSON lines, one object per line.
+    SorJsonl,
+    /// One row per decided target, restrictions or not (CSV).
+    Decisions,
 }
 
 #[derive(Debug, Args)]
@@ -65,7 +78,7 @@ pub async fn run(global: &GlobalOptions, args: ExportArgs) -> Result<()> {
     Ok(())
 }
 
-/// The CSV text of an export.
+/// The text of an export.
 pub fn render(resp: &TransparencyResponse, format: ExportFormat) -> Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     match format {
@@ -83,8 +96,40 @@ pub fn render(resp: &TransparencyResponse, format: ExportFormat) -> Result<Strin
             row("not_found", f.not_found)?;
             row("no_decision", f.no_decision)?;
             row("withdrawn", f.withdrawn)?;
+            for a in &f.by_authority {
+                let who = format!("{}:{}", a.member_state, a.issuing_authority);
+                row(&format!("orders:{who}"), a.orders)?;
+                row(
+                    &format!("acted_within_one_hour:{who}"),
+                    a.acted_within_one_hour,
+                )?;
+                row(&format!("acted_later:{who}"), a.acted_later)?;
+                row(&format!("refused:{who}"), a.refused)?;
+                row(&format!("no_decision:{who}"), a.no_decision)?;
+            }
+            row("cross_border_orders", f.cross_border_orders)?;
+            for h in &f.cross_border_by_host {
+                row(
+                    &format!("cross_border_to:{}", h.host_member_state),
+                    h.orders,
+                )?;
+            }
         }
         ExportFormat::Sor => {
+            w.write_record(sor::COLUMNS)?;
+            for s in resp.statements.iter().filter_map(sor::statement) {
+                w.write_record(s.cells())?;
+            }
+        }
+        ExportFormat::SorJsonl => {
+            let mut out = String::new();
+            for s in resp.statements.iter().filter_map(sor::statement) {
+                out.push_str(&serde_json::to_string(&s)?);
+                out.push('\n');
+            }
+            return Ok(out);
+        }
+        ExportFormat::Decisions => {
             w.write_record([
                 "target_id",
                 "platform",

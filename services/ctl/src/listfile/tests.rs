@@ -13,12 +13,25 @@ fn csv_err(body: &str) -> String {
     csv(body).unwrap_err().to_string()
 }
 
+/// The header of a list with removal orders: [`HEADER`] and the Annex I columns.
+const ORDER_HEADER: &str = "platform,kind,target,category,legal_basis,removal_order_ref,note,\
+    issuing_authority,member_state,issued_at,points,reasons,legal_statement,contact_point,\
+    withhold_information,cross_border,host_member_state\n";
+
+/// An order's Annex I columns, after `note` in [`ORDER_HEADER`].
+const ORDER: &str = "OCLCTIC,fr,2026-11-29T04:00:00Z,a;e,Calls to attack,\
+    Article 3 of Regulation (EU) 2021/784,tco@interieur.example,yes,true,DE";
+
+fn order_csv(body: &str) -> Result<Vec<Referral>, ListFileError> {
+    parse_csv(format!("{ORDER_HEADER}{body}").as_bytes())
+}
+
 #[test]
 fn a_good_csv_becomes_referrals() {
-    let refs = csv(concat!(
-        "telegram,channel,@demo_channel_0001,terrorist-propaganda,tos_referral,,first\n",
-        "Twitter,TARGET_KIND_POST,https://x.com/demo/status/1,recruitment,LEGAL_BASIS_REMOVAL_ORDER,RO-2026-FR-0001,\n",
-        " tamtam , Group , tamtam.chat/demo_group_117 ,,tos,,\n",
+    let refs = order_csv(&format!(
+        "telegram,channel,@demo_channel_0001,terrorist-propaganda,tos_referral,,first,,,,,,,,,,\n\
+         Twitter,TARGET_KIND_POST,https://x.com/demo/status/1,recruitment,LEGAL_BASIS_REMOVAL_ORDER,RO-2026-FR-0001,,{ORDER}\n\
+          tamtam , Group , tamtam.chat/demo_group_117 ,,tos,,,,,,,,,,,,\n",
     ))
     .unwrap();
     assert_eq!(refs.len(), 3);
@@ -30,11 +43,72 @@ fn a_good_csv_becomes_referrals() {
     assert_eq!(refs[1].kind, TargetKind::Post as i32);
     assert_eq!(refs[1].legal_basis, LegalBasis::RemovalOrder as i32);
     assert_eq!(refs[1].removal_order_ref, "RO-2026-FR-0001");
+    let order = refs[1].removal_order.as_ref().expect("Annex I content");
+    assert_eq!(order.issuing_authority, "OCLCTIC");
+    assert_eq!(
+        (
+            order.member_state.as_str(),
+            order.host_member_state.as_str()
+        ),
+        ("FR", "DE")
+    );
+    assert_eq!(
+        order.points,
+        [pb_point::Incites as i32, pb_point::Threatens as i32]
+    );
+    assert!(order.withhold_information && order.cross_border);
+    assert_eq!(
+        order.issued_at.as_ref().map(timestamp::to_millis),
+        Some(1_795_924_800_000)
+    );
+    assert!(refs[0].removal_order.is_none());
     assert_eq!(refs[2].platform, "tamtam");
     assert_eq!(refs[2].kind, TargetKind::Group as i32);
     assert_eq!(refs[2].target, "tamtam.chat/demo_group_117");
     assert_eq!(refs[2].legal_basis, LegalBasis::TosReferral as i32);
     assert!(refs[2].evidence_sha256.is_empty());
+}
+
+use takedown_protocol::pb::TerroristContentPoint as pb_point;
+
+#[test]
+fn a_removal_order_states_its_annex_i_content() {
+    let row = |order: &str| {
+        order_csv(&format!(
+            "telegram,channel,@demo,c,removal_order,RO-1,,{order}\n"
+        ))
+        .unwrap_err()
+        .to_string()
+    };
+    let e = row("OCLCTIC,,2026-11-29T04:00:00Z,a,r,l,c,,,");
+    assert_eq!(
+        e,
+        "line 2, column \"member_state\": required for a removal order (Annex I)"
+    );
+    let e = row("OCLCTIC,FR,yesterday,a,r,l,c,,,");
+    assert!(
+        e.starts_with("line 2, column \"issued_at\": \"yesterday\" is not"),
+        "{e}"
+    );
+    let e = row("OCLCTIC,FR,2026-11-29T04:00:00Z,f,r,l,c,,,");
+    assert!(e.starts_with("line 2, column \"points\": \"f\""), "{e}");
+    let e = row("OCLCTIC,FR,2026-11-29T04:00:00Z,a,r,l,c,maybe,,");
+    assert!(
+        e.starts_with("line 2, column \"withhold_information\""),
+        "{e}"
+    );
+    let e = row("OCLCTIC,FR,2026-11-29T04:00:00Z,a,r,l,c,,yes,");
+    assert!(e.starts_with("line 2, column \"host_member_state\""), "{e}");
+    let e = row("OCLCTIC,FR,2026-11-29T04:00:00Z,a,r,l,,,,");
+    assert!(e.starts_with("line 2, column \"contact_point\""), "{e}");
+    // A ToS referral leaves the order's columns empty.
+    let e = order_csv("telegram,channel,@demo,c,tos,,,OCLCTIC,,,,,,,,,\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("line 2, column \"issuing_authority\": only a removal order"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -132,12 +206,23 @@ fn json_lists_and_their_errors() {
         r#"[{"platform": "tamtam", "kind": "group", "target": "@demo_group_001",
              "legal_basis": "tos_referral", "category": "recruitment", "note": null},
             {"platform": "x", "kind": "POST", "target": "https://x.com/a/status/9",
-             "legal_basis": "removal_order", "removal_order_ref": "RO-2026-DE-0001"}]"#,
+             "legal_basis": "removal_order", "removal_order_ref": "RO-2026-DE-0001",
+             "issuing_authority": "Bundeskriminalamt", "member_state": "DE",
+             "issued_at": "2026-11-29T04:00:00+01:00", "points": "INCITES",
+             "reasons": "Calls to attack", "legal_statement": "Article 3 TCO",
+             "contact_point": "+49 611 55 0"}]"#,
     )
     .unwrap();
     assert_eq!(refs.len(), 2);
     assert_eq!(refs[0].category, "recruitment");
     assert_eq!(refs[1].removal_order_ref, "RO-2026-DE-0001");
+    assert_eq!(
+        refs[1]
+            .removal_order
+            .as_ref()
+            .map(|o| o.contact_point.as_str()),
+        Some("+49 611 55 0")
+    );
 
     let e = parse_json(
         r#"[{"platform": "x", "kind": "post", "target": "@a", "legal_basis": "tos"},

@@ -464,6 +464,7 @@ pub fn referral(platform: &str, target: &str) -> Vec<u8> {
         removal_order_ref: String::new(),
         evidence_sha256: vec![7; 32],
         note: "claims attacks".into(),
+        removal_order: None,
     }
     .encode_to_vec()
 }
@@ -473,6 +474,11 @@ pub fn removal_order(target: &str, reference: &str) -> Vec<u8> {
     let mut r = pb::Referral::decode(referral(PLATFORM, target).as_slice()).expect("referral");
     r.legal_basis = pb::LegalBasis::RemovalOrder as i32;
     r.removal_order_ref = reference.into();
+    r.removal_order = Some(takedown_protocol::removal_order::example(
+        "Bundeskriminalamt",
+        "DE",
+        1_793_491_200_000,
+    ));
     r.encode_to_vec()
 }
 

@@ -338,17 +338,30 @@ pub(super) async fn transparency_rows(
     action_day_id: &str,
 ) -> StoreResult<Vec<TransparencyRow>> {
     let rs = sqlx::query(
-        "SELECT id, platform, normalized, category, legal_basis, removal_order_ref, \
+        "SELECT id, platform, normalized, kind, category, legal_basis, removal_order_ref, \
          delivered_at, acted_at, outcome, reject_reason, withdrawn_at, ro_elapsed, restoration, \
          restoration_at FROM targets WHERE action_day_id = $1 ORDER BY platform COLLATE \"C\", id",
     )
     .bind(action_day_id)
     .fetch_all(pool)
     .await?;
-    Ok(rs
+    let mut out: Vec<TransparencyRow> = rs
         .iter()
         .map(rows::transparency_row)
-        .collect::<sqlx::Result<_>>()?)
+        .collect::<sqlx::Result<_>>()?;
+    let orders = sqlx::query(
+        "SELECT o.target_id, o.reference, o.issuing_authority, o.member_state, o.issued_at, \
+         o.host_member_state FROM removal_orders o JOIN targets t ON t.id = o.target_id \
+         WHERE t.action_day_id = $1 ORDER BY o.target_id, o.list_id COLLATE \"C\", o.item_index",
+    )
+    .bind(action_day_id)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(rows::removal_order)
+    .collect::<sqlx::Result<Vec<_>>>()?;
+    crate::audit::attach_orders(&mut out, orders);
+    Ok(out)
 }
 
 /// No referral of the target (`targets`) belongs to a list not yet purged.

@@ -151,6 +151,51 @@ pub(super) async fn insert_list_tx(
     .execute(&mut **tx)
     .await?;
 
+    // The removal orders' facts, one row per order.
+    let orders: Vec<(usize, &crate::RemovalOrderFacts)> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, it)| it.removal_order.as_ref().map(|o| (i, o)))
+        .collect();
+    if !orders.is_empty() {
+        let order_indexes: Vec<i64> = orders.iter().map(|(i, _)| *i as i64).collect();
+        let order_targets: Vec<i64> = orders.iter().map(|(i, _)| target_of[*i]).collect();
+        let order_refs: Vec<&str> = orders
+            .iter()
+            .map(|(i, _)| items[*i].removal_order_ref.as_str())
+            .collect();
+        let authorities: Vec<&str> = orders
+            .iter()
+            .map(|(_, o)| o.issuing_authority.as_str())
+            .collect();
+        let states: Vec<&str> = orders
+            .iter()
+            .map(|(_, o)| o.member_state.as_str())
+            .collect();
+        let issued: Vec<i64> = orders.iter().map(|(_, o)| o.issued_at).collect();
+        let hosts: Vec<Option<&str>> = orders
+            .iter()
+            .map(|(_, o)| o.host_member_state.as_deref())
+            .collect();
+        sqlx::query(
+            "INSERT INTO removal_orders (list_id, item_index, target_id, reference, \
+             issuing_authority, member_state, issued_at, host_member_state) \
+             SELECT $1, u.i, u.t, u.r, u.a, u.m, u.at, u.h \
+             FROM UNNEST($2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[], \
+                         $7::int8[], $8::text[]) AS u(i, t, r, a, m, at, h)",
+        )
+        .bind(&list.list_id)
+        .bind(&order_indexes)
+        .bind(&order_targets)
+        .bind(&order_refs)
+        .bind(&authorities)
+        .bind(&states)
+        .bind(&issued)
+        .bind(&hosts)
+        .execute(&mut **tx)
+        .await?;
+    }
+
     // Existing targets this list orders removed may now be removal orders (their rows are
     // locked since the rollups read them).
     let mut ordered: Vec<i64> = missing

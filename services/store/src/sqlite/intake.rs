@@ -137,6 +137,28 @@ pub(super) async fn insert_list_tx(
         q.execute(&mut **tx).await?;
     }
 
+    // The removal orders' facts, one row per order.
+    for (i, it) in items.iter().enumerate() {
+        let Some(o) = &it.removal_order else {
+            continue;
+        };
+        sqlx::query(
+            "INSERT INTO removal_orders (list_id, item_index, target_id, reference, \
+             issuing_authority, member_state, issued_at, host_member_state) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(list.list_id.as_str())
+        .bind(i as i64)
+        .bind(ids[plan.slot[i]])
+        .bind(it.removal_order_ref.as_str())
+        .bind(o.issuing_authority.as_str())
+        .bind(o.member_state.as_str())
+        .bind(o.issued_at)
+        .bind(o.host_member_state.as_deref())
+        .execute(&mut **tx)
+        .await?;
+    }
+
     // Existing targets this list orders removed may now be removal orders.
     let mut ordered: Vec<i64> = missing
         .iter()

@@ -376,10 +376,15 @@ async fn legal_basis_is_the_strongest_standing_referral<S: Store + Probe>(s: S) 
     let tos = |platform: &str, name: &str| NewReferral {
         legal_basis: LegalBasis::TosReferral,
         removal_order_ref: String::new(),
+        removal_order: None,
         ..item(platform, name)
     };
     let order = |platform: &str, name: &str, reference: &str| NewReferral {
         removal_order_ref: reference.into(),
+        removal_order: Some(order_facts(
+            &format!("authority of {reference}"),
+            (reference == "RO-C").then_some("FR"),
+        )),
         ..item(platform, name)
     };
     // agency-a refers three targets under the terms of service.
@@ -425,6 +430,12 @@ async fn legal_basis_is_the_strongest_standing_referral<S: Store + Probe>(s: S) 
     ];
     want.sort_by_key(|t| t.0);
     assert_eq!(bases(&s).await, want);
+    // The transparency rows carry the facts of the order whose reference they carry.
+    assert_eq!(
+        order_of(&s, merged).await,
+        Some(order_facts("authority of RO-B-1", None))
+    );
+    assert_eq!(order_of(&s, sent).await, None);
     // A new target named twice in one list takes its removal order, not its first item.
     let c = accepted(
         s.insert_list(
@@ -437,6 +448,10 @@ async fn legal_basis_is_the_strongest_standing_referral<S: Store + Probe>(s: S) 
     assert_eq!(
         basis_of(&s, c.target_ids[0]).await,
         (LegalBasis::RemovalOrder, "RO-C".to_string())
+    );
+    assert_eq!(
+        order_of(&s, c.target_ids[0]).await,
+        Some(order_facts("authority of RO-C", Some("FR")))
     );
     // agency-b withdraws its orders: "merged" goes back to the ToS referral that stands.
     s.withdraw(
@@ -452,6 +467,18 @@ async fn legal_basis_is_the_strongest_standing_referral<S: Store + Probe>(s: S) 
         basis_of(&s, merged).await,
         (LegalBasis::TosReferral, String::new())
     );
+    assert_eq!(order_of(&s, merged).await, None);
+}
+
+/// The removal order a day-d1 target's transparency row names.
+async fn order_of<S: Store>(s: &S, target: i64) -> Option<RemovalOrderFacts> {
+    s.transparency_rows("d1")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.target_id == target)
+        .expect("target of d1")
+        .order
 }
 
 /// (target, legal basis, removal-order reference) of day d1's targets, by id.

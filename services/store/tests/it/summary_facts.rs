@@ -14,11 +14,10 @@ const MIN: i64 = 60_000;
 
 fn referral(platform: &str, name: &str, removal_order: bool) -> NewReferral {
     let mut r = item(platform, name);
-    r.legal_basis = if removal_order {
-        LegalBasis::RemovalOrder
-    } else {
-        LegalBasis::TosReferral
-    };
+    if !removal_order {
+        r.legal_basis = LegalBasis::TosReferral;
+        r.removal_order = None;
+    }
     r
 }
 

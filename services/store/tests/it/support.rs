@@ -212,7 +212,18 @@ pub fn item(platform: &str, normalized: &str) -> NewReferral {
         category: "csam".into(),
         legal_basis: LegalBasis::RemovalOrder,
         removal_order_ref: format!("ref-{normalized}"),
+        removal_order: Some(order_facts("Bundeskriminalamt", None)),
         item: format!("item:{platform}:{normalized}").into_bytes(),
+    }
+}
+
+/// A German order's facts, issued an hour before `T0`; cross-border when `host` is named.
+pub fn order_facts(authority: &str, host: Option<&str>) -> RemovalOrderFacts {
+    RemovalOrderFacts {
+        issuing_authority: authority.into(),
+        member_state: "DE".into(),
+        issued_at: T0 - 3_600_000,
+        host_member_state: host.map(String::from),
     }
 }
 
