@@ -289,7 +289,7 @@ fn decision(
 
 /// A day on which the export's old "acted_at - delivered_at <= 1 h, NOT_FOUND aside"
 /// and the summary's clock disagreed: one order answered NOT_FOUND at once, one answered
-/// MANIFEST_ERROR after 10 minutes and executed at 70 minutes once clarified (50 minutes
+/// MANIFEST_ERROR after 10 minutes and executed at 70 minutes once clarified (60 minutes
 /// paused). Both are within the hour, in the summary and in the export.
 async fn the_summary_and_the_tco_export_run_one_clock(backend: Backend) {
     let Some(w) = World::start(backend, HubOptions::default()).await else {
@@ -366,6 +366,19 @@ async fn the_summary_and_the_tco_export_run_one_clock(backend: Backend) {
             tg.removal_orders_within_hour
         ),
         (2, 2, 2),
+        "{tg:?}"
+    );
+    // The clarified order was acted on after its clock stood still for 60 minutes (from
+    // the MANIFEST_ERROR answer to the block); none stands cannot-execute, none is late.
+    assert_eq!(
+        (
+            tg.removal_orders_late,
+            tg.removal_orders_cannot_execute,
+            tg.removal_orders_resumed,
+            tg.removal_orders_paused_ms,
+            tg.removal_orders_within_hour_share
+        ),
+        (0, 0, 1, 60 * minute as u64, 1.0),
         "{tg:?}"
     );
     assert_eq!(

@@ -63,6 +63,11 @@ const SQLITE: &[Source] = &[
         "removal orders",
         include_str!("../migrations/sqlite/0010_removal_orders.sql"),
     ),
+    (
+        11,
+        "removal order pauses",
+        include_str!("../migrations/sqlite/0011_removal_order_pauses.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -115,6 +120,11 @@ const POSTGRES: &[Source] = &[
         10,
         "removal orders",
         include_str!("../migrations/postgres/0010_removal_orders.sql"),
+    ),
+    (
+        11,
+        "removal order pauses",
+        include_str!("../migrations/postgres/0011_removal_order_pauses.sql"),
     ),
 ];
 

@@ -489,6 +489,15 @@ pub struct PlatformFacts {
     pub removal_orders: i64,
     pub removal_orders_acted: i64,
     pub removal_orders_within_hour: i64,
+    /// Removal orders whose standing decision is a cannot-execute answer on an Annex III
+    /// ground: their clock stands still until the platform decides again.
+    pub removal_orders_cannot_execute: i64,
+    /// Removal orders acted on after their clock had paused (a cannot-execute answer,
+    /// then clarification and action).
+    pub removal_orders_resumed: i64,
+    /// The time those orders' clocks stood still, in all (each pause to three significant
+    /// digits).
+    pub removal_orders_paused_ms: i64,
 }
 
 /// One agency's figures of an action day. Target counts are of distinct targets the

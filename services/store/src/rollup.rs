@@ -6,8 +6,9 @@
 //!
 //! The rollups (see the baseline migrations):
 //! - `summary_cells`: targets per (day, agency, platform, due_at, state flags);
-//! - `summary_latency`: histograms of release to acknowledgement (measure 0) and release
-//!   to action (measure 1), latencies truncated to three significant digits;
+//! - `summary_latency`: histograms of release to acknowledgement (measure 0), release
+//!   to action (measure 1) and the paused clocks of removal orders acted on after a pause
+//!   (measure 2), truncated to three significant digits;
 //! - `summary_blocks`: blocks per slot of `acted_at`, at the resolutions of [`LEVELS`];
 //! - `summary_merged`: per agency, its targets that another agency referred too.
 //!
@@ -22,6 +23,12 @@ use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
 use takedown_protocol::pb::{LegalBasis, Outcome};
 
 use crate::StoreResult;
+
+/// The measures of `summary_latency`: release to acknowledgement, release to action, and
+/// the paused time of removal orders acted on after a pause.
+pub(crate) const ACK: i32 = 0;
+pub(crate) const ACTION: i32 = 1;
+pub(crate) const PAUSED: i32 = 2;
 
 /// The resolutions of `summary_blocks`, in seconds.
 pub(crate) const LEVELS: [i64; 5] = [1, 10, 60, 600, 3600];
@@ -46,11 +53,13 @@ pub(crate) struct Facts {
     pub failed_at: Option<i64>,
     /// The removal-order clock: net milliseconds from delivery to the first action.
     pub ro_elapsed: Option<i64>,
+    /// How long that clock stood still (0: never).
+    pub ro_paused: Option<i64>,
 }
 
 /// The columns of [`Facts`], for `SELECT`s of `targets`.
 pub(crate) const FACT_COLUMNS: &str = "id, action_day_id, platform, due_at, legal_basis, \
-     delivered_at, acked_at, outcome, reject_reason, acted_at, failed_at, ro_elapsed";
+     delivered_at, acked_at, outcome, reject_reason, acted_at, failed_at, ro_elapsed, ro_paused";
 
 impl<'r, R> FromRow<'r, R> for Facts
 where
@@ -74,6 +83,7 @@ where
             acted_at: r.try_get("acted_at")?,
             failed_at: r.try_get("failed_at")?,
             ro_elapsed: r.try_get("ro_elapsed")?,
+            ro_paused: r.try_get("ro_paused")?,
         })
     }
 }
@@ -113,6 +123,8 @@ pub(crate) struct Contribution {
     pub action_bucket: Option<i64>,
     /// `acted_at` of a block.
     pub block_ms: Option<i64>,
+    /// The paused time of a removal order acted on after a pause, bucketed.
+    pub paused_bucket: Option<i64>,
 }
 
 /// A latency in milliseconds truncated to three significant digits (exact below 1 s).
@@ -145,6 +157,7 @@ impl Facts {
             acted_at: None,
             failed_at: None,
             ro_elapsed: None,
+            ro_paused: None,
         }
     }
 
@@ -182,6 +195,10 @@ impl Facts {
             } else {
                 None
             },
+            paused_bucket: self
+                .ro_paused
+                .filter(|p| ro_clock != 0 && *p > 0)
+                .map(bucket),
         }
     }
 }
@@ -246,7 +263,11 @@ impl<'a> Delta<'a> {
                     state: c.cell,
                 })
                 .or_default() += sign;
-            for (measure, b) in [(0, c.ack_bucket), (1, c.action_bucket)] {
+            for (measure, b) in [
+                (ACK, c.ack_bucket),
+                (ACTION, c.action_bucket),
+                (PAUSED, c.paused_bucket),
+            ] {
                 if let Some(bucket) = b {
                     *self
                         .latency
@@ -562,6 +583,7 @@ mod tests {
             acted_at: None,
             failed_at: None,
             ro_elapsed: None,
+            ro_paused: None,
         }
     }
 

@@ -69,6 +69,10 @@ pub(crate) const COUNTS: &str = concat!(
     sum_if!("outcome = 5 AND reason = 5", "r5"),
     sum_if!("removal_order = 1 AND delivered = 1", "removal_orders"),
     sum_if!("ro_clock IN (1, 2)", "removal_orders_acted"),
+    sum_if!(
+        "removal_order = 1 AND outcome = 5 AND reason IN (2, 3, 4)",
+        "removal_orders_cannot_execute"
+    ),
     "CAST(SUM(CASE WHEN ro_clock = 1 THEN n ELSE 0 END) AS BIGINT) AS removal_orders_within_hour \
      FROM summary_cells WHERE ",
     rollup_view!(),
@@ -94,7 +98,8 @@ pub(crate) const HELD: &str = "WITH ht AS (SELECT DISTINCT t.id, t.platform, t.d
      GROUP BY a.agency, ht.platform";
 
 /// The latency histograms of the view, in key order: rows (platform, measure, bucket, n);
-/// measure 0 is release to acknowledgement, 1 release to action. Nearest-rank percentiles
+/// measure 0 is release to acknowledgement, 1 release to action, 2 the paused time of the
+/// removal orders acted on after a pause ([`crate::rollup::PAUSED`]). Nearest-rank percentiles
 /// are read off them in [`assemble`] (an index range, no sort).
 pub(crate) const LATENCY: &str = concat!(
     "SELECT platform, CAST(measure AS BIGINT) AS measure, bucket, n FROM summary_latency \
@@ -197,7 +202,8 @@ impl BlockGrid {
 }
 
 /// The removal-order clock of the delivered removal orders selected by `$filter` (on
-/// targets `t`), written to `targets.ro_elapsed`: from delivery to the first action
+/// targets `t`), written to `targets.ro_elapsed` (and the time it stood still to
+/// `targets.ro_paused`): from delivery to the first action
 /// (decision BLOCKED, ALREADY_GONE, NOT_FOUND or GEO_BLOCKED), less the time a "cannot
 /// execute" decision (INSUFFICIENT_INFORMATION, MANIFEST_ERROR, FORCE_MAJEURE) was open,
 /// i.e. until the next decision. (`CROSS JOIN` makes SQLite look the reports up per removal
@@ -221,11 +227,13 @@ macro_rules! clock {
                 WHERE d.outcome = 5 AND d.reason IN (2, 3, 4) AND d.at < a.acted), \
              pz AS (SELECT id, CAST(SUM(CASE WHEN e > s THEN e - s ELSE 0 END) AS BIGINT) \
                       AS paused FROM z GROUP BY id), \
-             res AS (SELECT ro.id, a.acted - ro.delivered_at - COALESCE(pz.paused, 0) AS el \
+             res AS (SELECT ro.id, a.acted - ro.delivered_at - COALESCE(pz.paused, 0) AS el, \
+                  COALESCE(pz.paused, 0) AS paused \
                 FROM ro JOIN a ON a.id = ro.id LEFT JOIN pz ON pz.id = ro.id) \
-             UPDATE targets SET ro_elapsed = res.el FROM res \
+             UPDATE targets SET ro_elapsed = res.el, ro_paused = res.paused FROM res \
              WHERE targets.id = res.id AND (targets.ro_elapsed IS NULL \
-                   OR targets.ro_elapsed <> res.el)"
+                   OR targets.ro_elapsed <> res.el OR targets.ro_paused IS NULL \
+                   OR targets.ro_paused <> res.paused)"
         )
     };
 }
@@ -269,6 +277,7 @@ pub(crate) struct CountsRow {
     pub removal_orders: i64,
     pub removal_orders_acted: i64,
     pub removal_orders_within_hour: i64,
+    pub removal_orders_cannot_execute: i64,
 }
 
 /// Decodes a [`COUNTS`] row of either backend.
@@ -300,6 +309,7 @@ macro_rules! decode_counts {
             removal_orders: r.try_get("removal_orders")?,
             removal_orders_acted: r.try_get("removal_orders_acted")?,
             removal_orders_within_hour: r.try_get("removal_orders_within_hour")?,
+            removal_orders_cannot_execute: r.try_get("removal_orders_cannot_execute")?,
         }
     }};
 }
@@ -465,6 +475,14 @@ pub(crate) fn assemble(rows: Rows) -> SummaryFacts {
                     .collect();
                 percentiles(&mine)
             };
+            let paused_rows: Vec<(i64, i64)> = rows
+                .latency
+                .iter()
+                .filter(|r| r.0 == name && r.1 == i64::from(crate::rollup::PAUSED))
+                .map(|r| (r.2, r.3))
+                .collect();
+            let paused = percentiles(&paused_rows);
+            let paused_total: i64 = paused_rows.iter().map(|(b, n)| b * n).sum();
             let mut counts = c.counts;
             for (_, _, held, due, pending) in rows
                 .held
@@ -490,11 +508,15 @@ pub(crate) fn assemble(rows: Rows) -> SummaryFacts {
                         )
                     })
                     .collect(),
-                release_to_ack: of(0),
-                release_to_action: of(1),
+                release_to_ack: of(crate::rollup::ACK.into()),
+                release_to_action: of(crate::rollup::ACTION.into()),
                 removal_orders: c.removal_orders,
                 removal_orders_acted: c.removal_orders_acted,
                 removal_orders_within_hour: c.removal_orders_within_hour,
+                removal_orders_cannot_execute: c.removal_orders_cannot_execute,
+                removal_orders_resumed: paused.count,
+                // Each pause is kept to three significant digits (the histogram's buckets).
+                removal_orders_paused_ms: paused_total,
                 counts,
             }
         })

@@ -54,6 +54,11 @@ pub fn platform_header() -> Vec<String> {
             "removal_orders",
             "removal_orders_acted",
             "removal_orders_within_hour",
+            "removal_orders_within_hour_share",
+            "removal_orders_late",
+            "removal_orders_cannot_execute",
+            "removal_orders_resumed",
+            "removal_orders_paused_ms",
             "circuit_open",
             "last_error",
         ]
@@ -126,6 +131,11 @@ fn platform_record(p: &PlatformSummary) -> Vec<String> {
         p.removal_orders.to_string(),
         p.removal_orders_acted.to_string(),
         p.removal_orders_within_hour.to_string(),
+        decimal(p.removal_orders_within_hour_share),
+        p.removal_orders_late.to_string(),
+        p.removal_orders_cannot_execute.to_string(),
+        p.removal_orders_resumed.to_string(),
+        p.removal_orders_paused_ms.to_string(),
         p.circuit_open.to_string(),
         p.last_error.clone(),
     ]);

@@ -98,6 +98,9 @@ pub fn render(s: &ActionDaySummary) -> String {
                         "Latencies are p50 / p90 / p99 from release. Removal orders: acted on within one hour / acted on / delivered."
                         @if !legend.is_empty() { " Rejections: " (legend) "." }
                     }
+                    @if let Some(line) = human::removal_order_line(&Totals::of(&s.platforms)) {
+                        p.note { "Removal orders: " (line) "." }
+                    }
                 }
                 section {
                     h2 { "Agencies" }

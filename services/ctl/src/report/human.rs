@@ -146,13 +146,40 @@ pub fn reasons_condensed(by_reason: &[RejectCount]) -> String {
         .join(", ")
 }
 
-/// Removal orders: `acted within 1 h / acted / total`, `—` when there were none.
+/// Removal orders: `acted within 1 h / acted / total`, `—` when there were none (the rest
+/// of their figures is in [`removal_order_line`], and per platform in CSV and JSON).
 pub fn removal_orders(within_hour: u64, acted: u64, total: u64) -> String {
     if total == 0 {
         NONE.to_string()
     } else {
         format!("{within_hour} / {acted} / {total}")
     }
+}
+
+/// The day's removal orders in one sentence (TCO Art 3(3), 3(7)-(8)), or `None` when
+/// there were none: delivered, within the hour (and its share), late, standing
+/// cannot-execute, and those acted on after a pause with the time their clocks stood still.
+pub fn removal_order_line(t: &super::Totals) -> Option<String> {
+    if t.removal_orders == 0 {
+        return None;
+    }
+    let share = t.removal_orders_within_hour as f64 / t.removal_orders as f64;
+    let mut line = format!(
+        "{} delivered; {} within the hour ({}), {} late, {} cannot execute (clock paused)",
+        t.removal_orders,
+        t.removal_orders_within_hour,
+        percent(share),
+        t.removal_orders_late,
+        t.removal_orders_cannot_execute
+    );
+    if t.removal_orders_resumed > 0 {
+        line.push_str(&format!(
+            "; {} acted on after a pause, paused {} in all",
+            t.removal_orders_resumed,
+            duration_ms(t.removal_orders_paused_ms)
+        ));
+    }
+    Some(line)
 }
 
 /// The delivery circuit: `closed` or `OPEN`, with ` *` when there is a last error to read

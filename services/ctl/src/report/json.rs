@@ -8,7 +8,8 @@
 //! - reject reasons are written without their enum prefix (`NOT_A_VIOLATION`);
 //! - latency percentiles are always an object `{count, p50_ms, p90_ms, p99_ms}`
 //!   (all 0 when nothing was measured);
-//! - `block_rate` and `not_a_violation_share` are decimals between 0 and 1.
+//! - `block_rate`, `not_a_violation_share` and `removal_orders_within_hour_share` are
+//!   decimals between 0 and 1.
 //!
 //! ```json
 //! { "action_day_id": "ad-1", "name": "…", "starts_at": "…", "state": "live",
@@ -61,6 +62,16 @@ pub struct Platform {
     pub removal_orders: u64,
     pub removal_orders_acted: u64,
     pub removal_orders_within_hour: u64,
+    #[serde(default)]
+    pub removal_orders_within_hour_share: f64,
+    #[serde(default)]
+    pub removal_orders_late: u64,
+    #[serde(default)]
+    pub removal_orders_cannot_execute: u64,
+    #[serde(default)]
+    pub removal_orders_resumed: u64,
+    #[serde(default)]
+    pub removal_orders_paused_ms: u64,
     pub circuit_open: bool,
     pub last_error: String,
 }
@@ -155,6 +166,11 @@ impl From<&pb::PlatformSummary> for Platform {
             removal_orders: p.removal_orders,
             removal_orders_acted: p.removal_orders_acted,
             removal_orders_within_hour: p.removal_orders_within_hour,
+            removal_orders_within_hour_share: finite(p.removal_orders_within_hour_share),
+            removal_orders_late: p.removal_orders_late,
+            removal_orders_cannot_execute: p.removal_orders_cannot_execute,
+            removal_orders_resumed: p.removal_orders_resumed,
+            removal_orders_paused_ms: p.removal_orders_paused_ms,
             circuit_open: p.circuit_open,
             last_error: p.last_error.clone(),
         }

@@ -91,6 +91,10 @@ pub struct Totals {
     pub removal_orders: u64,
     pub removal_orders_acted: u64,
     pub removal_orders_within_hour: u64,
+    pub removal_orders_late: u64,
+    pub removal_orders_cannot_execute: u64,
+    pub removal_orders_resumed: u64,
+    pub removal_orders_paused_ms: u64,
     /// Rejections by reason over all platforms, in order of first appearance.
     pub rejected_by_reason: Vec<RejectCount>,
     /// Platforms whose delivery circuit is open.
@@ -121,6 +125,13 @@ impl Totals {
                 &mut t.removal_orders_within_hour,
                 p.removal_orders_within_hour,
             );
+            add(&mut t.removal_orders_late, p.removal_orders_late);
+            add(
+                &mut t.removal_orders_cannot_execute,
+                p.removal_orders_cannot_execute,
+            );
+            add(&mut t.removal_orders_resumed, p.removal_orders_resumed);
+            add(&mut t.removal_orders_paused_ms, p.removal_orders_paused_ms);
             for r in &p.rejected_by_reason {
                 let name = human::reason_name(&r.reason);
                 match t

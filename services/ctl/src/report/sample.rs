@@ -66,6 +66,11 @@ pub fn summary() -> ActionDaySummary {
         removal_orders: 20,
         removal_orders_acted: 18,
         removal_orders_within_hour: 15,
+        removal_orders_late: 3,
+        removal_orders_within_hour_share: 0.75,
+        removal_orders_cannot_execute: 1,
+        removal_orders_resumed: 2,
+        removal_orders_paused_ms: 1_800_000,
         circuit_open: false,
         last_error: String::new(),
     };
@@ -100,6 +105,11 @@ pub fn summary() -> ActionDaySummary {
         removal_orders: 4,
         removal_orders_acted: 3,
         removal_orders_within_hour: 1,
+        removal_orders_late: 2,
+        removal_orders_within_hour_share: 0.25,
+        removal_orders_cannot_execute: 1,
+        removal_orders_resumed: 0,
+        removal_orders_paused_ms: 0,
         circuit_open: true,
         last_error: "sidecar unavailable: connection refused".into(),
     };

@@ -66,6 +66,9 @@ pub fn render(s: &ActionDaySummary, width: Option<u16>) -> String {
     if !legend.is_empty() {
         out.push_str(&format!("rejected: {legend}\n"));
     }
+    if let Some(line) = human::removal_order_line(&Totals::of(&s.platforms)) {
+        out.push_str(&format!("removal orders: {line}\n"));
+    }
     for line in delivery_errors(s) {
         out.push_str(&format!("* {line}\n"));
     }
@@ -305,6 +308,8 @@ mod tests {
             "75.4 %",
             "1 open",
             "rejected: INF = INSUFFICIENT_INFORMATION, NAV = NOT_A_VIOLATION",
+            "removal orders: 24 delivered; 16 within the hour (66.7 %), 5 late, 2 cannot \
+             execute (clock paused); 2 acted on after a pause, paused 30 min in all\n",
             "agency-fr",
             "1300",
             "1.7 %",

@@ -222,6 +222,10 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
         removal_orders: 3,
         removal_orders_acted: 2,
         removal_orders_within_hour: 1,
+        // v3 stands answered MANIFEST_ERROR; v1 was acted on after 80 minutes paused.
+        removal_orders_cannot_execute: 1,
+        removal_orders_resumed: 1,
+        removal_orders_paused_ms: 80 * MIN,
     };
     assert_eq!(all.platforms, vec![social.clone(), video]);
 
@@ -323,6 +327,8 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
                 removal_orders: 1,
                 removal_orders_acted: 1,
                 removal_orders_within_hour: 1,
+                removal_orders_resumed: 1,
+                removal_orders_paused_ms: 80 * MIN,
                 ..Default::default()
             },
         ]
