@@ -308,13 +308,14 @@ async fn the_summary_and_the_tco_export_run_one_clock(backend: Backend) {
         vec![
             removal_order("telegram", "@gone", "RO-2026-DE-91"),
             removal_order("telegram", "@clarified", "RO-2026-DE-92"),
+            referral("telegram", "@tos_late"),
         ],
     );
     let ids = w.submit("agency-de", &list).await;
-    eventually(LONG, "both delivered", || async {
+    eventually(LONG, "all three delivered", || async {
         w.db.scalar("SELECT COUNT(*) FROM targets WHERE delivered_at IS NOT NULL")
             .await
-            == 2
+            == 3
     })
     .await;
     // Ids on the wire are opaque: the rows are found by their targets.
@@ -324,6 +325,7 @@ async fn the_summary_and_the_tco_export_run_one_clock(backend: Backend) {
         async move { db.scalar(&sql).await }
     };
     let (gone_at, clarified_at) = (delivered("gone").await, delivered("clarified").await);
+    let tos_at = delivered("tos_late").await;
     let minute = 60_000;
     let none = pb::RejectReason::Unspecified;
     w.as_org("telegram")
@@ -352,6 +354,22 @@ async fn the_summary_and_the_tco_export_run_one_clock(backend: Backend) {
                     none,
                     clarified_at + 70 * minute,
                 ),
+                // A ToS referral has no pause: rejected at 10 minutes (INSUFFICIENT_
+                // INFORMATION), blocked at 70, it was acted on late.
+                decision(
+                    "c-3",
+                    &ids[2],
+                    pb::Outcome::Rejected,
+                    pb::RejectReason::InsufficientInformation,
+                    tos_at + 10 * minute,
+                ),
+                decision(
+                    "c-4",
+                    &ids[2],
+                    pb::Outcome::Blocked,
+                    none,
+                    tos_at + 70 * minute,
+                ),
             ],
         })
         .await
@@ -379,6 +397,16 @@ async fn the_summary_and_the_tco_export_run_one_clock(backend: Backend) {
             tg.removal_orders_within_hour_share
         ),
         (0, 0, 1, 60 * minute as u64, 1.0),
+        "{tg:?}"
+    );
+    assert_eq!(
+        (
+            tg.tos_referrals,
+            tg.tos_referrals_acted,
+            tg.tos_referrals_within_hour,
+            tg.tos_referrals_within_hour_share
+        ),
+        (1, 1, 0, 0.0),
         "{tg:?}"
     );
     assert_eq!(

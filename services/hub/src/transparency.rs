@@ -75,7 +75,7 @@ pub fn tco_figures(action_day_id: &str, rows: &[TransparencyRow]) -> pb::TcoFigu
         if r.outcome == Some(Outcome::NotFound) {
             f.not_found += 1;
         }
-        match clock::of(r.legal_basis, r.delivered_at, r.ro_elapsed) {
+        match clock::of(r.legal_basis, r.delivered_at, r.ro_elapsed, None) {
             RoClock::WithinHour => {
                 f.acted_within_one_hour += 1;
                 a.acted_within_one_hour += 1;

@@ -68,6 +68,11 @@ const SQLITE: &[Source] = &[
         "removal order pauses",
         include_str!("../migrations/sqlite/0011_removal_order_pauses.sql"),
     ),
+    (
+        12,
+        "first action",
+        include_str!("../migrations/sqlite/0012_first_action.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -125,6 +130,11 @@ const POSTGRES: &[Source] = &[
         11,
         "removal order pauses",
         include_str!("../migrations/postgres/0011_removal_order_pauses.sql"),
+    ),
+    (
+        12,
+        "first action",
+        include_str!("../migrations/postgres/0012_first_action.sql"),
     ),
 ];
 

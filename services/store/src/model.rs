@@ -478,7 +478,9 @@ pub struct LatencyPercentiles {
 ///   `delivered_at` to the first acting decision in the report history (`reported_at`),
 ///   paused while a "cannot execute" rejection (INSUFFICIENT_INFORMATION, MANIFEST_ERROR,
 ///   FORCE_MAJEURE) is the latest decision, i.e. from that report until the next decision;
-///   within the hour means a net time of at most 3 600 000 ms.
+///   within the hour means a net time of at most 3 600 000 ms;
+/// - ToS referrals count once delivered; their clock runs from `delivered_at` to the
+///   first acting decision, with no pause.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PlatformFacts {
     pub counts: PlatformCounts,
@@ -498,6 +500,11 @@ pub struct PlatformFacts {
     /// The time those orders' clocks stood still, in all (each pause to three significant
     /// digits).
     pub removal_orders_paused_ms: i64,
+    /// ToS referrals delivered, acted on, and acted on within an hour of delivery (from
+    /// delivery to the first acting decision, no pauses: [`crate::clock`]).
+    pub tos_referrals: i64,
+    pub tos_referrals_acted: i64,
+    pub tos_referrals_within_hour: i64,
 }
 
 /// One agency's figures of an action day. Target counts are of distinct targets the

@@ -100,6 +100,9 @@ pub(crate) struct TargetEffect<'a> {
     /// The earliest acknowledgement time.
     pub ack: Option<i64>,
     pub decision: Option<Decision<'a>>,
+    /// The earliest decision that leaves the content unreachable, whichever decision is
+    /// the latest (`targets.first_acted_at`).
+    pub first_act: Option<i64>,
 }
 
 /// What the newly recorded reports of a batch change on their targets.
@@ -123,6 +126,7 @@ impl<'a> ReportEffects<'a> {
                 target_id: r.target_id,
                 ack: None,
                 decision: None,
+                first_act: None,
             };
             match r.body {
                 ReportBody::Acknowledgement => {
@@ -131,6 +135,9 @@ impl<'a> ReportEffects<'a> {
                 }
                 ReportBody::Decision { outcome, reason } => {
                     let e = targets.entry(r.target_id).or_insert_with(effect);
+                    if crate::clock::is_acting(outcome) {
+                        e.first_act = Some(e.first_act.map_or(r.at, |at| at.min(r.at)));
+                    }
                     if e.decision.is_none_or(|d| r.at >= d.at) {
                         e.decision = Some(Decision {
                             outcome: outcome as i32,
@@ -160,9 +167,10 @@ impl<'a> ReportEffects<'a> {
 }
 
 /// Applies a batch's effects: the acknowledgement when it is earlier than the stored one,
-/// the decision when it is not older than the stored one. Placeholders, per row:
-/// target id, acknowledgement time, outcome, reason, text, decision time (NULL where the
-/// batch has none); the dialects bind them as `u(id, ack, outcome, reason, txt, at)`.
+/// the decision when it is not older than the stored one, the first action when it is
+/// earlier than the stored one. Placeholders, per row: target id, acknowledgement time,
+/// outcome, reason, text, decision time, first action time (NULL where the batch has
+/// none); the dialects bind them as `u(id, ack, outcome, reason, txt, at, act)`.
 macro_rules! apply_effects_set {
     ($t:literal) => {
         concat!(
@@ -200,7 +208,14 @@ macro_rules! apply_effects_set {
             $t,
             "acted_at <= u.at) THEN u.at ELSE ",
             $t,
-            "acted_at END"
+            "acted_at END, ",
+            "first_acted_at = CASE WHEN u.act IS NOT NULL AND (",
+            $t,
+            "first_acted_at IS NULL OR ",
+            $t,
+            "first_acted_at > u.act) THEN u.act ELSE ",
+            $t,
+            "first_acted_at END"
         )
     };
 }
@@ -219,7 +234,12 @@ macro_rules! apply_effects_where {
             $t,
             "acted_at IS NULL OR ",
             $t,
-            "acted_at <= u.at)))"
+            "acted_at <= u.at)) ",
+            "OR (u.act IS NOT NULL AND (",
+            $t,
+            "first_acted_at IS NULL OR ",
+            $t,
+            "first_acted_at > u.act)))"
         )
     };
 }

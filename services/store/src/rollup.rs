@@ -55,11 +55,14 @@ pub(crate) struct Facts {
     pub ro_elapsed: Option<i64>,
     /// How long that clock stood still (0: never).
     pub ro_paused: Option<i64>,
+    /// The earliest decision that left the content unreachable (a ToS referral's clock).
+    pub first_acted_at: Option<i64>,
 }
 
 /// The columns of [`Facts`], for `SELECT`s of `targets`.
 pub(crate) const FACT_COLUMNS: &str = "id, action_day_id, platform, due_at, legal_basis, \
-     delivered_at, acked_at, outcome, reject_reason, acted_at, failed_at, ro_elapsed, ro_paused";
+     delivered_at, acked_at, outcome, reject_reason, acted_at, failed_at, ro_elapsed, ro_paused, \
+     first_acted_at";
 
 impl<'r, R> FromRow<'r, R> for Facts
 where
@@ -84,6 +87,7 @@ where
             failed_at: r.try_get("failed_at")?,
             ro_elapsed: r.try_get("ro_elapsed")?,
             ro_paused: r.try_get("ro_paused")?,
+            first_acted_at: r.try_get("first_acted_at")?,
         })
     }
 }
@@ -109,7 +113,8 @@ pub(crate) struct CellState {
     /// The reject reason of a REJECTED outcome, 0 when unspecified, unknown or not rejected.
     pub reason: i32,
     pub failed: i32,
-    /// 0: not an acted-on delivered removal order; 1: acted on within the hour; 2: later.
+    /// 0: not acted on since delivery; 1: acted on within the hour; 2: later, by
+    /// [`crate::clock::of`] (a removal order's paused clock, a ToS referral's plain one).
     pub ro_clock: i32,
 }
 
@@ -158,6 +163,7 @@ impl Facts {
             failed_at: None,
             ro_elapsed: None,
             ro_paused: None,
+            first_acted_at: None,
         }
     }
 
@@ -171,7 +177,12 @@ impl Facts {
             _ => 0,
         };
         let basis = LegalBasis::try_from(self.legal_basis).unwrap_or_default();
-        let ro_clock = match crate::clock::of(basis, self.delivered_at, self.ro_elapsed) {
+        let ro_clock = match crate::clock::of(
+            basis,
+            self.delivered_at,
+            self.ro_elapsed,
+            self.first_acted_at,
+        ) {
             crate::clock::RoClock::Running => 0,
             crate::clock::RoClock::WithinHour => 1,
             crate::clock::RoClock::Late => 2,
@@ -584,6 +595,7 @@ mod tests {
             failed_at: None,
             ro_elapsed: None,
             ro_paused: None,
+            first_acted_at: None,
         }
     }
 

@@ -68,12 +68,25 @@ pub(crate) const COUNTS: &str = concat!(
     sum_if!("outcome = 5 AND reason = 4", "r4"),
     sum_if!("outcome = 5 AND reason = 5", "r5"),
     sum_if!("removal_order = 1 AND delivered = 1", "removal_orders"),
-    sum_if!("ro_clock IN (1, 2)", "removal_orders_acted"),
+    sum_if!(
+        "removal_order = 1 AND ro_clock IN (1, 2)",
+        "removal_orders_acted"
+    ),
     sum_if!(
         "removal_order = 1 AND outcome = 5 AND reason IN (2, 3, 4)",
         "removal_orders_cannot_execute"
     ),
-    "CAST(SUM(CASE WHEN ro_clock = 1 THEN n ELSE 0 END) AS BIGINT) AS removal_orders_within_hour \
+    sum_if!(
+        "removal_order = 1 AND ro_clock = 1",
+        "removal_orders_within_hour"
+    ),
+    sum_if!("removal_order = 0 AND delivered = 1", "tos_referrals"),
+    sum_if!(
+        "removal_order = 0 AND ro_clock IN (1, 2)",
+        "tos_referrals_acted"
+    ),
+    "CAST(SUM(CASE WHEN removal_order = 0 AND ro_clock = 1 THEN n ELSE 0 END) AS BIGINT) \
+       AS tos_referrals_within_hour \
      FROM summary_cells WHERE ",
     rollup_view!(),
     " GROUP BY platform HAVING SUM(n) > 0"
@@ -278,6 +291,9 @@ pub(crate) struct CountsRow {
     pub removal_orders_acted: i64,
     pub removal_orders_within_hour: i64,
     pub removal_orders_cannot_execute: i64,
+    pub tos_referrals: i64,
+    pub tos_referrals_acted: i64,
+    pub tos_referrals_within_hour: i64,
 }
 
 /// Decodes a [`COUNTS`] row of either backend.
@@ -310,6 +326,9 @@ macro_rules! decode_counts {
             removal_orders_acted: r.try_get("removal_orders_acted")?,
             removal_orders_within_hour: r.try_get("removal_orders_within_hour")?,
             removal_orders_cannot_execute: r.try_get("removal_orders_cannot_execute")?,
+            tos_referrals: r.try_get("tos_referrals")?,
+            tos_referrals_acted: r.try_get("tos_referrals_acted")?,
+            tos_referrals_within_hour: r.try_get("tos_referrals_within_hour")?,
         }
     }};
 }
@@ -517,6 +536,9 @@ pub(crate) fn assemble(rows: Rows) -> SummaryFacts {
                 removal_orders_resumed: paused.count,
                 // Each pause is kept to three significant digits (the histogram's buckets).
                 removal_orders_paused_ms: paused_total,
+                tos_referrals: c.tos_referrals,
+                tos_referrals_acted: c.tos_referrals_acted,
+                tos_referrals_within_hour: c.tos_referrals_within_hour,
                 counts,
             }
         })

@@ -59,6 +59,10 @@ pub fn platform_header() -> Vec<String> {
             "removal_orders_cannot_execute",
             "removal_orders_resumed",
             "removal_orders_paused_ms",
+            "tos_referrals",
+            "tos_referrals_acted",
+            "tos_referrals_within_hour",
+            "tos_referrals_within_hour_share",
             "circuit_open",
             "last_error",
         ]
@@ -136,6 +140,10 @@ fn platform_record(p: &PlatformSummary) -> Vec<String> {
         p.removal_orders_cannot_execute.to_string(),
         p.removal_orders_resumed.to_string(),
         p.removal_orders_paused_ms.to_string(),
+        p.tos_referrals.to_string(),
+        p.tos_referrals_acted.to_string(),
+        p.tos_referrals_within_hour.to_string(),
+        decimal(p.tos_referrals_within_hour_share),
         p.circuit_open.to_string(),
         p.last_error.clone(),
     ]);

@@ -95,7 +95,7 @@ pub fn render(s: &ActionDaySummary) -> String {
                     h2 { "Platforms" }
                     div.wide { (platforms(s)) }
                     p.note {
-                        "Latencies are p50 / p90 / p99 from release. Removal orders: acted on within one hour / acted on / delivered."
+                        "Latencies are p50 / p90 / p99 from release. Removal orders and ToS referrals: acted on within one hour of delivery / acted on / delivered."
                         @if !legend.is_empty() { " Rejections: " (legend) "." }
                     }
                     @if let Some(line) = human::removal_order_line(&Totals::of(&s.platforms)) {
@@ -161,8 +161,8 @@ fn cells(row: &[String], text_tail: usize) -> Markup {
 /// Index of the rejected column of a platform row.
 const REJECTED: usize = 10;
 
-/// Index of the first latency column of a platform row (two of them, then removal orders
-/// and the circuit).
+/// Index of the first latency column of a platform row (two of them, then removal orders,
+/// ToS referrals and the circuit).
 const LATENCIES: usize = 14;
 
 /// Number cells (none of them the row's name).
@@ -207,6 +207,7 @@ fn platforms(s: &ActionDaySummary) -> Markup {
                             }
                         }
                         td.num { (row[LATENCIES + 2]) }
+                        td.num { (row[LATENCIES + 3]) }
                         td {
                             @if p.circuit_open {
                                 span.open { "OPEN" }

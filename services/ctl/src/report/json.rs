@@ -8,8 +8,8 @@
 //! - reject reasons are written without their enum prefix (`NOT_A_VIOLATION`);
 //! - latency percentiles are always an object `{count, p50_ms, p90_ms, p99_ms}`
 //!   (all 0 when nothing was measured);
-//! - `block_rate`, `not_a_violation_share` and `removal_orders_within_hour_share` are
-//!   decimals between 0 and 1.
+//! - `block_rate`, `not_a_violation_share`, `removal_orders_within_hour_share` and
+//!   `tos_referrals_within_hour_share` are decimals between 0 and 1.
 //!
 //! ```json
 //! { "action_day_id": "ad-1", "name": "…", "starts_at": "…", "state": "live",
@@ -72,6 +72,14 @@ pub struct Platform {
     pub removal_orders_resumed: u64,
     #[serde(default)]
     pub removal_orders_paused_ms: u64,
+    #[serde(default)]
+    pub tos_referrals: u64,
+    #[serde(default)]
+    pub tos_referrals_acted: u64,
+    #[serde(default)]
+    pub tos_referrals_within_hour: u64,
+    #[serde(default)]
+    pub tos_referrals_within_hour_share: f64,
     pub circuit_open: bool,
     pub last_error: String,
 }
@@ -171,6 +179,10 @@ impl From<&pb::PlatformSummary> for Platform {
             removal_orders_cannot_execute: p.removal_orders_cannot_execute,
             removal_orders_resumed: p.removal_orders_resumed,
             removal_orders_paused_ms: p.removal_orders_paused_ms,
+            tos_referrals: p.tos_referrals,
+            tos_referrals_acted: p.tos_referrals_acted,
+            tos_referrals_within_hour: p.tos_referrals_within_hour,
+            tos_referrals_within_hour_share: finite(p.tos_referrals_within_hour_share),
             circuit_open: p.circuit_open,
             last_error: p.last_error.clone(),
         }

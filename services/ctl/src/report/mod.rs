@@ -95,6 +95,9 @@ pub struct Totals {
     pub removal_orders_cannot_execute: u64,
     pub removal_orders_resumed: u64,
     pub removal_orders_paused_ms: u64,
+    pub tos_referrals: u64,
+    pub tos_referrals_acted: u64,
+    pub tos_referrals_within_hour: u64,
     /// Rejections by reason over all platforms, in order of first appearance.
     pub rejected_by_reason: Vec<RejectCount>,
     /// Platforms whose delivery circuit is open.
@@ -132,6 +135,12 @@ impl Totals {
             );
             add(&mut t.removal_orders_resumed, p.removal_orders_resumed);
             add(&mut t.removal_orders_paused_ms, p.removal_orders_paused_ms);
+            add(&mut t.tos_referrals, p.tos_referrals);
+            add(&mut t.tos_referrals_acted, p.tos_referrals_acted);
+            add(
+                &mut t.tos_referrals_within_hour,
+                p.tos_referrals_within_hour,
+            );
             for r in &p.rejected_by_reason {
                 let name = human::reason_name(&r.reason);
                 match t

@@ -71,6 +71,10 @@ pub fn summary() -> ActionDaySummary {
         removal_orders_cannot_execute: 1,
         removal_orders_resumed: 2,
         removal_orders_paused_ms: 1_800_000,
+        tos_referrals: 1130,
+        tos_referrals_acted: 1054,
+        tos_referrals_within_hour: 980,
+        tos_referrals_within_hour_share: 980.0 / 1130.0,
         circuit_open: false,
         last_error: String::new(),
     };
@@ -110,6 +114,10 @@ pub fn summary() -> ActionDaySummary {
         removal_orders_cannot_execute: 1,
         removal_orders_resumed: 0,
         removal_orders_paused_ms: 0,
+        tos_referrals: 596,
+        tos_referrals_acted: 447,
+        tos_referrals_within_hour: 300,
+        tos_referrals_within_hour_share: 300.0 / 596.0,
         circuit_open: true,
         last_error: "sidecar unavailable: connection refused".into(),
     };

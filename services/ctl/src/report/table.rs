@@ -15,7 +15,7 @@ use crate::{output, time::format_timestamp};
 const ERROR_CHARS: usize = 160;
 
 /// The platform table's header.
-pub const PLATFORM_HEADER: [&str; 18] = [
+pub const PLATFORM_HEADER: [&str; 19] = [
     "platform",
     "referred",
     "held",
@@ -33,6 +33,7 @@ pub const PLATFORM_HEADER: [&str; 18] = [
     "release→ack\np50 / p90 / p99",
     "release→action\np50 / p90 / p99",
     "removal orders\n≤1 h / acted / total",
+    "ToS referrals\n≤1 h / acted / total",
     "circuit",
 ];
 
@@ -51,7 +52,7 @@ pub const AGENCY_HEADER: [&str; 9] = [
 
 /// The platform table's column groups after the platform column, in order: the flow, the
 /// outcomes, the timings. A table too wide for the terminal is split between groups.
-const GROUPS: [std::ops::Range<usize>; 3] = [1..7, 7..14, 14..18];
+const GROUPS: [std::ops::Range<usize>; 3] = [1..7, 7..14, 14..19];
 
 /// The whole report as text: heading, platforms, legend, agencies; within `width` columns
 /// when given.
@@ -195,6 +196,11 @@ pub fn platform_row(p: &PlatformSummary) -> Vec<String> {
             p.removal_orders_acted,
             p.removal_orders,
         ),
+        human::removal_orders(
+            p.tos_referrals_within_hour,
+            p.tos_referrals_acted,
+            p.tos_referrals,
+        ),
         human::circuit(p),
     ]
 }
@@ -222,6 +228,11 @@ pub fn totals_row(t: &Totals, platforms: usize) -> Vec<String> {
             t.removal_orders_within_hour,
             t.removal_orders_acted,
             t.removal_orders,
+        ),
+        human::removal_orders(
+            t.tos_referrals_within_hour,
+            t.tos_referrals_acted,
+            t.tos_referrals,
         ),
         if t.circuits_open == 0 {
             "all closed".to_string()
@@ -300,6 +311,7 @@ mod tests {
             "850 ms / 2.4 s / 3 min",
             "1 min / 10 min / 50 min",
             "15 / 18 / 20",
+            "980 / 1054 / 1130",
             "OPEN *",
             "* tamtam: last delivery error: sidecar unavailable: connection refused\n",
             "total (3)",

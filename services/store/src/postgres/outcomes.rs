@@ -85,11 +85,13 @@ pub(super) async fn record_reports(
             .collect();
         let texts: Vec<Option<&str>> = e.iter().map(|e| e.decision.and_then(|d| d.text)).collect();
         let ats: Vec<Option<i64>> = e.iter().map(|e| e.decision.map(|d| d.at)).collect();
+        let acts: Vec<Option<i64>> = e.iter().map(|e| e.first_act).collect();
         sqlx::query(concat!(
             "UPDATE targets t SET ",
             plan::apply_effects_set!("t."),
-            " FROM UNNEST($1::int8[], $2::int8[], $3::int4[], $4::int4[], $5::text[], $6::int8[]) \
-             AS u(id, ack, outcome, reason, txt, at) \
+            " FROM UNNEST($1::int8[], $2::int8[], $3::int4[], $4::int4[], $5::text[], $6::int8[], \
+                          $7::int8[]) \
+             AS u(id, ack, outcome, reason, txt, at, act) \
              WHERE t.id = u.id AND t.id = ANY($1) AND ",
             plan::apply_effects_where!("t.")
         ))
@@ -99,6 +101,7 @@ pub(super) async fn record_reports(
         .bind(&reasons)
         .bind(&texts)
         .bind(&ats)
+        .bind(&acts)
         .execute(&mut *tx)
         .await?;
         super::summary::update_clocks(&mut tx, &effects.decided()).await?;

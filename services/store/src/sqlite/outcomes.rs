@@ -82,11 +82,11 @@ pub(super) async fn record_reports(
 
     // Each target's acknowledgement and decision in one row update.
     let effects = ReportEffects::new(reports, &recorded);
-    for (range, sql) in chunks(effects.targets.len(), rows_per_chunk(0, 6), |n| {
+    for (range, sql) in chunks(effects.targets.len(), rows_per_chunk(0, 7), |n| {
         format!(
-            "WITH u(id, ack, outcome, reason, txt, at) AS (VALUES {}) \
+            "WITH u(id, ack, outcome, reason, txt, at, act) AS (VALUES {}) \
              UPDATE targets SET {} FROM u WHERE targets.id = u.id AND {}",
-            values_rows(n, "", 6),
+            values_rows(n, "", 7),
             plan::apply_effects_set!("targets."),
             plan::apply_effects_where!("targets.")
         )
@@ -100,7 +100,8 @@ pub(super) async fn record_reports(
                 .bind(d.map(|d| d.outcome))
                 .bind(d.and_then(|d| d.reject_reason))
                 .bind(d.and_then(|d| d.text))
-                .bind(d.map(|d| d.at));
+                .bind(d.map(|d| d.at))
+                .bind(e.first_act);
         }
         q.execute(&mut *tx).await?;
     }

@@ -27,7 +27,8 @@ pub(super) fn json_ids(ids: &[i64]) -> String {
 
 /// The facts' columns as one JSON array per row (see [`Facts`]).
 const FACT_JSON: &str = "json_array(id, action_day_id, platform, due_at, legal_basis, \
-     delivered_at, acked_at, outcome, reject_reason, acted_at, failed_at, ro_elapsed, ro_paused)";
+     delivered_at, acked_at, outcome, reject_reason, acted_at, failed_at, ro_elapsed, ro_paused, \
+     first_acted_at)";
 
 /// One row of [`FACT_JSON`].
 type FactRow = (
@@ -40,6 +41,7 @@ type FactRow = (
     Option<i64>,
     Option<i32>,
     Option<i32>,
+    Option<i64>,
     Option<i64>,
     Option<i64>,
     Option<i64>,
@@ -82,6 +84,7 @@ async fn facts_json(
             failed_at: r.10,
             ro_elapsed: r.11,
             ro_paused: r.12,
+            first_acted_at: r.13,
         })
         .collect();
     facts.sort_unstable_by_key(|f| f.id);

@@ -8,7 +8,7 @@ use takedown_store::*;
 
 use crate::support::*;
 
-conformance!(summary_of_a_scenario);
+conformance!(summary_of_a_scenario, tos_referrals_run_a_plain_clock);
 
 const MIN: i64 = 60_000;
 
@@ -191,6 +191,9 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
         // s1: acked 3 s and blocked 9 s after H-hour.
         release_to_ack: pct(1, 3000, 3000, 3000),
         release_to_action: pct(1, 9000, 9000, 9000),
+        tos_referrals: 2,
+        tos_referrals_acted: 1,
+        tos_referrals_within_hour: 1,
         ..Default::default()
     };
     let video = PlatformFacts {
@@ -226,6 +229,10 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
         removal_orders_cannot_execute: 1,
         removal_orders_resumed: 1,
         removal_orders_paused_ms: 80 * MIN,
+        // v4, v6 and v7 acted on within seconds; v5 rejected.
+        tos_referrals: 4,
+        tos_referrals_acted: 3,
+        tos_referrals_within_hour: 3,
     };
     assert_eq!(all.platforms, vec![social.clone(), video]);
 
@@ -329,6 +336,9 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
                 removal_orders_within_hour: 1,
                 removal_orders_resumed: 1,
                 removal_orders_paused_ms: 80 * MIN,
+                tos_referrals: 1,
+                tos_referrals_acted: 1,
+                tos_referrals_within_hour: 1,
                 ..Default::default()
             },
         ]
@@ -404,4 +414,97 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
         .await
         .unwrap();
     assert_eq!(none, SummaryFacts::default());
+}
+
+/// A ToS referral's hour runs from delivery to its first action, with no pause, whatever
+/// the platform decided after it, and an earlier action reported late still counts.
+async fn tos_referrals_run_a_plain_clock<S: Store + Probe>(s: S) {
+    let h = T0 + 1000;
+    s.insert_action_day(&day("tos", h), "europol")
+        .await
+        .unwrap();
+    let names = [
+        "quick",
+        "slow",
+        "reversed",
+        "late_report",
+        "undecided",
+        "order",
+    ];
+    let items: Vec<NewReferral> = names
+        .iter()
+        .map(|n| referral("video", n, *n == "order"))
+        .collect();
+    let sum = accepted(
+        s.insert_list(
+            &list("lt", "agency-a", Some("tos"), h, items.len(), 1),
+            &items,
+        )
+        .await
+        .unwrap(),
+    );
+    let t = |n: &str| sum.target_ids[names.iter().position(|x| *x == n).unwrap()];
+    let claimed = s
+        .claim_deliveries("video", h, h + 1_000_000_000, 100)
+        .await
+        .unwrap();
+    let d = h + 1000;
+    s.mark_delivered(&claimed.iter().map(|c| c.id).collect::<Vec<_>>(), d)
+        .await
+        .unwrap();
+    let reports = vec![
+        // Blocked 30 minutes after delivery: within the hour.
+        decision("q", t("quick"), 1, 0, d + 30 * MIN),
+        // Blocked after two hours: late.
+        decision("s", t("slow"), 1, 0, d + 120 * MIN),
+        // Blocked after 10 minutes, then rejected: it was acted on within the hour.
+        decision("r1", t("reversed"), 1, 0, d + 10 * MIN),
+        decision("r2", t("reversed"), 5, 5, d + 20 * MIN),
+        // Rejected first (reason OTHER: a ToS referral has no pause), blocked at 90 min.
+        decision("l1", t("late_report"), 5, 2, d + 5 * MIN),
+        decision("l2", t("late_report"), 1, 0, d + 90 * MIN),
+        // The removal order is not a ToS referral.
+        decision("o", t("order"), 1, 0, d + MIN),
+    ];
+    s.record_reports("video", &reports, d + 3 * 3_600_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let tos = |f: &SummaryFacts| {
+        let p = &f.platforms[0];
+        (
+            p.tos_referrals,
+            p.tos_referrals_acted,
+            p.tos_referrals_within_hour,
+        )
+    };
+    let now = d + 3 * 3_600_000;
+    let f = s
+        .action_day_summary("tos", &SummaryView::All, now)
+        .await
+        .unwrap();
+    assert_eq!(tos(&f), (5, 4, 2), "{f:?}");
+    assert_eq!(f.platforms[0].removal_orders_within_hour, 1);
+    // A block at 40 minutes that reaches the hub after the 90-minute one: the standing
+    // decision stays, the first action moves earlier, into the hour.
+    s.record_reports(
+        "video",
+        &[decision("l0", t("late_report"), 1, 0, d + 40 * MIN)],
+        now,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let f = s
+        .action_day_summary("tos", &SummaryView::All, now)
+        .await
+        .unwrap();
+    assert_eq!(tos(&f), (5, 4, 3), "{f:?}");
+    // The rollups kept report by report are what a rebuild from the facts gives.
+    s.rebuild_summary("tos").await.unwrap();
+    let rebuilt = s
+        .action_day_summary("tos", &SummaryView::All, now)
+        .await
+        .unwrap();
+    assert_eq!(rebuilt, f);
 }
