@@ -12,7 +12,11 @@ use std::{path::PathBuf, time::Duration};
 use anyhow::{Context, bail};
 use clap::Parser;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use takedown_ctl::{envelope::Envelope, listfile};
+use takedown_ctl::{
+    envelope::Envelope,
+    listfile,
+    report::{Totals, human},
+};
 use takedown_net::{TlsMaterial, pki};
 use takedown_protocol::{
     ident::{Identity, IdentityRole, OrgId},
@@ -334,6 +338,18 @@ seed = 2026
         tokio::time::sleep(Duration::from_millis(1_000)).await;
     };
     print_summary(&last);
+    let totals = Totals::of(&last.platforms);
+    if let Some(line) = human::removal_order_line(&totals) {
+        println!(
+            "\nRemoval orders (one hour from delivery to act, TCO Regulation Art 3(3)): {line}."
+        );
+    }
+    if totals.tos_referrals > 0 {
+        println!(
+            "ToS referrals: {} of {} delivered acted on within an hour of delivery.",
+            totals.tos_referrals_within_hour, totals.tos_referrals
+        );
+    }
     let held: u64 = last.platforms.iter().map(|p| p.held).sum();
     if held > 0 {
         println!(

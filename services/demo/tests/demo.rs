@@ -22,4 +22,12 @@ fn the_demo_runs_an_action_day_to_the_end() {
             "no row for {platform}:\n{stdout}"
         );
     }
+    // The demo lists' 11 removal orders, and their clock.
+    assert!(
+        stdout.contains(
+            "Removal orders (one hour from delivery to act, TCO Regulation Art 3(3)): 11 delivered; "
+        ),
+        "no removal-order line:\n{stdout}"
+    );
+    assert!(stdout.contains("ToS referrals: "), "{stdout}");
 }
