@@ -37,6 +37,9 @@
 //! [report]
 //! batch_size = 4000
 //! interval_ms = 200
+//!
+//! [retention]
+//! days = 90                         # then handed targets are forgotten (see crate::retention)
 //! ```
 
 use std::{
@@ -114,6 +117,30 @@ pub struct Config {
     /// The Prometheus endpoint (`listen`; off unless set).
     #[serde(default)]
     pub metrics: takedown_net::metrics::MetricsConfig,
+    #[serde(default)]
+    pub retention: RetentionSettings,
+}
+
+/// How long the inbox keeps what identifies a target after handing it to the platform,
+/// and sent reports ([`crate::retention`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Days, at least 1 (default 90).
+    #[serde(default = "default_retention_days")]
+    pub days: u32,
+}
+
+fn default_retention_days() -> u32 {
+    90
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            days: default_retention_days(),
+        }
+    }
 }
 
 fn default_listen() -> String {
@@ -531,6 +558,9 @@ impl Config {
         if self.handoff.interval_ms == 0 || self.report.interval_ms == 0 {
             return Err(invalid("interval_ms", "must be > 0"));
         }
+        if self.retention.days == 0 || self.retention.days > 36_500 {
+            return Err(invalid("retention.days", "must be within 1..=36500"));
+        }
         Ok(())
     }
 }
@@ -688,6 +718,7 @@ mod tests {
                     ("TAKEDOWN_SIDECAR_REPORT__INTERVAL_MS", "60"),
                     ("TAKEDOWN_SIDECAR_KEYS_REFRESH_SECS", "30"),
                     ("TAKEDOWN_SIDECAR_METRICS__LISTEN", "127.0.0.1:9465"),
+                    ("TAKEDOWN_SIDECAR_RETENTION__DAYS", "30"),
                     // Read by the command line, not a key: not refused.
                     ("TAKEDOWN_SIDECAR_CONFIG", "elsewhere.toml"),
                 ],

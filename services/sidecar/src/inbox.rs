@@ -85,6 +85,15 @@ pub struct Outgoing {
     pub attempts: i64,
 }
 
+/// What a retention pass purged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Deliveries whose target, referrals and notes were dropped.
+    pub deliveries: u64,
+    /// Reports sent or parked, deleted.
+    pub reports: u64,
+}
+
 /// Outbox rows by state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OutboxCounts {
@@ -580,11 +589,56 @@ impl Inbox {
             })
     }
 
+    /// Every delivery's stored body, in arrival order (for inspection and tests).
+    pub async fn bodies(&self) -> Result<Vec<String>, InboxError> {
+        Ok(
+            sqlx::query_scalar("SELECT body FROM deliveries ORDER BY seq")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     /// How many deliveries are held.
     pub async fn delivery_count(&self) -> Result<i64, InboxError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM deliveries")
             .fetch_one(&self.pool)
             .await?)
+    }
+
+    /// Drops what identifies a target from deliveries handed to the platform before
+    /// `cutoff_ms` (their batch done): the target as named, the referrals with their notes
+    /// and evidence. What stays is what the sidecar still needs and names nobody: the
+    /// opaque target and delivery ids, the kind and the idempotency key (so that a
+    /// delivery repeated later is still recognised and never handed twice), and the legal
+    /// basis (so that NOT_A_VIOLATION on a removal order is still refused). Deletes
+    /// reports sent or parked before `cutoff_ms`; pending ones stay.
+    pub async fn purge(&self, cutoff_ms: i64) -> Result<Purged, InboxError> {
+        let mut tx = self.writer.begin().await?;
+        let deliveries = sqlx::query(
+            "UPDATE deliveries SET normalized_target = '', \
+               body = json_object('idempotency_key', json_extract(body, '$.idempotency_key'), \
+                 'target_id', target_id, 'delivery_id', delivery_id, \
+                 'kind', json_extract(body, '$.kind'), \
+                 'legal_basis', json_extract(body, '$.legal_basis'), 'purged', json('true')) \
+             WHERE handed_at IS NOT NULL AND handed_at < ?1 AND normalized_target <> '' \
+               AND (handoff_id IS NULL OR handoff_id IN \
+                    (SELECT handoff_id FROM batches WHERE done_at IS NOT NULL))",
+        )
+        .bind(cutoff_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let reports =
+            sqlx::query("DELETE FROM outbox WHERE state IN ('sent', 'parked') AND created_at < ?1")
+                .bind(cutoff_ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        tx.commit().await?;
+        Ok(Purged {
+            deliveries,
+            reports,
+        })
     }
 
     /// Outbox rows by state.

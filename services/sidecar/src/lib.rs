@@ -35,6 +35,7 @@ pub mod inbox;
 pub mod keys;
 pub mod metrics;
 pub mod outbox;
+pub mod retention;
 pub mod server;
 pub mod telemetry;
 pub mod verify;
@@ -185,6 +186,14 @@ pub async fn run_with_decisions(
             }
         });
     }
+    let retention_stop = CancellationToken::new();
+    tracker.spawn(
+        retention::Retention {
+            inbox: inbox.clone(),
+            keep: Duration::from_secs(u64::from(config.retention.days) * 86_400),
+        }
+        .run(retention_stop.clone()),
+    );
     tracker.close();
 
     // Agency keys: the statements accepted before, replayed against the pinned roots; the
@@ -263,6 +272,7 @@ pub async fn run_with_decisions(
     // Drain: no new deliveries; finish the handoff in flight, stop taking decisions,
     // then give the outbox a last short try.
     decisions_stop.cancel();
+    retention_stop.cancel();
     keys_stop.cancel();
     workers.cancel();
     if tokio::time::timeout(HANDOFF_GRACE, handoff_task)

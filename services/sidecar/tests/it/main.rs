@@ -4,4 +4,5 @@ mod check_config;
 mod deliver;
 mod handoff;
 mod outbox;
+mod retention;
 mod support;
