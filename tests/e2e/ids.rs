@@ -28,6 +28,7 @@ fn withdraw(target_id: &str) -> pb::WithdrawTargetRequest {
         target_id: target_id.into(),
         reason: "probe".into(),
         agency_ids: Vec::new(),
+        ..Default::default()
     }
 }
 

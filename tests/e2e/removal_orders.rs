@@ -59,6 +59,7 @@ async fn a_removal_order_merged_into_a_tos_referral_keeps_its_force(backend: Bac
             target_id: de_ids[1].target_id.clone(),
             reason: "order revoked by the issuing authority".into(),
             agency_ids: vec![],
+            ..Default::default()
         })
         .await
         .expect("withdraw the second order");
@@ -419,4 +420,45 @@ async fn the_summary_and_the_tco_export_run_one_clock(backend: Backend) {
         "{tco:?}"
     );
     assert_eq!(tco.not_found, 1);
+    assert_eq!((tco.ceased_on_scrutiny, tco.annulled_on_review), (0, 0));
+
+    // A scrutiny decision ends the first order (Art 4(4)); the ground is counted. An
+    // unknown ground is refused, naming the field, and changes nothing.
+    let mut coordinator = w.as_org(COORDINATOR).await;
+    let unknown = coordinator
+        .referral
+        .withdraw_target(pb::WithdrawTargetRequest {
+            target_id: ids[1].clone(),
+            reason: "x".into(),
+            ground: 99,
+            ..Default::default()
+        })
+        .await
+        .expect_err("an unknown ground");
+    assert_eq!(unknown.code(), Code::InvalidArgument);
+    assert!(
+        unknown.message().contains("ground"),
+        "{}",
+        unknown.message()
+    );
+    coordinator
+        .referral
+        .withdraw_target(pb::WithdrawTargetRequest {
+            target_id: ids[0].clone(),
+            reason: "the host member state's authority found an infringement".into(),
+            ground: pb::WithdrawalGround::Scrutiny as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("withdraw on scrutiny");
+    let (_, export) = figures(&w, "day-clock").await;
+    let tco = export.tco.expect("figures");
+    assert_eq!(
+        (
+            tco.ceased_on_scrutiny,
+            tco.annulled_on_review,
+            tco.withdrawn
+        ),
+        (1, 0, 1)
+    );
 }

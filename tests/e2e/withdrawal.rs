@@ -18,6 +18,7 @@ fn withdraw(target_id: &str, reason: &str) -> pb::WithdrawTargetRequest {
         target_id: target_id.into(),
         reason: reason.into(),
         agency_ids: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -110,6 +111,7 @@ async fn an_agency_withdraws_only_its_own_referral(backend: Backend) {
         .withdraw_list(pb::WithdrawListRequest {
             list_id: "de-w".into(),
             reason: "appeal upheld".into(),
+            ..Default::default()
         })
         .await
         .expect("de withdraws its list")
@@ -131,6 +133,7 @@ async fn an_agency_withdraws_only_its_own_referral(backend: Backend) {
         .withdraw_list(pb::WithdrawListRequest {
             list_id: "fr-w".into(),
             reason: "x".into(),
+            ..Default::default()
         })
         .await;
     assert_eq!(code(&other), Code::NotFound);

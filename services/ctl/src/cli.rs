@@ -326,6 +326,35 @@ pub struct ListWithdrawArgs {
     pub agencies: Vec<String>,
     #[arg(long)]
     pub reason: String,
+    /// The ground, kept with each referral and counted by `export --format tco`.
+    #[arg(long, value_enum, default_value_t = WithdrawalGroundArg::Correction)]
+    pub ground: WithdrawalGroundArg,
+}
+
+/// `--ground` of `list withdraw`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WithdrawalGroundArg {
+    /// The agency's own correction (or no particular ground).
+    Correction,
+    /// A complaint or appeal decided for the content provider (TCO Art 10).
+    Appeal,
+    /// The host member state's authority found a cross-border removal order to infringe
+    /// (TCO Art 4(4)): it ceases to have legal effects.
+    Scrutiny,
+    /// An administrative or judicial review annulled the order (TCO Art 9).
+    Review,
+}
+
+impl WithdrawalGroundArg {
+    pub fn to_pb(self) -> takedown_protocol::pb::WithdrawalGround {
+        use takedown_protocol::pb::WithdrawalGround as G;
+        match self {
+            Self::Correction => G::Unspecified,
+            Self::Appeal => G::Appeal,
+            Self::Scrutiny => G::Scrutiny,
+            Self::Review => G::Review,
+        }
+    }
 }
 
 // ---- directory -----------------------------------------------------------------------

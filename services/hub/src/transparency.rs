@@ -8,7 +8,7 @@ use takedown_protocol::{pb, timestamp::from_millis};
 
 use crate::public_id::PublicIds;
 use takedown_store::{
-    LegalBasis, Outcome, RejectReason, RestorationResult, TransparencyRow,
+    LegalBasis, Outcome, RejectReason, RestorationResult, TransparencyRow, WithdrawalGround,
     clock::{self, RoClock},
 };
 
@@ -68,6 +68,11 @@ pub fn tco_figures(action_day_id: &str, rows: &[TransparencyRow]) -> pb::TcoFigu
         if let Some(host) = r.order.as_ref().and_then(|o| o.host_member_state.clone()) {
             f.cross_border_orders += 1;
             *by_host.entry(host).or_default() += 1;
+        }
+        match r.order_withdrawn_on {
+            Some(WithdrawalGround::Scrutiny) => f.ceased_on_scrutiny += 1,
+            Some(WithdrawalGround::Review) => f.annulled_on_review += 1,
+            _ => {}
         }
         if r.withdrawn_at.is_some() {
             f.withdrawn += 1;
@@ -187,6 +192,7 @@ mod tests {
                 issued_at: 0,
                 host_member_state: (id == 2).then(|| "NL".into()),
             }),
+            order_withdrawn_on: None,
         }
     }
 
@@ -200,6 +206,8 @@ mod tests {
         refused.reject_reason = Some(RejectReason::NotAViolation);
         let mut withdrawn = row(6, ro, Some(t), Some((t + 5, Outcome::Blocked)));
         withdrawn.withdrawn_at = Some(t + 100);
+        // The host member state's authority found the order to infringe (Art 4(4)).
+        withdrawn.order_withdrawn_on = Some(WithdrawalGround::Scrutiny);
         withdrawn.restoration = Some(RestorationResult::Restored);
         let rows = vec![
             // within the hour (edge), later, no decision
@@ -269,6 +277,7 @@ mod tests {
             ]
         );
         assert_eq!(f.cross_border_orders, 1);
+        assert_eq!((f.ceased_on_scrutiny, f.annulled_on_review), (1, 0));
         assert_eq!(
             f.cross_border_by_host,
             [pb::HostMemberStateCount {

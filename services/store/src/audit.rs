@@ -112,6 +112,26 @@ impl AuditEvent {
     }
 }
 
+pub use takedown_protocol::pb::WithdrawalGround;
+
+/// Why referrals are taken back: the ground, kept with each referral and counted by the
+/// TCO figures, and the caller's own words (purged with the list at retention).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WithdrawalReason<'a> {
+    pub ground: WithdrawalGround,
+    pub text: &'a str,
+}
+
+impl<'a> WithdrawalReason<'a> {
+    /// A withdrawal on no particular ground (an agency's own correction).
+    pub fn text(text: &'a str) -> Self {
+        Self {
+            ground: WithdrawalGround::Unspecified,
+            text,
+        }
+    }
+}
+
 /// Who withdraws referrals.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Withdrawer {
@@ -209,25 +229,36 @@ pub struct TransparencyRow {
     /// For a removal order: the order whose reference the target carries (the earliest
     /// referral citing it), when its facts are stored.
     pub order: Option<crate::RemovalOrderFacts>,
+    /// The ground that order's referral was withdrawn on (`None`: it stands).
+    pub order_withdrawn_on: Option<WithdrawalGround>,
 }
 
+/// A `removal_orders` row: (target id, reference, facts, the ground its referral was
+/// withdrawn on, if it was).
+pub(crate) type OrderRow = (
+    i64,
+    String,
+    crate::RemovalOrderFacts,
+    Option<WithdrawalGround>,
+);
+
 /// Gives each removal-order row of `rows` the facts of the order whose reference it carries:
-/// the first of `orders` ((target id, reference, facts), in (target, list, item) order)
-/// for its target with that reference.
-pub(crate) fn attach_orders(
-    rows: &mut [TransparencyRow],
-    orders: Vec<(i64, String, crate::RemovalOrderFacts)>,
-) {
-    let mut first: HashMap<(i64, String), crate::RemovalOrderFacts> =
+/// the first of `orders` (in (target, list, item) order) for its target with that
+/// reference.
+pub(crate) fn attach_orders(rows: &mut [TransparencyRow], orders: Vec<OrderRow>) {
+    let mut first: HashMap<(i64, String), (crate::RemovalOrderFacts, Option<WithdrawalGround>)> =
         HashMap::with_capacity(orders.len());
-    for (target, reference, facts) in orders {
-        first.entry((target, reference)).or_insert(facts);
+    for (target, reference, facts, ground) in orders {
+        first.entry((target, reference)).or_insert((facts, ground));
     }
     for r in rows
         .iter_mut()
         .filter(|r| r.legal_basis == LegalBasis::RemovalOrder)
     {
-        r.order = first.remove(&(r.target_id, r.removal_order_ref.clone()));
+        if let Some((facts, ground)) = first.remove(&(r.target_id, r.removal_order_ref.clone())) {
+            r.order = Some(facts);
+            r.order_withdrawn_on = ground;
+        }
     }
 }
 
@@ -433,7 +464,7 @@ pub(crate) fn referrals_withdrawn(
     at: i64,
     by: &Withdrawer,
     scope: &WithdrawalScope,
-    reason: &str,
+    reason: &WithdrawalReason<'_>,
     taken: u64,
     targets: &[TargetWithdrawal],
 ) -> AuditEvent {
@@ -441,22 +472,25 @@ pub(crate) fn referrals_withdrawn(
         WithdrawalScope::Target { agencies, .. } => agencies.clone(),
         WithdrawalScope::List { .. } => Vec::new(),
     };
-    AuditEvent::new(
-        at,
-        by.id(),
-        "referrals_withdrawn",
-        scope.subject(),
-        json!({
-            "scope": match scope {
-                WithdrawalScope::Target { .. } => "target",
-                WithdrawalScope::List { .. } => "list",
-            },
-            "agencies": agencies,
-            "reason": reason,
-            "referrals": taken,
-            "targets_withdrawn": targets.iter().filter(|t| t.changed).count(),
-        }),
-    )
+    let mut details = json!({
+        "scope": match scope {
+            WithdrawalScope::Target { .. } => "target",
+            WithdrawalScope::List { .. } => "list",
+        },
+        "agencies": agencies,
+        "reason": reason.text,
+        "referrals": taken,
+        "targets_withdrawn": targets.iter().filter(|t| t.changed).count(),
+    });
+    if reason.ground != WithdrawalGround::Unspecified {
+        details["ground"] = json!(
+            reason
+                .ground
+                .as_str_name()
+                .trim_start_matches("WITHDRAWAL_GROUND_")
+        );
+    }
+    AuditEvent::new(at, by.id(), "referrals_withdrawn", scope.subject(), details)
 }
 
 /// The audit entry of a target withdrawn (its last referral taken back) and its answer.

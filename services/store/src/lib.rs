@@ -46,8 +46,8 @@ pub use summary::{pg as summary_pg_sql, queries as summary_queries};
 use std::future::Future;
 
 pub use audit::{
-    AuditEntry, PurgeCounts, TargetWithdrawal, TransparencyRow, Withdrawal, WithdrawalScope,
-    Withdrawer,
+    AuditEntry, PurgeCounts, TargetWithdrawal, TransparencyRow, Withdrawal, WithdrawalGround,
+    WithdrawalReason, WithdrawalScope, Withdrawer,
 };
 pub use model::*;
 
@@ -385,7 +385,7 @@ pub trait Store: Send + Sync + Clone + 'static {
         &self,
         scope: &WithdrawalScope,
         by: &Withdrawer,
-        reason: &str,
+        reason: &WithdrawalReason<'_>,
         at: i64,
     ) -> impl Future<Output = StoreResult<Option<Withdrawal>>> + Send;
     /// (target id, withdrawal reason) of the withdrawn ones among these targets, by id.

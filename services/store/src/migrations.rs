@@ -73,6 +73,11 @@ const SQLITE: &[Source] = &[
         "first action",
         include_str!("../migrations/sqlite/0012_first_action.sql"),
     ),
+    (
+        13,
+        "withdrawal grounds",
+        include_str!("../migrations/sqlite/0013_withdrawal_grounds.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -135,6 +140,11 @@ const POSTGRES: &[Source] = &[
         12,
         "first action",
         include_str!("../migrations/postgres/0012_first_action.sql"),
+    ),
+    (
+        13,
+        "withdrawal grounds",
+        include_str!("../migrations/postgres/0013_withdrawal_grounds.sql"),
     ),
 ];
 

@@ -237,13 +237,13 @@ macro_rules! row_decoders {
                 restoration: opt_enum_col(r, "restoration")?,
                 restoration_at: r.try_get("restoration_at")?,
                 order: None,
+                order_withdrawn_on: None,
             })
         }
 
-        /// (target id, reference, facts) of a `removal_orders` row.
-        pub(crate) fn removal_order(
-            r: &$row,
-        ) -> sqlx::Result<(i64, String, $crate::RemovalOrderFacts)> {
+        /// (target id, reference, facts, withdrawal ground if withdrawn) of a
+        /// `removal_orders` row.
+        pub(crate) fn removal_order(r: &$row) -> sqlx::Result<$crate::audit::OrderRow> {
             Ok((
                 r.try_get("target_id")?,
                 r.try_get("reference")?,
@@ -253,6 +253,7 @@ macro_rules! row_decoders {
                     issued_at: r.try_get("issued_at")?,
                     host_member_state: r.try_get("host_member_state")?,
                 },
+                opt_enum_col(r, "withdraw_ground")?,
             ))
         }
 

@@ -58,6 +58,7 @@ pub async fn run(global: &GlobalOptions, command: ListCommand) -> Result<()> {
                 let r = ask!(client => withdraw_list(WithdrawListRequest {
                     list_id,
                     reason: a.reason,
+                    ground: a.ground.to_pb() as i32,
                 }))?;
                 println!(
                     "list {}: {} referrals withdrawn; {} targets withdrawn (withdrawal queued \
@@ -74,6 +75,7 @@ pub async fn run(global: &GlobalOptions, command: ListCommand) -> Result<()> {
                 target_id: a.target_id.unwrap_or_default(),
                 reason: a.reason.clone(),
                 agency_ids: a.agencies.clone(),
+                ground: a.ground.to_pb() as i32,
             }))?;
             if r.target_withdrawn {
                 println!(

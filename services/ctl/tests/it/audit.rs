@@ -115,6 +115,8 @@ fn transparency_csv_matches_the_figures_and_rows() {
                 host_member_state: "FR".into(),
                 orders: 1,
             }],
+            ceased_on_scrutiny: 1,
+            annulled_on_review: 0,
         }),
         statements: vec![
             pb::StatementOfReasons {
@@ -169,7 +171,8 @@ fn transparency_csv_matches_the_figures_and_rows() {
          refused,1\nrefused:NOT_A_VIOLATION,1\nnot_found,0\nno_decision,1\nwithdrawn,0\n\
          orders:DE:Bundeskriminalamt,3\nacted_within_one_hour:DE:Bundeskriminalamt,1\n\
          acted_later:DE:Bundeskriminalamt,0\nrefused:DE:Bundeskriminalamt,1\n\
-         no_decision:DE:Bundeskriminalamt,1\ncross_border_orders,1\ncross_border_to:FR,1\n"
+         no_decision:DE:Bundeskriminalamt,1\ncross_border_orders,1\ncross_border_to:FR,1\n\
+         ceased_on_scrutiny,1\nannulled_on_review,0\n"
     );
     let decisions = render(&resp, ExportFormat::Decisions).unwrap();
     let lines: Vec<&str> = decisions.lines().collect();

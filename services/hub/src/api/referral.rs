@@ -4,7 +4,7 @@ use takedown_protocol::{
     pb::{self, referral_service_server::ReferralService},
     timestamp::{from_millis, now_millis},
 };
-use takedown_store::{Store, WithdrawalScope, Withdrawer};
+use takedown_store::{Store, WithdrawalGround, WithdrawalReason, WithdrawalScope, Withdrawer};
 use tonic::{Request, Response, Status};
 
 use super::{Shared, caller, convert};
@@ -119,7 +119,7 @@ impl<S: Store> ReferralService for Referrals<S> {
             agencies,
         };
         let w = self
-            .withdraw(&who, &scope, req.reason.trim())
+            .withdraw(&who, &scope, &reason(req.ground, &req.reason)?)
             .await?
             .ok_or_else(not_found)?;
         let t = w.targets.first().ok_or_else(not_found)?;
@@ -147,7 +147,7 @@ impl<S: Store> ReferralService for Referrals<S> {
             list_id: list_id.clone(),
         };
         let w = self
-            .withdraw(&who, &scope, req.reason.trim())
+            .withdraw(&who, &scope, &reason(req.ground, &req.reason)?)
             .await?
             .ok_or_else(not_found)?;
         let withdrawn = w.targets.iter().filter(|t| t.withdrawn_at.is_some());
@@ -161,6 +161,17 @@ impl<S: Store> ReferralService for Referrals<S> {
     }
 }
 
+/// A request's withdrawal ground and reason; an unknown ground is INVALID_ARGUMENT naming
+/// the field.
+fn reason(ground: i32, text: &str) -> Result<WithdrawalReason<'_>, ApiError> {
+    let ground = WithdrawalGround::try_from(ground)
+        .map_err(|_| ApiError::invalid("ground", format!("unknown withdrawal ground {ground}")))?;
+    Ok(WithdrawalReason {
+        ground,
+        text: text.trim(),
+    })
+}
+
 fn count<T>(it: impl Iterator<Item = T>) -> u32 {
     u32::try_from(it.count()).unwrap_or(u32::MAX)
 }
@@ -172,7 +183,7 @@ impl<S: Store> Referrals<S> {
         &self,
         who: &crate::auth::Caller,
         scope: &WithdrawalScope,
-        reason: &str,
+        reason: &WithdrawalReason<'_>,
     ) -> Result<Option<takedown_store::Withdrawal>, ApiError> {
         let by = if who.is_coordinator() {
             Withdrawer::Coordinator(who.id.clone())

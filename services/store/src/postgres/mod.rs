@@ -18,7 +18,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::audit::{
-    AuditEntry, PurgeCounts, TransparencyRow, Withdrawal, WithdrawalScope, Withdrawer,
+    AuditEntry, PurgeCounts, TransparencyRow, Withdrawal, WithdrawalReason, WithdrawalScope,
+    Withdrawer,
 };
 use crate::model::*;
 use crate::plan::{self, IntakePlan, ReportEffects};
@@ -307,7 +308,7 @@ impl Store for PgStore {
         &self,
         scope: &WithdrawalScope,
         by: &Withdrawer,
-        reason: &str,
+        reason: &WithdrawalReason<'_>,
         at: i64,
     ) -> StoreResult<Option<Withdrawal>> {
         audit::withdraw(&self.pool, scope, by, reason, at).await

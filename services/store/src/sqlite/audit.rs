@@ -135,7 +135,7 @@ pub(super) async fn withdraw(
     pool: &SqlitePool,
     scope: &WithdrawalScope,
     by: &Withdrawer,
-    reason: &str,
+    reason: &WithdrawalReason<'_>,
     at: i64,
 ) -> StoreResult<Option<Withdrawal>> {
     let mut tx = write_tx(pool).await?;
@@ -186,29 +186,31 @@ pub(super) async fn withdraw(
         } => {
             let named = (!agencies.is_empty()).then(|| json!(agencies).to_string());
             sqlx::query(
-                "UPDATE referrals SET withdrawn_at = ?3, withdrawn_by = ?4, withdraw_reason = ?5 \
-                 WHERE target_id = ?1 AND withdrawn_at IS NULL AND (?2 IS NULL OR agency_id = ?2) \
+                "UPDATE referrals SET withdrawn_at = ?3, withdrawn_by = ?4, withdraw_reason = ?5, \
+                 withdraw_ground = ?7 WHERE target_id = ?1 AND withdrawn_at IS NULL AND (?2 IS NULL OR agency_id = ?2) \
                  AND (?6 IS NULL OR agency_id IN (SELECT value FROM json_each(?6)))",
             )
             .bind(target_id)
             .bind(own)
             .bind(at)
             .bind(by.id())
-            .bind(reason)
+            .bind(reason.text)
             .bind(named)
+            .bind(reason.ground as i32)
             .execute(&mut *tx)
             .await?
             .rows_affected()
         }
         WithdrawalScope::List { list_id } => sqlx::query(
-            "UPDATE referrals SET withdrawn_at = ?3, withdrawn_by = ?4, withdraw_reason = ?5 \
-             WHERE list_id = ?1 AND withdrawn_at IS NULL AND (?2 IS NULL OR agency_id = ?2)",
+            "UPDATE referrals SET withdrawn_at = ?3, withdrawn_by = ?4, withdraw_reason = ?5, \
+             withdraw_ground = ?6 WHERE list_id = ?1 AND withdrawn_at IS NULL AND (?2 IS NULL OR agency_id = ?2)",
         )
         .bind(list_id)
         .bind(own)
         .bind(at)
         .bind(by.id())
-        .bind(reason)
+        .bind(reason.text)
+        .bind(reason.ground as i32)
         .execute(&mut *tx)
         .await?
         .rows_affected(),
@@ -237,7 +239,7 @@ pub(super) async fn withdraw(
             });
             continue;
         }
-        let (cancelled, queued) = withdraw_target(&mut tx, target_id, by, reason, at).await?;
+        let (cancelled, queued) = withdraw_target(&mut tx, target_id, by, reason.text, at).await?;
         let (event, answer) =
             crate::audit::target_withdrawn(at, by, target_id, platform, queued, cancelled);
         events.push(event);
@@ -348,7 +350,10 @@ pub(super) async fn transparency_rows(
         .collect::<sqlx::Result<_>>()?;
     let orders = sqlx::query(
         "SELECT o.target_id, o.reference, o.issuing_authority, o.member_state, o.issued_at, \
-         o.host_member_state FROM removal_orders o JOIN targets t ON t.id = o.target_id \
+         o.host_member_state, CASE WHEN r.withdrawn_at IS NULL THEN NULL \
+           ELSE r.withdraw_ground END AS withdraw_ground \
+         FROM removal_orders o JOIN targets t ON t.id = o.target_id \
+         JOIN referrals r ON r.list_id = o.list_id AND r.item_index = o.item_index \
          WHERE t.action_day_id = ?1 ORDER BY o.target_id, o.list_id, o.item_index",
     )
     .bind(action_day_id)

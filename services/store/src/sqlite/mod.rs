@@ -28,7 +28,8 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
 
 use crate::audit::{
-    AuditEntry, PurgeCounts, TransparencyRow, Withdrawal, WithdrawalScope, Withdrawer,
+    AuditEntry, PurgeCounts, TransparencyRow, Withdrawal, WithdrawalReason, WithdrawalScope,
+    Withdrawer,
 };
 use crate::model::*;
 use crate::plan::{self, IntakePlan, ReportEffects};
@@ -351,7 +352,7 @@ impl Store for SqliteStore {
         &self,
         scope: &WithdrawalScope,
         by: &Withdrawer,
-        reason: &str,
+        reason: &WithdrawalReason<'_>,
         at: i64,
     ) -> StoreResult<Option<Withdrawal>> {
         audit::withdraw(&self.writer, scope, by, reason, at).await

@@ -107,7 +107,7 @@ async fn every_state_change_is_chained_and_verifies<S: Store + Probe>(s: S) {
     s.withdraw(
         &WithdrawalScope::target(sum.target_ids[0]),
         &Withdrawer::Coordinator("coord".into()),
-        "appeal",
+        &WithdrawalReason::text("appeal"),
         T0 + 11,
     )
     .await
@@ -234,13 +234,18 @@ async fn withdraw_one<S: Store>(
     reason: &str,
     at: i64,
 ) -> Option<TargetWithdrawal> {
-    s.withdraw(&WithdrawalScope::target(target), by, reason, at)
-        .await
-        .expect("withdraw")
-        .map(|w| {
-            assert_eq!(w.targets.len(), 1);
-            w.targets[0].clone()
-        })
+    s.withdraw(
+        &WithdrawalScope::target(target),
+        by,
+        &WithdrawalReason::text(reason),
+        at,
+    )
+    .await
+    .expect("withdraw")
+    .map(|w| {
+        assert_eq!(w.targets.len(), 1);
+        w.targets[0].clone()
+    })
 }
 
 async fn withdrawal_is_authorized_idempotent_and_queues_one_delivery<S: Store + Probe>(s: S) {
@@ -357,7 +362,12 @@ async fn a_withdrawal_takes_back_referrals_not_other_agencies_work<S: Store + Pr
     );
     // Repeated: nothing more taken back.
     let again = s
-        .withdraw(&WithdrawalScope::target(shared), &agency_a, "again", T0 + 3)
+        .withdraw(
+            &WithdrawalScope::target(shared),
+            &agency_a,
+            &WithdrawalReason::text("again"),
+            T0 + 3,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -372,7 +382,7 @@ async fn a_withdrawal_takes_back_referrals_not_other_agencies_work<S: Store + Pr
         .withdraw(
             &named,
             &Withdrawer::Coordinator("europol".into()),
-            "scrutiny",
+            &WithdrawalReason::text("scrutiny"),
             T0 + 4,
         )
         .await
@@ -402,11 +412,18 @@ async fn a_withdrawal_takes_back_referrals_not_other_agencies_work<S: Store + Pr
         list_id: "la".into(),
     };
     assert_eq!(
-        s.withdraw(&whole, &agency_b, "no", T0 + 6).await.unwrap(),
+        s.withdraw(&whole, &agency_b, &WithdrawalReason::text("no"), T0 + 6)
+            .await
+            .unwrap(),
         None
     );
     let l = s
-        .withdraw(&whole, &agency_a, "list withdrawn", T0 + 6)
+        .withdraw(
+            &whole,
+            &agency_a,
+            &WithdrawalReason::text("list withdrawn"),
+            T0 + 6,
+        )
         .await
         .unwrap()
         .unwrap();

@@ -5,6 +5,7 @@ use takedown_store::*;
 use crate::support::*;
 
 conformance!(
+    an_orders_withdrawal_ground_is_kept,
     new_and_merged_within_a_list,
     merged_across_lists_agencies_and_scopes,
     resubmission_is_idempotent_or_conflicts,
@@ -457,7 +458,7 @@ async fn legal_basis_is_the_strongest_standing_referral<S: Store + Probe>(s: S) 
     s.withdraw(
         &WithdrawalScope::target(merged),
         &Withdrawer::Agency("agency-b".into()),
-        "order revoked",
+        &WithdrawalReason::text("order revoked"),
         T0 + 1,
     )
     .await
@@ -501,4 +502,51 @@ async fn basis_of<S: Store>(s: &S, target: i64) -> (LegalBasis, String) {
         .find(|t| t.0 == target)
         .expect("target of d1");
     (basis, reference)
+}
+
+/// The ground a removal order was withdrawn on reaches the transparency rows (the TCO
+/// figures count orders that ceased on scrutiny, Art 4(4)); one that stands has none.
+async fn an_orders_withdrawal_ground_is_kept<S: Store + Probe>(s: S) {
+    s.insert_action_day(&day("d1", T0 + 60_000), "europol")
+        .await
+        .unwrap();
+    let mut cross = item("video", "cross");
+    cross.removal_order = Some(order_facts("Bundeskriminalamt", Some("FR")));
+    let sum = accepted(
+        s.insert_list(
+            &list("lo", "agency-b", Some("d1"), T0, 2, 1),
+            &[cross, item("video", "kept")],
+        )
+        .await
+        .unwrap(),
+    );
+    let (cross, kept) = (sum.target_ids[0], sum.target_ids[1]);
+    s.withdraw(
+        &WithdrawalScope::target(cross),
+        &Withdrawer::Coordinator("europol".into()),
+        &WithdrawalReason {
+            ground: WithdrawalGround::Scrutiny,
+            text: "the host member state found the order to infringe",
+        },
+        T0 + 1,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let rows = s.transparency_rows("d1").await.unwrap();
+    let row = |id: i64| rows.iter().find(|r| r.target_id == id).unwrap();
+    assert_eq!(
+        row(cross).order_withdrawn_on,
+        Some(WithdrawalGround::Scrutiny)
+    );
+    assert_eq!(
+        row(cross)
+            .order
+            .as_ref()
+            .and_then(|o| o.host_member_state.as_deref()),
+        Some("FR")
+    );
+    assert!(row(cross).withdrawn_at.is_some());
+    assert_eq!(row(kept).order_withdrawn_on, None);
+    assert!(row(kept).order.is_some());
 }

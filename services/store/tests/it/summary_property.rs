@@ -229,7 +229,7 @@ async fn step<S: Store>(s: &S, c: &mut Case, op: &Op) {
             s.withdraw(
                 &WithdrawalScope::target(target),
                 &by,
-                "no longer needed",
+                &WithdrawalReason::text("no longer needed"),
                 c.now,
             )
             .await
