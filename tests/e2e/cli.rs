@@ -110,10 +110,12 @@ async fn takedownctl_drives_the_real_hub(backend: Backend) {
     // The agency signs its CSV and submits it.
     std::fs::write(
         dir.join("nl.csv"),
-        "platform,kind,target,category,legal_basis,removal_order_ref,note\n\
-         telegram,channel,https://t.me/Demo_NL,terrorist-propaganda,tos_referral,,\n\
-         telegram,channel,@demo_nl,terrorist-propaganda,tos_referral,,same target\n\
-         telegram,post,https://t.me/demo_nl/42,terrorist-propaganda,removal_order,RO-NL-1,\n",
+        "platform,kind,target,category,legal_basis,removal_order_ref,note,issuing_authority,\
+         member_state,issued_at,points,reasons,legal_statement,contact_point\n\
+         telegram,channel,https://t.me/Demo_NL,terrorist-propaganda,tos_referral,,,,,,,,,\n\
+         telegram,channel,@demo_nl,terrorist-propaganda,tos_referral,,same target,,,,,,,\n\
+         telegram,post,https://t.me/demo_nl/42,terrorist-propaganda,removal_order,RO-NL-1,,\
+         Politie,NL,2026-11-01T09:00:00Z,a,Calls to attack,Article 3 TCO,tco@politie.example\n",
     )
     .unwrap();
     let (ok, _, err) = ctl(
