@@ -27,8 +27,9 @@ use std::{fmt, io::Read, path::Path};
 use takedown_protocol::{
     ident::PlatformName,
     pb::{LegalBasis, Referral, RemovalOrderDetails, TargetKind},
-    removal_order, target, timestamp,
+    removal_order, target,
 };
+use time::format_description::well_known::Rfc3339;
 
 /// The columns of every referral, in their canonical order.
 const REFERRAL_COLUMNS: [&str; 8] = [
@@ -461,15 +462,17 @@ fn order_details(
     };
     let issued_at = match col("issued_at") {
         "" => None,
-        text => Some(timestamp::from_millis(rfc3339_millis(text).ok_or_else(
-            || {
-                ListFileError::field(
-                    at,
-                    "issued_at",
-                    format!("{text:?} is not an RFC 3339 time (2026-11-29T04:00:00Z)"),
-                )
-            },
-        )?)),
+        text => Some(
+            time::OffsetDateTime::parse(text, &Rfc3339)
+                .map(crate::time::to_timestamp)
+                .map_err(|_| {
+                    ListFileError::field(
+                        at,
+                        "issued_at",
+                        format!("{text:?} is not an RFC 3339 time (2026-11-29T04:00:00Z)"),
+                    )
+                })?,
+        ),
     };
     let mut points = Vec::new();
     for p in col("points")
@@ -503,13 +506,6 @@ fn order_details(
     removal_order::check(Some(&details), now_ms)
         .map(Some)
         .map_err(|e| ListFileError::field(at, e.field, e.problem))
-}
-
-/// RFC 3339 as Unix milliseconds.
-fn rfc3339_millis(text: &str) -> Option<i64> {
-    let t =
-        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 #[cfg(test)]

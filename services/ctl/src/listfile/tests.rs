@@ -58,7 +58,10 @@ fn a_good_csv_becomes_referrals() {
     );
     assert!(order.withhold_information && order.cross_border);
     assert_eq!(
-        order.issued_at.as_ref().map(timestamp::to_millis),
+        order
+            .issued_at
+            .as_ref()
+            .map(takedown_protocol::timestamp::to_millis),
         Some(1_795_924_800_000)
     );
     assert!(refs[0].removal_order.is_none());
