@@ -85,6 +85,51 @@ async fn takedownctl_drives_the_real_hub(backend: Backend) {
         out.contains("key-set statement version 2") && out.contains("nl-1"),
         "{out}"
     );
+    // A platform's cap on deliveries per minute, set and shown as the README says.
+    let endpoint = format!("https://127.0.0.1:{}", w.sidecar_ports["telegram"]);
+    let (ok, out, err) = ctl(
+        &w,
+        COORDINATOR,
+        &[
+            "directory",
+            "platform",
+            "add",
+            "--name",
+            "telegram",
+            "--endpoint",
+            &endpoint,
+            "--max-per-minute",
+            "600",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("at most 600 deliveries per minute"), "{out}");
+    let (ok, out, err) = ctl(
+        &w,
+        COORDINATOR,
+        &["directory", "platform", "list", "--format", "json"],
+    );
+    assert!(ok, "{err}");
+    let platforms: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let caps: Vec<(String, u64)> = platforms
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or_default().to_string(),
+                p["max_per_minute"].as_u64().unwrap_or(u64::MAX),
+            )
+        })
+        .collect();
+    assert!(caps.contains(&("telegram".into(), 600)), "{caps:?}");
+    assert!(caps.contains(&("x".into(), 0)), "{caps:?}");
+    let (ok, out, err) = ctl(&w, COORDINATOR, &["directory", "platform", "list"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("per minute") && out.contains("no cap"),
+        "{out}"
+    );
     let (ok, out, err) = ctl(
         &w,
         COORDINATOR,

@@ -276,6 +276,20 @@ listen = "127.0.0.1:{metrics_port}"
             .and_then(|r| r.get::<Option<i64>, _>(0))
     }
 
+    /// When each takedown target first reached the sidecar (Unix ms), in order.
+    pub async fn received_times(&self) -> Vec<i64> {
+        let Some(mut c) = self.conn().await else {
+            return vec![];
+        };
+        sqlx::query(
+            "SELECT received_at FROM deliveries WHERE kind = 'takedown' ORDER BY received_at",
+        )
+        .fetch_all(&mut c)
+        .await
+        .map(|rows| rows.iter().map(|r| r.get::<i64, _>(0)).collect())
+        .unwrap_or_default()
+    }
+
     /// Target ids in the inbox.
     pub async fn received_targets(&self) -> Vec<String> {
         let Some(mut c) = self.conn().await else {

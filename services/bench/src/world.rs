@@ -106,6 +106,7 @@ impl World {
                     name: p.to_string(),
                     endpoint: format!("https://127.0.0.1:{port}"),
                     display_name: String::new(),
+                    max_deliveries_per_minute: None,
                 })
                 .await
                 .context("register platform")?;

@@ -419,6 +419,10 @@ pub enum PlatformCommand {
         endpoint: String,
         #[arg(long)]
         display_name: Option<String>,
+        /// The most deliveries the platform accepts in any minute (0 removes the cap; left
+        /// out, a registered platform keeps its own).
+        #[arg(long, value_name = "N")]
+        max_per_minute: Option<u32>,
     },
     /// List platforms.
     List(FormatArg),

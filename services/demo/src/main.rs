@@ -205,6 +205,7 @@ seed = 2026
                 name: platform.to_string(),
                 endpoint: endpoint.clone(),
                 display_name: String::new(),
+                max_deliveries_per_minute: None,
             })
             .await?;
     }

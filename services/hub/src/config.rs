@@ -132,6 +132,10 @@ pub struct DeliveryConfig {
     /// back at once rather than wait out their lease.
     #[serde(default = "default_dead_after_ms")]
     pub dead_after_ms: u64,
+    /// The longest pause a receiver's RESOURCE_EXHAUSTED with a retry delay can ask for;
+    /// a longer delay is cut to this.
+    #[serde(default = "default_max_retry_after_ms")]
+    pub max_retry_after_ms: u64,
 }
 
 fn default_heartbeat_ms() -> u64 {
@@ -140,6 +144,10 @@ fn default_heartbeat_ms() -> u64 {
 
 fn default_dead_after_ms() -> u64 {
     5_000
+}
+
+fn default_max_retry_after_ms() -> u64 {
+    600_000
 }
 
 /// Two lists of the largest allowed size (`limits.max_list_items`), about 26 MB.
@@ -199,6 +207,7 @@ impl Default for Config {
                 instance_id: None,
                 heartbeat_ms: default_heartbeat_ms(),
                 dead_after_ms: default_dead_after_ms(),
+                max_retry_after_ms: default_max_retry_after_ms(),
             },
             retention: RetentionConfig::default(),
             metrics: Default::default(),
@@ -350,6 +359,10 @@ impl DeliveryConfig {
     pub fn rpc_timeout(&self) -> Duration {
         Duration::from_millis(self.rpc_timeout_ms)
     }
+
+    pub fn max_retry_after(&self) -> Duration {
+        Duration::from_millis(self.max_retry_after_ms)
+    }
 }
 
 #[cfg(test)]
@@ -425,6 +438,7 @@ mod tests {
                 ("TAKEDOWN_DELIVERY__INSTANCE_ID", "hub-b"),
                 ("TAKEDOWN_DELIVERY__HEARTBEAT_MS", "500"),
                 ("TAKEDOWN_DELIVERY__DEAD_AFTER_MS", "3000"),
+                ("TAKEDOWN_DELIVERY__MAX_RETRY_AFTER_MS", "4000"),
                 ("TAKEDOWN_RETENTION__DAYS", "30"),
                 ("TAKEDOWN_RETENTION__INTERVAL_MS", "60000"),
                 ("TAKEDOWN_METRICS__LISTEN", "127.0.0.1:9464"),

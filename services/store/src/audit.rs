@@ -395,6 +395,7 @@ pub(crate) fn platform_registered(
             "endpoint": p.endpoint,
             "display_name": p.display_name,
             "previous_endpoint": before.map(|b| b.endpoint.as_str()),
+            "max_per_minute": p.max_per_minute,
         }),
     ))
 }

@@ -33,6 +33,7 @@ mod migrations;
 pub mod model;
 mod plan;
 pub mod postgres;
+mod rate;
 mod rollup;
 mod rows;
 pub mod sqlite;
@@ -258,6 +259,8 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// skipping targets under an active hold (`released_at IS NULL AND expires_at > now`,
     /// matched on platform + normalized target). Claimed rows become INFLIGHT with
     /// `next_at = lease_until` and `attempts + 1`. PostgreSQL uses FOR UPDATE SKIP LOCKED.
+    /// A platform with `max_per_minute` gets no more than its cap leaves over the last
+    /// minute, counted across every store handle on the database (every hub replica).
     fn claim_deliveries(
         &self,
         platform: &str,

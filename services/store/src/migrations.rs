@@ -78,6 +78,11 @@ const SQLITE: &[Source] = &[
         "withdrawal grounds",
         include_str!("../migrations/sqlite/0013_withdrawal_grounds.sql"),
     ),
+    (
+        14,
+        "platform rate limits",
+        include_str!("../migrations/sqlite/0014_platform_rate_limits.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -145,6 +150,11 @@ const POSTGRES: &[Source] = &[
         13,
         "withdrawal grounds",
         include_str!("../migrations/postgres/0013_withdrawal_grounds.sql"),
+    ),
+    (
+        14,
+        "platform rate limits",
+        include_str!("../migrations/postgres/0014_platform_rate_limits.sql"),
     ),
 ];
 

@@ -89,6 +89,9 @@ pub struct Platform {
     pub endpoint: String,
     pub display_name: String,
     pub registered_at: i64,
+    /// The most deliveries the platform accepts in any minute, across every hub replica;
+    /// `None` for no cap.
+    pub max_per_minute: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

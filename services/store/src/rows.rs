@@ -92,6 +92,9 @@ macro_rules! row_decoders {
                 endpoint: r.try_get("endpoint")?,
                 display_name: r.try_get("display_name")?,
                 registered_at: r.try_get("registered_at")?,
+                max_per_minute: r
+                    .try_get::<Option<i64>, _>("max_per_minute")?
+                    .and_then(|n| u32::try_from(n).ok()),
             })
         }
 

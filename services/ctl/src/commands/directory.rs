@@ -156,6 +156,8 @@ struct PlatformView {
     endpoint: String,
     display_name: String,
     registered_at: String,
+    /// 0: no cap.
+    max_per_minute: u32,
 }
 
 async fn platform(client: &mut Client, command: PlatformCommand) -> Result<()> {
@@ -164,13 +166,21 @@ async fn platform(client: &mut Client, command: PlatformCommand) -> Result<()> {
             name,
             endpoint,
             display_name,
+            max_per_minute,
         } => {
             let p = ask!(client => register_platform(RegisterPlatformRequest {
                 name,
                 endpoint,
                 display_name: display_name.unwrap_or_default(),
+                max_deliveries_per_minute: max_per_minute,
             }))?;
-            println!("registered platform {} at {}", p.name, p.endpoint);
+            match p.max_deliveries_per_minute {
+                0 => println!("registered platform {} at {}", p.name, p.endpoint),
+                n => println!(
+                    "registered platform {} at {}, at most {n} deliveries per minute",
+                    p.name, p.endpoint
+                ),
+            }
             Ok(())
         }
         PlatformCommand::List(f) => {
@@ -183,14 +193,25 @@ async fn platform(client: &mut Client, command: PlatformCommand) -> Result<()> {
                     name: p.name,
                     endpoint: p.endpoint,
                     display_name: p.display_name,
+                    max_per_minute: p.max_deliveries_per_minute,
                 })
                 .collect();
             if f.format == Format::Json {
                 return output::print_json(&views);
             }
-            let mut t = output::table(["name", "endpoint", "display name", "registered"]);
+            let mut t = output::table([
+                "name",
+                "endpoint",
+                "display name",
+                "registered",
+                "per minute",
+            ]);
             for v in views {
-                t.add_row([v.name, v.endpoint, v.display_name, v.registered_at]);
+                let cap = match v.max_per_minute {
+                    0 => "no cap".to_string(),
+                    n => n.to_string(),
+                };
+                t.add_row([v.name, v.endpoint, v.display_name, v.registered_at, cap]);
             }
             println!("{t}");
             Ok(())

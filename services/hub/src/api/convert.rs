@@ -56,6 +56,7 @@ pub fn platform(p: model::Platform) -> pb::Platform {
         endpoint: p.endpoint,
         display_name: p.display_name,
         registered_at: Some(from_millis(p.registered_at)),
+        max_deliveries_per_minute: p.max_per_minute.unwrap_or(0),
     }
 }
 

@@ -304,6 +304,15 @@ impl<S: Store> DirectoryService for Directory<S> {
                     .map_err(ApiError::from)?;
             }
         }
+        let max_per_minute = match r.max_deliveries_per_minute {
+            Some(0) => None,
+            Some(n) => Some(n),
+            None => store
+                .get_platform(name.as_str())
+                .await
+                .map_err(ApiError::from)?
+                .and_then(|p| p.max_per_minute),
+        };
         let p = store
             .upsert_platform(
                 &model::Platform {
@@ -311,13 +320,14 @@ impl<S: Store> DirectoryService for Directory<S> {
                     endpoint: r.endpoint,
                     display_name: display(&r.display_name, &name),
                     registered_at: now_millis(),
+                    max_per_minute,
                 },
                 &who.id,
             )
             .await
             .map_err(ApiError::from)?;
         self.0.wake.platforms_changed();
-        tracing::info!(platform = %p.name, endpoint = %p.endpoint, "platform registered");
+        tracing::info!(platform = %p.name, endpoint = %p.endpoint, max_per_minute = ?p.max_per_minute, "platform registered");
         Ok(Response::new(convert::platform(p)))
     }
 

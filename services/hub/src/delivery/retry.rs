@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use tonic::Code;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
 
 /// What to do with a batch after a failed Deliver call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +37,19 @@ pub fn classify(code: Code) -> Verdict {
         | Code::DataLoss
         | Code::Ok => Verdict::Fail,
     }
+}
+
+/// A receiver asking the hub to slow down: RESOURCE_EXHAUSTED with a `google.rpc.RetryInfo`
+/// delay, cut to `max`. The platform answered, so this is flow control, not a failure: the
+/// batch waits this delay (not its attempt's), the platform's worker pauses as long, and the
+/// circuit breaker is not touched. Without a delay, RESOURCE_EXHAUSTED is retried like any
+/// transient failure.
+pub fn slow_down(status: &Status, max: Duration) -> Option<Duration> {
+    if status.code() != Code::ResourceExhausted {
+        return None;
+    }
+    let delay = status.get_error_details().retry_info()?.retry_delay?;
+    Some(delay.min(max))
 }
 
 /// The delay before the next attempt after `attempts` attempts: the schedule's entry (the
@@ -126,6 +140,26 @@ mod tests {
         for c in [Code::InvalidArgument, Code::PermissionDenied] {
             assert_eq!(classify(c), Verdict::Fail, "{c:?}");
         }
+    }
+
+    #[test]
+    fn a_receivers_retry_delay_is_honoured_up_to_the_bound() {
+        let max = Duration::from_secs(60);
+        let asks = |code, delay| {
+            Status::with_error_details(
+                code,
+                "slow down",
+                tonic_types::ErrorDetails::with_retry_info(Some(delay)),
+            )
+        };
+        let s = asks(Code::ResourceExhausted, Duration::from_secs(3));
+        assert_eq!(slow_down(&s, max), Some(Duration::from_secs(3)));
+        let s = asks(Code::ResourceExhausted, Duration::from_secs(3600));
+        assert_eq!(slow_down(&s, max), Some(max), "cut to the bound");
+        // Another code, or no delay: the ordinary retry schedule.
+        let s = asks(Code::Unavailable, Duration::from_secs(3));
+        assert_eq!(slow_down(&s, max), None);
+        assert_eq!(slow_down(&Status::resource_exhausted("full"), max), None);
     }
 
     #[test]

@@ -65,6 +65,21 @@ struct Shared<S> {
     wake: Arc<Notify>,
     /// Slow start: the next claim's size, from [`FIRST_BATCH`] doubling to `batch_size`.
     batch: AtomicU32,
+    /// Until when the receiver asked the hub to wait ([`retry::slow_down`]).
+    paused_until: Mutex<Option<Instant>>,
+}
+
+impl<S> Shared<S> {
+    /// Until when nothing is sent: an open circuit, or a receiver's request to wait.
+    fn hold_until(&self, now: Instant) -> Option<Instant> {
+        let open = self.breaker.lock().expect("breaker lock").open_until(now);
+        let paused = self
+            .paused_until
+            .lock()
+            .expect("pause lock")
+            .filter(|u| *u > now);
+        open.max(paused)
+    }
 }
 
 /// The first batch after an idle spell is small, so that the first targets of a release
@@ -107,6 +122,7 @@ impl<S: Store> Worker<S> {
             metrics: self.metrics.clone(),
             wake: self.notify.clone(),
             batch: AtomicU32::new(FIRST_BATCH.min(self.cfg.batch_size)),
+            paused_until: Mutex::new(None),
         });
         // Open the mTLS connection (and check the sidecar's identity) now, not at H-hour.
         tokio::spawn(warm_up(channel, name.clone()));
@@ -119,12 +135,7 @@ impl<S: Store> Worker<S> {
             if self.shutdown.is_cancelled() {
                 break;
             }
-            let open_until = shared
-                .breaker
-                .lock()
-                .expect("breaker lock")
-                .open_until(Instant::now());
-            if let Some(until) = open_until {
+            if let Some(until) = shared.hold_until(Instant::now()) {
                 tokio::select! {
                     _ = self.shutdown.cancelled() => break,
                     _ = tokio::time::sleep_until(until.into()) => {}
@@ -353,6 +364,23 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
                     .filter(|c| !unusable.iter().any(|(u, _)| *u == c.id))
                     .cloned()
                     .collect();
+                if let Some(delay) = retry::slow_down(&status, w.cfg.max_retry_after()) {
+                    tracing::warn!(
+                        error = %error,
+                        delay_ms = delay.as_millis() as u64,
+                        "the receiver asked the hub to wait; platform paused"
+                    );
+                    let ids: Vec<i64> = sent.iter().map(|c| c.id).collect();
+                    let due = now_millis() + delay.as_millis() as i64;
+                    w.metrics.delivered(&w.platform, "retried", ids.len());
+                    {
+                        let mut paused = w.paused_until.lock().expect("pause lock");
+                        *paused = (*paused).max(Some(Instant::now() + delay));
+                    }
+                    record(w.store.mark_retry(&ids, due, &error).await);
+                    w.health.set(&w.platform, false, Some(error));
+                    return;
+                }
                 match retry::classify(status.code()) {
                     Verdict::Retry => {
                         tracing::warn!(error = %error, "delivery failed; will retry");

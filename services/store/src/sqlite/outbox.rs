@@ -110,8 +110,73 @@ pub(super) async fn list_holds(
     Ok(rs.iter().map(rows::hold).collect::<sqlx::Result<_>>()?)
 }
 
+/// Claims up to `limit` due deliveries; for a platform with a rate cap, only what its
+/// window leaves (see [`crate::rate`]), counted in the claim's own write transaction.
 pub(super) async fn claim_deliveries(
     pool: &SqlitePool,
+    platform: &str,
+    now: i64,
+    lease_until: i64,
+    limit: u32,
+    instance: &str,
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    let capped: Option<i64> =
+        sqlx::query_scalar("SELECT max_per_minute FROM platforms WHERE name = ?1")
+            .bind(platform)
+            .fetch_optional(pool)
+            .await?
+            .flatten();
+    if capped.is_none() {
+        return claim(pool, platform, now, lease_until, limit, instance).await;
+    }
+    let mut tx = write_tx(pool).await?;
+    let cap: Option<i64> =
+        sqlx::query_scalar("SELECT max_per_minute FROM platforms WHERE name = ?1")
+            .bind(platform)
+            .fetch_optional(&mut *tx)
+            .await?
+            .flatten();
+    let take = match cap {
+        None => limit,
+        Some(cap) => {
+            let sent: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(SUM(sent), 0) FROM platform_sends \
+                 WHERE platform = ?1 AND second >= ?2",
+            )
+            .bind(platform)
+            .bind(crate::rate::counted_from(now))
+            .fetch_one(&mut *tx)
+            .await?;
+            crate::rate::allowance(cap, sent, limit)
+        }
+    };
+    if take == 0 {
+        tx.commit().await?;
+        return Ok(Vec::new());
+    }
+    let claimed = claim(&mut *tx, platform, now, lease_until, take, instance).await?;
+    if cap.is_some() && !claimed.is_empty() {
+        sqlx::query(
+            "INSERT INTO platform_sends (platform, second, sent) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (platform, second) DO UPDATE SET sent = platform_sends.sent + excluded.sent",
+        )
+        .bind(platform)
+        .bind(crate::rate::second(now))
+        .bind(claimed.len() as i64)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM platform_sends WHERE platform = ?1 AND second < ?2")
+            .bind(platform)
+            .bind(crate::rate::second(now) - crate::rate::KEPT_SECONDS)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+async fn claim<'e, E: sqlx::SqliteExecutor<'e>>(
+    ex: E,
     platform: &str,
     now: i64,
     lease_until: i64,
@@ -135,7 +200,7 @@ pub(super) async fn claim_deliveries(
     .bind(lease_until)
     .bind(i64::from(limit))
     .bind(instance)
-    .fetch_all(pool)
+    .fetch_all(ex)
     .await?;
     let mut claimed = rs
         .iter()

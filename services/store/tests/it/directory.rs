@@ -116,15 +116,18 @@ async fn platforms_upsert_and_list<S: Store + Probe>(s: S) {
         endpoint: "https://video.example:7443".into(),
         display_name: "Video".into(),
         registered_at: T0,
+        max_per_minute: None,
     };
     assert_eq!(s.upsert_platform(&p, "europol").await.unwrap(), p);
     let moved = Platform {
         endpoint: "https://video2.example:7443".into(),
         registered_at: T0 + 5,
+        max_per_minute: Some(600),
         ..p.clone()
     };
     let stored = s.upsert_platform(&moved, "europol").await.unwrap();
     assert_eq!(stored.endpoint, "https://video2.example:7443");
+    assert_eq!(stored.max_per_minute, Some(600));
     assert_eq!(stored.registered_at, T0);
     s.upsert_platform(
         &Platform {
@@ -165,6 +168,7 @@ async fn registrations_and_changes_are_audited_with_their_caller<S: Store + Prob
         endpoint: "https://video.example:7443".into(),
         display_name: "Video".into(),
         registered_at: T0,
+        max_per_minute: None,
     };
     s.upsert_platform(&p, "europol").await.unwrap();
     let moved = Platform {

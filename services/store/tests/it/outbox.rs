@@ -17,6 +17,7 @@ conformance!(
     large_batches_cross_chunk_boundaries,
     claims_come_back_with_their_hubs_restart_or_death,
     the_outbox_depth_counts_due_scheduled_and_in_flight,
+    a_capped_platform_gets_no_more_than_its_cap_in_any_minute,
 );
 
 async fn claims_respect_due_time_order_and_limit<S: Store + Probe>(s: S) {
@@ -353,32 +354,9 @@ async fn concurrent_claimers_never_share_a_delivery<S: Store + Probe>(s: S) {
     let items: Vec<(&str, &str)> = names.iter().map(|n| ("video", n.as_str())).collect();
     submit(&s, "l", T0, &items).await;
 
-    let mut tasks = Vec::new();
-    for _ in 0..4 {
-        let s = s.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut mine = Vec::new();
-            loop {
-                let got = s
-                    .claim_deliveries("video", T0, T0 + 60_000, 7)
-                    .await
-                    .unwrap();
-                if got.is_empty() {
-                    break;
-                }
-                mine.extend(got.into_iter().map(|c| c.id));
-                tokio::task::yield_now().await;
-            }
-            mine
-        }));
-    }
-    let mut all = Vec::new();
-    let mut per_task = Vec::new();
-    for t in tasks {
-        let mine = t.await.unwrap();
-        per_task.push(mine.len());
-        all.extend(mine);
-    }
+    let per_task = claim_concurrently(&s, "video", T0, 4, 7).await;
+    let all: Vec<i64> = per_task.iter().flatten().copied().collect();
+    let per_task: Vec<usize> = per_task.iter().map(Vec::len).collect();
     let distinct: HashSet<i64> = all.iter().copied().collect();
     assert_eq!(all.len(), 600, "claimed per task: {per_task:?}");
     assert_eq!(distinct.len(), 600);
@@ -534,4 +512,115 @@ async fn the_outbox_depth_counts_due_scheduled_and_in_flight<S: Store + Probe>(s
         pools.max >= 1 && pools.open <= pools.max && pools.idle <= pools.open,
         "{pools:?}"
     );
+}
+
+async fn a_capped_platform_gets_no_more_than_its_cap_in_any_minute<S: Store + Probe>(s: S) {
+    let video = Platform {
+        name: "video".into(),
+        endpoint: "https://video.example:7443".into(),
+        display_name: "Video".into(),
+        registered_at: T0,
+        max_per_minute: Some(25),
+    };
+    s.upsert_platform(&video, "europol").await.unwrap();
+    let names: Vec<String> = (0..100).map(|i| format!("t/{i}")).collect();
+    let mut items: Vec<(&str, &str)> = names.iter().map(|n| ("video", n.as_str())).collect();
+    items.push(("social", "uncapped"));
+    submit(&s, "l", T0, &items).await;
+
+    // Four claimers at once (on PostgreSQL, four connections, as hub replicas would be)
+    // take the cap between them, and nothing more.
+    let now = T0 + 500;
+    let first: Vec<i64> = claim_concurrently(&s, "video", now, 4, 7).await.concat();
+    assert_eq!(first.len(), 25, "the cap, shared by every claimer");
+    assert_eq!(first.iter().collect::<HashSet<_>>().len(), 25);
+
+    // Within the minute (and the second to spare) nothing more, however much is due.
+    for later in [30_000, 61_000, 62_000] {
+        assert!(
+            s.claim_deliveries("video", now + later, now + 600_000, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{later} ms after the first claim"
+        );
+    }
+    // Another platform is not held back by video's cap.
+    assert_eq!(
+        s.claim_deliveries("social", now, now + 600_000, 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Once the first claim has left the window, the next 25.
+    let second = s
+        .claim_deliveries("video", now + 63_000, now + 600_000, 100)
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 25);
+    // A retried delivery counts again: it reaches the platform again.
+    s.mark_retry(&[second[0].id], now + 63_000, "UNAVAILABLE")
+        .await
+        .unwrap();
+    assert!(
+        s.claim_deliveries("video", now + 64_000, now + 600_000, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Lifting the cap lets the rest go at once.
+    s.upsert_platform(
+        &Platform {
+            max_per_minute: None,
+            ..video
+        },
+        "europol",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.claim_deliveries("video", now + 64_000, now + 600_000, 100)
+            .await
+            .unwrap()
+            .len(),
+        51,
+        "the 50 never claimed and the one put back"
+    );
+}
+
+/// `claimers` tasks claim `batch` at a time at `now` until a claim comes back empty; the
+/// ids each claimed.
+async fn claim_concurrently<S: Store>(
+    s: &S,
+    platform: &'static str,
+    now: i64,
+    claimers: usize,
+    batch: u32,
+) -> Vec<Vec<i64>> {
+    let mut tasks = Vec::new();
+    for _ in 0..claimers {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = s
+                    .claim_deliveries(platform, now, now + 600_000, batch)
+                    .await
+                    .unwrap();
+                if got.is_empty() {
+                    break;
+                }
+                mine.extend(got.into_iter().map(|c| c.id));
+                tokio::task::yield_now().await;
+            }
+            mine
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
 }
