@@ -132,6 +132,7 @@ async fn every_rpc_against_every_role(backend: Backend) {
             endpoint: "https://127.0.0.1:1".into(),
             display_name: String::new(),
             max_deliveries_per_minute: None,
+            staffing: None,
         };
         assert_eq!(
             code(&c.directory.register_platform(platform).await),

@@ -152,6 +152,81 @@ async fn takedownctl_drives_the_real_hub(backend: Backend) {
     );
     assert!(ok, "{err}");
     assert!(out.contains("cli-day"), "{out}");
+    // Staffed hours, set as the README says, and the warning of an H-hour outside them.
+    let endpoint = format!("https://127.0.0.1:{}", w.sidecar_ports["tamtam"]);
+    let (ok, out, err) = ctl(
+        &w,
+        COORDINATOR,
+        &[
+            "directory",
+            "platform",
+            "add",
+            "--name",
+            "tamtam",
+            "--endpoint",
+            &endpoint,
+            "--time-zone",
+            "Europe/Tallinn",
+            "--staffed",
+            "mon-fri 08:00-18:00",
+            "--staffed",
+            "sat 10:00-14:00",
+            "--contact",
+            "duty@tamtam.example",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("staffed mon-fri 08:00-18:00, sat 10:00-14:00 (Europe/Tallinn)"),
+        "{out}"
+    );
+    let (ok, _, err) = ctl(
+        &w,
+        COORDINATOR,
+        &[
+            "directory",
+            "platform",
+            "add",
+            "--name",
+            "tamtam",
+            "--endpoint",
+            &endpoint,
+            "--time-zone",
+            "Europe/Tallinn",
+            "--staffed",
+            "someday 08:00-18:00",
+        ],
+    );
+    assert!(!ok && err.contains("\"someday\" is not a weekday"), "{err}");
+    // Sunday 03:00 in Tallinn is 01:00 UTC in winter, 00:00 in summer: either way unstaffed.
+    let sunday = next_sunday_utc_at_one();
+    let (ok, out, err) = ctl(
+        &w,
+        COORDINATOR,
+        &[
+            "action-day",
+            "create",
+            "--id",
+            "cli-night",
+            "--name",
+            "CLI night",
+            "--starts-at",
+            &sunday,
+            "--ends-at",
+            "+30d",
+            "--platform",
+            "tamtam",
+            "--agency",
+            "agency-nl",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("warning: H-hour is outside tamtam's staffed hours: Sun ")
+            && out.contains("(Europe/Tallinn, +0")
+            && out.contains("contact duty@tamtam.example"),
+        "{out}"
+    );
     // The agency signs its CSV and submits it.
     std::fs::write(
         dir.join("nl.csv"),
@@ -449,4 +524,17 @@ async fn health_reflection_and_graceful_stop(backend: Backend) {
         w.hub.log_tail()
     );
     assert!(w.hub.log_text().contains("hub stopped"));
+}
+
+/// The next Sunday at 01:00 UTC, at least a day from now, in RFC 3339.
+fn next_sunday_utc_at_one() -> String {
+    let mut date = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date()
+        .tomorrow()
+        .unwrap();
+    while date.weekday() != jiff::civil::Weekday::Sunday {
+        date = date.tomorrow().unwrap();
+    }
+    format!("{date}T01:00:00Z")
 }

@@ -40,6 +40,7 @@ mod outage;
 mod rate_limits;
 mod removal_orders;
 mod restoration;
+mod staffed_hours;
 mod summary;
 mod withdrawal;
 

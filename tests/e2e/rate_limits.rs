@@ -42,6 +42,7 @@ async fn a_capped_platform_never_receives_more_than_its_cap_in_any_minute(backen
             endpoint: endpoint.clone(),
             display_name: String::new(),
             max_deliveries_per_minute: Some(CAP as u32),
+            staffing: None,
         })
         .await
         .expect("the coordinator sets the cap")
@@ -55,6 +56,7 @@ async fn a_capped_platform_never_receives_more_than_its_cap_in_any_minute(backen
             endpoint,
             display_name: String::new(),
             max_deliveries_per_minute: None,
+            staffing: None,
         })
         .await
         .unwrap()

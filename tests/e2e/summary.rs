@@ -9,32 +9,13 @@ use takedown_tests::{
     lists::{referral, referrals, request},
     pki::COORDINATOR,
     sidecar::AutoPolicy,
-    world::World,
+    world::{World, platform_row},
 };
 
 both_backends!(
     an_agency_and_a_platform_see_nothing_of_others,
     the_watch_sees_counts_rise_and_ends_at_close,
 );
-
-async fn summary_as(w: &World, org: &str, day: &str) -> pb::ActionDaySummary {
-    w.as_org(org)
-        .await
-        .summary
-        .get_action_day_summary(pb::GetActionDaySummaryRequest {
-            action_day_id: day.into(),
-        })
-        .await
-        .expect("summary")
-        .into_inner()
-}
-
-fn platform<'a>(s: &'a pb::ActionDaySummary, name: &str) -> &'a pb::PlatformSummary {
-    s.platforms
-        .iter()
-        .find(|p| p.platform == name)
-        .unwrap_or_else(|| panic!("no {name} row in {s:?}"))
-}
 
 fn total_blocked(s: &pb::ActionDaySummary) -> u64 {
     s.platforms.iter().map(|p| p.blocked).sum()
@@ -76,15 +57,15 @@ async fn an_agency_and_a_platform_see_nothing_of_others(backend: Backend) {
     // Blocked and delivered: a platform's report can be recorded before the hub has
     // processed the Deliver answer that sets delivered_at.
     eventually(LONG, "everything blocked and delivered", || async {
-        let s = summary_as(&w, COORDINATOR, "sum-day").await;
+        let s = w.summary_as(COORDINATOR, "sum-day").await;
         total_blocked(&s) == 11 && s.platforms.iter().map(|p| p.delivered).sum::<u64>() == 11
     })
     .await;
 
-    let all = summary_as(&w, COORDINATOR, "sum-day").await;
-    assert_eq!(platform(&all, "telegram").referred, 7);
+    let all = w.summary_as(COORDINATOR, "sum-day").await;
+    assert_eq!(platform_row(&all, "telegram").referred, 7);
     assert_eq!(
-        platform(&all, "telegram")
+        platform_row(&all, "telegram")
             .release_to_ack
             .as_ref()
             .unwrap()
@@ -95,7 +76,7 @@ async fn an_agency_and_a_platform_see_nothing_of_others(backend: Backend) {
     assert_eq!(agencies, ["agency-de", "agency-fr"]);
 
     // agency-de: its 3 targets, its own row, nothing that names agency-fr or its targets.
-    let de = summary_as(&w, "agency-de", "sum-day").await;
+    let de = w.summary_as("agency-de", "sum-day").await;
     assert_eq!(
         de.platforms
             .iter()
@@ -132,7 +113,7 @@ async fn an_agency_and_a_platform_see_nothing_of_others(backend: Backend) {
     );
 
     // telegram: its own row and series only, no agency rows.
-    let tg = summary_as(&w, "telegram", "sum-day").await;
+    let tg = w.summary_as("telegram", "sum-day").await;
     assert_eq!(tg.platforms.len(), 1);
     assert_eq!(
         (
@@ -191,15 +172,15 @@ async fn the_watch_sees_counts_rise_and_ends_at_close(backend: Backend) {
         .expect("stream")
         .expect("a snapshot");
     assert_eq!(first.state, "ACTION_DAY_STATE_PLANNED");
-    assert_eq!(platform(&first, "telegram").referred, 40);
-    seen.push(platform(&first, "telegram").blocked);
+    assert_eq!(platform_row(&first, "telegram").referred, 40);
+    seen.push(platform_row(&first, "telegram").blocked);
     while seen.last() != Some(&40) {
         let s = tokio::time::timeout(LONG, stream.message())
             .await
             .expect("an update before the timeout")
             .expect("stream")
             .expect("the stream goes on while the day is open");
-        seen.push(platform(&s, "telegram").blocked);
+        seen.push(platform_row(&s, "telegram").blocked);
     }
     assert!(
         seen.windows(2).all(|p| p[0] <= p[1]),
@@ -225,7 +206,7 @@ async fn the_watch_sees_counts_rise_and_ends_at_close(backend: Backend) {
         .expect("stream")
         .expect("a last snapshot before the end");
     assert_eq!(last.state, "ACTION_DAY_STATE_CLOSED");
-    assert_eq!(platform(&last, "telegram").blocked, 40);
+    assert_eq!(platform_row(&last, "telegram").blocked, 40);
     let end = tokio::time::timeout(Duration::from_secs(10), stream.message())
         .await
         .expect("the stream ends")

@@ -90,6 +90,7 @@ impl World {
                     endpoint: format!("https://127.0.0.1:{port}"),
                     display_name: String::new(),
                     max_deliveries_per_minute: None,
+                    staffing: None,
                 })
                 .await
                 .expect("register platform");
@@ -201,6 +202,19 @@ impl World {
     }
 
     /// Creates an action day starting `in_ms` from now, with every platform and agency.
+    /// The day's summary as `org` sees it.
+    pub async fn summary_as(&self, org: &str, day: &str) -> pb::ActionDaySummary {
+        self.as_org(org)
+            .await
+            .summary
+            .get_action_day_summary(pb::GetActionDaySummaryRequest {
+                action_day_id: day.into(),
+            })
+            .await
+            .expect("summary")
+            .into_inner()
+    }
+
     pub async fn action_day(&self, id: &str, in_ms: i64) -> pb::ActionDay {
         let now = takedown_protocol::timestamp::now_millis();
         self.as_org(COORDINATOR)
@@ -233,4 +247,12 @@ pub fn statement_key(key: &AgencyKey) -> StatementKey {
         compromised_since: None,
         reason: String::new(),
     }
+}
+
+/// The summary's row of `platform`.
+pub fn platform_row<'a>(s: &'a pb::ActionDaySummary, platform: &str) -> &'a pb::PlatformSummary {
+    s.platforms
+        .iter()
+        .find(|p| p.platform == platform)
+        .unwrap_or_else(|| panic!("no {platform} row in {s:?}"))
 }

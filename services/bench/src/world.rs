@@ -107,6 +107,7 @@ impl World {
                     endpoint: format!("https://127.0.0.1:{port}"),
                     display_name: String::new(),
                     max_deliveries_per_minute: None,
+                    staffing: None,
                 })
                 .await
                 .context("register platform")?;

@@ -423,9 +423,29 @@ pub enum PlatformCommand {
         /// out, a registered platform keeps its own).
         #[arg(long, value_name = "N")]
         max_per_minute: Option<u32>,
+        #[command(flatten)]
+        staffing: StaffingArgs,
     },
     /// List platforms.
     List(FormatArg),
+}
+
+/// When a platform's moderation is staffed (left out, a registered platform keeps its own).
+#[derive(Debug, Args)]
+pub struct StaffingArgs {
+    /// The platform's IANA time zone (e.g. Europe/Tallinn); needed with --staffed.
+    #[arg(long, value_name = "ZONE", requires = "staffed")]
+    pub time_zone: Option<String>,
+    /// A weekly staffed window in local time, e.g. "mon-fri 08:00-18:00" or "sat 22:00-06:00"
+    /// (repeatable).
+    #[arg(long, value_name = "DAYS HH:MM-HH:MM", requires = "time_zone")]
+    pub staffed: Vec<String>,
+    /// Whom the coordinator reaches out of hours (e-mail address, phone number).
+    #[arg(long, value_name = "CONTACT", requires = "staffed")]
+    pub contact: Option<String>,
+    /// Remove the staffed hours (the platform has not said).
+    #[arg(long, conflicts_with_all = ["time_zone", "staffed", "contact"])]
+    pub no_staffing: bool,
 }
 
 // ---- action days ---------------------------------------------------------------------

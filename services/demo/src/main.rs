@@ -206,6 +206,7 @@ seed = 2026
                 endpoint: endpoint.clone(),
                 display_name: String::new(),
                 max_deliveries_per_minute: None,
+                staffing: None,
             })
             .await?;
     }

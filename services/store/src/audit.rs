@@ -396,6 +396,7 @@ pub(crate) fn platform_registered(
             "display_name": p.display_name,
             "previous_endpoint": before.map(|b| b.endpoint.as_str()),
             "max_per_minute": p.max_per_minute,
+            "staffing": p.staffing,
         }),
     ))
 }

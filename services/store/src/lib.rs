@@ -467,6 +467,14 @@ pub trait Store: Send + Sync + Clone + 'static {
         now: i64,
     ) -> impl Future<Output = StoreResult<SummaryFacts>> + Send;
 
+    /// When each of the day's delivered removal orders reached its platform:
+    /// `(platform, delivered_at)`, by platform and time. It costs what the day's removal
+    /// orders number (a partial index holds only them), not its targets.
+    fn removal_order_deliveries(
+        &self,
+        action_day_id: &str,
+    ) -> impl Future<Output = StoreResult<Vec<(String, i64)>>> + Send;
+
     /// Recomputes an action day's summary rollups (and its removal-order clocks) from the
     /// stored facts alone. The store's writers keep them in the transaction of each change,
     /// which makes this unnecessary in operation; it checks them, and repairs a database

@@ -83,6 +83,16 @@ const SQLITE: &[Source] = &[
         "platform rate limits",
         include_str!("../migrations/sqlite/0014_platform_rate_limits.sql"),
     ),
+    (
+        15,
+        "staffed hours",
+        include_str!("../migrations/sqlite/0015_staffed_hours.sql"),
+    ),
+    (
+        16,
+        "removal order deliveries",
+        include_str!("../migrations/sqlite/0016_removal_order_deliveries.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -155,6 +165,16 @@ const POSTGRES: &[Source] = &[
         14,
         "platform rate limits",
         include_str!("../migrations/postgres/0014_platform_rate_limits.sql"),
+    ),
+    (
+        15,
+        "staffed hours",
+        include_str!("../migrations/postgres/0015_staffed_hours.sql"),
+    ),
+    (
+        16,
+        "removal order deliveries",
+        include_str!("../migrations/postgres/0016_removal_order_deliveries.sql"),
     ),
 ];
 

@@ -92,6 +92,8 @@ pub struct Platform {
     /// The most deliveries the platform accepts in any minute, across every hub replica;
     /// `None` for no cap.
     pub max_per_minute: Option<u32>,
+    /// When its moderation is staffed; `None` when it has not said.
+    pub staffing: Option<takedown_protocol::staffing::Staffing>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

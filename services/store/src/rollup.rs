@@ -92,7 +92,7 @@ where
     }
 }
 
-const REMOVAL_ORDER: i32 = LegalBasis::RemovalOrder as i32;
+pub(crate) const REMOVAL_ORDER: i32 = LegalBasis::RemovalOrder as i32;
 const BLOCKED: i32 = Outcome::Blocked as i32;
 const REJECTED: i32 = Outcome::Rejected as i32;
 

@@ -95,6 +95,11 @@ macro_rules! row_decoders {
                 max_per_minute: r
                     .try_get::<Option<i64>, _>("max_per_minute")?
                     .and_then(|n| u32::try_from(n).ok()),
+                staffing: r
+                    .try_get::<Option<String>, _>("staffing")?
+                    .map(|j| serde_json::from_str(&j))
+                    .transpose()
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             })
         }
 

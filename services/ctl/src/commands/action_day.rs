@@ -46,11 +46,12 @@ pub async fn run(global: &GlobalOptions, command: ActionDayCommand) -> Result<()
                 day.name,
                 format_timestamp(day.starts_at.as_ref())
             );
+            print_staffing_warnings(&day);
             Ok(())
         }
         ActionDayCommand::Get { id, format } => {
             let day = ask!(client => get_action_day(GetActionDayRequest { id }))?;
-            let view = ActionDayView::from(day);
+            let view = ActionDayView::from(day.clone());
             if format.format == Format::Json {
                 return output::print_json(&view);
             }
@@ -68,6 +69,7 @@ pub async fn run(global: &GlobalOptions, command: ActionDayCommand) -> Result<()
             if !view.closed_at.is_empty() {
                 println!("closed:     {}", view.closed_at);
             }
+            print_staffing_warnings(&day);
             Ok(())
         }
         ActionDayCommand::List(f) => {
@@ -145,5 +147,23 @@ impl From<ActionDay> for ActionDayView {
             platforms: d.platforms,
             agencies: d.agencies,
         }
+    }
+}
+
+/// The hub's warnings that H-hour falls outside platforms' staffed hours.
+fn print_staffing_warnings(day: &ActionDay) {
+    for w in &day.staffing_warnings {
+        let next = match w.next_staffed_at.as_ref() {
+            Some(t) => format!("; staffed again from {}", format_timestamp(Some(t))),
+            None => String::new(),
+        };
+        let contact = match w.contact_point.as_str() {
+            "" => String::new(),
+            c => format!("; contact {c}"),
+        };
+        println!(
+            "warning: H-hour is outside {}'s staffed hours: {} there{next}{contact}",
+            w.platform, w.local_time
+        );
     }
 }

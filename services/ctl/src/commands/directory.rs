@@ -3,15 +3,17 @@
 use anyhow::Result;
 use serde::Serialize;
 use takedown_protocol::pb::{
-    GetAgencyKeysRequest, ListOrganizationsRequest, ListPlatformsRequest,
+    self, GetAgencyKeysRequest, ListOrganizationsRequest, ListPlatformsRequest,
     RegisterOrganizationRequest, RegisterPlatformRequest, Role,
     directory_service_client::DirectoryServiceClient,
 };
+use takedown_protocol::staffing::{Staffing, parse_windows};
 use tonic::transport::Channel;
 
 use crate::{
     cli::{
         DirectoryCommand, Format, GlobalOptions, KeyCommand, OrgCommand, OrgRole, PlatformCommand,
+        StaffingArgs,
     },
     output,
     time::format_timestamp,
@@ -158,6 +160,35 @@ struct PlatformView {
     registered_at: String,
     /// 0: no cap.
     max_per_minute: u32,
+    /// Empty when the platform has not said.
+    staffed: String,
+    contact_point: String,
+}
+
+/// The request's staffed hours from the flags: `None` to keep the registered ones.
+fn staffing_request(a: StaffingArgs) -> Result<Option<pb::Staffing>> {
+    if a.no_staffing {
+        return Ok(Some(pb::Staffing::default()));
+    }
+    let Some(time_zone) = a.time_zone else {
+        return Ok(None);
+    };
+    let mut windows = Vec::new();
+    for spec in &a.staffed {
+        windows.extend(parse_windows(spec).map_err(|e| anyhow::anyhow!("--staffed {e}"))?);
+    }
+    let s = Staffing {
+        time_zone,
+        windows,
+        contact_point: a.contact.unwrap_or_default(),
+    };
+    s.check().map_err(|e| anyhow::anyhow!("--staffed: {e}"))?;
+    Ok(Some(s.to_pb()))
+}
+
+/// The platform's staffed hours, if it has said.
+fn staffed(p: &pb::Platform) -> Option<Staffing> {
+    Staffing::from_pb(p.staffing.as_ref()?).ok().flatten()
 }
 
 async fn platform(client: &mut Client, command: PlatformCommand) -> Result<()> {
@@ -167,12 +198,15 @@ async fn platform(client: &mut Client, command: PlatformCommand) -> Result<()> {
             endpoint,
             display_name,
             max_per_minute,
+            staffing,
         } => {
+            let staffing = staffing_request(staffing)?;
             let p = ask!(client => register_platform(RegisterPlatformRequest {
                 name,
                 endpoint,
                 display_name: display_name.unwrap_or_default(),
                 max_deliveries_per_minute: max_per_minute,
+                staffing,
             }))?;
             match p.max_deliveries_per_minute {
                 0 => println!("registered platform {} at {}", p.name, p.endpoint),
@@ -180,6 +214,9 @@ async fn platform(client: &mut Client, command: PlatformCommand) -> Result<()> {
                     "registered platform {} at {}, at most {n} deliveries per minute",
                     p.name, p.endpoint
                 ),
+            }
+            if let Some(s) = staffed(&p) {
+                println!("staffed {}", s.describe());
             }
             Ok(())
         }
@@ -190,6 +227,12 @@ async fn platform(client: &mut Client, command: PlatformCommand) -> Result<()> {
                 .into_iter()
                 .map(|p| PlatformView {
                     registered_at: format_timestamp(p.registered_at.as_ref()),
+                    staffed: staffed(&p).map(|s| s.describe()).unwrap_or_default(),
+                    contact_point: p
+                        .staffing
+                        .as_ref()
+                        .map(|s| s.contact_point.clone())
+                        .unwrap_or_default(),
                     name: p.name,
                     endpoint: p.endpoint,
                     display_name: p.display_name,
@@ -205,13 +248,27 @@ async fn platform(client: &mut Client, command: PlatformCommand) -> Result<()> {
                 "display name",
                 "registered",
                 "per minute",
+                "staffed",
+                "contact",
             ]);
             for v in views {
                 let cap = match v.max_per_minute {
                     0 => "no cap".to_string(),
                     n => n.to_string(),
                 };
-                t.add_row([v.name, v.endpoint, v.display_name, v.registered_at, cap]);
+                let staffed = match v.staffed.as_str() {
+                    "" => "not stated".to_string(),
+                    s => s.to_string(),
+                };
+                t.add_row([
+                    v.name,
+                    v.endpoint,
+                    v.display_name,
+                    v.registered_at,
+                    cap,
+                    staffed,
+                    v.contact_point,
+                ]);
             }
             println!("{t}");
             Ok(())

@@ -179,6 +179,12 @@ pub fn removal_order_line(t: &super::Totals) -> Option<String> {
             duration_ms(t.removal_orders_paused_ms)
         ));
     }
+    if t.removal_orders_out_of_hours > 0 {
+        line.push_str(&format!(
+            "; {} delivered outside the platform's staffed hours",
+            t.removal_orders_out_of_hours
+        ));
+    }
     Some(line)
 }
 

@@ -72,6 +72,9 @@ pub struct Platform {
     pub removal_orders_resumed: u64,
     #[serde(default)]
     pub removal_orders_paused_ms: u64,
+    /// Delivered while the platform, by its stated staffed hours, had no one at work.
+    #[serde(default)]
+    pub removal_orders_out_of_hours: u64,
     #[serde(default)]
     pub tos_referrals: u64,
     #[serde(default)]
@@ -179,6 +182,7 @@ impl From<&pb::PlatformSummary> for Platform {
             removal_orders_cannot_execute: p.removal_orders_cannot_execute,
             removal_orders_resumed: p.removal_orders_resumed,
             removal_orders_paused_ms: p.removal_orders_paused_ms,
+            removal_orders_out_of_hours: p.removal_orders_out_of_hours,
             tos_referrals: p.tos_referrals,
             tos_referrals_acted: p.tos_referrals_acted,
             tos_referrals_within_hour: p.tos_referrals_within_hour,

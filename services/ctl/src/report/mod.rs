@@ -95,6 +95,7 @@ pub struct Totals {
     pub removal_orders_cannot_execute: u64,
     pub removal_orders_resumed: u64,
     pub removal_orders_paused_ms: u64,
+    pub removal_orders_out_of_hours: u64,
     pub tos_referrals: u64,
     pub tos_referrals_acted: u64,
     pub tos_referrals_within_hour: u64,
@@ -135,6 +136,10 @@ impl Totals {
             );
             add(&mut t.removal_orders_resumed, p.removal_orders_resumed);
             add(&mut t.removal_orders_paused_ms, p.removal_orders_paused_ms);
+            add(
+                &mut t.removal_orders_out_of_hours,
+                p.removal_orders_out_of_hours,
+            );
             add(&mut t.tos_referrals, p.tos_referrals);
             add(&mut t.tos_referrals_acted, p.tos_referrals_acted);
             add(

@@ -321,7 +321,8 @@ mod tests {
             "1 open",
             "rejected: INF = INSUFFICIENT_INFORMATION, NAV = NOT_A_VIOLATION",
             "removal orders: 24 delivered; 16 within the hour (66.7 %), 5 late, 2 cannot \
-             execute (clock paused); 2 acted on after a pause, paused 30 min in all\n",
+             execute (clock paused); 2 acted on after a pause, paused 30 min in all; 2 delivered \
+             outside the platform's staffed hours\n",
             "agency-fr",
             "1300",
             "1.7 %",

@@ -75,13 +75,8 @@ impl<S: Store> ActionDayService for ActionDays<S> {
         if ends_at <= starts_at {
             return Err(ApiError::invalid("ends_at", "ends_at must be after starts_at").into());
         }
-        let registered: BTreeSet<String> = store
-            .list_platforms()
-            .await
-            .map_err(ApiError::from)?
-            .into_iter()
-            .map(|p| p.name)
-            .collect();
+        let directory = store.list_platforms().await.map_err(ApiError::from)?;
+        let registered: BTreeSet<&str> = directory.iter().map(|p| p.name.as_str()).collect();
         let mut platforms = BTreeSet::new();
         for (i, p) in r.platforms.iter().enumerate() {
             let name = PlatformName::parse(p)
@@ -133,8 +128,15 @@ impl<S: Store> ActionDayService for ActionDays<S> {
             .await
             .map_err(ApiError::from)?;
         self.0.wake.schedule_changed();
+        let warnings = convert::staffing_warnings(&day, &directory);
+        for w in &warnings {
+            tracing::warn!(platform = %w.platform, local_time = %w.local_time, "H-hour outside the platform's staffed hours");
+        }
         tracing::info!(starts_at, "action day created");
-        Ok(Response::new(convert::action_day(day, now)))
+        Ok(Response::new(pb::ActionDay {
+            staffing_warnings: warnings,
+            ..convert::action_day(day, now)
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "GetActionDay"))]
@@ -144,7 +146,23 @@ impl<S: Store> ActionDayService for ActionDays<S> {
     ) -> Result<Response<pb::ActionDay>, Status> {
         let who = caller!(self.0, req);
         let day = visible_day(&self.0.store, &who, &req.get_ref().id).await?;
-        Ok(Response::new(convert::action_day(day, now_millis())))
+        // Other platforms' staffing is the coordinator's to know.
+        let warnings = match who.role {
+            Role::Coordinator => {
+                let directory = self
+                    .0
+                    .store
+                    .list_platforms()
+                    .await
+                    .map_err(ApiError::from)?;
+                convert::staffing_warnings(&day, &directory)
+            }
+            _ => Vec::new(),
+        };
+        Ok(Response::new(pb::ActionDay {
+            staffing_warnings: warnings,
+            ..convert::action_day(day, now_millis())
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ListActionDays"))]

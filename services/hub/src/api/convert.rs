@@ -57,6 +57,7 @@ pub fn platform(p: model::Platform) -> pb::Platform {
         display_name: p.display_name,
         registered_at: Some(from_millis(p.registered_at)),
         max_deliveries_per_minute: p.max_per_minute.unwrap_or(0),
+        staffing: p.staffing.as_ref().map(|s| s.to_pb()),
     }
 }
 
@@ -82,7 +83,31 @@ pub fn action_day(d: model::ActionDay, now: i64) -> pb::ActionDay {
         created_at: Some(from_millis(d.created_at)),
         released_at: opt_from_millis(d.released_at),
         closed_at: opt_from_millis(d.closed_at),
+        staffing_warnings: Vec::new(),
     }
+}
+
+/// The day's platforms that, by their directory entries, are not staffed at its H-hour.
+pub fn staffing_warnings(
+    d: &model::ActionDay,
+    platforms: &[model::Platform],
+) -> Vec<pb::StaffingWarning> {
+    platforms
+        .iter()
+        .filter(|p| d.platforms.contains(&p.name))
+        .filter_map(|p| {
+            let s = p.staffing.as_ref()?;
+            if s.is_staffed(d.starts_at) {
+                return None;
+            }
+            Some(pb::StaffingWarning {
+                platform: p.name.clone(),
+                local_time: s.local_time(d.starts_at),
+                next_staffed_at: s.next_staffed(d.starts_at).map(from_millis),
+                contact_point: s.contact_point.clone(),
+            })
+        })
+        .collect()
 }
 
 /// A hold as `viewer_sees_holder` allows: the holder is shown only to coordinators and to

@@ -4,6 +4,7 @@ use takedown_protocol::{
     ident::{OrgId, PlatformName},
     keyset::{KeySet, KeySetClaims, Offer, StatementError, StatementKey},
     pb::{self, directory_service_server::DirectoryService},
+    staffing::Staffing,
     timestamp::{from_millis, now_millis},
 };
 use takedown_store::{Store, model};
@@ -304,14 +305,27 @@ impl<S: Store> DirectoryService for Directory<S> {
                     .map_err(ApiError::from)?;
             }
         }
+        let staffing = r
+            .staffing
+            .as_ref()
+            .map(Staffing::from_pb)
+            .transpose()
+            .map_err(|e| {
+                ApiError::invalid(format!("staffing.{}", e.field), format!("staffing.{e}"))
+            })?;
+        // What the request leaves out, a registered platform keeps.
+        let before = store
+            .get_platform(name.as_str())
+            .await
+            .map_err(ApiError::from)?;
         let max_per_minute = match r.max_deliveries_per_minute {
             Some(0) => None,
             Some(n) => Some(n),
-            None => store
-                .get_platform(name.as_str())
-                .await
-                .map_err(ApiError::from)?
-                .and_then(|p| p.max_per_minute),
+            None => before.as_ref().and_then(|p| p.max_per_minute),
+        };
+        let staffing = match staffing {
+            Some(set) => set,
+            None => before.and_then(|p| p.staffing),
         };
         let p = store
             .upsert_platform(
@@ -321,6 +335,7 @@ impl<S: Store> DirectoryService for Directory<S> {
                     display_name: display(&r.display_name, &name),
                     registered_at: now_millis(),
                     max_per_minute,
+                    staffing,
                 },
                 &who.id,
             )

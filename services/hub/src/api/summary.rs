@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use takedown_protocol::{
     pb::{self, summary_service_server::SummaryService},
+    staffing::Staffing,
     timestamp::{from_millis, now_millis},
 };
 use takedown_store::{
@@ -105,6 +106,8 @@ fn platform_summary(f: PlatformFacts, health: Option<&PlatformHealth>) -> pb::Pl
         tos_referrals_acted: u(f.tos_referrals_acted),
         tos_referrals_within_hour: u(f.tos_referrals_within_hour),
         tos_referrals_within_hour_share: ratio(f.tos_referrals_within_hour, f.tos_referrals),
+        // From the platform's staffed hours, by [`count_out_of_hours`].
+        removal_orders_out_of_hours: 0,
         circuit_open,
         last_error: last_error.unwrap_or_default(),
         platform: c.platform,
@@ -210,7 +213,47 @@ async fn snapshot<S: Store>(
         .action_day_summary(id, &view_of(who), now)
         .await?;
     let closed = day.closed_at.is_some();
-    Ok((render(&day, facts, who, &state.health, now), closed))
+    let mut summary = render(&day, facts, who, &state.health, now);
+    count_out_of_hours(&state.store, &day, who, &mut summary).await?;
+    Ok((summary, closed))
+}
+
+/// Fills `removal_orders_out_of_hours` of each platform row that has removal orders and
+/// stated staffed hours, for coordinators and the platform itself: an agency's view
+/// counts only its own targets, which this count does not separate.
+async fn count_out_of_hours<S: Store>(
+    store: &S,
+    day: &model::ActionDay,
+    who: &Caller,
+    summary: &mut pb::ActionDaySummary,
+) -> ApiResult<()> {
+    if who.role == Role::Agency || summary.platforms.iter().all(|p| p.removal_orders == 0) {
+        return Ok(());
+    }
+    let staffing: std::collections::HashMap<String, Staffing> = store
+        .list_platforms()
+        .await?
+        .into_iter()
+        .filter_map(|p| Some((p.name, p.staffing?)))
+        .collect();
+    if !summary
+        .platforms
+        .iter()
+        .any(|p| p.removal_orders > 0 && staffing.contains_key(&p.platform))
+    {
+        return Ok(());
+    }
+    let deliveries = store.removal_order_deliveries(&day.id).await?;
+    for row in &mut summary.platforms {
+        let Some(hours) = staffing.get(&row.platform) else {
+            continue;
+        };
+        row.removal_orders_out_of_hours = deliveries
+            .iter()
+            .filter(|(p, at)| *p == row.platform && !hours.is_staffed(*at))
+            .count() as u64;
+    }
+    Ok(())
 }
 
 /// Whether two summaries show the same figures (`generated_at` aside).

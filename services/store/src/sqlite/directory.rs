@@ -110,7 +110,7 @@ pub(super) async fn upsert_platform(
 ) -> StoreResult<Platform> {
     let mut tx = write_tx(pool).await?;
     let before = sqlx::query(
-        "SELECT name, endpoint, display_name, registered_at, max_per_minute FROM platforms WHERE name = ?1",
+        "SELECT name, endpoint, display_name, registered_at, max_per_minute, staffing FROM platforms WHERE name = ?1",
     )
     .bind(&p.name)
     .fetch_optional(&mut *tx)
@@ -119,17 +119,23 @@ pub(super) async fn upsert_platform(
     .map(rows::platform)
     .transpose()?;
     let r = sqlx::query(
-        "INSERT INTO platforms (name, endpoint, display_name, registered_at, max_per_minute) \
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET \
+        "INSERT INTO platforms \
+         (name, endpoint, display_name, registered_at, max_per_minute, staffing) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO UPDATE SET \
          endpoint = excluded.endpoint, display_name = excluded.display_name, \
-         max_per_minute = excluded.max_per_minute \
-         RETURNING name, endpoint, display_name, registered_at, max_per_minute",
+         max_per_minute = excluded.max_per_minute, staffing = excluded.staffing \
+         RETURNING name, endpoint, display_name, registered_at, max_per_minute, staffing",
     )
     .bind(&p.name)
     .bind(&p.endpoint)
     .bind(&p.display_name)
     .bind(p.registered_at)
     .bind(p.max_per_minute.map(i64::from))
+    .bind(
+        p.staffing
+            .as_ref()
+            .map(|s| serde_json::to_string(s).expect("staffing serializes")),
+    )
     .fetch_one(&mut *tx)
     .await?;
     let stored = rows::platform(&r)?;
@@ -144,7 +150,7 @@ pub(super) async fn upsert_platform(
 
 pub(super) async fn get_platform(pool: &SqlitePool, name: &str) -> StoreResult<Option<Platform>> {
     let r = sqlx::query(
-        "SELECT name, endpoint, display_name, registered_at, max_per_minute FROM platforms WHERE name = ?1",
+        "SELECT name, endpoint, display_name, registered_at, max_per_minute, staffing FROM platforms WHERE name = ?1",
     )
     .bind(name)
     .fetch_optional(pool)
@@ -154,7 +160,7 @@ pub(super) async fn get_platform(pool: &SqlitePool, name: &str) -> StoreResult<O
 
 pub(super) async fn list_platforms(pool: &SqlitePool) -> StoreResult<Vec<Platform>> {
     let rs = sqlx::query(
-        "SELECT name, endpoint, display_name, registered_at, max_per_minute FROM platforms ORDER BY name",
+        "SELECT name, endpoint, display_name, registered_at, max_per_minute, staffing FROM platforms ORDER BY name",
     )
     .fetch_all(pool)
     .await?;

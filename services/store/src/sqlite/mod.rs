@@ -403,6 +403,13 @@ impl Store for SqliteStore {
         summary::action_day_summary(&self.pool, action_day_id, view, now).await
     }
 
+    async fn removal_order_deliveries(
+        &self,
+        action_day_id: &str,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        summary::removal_order_deliveries(&self.pool, action_day_id).await
+    }
+
     async fn rebuild_summary(&self, action_day_id: &str) -> StoreResult<()> {
         summary::rebuild_summary(&self.writer, action_day_id).await
     }

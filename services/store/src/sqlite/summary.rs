@@ -57,3 +57,22 @@ pub(super) async fn update_clocks(
         .await?;
     Ok(())
 }
+
+/// (platform, delivered_at) of the day's delivered removal orders, from the partial index
+/// that holds only them (its condition is written out, so that the planner can use it).
+pub(super) async fn removal_order_deliveries(
+    pool: &SqlitePool,
+    action_day_id: &str,
+) -> StoreResult<Vec<(String, i64)>> {
+    const RO: i32 = crate::rollup::REMOVAL_ORDER;
+    Ok(
+        sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(format!(
+            "SELECT platform, delivered_at FROM targets \
+         WHERE action_day_id = ?1 AND legal_basis = {RO} AND delivered_at IS NOT NULL \
+         ORDER BY platform, delivered_at"
+        )))
+        .bind(action_day_id)
+        .fetch_all(pool)
+        .await?,
+    )
+}

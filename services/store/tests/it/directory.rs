@@ -117,17 +117,24 @@ async fn platforms_upsert_and_list<S: Store + Probe>(s: S) {
         display_name: "Video".into(),
         registered_at: T0,
         max_per_minute: None,
+        staffing: None,
     };
     assert_eq!(s.upsert_platform(&p, "europol").await.unwrap(), p);
     let moved = Platform {
         endpoint: "https://video2.example:7443".into(),
         registered_at: T0 + 5,
         max_per_minute: Some(600),
+        staffing: Some(takedown_protocol::staffing::Staffing {
+            time_zone: "Europe/Tallinn".into(),
+            windows: takedown_protocol::staffing::parse_windows("mon-fri 08:00-18:00").unwrap(),
+            contact_point: "abuse@video.example".into(),
+        }),
         ..p.clone()
     };
     let stored = s.upsert_platform(&moved, "europol").await.unwrap();
     assert_eq!(stored.endpoint, "https://video2.example:7443");
     assert_eq!(stored.max_per_minute, Some(600));
+    assert_eq!(stored.staffing, moved.staffing);
     assert_eq!(stored.registered_at, T0);
     s.upsert_platform(
         &Platform {
@@ -169,6 +176,7 @@ async fn registrations_and_changes_are_audited_with_their_caller<S: Store + Prob
         display_name: "Video".into(),
         registered_at: T0,
         max_per_minute: None,
+        staffing: None,
     };
     s.upsert_platform(&p, "europol").await.unwrap();
     let moved = Platform {

@@ -521,6 +521,7 @@ async fn a_capped_platform_gets_no_more_than_its_cap_in_any_minute<S: Store + Pr
         display_name: "Video".into(),
         registered_at: T0,
         max_per_minute: Some(25),
+        staffing: None,
     };
     s.upsert_platform(&video, "europol").await.unwrap();
     let names: Vec<String> = (0..100).map(|i| format!("t/{i}")).collect();
