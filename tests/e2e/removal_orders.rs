@@ -307,7 +307,7 @@ async fn the_summary_and_the_tco_export_run_one_clock(backend: Backend) {
         "de-clock",
         Some("day-clock"),
         vec![
-            removal_order("telegram", "@gone", "RO-2026-DE-91"),
+            cross_border(removal_order("telegram", "@gone", "RO-2026-DE-91"), "FR"),
             removal_order("telegram", "@clarified", "RO-2026-DE-92"),
             referral("telegram", "@tos_late"),
         ],
@@ -441,6 +441,23 @@ async fn the_summary_and_the_tco_export_run_one_clock(backend: Backend) {
         "{}",
         unknown.message()
     );
+    // Scrutiny (Art 4) ends only a cross-border order: "@clarified" was not one.
+    let not_cross_border = coordinator
+        .referral
+        .withdraw_target(pb::WithdrawTargetRequest {
+            target_id: ids[1].clone(),
+            reason: "scrutiny".into(),
+            ground: pb::WithdrawalGround::Scrutiny as i32,
+            ..Default::default()
+        })
+        .await
+        .expect_err("scrutiny of an order that was not cross-border");
+    assert_eq!(not_cross_border.code(), Code::InvalidArgument);
+    assert!(
+        not_cross_border.message().contains("cross-border"),
+        "{}",
+        not_cross_border.message()
+    );
     coordinator
         .referral
         .withdraw_target(pb::WithdrawTargetRequest {
@@ -461,4 +478,12 @@ async fn the_summary_and_the_tco_export_run_one_clock(backend: Backend) {
         ),
         (1, 0, 1)
     );
+}
+
+/// `r` sent to `host`'s competent authority as a cross-border order (TCO Art 4).
+fn cross_border(mut r: pb::Referral, host: &str) -> pb::Referral {
+    let order = r.removal_order.as_mut().expect("a removal order");
+    order.cross_border = true;
+    order.host_member_state = host.into();
+    r
 }

@@ -339,7 +339,7 @@ pub enum WithdrawalGroundArg {
     /// A complaint or appeal decided for the content provider (TCO Art 10).
     Appeal,
     /// The host member state's authority found a cross-border removal order to infringe
-    /// (TCO Art 4(4)): it ceases to have legal effects.
+    /// (TCO Art 4(4)): it ceases to have legal effects. Refused for anything else.
     Scrutiny,
     /// An administrative or judicial review annulled the order (TCO Art 9).
     Review,

@@ -62,6 +62,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Conflict(m) => Self::AlreadyExists(m),
             StoreError::NotFound(m) => Self::NotFound(m),
+            StoreError::Invalid { field, message } => Self::invalid(field, message),
             e if e.is_transient() => {
                 tracing::warn!(error = %e, "database unavailable; the caller is told to retry");
                 Self::Unavailable {

@@ -122,6 +122,18 @@ pub struct WithdrawalReason<'a> {
     pub text: &'a str,
 }
 
+/// A scrutiny withdrawal (TCO Art 4(4)) that names referrals other than cross-border
+/// removal orders: only the host member state's scrutiny of a cross-border order ends it.
+pub(crate) fn scrutiny_refused(not_cross_border: i64) -> crate::StoreError {
+    crate::StoreError::Invalid {
+        field: "ground".into(),
+        message: format!(
+            "scrutiny (TCO Art 4) ends only cross-border removal orders; {not_cross_border} of \
+             the referrals named is not one: withdraw them on another ground"
+        ),
+    }
+}
+
 impl<'a> WithdrawalReason<'a> {
     /// A withdrawal on no particular ground (an agency's own correction).
     pub fn text(text: &'a str) -> Self {

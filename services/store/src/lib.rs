@@ -61,6 +61,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     NotFound(String),
+    /// What the caller asked for cannot be done, because of `field` of its request.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]

@@ -178,6 +178,36 @@ pub(super) async fn withdraw(
             .await?
         }
     };
+    if reason.ground == crate::WithdrawalGround::Scrutiny {
+        let not_cross_border: i64 = match scope {
+            WithdrawalScope::Target {
+                target_id,
+                agencies,
+            } => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM referrals r WHERE r.target_id = ?1 \
+                 AND r.withdrawn_at IS NULL AND (?2 IS NULL OR r.agency_id = ?2) \
+                 AND (?3 IS NULL OR r.agency_id IN (SELECT value FROM json_each(?3))) \
+                 AND NOT EXISTS (SELECT 1 FROM removal_orders o WHERE o.list_id = r.list_id \
+                   AND o.item_index = r.item_index AND o.host_member_state IS NOT NULL)",
+            )
+            .bind(target_id)
+            .bind(own)
+            .bind((!agencies.is_empty()).then(|| json!(agencies).to_string())),
+            WithdrawalScope::List { list_id } => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM referrals r WHERE r.list_id = ?1 \
+                 AND r.withdrawn_at IS NULL AND (?2 IS NULL OR r.agency_id = ?2) \
+                 AND NOT EXISTS (SELECT 1 FROM removal_orders o WHERE o.list_id = r.list_id \
+                   AND o.item_index = r.item_index AND o.host_member_state IS NOT NULL)",
+            )
+            .bind(list_id)
+            .bind(own),
+        }
+        .fetch_one(&mut *tx)
+        .await?;
+        if not_cross_border > 0 {
+            return Err(crate::audit::scrutiny_refused(not_cross_border));
+        }
+    }
     // Take the referrals back.
     let taken = match scope {
         WithdrawalScope::Target {

@@ -549,4 +549,50 @@ async fn an_orders_withdrawal_ground_is_kept<S: Store + Probe>(s: S) {
     assert!(row(cross).withdrawn_at.is_some());
     assert_eq!(row(kept).order_withdrawn_on, None);
     assert!(row(kept).order.is_some());
+
+    // Scrutiny ends only cross-border orders: "kept" was not sent to a host member state,
+    // so neither it nor its list can be withdrawn on that ground, and nothing changes.
+    let scrutiny = WithdrawalReason {
+        ground: WithdrawalGround::Scrutiny,
+        text: "scrutiny",
+    };
+    for scope in [
+        WithdrawalScope::target(kept),
+        WithdrawalScope::List {
+            list_id: "lo".into(),
+        },
+    ] {
+        match s
+            .withdraw(
+                &scope,
+                &Withdrawer::Coordinator("europol".into()),
+                &scrutiny,
+                T0 + 2,
+            )
+            .await
+        {
+            Err(StoreError::Invalid { field, message }) => {
+                assert_eq!(field, "ground");
+                assert!(message.contains("1 of the referrals"), "{message}");
+            }
+            other => panic!("{scope:?}: {other:?}"),
+        }
+    }
+    let rows = s.transparency_rows("d1").await.unwrap();
+    let kept_row = rows.iter().find(|r| r.target_id == kept).unwrap();
+    assert!(kept_row.withdrawn_at.is_none());
+    assert_eq!(kept_row.order_withdrawn_on, None);
+    // The same withdrawal on its own ground goes through.
+    s.withdraw(
+        &WithdrawalScope::target(kept),
+        &Withdrawer::Coordinator("europol".into()),
+        &WithdrawalReason {
+            ground: WithdrawalGround::Review,
+            text: "annulled on review",
+        },
+        T0 + 3,
+    )
+    .await
+    .unwrap()
+    .unwrap();
 }
