@@ -441,6 +441,27 @@ async fn the_summary_and_the_tco_export_run_one_clock(backend: Backend) {
         "{}",
         unknown.message()
     );
+    // Only a cross-border order can be upheld on scrutiny; only a coordinator records it.
+    let domestic = coordinator
+        .referral
+        .uphold_on_scrutiny(pb::UpholdOnScrutinyRequest {
+            target_id: ids[1].clone(),
+            reason: "no infringement".into(),
+        })
+        .await
+        .expect_err("a domestic order has no scrutiny");
+    assert_eq!(domestic.code(), Code::InvalidArgument, "{domestic:?}");
+    let by_agency = w
+        .as_org("agency-de")
+        .await
+        .referral
+        .uphold_on_scrutiny(pb::UpholdOnScrutinyRequest {
+            target_id: ids[0].clone(),
+            reason: String::new(),
+        })
+        .await
+        .expect_err("agencies do not record scrutinies");
+    assert_eq!(by_agency.code(), Code::PermissionDenied);
     // Scrutiny (Art 4) ends only a cross-border order: "@clarified" was not one.
     let not_cross_border = coordinator
         .referral
@@ -478,6 +499,7 @@ async fn the_summary_and_the_tco_export_run_one_clock(backend: Backend) {
         ),
         (1, 0, 1)
     );
+    assert_eq!((tco.scrutinised, tco.upheld_on_scrutiny), (1, 0));
 }
 
 /// `r` sent to `host`'s competent authority as a cross-border order (TCO Art 4).

@@ -265,6 +265,17 @@ pub enum ListCommand {
     /// or correction). The platform is asked to restore the target only once no agency's
     /// referral of it stands.
     Withdraw(ListWithdrawArgs),
+    /// Coordinators: record that the host member state's authority scrutinised a target's
+    /// cross-border removal orders and found no infringement (TCO Art 4(4)); they stand.
+    /// (An infringement found: `list withdraw --ground scrutiny`.)
+    Uphold {
+        /// The target's id (as `list status` shows it).
+        #[arg(long = "target", value_name = "ID")]
+        target_id: String,
+        /// The authority's decision, in your words (audited).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -69,8 +69,15 @@ pub fn tco_figures(action_day_id: &str, rows: &[TransparencyRow]) -> pb::TcoFigu
             f.cross_border_orders += 1;
             *by_host.entry(host).or_default() += 1;
         }
+        if r.order_upheld_on_scrutiny_at.is_some() {
+            f.upheld_on_scrutiny += 1;
+            f.scrutinised += 1;
+        }
         match r.order_withdrawn_on {
-            Some(WithdrawalGround::Scrutiny) => f.ceased_on_scrutiny += 1,
+            Some(WithdrawalGround::Scrutiny) => {
+                f.ceased_on_scrutiny += 1;
+                f.scrutinised += 1;
+            }
             Some(WithdrawalGround::Review) => f.annulled_on_review += 1,
             _ => {}
         }
@@ -193,6 +200,8 @@ mod tests {
                 host_member_state: (id == 2).then(|| "NL".into()),
             }),
             order_withdrawn_on: None,
+            // The cross-border order (to NL) was upheld on scrutiny.
+            order_upheld_on_scrutiny_at: (id == 2).then_some(0),
         }
     }
 
@@ -278,6 +287,11 @@ mod tests {
         );
         assert_eq!(f.cross_border_orders, 1);
         assert_eq!((f.ceased_on_scrutiny, f.annulled_on_review), (1, 0));
+        assert_eq!(
+            (f.scrutinised, f.upheld_on_scrutiny),
+            (2, 1),
+            "one upheld, one ceased"
+        );
         assert_eq!(
             f.cross_border_by_host,
             [pb::HostMemberStateCount {

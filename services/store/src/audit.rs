@@ -243,33 +243,45 @@ pub struct TransparencyRow {
     pub order: Option<crate::RemovalOrderFacts>,
     /// The ground that order's referral was withdrawn on (`None`: it stands).
     pub order_withdrawn_on: Option<WithdrawalGround>,
+    /// When the host member state's scrutiny upheld that order (TCO Art 4(4)).
+    pub order_upheld_on_scrutiny_at: Option<i64>,
 }
 
 /// A `removal_orders` row: (target id, reference, facts, the ground its referral was
-/// withdrawn on, if it was).
+/// withdrawn on, if it was, when a scrutiny upheld it, if one did).
 pub(crate) type OrderRow = (
     i64,
     String,
     crate::RemovalOrderFacts,
     Option<WithdrawalGround>,
+    Option<i64>,
 );
 
 /// Gives each removal-order row of `rows` the facts of the order whose reference it carries:
 /// the first of `orders` (in (target, list, item) order) for its target with that
 /// reference.
 pub(crate) fn attach_orders(rows: &mut [TransparencyRow], orders: Vec<OrderRow>) {
-    let mut first: HashMap<(i64, String), (crate::RemovalOrderFacts, Option<WithdrawalGround>)> =
-        HashMap::with_capacity(orders.len());
-    for (target, reference, facts, ground) in orders {
-        first.entry((target, reference)).or_insert((facts, ground));
+    type Order = (
+        crate::RemovalOrderFacts,
+        Option<WithdrawalGround>,
+        Option<i64>,
+    );
+    let mut first: HashMap<(i64, String), Order> = HashMap::with_capacity(orders.len());
+    for (target, reference, facts, ground, upheld) in orders {
+        first
+            .entry((target, reference))
+            .or_insert((facts, ground, upheld));
     }
     for r in rows
         .iter_mut()
         .filter(|r| r.legal_basis == LegalBasis::RemovalOrder)
     {
-        if let Some((facts, ground)) = first.remove(&(r.target_id, r.removal_order_ref.clone())) {
+        if let Some((facts, ground, upheld)) =
+            first.remove(&(r.target_id, r.removal_order_ref.clone()))
+        {
             r.order = Some(facts);
             r.order_withdrawn_on = ground;
+            r.order_upheld_on_scrutiny_at = upheld;
         }
     }
 }
@@ -508,6 +520,33 @@ pub(crate) fn referrals_withdrawn(
 }
 
 /// The audit entry of a target withdrawn (its last referral taken back) and its answer.
+/// The audit entry of a scrutiny that upheld a target's cross-border removal orders.
+pub(crate) fn scrutiny_upheld(
+    at: i64,
+    by: &str,
+    target_id: i64,
+    orders: u64,
+    reason: &str,
+) -> AuditEvent {
+    AuditEvent::new(
+        at,
+        by,
+        "scrutiny_upheld",
+        target_id.to_string(),
+        json!({ "orders": orders, "reason": reason }),
+    )
+}
+
+/// No standing cross-border removal order of the target to scrutinise.
+pub(crate) fn nothing_to_scrutinise() -> crate::StoreError {
+    crate::StoreError::Invalid {
+        field: "target_id".into(),
+        message: "the target has no standing cross-border removal order to scrutinise \
+                  (TCO Art 4)"
+            .into(),
+    }
+}
+
 pub(crate) fn target_withdrawn(
     at: i64,
     by: &Withdrawer,

@@ -394,6 +394,19 @@ pub trait Store: Send + Sync + Clone + 'static {
         reason: &WithdrawalReason<'_>,
         at: i64,
     ) -> impl Future<Output = StoreResult<Option<Withdrawal>>> + Send;
+    /// Records, as coordinator `by`, that the host member state's competent authority
+    /// scrutinised the target's standing cross-border removal orders and found no
+    /// infringement (TCO Art 4(4)): the orders stand, and the TCO figures count them as
+    /// scrutinised. Returns how many orders this upheld (0 when recorded before); `None`
+    /// for an unknown target; [`StoreError::Invalid`] when it has no standing cross-border
+    /// order. (An infringement found is a withdrawal on ground scrutiny.)
+    fn uphold_on_scrutiny(
+        &self,
+        target_id: i64,
+        by: &str,
+        reason: &str,
+        at: i64,
+    ) -> impl Future<Output = StoreResult<Option<u32>>> + Send;
     /// (target id, withdrawal reason) of the withdrawn ones among these targets, by id.
     fn withdrawal_reasons(
         &self,

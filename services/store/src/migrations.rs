@@ -93,6 +93,11 @@ const SQLITE: &[Source] = &[
         "removal order deliveries",
         include_str!("../migrations/sqlite/0016_removal_order_deliveries.sql"),
     ),
+    (
+        17,
+        "scrutiny upheld",
+        include_str!("../migrations/sqlite/0017_scrutiny_upheld.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -175,6 +180,11 @@ const POSTGRES: &[Source] = &[
         16,
         "removal order deliveries",
         include_str!("../migrations/postgres/0016_removal_order_deliveries.sql"),
+    ),
+    (
+        17,
+        "scrutiny upheld",
+        include_str!("../migrations/postgres/0017_scrutiny_upheld.sql"),
     ),
 ];
 

@@ -246,6 +246,7 @@ macro_rules! row_decoders {
                 restoration_at: r.try_get("restoration_at")?,
                 order: None,
                 order_withdrawn_on: None,
+                order_upheld_on_scrutiny_at: None,
             })
         }
 
@@ -262,6 +263,7 @@ macro_rules! row_decoders {
                     host_member_state: r.try_get("host_member_state")?,
                 },
                 opt_enum_col(r, "withdraw_ground")?,
+                r.try_get("scrutiny_upheld_at")?,
             ))
         }
 

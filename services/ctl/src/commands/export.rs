@@ -8,9 +8,10 @@
 //!   `orders:<MS>:<AUTHORITY>`, `acted_within_one_hour:<MS>:<AUTHORITY>`,
 //!   `acted_later:…`, `refused:…` and `no_decision:…` (`<MS>` its member state); then
 //!   `cross_border_orders` and one `cross_border_to:<HOST>` row per host member state
-//!   (Art 4); then `ceased_on_scrutiny` (orders withdrawn on ground SCRUTINY: the host
-//!   member state's authority found them to infringe, Art 4(4)) and `annulled_on_review`
-//!   (ground REVIEW, Art 9).
+//!   (Art 4); then `scrutinised` (Art 8(1)(b)), `upheld_on_scrutiny` (`takedownctl list
+//!   uphold`), `ceased_on_scrutiny` (orders withdrawn on ground SCRUTINY: the host member
+//!   state's authority found them to infringe, Art 4(4)) and `annulled_on_review` (ground
+//!   REVIEW, Art 9).
 //! - `sor` (CSV) and `sor-jsonl` (JSON lines): one statement of reasons per restriction a
 //!   platform imposed, in the DSA Transparency Database's schema ([`sor`]).
 //! - `decisions`: CSV, one row per target a platform decided on, restrictions or not:
@@ -116,6 +117,8 @@ pub fn render(resp: &TransparencyResponse, format: ExportFormat) -> Result<Strin
                     h.orders,
                 )?;
             }
+            row("scrutinised", f.scrutinised)?;
+            row("upheld_on_scrutiny", f.upheld_on_scrutiny)?;
             row("ceased_on_scrutiny", f.ceased_on_scrutiny)?;
             row("annulled_on_review", f.annulled_on_review)?;
         }

@@ -8,8 +8,8 @@ use takedown_protocol::{
     ident::OrgId,
     list::ListSpec,
     pb::{
-        GetListStatusRequest, ListStatus, WithdrawListRequest, WithdrawTargetRequest,
-        referral_service_client::ReferralServiceClient,
+        GetListStatusRequest, ListStatus, UpholdOnScrutinyRequest, WithdrawListRequest,
+        WithdrawTargetRequest, referral_service_client::ReferralServiceClient,
     },
     signing::MAX_LIFETIME_SECS,
 };
@@ -89,6 +89,19 @@ pub async fn run(global: &GlobalOptions, command: ListCommand) -> Result<()> {
                     r.referrals_withdrawn, r.target_id, r.referrals_standing
                 );
             }
+            Ok(())
+        }
+        ListCommand::Uphold { target_id, reason } => {
+            let channel = global.hub_options().connect().await?;
+            let client = ReferralServiceClient::new(channel);
+            let r = ask!(client => uphold_on_scrutiny(UpholdOnScrutinyRequest {
+                target_id,
+                reason,
+            }))?;
+            println!(
+                "target {}: {} cross-border removal order(s) upheld on scrutiny",
+                r.target_id, r.orders_upheld
+            );
             Ok(())
         }
     }

@@ -117,6 +117,8 @@ fn transparency_csv_matches_the_figures_and_rows() {
             }],
             ceased_on_scrutiny: 1,
             annulled_on_review: 0,
+            scrutinised: 1,
+            upheld_on_scrutiny: 0,
         }),
         statements: vec![
             pb::StatementOfReasons {
@@ -172,7 +174,7 @@ fn transparency_csv_matches_the_figures_and_rows() {
          orders:DE:Bundeskriminalamt,3\nacted_within_one_hour:DE:Bundeskriminalamt,1\n\
          acted_later:DE:Bundeskriminalamt,0\nrefused:DE:Bundeskriminalamt,1\n\
          no_decision:DE:Bundeskriminalamt,1\ncross_border_orders,1\ncross_border_to:FR,1\n\
-         ceased_on_scrutiny,1\nannulled_on_review,0\n"
+         scrutinised,1\nupheld_on_scrutiny,0\nceased_on_scrutiny,1\nannulled_on_review,0\n"
     );
     let decisions = render(&resp, ExportFormat::Decisions).unwrap();
     let lines: Vec<&str> = decisions.lines().collect();

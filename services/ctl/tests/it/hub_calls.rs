@@ -141,6 +141,19 @@ impl ReferralService for StandIn {
             withdrawals_queued: 2,
         }))
     }
+
+    async fn uphold_on_scrutiny(
+        &self,
+        req: Request<takedown_protocol::pb::UpholdOnScrutinyRequest>,
+    ) -> Result<Response<takedown_protocol::pb::UpholdOnScrutinyResponse>, Status> {
+        self.caller(&req)?;
+        Ok(Response::new(
+            takedown_protocol::pb::UpholdOnScrutinyResponse {
+                target_id: req.into_inner().target_id,
+                orders_upheld: 1,
+            },
+        ))
+    }
 }
 
 #[tonic::async_trait]

@@ -132,6 +132,34 @@ impl<S: Store> ReferralService for Referrals<S> {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(rpc = "UpholdOnScrutiny"))]
+    async fn uphold_on_scrutiny(
+        &self,
+        req: Request<pb::UpholdOnScrutinyRequest>,
+    ) -> Result<Response<pb::UpholdOnScrutinyResponse>, Status> {
+        let who = caller!(self.0, req);
+        who.require(&[Role::Coordinator], "UpholdOnScrutiny")?;
+        let req = req.into_inner();
+        let not_found = || ApiError::NotFound(format!("target {:?} not found", req.target_id));
+        let target_id = self
+            .0
+            .ids
+            .parse_target(&req.target_id)
+            .ok_or_else(not_found)?;
+        let upheld = self
+            .0
+            .store
+            .uphold_on_scrutiny(target_id, &who.id, req.reason.trim(), now_millis())
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(not_found)?;
+        tracing::info!(target_id, upheld, by = %who.id, "removal orders upheld on scrutiny");
+        Ok(Response::new(pb::UpholdOnScrutinyResponse {
+            target_id: req.target_id.clone(),
+            orders_upheld: upheld,
+        }))
+    }
+
     #[tracing::instrument(skip_all, fields(rpc = "WithdrawList", list_id = %req.get_ref().list_id))]
     async fn withdraw_list(
         &self,

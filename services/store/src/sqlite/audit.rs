@@ -380,7 +380,7 @@ pub(super) async fn transparency_rows(
         .collect::<sqlx::Result<_>>()?;
     let orders = sqlx::query(
         "SELECT o.target_id, o.reference, o.issuing_authority, o.member_state, o.issued_at, \
-         o.host_member_state, CASE WHEN r.withdrawn_at IS NULL THEN NULL \
+         o.host_member_state, o.scrutiny_upheld_at, CASE WHEN r.withdrawn_at IS NULL THEN NULL \
            ELSE r.withdraw_ground END AS withdraw_ground \
          FROM removal_orders o JOIN targets t ON t.id = o.target_id \
          JOIN referrals r ON r.list_id = o.list_id AND r.item_index = o.item_index \
@@ -480,4 +480,52 @@ pub(super) async fn purge_expired(
     .await?;
     tx.commit().await?;
     Ok(counts)
+}
+
+pub(super) async fn uphold_on_scrutiny(
+    pool: &SqlitePool,
+    target_id: i64,
+    by: &str,
+    reason: &str,
+    at: i64,
+) -> StoreResult<Option<u32>> {
+    let mut tx = write_tx(pool).await?;
+    let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM targets WHERE id = ?1)")
+        .bind(target_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !known {
+        return Ok(None);
+    }
+    let standing: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM removal_orders o JOIN referrals r \
+         ON r.list_id = o.list_id AND r.item_index = o.item_index \
+         WHERE o.target_id = ?1 AND o.host_member_state IS NOT NULL AND r.withdrawn_at IS NULL",
+    )
+    .bind(target_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if standing == 0 {
+        return Err(crate::audit::nothing_to_scrutinise());
+    }
+    let upheld = sqlx::query(
+        "UPDATE removal_orders SET scrutiny_upheld_at = ?2 \
+         WHERE target_id = ?1 AND host_member_state IS NOT NULL AND scrutiny_upheld_at IS NULL \
+         AND EXISTS (SELECT 1 FROM referrals r WHERE r.list_id = removal_orders.list_id \
+           AND r.item_index = removal_orders.item_index AND r.withdrawn_at IS NULL)",
+    )
+    .bind(target_id)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if upheld > 0 {
+        append(
+            &mut tx,
+            &crate::audit::scrutiny_upheld(at, by, target_id, upheld, reason),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Some(u32::try_from(upheld).unwrap_or(u32::MAX)))
 }

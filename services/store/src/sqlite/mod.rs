@@ -358,6 +358,16 @@ impl Store for SqliteStore {
         audit::withdraw(&self.writer, scope, by, reason, at).await
     }
 
+    async fn uphold_on_scrutiny(
+        &self,
+        target_id: i64,
+        by: &str,
+        reason: &str,
+        at: i64,
+    ) -> StoreResult<Option<u32>> {
+        audit::uphold_on_scrutiny(&self.writer, target_id, by, reason, at).await
+    }
+
     async fn withdrawal_reasons(&self, target_ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {
         audit::withdrawal_reasons(&self.pool, target_ids).await
     }

@@ -6,6 +6,7 @@ use crate::support::*;
 
 conformance!(
     an_orders_withdrawal_ground_is_kept,
+    a_scrutiny_upholds_only_standing_cross_border_orders,
     new_and_merged_within_a_list,
     merged_across_lists_agencies_and_scopes,
     resubmission_is_idempotent_or_conflicts,
@@ -595,4 +596,61 @@ async fn an_orders_withdrawal_ground_is_kept<S: Store + Probe>(s: S) {
     .await
     .unwrap()
     .unwrap();
+}
+
+/// A scrutiny that finds no infringement upholds the target's standing cross-border orders
+/// once, is audited with the coordinator as actor, and reaches the transparency rows; a
+/// domestic order has nothing to scrutinise, and an unknown target is not found.
+async fn a_scrutiny_upholds_only_standing_cross_border_orders<S: Store + Probe>(s: S) {
+    s.insert_action_day(&day("d1", T0 + 60_000), "europol")
+        .await
+        .unwrap();
+    let mut cross = item("video", "cross");
+    cross.removal_order = Some(order_facts("Bundeskriminalamt", Some("FR")));
+    let sum = accepted(
+        s.insert_list(
+            &list("lo", "agency-b", Some("d1"), T0, 2, 1),
+            &[cross, item("video", "domestic")],
+        )
+        .await
+        .unwrap(),
+    );
+    let (cross, domestic) = (sum.target_ids[0], sum.target_ids[1]);
+    assert_eq!(
+        s.uphold_on_scrutiny(cross, "europol", "no infringement", T0 + 5)
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        s.uphold_on_scrutiny(cross, "europol", "again", T0 + 6)
+            .await
+            .unwrap(),
+        Some(0),
+        "recorded once"
+    );
+    match s.uphold_on_scrutiny(domestic, "europol", "x", T0 + 7).await {
+        Err(StoreError::Invalid { field, .. }) => assert_eq!(field, "target_id"),
+        other => panic!("a domestic order: {other:?}"),
+    }
+    assert_eq!(
+        s.uphold_on_scrutiny(999_999, "europol", "x", T0 + 8)
+            .await
+            .unwrap(),
+        None
+    );
+    let rows = s.transparency_rows("d1").await.unwrap();
+    let row = |id: i64| rows.iter().find(|r| r.target_id == id).unwrap();
+    assert_eq!(row(cross).order_upheld_on_scrutiny_at, Some(T0 + 5));
+    assert_eq!(row(cross).withdrawn_at, None, "the order stands");
+    assert_eq!(row(domestic).order_upheld_on_scrutiny_at, None);
+    let upheld: Vec<(String, String)> = s
+        .audit_entries(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "scrutiny_upheld")
+        .map(|e| (e.actor, e.subject))
+        .collect();
+    assert_eq!(upheld, [("europol".to_string(), cross.to_string())]);
 }
