@@ -270,6 +270,30 @@ async fn takedownctl_drives_the_real_hub(backend: Backend) {
     assert!(ok, "{err}");
     assert!(out.contains("embargoed"), "{out}");
     assert!(out.contains("demo_nl/42"), "{out}");
+    // `list uphold` as the README shows it: a ToS referral has no cross-border order to
+    // uphold, and the refusal says so in one line.
+    let status: serde_json::Value = serde_json::from_str(&out).expect("status json");
+    let target = status["items"][0]["target_id"]
+        .as_str()
+        .expect("a target id")
+        .to_string();
+    let (ok, _, err) = ctl(
+        &w,
+        COORDINATOR,
+        &[
+            "list",
+            "uphold",
+            "--target",
+            &target,
+            "--reason",
+            "no infringement",
+        ],
+    );
+    assert!(!ok, "a ToS referral cannot be upheld on scrutiny");
+    assert!(
+        err.contains("INVALID_ARGUMENT") && err.contains("cross-border"),
+        "{err}"
+    );
     // Errors are one clear line: another agency cannot see the list; a bad list is refused.
     let (ok, _, err) = ctl(&w, "agency-fr", &["list", "status", "nl-list-1"]);
     assert!(!ok);
