@@ -11,11 +11,7 @@ use takedown_protocol::pb::{
     receiver_service_server::{ReceiverService, ReceiverServiceServer},
 };
 use takedown_tests::{
-    Backend, eventually,
-    hub::HubOptions,
-    lists::{referrals, request},
-    pki::COORDINATOR,
-    sidecar::AutoPolicy,
+    Backend, eventually, hub::HubOptions, lists::referrals, pki::COORDINATOR, sidecar::AutoPolicy,
     world::World,
 };
 use tokio_stream::wrappers::TcpListenerStream;
@@ -80,12 +76,7 @@ async fn a_capped_platform_never_receives_more_than_its_cap_in_any_minute(backen
     let mut items = referrals("telegram", "paced", CAP + 5);
     items.extend(referrals("tamtam", "free", CAP + 5));
     let list = w.key("agency-fr").list("paced", None, items);
-    w.as_org("agency-fr")
-        .await
-        .referral
-        .submit_referral_list(request(&list))
-        .await
-        .unwrap();
+    w.submit("agency-fr", &list).await;
 
     eventually(
         Duration::from_secs(20),
@@ -190,12 +181,7 @@ async fn a_receivers_request_to_wait_is_honoured(backend: Backend) {
     let list = w
         .key("agency-fr")
         .list("asked", None, referrals("x", "asked", 5));
-    w.as_org("agency-fr")
-        .await
-        .referral
-        .submit_referral_list(request(&list))
-        .await
-        .unwrap();
+    w.submit("agency-fr", &list).await;
     eventually(Duration::from_secs(20), "the second call", || async {
         receiver.calls.lock().unwrap().len() >= 2
     })

@@ -10,7 +10,7 @@ use takedown_protocol::{
 use takedown_tests::{
     Backend, eventually,
     hub::HubOptions,
-    lists::{referral, removal_order, request},
+    lists::{referral, removal_order},
     pki::{AGENCIES, COORDINATOR, PLATFORMS},
     sidecar::AutoPolicy,
     world::{World, platform_row},
@@ -282,12 +282,7 @@ async fn removal_orders_delivered_out_of_hours_are_counted(backend: Backend) {
             referral("tamtam", "@tos_only"),
         ],
     );
-    w.as_org("agency-fr")
-        .await
-        .referral
-        .submit_referral_list(request(&list))
-        .await
-        .unwrap();
+    w.submit("agency-fr", &list).await;
     eventually(
         std::time::Duration::from_secs(30),
         "the removal orders delivered",

@@ -505,9 +505,9 @@ async fn basis_of<S: Store>(s: &S, target: i64) -> (LegalBasis, String) {
     (basis, reference)
 }
 
-/// The ground a removal order was withdrawn on reaches the transparency rows (the TCO
-/// figures count orders that ceased on scrutiny, Art 4(4)); one that stands has none.
-async fn an_orders_withdrawal_ground_is_kept<S: Store + Probe>(s: S) {
+/// Day d1 and list "lo" of agency-b: a removal order sent cross-border to FR, and a
+/// domestic one; their target ids.
+async fn cross_border_and_domestic<S: Store>(s: &S) -> (i64, i64) {
     s.insert_action_day(&day("d1", T0 + 60_000), "europol")
         .await
         .unwrap();
@@ -516,12 +516,18 @@ async fn an_orders_withdrawal_ground_is_kept<S: Store + Probe>(s: S) {
     let sum = accepted(
         s.insert_list(
             &list("lo", "agency-b", Some("d1"), T0, 2, 1),
-            &[cross, item("video", "kept")],
+            &[cross, item("video", "domestic")],
         )
         .await
         .unwrap(),
     );
-    let (cross, kept) = (sum.target_ids[0], sum.target_ids[1]);
+    (sum.target_ids[0], sum.target_ids[1])
+}
+
+/// The ground a removal order was withdrawn on reaches the transparency rows (the TCO
+/// figures count orders that ceased on scrutiny, Art 4(4)); one that stands has none.
+async fn an_orders_withdrawal_ground_is_kept<S: Store + Probe>(s: S) {
+    let (cross, kept) = cross_border_and_domestic(&s).await;
     s.withdraw(
         &WithdrawalScope::target(cross),
         &Withdrawer::Coordinator("europol".into()),
@@ -602,20 +608,7 @@ async fn an_orders_withdrawal_ground_is_kept<S: Store + Probe>(s: S) {
 /// once, is audited with the coordinator as actor, and reaches the transparency rows; a
 /// domestic order has nothing to scrutinise, and an unknown target is not found.
 async fn a_scrutiny_upholds_only_standing_cross_border_orders<S: Store + Probe>(s: S) {
-    s.insert_action_day(&day("d1", T0 + 60_000), "europol")
-        .await
-        .unwrap();
-    let mut cross = item("video", "cross");
-    cross.removal_order = Some(order_facts("Bundeskriminalamt", Some("FR")));
-    let sum = accepted(
-        s.insert_list(
-            &list("lo", "agency-b", Some("d1"), T0, 2, 1),
-            &[cross, item("video", "domestic")],
-        )
-        .await
-        .unwrap(),
-    );
-    let (cross, domestic) = (sum.target_ids[0], sum.target_ids[1]);
+    let (cross, domestic) = cross_border_and_domestic(&s).await;
     assert_eq!(
         s.uphold_on_scrutiny(cross, "europol", "no infringement", T0 + 5)
             .await
