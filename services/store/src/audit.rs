@@ -421,6 +421,7 @@ pub(crate) fn platform_registered(
             "previous_endpoint": before.map(|b| b.endpoint.as_str()),
             "max_per_minute": p.max_per_minute,
             "staffing": p.staffing,
+            "delivery_mode": crate::model::mode_name(p.mode),
         }),
     ))
 }

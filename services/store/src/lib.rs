@@ -303,6 +303,13 @@ pub trait Store: Send + Sync + Clone + 'static {
         delivery_ids: &[i64],
         at: i64,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The ids among `delivery_ids` that are INFLIGHT deliveries to `platform`, sorted: what
+    /// a pull-mode sidecar may answer for.
+    fn in_flight_to(
+        &self,
+        platform: &str,
+        delivery_ids: &[i64],
+    ) -> impl Future<Output = StoreResult<Vec<i64>>> + Send;
     /// Back to PENDING with `next_at` and `last_error`.
     fn mark_retry(
         &self,

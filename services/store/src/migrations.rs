@@ -98,6 +98,11 @@ const SQLITE: &[Source] = &[
         "scrutiny upheld",
         include_str!("../migrations/sqlite/0017_scrutiny_upheld.sql"),
     ),
+    (
+        18,
+        "pull mode",
+        include_str!("../migrations/sqlite/0018_pull_mode.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -185,6 +190,11 @@ const POSTGRES: &[Source] = &[
         17,
         "scrutiny upheld",
         include_str!("../migrations/postgres/0017_scrutiny_upheld.sql"),
+    ),
+    (
+        18,
+        "pull mode",
+        include_str!("../migrations/postgres/0018_pull_mode.sql"),
     ),
 ];
 

@@ -4,7 +4,7 @@
 
 pub use takedown_protocol::ident::Role;
 pub use takedown_protocol::pb::{
-    DeliveryKind, LegalBasis, Outcome, RejectReason, RestorationResult, TargetKind,
+    DeliveryKind, DeliveryMode, LegalBasis, Outcome, RejectReason, RestorationResult, TargetKind,
 };
 
 /// A delivery's state in the outbox.
@@ -94,6 +94,26 @@ pub struct Platform {
     pub max_per_minute: Option<u32>,
     /// When its moderation is staffed; `None` when it has not said.
     pub staffing: Option<takedown_protocol::staffing::Staffing>,
+    /// Push (the hub dials `endpoint`) or pull (the sidecar fetches; no endpoint). Never
+    /// `Unspecified` in the store.
+    pub mode: DeliveryMode,
+}
+
+/// A delivery mode as the `platforms.delivery_mode` column spells it.
+pub fn mode_name(m: DeliveryMode) -> &'static str {
+    match m {
+        DeliveryMode::Pull => "pull",
+        DeliveryMode::Push | DeliveryMode::Unspecified => "push",
+    }
+}
+
+/// The delivery mode a `platforms.delivery_mode` value names.
+pub fn mode_of(name: &str) -> Option<DeliveryMode> {
+    match name {
+        "push" => Some(DeliveryMode::Push),
+        "pull" => Some(DeliveryMode::Pull),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -100,6 +100,12 @@ macro_rules! row_decoders {
                     .map(|j| serde_json::from_str(&j))
                     .transpose()
                     .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                mode: {
+                    let m: String = r.try_get("delivery_mode")?;
+                    crate::model::mode_of(&m).ok_or_else(|| {
+                        sqlx::Error::Decode(format!("unknown delivery_mode {m:?}").into())
+                    })?
+                },
             })
         }
 

@@ -109,7 +109,7 @@ pub(super) async fn upsert_platform(
 ) -> StoreResult<Platform> {
     let mut tx = pool.begin().await?;
     let before = sqlx::query(
-        "SELECT name, endpoint, display_name, registered_at, max_per_minute, staffing FROM platforms WHERE name = $1 FOR UPDATE",
+        "SELECT name, endpoint, display_name, registered_at, max_per_minute, staffing, delivery_mode FROM platforms WHERE name = $1 FOR UPDATE",
     )
     .bind(&p.name)
     .fetch_optional(&mut *tx)
@@ -119,11 +119,13 @@ pub(super) async fn upsert_platform(
     .transpose()?;
     let r = sqlx::query(
         "INSERT INTO platforms \
-         (name, endpoint, display_name, registered_at, max_per_minute, staffing) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET \
+         (name, endpoint, display_name, registered_at, max_per_minute, staffing, delivery_mode) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO UPDATE SET \
          endpoint = excluded.endpoint, display_name = excluded.display_name, \
-         max_per_minute = excluded.max_per_minute, staffing = excluded.staffing \
-         RETURNING name, endpoint, display_name, registered_at, max_per_minute, staffing",
+         max_per_minute = excluded.max_per_minute, staffing = excluded.staffing, \
+         delivery_mode = excluded.delivery_mode \
+         RETURNING name, endpoint, display_name, registered_at, max_per_minute, staffing, \
+         delivery_mode",
     )
     .bind(&p.name)
     .bind(&p.endpoint)
@@ -135,6 +137,7 @@ pub(super) async fn upsert_platform(
             .as_ref()
             .map(|s| serde_json::to_string(s).expect("staffing serializes")),
     )
+    .bind(crate::model::mode_name(p.mode))
     .fetch_one(&mut *tx)
     .await?;
     let stored = rows::platform(&r)?;
@@ -149,7 +152,7 @@ pub(super) async fn upsert_platform(
 
 pub(super) async fn get_platform(pool: &PgPool, name: &str) -> StoreResult<Option<Platform>> {
     let r = sqlx::query(
-        "SELECT name, endpoint, display_name, registered_at, max_per_minute, staffing FROM platforms WHERE name = $1",
+        "SELECT name, endpoint, display_name, registered_at, max_per_minute, staffing, delivery_mode FROM platforms WHERE name = $1",
     )
     .bind(name)
     .fetch_optional(pool)
@@ -159,7 +162,7 @@ pub(super) async fn get_platform(pool: &PgPool, name: &str) -> StoreResult<Optio
 
 pub(super) async fn list_platforms(pool: &PgPool) -> StoreResult<Vec<Platform>> {
     let rs = sqlx::query(
-        "SELECT name, endpoint, display_name, registered_at, max_per_minute, staffing FROM platforms ORDER BY name COLLATE \"C\"",
+        "SELECT name, endpoint, display_name, registered_at, max_per_minute, staffing, delivery_mode FROM platforms ORDER BY name COLLATE \"C\"",
     )
     .fetch_all(pool)
     .await?;

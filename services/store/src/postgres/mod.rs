@@ -263,6 +263,10 @@ impl Store for PgStore {
         outbox::mark_delivered(&self.pool, delivery_ids, at).await
     }
 
+    async fn in_flight_to(&self, platform: &str, delivery_ids: &[i64]) -> StoreResult<Vec<i64>> {
+        outbox::in_flight_to(&self.pool, platform, delivery_ids).await
+    }
+
     async fn mark_retry(&self, delivery_ids: &[i64], next_at: i64, error: &str) -> StoreResult<()> {
         outbox::mark_retry(&self.pool, delivery_ids, next_at, error).await
     }

@@ -384,6 +384,21 @@ pub(super) async fn mark_delivered(
     Ok(())
 }
 
+pub(super) async fn in_flight_to(
+    pool: &PgPool,
+    platform: &str,
+    delivery_ids: &[i64],
+) -> StoreResult<Vec<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM deliveries WHERE platform = $1 AND state = 1 AND id = ANY($2) \
+         ORDER BY id",
+    )
+    .bind(platform)
+    .bind(delivery_ids)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// The targets of the takedown deliveries among `delivery_ids` in `state` (SQL), sorted.
 async fn claimed_targets(
     tx: &mut Transaction<'static, Postgres>,

@@ -402,6 +402,28 @@ pub(super) async fn mark_delivered(
     Ok(())
 }
 
+pub(super) async fn in_flight_to(
+    pool: &SqlitePool,
+    platform: &str,
+    delivery_ids: &[i64],
+) -> StoreResult<Vec<i64>> {
+    let ids = plan::sorted_ids(delivery_ids);
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_CHUNK) {
+        let mut q = sized_scalar::<i64>(AssertSqlSafe(format!(
+            "SELECT id FROM deliveries WHERE platform = ? AND state = 1 AND id IN ({}) \
+             ORDER BY id",
+            anon(chunk.len())
+        )))
+        .bind(platform);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        out.extend(q.fetch_all(pool).await?);
+    }
+    Ok(out)
+}
+
 /// The targets of the takedown deliveries among `delivery_ids` in `state` (SQL), sorted.
 async fn claimed_targets(
     tx: &mut Transaction<'static, Sqlite>,

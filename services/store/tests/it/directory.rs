@@ -118,6 +118,7 @@ async fn platforms_upsert_and_list<S: Store + Probe>(s: S) {
         registered_at: T0,
         max_per_minute: None,
         staffing: None,
+        mode: DeliveryMode::Push,
     };
     assert_eq!(s.upsert_platform(&p, "europol").await.unwrap(), p);
     let moved = Platform {
@@ -129,12 +130,14 @@ async fn platforms_upsert_and_list<S: Store + Probe>(s: S) {
             windows: takedown_protocol::staffing::parse_windows("mon-fri 08:00-18:00").unwrap(),
             contact_point: "abuse@video.example".into(),
         }),
+        mode: DeliveryMode::Pull,
         ..p.clone()
     };
     let stored = s.upsert_platform(&moved, "europol").await.unwrap();
     assert_eq!(stored.endpoint, "https://video2.example:7443");
     assert_eq!(stored.max_per_minute, Some(600));
     assert_eq!(stored.staffing, moved.staffing);
+    assert_eq!(stored.mode, DeliveryMode::Pull);
     assert_eq!(stored.registered_at, T0);
     s.upsert_platform(
         &Platform {
@@ -177,6 +180,7 @@ async fn registrations_and_changes_are_audited_with_their_caller<S: Store + Prob
         registered_at: T0,
         max_per_minute: None,
         staffing: None,
+        mode: DeliveryMode::Push,
     };
     s.upsert_platform(&p, "europol").await.unwrap();
     let moved = Platform {

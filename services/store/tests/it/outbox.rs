@@ -18,7 +18,40 @@ conformance!(
     claims_come_back_with_their_hubs_restart_or_death,
     the_outbox_depth_counts_due_scheduled_and_in_flight,
     a_capped_platform_gets_no_more_than_its_cap_in_any_minute,
+    in_flight_to_names_only_the_platforms_claims,
 );
+
+async fn in_flight_to_names_only_the_platforms_claims<S: Store + Probe>(s: S) {
+    submit(
+        &s,
+        "l",
+        T0,
+        &[("video", "a"), ("video", "b"), ("social", "a")],
+    )
+    .await;
+    let video = s
+        .claim_deliveries("video", T0, T0 + 60_000, 1)
+        .await
+        .unwrap();
+    let social = s
+        .claim_deliveries("social", T0, T0 + 60_000, 10)
+        .await
+        .unwrap();
+    let all: Vec<i64> = video
+        .iter()
+        .chain(&social)
+        .map(|c| c.id)
+        .chain([i64::MAX])
+        .collect();
+    // Only video's own claim: not social's, not video's unclaimed one, not an unknown id.
+    assert_eq!(s.in_flight_to("video", &all).await.unwrap(), [video[0].id]);
+    s.mark_delivered(&[video[0].id], T0 + 1).await.unwrap();
+    assert!(
+        s.in_flight_to("video", &all).await.unwrap().is_empty(),
+        "delivered is not in flight"
+    );
+    assert!(s.in_flight_to("video", &[]).await.unwrap().is_empty());
+}
 
 async fn claims_respect_due_time_order_and_limit<S: Store + Probe>(s: S) {
     submit(&s, "late", T0 + 2000, &[("video", "c")]).await;
@@ -522,6 +555,7 @@ async fn a_capped_platform_gets_no_more_than_its_cap_in_any_minute<S: Store + Pr
         registered_at: T0,
         max_per_minute: Some(25),
         staffing: None,
+        mode: DeliveryMode::Push,
     };
     s.upsert_platform(&video, "europol").await.unwrap();
     let names: Vec<String> = (0..100).map(|i| format!("t/{i}")).collect();
