@@ -90,6 +90,18 @@ pub async fn run<S: Store>(
     let metrics = Arc::new(HubMetrics::default());
     // Bound before anything is served, so that a taken port stops the start.
     let metrics_listener = takedown_net::metrics::listener(&config.metrics).await?;
+    let background = CancellationToken::new();
+    let cache = Arc::new(delivery::TreeCache::new(config.delivery.tree_cache_leaves));
+    let pulls = Arc::new(delivery::pull::Pulls {
+        store: store.clone(),
+        keys: keys.clone(),
+        ids: ids.clone(),
+        cache: cache.clone(),
+        cfg: config.delivery.clone(),
+        wake: wake.clone(),
+        metrics: metrics.clone(),
+        shutdown: background.clone(),
+    });
     let state = Arc::new(HubState {
         store: store.clone(),
         intake: IntakeConfig {
@@ -102,6 +114,7 @@ pub async fn run<S: Store>(
         audit_heads: audit_heads.clone(),
         ids: ids.clone(),
         metrics: metrics.clone(),
+        pulls,
     });
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -179,7 +192,6 @@ pub async fn run<S: Store>(
         .context("taking back this hub instance's claims")?;
     tracing::info!(%instance, claims_taken_back = released, "hub instance registered");
 
-    let background = CancellationToken::new();
     let tasks = TaskTracker::new();
     tasks.spawn(delivery::run_heartbeat(
         store.clone(),
@@ -197,6 +209,7 @@ pub async fn run<S: Store>(
             wake: wake.clone(),
             health: health.clone(),
             metrics: metrics.clone(),
+            cache,
         },
         background.clone(),
     ));
@@ -278,7 +291,8 @@ pub async fn run<S: Store>(
         .add_service(HoldServiceServer::new(Holds(state.clone())))
         .add_service(
             PlatformServiceServer::new(Platforms(state.clone()))
-                .max_decoding_message_size(64 << 20),
+                .max_decoding_message_size(64 << 20)
+                .max_encoding_message_size(256 << 20),
         )
         .add_service(SummaryServiceServer::new(Summaries(state.clone())))
         .add_service(AuditServiceServer::new(Audit(state.clone())))

@@ -58,6 +58,7 @@ pub fn platform(p: model::Platform) -> pb::Platform {
         registered_at: Some(from_millis(p.registered_at)),
         max_deliveries_per_minute: p.max_per_minute.unwrap_or(0),
         staffing: p.staffing.as_ref().map(|s| s.to_pb()),
+        delivery_mode: p.mode as i32,
     }
 }
 

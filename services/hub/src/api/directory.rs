@@ -276,8 +276,47 @@ impl<S: Store> DirectoryService for Directory<S> {
         let r = req.into_inner();
         let name =
             PlatformName::parse(&r.name).map_err(|e| ApiError::invalid("name", e.to_string()))?;
-        endpoint("endpoint", &r.endpoint)?;
         let store = &self.0.store;
+        let staffing = r
+            .staffing
+            .as_ref()
+            .map(Staffing::from_pb)
+            .transpose()
+            .map_err(|e| {
+                ApiError::invalid(format!("staffing.{}", e.field), format!("staffing.{e}"))
+            })?;
+        // What the request leaves out, a registered platform keeps.
+        let before = store
+            .get_platform(name.as_str())
+            .await
+            .map_err(ApiError::from)?;
+        let mode = match pb::DeliveryMode::try_from(r.delivery_mode) {
+            Ok(pb::DeliveryMode::Unspecified) => {
+                before.as_ref().map_or(pb::DeliveryMode::Push, |p| p.mode)
+            }
+            Ok(m) => m,
+            Err(_) => {
+                return Err(ApiError::invalid(
+                    "delivery_mode",
+                    format!("unknown delivery mode {}", r.delivery_mode),
+                )
+                .into());
+            }
+        };
+        match mode {
+            pb::DeliveryMode::Pull if !r.endpoint.is_empty() => {
+                return Err(ApiError::invalid(
+                    "endpoint",
+                    format!(
+                        "platform {name} pulls its deliveries: it has no endpoint (got {:?})",
+                        r.endpoint
+                    ),
+                )
+                .into());
+            }
+            pb::DeliveryMode::Pull => {}
+            _ => endpoint("endpoint", &r.endpoint)?,
+        }
         match store
             .get_organization(name.as_str())
             .await
@@ -305,19 +344,6 @@ impl<S: Store> DirectoryService for Directory<S> {
                     .map_err(ApiError::from)?;
             }
         }
-        let staffing = r
-            .staffing
-            .as_ref()
-            .map(Staffing::from_pb)
-            .transpose()
-            .map_err(|e| {
-                ApiError::invalid(format!("staffing.{}", e.field), format!("staffing.{e}"))
-            })?;
-        // What the request leaves out, a registered platform keeps.
-        let before = store
-            .get_platform(name.as_str())
-            .await
-            .map_err(ApiError::from)?;
         let max_per_minute = match r.max_deliveries_per_minute {
             Some(0) => None,
             Some(n) => Some(n),
@@ -336,13 +362,14 @@ impl<S: Store> DirectoryService for Directory<S> {
                     registered_at: now_millis(),
                     max_per_minute,
                     staffing,
+                    mode,
                 },
                 &who.id,
             )
             .await
             .map_err(ApiError::from)?;
         self.0.wake.platforms_changed();
-        tracing::info!(platform = %p.name, endpoint = %p.endpoint, max_per_minute = ?p.max_per_minute, "platform registered");
+        tracing::info!(platform = %p.name, endpoint = %p.endpoint, max_per_minute = ?p.max_per_minute, mode = model::mode_name(p.mode), "platform registered");
         Ok(Response::new(convert::platform(p)))
     }
 

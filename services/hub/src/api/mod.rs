@@ -37,6 +37,8 @@ pub struct HubState<S> {
     /// The opaque ids of targets and deliveries on the wire.
     pub ids: PublicIds,
     pub metrics: Arc<HubMetrics>,
+    /// Pull-mode platforms' sidecars fetching their share.
+    pub pulls: Arc<crate::delivery::pull::Pulls<S>>,
 }
 
 pub type Shared<S> = Arc<HubState<S>>;

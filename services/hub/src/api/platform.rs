@@ -1,16 +1,20 @@
 //! `takedown.v1.PlatformService`: platforms (their sidecars) report acknowledgements,
-//! decisions and restorations, only on targets delivered to them.
+//! decisions and restorations, only on targets delivered to them; pull-mode platforms
+//! fetch their share ([`crate::delivery::pull`]).
 
+use std::time::Duration;
 use takedown_protocol::{
     pb::{self, platform_report::Report, platform_service_server::PlatformService},
     timestamp::{now_millis, to_millis},
 };
-use takedown_store::{NewReport, ReportBody, ReportRefusal, Store};
+
+use takedown_store::{DeliveryMode, NewReport, ReportBody, ReportRefusal, Store};
 use tonic::{Request, Response, Status};
 
 use super::{Shared, caller};
 use crate::{
     auth::Role,
+    delivery::pull::MAX_WAIT_MS,
     error::{ApiError, ApiResult},
     public_id::PublicIds,
 };
@@ -90,6 +94,71 @@ fn report(
 
 #[tonic::async_trait]
 impl<S: Store> PlatformService for Platforms<S> {
+    #[tracing::instrument(
+        skip_all,
+        fields(rpc = "PullDeliveries", platform, acknowledged, deliveries)
+    )]
+    async fn pull_deliveries(
+        &self,
+        req: Request<pb::PullDeliveriesRequest>,
+    ) -> Result<Response<pb::PullDeliveriesResponse>, Status> {
+        let who = caller!(self.0, req);
+        who.require(&[Role::Platform], "PullDeliveries")?;
+        let span = tracing::Span::current();
+        span.record("platform", who.id.as_str());
+        let r = req.into_inner();
+        if r.wait_ms > MAX_WAIT_MS {
+            return Err(ApiError::invalid(
+                "wait_ms",
+                format!("wait_ms {} is above the limit of {MAX_WAIT_MS}", r.wait_ms),
+            )
+            .into());
+        }
+        let store = &self.0.store;
+        let platform = store
+            .get_platform(&who.id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::NotFound(format!("platform {} is not registered", who.id)))?;
+        if platform.mode != DeliveryMode::Pull {
+            return Err(ApiError::FailedPrecondition(format!(
+                "platform {} is registered for push delivery: the hub calls its sidecar; \
+                 register it with delivery mode PULL to pull",
+                who.id
+            ))
+            .into());
+        }
+        let pulls = &self.0.pulls;
+        let acknowledged = match &r.ack {
+            Some(ack) => pulls
+                .acknowledge(&who.id, ack)
+                .await
+                .map_err(ApiError::from)?,
+            None => 0,
+        };
+        span.record("acknowledged", acknowledged);
+        let batch = if r.max_targets == 0 {
+            None
+        } else {
+            pulls
+                .next_batch(
+                    &who.id,
+                    r.max_targets,
+                    Duration::from_millis(u64::from(r.wait_ms)),
+                )
+                .await
+                .map_err(ApiError::from)?
+        };
+        span.record(
+            "deliveries",
+            batch.as_ref().map_or(0, |b| b.deliveries.len()),
+        );
+        Ok(Response::new(pb::PullDeliveriesResponse {
+            batch,
+            acknowledged,
+        }))
+    }
+
     #[tracing::instrument(skip_all, fields(rpc = "ReportOutcomes", platform, reports))]
     async fn report_outcomes(
         &self,

@@ -9,21 +9,24 @@
 //! - [`wake`]: wake-ups for idle workers.
 //! - [`payload`]: building a Deliver request with inclusion proofs.
 //! - [`retry`]: retry classification, schedule with jitter, circuit breaker.
-//! - [`worker`]: one platform's loop.
+//! - [`worker`]: one platform's loop (push).
+//! - [`pull`]: a pull-mode platform's sidecar fetching its share.
 
 pub mod payload;
+pub mod pull;
 pub mod retry;
 pub mod wake;
 pub mod worker;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
     time::Duration,
 };
 
 use takedown_net::TlsMaterial;
-use takedown_store::Store;
+use takedown_protocol::{pb, timestamp::now_millis};
+use takedown_store::{DeliveryMode, Store};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 pub use wake::Wake;
@@ -103,6 +106,64 @@ pub async fn run_heartbeat<S: Store>(
     }
 }
 
+/// Records the claimed deliveries that a batch could not carry ([`payload::build`]'s
+/// unusable ones) FAILED with their reason: they are never sent.
+pub(crate) async fn fail_unusable<S: Store>(
+    store: &S,
+    metrics: &HubMetrics,
+    platform: &str,
+    unusable: &[(i64, &'static str)],
+) -> takedown_store::StoreResult<()> {
+    for reason in [payload::NO_REFERRAL, payload::VOID_KEY] {
+        let ids: Vec<i64> = unusable
+            .iter()
+            .filter(|(_, r)| *r == reason)
+            .map(|(id, _)| *id)
+            .collect();
+        if !ids.is_empty() {
+            tracing::warn!(count = ids.len(), reason, "deliveries not sent");
+            metrics.delivered(platform, "not_sent", ids.len());
+            store.mark_failed(&ids, now_millis(), reason).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records a receiver's answer for the deliveries of `platform` whose row ids are in `sent`
+/// (ids the answer names outside it are ignored): accepted ones DELIVERED, refused ones
+/// FAILED with the receiver's reason. Returns the row ids answered.
+pub(crate) async fn record_answer<S: Store>(
+    store: &S,
+    ids: &PublicIds,
+    metrics: &HubMetrics,
+    platform: &str,
+    sent: &HashSet<i64>,
+    accepted: &[String],
+    rejected: &[pb::DeliveryRejection],
+) -> HashSet<i64> {
+    let now = now_millis();
+    let accepted: Vec<i64> = accepted
+        .iter()
+        .filter_map(|s| ids.parse_delivery(s))
+        .filter(|i| sent.contains(i))
+        .collect();
+    worker::record(store.mark_delivered(&accepted, now).await);
+    metrics.delivered(platform, "delivered", accepted.len());
+    let mut answered: HashSet<i64> = accepted.iter().copied().collect();
+    for r in rejected {
+        if let Some(id) = ids
+            .parse_delivery(&r.delivery_id)
+            .filter(|id| sent.contains(id) && !answered.contains(id))
+        {
+            answered.insert(id);
+            let why = format!("refused by the platform's receiver: {}", r.reason);
+            worker::record(store.mark_failed(&[id], now, &why).await);
+            metrics.delivered(platform, "refused", 1);
+        }
+    }
+    answered
+}
+
 /// What the delivery workers share.
 pub struct Dispatcher<S> {
     pub store: S,
@@ -115,9 +176,12 @@ pub struct Dispatcher<S> {
     pub wake: Wake,
     pub health: PlatformHealth,
     pub metrics: Arc<HubMetrics>,
+    /// Lists' Merkle trees, shared with pulls.
+    pub cache: Arc<TreeCache>,
 }
 
-/// Runs until `shutdown`: one worker per registered platform.
+/// Runs until `shutdown`: one worker per registered push-mode platform (a pull-mode
+/// platform's sidecar comes for its share, see [`pull`]).
 pub async fn run_dispatcher<S: Store>(d: Dispatcher<S>, shutdown: CancellationToken) {
     let Dispatcher {
         store,
@@ -128,14 +192,21 @@ pub async fn run_dispatcher<S: Store>(d: Dispatcher<S>, shutdown: CancellationTo
         wake,
         health,
         metrics,
+        cache,
     } = d;
-    let cache = Arc::new(TreeCache::new(cfg.tree_cache_leaves));
     let tasks = TaskTracker::new();
     let mut running: HashMap<String, (String, CancellationToken)> = HashMap::new();
     loop {
         match store.list_platforms().await {
             Ok(platforms) => {
                 for p in platforms {
+                    if p.mode == DeliveryMode::Pull {
+                        if let Some((_, old)) = running.remove(&p.name) {
+                            tracing::info!(platform = %p.name, "platform pulls now: its push worker stops");
+                            old.cancel();
+                        }
+                        continue;
+                    }
                     let current = running.get(&p.name).map(|(endpoint, _)| endpoint.clone());
                     if current.as_deref() == Some(p.endpoint.as_str()) {
                         continue;
@@ -173,4 +244,4 @@ pub async fn run_dispatcher<S: Store>(d: Dispatcher<S>, shutdown: CancellationTo
     tasks.wait().await;
 }
 
-use payload::TreeCache;
+pub use payload::TreeCache;

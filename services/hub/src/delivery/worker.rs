@@ -274,19 +274,7 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
                 return;
             }
         };
-        for reason in [payload::NO_REFERRAL, payload::VOID_KEY] {
-            let ids: Vec<i64> = unusable
-                .iter()
-                .filter(|(_, r)| *r == reason)
-                .map(|(id, _)| *id)
-                .collect();
-            if ids.is_empty() {
-                continue;
-            }
-            tracing::warn!(count = ids.len(), reason, "deliveries not sent");
-            w.metrics.delivered(&w.platform, "not_sent", ids.len());
-            record(w.store.mark_failed(&ids, now_millis(), reason).await);
-        }
+        record(super::fail_unusable(&w.store, &w.metrics, &w.platform, &unusable).await);
         if request.deliveries.is_empty() {
             return;
         }
@@ -298,34 +286,21 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
         match result {
             Ok(resp) => {
                 let resp = resp.into_inner();
-                let now = now_millis();
                 let sent: HashSet<i64> = ids
                     .iter()
                     .copied()
                     .filter(|i| !unusable.iter().any(|(u, _)| u == i))
                     .collect();
-                let accepted: Vec<i64> = resp
-                    .accepted
-                    .iter()
-                    .filter_map(|s| w.ids.parse_delivery(s))
-                    .filter(|i| sent.contains(i))
-                    .collect();
-                record(w.store.mark_delivered(&accepted, now).await);
-                w.metrics
-                    .delivered(&w.platform, "delivered", accepted.len());
-                let mut answered: HashSet<i64> = accepted.iter().copied().collect();
-                for r in &resp.rejected {
-                    if let Some(id) = w
-                        .ids
-                        .parse_delivery(&r.delivery_id)
-                        .filter(|id| sent.contains(id))
-                    {
-                        answered.insert(id);
-                        let why = format!("refused by the platform's receiver: {}", r.reason);
-                        record(w.store.mark_failed(&[id], now, &why).await);
-                        w.metrics.delivered(&w.platform, "refused", 1);
-                    }
-                }
+                let answered = super::record_answer(
+                    &w.store,
+                    &w.ids,
+                    &w.metrics,
+                    &w.platform,
+                    &sent,
+                    &resp.accepted,
+                    &resp.rejected,
+                )
+                .await;
                 let unanswered: Vec<ClaimedDelivery> = claimed
                     .iter()
                     .filter(|c| sent.contains(&c.id) && !answered.contains(&c.id))
@@ -349,7 +324,7 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
                     });
                 w.health.set(&w.platform, false, None);
                 tracing::info!(
-                    accepted = accepted.len(),
+                    accepted = resp.accepted.len(),
                     rejected = resp.rejected.len(),
                     ms = started.elapsed().as_millis() as u64,
                     "batch delivered"
@@ -442,7 +417,7 @@ async fn retry_all<S: Store>(w: &Shared<S>, claimed: &[ClaimedDelivery], error: 
     }
 }
 
-fn record(r: takedown_store::StoreResult<()>) {
+pub(super) fn record(r: takedown_store::StoreResult<()>) {
     if let Err(e) = r {
         // The lease will bring these deliveries back.
         tracing::error!(error = %e, "recording a delivery result failed");
