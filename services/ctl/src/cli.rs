@@ -425,9 +425,13 @@ pub enum PlatformCommand {
     Add {
         #[arg(long)]
         name: String,
-        /// The sidecar's gRPC endpoint (https://host:port).
-        #[arg(long, value_name = "URL")]
-        endpoint: String,
+        /// The sidecar's gRPC endpoint (https://host:port): the hub delivers to it (push).
+        #[arg(long, value_name = "URL", required_unless_present = "pull")]
+        endpoint: Option<String>,
+        /// The platform's sidecar connects out and pulls its share (it opens no port, and
+        /// the platform has no endpoint); its configuration says `mode = "pull"`.
+        #[arg(long, conflicts_with = "endpoint")]
+        pull: bool,
         #[arg(long)]
         display_name: Option<String>,
         /// The most deliveries the platform accepts in any minute (0 removes the cap; left

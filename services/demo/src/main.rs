@@ -161,7 +161,7 @@ seed = 2026
         ))?;
         sidecars.push(tokio::spawn(takedown_sidecar::run(
             cfg,
-            listener,
+            Some(listener),
             stopped(stop_rx.clone()),
         )));
     }
@@ -202,6 +202,7 @@ seed = 2026
     for (platform, endpoint) in &endpoints {
         directory
             .register_platform(pb::RegisterPlatformRequest {
+                delivery_mode: pb::DeliveryMode::Push as i32,
                 name: platform.to_string(),
                 endpoint: endpoint.clone(),
                 display_name: String::new(),

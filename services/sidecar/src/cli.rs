@@ -40,9 +40,15 @@ fn load(args: &Args) -> anyhow::Result<Config> {
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&cfg.listen)
-        .await
-        .with_context(|| format!("binding listen {}", cfg.listen))?;
+    let listener = match cfg.mode {
+        crate::config::DeliveryMode::Push => Some(
+            tokio::net::TcpListener::bind(&cfg.listen)
+                .await
+                .with_context(|| format!("binding listen {}", cfg.listen))?,
+        ),
+        // Pull mode opens no gRPC port.
+        crate::config::DeliveryMode::Pull => None,
+    };
     crate::run(cfg, listener, takedown_net::signal::shutdown()).await
 }
 
@@ -61,9 +67,12 @@ pub fn main() -> ExitCode {
     };
     if args.check_config {
         println!(
-            "takedown-sidecar: configuration OK (platform {}, listen {}, integration {})",
+            "takedown-sidecar: configuration OK (platform {}, {}, integration {})",
             cfg.platform,
-            cfg.listen,
+            match cfg.mode {
+                crate::config::DeliveryMode::Push => format!("push, listen {}", cfg.listen),
+                crate::config::DeliveryMode::Pull => format!("pull from {}", cfg.hub_endpoint),
+            },
             cfg.integration.mode()
         );
         return ExitCode::SUCCESS;

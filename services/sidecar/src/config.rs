@@ -40,6 +40,11 @@
 //!
 //! [retention]
 //! days = 90                         # then handed targets are forgotten (see crate::retention)
+//!
+//! # mode = "pull"                   # fetch from the hub instead of listening (crate::pull)
+//! # [pull]
+//! # batch_size = 2000
+//! # wait_ms = 20000
 //! ```
 
 use std::{
@@ -79,7 +84,8 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
 pub struct Config {
     /// The platform this sidecar receives for (`telegram`, `x`, ...).
     pub platform: String,
-    /// Where the gRPC `ReceiverService` listens (used by the binary to bind).
+    /// Where the gRPC `ReceiverService` listens (used by the binary to bind); unused in pull
+    /// mode.
     #[serde(default = "default_listen")]
     pub listen: String,
     /// The hub's gRPC endpoint, for agency keys and outcome reports.
@@ -119,6 +125,56 @@ pub struct Config {
     pub metrics: takedown_net::metrics::MetricsConfig,
     #[serde(default)]
     pub retention: RetentionSettings,
+    /// `push` (the hub calls this sidecar on `listen`) or `pull` (the sidecar connects out
+    /// to `hub_endpoint` and fetches its share; it opens no gRPC port). The platform's
+    /// directory entry at the hub must say the same.
+    #[serde(default)]
+    pub mode: DeliveryMode,
+    /// How a pull-mode sidecar fetches.
+    #[serde(default)]
+    pub pull: PullSettings,
+}
+
+/// How deliveries reach this sidecar.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryMode {
+    #[default]
+    Push,
+    Pull,
+}
+
+impl DeliveryMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Push => "push",
+            Self::Pull => "pull",
+        }
+    }
+}
+
+/// Pull mode ([`crate::pull`]): at most `batch_size` (≤ 5 000) targets per pull; each pull
+/// waits up to `wait_ms` (≤ 60 000) at the hub for something to come due.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullSettings {
+    #[serde(default = "default_handoff_batch")]
+    pub batch_size: u32,
+    #[serde(default = "default_pull_wait_ms")]
+    pub wait_ms: u32,
+}
+
+fn default_pull_wait_ms() -> u32 {
+    20_000
+}
+
+impl Default for PullSettings {
+    fn default() -> Self {
+        Self {
+            batch_size: default_handoff_batch(),
+            wait_ms: default_pull_wait_ms(),
+        }
+    }
 }
 
 /// How long the inbox keeps what identifies a target after handing it to the platform,
@@ -558,6 +614,12 @@ impl Config {
         if self.handoff.interval_ms == 0 || self.report.interval_ms == 0 {
             return Err(invalid("interval_ms", "must be > 0"));
         }
+        if self.pull.batch_size == 0 || self.pull.batch_size > 5000 {
+            return Err(invalid("pull.batch_size", "must be within 1..=5000"));
+        }
+        if self.pull.wait_ms > 60_000 {
+            return Err(invalid("pull.wait_ms", "must be within 0..=60000"));
+        }
         if self.retention.days == 0 || self.retention.days > 36_500 {
             return Err(invalid("retention.days", "must be within 1..=36500"));
         }
@@ -719,6 +781,9 @@ mod tests {
                     ("TAKEDOWN_SIDECAR_KEYS_REFRESH_SECS", "30"),
                     ("TAKEDOWN_SIDECAR_METRICS__LISTEN", "127.0.0.1:9465"),
                     ("TAKEDOWN_SIDECAR_RETENTION__DAYS", "30"),
+                    ("TAKEDOWN_SIDECAR_MODE", "pull"),
+                    ("TAKEDOWN_SIDECAR_PULL__BATCH_SIZE", "250"),
+                    ("TAKEDOWN_SIDECAR_PULL__WAIT_MS", "5000"),
                     // Read by the command line, not a key: not refused.
                     ("TAKEDOWN_SIDECAR_CONFIG", "elsewhere.toml"),
                 ],

@@ -12,6 +12,7 @@
 //!
 //! - [`config`]: layered configuration (defaults, TOML, `TAKEDOWN_SIDECAR_*`), validation.
 //! - [`server`]: `ReceiverService/Deliver`, hub-only.
+//! - [`pull`]: pull mode, fetching from the hub instead of listening.
 //! - [`verify`]: per-target verification, the signature cache.
 //! - [`keys`]: agency keys from coordinator-signed key-set statements, pinned roots.
 //! - [`inbox`]: the SQLite inbox, handoff log and outbox.
@@ -35,6 +36,7 @@ pub mod inbox;
 pub mod keys;
 pub mod metrics;
 pub mod outbox;
+pub mod pull;
 pub mod retention;
 pub mod server;
 pub mod telemetry;
@@ -65,11 +67,12 @@ const FLUSH_GRACE: Duration = Duration::from_secs(2);
 /// Largest Deliver request accepted.
 const MAX_MESSAGE: usize = 64 << 20;
 
-/// Runs the sidecar on `listener` until `shutdown` completes, then drains. In webhook mode
-/// the decisions endpoint is bound at `config.decisions_addr()`.
+/// Runs the sidecar until `shutdown` completes, then drains: serving `ReceiverService` on
+/// `listener` in push mode, pulling from the hub in pull mode (no listener). In webhook
+/// mode the decisions endpoint is bound at `config.decisions_addr()`.
 pub async fn run(
     config: Config,
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let decisions = match config.decisions_addr() {
@@ -86,12 +89,19 @@ pub async fn run(
 /// Like [`run`], with the decisions endpoint on a listener the caller bound (or none).
 pub async fn run_with_decisions(
     config: Config,
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     decisions: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     takedown_net::install_crypto_provider();
     config.validate()?;
+    match (config.mode, &listener) {
+        (config::DeliveryMode::Push, None) => bail!("push mode needs a listener for `listen`"),
+        (config::DeliveryMode::Pull, Some(_)) => {
+            bail!("mode = \"pull\" opens no port: pass no listener")
+        }
+        _ => {}
+    }
     let platform = config.platform_name()?;
     let tls = TlsMaterial::load(&config.tls.ca, &config.tls.cert, &config.tls.key)
         .context("loading the TLS material")?;
@@ -200,7 +210,7 @@ pub async fn run_with_decisions(
     // newest is asked for now rather than on the first delivery (at H-hour), then pushed by
     // the hub as published. A hub that is not up yet only means it is asked on first use.
     let keys = Arc::new(
-        keys::KeyCache::open(channel, inbox.clone(), roots)
+        keys::KeyCache::open(channel.clone(), inbox.clone(), roots)
             .await
             .context("loading the key-set statements")?,
     );
@@ -210,7 +220,7 @@ pub async fn run_with_decisions(
         keys_stop.clone(),
     ));
     tokio::spawn(keys.clone().follow(keys_stop.clone()));
-    let receiver = server::Receiver {
+    let receiver = Arc::new(server::Receiver {
         platform: platform.clone(),
         hub,
         audience: config.hub_audience.clone(),
@@ -219,17 +229,7 @@ pub async fn run_with_decisions(
         inbox: inbox.clone(),
         wake: handoff_wake,
         metrics: metrics.clone(),
-    };
-    let (health, health_svc) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<ReceiverServiceServer<server::Receiver>>()
-        .await;
-    // Key freshness, as its own health service: stale after three missed refreshes.
-    tokio::spawn(keys.clone().report_health(
-        health.clone(),
-        Duration::from_secs(config.keys_refresh_secs.max(1) * 3),
-        keys_stop.clone(),
-    ));
+    });
     if let Some(listener) = metrics_listener {
         let (inbox, keys, metrics, stop) = (
             inbox.clone(),
@@ -248,26 +248,39 @@ pub async fn run_with_decisions(
             stop.cancelled_owned(),
         ));
     }
-    let addr = listener.local_addr().ok();
-    tracing::info!(?addr, %platform, mode = config.integration.mode(), "sidecar serving");
-    let drain_health = health.clone();
-    let incoming =
-        takedown_net::tls::tls_incoming(listener, &tls, "sidecar").context("server TLS")?;
-    let served = Server::builder()
-        .layer(takedown_net::protocol_errors::layer())
-        .add_service(health_svc)
-        .add_service(ReceiverServiceServer::new(receiver).max_decoding_message_size(MAX_MESSAGE))
-        .serve_with_incoming_shutdown(incoming, async move {
+    let served = match listener {
+        Some(listener) => {
+            serve(
+                listener,
+                &tls,
+                receiver,
+                keys.clone(),
+                &config,
+                keys_stop.clone(),
+                shutdown,
+            )
+            .await
+        }
+        None => {
+            tracing::info!(%platform, mode = config.integration.mode(), hub = %config.hub_endpoint, "sidecar pulling (no listening port)");
+            let stop = CancellationToken::new();
+            let puller = tokio::spawn(
+                pull::Puller {
+                    client: PlatformServiceClient::new(channel.clone())
+                        .max_decoding_message_size(MAX_MESSAGE),
+                    receiver,
+                    batch_size: config.pull.batch_size,
+                    wait_ms: config.pull.wait_ms,
+                }
+                .run(stop.clone()),
+            );
             shutdown.await;
             tracing::info!("shutting down: draining");
-            drain_health
-                .set_not_serving::<ReceiverServiceServer<server::Receiver>>()
-                .await;
-            drain_health
-                .set_service_status("", tonic_health::ServingStatus::NotServing)
-                .await;
-        })
-        .await;
+            stop.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(5), puller).await;
+            Ok(())
+        }
+    };
 
     // Drain: no new deliveries; finish the handoff in flight, stop taking decisions,
     // then give the outbox a last short try.
@@ -286,5 +299,50 @@ pub async fn run_with_decisions(
     let _ = tokio::time::timeout(Duration::from_secs(2), tracker.wait()).await;
     inbox.close().await;
     tracing::info!("sidecar stopped");
-    served.context("gRPC server")
+    served
+}
+
+/// Push mode: serves `ReceiverService` (and health) on `listener` until `shutdown`.
+async fn serve(
+    listener: TcpListener,
+    tls: &TlsMaterial,
+    receiver: Arc<server::Receiver>,
+    keys: Arc<keys::KeyCache>,
+    config: &Config,
+    keys_stop: CancellationToken,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (health, health_svc) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<ReceiverServiceServer<Arc<server::Receiver>>>()
+        .await;
+    // Key freshness, as its own health service: stale after three missed refreshes.
+    tokio::spawn(keys.report_health(
+        health.clone(),
+        Duration::from_secs(config.keys_refresh_secs.max(1) * 3),
+        keys_stop,
+    ));
+    let addr = listener.local_addr().ok();
+    tracing::info!(?addr, platform = %config.platform, mode = config.integration.mode(), "sidecar serving");
+    let drain_health = health.clone();
+    let incoming =
+        takedown_net::tls::tls_incoming(listener, tls, "sidecar").context("server TLS")?;
+    Server::builder()
+        .layer(takedown_net::protocol_errors::layer())
+        .add_service(health_svc)
+        .add_service(
+            ReceiverServiceServer::from_arc(receiver).max_decoding_message_size(MAX_MESSAGE),
+        )
+        .serve_with_incoming_shutdown(incoming, async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining");
+            drain_health
+                .set_not_serving::<ReceiverServiceServer<Arc<server::Receiver>>>()
+                .await;
+            drain_health
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
+        })
+        .await
+        .context("gRPC server")
 }

@@ -1,4 +1,5 @@
-//! `ReceiverService/Deliver`: only the hub may call it; every delivery is verified on its
+//! `ReceiverService/Deliver` (push mode; a pull-mode sidecar hands what it pulls to the same
+//! [`Receiver::receive`]): only the hub may call it; every delivery is verified on its
 //! own ([`crate::verify`]); the accepted ones are stored in one transaction before the
 //! answer, so an `accepted` id is durable. Redelivered targets are accepted again and
 //! stored once.
@@ -64,7 +65,9 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    async fn deliver_inner(
+    /// Verifies and stores a batch from the hub, pushed or pulled: the answer the hub is
+    /// owed (every `accepted` id is durable).
+    pub async fn receive(
         &self,
         req: pb::DeliverRequest,
     ) -> Result<pb::DeliverResponse, DeliverError> {
@@ -199,7 +202,7 @@ impl ReceiverService for Receiver {
         span.record("batch_id", req.batch_id.as_str());
         span.record("deliveries", req.deliveries.len());
         let started = std::time::Instant::now();
-        let answer = self.deliver_inner(req).await;
+        let answer = self.receive(req).await;
         self.metrics
             .deliver_call
             .observe(started.elapsed().as_secs_f64());

@@ -160,6 +160,8 @@ struct PlatformView {
     registered_at: String,
     /// 0: no cap.
     max_per_minute: u32,
+    /// "push" or "pull".
+    delivery_mode: &'static str,
     /// Empty when the platform has not said.
     staffed: String,
     contact_point: String,
@@ -186,6 +188,13 @@ fn staffing_request(a: StaffingArgs) -> Result<Option<pb::Staffing>> {
     Ok(Some(s.to_pb()))
 }
 
+fn mode_name(m: pb::DeliveryMode) -> &'static str {
+    match m {
+        pb::DeliveryMode::Pull => "pull",
+        _ => "push",
+    }
+}
+
 /// The platform's staffed hours, if it has said.
 fn staffed(p: &pb::Platform) -> Option<Staffing> {
     Staffing::from_pb(p.staffing.as_ref()?).ok().flatten()
@@ -196,23 +205,34 @@ async fn platform(client: &mut Client, command: PlatformCommand) -> Result<()> {
         PlatformCommand::Add {
             name,
             endpoint,
+            pull,
             display_name,
             max_per_minute,
             staffing,
         } => {
             let staffing = staffing_request(staffing)?;
+            let delivery_mode = if pull {
+                pb::DeliveryMode::Pull
+            } else {
+                pb::DeliveryMode::Push
+            };
             let p = ask!(client => register_platform(RegisterPlatformRequest {
                 name,
-                endpoint,
+                endpoint: endpoint.unwrap_or_default(),
                 display_name: display_name.unwrap_or_default(),
                 max_deliveries_per_minute: max_per_minute,
                 staffing,
+                delivery_mode: delivery_mode as i32,
             }))?;
+            let reached = match p.delivery_mode() {
+                pb::DeliveryMode::Pull => "pulling its deliveries (no endpoint)".to_string(),
+                _ => format!("at {}", p.endpoint),
+            };
             match p.max_deliveries_per_minute {
-                0 => println!("registered platform {} at {}", p.name, p.endpoint),
+                0 => println!("registered platform {} {reached}", p.name),
                 n => println!(
-                    "registered platform {} at {}, at most {n} deliveries per minute",
-                    p.name, p.endpoint
+                    "registered platform {} {reached}, at most {n} deliveries per minute",
+                    p.name
                 ),
             }
             if let Some(s) = staffed(&p) {
@@ -233,6 +253,7 @@ async fn platform(client: &mut Client, command: PlatformCommand) -> Result<()> {
                         .as_ref()
                         .map(|s| s.contact_point.clone())
                         .unwrap_or_default(),
+                    delivery_mode: mode_name(p.delivery_mode()),
                     name: p.name,
                     endpoint: p.endpoint,
                     display_name: p.display_name,
@@ -247,6 +268,7 @@ async fn platform(client: &mut Client, command: PlatformCommand) -> Result<()> {
                 "endpoint",
                 "display name",
                 "registered",
+                "delivery",
                 "per minute",
                 "staffed",
                 "contact",
@@ -265,6 +287,7 @@ async fn platform(client: &mut Client, command: PlatformCommand) -> Result<()> {
                     v.endpoint,
                     v.display_name,
                     v.registered_at,
+                    v.delivery_mode.to_string(),
                     cap,
                     staffed,
                     v.contact_point,

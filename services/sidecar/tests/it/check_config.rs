@@ -46,7 +46,7 @@ fn a_valid_configuration_is_ok_without_inbox_port_or_certificates() {
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     assert_eq!(
         stdout,
-        "takedown-sidecar: configuration OK (platform telegram, listen 0.0.0.0:7443, integration auto)\n"
+        "takedown-sidecar: configuration OK (platform telegram, push, listen 0.0.0.0:7443, integration auto)\n"
     );
 }
 

@@ -314,9 +314,10 @@ async fn a_certificate_of_another_identity_is_refused_at_startup() {
     let cfg = env.config(hub_addr, "x", AUTO_BLOCK_ALL);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
 
-    let err = takedown_sidecar::run_with_decisions(cfg, listener, None, std::future::pending())
-        .await
-        .expect_err("x's certificate is not telegram's");
+    let err =
+        takedown_sidecar::run_with_decisions(cfg, Some(listener), None, std::future::pending())
+            .await
+            .expect_err("x's certificate is not telegram's");
 
     let msg = format!("{err:#}");
     assert!(msg.contains("urn:takedown:platform:telegram"), "{msg}");

@@ -283,6 +283,16 @@ impl DirectoryService for FakeHub {
 
 #[tonic::async_trait]
 impl PlatformService for FakeHub {
+    async fn pull_deliveries(
+        &self,
+        _: Request<pb::PullDeliveriesRequest>,
+    ) -> Result<Response<pb::PullDeliveriesResponse>, Status> {
+        // These tests push; pull mode is tested against the real hub (tests/e2e/pull.rs).
+        Err(Status::failed_precondition(
+            "the fake hub delivers by push only",
+        ))
+    }
+
     async fn report_outcomes(
         &self,
         req: Request<pb::ReportOutcomesRequest>,
@@ -523,7 +533,7 @@ impl Sidecar {
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(takedown_sidecar::run_with_decisions(
             cfg,
-            listener,
+            Some(listener),
             Some(dl),
             async move {
                 let _ = rx.await;
