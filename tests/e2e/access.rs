@@ -128,6 +128,7 @@ async fn every_rpc_against_every_role(backend: Backend) {
             PermissionDenied
         );
         let platform = pb::RegisterPlatformRequest {
+            delivery_mode: pb::DeliveryMode::Push as i32,
             name: "vk".into(),
             endpoint: "https://127.0.0.1:1".into(),
             display_name: String::new(),
@@ -374,6 +375,23 @@ async fn every_rpc_against_every_role(backend: Backend) {
         PermissionDenied
     );
     assert_eq!(w.db.count("reports").await, 0);
+    // Only a platform pulls, and only its own share (the caller's identity names it).
+    let pull = pb::PullDeliveriesRequest {
+        ack: None,
+        max_targets: 10,
+        wait_ms: 0,
+    };
+    for c in [&mut r.fr, &mut r.de, &mut r.coord] {
+        assert_eq!(
+            code(&c.platform.pull_deliveries(pull.clone()).await),
+            PermissionDenied
+        );
+    }
+    // telegram is a push platform: told so, nothing claimed.
+    assert_eq!(
+        code(&r.telegram.platform.pull_deliveries(pull.clone()).await),
+        FailedPrecondition
+    );
 
     // --- SummaryService ---
     let summary = || pb::GetActionDaySummaryRequest {

@@ -130,6 +130,53 @@ async fn takedownctl_drives_the_real_hub(backend: Backend) {
         out.contains("per minute") && out.contains("no cap"),
         "{out}"
     );
+    // A platform that pulls, registered as the README says; --pull with an endpoint is
+    // refused before anything is sent.
+    let (ok, out, err) = ctl(
+        &w,
+        COORDINATOR,
+        &["directory", "platform", "add", "--name", "x", "--pull"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("pulling its deliveries"), "{out}");
+    let (ok, _, err) = ctl(
+        &w,
+        COORDINATOR,
+        &[
+            "directory",
+            "platform",
+            "add",
+            "--name",
+            "x",
+            "--pull",
+            "--endpoint",
+            "https://127.0.0.1:1",
+        ],
+    );
+    assert!(!ok && err.contains("--endpoint"), "{err}");
+    let (ok, out, err) = ctl(
+        &w,
+        COORDINATOR,
+        &["directory", "platform", "list", "--format", "json"],
+    );
+    assert!(ok, "{err}");
+    let platforms: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let modes: Vec<(String, String)> = platforms
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or_default().to_string(),
+                p["delivery_mode"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(modes.contains(&("x".into(), "pull".into())), "{modes:?}");
+    assert!(
+        modes.contains(&("telegram".into(), "push".into())),
+        "{modes:?}"
+    );
     let (ok, out, err) = ctl(
         &w,
         COORDINATOR,

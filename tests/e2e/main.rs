@@ -37,6 +37,7 @@ mod keys;
 mod metrics;
 mod multi_hub;
 mod outage;
+mod pull;
 mod rate_limits;
 mod removal_orders;
 mod restoration;

@@ -34,6 +34,7 @@ async fn a_capped_platform_never_receives_more_than_its_cap_in_any_minute(backen
     let p = c
         .directory
         .register_platform(pb::RegisterPlatformRequest {
+            delivery_mode: pb::DeliveryMode::Push as i32,
             name: "telegram".into(),
             endpoint: endpoint.clone(),
             display_name: String::new(),
@@ -48,6 +49,7 @@ async fn a_capped_platform_never_receives_more_than_its_cap_in_any_minute(backen
     let p = c
         .directory
         .register_platform(pb::RegisterPlatformRequest {
+            delivery_mode: pb::DeliveryMode::Push as i32,
             name: "telegram".into(),
             endpoint,
             display_name: String::new(),

@@ -59,6 +59,7 @@ fn next_local(zone: &str, weekday: civil::Weekday, hour: i8, minute: i8) -> i64 
 
 fn register(staffing: Option<pb::Staffing>, port: u16) -> pb::RegisterPlatformRequest {
     pb::RegisterPlatformRequest {
+        delivery_mode: pb::DeliveryMode::Push as i32,
         name: "tamtam".into(),
         endpoint: format!("https://127.0.0.1:{port}"),
         display_name: String::new(),
@@ -130,6 +131,7 @@ async fn an_h_hour_outside_staffed_hours_warns_the_coordinator(backend: Backend)
     assert_eq!(kept.staffing, Some(tallinn_office()));
     c.directory
         .register_platform(pb::RegisterPlatformRequest {
+            delivery_mode: pb::DeliveryMode::Push as i32,
             name: "telegram".into(),
             endpoint: format!("https://127.0.0.1:{}", w.sidecar_ports["telegram"]),
             display_name: String::new(),
@@ -261,6 +263,7 @@ async fn removal_orders_delivered_out_of_hours_are_counted(backend: Backend) {
         .collect();
     c.directory
         .register_platform(pb::RegisterPlatformRequest {
+            delivery_mode: pb::DeliveryMode::Push as i32,
             name: "telegram".into(),
             endpoint: format!("https://127.0.0.1:{}", w.sidecar_ports["telegram"]),
             display_name: String::new(),

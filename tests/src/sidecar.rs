@@ -101,7 +101,9 @@ interval_ms = 100
 
 pub struct SidecarProcess {
     pub platform: String,
+    /// The gRPC port (push mode); 0 for a pull-mode sidecar, which opens none.
     pub port: u16,
+    metrics_port: u16,
     /// `http://127.0.0.1:<port>/metrics`: every test sidecar serves its metrics.
     pub metrics_url: String,
     pub inbox: PathBuf,
@@ -118,6 +120,36 @@ impl SidecarProcess {
         hub_endpoint: &str,
         integration: &Integration,
     ) -> Self {
+        Self::launch(pki, dir, platform, Some(port), hub_endpoint, integration).await
+    }
+
+    /// Starts the sidecar of `platform` in pull mode (`mode = "pull"`): it opens no gRPC
+    /// port and fetches its share from the hub at `hub_endpoint`.
+    pub async fn start_pulling(
+        pki: &TestPki,
+        dir: &std::path::Path,
+        platform: &str,
+        hub_endpoint: &str,
+        integration: &Integration,
+    ) -> Self {
+        Self::launch(pki, dir, platform, None, hub_endpoint, integration).await
+    }
+
+    async fn launch(
+        pki: &TestPki,
+        dir: &std::path::Path,
+        platform: &str,
+        port: Option<u16>,
+        hub_endpoint: &str,
+        integration: &Integration,
+    ) -> Self {
+        let (mode, pull) = match port {
+            Some(port) => (format!("listen = \"127.0.0.1:{port}\"\n"), String::new()),
+            None => (
+                "mode = \"pull\"\n".to_string(),
+                "\n[pull]\nbatch_size = 500\nwait_ms = 2000\n".to_string(),
+            ),
+        };
         let config = dir.join(format!("sidecar-{platform}.toml"));
         let inbox = dir.join(format!("sidecar-{platform}.db"));
         let metrics_port = crate::free_port();
@@ -125,12 +157,11 @@ impl SidecarProcess {
             &config,
             format!(
                 r#"platform = "{platform}"
-listen = "127.0.0.1:{port}"
 hub_endpoint = "{hub_endpoint}"
 hub_id = "hub"
 hub_audience = "takedown-hub"
 inbox = "{inbox}"
-{top}
+{mode}{top}
 [tls]
 ca = "{ca}"
 cert = "{cert}"
@@ -146,7 +177,7 @@ interval_ms = 100
 
 [metrics]
 listen = "127.0.0.1:{metrics_port}"
-"#,
+{pull}"#,
                 inbox = inbox.display(),
                 ca = pki.ca_pem().display(),
                 root = pki.root_public().display(),
@@ -159,7 +190,8 @@ listen = "127.0.0.1:{metrics_port}"
         .expect("write sidecar config");
         let mut s = Self {
             platform: platform.into(),
-            port,
+            port: port.unwrap_or(0),
+            metrics_port,
             metrics_url: format!("http://127.0.0.1:{metrics_port}/metrics"),
             inbox,
             proc: ChildProc::new(
@@ -176,7 +208,13 @@ listen = "127.0.0.1:{metrics_port}"
     async fn wait_ready(&mut self) {
         for _ in 0..200 {
             self.proc.assert_running();
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            // A pull-mode sidecar opens no gRPC port: its metrics endpoint says it is up.
+            let port = if self.port == 0 {
+                self.metrics_port
+            } else {
+                self.port
+            };
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
             {

@@ -86,6 +86,7 @@ impl World {
             let port = crate::free_port();
             c.directory
                 .register_platform(pb::RegisterPlatformRequest {
+                    delivery_mode: pb::DeliveryMode::Push as i32,
                     name: p.to_string(),
                     endpoint: format!("https://127.0.0.1:{port}"),
                     display_name: String::new(),
@@ -177,6 +178,40 @@ impl World {
             self.dir.path(),
             platform,
             self.sidecar_ports[platform],
+            &self.hub.endpoint,
+            integration,
+        )
+        .await
+    }
+
+    /// Registers `platform` again as one that pulls its deliveries (no endpoint).
+    pub async fn switch_to_pull(&self, platform: &str) -> pb::Platform {
+        self.as_org(COORDINATOR)
+            .await
+            .directory
+            .register_platform(pb::RegisterPlatformRequest {
+                delivery_mode: pb::DeliveryMode::Pull as i32,
+                name: platform.to_string(),
+                endpoint: String::new(),
+                display_name: String::new(),
+                max_deliveries_per_minute: None,
+                staffing: None,
+            })
+            .await
+            .expect("register platform as pull")
+            .into_inner()
+    }
+
+    /// Starts `platform`'s sidecar in pull mode with `integration`.
+    pub async fn sidecar_pulling(
+        &self,
+        platform: &str,
+        integration: &crate::sidecar::Integration,
+    ) -> crate::sidecar::SidecarProcess {
+        crate::sidecar::SidecarProcess::start_pulling(
+            &self.pki,
+            self.dir.path(),
+            platform,
             &self.hub.endpoint,
             integration,
         )

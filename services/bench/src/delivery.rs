@@ -3,7 +3,9 @@
 //! measure the first delivery at each sidecar (its inbox's stored receive time), the time
 //! until every target is delivered and acknowledged at the hub (polling the hub's
 //! database), deliveries per second and the hub's peak memory during delivery; against raw
-//! tonic throughput ([`crate::rawgrpc`]).
+//! tonic throughput ([`crate::rawgrpc`]). `--mode pull` runs the same day with the platforms
+//! registered for pull and their sidecars long-polling the hub, beside push in the same run
+//! when `--mode both`.
 
 use std::{str::FromStr, time::Duration};
 
@@ -55,8 +57,25 @@ struct Run {
     db_cpu_us: f64,
 }
 
+/// How the sidecars get their share.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Push,
+    Pull,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Push => "push",
+            Self::Pull => "pull",
+        }
+    }
+}
+
 struct Size {
     backend: Backend,
+    mode: Mode,
     targets: usize,
     runs: Vec<Run>,
     raw_rate: Vec<f64>,
@@ -66,6 +85,7 @@ struct Size {
 /// met.
 pub async fn run(
     backends: &[Backend],
+    modes: &[Mode],
     sizes: &[usize],
     runs: usize,
     list_items: usize,
@@ -97,9 +117,13 @@ pub async fn run(
             );
             raw_rate.push(rate);
         }
-        for &backend in backends {
+        for (&backend, &mode) in backends
+            .iter()
+            .flat_map(|b| modes.iter().map(move |m| (b, m)))
+        {
             let mut size = Size {
                 backend,
+                mode,
                 targets: n,
                 runs: vec![],
                 raw_rate: raw_rate.clone(),
@@ -109,13 +133,14 @@ pub async fn run(
             // intake.
             let mut lead_ms = 5_000 + n as i64 / 5;
             for r in 1..=runs {
-                let fig = one_run(backend, &keys, &lists, n, list_items, lead_ms).await?;
+                let fig = one_run(backend, mode, &keys, &lists, n, list_items, lead_ms).await?;
                 lead_ms = (fig.intake_s * 1500.0) as i64 + 3_000;
                 println!(
-                    "  {} {n} run {r}: intake {:.1} s; first delivery {:?} ms; all delivered {:.0} ms, \
+                    "  {} {} {n} run {r}: intake {:.1} s; first delivery {:?} ms; all delivered {:.0} ms, \
                      delivered+reported {:.0} ms after H ({} without ack); {:.0} deliveries/s; hub peak {:.0} MiB (intake {:.0} MiB); \
                      CPU per target: hub {:.0} µs, sidecars {:.0} µs, PostgreSQL server {:.0} µs",
                     backend_name(backend),
+                    mode.name(),
                     fig.intake_s,
                     fig.first_ms,
                     fig.delivered_ms,
@@ -151,16 +176,17 @@ fn make_lists(keys: &[AgencyKey], n: usize, list_items: usize) -> Result<Vec<Sig
 
 async fn one_run(
     backend: Backend,
+    mode: Mode,
     keys: &[AgencyKey],
     lists: &[SignedList],
     n: usize,
     list_items: usize,
     lead_ms: i64,
 ) -> Result<Run> {
-    let mut w = World::start(backend, keys, list_items).await?;
+    let mut w = World::start(backend, keys, list_items, mode == Mode::Pull).await?;
     let mut sidecars = Vec::new();
     for p in lists::PLATFORMS {
-        let port = w.ports[p];
+        let port = w.ports.get(p).copied();
         sidecars.push(Sidecar::start(&w.pki, w.dir.path(), p, port, &w.hub.endpoint).await?);
     }
     let h_hour = now_millis() + lead_ms;
@@ -349,6 +375,7 @@ fn report(all: &[Size], runs: usize, list_items: usize) -> bool {
     let show = |v: &[f64], d: usize| Summary::of(v).map(|s| s.show(d)).unwrap_or_default();
     let mut t = Table::new(&[
         "backend",
+        "mode",
         "targets",
         "first delivery p50 / p99 ms",
         "goal p99 < 50 ms",
@@ -385,6 +412,7 @@ fn report(all: &[Size], runs: usize, list_items: usize) -> bool {
         let col = |f: fn(&Run) -> f64| s.runs.iter().map(f).collect::<Vec<_>>();
         t.row(vec![
             backend_name(s.backend).into(),
+            s.mode.name().into(),
             s.targets.to_string(),
             format!("{p50:.0} / {p99:.0} (n={})", firsts.len()),
             if first_ok { "goal met" } else { "goal MISSED" }.into(),
@@ -412,18 +440,40 @@ fn report(all: &[Size], runs: usize, list_items: usize) -> bool {
             .collect();
         if let Some(p) = Summary::of(&per) {
             println!(
-                "{} {}: hub, sidecars and database server use {:.0} µs of CPU per target from H-hour to completion; {cores} cores allow at most {:.0} deliveries/s at that cost",
+                "{} {} {}: hub, sidecars and database server use {:.0} µs of CPU per target from H-hour to completion; {cores} cores allow at most {:.0} deliveries/s at that cost",
                 backend_name(s.backend),
+                s.mode.name(),
                 s.targets,
                 p.median,
                 cores * 1e6 / p.median
             );
         }
     }
+    // Pull beside push, measured in the same run.
+    let median = |s: &Size, f: fn(&Run) -> f64| {
+        Summary::of(&s.runs.iter().map(f).collect::<Vec<_>>()).map_or(f64::NAN, |x| x.median)
+    };
+    for pull in all.iter().filter(|s| s.mode == Mode::Pull) {
+        let Some(push) = all.iter().find(|s| {
+            s.mode == Mode::Push && s.backend == pull.backend && s.targets == pull.targets
+        }) else {
+            continue;
+        };
+        let total = |r: &Run| r.hub_cpu_us + r.sidecars_cpu_us + r.db_cpu_us;
+        println!(
+            "{} {}: pull/push — deliveries/s {:.2}, CPU per target hub {:.2}, sidecars {:.2}, all processes {:.2}",
+            backend_name(pull.backend),
+            pull.targets,
+            median(pull, |r| r.rate) / median(push, |r| r.rate),
+            median(pull, |r| r.hub_cpu_us) / median(push, |r| r.hub_cpu_us),
+            median(pull, |r| r.sidecars_cpu_us) / median(push, |r| r.sidecars_cpu_us),
+            median(pull, total) / median(push, total),
+        );
+    }
     for b in [Backend::Sqlite, Backend::Postgres] {
         let sizes: Vec<String> = all
             .iter()
-            .filter(|s| s.backend == b)
+            .filter(|s| s.backend == b && s.mode == Mode::Push)
             .filter_map(|s| {
                 let peaks: Vec<f64> = s.runs.iter().map(|r| r.peak_delivery_mib).collect();
                 Summary::of(&peaks).map(|p| format!("{} targets → {:.0} MiB", s.targets, p.median))

@@ -59,7 +59,7 @@ pub async fn run(backends: &[Backend], items: usize, runs: usize) -> Result<bool
         };
         let h_hour = now_millis() + 6 * 3_600_000;
         for run in 1..=runs {
-            let mut w = World::start(backend, &keys, items).await?;
+            let mut w = World::start(backend, &keys, items, false).await?;
             w.action_day(h_hour, &keys).await?;
             let mut client = w.as_org(&agency.agency).await?.referral;
             let req = request(&signed);

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p takedown-bench -- intake   [--backend sqlite|postgres|both] [--items 100000] [--runs 3]
-//! cargo run --release -p takedown-bench -- delivery [--backend sqlite|postgres|both] [--targets 10000,100000] [--runs 3] [--list-items 10000]
+//! cargo run --release -p takedown-bench -- delivery [--backend sqlite|postgres|both] [--mode push|pull|both] [--targets 10000,100000] [--runs 3] [--list-items 10000]
 //! ```
 //!
 //! It builds `takedown-hub` and `takedown-sidecar` in its own profile first, prints a table
@@ -50,6 +50,27 @@ enum Backends {
     Both,
 }
 
+/// How the platforms' sidecars get their share.
+#[derive(Clone, Copy, ValueEnum)]
+enum Modes {
+    /// The hub calls each sidecar (`ReceiverService/Deliver`).
+    Push,
+    /// Each sidecar long-polls the hub (`PlatformService/PullDeliveries`).
+    Pull,
+    /// Both, push first, in the same run.
+    Both,
+}
+
+impl Modes {
+    fn list(self) -> Vec<delivery::Mode> {
+        match self {
+            Self::Push => vec![delivery::Mode::Push],
+            Self::Pull => vec![delivery::Mode::Pull],
+            Self::Both => vec![delivery::Mode::Push, delivery::Mode::Pull],
+        }
+    }
+}
+
 impl Backends {
     fn list(self) -> Vec<Backend> {
         match self {
@@ -77,6 +98,9 @@ enum Bench {
     Delivery {
         #[arg(long, value_enum, default_value = "both")]
         backend: Backends,
+        /// Push, pull, or both side by side.
+        #[arg(long, value_enum, default_value = "push")]
+        mode: Modes,
         /// Targets of the action day; several sizes compare the hub's memory.
         #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
         targets: Vec<usize>,
@@ -113,10 +137,20 @@ async fn main() -> ExitCode {
         } => intake::run(&backend.list(), items, runs.max(1)).await,
         Bench::Delivery {
             backend,
+            mode,
             targets,
             runs,
             list_items,
-        } => delivery::run(&backend.list(), &targets, runs.max(1), list_items.max(1)).await,
+        } => {
+            delivery::run(
+                &backend.list(),
+                &mode.list(),
+                &targets,
+                runs.max(1),
+                list_items.max(1),
+            )
+            .await
+        }
     };
     match result {
         Ok(true) => {

@@ -317,29 +317,45 @@ max_list_bytes = {bytes}
     }
 }
 
-/// A running sidecar in `auto` mode (zero delay, block share 0.8).
+/// A running sidecar in `auto` mode (zero delay, block share 0.8), pushed to or pulling.
 pub struct Sidecar {
     pub inbox: PathBuf,
     proc: Proc,
 }
 
 impl Sidecar {
-    /// Writes `sidecar-<platform>.toml` into `dir` and starts the sidecar on `port`;
-    /// returns once its port accepts connections.
+    /// Writes `sidecar-<platform>.toml` into `dir` and starts the sidecar: listening on
+    /// `port` (push), or pulling from the hub when `port` is `None`; returns once its port
+    /// (push) or its metrics port (pull, which opens no other) accepts connections.
     pub async fn start(
         pki: &TestPki,
         dir: &Path,
         platform: &str,
-        port: u16,
+        port: Option<u16>,
         hub: &str,
     ) -> Result<Self> {
         let config = dir.join(format!("sidecar-{platform}.toml"));
         let inbox = dir.join(format!("sidecar-{platform}.db"));
+        let (ready_port, mode, metrics) = match port {
+            Some(port) => (
+                port,
+                format!("listen = \"127.0.0.1:{port}\""),
+                String::new(),
+            ),
+            None => {
+                let metrics = takedown_tests::free_port();
+                (
+                    metrics,
+                    "mode = \"pull\"".to_string(),
+                    format!("\n[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n"),
+                )
+            }
+        };
         fs::write(
             &config,
             format!(
                 r#"platform = "{platform}"
-listen = "127.0.0.1:{port}"
+{mode}
 hub_endpoint = "{hub}"
 hub_id = "hub"
 hub_audience = "takedown-hub"
@@ -360,7 +376,7 @@ reject_share = 0.1
 gone_share = 0.1
 min_delay_ms = 0
 max_delay_ms = 0
-"#,
+{metrics}"#,
                 inbox = inbox.display(),
                 ca = pki.ca_pem().display(),
                 root = pki.root_public().display(),
@@ -377,7 +393,7 @@ max_delay_ms = 0
         )?;
         for _ in 0..400 {
             proc.check_alive()?;
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            if tokio::net::TcpStream::connect(("127.0.0.1", ready_port))
                 .await
                 .is_ok()
             {

@@ -1,6 +1,6 @@
 //! A registered hub for one measurement: a PKI, a fresh database, the hub process, the
-//! agencies with their signing keys, the five platforms (endpoints on reserved ports) and
-//! an action day.
+//! agencies with their signing keys, the five platforms (push: endpoints on reserved ports;
+//! pull: no endpoint) and an action day.
 
 use std::collections::BTreeMap;
 
@@ -32,17 +32,19 @@ pub struct World {
     pub hub: Hub,
     pub db: TestDb,
     pub pki: TestPki,
-    /// Reserved sidecar port per platform.
+    /// Reserved sidecar port per platform (none when the platforms pull).
     pub ports: BTreeMap<String, u16>,
     pub dir: TempDir,
 }
 
 impl World {
-    /// A hub on a fresh database of `backend` with everyone registered.
+    /// A hub on a fresh database of `backend` with everyone registered; the platforms
+    /// pull their deliveries when `pull`.
     pub async fn start(
         backend: Backend,
         keys: &[AgencyKey],
         max_list_items: usize,
+        pull: bool,
     ) -> Result<Self> {
         let dir = tempfile::tempdir().context("temp dir")?;
         let pki = TestPki::generate(&dir.path().join("pki"));
@@ -62,11 +64,11 @@ impl World {
             ports: BTreeMap::new(),
             dir,
         };
-        world.register(keys).await?;
+        world.register(keys, pull).await?;
         Ok(world)
     }
 
-    async fn register(&mut self, keys: &[AgencyKey]) -> Result<()> {
+    async fn register(&mut self, keys: &[AgencyKey], pull: bool) -> Result<()> {
         let mut c = self.as_org(COORDINATOR).await?;
         for key in keys {
             c.directory
@@ -100,18 +102,24 @@ impl World {
             .await
             .context("publish the key set")?;
         for p in PLATFORMS {
-            let port = takedown_tests::free_port();
+            let (mode, endpoint) = if pull {
+                (pb::DeliveryMode::Pull, String::new())
+            } else {
+                let port = takedown_tests::free_port();
+                self.ports.insert(p.to_string(), port);
+                (pb::DeliveryMode::Push, format!("https://127.0.0.1:{port}"))
+            };
             c.directory
                 .register_platform(pb::RegisterPlatformRequest {
+                    delivery_mode: mode as i32,
                     name: p.to_string(),
-                    endpoint: format!("https://127.0.0.1:{port}"),
+                    endpoint,
                     display_name: String::new(),
                     max_deliveries_per_minute: None,
                     staffing: None,
                 })
                 .await
                 .context("register platform")?;
-            self.ports.insert(p.to_string(), port);
         }
         Ok(())
     }
