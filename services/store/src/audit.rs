@@ -15,7 +15,7 @@
 //! | `organization_registered`, `organization_updated` | registering coordinator | org id |
 //! | `platform_registered`, `platform_updated` | registering coordinator | platform |
 //! | `list_accepted` | agency | list id |
-//! | `action_day_created`, `action_day_closed` | coordinator | day id |
+//! | `action_day_created`, `action_day_moved`, `action_day_closed` | coordinator | day id |
 //! | `action_day_released` | `hub` (at H-hour) | day id |
 //! | `delivered`, `delivery_failed` | `hub` | platform |
 //! | `reports` | platform | platform |
@@ -458,6 +458,27 @@ pub(crate) fn action_day_created(d: &crate::model::ActionDay, by: &str) -> Audit
 /// `action_day_closed` or `action_day_released`.
 pub(crate) fn action_day_event(id: &str, kind: &'static str, at: i64, by: &str) -> AuditEvent {
     AuditEvent::new(at, by, kind, id, json!({}))
+}
+
+pub(crate) fn action_day_moved(
+    id: &str,
+    from: (i64, i64),
+    to: (i64, i64),
+    at: i64,
+    by: &str,
+) -> AuditEvent {
+    AuditEvent::new(
+        at,
+        by,
+        "action_day_moved",
+        id,
+        json!({
+            "from_starts_at": from.0,
+            "from_ends_at": from.1,
+            "starts_at": to.0,
+            "ends_at": to.1,
+        }),
+    )
 }
 
 pub(crate) fn list_accepted(

@@ -29,6 +29,7 @@
 pub mod audit;
 mod basis;
 pub mod clock;
+mod day_move;
 mod migrations;
 pub mod model;
 mod plan;
@@ -207,6 +208,19 @@ pub trait Store: Send + Sync + Clone + 'static {
         at: i64,
         by: &str,
     ) -> impl Future<Output = StoreResult<Option<ActionDay>>> + Send;
+    /// Moves a day whose H-hour is still ahead of `now` and that is neither released nor
+    /// closed to H-hour `starts_at` and end `ends_at` (`None`: the same length as before),
+    /// in one transaction with the due time of its lists, targets and pending deliveries
+    /// and its rollups. `Invalid` (field `ends_at`) when the end would not be after the
+    /// H-hour.
+    fn move_action_day(
+        &self,
+        id: &str,
+        starts_at: i64,
+        ends_at: Option<i64>,
+        now: i64,
+        by: &str,
+    ) -> impl Future<Output = StoreResult<DayMove>> + Send;
     /// Sets `released_at` if it is still unset; true when this call set it (exactly once).
     fn mark_released(&self, id: &str, at: i64) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Days whose H-hour has passed (`starts_at <= now`) and whose release is not yet marked.

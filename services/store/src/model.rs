@@ -132,6 +132,19 @@ pub struct ActionDay {
     pub closed_at: Option<i64>,
 }
 
+/// What [`crate::Store::move_action_day`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DayMove {
+    /// Moved; the day as it is now.
+    Moved(ActionDay),
+    NotFound,
+    Closed,
+    /// Its H-hour (`starts_at`) has passed or its share was released: too late to move.
+    Released {
+        starts_at: i64,
+    },
+}
+
 /// A verified list, ready to store.
 #[derive(Debug, Clone)]
 pub struct NewList {

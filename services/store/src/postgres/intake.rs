@@ -256,6 +256,19 @@ pub(super) async fn insert_list(
     items: &[NewReferral],
 ) -> StoreResult<IntakeResult> {
     let mut tx = pool.begin().await?;
+    // The day's H-hour as it is now, under a share lock that a move waits for (and that
+    // waits for a move): a move since the caller read it makes the list due at the new one.
+    let mut moved = None;
+    let h = match &list.action_day_id {
+        Some(day) => {
+            sqlx::query_scalar("SELECT starts_at FROM action_days WHERE id = $1 FOR SHARE")
+                .bind(day)
+                .fetch_optional(&mut *tx)
+                .await?
+        }
+        None => None,
+    };
+    let list = crate::day_move::due_at_h_hour(list, h, &mut moved);
     // A concurrent insert of the same id makes this wait for it, then do nothing.
     let claimed = sqlx::query(
         "INSERT INTO lists (list_id, agency_id, action_day_id, content_sha256, jws, \

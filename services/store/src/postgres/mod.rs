@@ -144,6 +144,17 @@ impl Store for PgStore {
         days::list_action_days(&self.pool).await
     }
 
+    async fn move_action_day(
+        &self,
+        id: &str,
+        starts_at: i64,
+        ends_at: Option<i64>,
+        now: i64,
+        by: &str,
+    ) -> StoreResult<DayMove> {
+        days::move_action_day(&self.pool, id, starts_at, ends_at, now, by).await
+    }
+
     async fn close_action_day(
         &self,
         id: &str,

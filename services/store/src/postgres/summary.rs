@@ -37,19 +37,27 @@ pub(super) async fn rebuild_summary(pool: &PgPool, action_day_id: &str) -> Store
     let mut tx = pool
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
         .await?;
+    rebuild_in(&mut tx, action_day_id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`rebuild_summary`] inside `tx`.
+pub(super) async fn rebuild_in(
+    tx: &mut Transaction<'static, Postgres>,
+    action_day_id: &str,
+) -> StoreResult<()> {
     sqlx::query(AssertSqlSafe(q::pg(q::CLOCK_OF_DAY)))
         .bind(action_day_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     for sql in q::REBUILD_DELETE {
         sqlx::query(AssertSqlSafe(q::pg(sql)))
             .bind(action_day_id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
-    crate::rollup::add_day(&mut tx, action_day_id).await?;
-    tx.commit().await?;
-    Ok(())
+    crate::rollup::add_day(tx, action_day_id).await
 }
 
 /// Brings the removal-order clocks of `targets` up to date (after their reports changed).

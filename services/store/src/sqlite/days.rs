@@ -174,6 +174,65 @@ pub(super) async fn close_action_day(
     get_action_day(pool, id).await
 }
 
+pub(super) async fn move_action_day(
+    pool: &SqlitePool,
+    id: &str,
+    starts_at: i64,
+    ends_at: Option<i64>,
+    now: i64,
+    by: &str,
+) -> StoreResult<DayMove> {
+    let mut tx = write_tx(pool).await?;
+    let sql = crate::day_move::DAY_STATE;
+    let Some(r) = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(DayMove::NotFound);
+    };
+    let day = crate::day_move::DayState {
+        starts_at: r.try_get(0)?,
+        ends_at: r.try_get(1)?,
+        released_at: r.try_get(2)?,
+        closed_at: r.try_get(3)?,
+    };
+    let end = match crate::day_move::plan(&day, starts_at, ends_at, now)? {
+        Ok(end) => end,
+        Err(refused) => return Ok(refused),
+    };
+    sqlx::query(crate::day_move::MOVE_DAY)
+        .bind(id)
+        .bind(starts_at)
+        .bind(end)
+        .execute(&mut *tx)
+        .await?;
+    for sql in crate::day_move::MOVE_DUE {
+        sqlx::query(sql)
+            .bind(id)
+            .bind(starts_at)
+            .execute(&mut *tx)
+            .await?;
+    }
+    super::summary::rebuild_in(&mut tx, id).await?;
+    super::audit::append(
+        &mut tx,
+        &crate::audit::action_day_moved(
+            id,
+            (day.starts_at, day.ends_at),
+            (starts_at, end),
+            now,
+            by,
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(match get_action_day(pool, id).await? {
+        Some(day) => DayMove::Moved(day),
+        None => DayMove::NotFound,
+    })
+}
+
 pub(super) async fn mark_released(pool: &SqlitePool, id: &str, at: i64) -> StoreResult<bool> {
     let mut tx = write_tx(pool).await?;
     let n = sqlx::query(

@@ -220,6 +220,19 @@ pub(super) async fn insert_list(
     items: &[NewReferral],
 ) -> StoreResult<IntakeResult> {
     let mut tx = write_tx(pool).await?;
+    // The day's H-hour as it is now, in this transaction: a move since the caller read it
+    // makes the list due at the new one.
+    let mut moved = None;
+    let h = match &list.action_day_id {
+        Some(day) => {
+            sqlx::query_scalar("SELECT starts_at FROM action_days WHERE id = ?1")
+                .bind(day)
+                .fetch_optional(&mut *tx)
+                .await?
+        }
+        None => None,
+    };
+    let list = crate::day_move::due_at_h_hour(list, h, &mut moved);
     let claimed = sqlx::query(
         "INSERT INTO lists (list_id, agency_id, action_day_id, content_sha256, jws, \
          item_count, leaf_hashes, created_at, accepted_at, due_at, kid, signed_at) \

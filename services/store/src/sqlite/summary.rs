@@ -27,19 +27,27 @@ pub(super) async fn action_day_summary(
 /// transaction.
 pub(super) async fn rebuild_summary(pool: &SqlitePool, action_day_id: &str) -> StoreResult<()> {
     let mut tx = write_tx(pool).await?;
+    rebuild_in(&mut tx, action_day_id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`rebuild_summary`] inside `tx`.
+pub(super) async fn rebuild_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    action_day_id: &str,
+) -> StoreResult<()> {
     sqlx::query(q::CLOCK_OF_DAY)
         .bind(action_day_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     for sql in q::REBUILD_DELETE {
         sqlx::query(sql)
             .bind(action_day_id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
-    crate::rollup::add_day(&mut tx, action_day_id).await?;
-    tx.commit().await?;
-    Ok(())
+    crate::rollup::add_day(tx, action_day_id).await
 }
 
 /// Brings the removal-order clocks of `targets` up to date (after their reports changed),
