@@ -199,6 +199,20 @@ async fn takedownctl_drives_the_real_hub(backend: Backend) {
     );
     assert!(ok, "{err}");
     assert!(out.contains("cli-day"), "{out}");
+    // Moved as the README says, keeping its length; a past H-hour is refused.
+    let (ok, out, err) = ctl(
+        &w,
+        COORDINATOR,
+        &["action-day", "move", "cli-day", "--starts-at", "+3h"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("moved action day cli-day"), "{out}");
+    let (ok, _, err) = ctl(
+        &w,
+        COORDINATOR,
+        &["action-day", "move", "cli-day", "--starts-at", "now"],
+    );
+    assert!(!ok && err.contains("not in the future"), "{err}");
     // Staffed hours, set as the README says, and the warning of an H-hour outside them.
     let endpoint = format!("https://127.0.0.1:{}", w.sidecar_ports["tamtam"]);
     let (ok, out, err) = ctl(

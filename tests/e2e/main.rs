@@ -35,6 +35,7 @@ mod ids;
 mod intake;
 mod keys;
 mod metrics;
+mod moving;
 mod multi_hub;
 mod outage;
 mod pull;

@@ -220,6 +220,30 @@ async fn an_h_hour_outside_staffed_hours_warns_the_coordinator(backend: Backend)
         "{:?}",
         created.staffing_warnings
     );
+    // Moved to the Saturday night: warned about in the move's answer, the same way.
+    let moved = c
+        .action_day
+        .move_action_day(pb::MoveActionDayRequest {
+            id: "office".into(),
+            starts_at: Some(from_millis(night)),
+            ends_at: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let warned: Vec<&str> = moved
+        .staffing_warnings
+        .iter()
+        .map(|w| w.platform.as_str())
+        .collect();
+    assert_eq!(warned, ["tamtam"]);
+    assert!(
+        moved.staffing_warnings[0]
+            .local_time
+            .contains(" 01:30 (Europe/Tallinn, +0"),
+        "{:?}",
+        moved.staffing_warnings
+    );
 }
 
 /// Staffed in UTC only on `weekday` (1 = Monday), all day.

@@ -477,8 +477,21 @@ pub enum ActionDayCommand {
     },
     /// List action days.
     List(FormatArg),
+    /// Move an action day whose H-hour has not come yet.
+    Move(ActionDayMoveArgs),
     /// Close an action day (freezes its summary).
     Close { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ActionDayMoveArgs {
+    pub id: String,
+    /// The new H-hour: RFC 3339 or relative (+30s, +5m, +2h, +1d).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub starts_at: String,
+    /// The new end (default: the day keeps its length).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub ends_at: Option<String>,
 }
 
 #[derive(Debug, Args)]

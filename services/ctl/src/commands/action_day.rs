@@ -1,10 +1,10 @@
-//! `action-day create|get|list|close`.
+//! `action-day create|get|list|move|close`.
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use takedown_protocol::pb::{
     ActionDay, CloseActionDayRequest, CreateActionDayRequest, GetActionDayRequest,
-    ListActionDaysRequest, action_day_service_client::ActionDayServiceClient,
+    ListActionDaysRequest, MoveActionDayRequest, action_day_service_client::ActionDayServiceClient,
 };
 
 use crate::{
@@ -15,6 +15,26 @@ use crate::{
 
 pub async fn run(global: &GlobalOptions, command: ActionDayCommand) -> Result<()> {
     // Check the times before dialling the hub.
+    let move_request = match &command {
+        ActionDayCommand::Move(a) => {
+            let now = ::time::OffsetDateTime::now_utc();
+            let starts = parse_instant(&a.starts_at, now).context("--starts-at")?;
+            let ends = a
+                .ends_at
+                .as_deref()
+                .map(|e| parse_instant(e, now).context("--ends-at"))
+                .transpose()?;
+            if ends.is_some_and(|e| e <= starts) {
+                bail!("--ends-at must be after --starts-at");
+            }
+            Some(MoveActionDayRequest {
+                id: a.id.clone(),
+                starts_at: Some(to_timestamp(starts)),
+                ends_at: ends.map(to_timestamp),
+            })
+        }
+        _ => None,
+    };
     let request = match &command {
         ActionDayCommand::Create(a) => {
             let now = ::time::OffsetDateTime::now_utc();
@@ -103,6 +123,19 @@ pub async fn run(global: &GlobalOptions, command: ActionDayCommand) -> Result<()
                 ]);
             }
             println!("{t}");
+            Ok(())
+        }
+        ActionDayCommand::Move(_) => {
+            let request = move_request.context("move request")?;
+            let day = ask!(client => move_action_day(request))?;
+            println!(
+                "moved action day {} ({}): H-hour {}, ends {}",
+                day.id,
+                day.name,
+                format_timestamp(day.starts_at.as_ref()),
+                format_timestamp(day.ends_at.as_ref())
+            );
+            print_staffing_warnings(&day);
             Ok(())
         }
         ActionDayCommand::Close { id } => {

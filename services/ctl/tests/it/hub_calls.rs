@@ -211,6 +211,15 @@ impl ActionDayService for StandIn {
             "action day ad-1 is already closed",
         ))
     }
+
+    async fn move_action_day(
+        &self,
+        _: Request<takedown_protocol::pb::MoveActionDayRequest>,
+    ) -> Result<Response<ActionDay>, Status> {
+        Err(Status::failed_precondition(
+            "action day ad-1 cannot be moved: its H-hour has passed",
+        ))
+    }
 }
 
 #[tonic::async_trait]

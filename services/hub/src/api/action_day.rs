@@ -1,5 +1,5 @@
-//! `takedown.v1.ActionDayService`: coordinators plan and close action days; agencies and
-//! platforms read the days they take part in.
+//! `takedown.v1.ActionDayService`: coordinators plan, move and close action days; agencies
+//! and platforms read the days they take part in.
 
 use std::collections::BTreeSet;
 
@@ -184,6 +184,81 @@ impl<S: Store> ActionDayService for ActionDays<S> {
                 .filter(|d| may_see(&who, d))
                 .map(|d| convert::action_day(d, now))
                 .collect(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "MoveActionDay", action_day))]
+    async fn move_action_day(
+        &self,
+        req: Request<pb::MoveActionDayRequest>,
+    ) -> Result<Response<pb::ActionDay>, Status> {
+        let who = caller!(self.0, req);
+        who.require(&[Role::Coordinator], "MoveActionDay")?;
+        let r = req.into_inner();
+        tracing::Span::current().record("action_day", r.id.as_str());
+        let now = now_millis();
+        let starts_at = r.starts_at.as_ref().map(to_millis).ok_or_else(|| {
+            ApiError::invalid("starts_at", "starts_at (the new H-hour) is required")
+        })?;
+        if starts_at <= now {
+            return Err(ApiError::invalid(
+                "starts_at",
+                format!(
+                    "the new H-hour {} is not in the future",
+                    takedown_protocol::timestamp::utc(starts_at / 1000)
+                ),
+            )
+            .into());
+        }
+        let ends_at = r.ends_at.as_ref().map(to_millis);
+        let moved = self
+            .0
+            .store
+            .move_action_day(&r.id, starts_at, ends_at, now, &who.id)
+            .await
+            .map_err(ApiError::from)?;
+        let day = match moved {
+            model::DayMove::Moved(day) => day,
+            model::DayMove::NotFound => {
+                return Err(ApiError::NotFound(format!("action day {:?} not found", r.id)).into());
+            }
+            model::DayMove::Closed => {
+                return Err(ApiError::FailedPrecondition(format!(
+                    "action day {:?} is closed",
+                    r.id
+                ))
+                .into());
+            }
+            model::DayMove::Released { starts_at: h } => {
+                return Err(ApiError::FailedPrecondition(format!(
+                    "action day {:?} cannot be moved: its H-hour {} has passed and its share \
+                     is released",
+                    r.id,
+                    takedown_protocol::timestamp::utc(h / 1000)
+                ))
+                .into());
+            }
+        };
+        // The release scheduler sleeps until the next H-hour: tell it the schedule changed.
+        self.0.wake.schedule_changed();
+        let directory = self
+            .0
+            .store
+            .list_platforms()
+            .await
+            .map_err(ApiError::from)?;
+        let warnings = convert::staffing_warnings(&day, &directory);
+        for w in &warnings {
+            tracing::warn!(platform = %w.platform, local_time = %w.local_time, "new H-hour outside the platform's staffed hours");
+        }
+        tracing::info!(
+            starts_at = day.starts_at,
+            ends_at = day.ends_at,
+            "action day moved"
+        );
+        Ok(Response::new(pb::ActionDay {
+            staffing_warnings: warnings,
+            ..convert::action_day(day, now)
         }))
     }
 
