@@ -158,6 +158,7 @@ async fn seeded_kills_during_a_release_lose_nothing_and_repeat_nothing(backend: 
         url: platform.url.clone(),
         batch_size: 250,
         decisions_port: Some(decisions_port),
+        max_backlog: None,
     };
     let mut tg = w.sidecar_with("telegram", &webhook).await;
 

@@ -31,6 +31,7 @@ async fn sidecar_killed_inside_handoffs_repeats_no_target_at_the_platform(backen
         url: platform.url.clone(),
         batch_size: BATCH,
         decisions_port: None,
+        max_backlog: None,
     };
     let mut tg = w.sidecar_with("telegram", &webhook).await;
     let mut fr = w.as_org("agency-fr").await;

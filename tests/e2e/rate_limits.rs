@@ -1,5 +1,6 @@
 //! A platform's own pace: the cap on deliveries per minute that its directory entry sets,
-//! and a receiver's RESOURCE_EXHAUSTED with a retry delay, both honoured by the hub.
+//! and a receiver's RESOURCE_EXHAUSTED with a retry delay, both honoured by the hub; the
+//! real sidecar sends one when its platform falls behind.
 
 use std::{
     sync::{Arc, Mutex},
@@ -11,7 +12,12 @@ use takedown_protocol::pb::{
     receiver_service_server::{ReceiverService, ReceiverServiceServer},
 };
 use takedown_tests::{
-    Backend, eventually, hub::HubOptions, lists::referrals, pki::COORDINATOR, sidecar::AutoPolicy,
+    Backend, eventually,
+    hub::HubOptions,
+    lists::referrals,
+    pki::COORDINATOR,
+    platform::RecordingPlatform,
+    sidecar::{AutoPolicy, Integration},
     world::World,
 };
 use tokio_stream::wrappers::TcpListenerStream;
@@ -21,6 +27,7 @@ use tonic_types::StatusExt;
 both_backends!(
     a_capped_platform_never_receives_more_than_its_cap_in_any_minute,
     a_receivers_request_to_wait_is_honoured,
+    a_sidecar_behind_its_platform_asks_the_hub_to_wait,
 );
 
 const CAP: usize = 10;
@@ -207,4 +214,75 @@ async fn a_receivers_request_to_wait_is_honoured(backend: Backend) {
     })
     .await;
     server.abort();
+}
+
+/// A sidecar whose platform falls behind asks the hub to wait (RESOURCE_EXHAUSTED with a
+/// retry delay, `handoff.max_backlog`): what waits for the platform stays bounded, nothing
+/// fails at the hub, and everything arrives once.
+async fn a_sidecar_behind_its_platform_asks_the_hub_to_wait(backend: Backend) {
+    const TARGETS: usize = 1_000;
+    const BACKLOG: i64 = 300;
+    let Some(w) = World::start(backend, HubOptions::default()).await else {
+        return;
+    };
+    // 100 targets a second at most: the hub could send all of them at once.
+    let platform = RecordingPlatform::start(Duration::from_millis(1_000)).await;
+    let tg = w
+        .sidecar_with(
+            "telegram",
+            &Integration::Webhook {
+                url: platform.url.clone(),
+                batch_size: 100,
+                decisions_port: None,
+                max_backlog: Some(BACKLOG as u32),
+            },
+        )
+        .await;
+    let list = w
+        .key("agency-fr")
+        .list("behind", None, referrals("telegram", "behind", TARGETS));
+    w.submit("agency-fr", &list).await;
+
+    let mut most_waiting = 0;
+    let deadline = Instant::now() + takedown_tests::LONG;
+    loop {
+        let handed = tg.handoffs_per_target().await.len() as i64;
+        most_waiting = most_waiting.max(tg.received().await - handed);
+        if handed == TARGETS as i64 || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tg.expect_each_handed_once(TARGETS, "behind").await;
+    // Each call checks before it stores its batch: at most the calls in flight together
+    // go above the limit, by a batch each.
+    let opts = HubOptions::default();
+    let above = (opts.max_in_flight as i64) * opts.batch_size as i64;
+    assert!(
+        most_waiting < BACKLOG + above,
+        "{most_waiting} deliveries waited for the platform (limit {BACKLOG}, {above} in flight)"
+    );
+    let (_, metrics) = takedown_tests::scrape(&tg.metrics_url).await;
+    let refusals =
+        takedown_tests::metric(&metrics, "takedown_sidecar_backlog_refusals_total").unwrap_or(0.0);
+    assert!(refusals > 0.0, "the sidecar asked the hub to wait");
+    eventually(
+        takedown_tests::LONG,
+        "every delivery recorded at the hub",
+        || async {
+            w.db.scalar("SELECT COUNT(*) FROM deliveries WHERE state = 2")
+                .await
+                == TARGETS as i64
+        },
+    )
+    .await;
+    assert_eq!(
+        w.db.scalar("SELECT COUNT(*) FROM deliveries WHERE state = 3")
+            .await,
+        0,
+        "a request to wait is not a failure"
+    );
+    let seen = platform.seen();
+    assert_eq!(seen.applied, TARGETS);
+    assert!(seen.in_two_batches.is_empty());
 }

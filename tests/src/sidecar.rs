@@ -36,11 +36,13 @@ pub enum Integration {
     /// The sidecar's own simulation.
     Auto(AutoPolicy),
     /// POSTs each batch of up to `batch_size` targets to `url`; takes the platform's
-    /// decisions on `127.0.0.1:<decisions_port>` (any free port when `None`).
+    /// decisions on `127.0.0.1:<decisions_port>` (any free port when `None`). With
+    /// `max_backlog`, asks the hub to wait 500 ms while that many wait for the platform.
     Webhook {
         url: String,
         batch_size: u32,
         decisions_port: Option<u16>,
+        max_backlog: Option<u32>,
     },
 }
 
@@ -81,7 +83,10 @@ interval_ms = 100
                 max = p.max_delay_ms,
             ),
             Self::Webhook {
-                url, batch_size, ..
+                url,
+                batch_size,
+                max_backlog,
+                ..
             } => format!(
                 r#"[integration]
 mode = "webhook"
@@ -92,8 +97,11 @@ timeout_ms = 30000
 [handoff]
 batch_size = {batch_size}
 interval_ms = 100
+max_backlog = {backlog}
+backlog_retry_ms = 500
 "#,
                 secret = crate::platform::WEBHOOK_SECRET,
+                backlog = max_backlog.unwrap_or(0),
             ),
         }
     }

@@ -378,8 +378,9 @@ impl Default for AutoSettings {
     }
 }
 
-/// How many inbox rows go to the platform at once, and how often the inbox is polled
-/// when idle (new deliveries also wake the worker at once).
+/// How many inbox rows go to the platform at once, how often the inbox is polled when
+/// idle (new deliveries also wake the worker at once), and how much may wait for the
+/// platform before the hub is asked to hold back.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HandoffSettings {
@@ -387,6 +388,21 @@ pub struct HandoffSettings {
     pub batch_size: u32,
     #[serde(default = "default_interval_ms")]
     pub interval_ms: u64,
+    /// Deliveries stored but not yet handed to the platform above which a Deliver call is
+    /// answered RESOURCE_EXHAUSTED with a retry delay (and a pull-mode sidecar stops
+    /// pulling): a platform whose moderation falls behind is not buried. 0: no limit.
+    #[serde(default = "default_max_backlog")]
+    pub max_backlog: u32,
+    /// The delay the hub is asked to wait then (`google.rpc.RetryInfo`).
+    #[serde(default = "default_backlog_retry_ms")]
+    pub backlog_retry_ms: u64,
+}
+
+fn default_max_backlog() -> u32 {
+    100_000
+}
+fn default_backlog_retry_ms() -> u64 {
+    5_000
 }
 
 fn default_handoff_batch() -> u32 {
@@ -401,6 +417,8 @@ impl Default for HandoffSettings {
         Self {
             batch_size: default_handoff_batch(),
             interval_ms: default_interval_ms(),
+            max_backlog: default_max_backlog(),
+            backlog_retry_ms: default_backlog_retry_ms(),
         }
     }
 }
@@ -608,6 +626,12 @@ impl Config {
         if self.handoff.batch_size == 0 || self.handoff.batch_size > 5000 {
             return Err(invalid("handoff.batch_size", "must be within 1..=5000"));
         }
+        if !(100..=600_000).contains(&self.handoff.backlog_retry_ms) {
+            return Err(invalid(
+                "handoff.backlog_retry_ms",
+                "must be within 100..=600000 (10 minutes, the most the hub waits)",
+            ));
+        }
         if self.report.batch_size == 0 || self.report.batch_size > 5000 {
             return Err(invalid("report.batch_size", "must be within 1..=5000"));
         }
@@ -776,6 +800,8 @@ mod tests {
                     ("TAKEDOWN_SIDECAR_INTEGRATION__SEED", "7"),
                     ("TAKEDOWN_SIDECAR_HANDOFF__BATCH_SIZE", "100"),
                     ("TAKEDOWN_SIDECAR_HANDOFF__INTERVAL_MS", "50"),
+                    ("TAKEDOWN_SIDECAR_HANDOFF__MAX_BACKLOG", "700"),
+                    ("TAKEDOWN_SIDECAR_HANDOFF__BACKLOG_RETRY_MS", "2000"),
                     ("TAKEDOWN_SIDECAR_REPORT__BATCH_SIZE", "300"),
                     ("TAKEDOWN_SIDECAR_REPORT__INTERVAL_MS", "60"),
                     ("TAKEDOWN_SIDECAR_KEYS_REFRESH_SECS", "30"),

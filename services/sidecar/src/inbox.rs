@@ -553,6 +553,18 @@ impl Inbox {
     }
 
     /// How many handoffs were recorded in all.
+    /// Deliveries stored and not yet handed to the platform, counted up to `cap` (the
+    /// count stops there: it is asked on every Deliver call).
+    pub async fn backlog(&self, cap: u32) -> Result<u32, InboxError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM deliveries WHERE handed_at IS NULL LIMIT ?1)",
+        )
+        .bind(i64::from(cap))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n as u32)
+    }
+
     pub async fn handoff_count(&self) -> Result<i64, InboxError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM handoffs")
             .fetch_one(&self.pool)

@@ -229,6 +229,8 @@ pub async fn run_with_decisions(
         inbox: inbox.clone(),
         wake: handoff_wake,
         metrics: metrics.clone(),
+        max_backlog: config.handoff.max_backlog,
+        backlog_retry: Duration::from_millis(config.handoff.backlog_retry_ms),
     });
     if let Some(listener) = metrics_listener {
         let (inbox, keys, metrics, stop) = (

@@ -49,6 +49,7 @@ pub struct SidecarMetrics {
     pub deliveries: Family<DeliveryLabel, Counter>,
     pub stored: Counter,
     pub deliver_call: Histogram,
+    pub backlog_refusals: Counter,
     pub handoffs: Family<ResultLabel, Counter>,
     pub handed: Counter,
     pub handoff_call: Histogram,
@@ -81,6 +82,13 @@ impl Default for SidecarMetrics {
             "deliver_seconds",
             "Time to verify and store one Deliver call",
             deliver_call.clone(),
+        );
+        let backlog_refusals = Counter::default();
+        r.register(
+            "backlog_refusals",
+            "Deliver calls answered RESOURCE_EXHAUSTED (and pulls held back) because \
+             handoff.max_backlog deliveries waited for the platform",
+            backlog_refusals.clone(),
         );
         let handoffs = Family::default();
         r.register(
@@ -127,6 +135,7 @@ impl Default for SidecarMetrics {
             deliveries,
             stored,
             deliver_call,
+            backlog_refusals,
             handoffs,
             handed,
             handoff_call,

@@ -16,7 +16,10 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tracing::Instrument;
 
-use crate::{backoff::Backoff, server::Receiver};
+use crate::{
+    backoff::Backoff,
+    server::{DeliverError, Receiver},
+};
 
 /// How long past its `wait_ms` a pull may take before it is given up.
 const SLACK: Duration = Duration::from_secs(30);
@@ -39,10 +42,28 @@ impl Puller {
             "pulling deliveries from the hub"
         );
         loop {
+            // The platform's moderation is behind: hand in the answer, take nothing more.
+            let full = match self.receiver.check_backlog().await {
+                Err(DeliverError::Backlog { retry, .. }) => Some(retry),
+                _ => None,
+            };
+            let max_targets = if full.is_some() { 0 } else { self.batch_size };
+            if let Some(retry) = full {
+                tracing::warn!(
+                    retry_in_ms = retry.as_millis() as u64,
+                    "not pulling: the platform's moderation is behind"
+                );
+                if ack.is_none() {
+                    if crate::handoff::sleep_or_cancel(retry, &cancel).await {
+                        break;
+                    }
+                    continue;
+                }
+            }
             let mut req = tonic::Request::new(pb::PullDeliveriesRequest {
                 ack: ack.clone(),
-                max_targets: self.batch_size,
-                wait_ms: self.wait_ms,
+                max_targets,
+                wait_ms: if full.is_some() { 0 } else { self.wait_ms },
             });
             req.set_timeout(Duration::from_millis(u64::from(self.wait_ms)) + SLACK);
             let answer = tokio::select! {

@@ -2,9 +2,12 @@
 //! [`Receiver::receive`]): only the hub may call it; every delivery is verified on its
 //! own ([`crate::verify`]); the accepted ones are stored in one transaction before the
 //! answer, so an `accepted` id is durable. Redelivered targets are accepted again and
-//! stored once.
+//! stored once. While more than `handoff.max_backlog` deliveries wait for the platform, a
+//! call is answered `RESOURCE_EXHAUSTED` with a `google.rpc.RetryInfo` delay: the hub sends
+//! that batch again after it, sends this platform nothing meanwhile, and does not count it
+//! toward its circuit breaker.
 
-use std::{collections::HashSet, sync::Arc};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use takedown_protocol::{
     ident::{Identity, PlatformName},
@@ -13,6 +16,7 @@ use takedown_protocol::{
 };
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
+use tonic_types::StatusExt;
 
 use crate::{
     document::Kind,
@@ -35,6 +39,16 @@ pub enum DeliverError {
     Inbox(#[from] InboxError),
     #[error("verification task failed: {0}")]
     Task(String),
+    #[error(
+        "{waiting} deliveries wait for the platform's moderation (the limit is {limit}); \
+         send again in {} ms",
+        retry.as_millis()
+    )]
+    Backlog {
+        waiting: u32,
+        limit: u32,
+        retry: Duration,
+    },
 }
 
 impl From<DeliverError> for Status {
@@ -43,6 +57,11 @@ impl From<DeliverError> for Status {
             DeliverError::Unauthenticated(_) => Status::unauthenticated(e.to_string()),
             DeliverError::NotHub { .. } => Status::permission_denied(e.to_string()),
             DeliverError::Keys(_) => Status::unavailable(e.to_string()),
+            DeliverError::Backlog { retry, .. } => Status::with_error_details(
+                tonic::Code::ResourceExhausted,
+                e.to_string(),
+                tonic_types::ErrorDetails::with_retry_info(Some(*retry)),
+            ),
             DeliverError::Inbox(_) | DeliverError::Task(_) => {
                 tracing::error!(error = %e, "Deliver failed");
                 Status::internal("internal error")
@@ -62,9 +81,30 @@ pub struct Receiver {
     /// Wakes the handoff worker.
     pub wake: Arc<Notify>,
     pub metrics: Metrics,
+    /// Deliveries that may wait for the platform before the hub is asked to wait (0: no
+    /// limit), and for how long it is asked to.
+    pub max_backlog: u32,
+    pub backlog_retry: Duration,
 }
 
 impl Receiver {
+    /// `Backlog` when `max_backlog` deliveries or more wait for the platform.
+    pub async fn check_backlog(&self) -> Result<(), DeliverError> {
+        if self.max_backlog == 0 {
+            return Ok(());
+        }
+        let waiting = self.inbox.backlog(self.max_backlog).await?;
+        if waiting < self.max_backlog {
+            return Ok(());
+        }
+        self.metrics.backlog_refusals.inc();
+        Err(DeliverError::Backlog {
+            waiting,
+            limit: self.max_backlog,
+            retry: self.backlog_retry,
+        })
+    }
+
     /// Verifies and stores a batch from the hub, pushed or pulled: the answer the hub is
     /// owed (every `accepted` id is durable).
     pub async fn receive(
@@ -201,6 +241,10 @@ impl ReceiverService for Receiver {
         let span = tracing::Span::current();
         span.record("batch_id", req.batch_id.as_str());
         span.record("deliveries", req.deliveries.len());
+        if let Err(e) = self.check_backlog().await {
+            tracing::warn!(error = %e, "Deliver deferred: the platform's moderation is behind");
+            return Err(e.into());
+        }
         let started = std::time::Instant::now();
         let answer = self.receive(req).await;
         self.metrics
