@@ -101,6 +101,7 @@ pub async fn run<S: Store>(
         wake: wake.clone(),
         metrics: metrics.clone(),
         shutdown: background.clone(),
+        pace: Default::default(),
     });
     let state = Arc::new(HubState {
         store: store.clone(),

@@ -13,16 +13,28 @@
 //! in the outbox, in order, and catches up batch by batch.
 //!
 //! Nothing is claimed before it is due, so nothing of an action day is served before its
-//! H-hour.
+//! H-hour. As for a push, the proofs of the lists due at the next H-hour are built ahead
+//! of it, and the first batch after an idle spell is small ([`FIRST_BATCH`], doubling with
+//! each batch served), so the first targets of a release reach the platform within
+//! milliseconds.
 
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use takedown_protocol::{pb, timestamp::now_millis};
 use takedown_store::{ClaimedDelivery, Store, StoreResult};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{Wake, fail_unusable, payload, payload::TreeCache, record_answer};
+use super::{
+    Wake, fail_unusable, payload,
+    payload::TreeCache,
+    record_answer,
+    worker::{FIRST_BATCH, WARM_AHEAD_MS, warm},
+};
 use crate::{
     config::DeliveryConfig, keys::KeyDirectory, metrics::HubMetrics, public_id::PublicIds,
 };
@@ -41,6 +53,16 @@ pub struct Pulls<S> {
     pub metrics: Arc<HubMetrics>,
     /// Cancelled when the hub drains: waiting pulls answer at once, empty.
     pub shutdown: CancellationToken,
+    /// Per platform: the next batch's size (slow start) and the H-hour whose proofs were
+    /// built ahead.
+    pub pace: Mutex<HashMap<String, Pace>>,
+}
+
+/// Where a pulling platform is in its slow start.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pace {
+    batch: u32,
+    warmed: Option<i64>,
 }
 
 impl<S: Store> Pulls<S> {
@@ -88,27 +110,36 @@ impl<S: Store> Pulls<S> {
         max: u32,
         wait: Duration,
     ) -> StoreResult<Option<pb::DeliverRequest>> {
-        let limit = max.clamp(1, self.cfg.batch_size);
+        let most = max.clamp(1, self.cfg.batch_size);
         let deadline = tokio::time::Instant::now() + wait;
         let notify = self.wake.for_platform(platform);
         loop {
             let now = now_millis();
+            let limit = self.pace_of(platform).batch.clamp(1, most);
             let claimed = self
                 .store
                 .claim_deliveries(platform, now, now + self.cfg.lease_ms as i64, limit)
                 .await?;
             if !claimed.is_empty() {
+                self.set_pace(platform, |p| p.batch = limit.saturating_mul(2).min(most));
                 if let Some(batch) = self.build(platform, claimed).await? {
                     return Ok(Some(batch));
                 }
                 continue;
             }
+            self.set_pace(platform, |p| p.batch = FIRST_BATCH);
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() || self.shutdown.is_cancelled() {
                 return Ok(None);
             }
             let until_due = match self.store.next_delivery_at(platform).await? {
-                Some(next) if next > now => Duration::from_millis((next - now) as u64),
+                Some(next) if next > now => {
+                    if next - now <= WARM_AHEAD_MS && self.pace_of(platform).warmed != Some(next) {
+                        self.set_pace(platform, |p| p.warmed = Some(next));
+                        tokio::spawn(warm(self.store.clone(), self.cache.clone(), next));
+                    }
+                    Duration::from_millis((next - now) as u64)
+                }
                 _ => Duration::from_millis(self.cfg.poll_ms),
             };
             let nap = left
@@ -120,6 +151,22 @@ impl<S: Store> Pulls<S> {
                 _ = self.shutdown.cancelled() => return Ok(None),
             }
         }
+    }
+
+    fn pace_of(&self, platform: &str) -> Pace {
+        let pace = self.pace.lock().unwrap_or_else(|e| e.into_inner());
+        pace.get(platform).copied().unwrap_or(Pace {
+            batch: FIRST_BATCH,
+            warmed: None,
+        })
+    }
+
+    fn set_pace(&self, platform: &str, change: impl FnOnce(&mut Pace)) {
+        let mut pace = self.pace.lock().unwrap_or_else(|e| e.into_inner());
+        change(pace.entry(platform.to_string()).or_insert(Pace {
+            batch: FIRST_BATCH,
+            warmed: None,
+        }));
     }
 
     /// The payload of `claimed`; `None` when none of it could be sent (each recorded FAILED

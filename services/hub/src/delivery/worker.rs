@@ -85,7 +85,7 @@ impl<S> Shared<S> {
 /// The first batch after an idle spell is small, so that the first targets of a release
 /// reach the platform within milliseconds; each delivered batch doubles the next one up to
 /// the configured `batch_size`.
-const FIRST_BATCH: u32 = 32;
+pub(super) const FIRST_BATCH: u32 = 32;
 
 impl<S: Store> Worker<S> {
     #[tracing::instrument(name = "delivery_worker", skip_all, fields(platform = %self.platform.name))]
@@ -219,11 +219,11 @@ fn connect(p: &Platform, tls: &TlsMaterial, cfg: &DeliveryConfig) -> Result<Chan
 }
 
 /// How long before a due time (an H-hour) the trees of its lists are built.
-const WARM_AHEAD_MS: i64 = 120_000;
+pub(super) const WARM_AHEAD_MS: i64 = 120_000;
 
 /// Builds the proofs of the lists due at `at` before it comes; failures are only logged
 /// (the first batches then build what they need).
-async fn warm<S: Store>(store: S, cache: Arc<TreeCache>, at: i64) {
+pub(super) async fn warm<S: Store>(store: S, cache: Arc<TreeCache>, at: i64) {
     match cache.warm(&store, at).await {
         Ok(n) => tracing::info!(
             lists = n,
