@@ -11,6 +11,20 @@ both_backends!(
     health_reflection_and_graceful_stop
 );
 
+/// `directory platform list --format json` as the coordinator: one object per platform.
+fn platform_list(w: &World) -> Vec<serde_json::Value> {
+    let (ok, out, err) = ctl(
+        w,
+        COORDINATOR,
+        &["directory", "platform", "list", "--format", "json"],
+    );
+    assert!(ok, "{err}");
+    match serde_json::from_str(&out).expect("json") {
+        serde_json::Value::Array(platforms) => platforms,
+        other => panic!("not a list: {other}"),
+    }
+}
+
 /// Runs `takedownctl --hub <hub> --certs <pki> --as <org> args...`; returns (ok, stdout, stderr).
 fn ctl(w: &World, org: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(takedown_tests::bins::path("takedownctl"))
@@ -104,16 +118,7 @@ async fn takedownctl_drives_the_real_hub(backend: Backend) {
     );
     assert!(ok, "{err}");
     assert!(out.contains("at most 600 deliveries per minute"), "{out}");
-    let (ok, out, err) = ctl(
-        &w,
-        COORDINATOR,
-        &["directory", "platform", "list", "--format", "json"],
-    );
-    assert!(ok, "{err}");
-    let platforms: serde_json::Value = serde_json::from_str(&out).expect("json");
-    let caps: Vec<(String, u64)> = platforms
-        .as_array()
-        .expect("a list")
+    let caps: Vec<(String, u64)> = platform_list(&w)
         .iter()
         .map(|p| {
             (
@@ -154,16 +159,7 @@ async fn takedownctl_drives_the_real_hub(backend: Backend) {
         ],
     );
     assert!(!ok && err.contains("--endpoint"), "{err}");
-    let (ok, out, err) = ctl(
-        &w,
-        COORDINATOR,
-        &["directory", "platform", "list", "--format", "json"],
-    );
-    assert!(ok, "{err}");
-    let platforms: serde_json::Value = serde_json::from_str(&out).expect("json");
-    let modes: Vec<(String, String)> = platforms
-        .as_array()
-        .expect("a list")
+    let modes: Vec<(String, String)> = platform_list(&w)
         .iter()
         .map(|p| {
             (
