@@ -10,7 +10,7 @@
 //! hub_audience = "takedown-hub"
 //! inbox = "sidecar-telegram.db"
 //! log_format = "text"              # or "json"
-//! decisions_listen = "127.0.0.1:7080"  # mode = "webhook" only; this is the default
+//! decisions_listen = "127.0.0.1:7080"  # modes "webhook" and "coop" only; the default
 //!
 //! [tls]
 //! ca = "certs/ca.pem"
@@ -21,7 +21,7 @@
 //! roots = ["certs/root.pub.pem"]    # coordinator root public keys, pinned
 //!
 //! [integration]
-//! mode = "auto"                     # or "webhook" / "command"
+//! mode = "auto"                     # or "webhook" / "command" / "coop"
 //! block_share = 0.8
 //! reject_share = 0.1
 //! reject_reason = "NOT_A_VIOLATION"
@@ -105,9 +105,10 @@ pub struct Config {
     pub inbox: PathBuf,
     #[serde(default)]
     pub log_format: LogFormat,
-    /// Where the platform posts its decisions (`POST /v1/decisions`), in webhook mode only
-    /// (default [`DEFAULT_DECISIONS_LISTEN`], loopback). Every post must carry a Standard
-    /// Webhooks signature made with `integration.secret`.
+    /// Where the platform posts its decisions: `POST /v1/decisions` in webhook mode, Coop's
+    /// action callbacks `POST /v1/coop/actions` in coop mode; unused in the other modes
+    /// (default [`DEFAULT_DECISIONS_LISTEN`], loopback). Every post must be signed: with
+    /// `integration.secret` (Standard Webhooks), or by Coop (`Coop-Signature`).
     #[serde(default)]
     pub decisions_listen: Option<String>,
     #[serde(default)]
@@ -252,6 +253,7 @@ pub enum Integration {
     Webhook(WebhookSettings),
     Command(CommandSettings),
     Auto(AutoSettings),
+    Coop(CoopSettings),
 }
 
 impl Default for Integration {
@@ -266,11 +268,13 @@ impl Integration {
             Self::Webhook(_) => "webhook",
             Self::Command(_) => "command",
             Self::Auto(_) => "auto",
+            Self::Coop(_) => "coop",
         }
     }
 }
 
-/// Where the decisions endpoint listens in webhook mode unless configured: loopback.
+/// Where the decisions endpoint listens in webhook and coop mode unless configured:
+/// loopback.
 pub const DEFAULT_DECISIONS_LISTEN: &str = "127.0.0.1:7080";
 
 /// `mode = "webhook"`: POST each batch as JSON to `url`, signed (Standard Webhooks) with
@@ -310,6 +314,61 @@ impl std::fmt::Debug for WebhookSettings {
             .field("url", &self.url)
             .field("secret", &"<redacted>")
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("ca", &self.ca)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+/// `mode = "coop"`: file each target into [ROOST Coop](https://github.com/roostorg/coop)
+/// through its REST API (`POST {url}/api/v1/items/async/` with `X-API-KEY`), as an item of
+/// the Item Type `item_type_id`; take Coop's action callbacks on the decisions endpoint
+/// (`POST /v1/coop/actions`), each verified against Coop's webhook signature verification
+/// key (`Coop-Signature`: RSASSA-PKCS1-v1_5 with SHA-256 over the raw body), and map the
+/// Coop action (by id) to an outcome, and for REJECTED the first mapped Coop policy (by id)
+/// to a reason. See [`crate::coop`].
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoopSettings {
+    /// Coop's base URL, e.g. `https://coop.example.org`.
+    pub url: String,
+    /// The organisation's Coop API key, sent as `X-API-KEY`; never logged.
+    pub api_key: String,
+    /// The Coop Item Type the targets are filed as.
+    pub item_type_id: String,
+    /// Coop's webhook signature verification key (Settings → API Keys), a PEM
+    /// `PUBLIC KEY`.
+    pub signing_key: PathBuf,
+    /// Coop action id → the outcome it means: BLOCKED GEO_BLOCKED ALREADY_GONE NOT_FOUND
+    /// REJECTED (takedowns), RESTORED NOT_RESTORED (withdrawals).
+    pub actions: std::collections::BTreeMap<String, crate::document::OutcomeName>,
+    /// Coop policy id → the reason of a REJECTED outcome.
+    #[serde(default)]
+    pub policies: std::collections::BTreeMap<String, crate::document::ReasonName>,
+    /// The reason of a REJECTED outcome whose callback names no mapped policy.
+    #[serde(default = "default_coop_reject_reason")]
+    pub reject_reason: crate::document::ReasonName,
+    /// A PEM CA to trust for an `https` URL instead of the public web roots.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    #[serde(default = "default_webhook_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_coop_reject_reason() -> crate::document::ReasonName {
+    crate::document::ReasonName::Other
+}
+
+impl std::fmt::Debug for CoopSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoopSettings")
+            .field("url", &self.url)
+            .field("api_key", &"<redacted>")
+            .field("item_type_id", &self.item_type_id)
+            .field("signing_key", &self.signing_key)
+            .field("actions", &self.actions)
+            .field("policies", &self.policies)
+            .field("reject_reason", &self.reject_reason)
             .field("ca", &self.ca)
             .field("timeout_ms", &self.timeout_ms)
             .finish()
@@ -505,11 +564,11 @@ impl Config {
     }
 
     /// Checks every field; the first problem is the error.
-    /// Where the decisions endpoint listens: webhook mode only (the sidecar warns at
+    /// Where the decisions endpoint listens: webhook and coop mode only (the sidecar warns at
     /// startup when `decisions_listen` is set for another mode).
     pub fn decisions_addr(&self) -> Option<&str> {
         match &self.integration {
-            Integration::Webhook(_) => Some(
+            Integration::Webhook(_) | Integration::Coop(_) => Some(
                 self.decisions_listen
                     .as_deref()
                     .unwrap_or(DEFAULT_DECISIONS_LISTEN),
@@ -558,16 +617,7 @@ impl Config {
         }
         match &self.integration {
             Integration::Webhook(w) => {
-                let uri: http::Uri = w
-                    .url
-                    .parse()
-                    .map_err(|e| invalid("integration.url", format!("{:?}: {e}", w.url)))?;
-                if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-                    return Err(invalid(
-                        "integration.url",
-                        format!("{:?} is not an http(s) URL", w.url),
-                    ));
-                }
+                check_http_url(&w.url)?;
                 match standardwebhooks::Webhook::new(&w.secret) {
                     Err(e) => return Err(invalid("integration.secret", e.to_string())),
                     Ok(_) if !w.secret.starts_with("whsec_") => {
@@ -585,6 +635,30 @@ impl Config {
                     return Err(invalid("integration.timeout_ms", "must be > 0"));
                 }
                 if w.ca.as_ref().is_some_and(|ca| ca.as_os_str().is_empty()) {
+                    return Err(invalid("integration.ca", "is empty"));
+                }
+            }
+            Integration::Coop(c) => {
+                check_http_url(&c.url)?;
+                if c.api_key.trim().is_empty() {
+                    return Err(invalid("integration.api_key", "is empty"));
+                }
+                if c.item_type_id.trim().is_empty() {
+                    return Err(invalid("integration.item_type_id", "is empty"));
+                }
+                if c.signing_key.as_os_str().is_empty() {
+                    return Err(invalid("integration.signing_key", "is empty"));
+                }
+                if c.actions.is_empty() {
+                    return Err(invalid(
+                        "integration.actions",
+                        "must map at least one Coop action id to an outcome",
+                    ));
+                }
+                if c.timeout_ms == 0 {
+                    return Err(invalid("integration.timeout_ms", "must be > 0"));
+                }
+                if c.ca.as_ref().is_some_and(|ca| ca.as_os_str().is_empty()) {
                     return Err(invalid("integration.ca", "is empty"));
                 }
             }
@@ -649,6 +723,20 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// An `http(s)://host...` URL for `integration.url`.
+fn check_http_url(url: &str) -> Result<(), ConfigError> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| invalid("integration.url", format!("{url:?}: {e}")))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(invalid(
+            "integration.url",
+            format!("{url:?} is not an http(s) URL"),
+        ));
+    }
+    Ok(())
 }
 
 /// `NOT_A_VIOLATION` (or `REJECT_REASON_NOT_A_VIOLATION`) → the enum.
@@ -840,6 +928,68 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    const COOP: &str = r#"
+        [integration]
+        mode = "coop"
+        url = "https://coop.example.org"
+        api_key = "k3y"
+        item_type_id = "takedown-referral"
+        signing_key = "coop-signing-key.pub.pem"
+        [integration.actions]
+        "a-ban" = "BLOCKED"
+        "a-dismiss" = "REJECTED"
+        "a-restore" = "RESTORED"
+        [integration.policies]
+        "p-unclear" = "INSUFFICIENT_INFORMATION"
+    "#;
+
+    #[test]
+    fn coop_settings_map_actions_and_policies() {
+        let c = Config::from_toml(&format!("{BASE}{COOP}")).unwrap();
+        let Integration::Coop(coop) = &c.integration else {
+            panic!("mode is {}", c.integration.mode());
+        };
+        assert_eq!(coop.actions["a-ban"], crate::document::OutcomeName::Blocked);
+        assert_eq!(
+            coop.policies["p-unclear"],
+            crate::document::ReasonName::InsufficientInformation
+        );
+        assert_eq!(coop.reject_reason, crate::document::ReasonName::Other);
+        assert_eq!(c.decisions_addr(), Some(DEFAULT_DECISIONS_LISTEN));
+        assert!(
+            !format!("{coop:?}").contains("k3y"),
+            "the API key is never logged"
+        );
+
+        let err = Config::from_toml(&format!(
+            "{BASE}{}",
+            COOP.replace("\"BLOCKED\"", "\"EATEN\"")
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("EATEN"), "{err}");
+        let err = Config::from_toml(&format!("{BASE}{}", COOP.replace("k3y", " ")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("integration.api_key: is empty"), "{err}");
+        let no_actions = COOP
+            .split("[integration.actions]")
+            .next()
+            .unwrap()
+            .to_string();
+        let err = Config::from_toml(&format!("{BASE}{no_actions}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("actions"), "{err}");
+        let err = Config::from_toml(&format!(
+            "{BASE}{}",
+            COOP.replace("https://coop.example.org", "coop.example.org")
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("integration.url"), "{err}");
     }
 
     #[allow(clippy::result_large_err)]

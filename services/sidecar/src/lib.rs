@@ -29,6 +29,7 @@
 pub mod backoff;
 pub mod cli;
 pub mod config;
+pub mod coop;
 pub mod decisions;
 pub mod document;
 pub mod handoff;
@@ -168,24 +169,44 @@ pub async fn run_with_decisions(
         .run(reporter_stop.clone(), FLUSH_GRACE),
     );
     let decisions_stop = CancellationToken::new();
-    // Decisions come back this way in webhook mode only (its secret authenticates them).
+    // Decisions come back this way in webhook mode (its secret authenticates them) and in
+    // coop mode (Coop's signing key does).
     let decisions = match (&config.integration, decisions) {
-        (config::Integration::Webhook(w), Some(l)) => Some((w.secret.clone(), l)),
+        (config::Integration::Webhook(w), Some(l)) => Some((
+            decisions::Receiver::Webhook {
+                secret: w.secret.clone(),
+            },
+            l,
+        )),
+        (config::Integration::Coop(c), Some(l)) => {
+            let pem = std::fs::read(&c.signing_key)
+                .with_context(|| format!("integration.signing_key: {}", c.signing_key.display()))?;
+            let key = coop::SignatureKey::from_pem(&pem).map_err(|e| {
+                anyhow::anyhow!("integration.signing_key: {}: {e}", c.signing_key.display())
+            })?;
+            Some((
+                decisions::Receiver::Coop {
+                    key,
+                    mapping: coop::Mapping::new(c),
+                },
+                l,
+            ))
+        }
         (other, _) => {
             if config.decisions_listen.is_some() {
                 tracing::warn!(
                     mode = other.mode(),
-                    "decisions_listen is unused: only integration.mode = \"webhook\" takes \
-                     decisions there"
+                    "decisions_listen is unused: only integration.mode = \"webhook\" or \
+                     \"coop\" takes decisions there"
                 );
             }
             None
         }
     };
-    if let Some((secret, l)) = decisions {
+    if let Some((receiver, l)) = decisions {
         let addr = l.local_addr().ok();
         tracing::info!(?addr, "decisions endpoint listening");
-        let app = decisions::router(inbox.clone(), report_wake.clone(), &secret)?;
+        let app = decisions::router(inbox.clone(), report_wake.clone(), receiver)?;
         let stop = decisions_stop.clone();
         tracker.spawn(async move {
             if let Err(e) = axum::serve(l, app)

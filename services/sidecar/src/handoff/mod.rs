@@ -6,10 +6,13 @@
 //! repeats the open batch, with the same id and members; see [`crate::document`].
 //!
 //! The integrations: [`webhook`] (POST JSON), [`command`] (a program reading JSON on
-//! stdin) and [`auto`] (a deterministic simulation). The JSON is in [`crate::document`].
+//! stdin), [`coop`] (items filed into ROOST Coop) and [`auto`] (a deterministic
+//! simulation). The JSON is in [`crate::document`] and [`crate::coop`].
 
 pub mod auto;
 pub mod command;
+pub mod coop;
+mod http;
 pub mod webhook;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
@@ -41,6 +44,7 @@ pub enum Platform {
     Webhook(Box<webhook::Webhook>),
     Command(command::CommandIntegration),
     Auto(auto::Auto),
+    Coop(Box<coop::Coop>),
 }
 
 impl Platform {
@@ -49,6 +53,7 @@ impl Platform {
             Integration::Webhook(w) => Self::Webhook(Box::new(webhook::Webhook::new(w.clone())?)),
             Integration::Command(c) => Self::Command(command::CommandIntegration::new(c.clone())),
             Integration::Auto(a) => Self::Auto(auto::Auto::new(a.clone())),
+            Integration::Coop(c) => Self::Coop(Box::new(coop::Coop::new(c.clone())?)),
         })
     }
 
@@ -57,6 +62,7 @@ impl Platform {
             Self::Webhook(_) => "webhook",
             Self::Command(_) => "command",
             Self::Auto(_) => "auto",
+            Self::Coop(_) => "coop",
         }
     }
 
@@ -77,6 +83,11 @@ impl Platform {
                 .into_iter()
                 .map(|o| (o, batch.attempted_at))
                 .collect()),
+            Self::Coop(c) => {
+                c.hand_off(platform, &batch.handoff_id, &batch.targets)
+                    .await?;
+                Ok(Vec::new())
+            }
             Self::Auto(a) => Ok(batch
                 .targets
                 .iter()

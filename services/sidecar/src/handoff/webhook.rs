@@ -7,24 +7,19 @@
 //! base64 HMAC-SHA256 of `<id>.<timestamp>.<body>` under `integration.secret`. The batch id
 //! also travels as `Idempotency-Key` (and `X-Takedown-Handoff-Id`).
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper_rustls::HttpsConnector;
-use hyper_util::{
-    client::legacy::{Client, connect::HttpConnector},
-    rt::TokioExecutor,
-};
 
-use super::HandoffError;
+use super::{HandoffError, http::HttpClient};
 use crate::config::WebhookSettings;
 
 pub struct Webhook {
     settings: WebhookSettings,
     signer: standardwebhooks::Webhook,
     uri: http::Uri,
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: HttpClient,
 }
 
 impl std::fmt::Debug for Webhook {
@@ -43,35 +38,9 @@ impl Webhook {
             .url
             .parse()
             .map_err(|e| HandoffError::Setup(format!("integration.url: {e}")))?;
-        takedown_net::install_crypto_provider();
-        let builder = hyper_rustls::HttpsConnectorBuilder::new();
-        let builder = match &settings.ca {
-            Some(ca) => {
-                let pem = std::fs::read(ca)
-                    .map_err(|e| HandoffError::Setup(format!("{}: {e}", ca.display())))?;
-                let mut roots = rustls::RootCertStore::empty();
-                for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                    let cert =
-                        cert.map_err(|e| HandoffError::Setup(format!("{}: {e}", ca.display())))?;
-                    roots
-                        .add(cert)
-                        .map_err(|e| HandoffError::Setup(format!("{}: {e}", ca.display())))?;
-                }
-                let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-                    rustls::crypto::ring::default_provider(),
-                ))
-                .with_safe_default_protocol_versions()
-                .map_err(|e| HandoffError::Setup(e.to_string()))?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-                builder.with_tls_config(cfg)
-            }
-            None => builder.with_webpki_roots(),
-        };
+        let client = HttpClient::new(settings.ca.as_deref(), "integration.ca")?;
         let signer = standardwebhooks::Webhook::new(&settings.secret)
             .map_err(|e| HandoffError::Setup(format!("integration.secret: {e}")))?;
-        let connector = builder.https_or_http().enable_http1().build();
-        let client = Client::builder(TokioExecutor::new()).build(connector);
         Ok(Self {
             settings,
             signer,
@@ -101,23 +70,13 @@ impl Webhook {
             .body(Full::new(Bytes::from(json)))
             .map_err(|e| HandoffError::Failed(format!("request: {e}")))?;
         let timeout = Duration::from_millis(self.settings.timeout_ms);
-        let resp = tokio::time::timeout(timeout, self.client.request(req))
-            .await
-            .map_err(|_| HandoffError::Failed(format!("{} timed out", self.settings.url)))?
-            .map_err(|e| {
-                HandoffError::Failed(format!(
-                    "{}: {}",
-                    self.settings.url,
-                    takedown_net::tls::error_chain(&e)
-                ))
-            })?;
-        let status = resp.status();
-        if status.is_success() {
+        let answer = self.client.send(&self.settings.url, req, timeout).await?;
+        if answer.status.is_success() {
             Ok(())
         } else {
             Err(HandoffError::Failed(format!(
-                "{} answered {status}",
-                self.settings.url
+                "{} answered {}: {}",
+                self.settings.url, answer.status, answer.excerpt
             )))
         }
     }
