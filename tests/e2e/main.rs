@@ -28,6 +28,7 @@ mod access;
 mod chaos;
 mod claims;
 mod cli;
+mod coop;
 mod decoding;
 mod delivery;
 mod handoff;

@@ -17,6 +17,7 @@
 
 pub mod bins;
 pub mod clients;
+pub mod coop;
 pub mod db;
 pub mod hub;
 pub mod lists;

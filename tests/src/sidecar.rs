@@ -44,6 +44,11 @@ pub enum Integration {
         decisions_port: Option<u16>,
         max_backlog: Option<u32>,
     },
+    /// Files each target into the Coop at `url` (see [`crate::coop`]) and takes its action
+    /// callbacks on `127.0.0.1:<callback_port>`: Coop actions `ban` → BLOCKED, `dismiss` →
+    /// REJECTED (policy `unclear` → INSUFFICIENT_INFORMATION, else NOT_A_VIOLATION),
+    /// `restore` → RESTORED.
+    Coop { url: String, callback_port: u16 },
 }
 
 impl Integration {
@@ -55,6 +60,9 @@ impl Integration {
                 "decisions_listen = \"127.0.0.1:{}\"\n",
                 decisions_port.unwrap_or(0)
             ),
+            Self::Coop { callback_port, .. } => {
+                format!("decisions_listen = \"127.0.0.1:{callback_port}\"\n")
+            }
         }
     }
 
@@ -102,6 +110,32 @@ backlog_retry_ms = 500
 "#,
                 secret = crate::platform::WEBHOOK_SECRET,
                 backlog = max_backlog.unwrap_or(0),
+            ),
+            Self::Coop { url, .. } => format!(
+                r#"[integration]
+mode = "coop"
+url = "{url}"
+api_key = "{key}"
+item_type_id = "{item_type}"
+signing_key = "{verification}"
+reject_reason = "NOT_A_VIOLATION"
+timeout_ms = 30000
+
+[integration.actions]
+ban = "BLOCKED"
+dismiss = "REJECTED"
+restore = "RESTORED"
+
+[integration.policies]
+unclear = "INSUFFICIENT_INFORMATION"
+
+[handoff]
+batch_size = 100
+interval_ms = 100
+"#,
+                key = crate::coop::API_KEY,
+                item_type = crate::coop::ITEM_TYPE,
+                verification = crate::coop::VERIFICATION_KEY,
             ),
         }
     }
