@@ -5,8 +5,10 @@
 //! Every audited write appends exactly one entry in the transaction of the change it
 //! records; a batch (a list, a delivered batch, a report batch) gets one entry listing its
 //! target ids. The hash of an entry is [`takedown_protocol::audit::entry_hash`]. Details
-//! never carry item bytes or free-text notes, so retention can purge those and the chain
-//! still verifies.
+//! never carry item bytes, target identifiers (targets are named by id, a hold's target by
+//! a salted commitment, see [`hold_commitment`]) or the platforms' and agencies' notes, so
+//! retention can purge those and the chain still verifies. They do carry the reasons a
+//! withdrawing or scrutinising caller gives, as the record of that decision.
 //!
 //! Entry kinds (`kind`, `actor`, `subject`):
 //!
@@ -25,6 +27,8 @@
 //! | `hold_released` | the releasing caller | hold id |
 //! | `referrals_withdrawn` | withdrawing organisation | target id or list id |
 //! | `target_withdrawn` | withdrawing organisation | target id |
+//! | `scrutiny_upheld` | coordinator | target id |
+//! | `preservation_extended` | coordinator | target id |
 //! | `retention_purge` | `hub` | `retention` |
 
 use std::collections::{HashMap, HashSet};
@@ -291,7 +295,84 @@ pub(crate) fn attach_orders(rows: &mut [TransparencyRow], orders: Vec<OrderRow>)
 pub struct PurgeCounts {
     pub lists: u64,
     pub referrals: u64,
+    /// Targets all of whose lists are purged: notes cleared, identifiers pseudonymised.
     pub targets: u64,
+    /// Holds released or expired before the cutoff: target, identifier and reason purged.
+    pub holds: u64,
+}
+
+impl PurgeCounts {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The SQL expression, over a target id `id`, that replaces a purged target's identifiers
+/// (its normalized form and the agency's original text): `purged #<id>`. It holds a blank,
+/// which no normalized target can (see `takedown_protocol::target`), so it never matches a
+/// later referral, and it keeps `(scope, platform, normalized)` unique. It carries nothing
+/// of the identifier: the pseudonym cannot be reversed.
+pub(crate) const PSEUDONYM_PREFIX: &str = "purged #";
+
+/// The audit entry of a retention pass.
+pub(crate) fn retention_purged(
+    at: i64,
+    cutoff: i64,
+    lists: &[String],
+    c: &PurgeCounts,
+) -> AuditEvent {
+    AuditEvent::new(
+        at,
+        HUB_ACTOR,
+        "retention_purge",
+        "retention",
+        json!({
+            "cutoff": cutoff,
+            "lists": lists,
+            "referrals": c.referrals,
+            "targets": c.targets,
+            "holds": c.holds,
+        }),
+    )
+}
+
+/// A competent authority's request that a target be preserved past the retention period
+/// (TCO Art 6(2)), recorded by coordinator `by` at `at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPreservation<'a> {
+    pub target_id: i64,
+    /// Kept until then (milliseconds since the epoch); later than `at`.
+    pub until: i64,
+    pub authority: &'a str,
+    pub reference: &'a str,
+    pub by: &'a str,
+    pub at: i64,
+}
+
+/// What a preservation request found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preservation {
+    /// Recorded: the target is kept until `until` (the latest of its requests), with the
+    /// `lists` not yet purged that refer to it.
+    Kept { until: i64, lists: u32 },
+    /// Too late: retention purged the target's data at `at`; nothing was recorded.
+    AlreadyPurged { at: i64 },
+}
+
+/// The audit entry of a preservation request.
+pub(crate) fn preservation_extended(p: &NewPreservation<'_>, until: i64) -> AuditEvent {
+    AuditEvent::new(
+        p.at,
+        p.by,
+        "preservation_extended",
+        p.target_id.to_string(),
+        json!({
+            "until": p.until,
+            "preserved_until": until,
+            "authority": p.authority,
+            "reference": p.reference,
+        }),
+    )
 }
 
 /// The restoration result a report batch leaves on each target: (target id, result, text,
@@ -599,7 +680,25 @@ pub(crate) fn target_withdrawn(
     (event, answer)
 }
 
-pub(crate) fn hold_placed(h: &crate::model::Hold) -> AuditEvent {
+/// A fresh salt for a hold's target commitment (kept in `holds.salt` until retention).
+pub(crate) fn hold_salt() -> [u8; 16] {
+    rand::random()
+}
+
+/// SHA-256(salt || platform || 0x00 || normalized), hex: what a hold's audit entry says of
+/// its target. With the salt (kept at the hub until retention purges it with the
+/// identifier) an auditor can check which target a hold was about; without it, nobody can.
+pub fn hold_commitment(salt: &[u8], platform: &str, normalized: &str) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(salt);
+    h.update(platform.as_bytes());
+    h.update([0u8]);
+    h.update(normalized.as_bytes());
+    hex::encode(h.finalize())
+}
+
+pub(crate) fn hold_placed(h: &crate::model::Hold, salt: &[u8]) -> AuditEvent {
     AuditEvent::new(
         h.created_at,
         h.placed_by.as_str(),
@@ -607,19 +706,20 @@ pub(crate) fn hold_placed(h: &crate::model::Hold) -> AuditEvent {
         h.id.as_str(),
         json!({
             "platform": h.platform,
-            "normalized": h.normalized,
+            "target_commitment": hold_commitment(salt, &h.platform, &h.normalized),
             "expires_at": h.expires_at,
         }),
     )
 }
 
+/// The release of a hold: the entry of its placing (same subject) names the target.
 pub(crate) fn hold_released(h: &crate::model::Hold, at: i64, by: &str) -> AuditEvent {
     AuditEvent::new(
         at,
         by,
         "hold_released",
         h.id.as_str(),
-        json!({ "platform": h.platform, "normalized": h.normalized }),
+        json!({ "platform": h.platform }),
     )
 }
 

@@ -48,8 +48,8 @@ pub use summary::{pg as summary_pg_sql, queries as summary_queries};
 use std::future::Future;
 
 pub use audit::{
-    AuditEntry, PurgeCounts, TargetWithdrawal, TransparencyRow, Withdrawal, WithdrawalGround,
-    WithdrawalReason, WithdrawalScope, Withdrawer,
+    AuditEntry, NewPreservation, Preservation, PurgeCounts, TargetWithdrawal, TransparencyRow,
+    Withdrawal, WithdrawalGround, WithdrawalReason, WithdrawalScope, Withdrawer, hold_commitment,
 };
 pub use model::*;
 
@@ -428,6 +428,15 @@ pub trait Store: Send + Sync + Clone + 'static {
         reason: &str,
         at: i64,
     ) -> impl Future<Output = StoreResult<Option<u32>>> + Send;
+    /// Records a competent authority's request to preserve a target past the retention
+    /// period (TCO Art 6(2)), audited as `preservation_extended` with coordinator `p.by`
+    /// as actor: retention leaves every list that refers to the target until the latest
+    /// `until` of its requests. `None` for an unknown target;
+    /// [`Preservation::AlreadyPurged`] (nothing recorded) when retention already purged it.
+    fn preserve(
+        &self,
+        p: &NewPreservation<'_>,
+    ) -> impl Future<Output = StoreResult<Option<Preservation>>> + Send;
     /// (target id, withdrawal reason) of the withdrawn ones among these targets, by id.
     fn withdrawal_reasons(
         &self,
@@ -467,10 +476,15 @@ pub trait Store: Send + Sync + Clone + 'static {
         action_day_id: &str,
     ) -> impl Future<Output = StoreResult<Vec<TransparencyRow>>> + Send;
     /// Retention: for lists not yet purged whose action day closed (or, unclosed, ended)
-    /// before `cutoff`, and standing-scope lists accepted before `cutoff`, replaces the
-    /// referral item bytes with an empty blob, clears the notes (outcome, withdrawal and
-    /// restoration texts, report texts) of targets all of whose lists are purged, marks the
-    /// lists purged and appends one `retention_purge` entry. Counts are kept.
+    /// before `cutoff`, and standing-scope lists accepted before `cutoff`, except lists
+    /// that refer to a target preserved past `at`, replaces the referral item bytes with an
+    /// empty blob and marks the lists purged; for targets all of whose lists are purged,
+    /// clears the notes (outcome, withdrawal and restoration texts, report texts, delivery
+    /// errors) and replaces the identifiers (normalized form and original text, at the
+    /// target and its deliveries) with the pseudonym `purged #<target id>`; for holds
+    /// released or expired before `cutoff`, purges their target, identifier and reason.
+    /// Appends one `retention_purge` entry when anything was purged. Counts, outcomes and
+    /// the audit chain are kept (audit entries name targets by id only).
     fn purge_expired(
         &self,
         cutoff: i64,

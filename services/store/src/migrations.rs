@@ -103,6 +103,11 @@ const SQLITE: &[Source] = &[
         "pull mode",
         include_str!("../migrations/sqlite/0018_pull_mode.sql"),
     ),
+    (
+        19,
+        "retention: preservations, hold salts",
+        include_str!("../migrations/sqlite/0019_retention.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -195,6 +200,11 @@ const POSTGRES: &[Source] = &[
         18,
         "pull mode",
         include_str!("../migrations/postgres/0018_pull_mode.sql"),
+    ),
+    (
+        19,
+        "retention: preservations, hold salts",
+        include_str!("../migrations/postgres/0019_retention.sql"),
     ),
 ];
 

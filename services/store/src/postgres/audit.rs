@@ -2,10 +2,9 @@
 
 use super::*;
 use crate::audit::{
-    AuditEntry, AuditEvent, HUB_ACTOR, PurgeCounts, TargetWithdrawal, TransparencyRow, Withdrawal,
-    WithdrawalScope, Withdrawer,
+    AuditEntry, AuditEvent, NewPreservation, PSEUDONYM_PREFIX, Preservation, PurgeCounts,
+    TargetWithdrawal, TransparencyRow, Withdrawal, WithdrawalScope, Withdrawer,
 };
-use serde_json::json;
 
 /// Appends `event` to the chain inside `tx`. Takes the transaction-scoped advisory lock
 /// first, so appends of concurrent transactions (and replicas) are serialized until commit
@@ -402,24 +401,23 @@ pub(super) async fn transparency_rows(
 /// No referral of the target (`targets`) belongs to a list not yet purged.
 const ALL_PURGED: &str = "AND NOT EXISTS (SELECT 1 FROM referrals r JOIN lists l \
     ON l.list_id = r.list_id WHERE r.target_id = targets.id AND l.purged_at IS NULL)";
-/// The same for a target aliased `t`.
-const ALL_PURGED_T: &str = "AND NOT EXISTS (SELECT 1 FROM referrals r JOIN lists l \
-    ON l.list_id = r.list_id WHERE r.target_id = t.id AND l.purged_at IS NULL)";
+
+/// Lists (`l`) that refer to a target preserved past `$2` (TCO Art 6(2)).
+const PRESERVED: &str = "EXISTS (SELECT 1 FROM referrals r JOIN preservations p \
+    ON p.target_id = r.target_id WHERE r.list_id = l.list_id AND p.until > $2)";
 
 pub(super) async fn purge_expired(pool: &PgPool, cutoff: i64, at: i64) -> StoreResult<PurgeCounts> {
     let mut tx = pool.begin().await?;
-    let lists: Vec<String> = sqlx::query_scalar(
+    let lists: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT l.list_id FROM lists l LEFT JOIN action_days d ON d.id = l.action_day_id \
          WHERE l.purged_at IS NULL AND CASE WHEN l.action_day_id IS NULL \
          THEN l.accepted_at < $1 ELSE COALESCE(d.closed_at, d.ends_at) < $1 END \
-         ORDER BY l.list_id",
-    )
+         AND NOT {PRESERVED} ORDER BY l.list_id"
+    )))
     .bind(cutoff)
+    .bind(at)
     .fetch_all(&mut *tx)
     .await?;
-    if lists.is_empty() {
-        return Ok(PurgeCounts::default());
-    }
     let mut counts = PurgeCounts {
         lists: lists.len() as u64,
         ..PurgeCounts::default()
@@ -436,42 +434,99 @@ pub(super) async fn purge_expired(pool: &PgPool, cutoff: i64, at: i64) -> StoreR
         .bind(at)
         .execute(&mut *tx)
         .await?;
-    // Notes of targets all of whose lists are now purged.
-    counts.targets = sqlx::query(sqlx::AssertSqlSafe(format!(
+    // Targets all of whose lists are now purged: notes cleared, identifiers pseudonymised.
+    let targets: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "UPDATE targets SET outcome_text = NULL, withdraw_reason = NULL, \
-         restoration_text = NULL WHERE id IN \
-         (SELECT target_id FROM referrals WHERE list_id = ANY($1)) {ALL_PURGED}"
+         restoration_text = NULL, normalized = '{PSEUDONYM_PREFIX}' || id::text, \
+         original = '{PSEUDONYM_PREFIX}' || id::text WHERE id IN \
+         (SELECT target_id FROM referrals WHERE list_id = ANY($1)) {ALL_PURGED} \
+         AND normalized NOT LIKE '{PSEUDONYM_PREFIX}%' RETURNING id"
     )))
     .bind(&lists)
+    .fetch_all(&mut *tx)
+    .await?;
+    counts.targets = targets.len() as u64;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE deliveries SET normalized = '{PSEUDONYM_PREFIX}' || target_id::text, \
+         last_error = NULL WHERE target_id = ANY($1)"
+    )))
+    .bind(&targets)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE reports SET report_text = '' WHERE target_id = ANY($1)")
+        .bind(&targets)
+        .execute(&mut *tx)
+        .await?;
+    counts.holds = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE holds SET target = '{PSEUDONYM_PREFIX}' || id, \
+         normalized = '{PSEUDONYM_PREFIX}' || id, reason = '', salt = NULL \
+         WHERE COALESCE(released_at, expires_at) < $1 \
+         AND normalized NOT LIKE '{PSEUDONYM_PREFIX}%'"
+    )))
+    .bind(cutoff)
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE reports SET report_text = '' WHERE target_id IN \
-         (SELECT t.id FROM targets t WHERE t.id IN \
-          (SELECT target_id FROM referrals WHERE list_id = ANY($1)) {ALL_PURGED_T})"
-    )))
-    .bind(&lists)
-    .execute(&mut *tx)
-    .await?;
+    if counts.is_empty() {
+        return Ok(counts);
+    }
     append(
         &mut tx,
-        &AuditEvent::new(
-            at,
-            HUB_ACTOR,
-            "retention_purge",
-            "retention",
-            json!({
-                "cutoff": cutoff,
-                "lists": lists,
-                "referrals": counts.referrals,
-                "targets": counts.targets,
-            }),
-        ),
+        &crate::audit::retention_purged(at, cutoff, &lists, &counts),
     )
     .await?;
     tx.commit().await?;
     Ok(counts)
+}
+
+pub(super) async fn preserve(
+    pool: &PgPool,
+    p: &NewPreservation<'_>,
+) -> StoreResult<Option<Preservation>> {
+    let mut tx = pool.begin().await?;
+    // Serialized with retention's purge of the same target's lists.
+    let known: Option<i64> = sqlx::query_scalar("SELECT id FROM targets WHERE id = $1 FOR UPDATE")
+        .bind(p.target_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if known.is_none() {
+        return Ok(None);
+    }
+    let (lists, purged_at): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*) FILTER (WHERE l.purged_at IS NULL), MAX(l.purged_at) \
+         FROM referrals r JOIN lists l ON l.list_id = r.list_id WHERE r.target_id = $1",
+    )
+    .bind(p.target_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if lists == 0 {
+        return Ok(Some(Preservation::AlreadyPurged {
+            at: purged_at.unwrap_or_default(),
+        }));
+    }
+    sqlx::query(
+        "INSERT INTO preservations (target_id, until, authority, reference, requested_by, at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(p.target_id)
+    .bind(p.until)
+    .bind(p.authority)
+    .bind(p.reference)
+    .bind(p.by)
+    .bind(p.at)
+    .execute(&mut *tx)
+    .await?;
+    let until: i64 =
+        sqlx::query_scalar("SELECT MAX(until) FROM preservations WHERE target_id = $1")
+            .bind(p.target_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    append(&mut tx, &crate::audit::preservation_extended(p, until)).await?;
+    tx.commit().await?;
+    Ok(Some(Preservation::Kept {
+        until,
+        lists: u32::try_from(lists).unwrap_or(u32::MAX),
+    }))
 }
 
 pub(super) async fn uphold_on_scrutiny(

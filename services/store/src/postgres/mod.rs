@@ -18,8 +18,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::audit::{
-    AuditEntry, PurgeCounts, TransparencyRow, Withdrawal, WithdrawalReason, WithdrawalScope,
-    Withdrawer,
+    AuditEntry, NewPreservation, Preservation, PurgeCounts, TransparencyRow, Withdrawal,
+    WithdrawalReason, WithdrawalScope, Withdrawer,
 };
 use crate::model::*;
 use crate::plan::{self, IntakePlan, ReportEffects};
@@ -337,6 +337,10 @@ impl Store for PgStore {
         at: i64,
     ) -> StoreResult<Option<u32>> {
         audit::uphold_on_scrutiny(&self.pool, target_id, by, reason, at).await
+    }
+
+    async fn preserve(&self, p: &NewPreservation<'_>) -> StoreResult<Option<Preservation>> {
+        audit::preserve(&self.pool, p).await
     }
 
     async fn withdrawal_reasons(&self, target_ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {

@@ -7,9 +7,11 @@ const HOLD_COLUMNS: &str =
     "id, platform, target, normalized, reason, expires_at, created_at, placed_by, released_at";
 
 pub(super) async fn insert_hold(pool: &PgPool, hold: &Hold) -> StoreResult<Hold> {
+    let salt = crate::audit::hold_salt();
     let mut tx = pool.begin().await?;
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO holds ({HOLD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+        "INSERT INTO holds ({HOLD_COLUMNS}, salt) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (id) DO NOTHING RETURNING {HOLD_COLUMNS}"
     )))
     .bind(&hold.id)
@@ -21,12 +23,13 @@ pub(super) async fn insert_hold(pool: &PgPool, hold: &Hold) -> StoreResult<Hold>
     .bind(hold.created_at)
     .bind(&hold.placed_by)
     .bind(hold.released_at)
+    .bind(salt.as_slice())
     .fetch_optional(&mut *tx)
     .await?;
     match r {
         Some(r) => {
             let stored = rows::hold(&r)?;
-            super::audit::append(&mut tx, &crate::audit::hold_placed(&stored)).await?;
+            super::audit::append(&mut tx, &crate::audit::hold_placed(&stored, &salt)).await?;
             tx.commit().await?;
             Ok(stored)
         }

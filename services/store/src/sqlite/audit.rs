@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::audit::{
-    AuditEntry, AuditEvent, HUB_ACTOR, PurgeCounts, TargetWithdrawal, TransparencyRow, Withdrawal,
-    WithdrawalScope, Withdrawer,
+    AuditEntry, AuditEvent, NewPreservation, PSEUDONYM_PREFIX, Preservation, PurgeCounts,
+    TargetWithdrawal, TransparencyRow, Withdrawal, WithdrawalScope, Withdrawer,
 };
 use serde_json::json;
 
@@ -399,9 +399,10 @@ pub(super) async fn transparency_rows(
 /// No referral of the target (`targets`) belongs to a list not yet purged.
 const ALL_PURGED: &str = "AND NOT EXISTS (SELECT 1 FROM referrals r JOIN lists l \
     ON l.list_id = r.list_id WHERE r.target_id = targets.id AND l.purged_at IS NULL)";
-/// The same for a target aliased `t`.
-const ALL_PURGED_T: &str = "AND NOT EXISTS (SELECT 1 FROM referrals r JOIN lists l \
-    ON l.list_id = r.list_id WHERE r.target_id = t.id AND l.purged_at IS NULL)";
+
+/// Lists (`l`) that refer to a target preserved past `?2` (TCO Art 6(2)).
+const PRESERVED: &str = "EXISTS (SELECT 1 FROM referrals r JOIN preservations p \
+    ON p.target_id = r.target_id WHERE r.list_id = l.list_id AND p.until > ?2)";
 
 pub(super) async fn purge_expired(
     pool: &SqlitePool,
@@ -409,18 +410,16 @@ pub(super) async fn purge_expired(
     at: i64,
 ) -> StoreResult<PurgeCounts> {
     let mut tx = write_tx(pool).await?;
-    let lists: Vec<String> = sqlx::query_scalar(
+    let lists: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
         "SELECT l.list_id FROM lists l LEFT JOIN action_days d ON d.id = l.action_day_id \
          WHERE l.purged_at IS NULL AND CASE WHEN l.action_day_id IS NULL \
          THEN l.accepted_at < ?1 ELSE COALESCE(d.closed_at, d.ends_at) < ?1 END \
-         ORDER BY l.list_id",
-    )
+         AND NOT {PRESERVED} ORDER BY l.list_id"
+    )))
     .bind(cutoff)
+    .bind(at)
     .fetch_all(&mut *tx)
     .await?;
-    if lists.is_empty() {
-        return Ok(PurgeCounts::default());
-    }
     let mut counts = PurgeCounts {
         lists: lists.len() as u64,
         ..PurgeCounts::default()
@@ -442,44 +441,108 @@ pub(super) async fn purge_expired(
             q = q.bind(id.as_str());
         }
         q.execute(&mut *tx).await?;
-        // Notes of targets all of whose lists are now purged.
-        let mut q = sized(AssertSqlSafe(format!(
-            "UPDATE targets SET outcome_text = NULL, withdraw_reason = NULL, \
-             restoration_text = NULL WHERE id IN \
-             (SELECT target_id FROM referrals WHERE list_id IN ({ph})) {ALL_PURGED}"
+        // Targets all of whose lists are now purged: their ids, once.
+        let mut q = sized_scalar::<i64>(AssertSqlSafe(format!(
+            "SELECT id FROM targets WHERE id IN \
+             (SELECT target_id FROM referrals WHERE list_id IN ({ph})) {ALL_PURGED} \
+             AND normalized NOT LIKE '{PSEUDONYM_PREFIX}%'"
         )));
         for id in chunk {
             q = q.bind(id.as_str());
         }
-        counts.targets += q.execute(&mut *tx).await?.rows_affected();
-        let mut q = sized(AssertSqlSafe(format!(
-            "UPDATE reports SET report_text = '' WHERE target_id IN \
-             (SELECT t.id FROM targets t WHERE t.id IN \
-              (SELECT target_id FROM referrals WHERE list_id IN ({ph})) {ALL_PURGED_T})"
-        )));
-        for id in chunk {
-            q = q.bind(id.as_str());
+        let targets = q.fetch_all(&mut *tx).await?;
+        counts.targets += targets.len() as u64;
+        for ids in targets.chunks(IN_CHUNK) {
+            let ph = anon(ids.len());
+            for sql in [
+                format!(
+                    "UPDATE targets SET outcome_text = NULL, withdraw_reason = NULL, \
+                     restoration_text = NULL, normalized = '{PSEUDONYM_PREFIX}' || id, \
+                     original = '{PSEUDONYM_PREFIX}' || id WHERE id IN ({ph})"
+                ),
+                format!(
+                    "UPDATE deliveries SET normalized = '{PSEUDONYM_PREFIX}' || target_id, \
+                     last_error = NULL WHERE target_id IN ({ph})"
+                ),
+                format!("UPDATE reports SET report_text = '' WHERE target_id IN ({ph})"),
+            ] {
+                let mut q = sized(AssertSqlSafe(sql));
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut *tx).await?;
+            }
         }
-        q.execute(&mut *tx).await?;
+    }
+    counts.holds = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE holds SET target = '{PSEUDONYM_PREFIX}' || id, \
+         normalized = '{PSEUDONYM_PREFIX}' || id, reason = '', salt = NULL \
+         WHERE COALESCE(released_at, expires_at) < ?1 \
+         AND normalized NOT LIKE '{PSEUDONYM_PREFIX}%'"
+    )))
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if counts.is_empty() {
+        return Ok(counts);
     }
     append(
         &mut tx,
-        &AuditEvent::new(
-            at,
-            HUB_ACTOR,
-            "retention_purge",
-            "retention",
-            json!({
-                "cutoff": cutoff,
-                "lists": lists,
-                "referrals": counts.referrals,
-                "targets": counts.targets,
-            }),
-        ),
+        &crate::audit::retention_purged(at, cutoff, &lists, &counts),
     )
     .await?;
     tx.commit().await?;
     Ok(counts)
+}
+
+pub(super) async fn preserve(
+    pool: &SqlitePool,
+    p: &NewPreservation<'_>,
+) -> StoreResult<Option<Preservation>> {
+    let mut tx = write_tx(pool).await?;
+    let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM targets WHERE id = ?1)")
+        .bind(p.target_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !known {
+        return Ok(None);
+    }
+    let (lists, purged_at): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*) FILTER (WHERE l.purged_at IS NULL), MAX(l.purged_at) \
+         FROM referrals r JOIN lists l ON l.list_id = r.list_id WHERE r.target_id = ?1",
+    )
+    .bind(p.target_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if lists == 0 {
+        return Ok(Some(Preservation::AlreadyPurged {
+            at: purged_at.unwrap_or_default(),
+        }));
+    }
+    sqlx::query(
+        "INSERT INTO preservations (target_id, until, authority, reference, requested_by, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .bind(p.target_id)
+    .bind(p.until)
+    .bind(p.authority)
+    .bind(p.reference)
+    .bind(p.by)
+    .bind(p.at)
+    .execute(&mut *tx)
+    .await?;
+    let until: i64 =
+        sqlx::query_scalar("SELECT MAX(until) FROM preservations WHERE target_id = ?1")
+            .bind(p.target_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    append(&mut tx, &crate::audit::preservation_extended(p, until)).await?;
+    tx.commit().await?;
+    Ok(Some(Preservation::Kept {
+        until,
+        lists: u32::try_from(lists).unwrap_or(u32::MAX),
+    }))
 }
 
 pub(super) async fn uphold_on_scrutiny(

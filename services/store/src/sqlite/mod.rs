@@ -28,8 +28,8 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
 
 use crate::audit::{
-    AuditEntry, PurgeCounts, TransparencyRow, Withdrawal, WithdrawalReason, WithdrawalScope,
-    Withdrawer,
+    AuditEntry, NewPreservation, Preservation, PurgeCounts, TransparencyRow, Withdrawal,
+    WithdrawalReason, WithdrawalScope, Withdrawer,
 };
 use crate::model::*;
 use crate::plan::{self, IntakePlan, ReportEffects};
@@ -381,6 +381,10 @@ impl Store for SqliteStore {
         at: i64,
     ) -> StoreResult<Option<u32>> {
         audit::uphold_on_scrutiny(&self.writer, target_id, by, reason, at).await
+    }
+
+    async fn preserve(&self, p: &NewPreservation<'_>) -> StoreResult<Option<Preservation>> {
+        audit::preserve(&self.writer, p).await
     }
 
     async fn withdrawal_reasons(&self, target_ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {

@@ -5,10 +5,11 @@ use super::*;
 use crate::rollup;
 
 pub(super) async fn insert_hold(pool: &SqlitePool, hold: &Hold) -> StoreResult<Hold> {
+    let salt = crate::audit::hold_salt();
     let mut tx = write_tx(pool).await?;
     let r = sqlx::query(
         "INSERT INTO holds (id, platform, target, normalized, reason, expires_at, created_at, \
-         placed_by, released_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+         placed_by, released_at, salt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
          ON CONFLICT (id) DO NOTHING RETURNING *",
     )
     .bind(&hold.id)
@@ -20,12 +21,13 @@ pub(super) async fn insert_hold(pool: &SqlitePool, hold: &Hold) -> StoreResult<H
     .bind(hold.created_at)
     .bind(&hold.placed_by)
     .bind(hold.released_at)
+    .bind(salt.as_slice())
     .fetch_optional(&mut *tx)
     .await?;
     match r {
         Some(r) => {
             let stored = rows::hold(&r)?;
-            super::audit::append(&mut tx, &crate::audit::hold_placed(&stored)).await?;
+            super::audit::append(&mut tx, &crate::audit::hold_placed(&stored, &salt)).await?;
             tx.commit().await?;
             Ok(stored)
         }

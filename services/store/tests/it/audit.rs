@@ -13,6 +13,8 @@ conformance!(
     a_withdrawal_takes_back_referrals_not_other_agencies_work,
     restoration_is_recorded_on_the_target,
     retention_purges_bytes_and_notes_and_keeps_counts_and_chain,
+    retention_pseudonymises_identifiers_and_purges_expired_holds,
+    preservation_keeps_a_target_past_retention_until_its_date,
 );
 
 async fn export<S: Store>(s: &S) -> (Vec<AuditEntry>, String) {
@@ -552,7 +554,8 @@ async fn retention_purges_bytes_and_notes_and_keeps_counts_and_chain<S: Store + 
         PurgeCounts {
             lists: 2,
             referrals: 3,
-            targets: 3
+            targets: 3,
+            holds: 0
         }
     );
     assert_eq!(s.count("referrals WHERE length(item) = 0").await, 3);
@@ -576,4 +579,215 @@ async fn retention_purges_bytes_and_notes_and_keeps_counts_and_chain<S: Store + 
         1
     );
     verify_jsonl(&text).expect("chain verifies after purge");
+}
+
+async fn retention_pseudonymises_identifiers_and_purges_expired_holds<S: Store + Probe>(s: S) {
+    s.insert_action_day(&day("d1", T0), "europol")
+        .await
+        .unwrap();
+    let sum = accepted(
+        s.insert_list(
+            &list("l", "agency-a", Some("d1"), T0, 2, 1),
+            &[item("video", "alice_channel"), item("social", "bob_group")],
+        )
+        .await
+        .unwrap(),
+    );
+    // A standing list accepted later refers to "bob_group" too: a target of its own
+    // scope, not yet expired, so it keeps its identifier.
+    let mut l2 = list("l2", "agency-b", None, T0 + 50, 1, 2);
+    l2.accepted_at = T0 + 50;
+    accepted(
+        s.insert_list(&l2, &[item("social", "bob_group")])
+            .await
+            .unwrap(),
+    );
+    deliver_all(&s, "video", T0 + 1).await;
+    let mut released = hold("h-old", "video", "carol_chat", T0 + 1_000, "agency-h");
+    released.reason = "operation NIGHTJAR".into();
+    s.insert_hold(&released).await.unwrap();
+    s.release_hold("h-old", T0 + 2, "agency-h").await.unwrap();
+    s.insert_hold(&hold(
+        "h-live",
+        "video",
+        "dave_feed",
+        T0 + 1_000,
+        "agency-h",
+    ))
+    .await
+    .unwrap();
+    s.close_action_day("d1", T0 + 3, "europol").await.unwrap();
+    let counts_before = s.platform_counts("d1", T0 + 4).await.unwrap();
+
+    let c = s.purge_expired(T0 + 10, T0 + 11).await.unwrap();
+    assert_eq!(
+        c,
+        PurgeCounts {
+            lists: 1,
+            referrals: 2,
+            targets: 2,
+            holds: 1
+        }
+    );
+    let a = sum.target_ids[0];
+    assert_eq!(
+        s.strings(&format!(
+            "SELECT normalized || '|' || original FROM targets WHERE id = {a}"
+        ))
+        .await,
+        vec![format!("purged #{a}|purged #{a}")]
+    );
+    assert_eq!(
+        s.strings(&format!(
+            "SELECT normalized FROM deliveries WHERE target_id = {a}"
+        ))
+        .await,
+        vec![format!("purged #{a}")]
+    );
+    // Nothing of the purged identifiers is left anywhere at the hub: not in the tables,
+    // not in the audit chain (a hold's entry names its target by a salted commitment).
+    for gone in ["alice_channel", "carol_chat", "NIGHTJAR"] {
+        assert_eq!(
+            s.count(&format!(
+                "targets WHERE normalized LIKE '%{gone}%' OR original LIKE '%{gone}%'"
+            ))
+            .await,
+            0,
+            "{gone}"
+        );
+        assert_eq!(
+            s.count(&format!("deliveries WHERE normalized LIKE '%{gone}%'"))
+                .await,
+            0,
+            "{gone}"
+        );
+        assert_eq!(s.count(&format!("holds WHERE target LIKE '%{gone}%' OR normalized LIKE '%{gone}%' OR reason LIKE '%{gone}%'")).await, 0, "{gone}");
+        assert_eq!(
+            s.count(&format!(
+                "audit_log WHERE details LIKE '%{gone}%' OR subject LIKE '%{gone}%'"
+            ))
+            .await,
+            0,
+            "{gone}"
+        );
+    }
+    // What has not expired is kept: the standing list's target, the live hold.
+    assert_eq!(s.count("targets WHERE normalized = 'bob_group'").await, 1);
+    assert_eq!(
+        s.count("holds WHERE normalized = 'dave_feed' AND salt IS NOT NULL")
+            .await,
+        1
+    );
+    assert_eq!(
+        s.count("holds WHERE id = 'h-old' AND salt IS NULL").await,
+        1
+    );
+    assert_eq!(
+        s.platform_counts("d1", T0 + 4).await.unwrap(),
+        counts_before
+    );
+    // Nothing more to purge at the same cutoff; the chain still verifies.
+    assert!(s.purge_expired(T0 + 10, T0 + 12).await.unwrap().is_empty());
+    let (entries, text) = export(&s).await;
+    let purge = entries
+        .iter()
+        .find(|e| e.kind == "retention_purge")
+        .expect("the purge is audited");
+    assert!(purge.details.contains("\"holds\":1"), "{}", purge.details);
+    verify_jsonl(&text).expect("chain verifies after pseudonymisation");
+}
+
+async fn preservation_keeps_a_target_past_retention_until_its_date<S: Store + Probe>(s: S) {
+    s.insert_action_day(&day("d1", T0), "europol")
+        .await
+        .unwrap();
+    let sum = accepted(
+        s.insert_list(
+            &list("l", "agency-a", Some("d1"), T0, 2, 1),
+            &[item("video", "kept"), item("social", "also_in_list")],
+        )
+        .await
+        .unwrap(),
+    );
+    let other = accepted(
+        s.insert_list(
+            &list("l-other", "agency-b", Some("d1"), T0 + 1, 1, 3),
+            &[item("video", "not_kept")],
+        )
+        .await
+        .unwrap(),
+    );
+    s.close_action_day("d1", T0 + 3, "europol").await.unwrap();
+    let kept = sum.target_ids[0];
+    let request = |until: i64, at: i64| NewPreservation {
+        target_id: kept,
+        until,
+        authority: "BKA",
+        reference: "BKA-2026-0042",
+        by: "europol",
+        at,
+    };
+    assert_eq!(
+        s.preserve(&request(T0 + 100, T0 + 5)).await.unwrap(),
+        Some(Preservation::Kept {
+            until: T0 + 100,
+            lists: 1
+        })
+    );
+    // A shorter request does not shorten it.
+    assert_eq!(
+        s.preserve(&request(T0 + 50, T0 + 6)).await.unwrap(),
+        Some(Preservation::Kept {
+            until: T0 + 100,
+            lists: 1
+        })
+    );
+    let mut unknown = request(T0 + 100, T0 + 6);
+    unknown.target_id = 999_999;
+    assert_eq!(s.preserve(&unknown).await.unwrap(), None);
+
+    // Expired, but preserved: only the other list goes.
+    let c = s.purge_expired(T0 + 10, T0 + 20).await.unwrap();
+    assert_eq!((c.lists, c.targets), (1, 1));
+    assert_eq!(s.count("lists WHERE purged_at IS NULL").await, 1);
+    assert_eq!(s.count("targets WHERE normalized = 'kept'").await, 1);
+    assert_eq!(
+        s.count("referrals WHERE list_id = 'l' AND length(item) > 0")
+            .await,
+        2
+    );
+    assert_eq!(
+        s.count(&format!(
+            "targets WHERE id = {} AND normalized LIKE 'purged #%'",
+            other.target_ids[0]
+        ))
+        .await,
+        1
+    );
+    // Once the preservation ends, the next pass purges it.
+    let c = s.purge_expired(T0 + 10, T0 + 100).await.unwrap();
+    assert_eq!((c.lists, c.targets), (1, 2));
+    assert_eq!(s.count("targets WHERE normalized = 'kept'").await, 0);
+    // Too late now: nothing is left to preserve, and nothing is recorded.
+    assert!(matches!(
+        s.preserve(&request(T0 + 500, T0 + 101)).await.unwrap(),
+        Some(Preservation::AlreadyPurged { at }) if at == T0 + 100
+    ));
+    assert_eq!(s.count("preservations").await, 2);
+    let (entries, text) = export(&s).await;
+    let audited: Vec<_> = entries
+        .iter()
+        .filter(|e| e.kind == "preservation_extended")
+        .collect();
+    assert_eq!(audited.len(), 2);
+    assert_eq!(
+        (audited[0].actor.as_str(), audited[0].subject.as_str()),
+        ("europol", kept.to_string().as_str())
+    );
+    assert!(
+        audited[0].details.contains("BKA-2026-0042"),
+        "{}",
+        audited[0].details
+    );
+    verify_jsonl(&text).expect("chain verifies");
 }
