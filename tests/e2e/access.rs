@@ -97,6 +97,78 @@ async fn every_rpc_against_every_role(backend: Backend) {
         missing.message().replace("no-such-list", "X"),
         hidden.message().replace("acl-1", "X")
     );
+    // Withdrawals: the owning agency and coordinators; another agency's target or list
+    // is answered as unknown; platforms not at all.
+    let target = submitted.target_ids[0].clone();
+    let withdraw = |agency_ids: Vec<String>| pb::WithdrawTargetRequest {
+        target_id: target.clone(),
+        reason: "access matrix".into(),
+        agency_ids,
+        ..Default::default()
+    };
+    assert_eq!(
+        code(&r.de.referral.withdraw_target(withdraw(vec![])).await),
+        NotFound
+    );
+    assert_eq!(
+        code(&r.telegram.referral.withdraw_target(withdraw(vec![])).await),
+        PermissionDenied
+    );
+    assert_eq!(
+        code(
+            &r.fr
+                .referral
+                .withdraw_target(withdraw(vec!["agency-de".into()]))
+                .await
+        ),
+        InvalidArgument
+    );
+    let withdraw_list = || pb::WithdrawListRequest {
+        list_id: "acl-1".into(),
+        reason: "access matrix".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        code(&r.de.referral.withdraw_list(withdraw_list()).await),
+        NotFound
+    );
+    assert_eq!(
+        code(&r.telegram.referral.withdraw_list(withdraw_list()).await),
+        PermissionDenied
+    );
+    // Scrutiny and preservation: coordinators only.
+    let uphold = || pb::UpholdOnScrutinyRequest {
+        target_id: target.clone(),
+        reason: String::new(),
+    };
+    for (who, expect) in [
+        (&mut r.fr, PermissionDenied),
+        (&mut r.telegram, PermissionDenied),
+        // A ToS referral has no cross-border order to uphold.
+        (&mut r.coord, InvalidArgument),
+    ] {
+        assert_eq!(
+            code(&who.referral.uphold_on_scrutiny(uphold()).await),
+            expect
+        );
+    }
+    let preserve = || pb::PreserveTargetRequest {
+        target_id: target.clone(),
+        until: Some(from_millis(now_millis() + 86_400_000)),
+        authority: "BKA".into(),
+        reference: String::new(),
+    };
+    for (who, expect) in [
+        (&mut r.fr, PermissionDenied),
+        (&mut r.de, PermissionDenied),
+        (&mut r.telegram, PermissionDenied),
+        (&mut r.coord, Ok),
+    ] {
+        assert_eq!(
+            code(&who.referral.preserve_target(preserve()).await),
+            expect
+        );
+    }
 
     // --- DirectoryService ---
     let org = |id: &str| pb::RegisterOrganizationRequest {

@@ -351,6 +351,47 @@ async fn takedownctl_drives_the_real_hub(backend: Backend) {
         err.contains("INVALID_ARGUMENT") && err.contains("cross-border"),
         "{err}"
     );
+    // `list preserve` as the README shows it, and a date in the past refused by the hub.
+    let (ok, out, err) = ctl(
+        &w,
+        COORDINATOR,
+        &[
+            "list",
+            "preserve",
+            "--target",
+            &target,
+            "--until",
+            "+180d",
+            "--authority",
+            "Politie NL",
+            "--reference",
+            "NL-2026-7",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("preserved until") && out.contains("list(s) kept past retention"),
+        "{out}"
+    );
+    let (ok, _, err) = ctl(
+        &w,
+        COORDINATOR,
+        &[
+            "list",
+            "preserve",
+            "--target",
+            &target,
+            "--until",
+            "2020-01-01T00:00:00Z",
+            "--authority",
+            "Politie NL",
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("INVALID_ARGUMENT") && err.contains("until"),
+        "{err}"
+    );
     // Errors are one clear line: another agency cannot see the list; a bad list is refused.
     let (ok, _, err) = ctl(&w, "agency-fr", &["list", "status", "nl-list-1"]);
     assert!(!ok);

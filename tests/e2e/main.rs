@@ -43,6 +43,7 @@ mod pull;
 mod rate_limits;
 mod removal_orders;
 mod restoration;
+mod retention;
 mod staffed_hours;
 mod summary;
 mod withdrawal;

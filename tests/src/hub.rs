@@ -28,6 +28,8 @@ pub struct HubOptions {
     /// More coordinator roots the hub trusts besides the test PKI's (SPKI PEM files): a
     /// hub whose configuration an attacker changed.
     pub extra_roots: Vec<PathBuf>,
+    /// `[retention]`: (days, interval_ms); `None` keeps the hub's defaults.
+    pub retention: Option<(u32, u64)>,
 }
 
 impl Default for HubOptions {
@@ -45,6 +47,7 @@ impl Default for HubOptions {
             max_list_bytes: 1 << 20,
             relay_database: false,
             extra_roots: Vec::new(),
+            retention: None,
         }
     }
 }
@@ -113,7 +116,7 @@ poll_ms = {poll}
 
 [metrics]
 listen = "127.0.0.1:{metrics_port}"
-"#,
+{retention}"#,
                 db = database_url,
                 ca = pki.ca_pem().display(),
                 cert = pki.cert("hub").display(),
@@ -132,6 +135,11 @@ listen = "127.0.0.1:{metrics_port}"
                 bf = opts.breaker_failures,
                 bc = opts.breaker_cooldown_ms,
                 poll = opts.poll_ms,
+                retention = opts
+                    .retention
+                    .map_or(String::new(), |(days, every)| format!(
+                        "\n[retention]\ndays = {days}\ninterval_ms = {every}\n"
+                    )),
             ),
         )
         .expect("write hub config");

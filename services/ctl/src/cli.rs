@@ -276,6 +276,22 @@ pub enum ListCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Coordinators: keep a target's data past the retention period, on a competent
+    /// authority's request (TCO Art 6(2)); audited.
+    Preserve {
+        /// The target's id (as `list status` shows it).
+        #[arg(long = "target", value_name = "ID")]
+        target_id: String,
+        /// Until when (RFC 3339, or from now: `+180d`).
+        #[arg(long, allow_hyphen_values = true)]
+        until: String,
+        /// The competent authority that asked.
+        #[arg(long)]
+        authority: String,
+        /// Its request's reference.
+        #[arg(long, default_value = "")]
+        reference: String,
+    },
 }
 
 #[derive(Debug, Args)]

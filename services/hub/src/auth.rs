@@ -25,15 +25,16 @@ impl Caller {
         self.role == Role::Coordinator
     }
 
-    pub fn require(&self, roles: &[Role], what: &str) -> ApiResult<()> {
-        if roles.contains(&self.role) {
-            Ok(())
-        } else {
-            Err(ApiError::PermissionDenied(format!(
-                "{what} is not open to {} {}",
+    /// Whether the caller's role may call `rpc`, by the hub's one policy table
+    /// ([`crate::policy::POLICY`]); an RPC with no policy is open to no one.
+    pub fn authorize(&self, rpc: &str) -> ApiResult<()> {
+        match crate::policy::roles(rpc) {
+            Some(roles) if roles.contains(&self.role) => Ok(()),
+            _ => Err(ApiError::PermissionDenied(format!(
+                "{rpc} is not open to {} {}",
                 self.role.as_str(),
                 self.id
-            )))
+            ))),
         }
     }
 }

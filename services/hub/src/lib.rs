@@ -30,6 +30,7 @@ pub mod error;
 pub mod intake;
 pub mod keys;
 pub mod metrics;
+pub mod policy;
 pub mod public_id;
 pub mod release;
 pub mod retention;

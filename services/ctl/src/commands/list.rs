@@ -8,8 +8,8 @@ use takedown_protocol::{
     ident::OrgId,
     list::ListSpec,
     pb::{
-        GetListStatusRequest, ListStatus, UpholdOnScrutinyRequest, WithdrawListRequest,
-        WithdrawTargetRequest, referral_service_client::ReferralServiceClient,
+        GetListStatusRequest, ListStatus, PreserveTargetRequest, UpholdOnScrutinyRequest,
+        WithdrawListRequest, WithdrawTargetRequest, referral_service_client::ReferralServiceClient,
     },
     signing::MAX_LIFETIME_SECS,
 };
@@ -18,7 +18,7 @@ use crate::{
     cli::{Format, GlobalOptions, ListCommand, ListSignArgs},
     envelope::Envelope,
     listfile, output,
-    time::{format_duration, format_timestamp, parse_duration},
+    time::{format_duration, format_timestamp, parse_duration, parse_instant_now, to_timestamp},
 };
 
 pub async fn run(global: &GlobalOptions, command: ListCommand) -> Result<()> {
@@ -101,6 +101,29 @@ pub async fn run(global: &GlobalOptions, command: ListCommand) -> Result<()> {
             println!(
                 "target {}: {} cross-border removal order(s) upheld on scrutiny",
                 r.target_id, r.orders_upheld
+            );
+            Ok(())
+        }
+        ListCommand::Preserve {
+            target_id,
+            until,
+            authority,
+            reference,
+        } => {
+            let until = parse_instant_now(&until).with_context(|| format!("--until {until:?}"))?;
+            let channel = global.hub_options().connect().await?;
+            let client = ReferralServiceClient::new(channel);
+            let r = ask!(client => preserve_target(PreserveTargetRequest {
+                target_id,
+                until: Some(to_timestamp(until)),
+                authority,
+                reference,
+            }))?;
+            println!(
+                "target {}: preserved until {} ({} list(s) kept past retention)",
+                r.target_id,
+                format_timestamp(r.preserved_until.as_ref()),
+                r.lists_kept
             );
             Ok(())
         }

@@ -154,6 +154,21 @@ impl ReferralService for StandIn {
             },
         ))
     }
+
+    async fn preserve_target(
+        &self,
+        req: Request<takedown_protocol::pb::PreserveTargetRequest>,
+    ) -> Result<Response<takedown_protocol::pb::PreserveTargetResponse>, Status> {
+        self.caller(&req)?;
+        let r = req.into_inner();
+        Ok(Response::new(
+            takedown_protocol::pb::PreserveTargetResponse {
+                target_id: r.target_id,
+                preserved_until: r.until,
+                lists_kept: 2,
+            },
+        ))
+    }
 }
 
 #[tonic::async_trait]

@@ -49,7 +49,7 @@ impl<S: Store> ActionDayService for ActionDays<S> {
         req: Request<pb::CreateActionDayRequest>,
     ) -> Result<Response<pb::ActionDay>, Status> {
         let who = caller!(self.0, req);
-        who.require(&[Role::Coordinator], "CreateActionDay")?;
+        who.authorize("CreateActionDay")?;
         let r = req.into_inner();
         let store = &self.0.store;
         let id = if r.id.is_empty() {
@@ -145,6 +145,7 @@ impl<S: Store> ActionDayService for ActionDays<S> {
         req: Request<pb::GetActionDayRequest>,
     ) -> Result<Response<pb::ActionDay>, Status> {
         let who = caller!(self.0, req);
+        who.authorize("GetActionDay")?;
         let day = visible_day(&self.0.store, &who, &req.get_ref().id).await?;
         // Other platforms' staffing is the coordinator's to know.
         let warnings = match who.role {
@@ -171,6 +172,7 @@ impl<S: Store> ActionDayService for ActionDays<S> {
         req: Request<pb::ListActionDaysRequest>,
     ) -> Result<Response<pb::ListActionDaysResponse>, Status> {
         let who = caller!(self.0, req);
+        who.authorize("ListActionDays")?;
         let now = now_millis();
         let days = self
             .0
@@ -193,7 +195,7 @@ impl<S: Store> ActionDayService for ActionDays<S> {
         req: Request<pb::MoveActionDayRequest>,
     ) -> Result<Response<pb::ActionDay>, Status> {
         let who = caller!(self.0, req);
-        who.require(&[Role::Coordinator], "MoveActionDay")?;
+        who.authorize("MoveActionDay")?;
         let r = req.into_inner();
         tracing::Span::current().record("action_day", r.id.as_str());
         let now = now_millis();
@@ -268,7 +270,7 @@ impl<S: Store> ActionDayService for ActionDays<S> {
         req: Request<pb::CloseActionDayRequest>,
     ) -> Result<Response<pb::ActionDay>, Status> {
         let who = caller!(self.0, req);
-        who.require(&[Role::Coordinator], "CloseActionDay")?;
+        who.authorize("CloseActionDay")?;
         let id = req.into_inner().id;
         let now = now_millis();
         let day = self

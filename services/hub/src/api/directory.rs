@@ -18,9 +18,6 @@ use crate::{
 
 pub struct Directory<S>(pub Shared<S>);
 
-const EVERYONE: &[Role] = &[Role::Agency, Role::Platform, Role::Coordinator];
-const COORDINATORS: &[Role] = &[Role::Coordinator];
-
 fn org_id(field: &str, id: &str) -> ApiResult<OrgId> {
     OrgId::parse(id).map_err(|e| ApiError::invalid(field, e.to_string()))
 }
@@ -79,7 +76,7 @@ impl<S: Store> DirectoryService for Directory<S> {
         req: Request<pb::RegisterOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
         let who = caller!(self.0, req);
-        who.require(COORDINATORS, "RegisterOrganization")?;
+        who.authorize("RegisterOrganization")?;
         let r = req.into_inner();
         let id = org_id("id", &r.id)?;
         let role = Role::try_from(r.role).ok().ok_or_else(|| {
@@ -111,7 +108,7 @@ impl<S: Store> DirectoryService for Directory<S> {
         req: Request<pb::ListOrganizationsRequest>,
     ) -> Result<Response<pb::ListOrganizationsResponse>, Status> {
         let who = caller!(self.0, req);
-        who.require(COORDINATORS, "ListOrganizations")?;
+        who.authorize("ListOrganizations")?;
         let orgs = self
             .0
             .store
@@ -129,7 +126,7 @@ impl<S: Store> DirectoryService for Directory<S> {
         req: Request<pb::PublishKeySetRequest>,
     ) -> Result<Response<pb::KeySetStatement>, Status> {
         let who = caller!(self.0, req);
-        who.require(COORDINATORS, "PublishKeySet")?;
+        who.authorize("PublishKeySet")?;
         let jws = req.into_inner().jws.trim().to_string();
         let keys = &self.0.keys;
         let (offer, claims) = keys.check(&jws).map_err(statement_refused)?;
@@ -194,7 +191,7 @@ impl<S: Store> DirectoryService for Directory<S> {
         req: Request<pb::GetKeySetRequest>,
     ) -> Result<Response<pb::KeySetStatement>, Status> {
         let who = caller!(self.0, req);
-        who.require(EVERYONE, "GetKeySet")?;
+        who.authorize("GetKeySet")?;
         let current = self.0.keys.current().ok_or_else(|| {
             ApiError::NotFound("no key-set statement has been published yet".into())
         })?;
@@ -210,7 +207,7 @@ impl<S: Store> DirectoryService for Directory<S> {
         req: Request<pb::WatchKeySetRequest>,
     ) -> Result<Response<Self::WatchKeySetStream>, Status> {
         let who = caller!(self.0, req);
-        who.require(EVERYONE, "WatchKeySet")?;
+        who.authorize("WatchKeySet")?;
         let mut after = req.into_inner().after_version;
         let mut updates = self.0.keys.subscribe();
         let (tx, rx) = tokio::sync::mpsc::channel(2);
@@ -240,7 +237,7 @@ impl<S: Store> DirectoryService for Directory<S> {
         req: Request<pb::GetAgencyKeysRequest>,
     ) -> Result<Response<pb::GetAgencyKeysResponse>, Status> {
         let who = caller!(self.0, req);
-        who.require(EVERYONE, "GetAgencyKeys")?;
+        who.authorize("GetAgencyKeys")?;
         let r = req.into_inner();
         let Some(current) = self.0.keys.current() else {
             return Ok(Response::new(pb::GetAgencyKeysResponse::default()));
@@ -272,7 +269,7 @@ impl<S: Store> DirectoryService for Directory<S> {
         req: Request<pb::RegisterPlatformRequest>,
     ) -> Result<Response<pb::Platform>, Status> {
         let who = caller!(self.0, req);
-        who.require(COORDINATORS, "RegisterPlatform")?;
+        who.authorize("RegisterPlatform")?;
         let r = req.into_inner();
         let name =
             PlatformName::parse(&r.name).map_err(|e| ApiError::invalid("name", e.to_string()))?;
@@ -379,7 +376,7 @@ impl<S: Store> DirectoryService for Directory<S> {
         req: Request<pb::ListPlatformsRequest>,
     ) -> Result<Response<pb::ListPlatformsResponse>, Status> {
         let who = caller!(self.0, req);
-        who.require(EVERYONE, "ListPlatforms")?;
+        who.authorize("ListPlatforms")?;
         let ps = self
             .0
             .store

@@ -12,7 +12,7 @@ use takedown_store::{FailedDelivery, FailedFilter, RefusedReport, Store};
 
 use super::HubState;
 use crate::{
-    auth::{Caller, Role},
+    auth::Caller,
     error::{ApiError, ApiResult},
     public_id::PublicIds,
 };
@@ -25,7 +25,7 @@ pub async fn list<S: Store>(
     who: &Caller,
     req: pb::ListFailedDeliveriesRequest,
 ) -> ApiResult<pb::ListFailedDeliveriesResponse> {
-    who.require(&[Role::Coordinator], "ListFailedDeliveries")?;
+    who.authorize("ListFailedDeliveries")?;
     let limit = page_size(req.page_size)?;
     let after_id = after(&req.page_token, |t| state.ids.parse_delivery(t))?;
     let some = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
@@ -49,7 +49,7 @@ pub async fn refused_reports<S: Store>(
     who: &Caller,
     req: pb::ListRefusedReportsRequest,
 ) -> ApiResult<pb::ListRefusedReportsResponse> {
-    who.require(&[Role::Coordinator], "ListRefusedReports")?;
+    who.authorize("ListRefusedReports")?;
     let limit = page_size(req.page_size)?;
     let after_id = after(&req.page_token, |t| state.ids.parse_refusal(t))?;
     let platform = Some(req.platform.trim()).filter(|p| !p.is_empty());

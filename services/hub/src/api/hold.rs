@@ -11,14 +11,10 @@ use takedown_store::{Store, model};
 use tonic::{Request, Response, Status};
 
 use super::{Shared, caller, convert};
-use crate::{
-    auth::{Caller, Role},
-    error::ApiError,
-};
+use crate::{auth::Caller, error::ApiError};
 
 pub struct Holds<S>(pub Shared<S>);
 
-const HOLDERS: &[Role] = &[Role::Agency, Role::Coordinator];
 /// Longest a hold may last before it must be placed again.
 const MAX_HOLD_MS: i64 = 366 * 24 * 3600 * 1000;
 
@@ -34,7 +30,7 @@ impl<S: Store> HoldService for Holds<S> {
         req: Request<pb::PlaceHoldRequest>,
     ) -> Result<Response<pb::Hold>, Status> {
         let who = caller!(self.0, req);
-        who.require(HOLDERS, "PlaceHold")?;
+        who.authorize("PlaceHold")?;
         let r = req.into_inner();
         let store = &self.0.store;
         let platform = PlatformName::parse(&r.platform)
@@ -89,7 +85,7 @@ impl<S: Store> HoldService for Holds<S> {
         req: Request<pb::ReleaseHoldRequest>,
     ) -> Result<Response<pb::Hold>, Status> {
         let who = caller!(self.0, req);
-        who.require(HOLDERS, "ReleaseHold")?;
+        who.authorize("ReleaseHold")?;
         let id = req.into_inner().hold_id;
         let store = &self.0.store;
         let not_found = || ApiError::NotFound(format!("hold {id:?} not found"));
@@ -117,7 +113,7 @@ impl<S: Store> HoldService for Holds<S> {
         req: Request<pb::ListHoldsRequest>,
     ) -> Result<Response<pb::ListHoldsResponse>, Status> {
         let who = caller!(self.0, req);
-        who.require(HOLDERS, "ListHolds")?;
+        who.authorize("ListHolds")?;
         let filter = (!who.is_coordinator()).then_some(who.id.as_str());
         let holds = self
             .0

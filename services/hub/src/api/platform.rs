@@ -13,7 +13,6 @@ use tonic::{Request, Response, Status};
 
 use super::{Shared, caller};
 use crate::{
-    auth::Role,
     delivery::pull::MAX_WAIT_MS,
     error::{ApiError, ApiResult},
     public_id::PublicIds,
@@ -103,7 +102,7 @@ impl<S: Store> PlatformService for Platforms<S> {
         req: Request<pb::PullDeliveriesRequest>,
     ) -> Result<Response<pb::PullDeliveriesResponse>, Status> {
         let who = caller!(self.0, req);
-        who.require(&[Role::Platform], "PullDeliveries")?;
+        who.authorize("PullDeliveries")?;
         let span = tracing::Span::current();
         span.record("platform", who.id.as_str());
         let r = req.into_inner();
@@ -165,7 +164,7 @@ impl<S: Store> PlatformService for Platforms<S> {
         req: Request<pb::ReportOutcomesRequest>,
     ) -> Result<Response<pb::ReportOutcomesResponse>, Status> {
         let who = caller!(self.0, req);
-        who.require(&[Role::Platform], "ReportOutcomes")?;
+        who.authorize("ReportOutcomes")?;
         let span = tracing::Span::current();
         span.record("platform", who.id.as_str());
         let reports = req.into_inner().reports;

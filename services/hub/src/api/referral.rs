@@ -2,13 +2,16 @@
 
 use takedown_protocol::{
     pb::{self, referral_service_server::ReferralService},
-    timestamp::{from_millis, now_millis},
+    timestamp::{from_millis, now_millis, to_millis, utc},
 };
-use takedown_store::{Store, WithdrawalGround, WithdrawalReason, WithdrawalScope, Withdrawer};
+use takedown_store::{
+    NewPreservation, Preservation, Store, WithdrawalGround, WithdrawalReason, WithdrawalScope,
+    Withdrawer,
+};
 use tonic::{Request, Response, Status};
 
 use super::{Shared, caller, convert};
-use crate::{auth::Role, error::ApiError, intake};
+use crate::{error::ApiError, intake};
 
 pub struct Referrals<S>(pub Shared<S>);
 
@@ -20,7 +23,7 @@ impl<S: Store> ReferralService for Referrals<S> {
         req: Request<pb::SubmitReferralListRequest>,
     ) -> Result<Response<pb::SubmitReferralListResponse>, Status> {
         let who = caller!(self.0, req);
-        who.require(&[Role::Agency], "SubmitReferralList")?;
+        who.authorize("SubmitReferralList")?;
         let keys = self.0.keys.current();
         let answer = intake::submit(
             &self.0.store,
@@ -53,7 +56,7 @@ impl<S: Store> ReferralService for Referrals<S> {
         req: Request<pb::GetListStatusRequest>,
     ) -> Result<Response<pb::ListStatus>, Status> {
         let who = caller!(self.0, req);
-        who.require(&[Role::Agency, Role::Coordinator], "GetListStatus")?;
+        who.authorize("GetListStatus")?;
         let list_id = req.into_inner().list_id;
         let store = &self.0.store;
         // Another agency's list is answered exactly like a list that does not exist.
@@ -85,7 +88,7 @@ impl<S: Store> ReferralService for Referrals<S> {
         req: Request<pb::WithdrawTargetRequest>,
     ) -> Result<Response<pb::WithdrawTargetResponse>, Status> {
         let who = caller!(self.0, req);
-        who.require(&[Role::Agency, Role::Coordinator], "WithdrawTarget")?;
+        who.authorize("WithdrawTarget")?;
         let req = req.into_inner();
         // An unknown target, and one the agency did not refer, are answered alike.
         let not_found = || ApiError::NotFound(format!("target {:?} not found", req.target_id));
@@ -138,7 +141,7 @@ impl<S: Store> ReferralService for Referrals<S> {
         req: Request<pb::UpholdOnScrutinyRequest>,
     ) -> Result<Response<pb::UpholdOnScrutinyResponse>, Status> {
         let who = caller!(self.0, req);
-        who.require(&[Role::Coordinator], "UpholdOnScrutiny")?;
+        who.authorize("UpholdOnScrutiny")?;
         let req = req.into_inner();
         let not_found = || ApiError::NotFound(format!("target {:?} not found", req.target_id));
         let target_id = self
@@ -160,13 +163,79 @@ impl<S: Store> ReferralService for Referrals<S> {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(rpc = "PreserveTarget", target_id = %req.get_ref().target_id))]
+    async fn preserve_target(
+        &self,
+        req: Request<pb::PreserveTargetRequest>,
+    ) -> Result<Response<pb::PreserveTargetResponse>, Status> {
+        let who = caller!(self.0, req);
+        who.authorize("PreserveTarget")?;
+        let req = req.into_inner();
+        let now = now_millis();
+        let not_found = || ApiError::NotFound(format!("target {:?} not found", req.target_id));
+        let target_id = self
+            .0
+            .ids
+            .parse_target(&req.target_id)
+            .ok_or_else(not_found)?;
+        let until = req.until.as_ref().map(to_millis).ok_or_else(|| {
+            ApiError::invalid("until", "until is required: when preservation ends")
+        })?;
+        if until <= now {
+            return Err(ApiError::invalid(
+                "until",
+                format!("until {} is not in the future", utc(until.div_euclid(1000))),
+            )
+            .into());
+        }
+        let authority = req.authority.trim();
+        if authority.is_empty() {
+            return Err(ApiError::invalid(
+                "authority",
+                "authority is required: the competent authority that asked for preservation",
+            )
+            .into());
+        }
+        let request = NewPreservation {
+            target_id,
+            until,
+            authority,
+            reference: req.reference.trim(),
+            by: &who.id,
+            at: now,
+        };
+        let kept = self
+            .0
+            .store
+            .preserve(&request)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(not_found)?;
+        match kept {
+            Preservation::Kept { until, lists } => {
+                tracing::info!(target_id, until, lists, by = %who.id, "target preserved");
+                Ok(Response::new(pb::PreserveTargetResponse {
+                    target_id: req.target_id.clone(),
+                    preserved_until: Some(from_millis(until)),
+                    lists_kept: lists,
+                }))
+            }
+            Preservation::AlreadyPurged { at } => Err(ApiError::FailedPrecondition(format!(
+                "target {:?}: retention purged its data at {}; nothing is left to preserve",
+                req.target_id,
+                utc(at.div_euclid(1000))
+            ))
+            .into()),
+        }
+    }
+
     #[tracing::instrument(skip_all, fields(rpc = "WithdrawList", list_id = %req.get_ref().list_id))]
     async fn withdraw_list(
         &self,
         req: Request<pb::WithdrawListRequest>,
     ) -> Result<Response<pb::WithdrawListResponse>, Status> {
         let who = caller!(self.0, req);
-        who.require(&[Role::Agency, Role::Coordinator], "WithdrawList")?;
+        who.authorize("WithdrawList")?;
         let req = req.into_inner();
         let list_id = req.list_id.trim().to_string();
         // Another agency's list is answered exactly like a list that does not exist.
