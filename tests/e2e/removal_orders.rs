@@ -16,6 +16,7 @@ both_backends!(
     a_removal_order_merged_into_a_tos_referral_keeps_its_force,
     a_removal_order_is_not_rejected_as_not_a_violation,
     the_summary_and_the_tco_export_run_one_clock,
+    a_cross_border_order_upheld_on_scrutiny_stands_and_counts,
 );
 
 async fn a_removal_order_merged_into_a_tos_referral_keeps_its_force(backend: Backend) {
@@ -500,6 +501,97 @@ async fn the_summary_and_the_tco_export_run_one_clock(backend: Backend) {
         (1, 0, 1)
     );
     assert_eq!((tco.scrutinised, tco.upheld_on_scrutiny), (1, 0));
+}
+
+/// The host member state's authority finds no infringement (TCO Art 4(4)): a coordinator
+/// records it, the order stands (nothing is withdrawn at the platform), the TCO figures count
+/// it scrutinised and upheld, a second call records nothing new, and the audit log names the
+/// coordinator.
+async fn a_cross_border_order_upheld_on_scrutiny_stands_and_counts(backend: Backend) {
+    let Some(w) = World::start(backend, HubOptions::default()).await else {
+        return;
+    };
+    let _tg = w.sidecar("telegram", &AutoPolicy::default()).await;
+    w.action_day("day-upheld", 1_000).await;
+    let list = w.key("agency-de").list(
+        "de-upheld",
+        Some("day-upheld"),
+        vec![
+            cross_border(removal_order("telegram", "@upheld", "RO-2026-DE-93"), "AT"),
+            removal_order("telegram", "@domestic", "RO-2026-DE-94"),
+        ],
+    );
+    let ids = w.submit("agency-de", &list).await;
+    eventually(LONG, "both delivered", || async {
+        w.db.scalar("SELECT COUNT(*) FROM targets WHERE delivered_at IS NOT NULL")
+            .await
+            == 2
+    })
+    .await;
+    let (_, before) = figures(&w, "day-upheld").await;
+    let before = before.tco.expect("figures");
+    assert_eq!((before.scrutinised, before.upheld_on_scrutiny), (0, 0));
+
+    let mut coordinator = w.as_org(COORDINATOR).await;
+    let upheld = coordinator
+        .referral
+        .uphold_on_scrutiny(pb::UpholdOnScrutinyRequest {
+            target_id: ids[0].clone(),
+            reason: "the Austrian authority found no infringement".into(),
+        })
+        .await
+        .expect("uphold on scrutiny")
+        .into_inner();
+    assert_eq!(
+        (upheld.target_id.as_str(), upheld.orders_upheld),
+        (ids[0].as_str(), 1)
+    );
+    let again = coordinator
+        .referral
+        .uphold_on_scrutiny(pb::UpholdOnScrutinyRequest {
+            target_id: ids[0].clone(),
+            reason: "repeated".into(),
+        })
+        .await
+        .expect("a repeated uphold is answered")
+        .into_inner();
+    assert_eq!(again.orders_upheld, 0, "recorded once");
+
+    let (tg, export) = figures(&w, "day-upheld").await;
+    let tco = export.tco.expect("figures");
+    assert_eq!(
+        (
+            tco.removal_orders_issued,
+            tco.scrutinised,
+            tco.upheld_on_scrutiny,
+            tco.ceased_on_scrutiny,
+            tco.withdrawn
+        ),
+        (2, 1, 1, 0, 0),
+        "{tco:?}"
+    );
+    assert_eq!(
+        tg.removal_orders, 2,
+        "the upheld order still counts: {tg:?}"
+    );
+    // Nothing was withdrawn: the platform received no withdrawal and the order stands.
+    assert_eq!(
+        w.db.scalar("SELECT COUNT(*) FROM targets WHERE withdrawn_at IS NOT NULL")
+            .await,
+        0
+    );
+    let status = w.list_items("agency-de", "de-upheld").await;
+    assert!(
+        status
+            .iter()
+            .all(|i| i.state != TargetState::Withdrawn as i32),
+        "{status:?}"
+    );
+    // Audited once, with the coordinator as actor.
+    let sql = format!(
+        "SELECT COUNT(*) FROM audit_log WHERE kind = 'scrutiny_upheld' AND actor = '{COORDINATOR}'"
+    );
+    assert_eq!(w.db.scalar(&sql).await, 1);
 }
 
 /// `r` sent to `host`'s competent authority as a cross-border order (TCO Art 4).
