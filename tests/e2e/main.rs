@@ -41,6 +41,7 @@ mod multi_hub;
 mod outage;
 mod pull;
 mod rate_limits;
+mod readme;
 mod removal_orders;
 mod restoration;
 mod retention;
