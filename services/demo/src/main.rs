@@ -97,11 +97,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let hub_cfg = takedown_hub::Config {
         listen: hub_addr,
         database_url: format!("sqlite:{}", dir.join("hub.db").display()),
-        tls: takedown_hub::config::TlsConfig {
-            ca: certs.join("ca.pem"),
-            cert: certs.join("hub.pem"),
-            key: certs.join("hub.key"),
-        },
+        tls: takedown_net::tls::TlsPaths::in_dir(&certs, "hub"),
         trust: takedown_hub::config::TrustConfig {
             roots: vec![certs.join(takedown_net::pki::DEV_ROOT_PUBLIC)],
         },

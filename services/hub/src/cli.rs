@@ -57,7 +57,7 @@ fn check_config(args: &Args) -> anyhow::Result<()> {
 
 async fn real_main(args: Args) -> anyhow::Result<()> {
     let config = Config::load(args.config.as_deref())?;
-    telemetry::init(config.log_format == "json");
+    telemetry::init(config.log_format);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

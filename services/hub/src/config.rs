@@ -2,13 +2,18 @@
 //! variables (nested with `__`, e.g. `TAKEDOWN_DELIVERY__BATCH_SIZE=200`). Validated at
 //! startup with a clear message.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use figment::{
     Figment,
     providers::{Env, Format, Serialized, Toml},
 };
 use serde::{Deserialize, Serialize};
+pub use takedown_net::{telemetry::LogFormat, tls::TlsPaths};
 
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,7 +26,7 @@ pub struct Config {
     pub hub_id: String,
     /// The audience (`aud`) that list signatures must name.
     pub audience: String,
-    pub tls: TlsConfig,
+    pub tls: TlsPaths,
     pub trust: TrustConfig,
     pub limits: Limits,
     pub delivery: DeliveryConfig,
@@ -32,7 +37,7 @@ pub struct Config {
     #[serde(default)]
     pub metrics: takedown_net::metrics::MetricsConfig,
     /// `text` or `json`.
-    pub log_format: String,
+    pub log_format: LogFormat,
 }
 
 impl std::fmt::Debug for Config {
@@ -64,14 +69,6 @@ fn redact_url(url: &str) -> String {
         }
         _ => url.to_string(),
     }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    pub ca: PathBuf,
-    pub cert: PathBuf,
-    pub key: PathBuf,
 }
 
 /// Whom the hub believes about agency keys.
@@ -181,11 +178,7 @@ impl Default for Config {
             database_url: "sqlite:takedown.db".into(),
             hub_id: "hub".into(),
             audience: "takedown-hub".into(),
-            tls: TlsConfig {
-                ca: "certs/dev/ca.pem".into(),
-                cert: "certs/dev/hub.pem".into(),
-                key: "certs/dev/hub.key".into(),
-            },
+            tls: TlsPaths::in_dir(Path::new("certs/dev"), "hub"),
             trust: TrustConfig {
                 roots: vec!["certs/dev/root.pub.pem".into()],
             },
@@ -211,7 +204,7 @@ impl Default for Config {
             },
             retention: RetentionConfig::default(),
             metrics: Default::default(),
-            log_format: "text".into(),
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -285,14 +278,8 @@ impl Config {
             return bad("audience must not be empty".into());
         }
         // Paths are checked for form only: the files are read when the hub starts.
-        for (field, path) in [
-            ("tls.ca", &self.tls.ca),
-            ("tls.cert", &self.tls.cert),
-            ("tls.key", &self.tls.key),
-        ] {
-            if path.as_os_str().is_empty() {
-                return bad(format!("{field} must not be empty"));
-            }
+        if let Some(field) = self.tls.empty_field() {
+            return bad(format!("{field} must not be empty"));
         }
         if self.trust.roots.is_empty() || self.trust.roots.iter().any(|p| p.as_os_str().is_empty())
         {
@@ -344,12 +331,6 @@ impl Config {
         }
         if self.retention.days == 0 || self.retention.interval_ms == 0 {
             return bad("retention.days and retention.interval_ms must be positive".into());
-        }
-        if self.log_format != "text" && self.log_format != "json" {
-            return bad(format!(
-                "log_format {:?} must be text or json",
-                self.log_format
-            ));
         }
         Ok(())
     }

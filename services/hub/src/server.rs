@@ -4,7 +4,7 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use takedown_net::{TlsMaterial, install_crypto_provider};
+use takedown_net::install_crypto_provider;
 use takedown_protocol::{
     ident::{Identity, IdentityRole, OrgId},
     pb,
@@ -48,17 +48,13 @@ pub async fn run<S: Store>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     install_crypto_provider();
-    let tls = TlsMaterial::load(&config.tls.ca, &config.tls.cert, &config.tls.key)
-        .context("loading the hub's TLS material")?;
-    let own = tls
-        .identity()
-        .context("reading the hub certificate's identity")?;
-    let expected = Identity::new(IdentityRole::Hub, OrgId::parse(&config.hub_id)?);
-    anyhow::ensure!(
-        own == expected,
-        "the hub certificate is {own}, expected {expected} (hub_id = {:?})",
-        config.hub_id
-    );
+    let own = Identity::new(IdentityRole::Hub, OrgId::parse(&config.hub_id)?);
+    let tls = config.tls.load_as(&own).with_context(|| {
+        format!(
+            "loading the hub's TLS material (hub_id {:?})",
+            config.hub_id
+        )
+    })?;
 
     let roots = takedown_net::config::load_roots("trust.roots", &config.trust.roots)
         .map_err(anyhow::Error::msg)?;

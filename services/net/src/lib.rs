@@ -17,6 +17,8 @@
 //! - [`protocol_errors`]: a request that breaks the gRPC framing is the caller's error.
 //!   Also the canonical names of gRPC codes (`code_name`).
 //! - [`metrics`]: the Prometheus `/metrics` endpoint both services serve.
+//! - [`telemetry`]: logs (filter, text or JSON, stderr) for every service.
+//! - [`tls::TlsPaths`]: the `[tls]` section every service's configuration has.
 #![forbid(unsafe_code)]
 
 pub mod config;
@@ -25,6 +27,7 @@ pub mod peer;
 pub mod pki;
 pub mod protocol_errors;
 pub mod signal;
+pub mod telemetry;
 pub mod tls;
 
 pub use peer::{identity_of_cert, peer_identity};

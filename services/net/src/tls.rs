@@ -32,6 +32,12 @@ pub enum TlsError {
     Endpoint { endpoint: String, reason: String },
     #[error("cannot connect to {endpoint}: {reason}")]
     Connect { endpoint: String, reason: String },
+    #[error("the certificate {cert} carries identity {found}, but this service is {expected}")]
+    NotOwnIdentity {
+        cert: PathBuf,
+        found: String,
+        expected: String,
+    },
 }
 
 /// PEM-encoded CA certificate(s), own certificate chain and private key.
@@ -55,6 +61,61 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// The `[tls]` section of every service's configuration: PEM files of the CA, the
+/// service's certificate and its key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsPaths {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsPaths {
+    /// `<dir>/ca.pem`, `<dir>/<name>.pem` and `<dir>/<name>.key`, as `takedownctl certs
+    /// dev` writes them.
+    pub fn in_dir(dir: &Path, name: &str) -> Self {
+        Self {
+            ca: dir.join("ca.pem"),
+            cert: dir.join(format!("{name}.pem")),
+            key: dir.join(format!("{name}.key")),
+        }
+    }
+
+    /// Reads and checks the three files.
+    pub fn load(&self) -> Result<TlsMaterial, TlsError> {
+        TlsMaterial::load(&self.ca, &self.cert, &self.key)
+    }
+
+    /// [`Self::load`], and checks that the certificate names the service itself (`own`):
+    /// a service never starts under another's identity.
+    pub fn load_as(&self, own: &Identity) -> Result<TlsMaterial, TlsError> {
+        let m = self.load()?;
+        let found = m.identity()?;
+        if &found != own {
+            return Err(TlsError::NotOwnIdentity {
+                cert: self.cert.clone(),
+                found: found.to_uri(),
+                expected: own.to_uri(),
+            });
+        }
+        Ok(m)
+    }
+
+    /// The first of `tls.ca`, `tls.cert`, `tls.key` that is empty, for the configuration
+    /// checks (the files themselves are read at start).
+    pub fn empty_field(&self) -> Option<&'static str> {
+        [
+            ("tls.ca", &self.ca),
+            ("tls.cert", &self.cert),
+            ("tls.key", &self.key),
+        ]
+        .into_iter()
+        .find(|(_, p)| p.as_os_str().is_empty())
+        .map(|(f, _)| f)
+    }
 }
 
 impl TlsMaterial {
@@ -425,5 +486,34 @@ mod tests {
         assert_eq!(host_port("localhost:1").unwrap(), ("localhost".into(), 1));
         assert_eq!(host_port("https://[::1]:9/").unwrap(), ("::1".into(), 9));
         assert!(host_port("https://hub").is_err());
+    }
+
+    #[test]
+    fn a_service_starts_only_under_its_own_identity() {
+        use takedown_protocol::ident::{IdentityRole, OrgId};
+        let dir = std::env::temp_dir().join(format!("takedown-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = crate::pki::Ca::generate("test CA").unwrap();
+        ca.write(&dir).unwrap();
+        let telegram = Identity::new(IdentityRole::Platform, OrgId::parse("telegram").unwrap());
+        ca.issue(&telegram, &[])
+            .unwrap()
+            .write(&dir, "telegram")
+            .unwrap();
+        let paths = TlsPaths::in_dir(&dir, "telegram");
+        assert!(paths.load_as(&telegram).is_ok());
+        let hub = Identity::new(IdentityRole::Hub, OrgId::parse("hub").unwrap());
+        let e = paths.load_as(&hub).unwrap_err().to_string();
+        assert!(
+            e.contains("telegram.pem")
+                && e.contains("urn:takedown:platform:telegram")
+                && e.contains("urn:takedown:hub:hub"),
+            "{e}"
+        );
+        assert_eq!(paths.empty_field(), None);
+        let mut no_key = paths.clone();
+        no_key.key = PathBuf::new();
+        assert_eq!(no_key.empty_field(), Some("tls.key"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -16,7 +16,7 @@ struct Args {
     config: Option<PathBuf>,
     /// Overrides `listen` (gRPC address).
     #[arg(long)]
-    listen: Option<String>,
+    listen: Option<std::net::SocketAddr>,
     /// Overrides `inbox` (SQLite file).
     #[arg(long)]
     inbox: Option<PathBuf>,
@@ -29,8 +29,8 @@ struct Args {
 
 fn load(args: &Args) -> anyhow::Result<Config> {
     let mut cfg = Config::load(args.config.as_deref())?;
-    if let Some(l) = &args.listen {
-        cfg.listen = l.clone();
+    if let Some(l) = args.listen {
+        cfg.listen = l;
     }
     if let Some(i) = &args.inbox {
         cfg.inbox = i.clone();
@@ -42,7 +42,7 @@ fn load(args: &Args) -> anyhow::Result<Config> {
 async fn serve(cfg: Config) -> anyhow::Result<()> {
     let listener = match cfg.mode {
         crate::config::DeliveryMode::Push => Some(
-            tokio::net::TcpListener::bind(&cfg.listen)
+            tokio::net::TcpListener::bind(cfg.listen)
                 .await
                 .with_context(|| format!("binding listen {}", cfg.listen))?,
         ),

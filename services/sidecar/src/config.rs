@@ -57,6 +57,7 @@ use figment::{
     providers::{Env, Format, Toml},
 };
 use serde::{Deserialize, Serialize};
+pub use takedown_net::{telemetry::LogFormat, tls::TlsPaths};
 use takedown_protocol::{
     ident::{OrgId, PlatformName},
     pb,
@@ -87,7 +88,7 @@ pub struct Config {
     /// Where the gRPC `ReceiverService` listens (used by the binary to bind); unused in pull
     /// mode.
     #[serde(default = "default_listen")]
-    pub listen: String,
+    pub listen: SocketAddr,
     /// The hub's gRPC endpoint, for agency keys and outcome reports.
     #[serde(default = "default_hub_endpoint")]
     pub hub_endpoint: String,
@@ -110,7 +111,7 @@ pub struct Config {
     /// (default [`DEFAULT_DECISIONS_LISTEN`], loopback). Every post must be signed: with
     /// `integration.secret` (Standard Webhooks), or by Coop (`Coop-Signature`).
     #[serde(default)]
-    pub decisions_listen: Option<String>,
+    pub decisions_listen: Option<SocketAddr>,
     #[serde(default)]
     pub integration: Integration,
     #[serde(default)]
@@ -200,8 +201,8 @@ impl Default for RetentionSettings {
     }
 }
 
-fn default_listen() -> String {
-    "127.0.0.1:7443".into()
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 7443))
 }
 fn default_hub_endpoint() -> String {
     "https://127.0.0.1:7400".into()
@@ -227,23 +228,6 @@ pub struct TrustPaths {
     /// signed, or a root endorsed by the newest statement accepted; the hub cannot forge
     /// or roll back a statement.
     pub roots: Vec<PathBuf>,
-}
-
-/// PEM files of the sidecar's own certificate and the CA.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsPaths {
-    pub ca: PathBuf,
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    #[default]
-    Text,
-    Json,
 }
 
 /// How targets reach the platform.
@@ -275,7 +259,8 @@ impl Integration {
 
 /// Where the decisions endpoint listens in webhook and coop mode unless configured:
 /// loopback.
-pub const DEFAULT_DECISIONS_LISTEN: &str = "127.0.0.1:7080";
+pub const DEFAULT_DECISIONS_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 7080);
 
 /// `mode = "webhook"`: POST each batch as JSON to `url`, signed (Standard Webhooks) with
 /// `secret`, which also authenticates the platform's posts to the decisions endpoint.
@@ -566,13 +551,11 @@ impl Config {
     /// Checks every field; the first problem is the error.
     /// Where the decisions endpoint listens: webhook and coop mode only (the sidecar warns at
     /// startup when `decisions_listen` is set for another mode).
-    pub fn decisions_addr(&self) -> Option<&str> {
+    pub fn decisions_addr(&self) -> Option<SocketAddr> {
         match &self.integration {
-            Integration::Webhook(_) | Integration::Coop(_) => Some(
-                self.decisions_listen
-                    .as_deref()
-                    .unwrap_or(DEFAULT_DECISIONS_LISTEN),
-            ),
+            Integration::Webhook(_) | Integration::Coop(_) => {
+                Some(self.decisions_listen.unwrap_or(DEFAULT_DECISIONS_LISTEN))
+            }
             _ => None,
         }
     }
@@ -580,13 +563,6 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.platform_name()?;
         self.hub_org()?;
-        self.listen
-            .parse::<SocketAddr>()
-            .map_err(|e| invalid("listen", format!("{:?}: {e}", self.listen)))?;
-        if let Some(d) = &self.decisions_listen {
-            d.parse::<SocketAddr>()
-                .map_err(|e| invalid("decisions_listen", format!("{d:?}: {e}")))?;
-        }
         let ep = &self.hub_endpoint;
         if !(ep.starts_with("https://") || ep.starts_with("http://")) || ep.len() < 10 {
             return Err(invalid(
@@ -598,15 +574,11 @@ impl Config {
             return Err(invalid("hub_audience", "is empty"));
         }
         // Paths are checked for form only: the files are read when the sidecar starts.
-        for (field, path) in [
-            ("inbox", &self.inbox),
-            ("tls.ca", &self.tls.ca),
-            ("tls.cert", &self.tls.cert),
-            ("tls.key", &self.tls.key),
-        ] {
-            if path.as_os_str().is_empty() {
-                return Err(invalid(field, "is empty"));
-            }
+        if self.inbox.as_os_str().is_empty() {
+            return Err(invalid("inbox", "is empty"));
+        }
+        if let Some(field) = self.tls.empty_field() {
+            return Err(invalid(field, "is empty"));
         }
         if self.trust.roots.is_empty() || self.trust.roots.iter().any(|p| p.as_os_str().is_empty())
         {
@@ -791,7 +763,7 @@ mod tests {
             "{BASE}\n[integration]\nmode = \"webhook\"\nurl = \"http://127.0.0.1:9/x\"\nsecret = \"whsec_dGFrZWRvd24gdGVzdCBzZWNyZXQ6IDMyIGJ5dGVzISE=\"\n"
         ))
         .unwrap();
-        assert_eq!(c.decisions_addr(), Some("127.0.0.1:7080"));
+        assert_eq!(c.decisions_addr(), Some("127.0.0.1:7080".parse().unwrap()));
         let c = Config::from_toml(&format!("decisions_listen = \"0.0.0.0:7080\"\n{BASE}")).unwrap();
         assert_eq!(c.decisions_addr(), None, "auto mode takes no decisions");
         // A webhook needs a real secret.

@@ -104,23 +104,14 @@ pub async fn run_with_decisions(
         _ => {}
     }
     let platform = config.platform_name()?;
-    let tls = TlsMaterial::load(&config.tls.ca, &config.tls.cert, &config.tls.key)
-        .context("loading the TLS material")?;
-    let own = tls
-        .identity()
-        .context("reading the sidecar's certificate")?;
-    let expected = Identity::new(
+    let own = Identity::new(
         IdentityRole::Platform,
         OrgId::parse(platform.as_str()).context("platform name as an organisation id")?,
     );
-    if own != expected {
-        bail!(
-            "the certificate {} carries identity {}, but platform {platform} needs {}",
-            config.tls.cert.display(),
-            own.to_uri(),
-            expected.to_uri()
-        );
-    }
+    let tls = config
+        .tls
+        .load_as(&own)
+        .with_context(|| format!("loading the TLS material (platform {platform})"))?;
     let hub = Identity::new(IdentityRole::Hub, config.hub_org()?);
     let roots = takedown_net::config::load_roots("trust.roots", &config.trust.roots)
         .map_err(anyhow::Error::msg)?;

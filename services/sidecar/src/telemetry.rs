@@ -1,11 +1,7 @@
-//! Tracing for the binary: `RUST_LOG` when set, else `info` for the takedown crates and
-//! `warn` for the rest; text or JSON lines.
+//! The sidecar's logs, through the service kit ([`takedown_net::telemetry`]): `RUST_LOG` when
+//! set, else this default; text or JSON lines on stderr.
 
-use std::io::IsTerminal;
-
-use tracing_subscriber::EnvFilter;
-
-use crate::config::LogFormat;
+use takedown_net::telemetry::LogFormat;
 
 /// The default filter when `RUST_LOG` is unset.
 pub const DEFAULT_FILTER: &str =
@@ -13,14 +9,5 @@ pub const DEFAULT_FILTER: &str =
 
 /// Installs the global subscriber (once; later calls do nothing).
 pub fn init(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
+    takedown_net::telemetry::init(format, DEFAULT_FILTER);
 }
