@@ -3,6 +3,7 @@
 
 use std::{
     fs,
+    net::SocketAddr,
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -77,70 +78,42 @@ impl HubProcess {
         let port = crate::free_port();
         let metrics_port = crate::free_port();
         let config = dir.join("hub.toml");
-        let schedule = opts
-            .retry_schedule_ms
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
+        // The real configuration struct, serialized: a test cannot write a key the hub
+        // does not have, and every key it leaves alone keeps the hub's default.
+        let mut c = takedown_hub::Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], port)),
+            database_url: database_url.to_string(),
+            hub_id: "hub".into(),
+            audience: "takedown-hub".into(),
+            ..takedown_hub::Config::default()
+        };
+        c.tls = takedown_net::tls::TlsPaths {
+            ca: pki.ca_pem(),
+            cert: pki.cert("hub"),
+            key: pki.key("hub"),
+        };
+        c.trust.roots = std::iter::once(pki.root_public())
+            .chain(opts.extra_roots.iter().cloned())
+            .collect();
+        c.limits.max_list_items = opts.max_list_items;
+        c.limits.max_list_bytes = opts.max_list_bytes;
+        let d = &mut c.delivery;
+        d.batch_size = opts.batch_size;
+        d.max_in_flight = opts.max_in_flight;
+        d.rpc_timeout_ms = opts.rpc_timeout_ms;
+        d.lease_ms = opts.lease_ms;
+        d.retry_schedule_ms = opts.retry_schedule_ms.clone();
+        d.retry_jitter = 0.1;
+        d.breaker_failures = opts.breaker_failures;
+        d.breaker_cooldown_ms = opts.breaker_cooldown_ms;
+        d.poll_ms = opts.poll_ms;
+        c.metrics.listen = Some(SocketAddr::from(([127, 0, 0, 1], metrics_port)));
+        if let Some((days, interval_ms)) = opts.retention {
+            c.retention = takedown_hub::config::RetentionConfig { days, interval_ms };
+        }
         fs::write(
             &config,
-            format!(
-                r#"listen = "127.0.0.1:{port}"
-database_url = "{db}"
-hub_id = "hub"
-audience = "takedown-hub"
-
-[tls]
-ca = "{ca}"
-cert = "{cert}"
-key = "{key}"
-
-[trust]
-roots = [{roots}]
-
-[limits]
-max_list_items = {items}
-max_list_bytes = {bytes}
-
-[delivery]
-batch_size = {batch}
-max_in_flight = {in_flight}
-rpc_timeout_ms = {rpc}
-lease_ms = {lease}
-retry_schedule_ms = [{schedule}]
-retry_jitter = 0.1
-breaker_failures = {bf}
-breaker_cooldown_ms = {bc}
-poll_ms = {poll}
-
-[metrics]
-listen = "127.0.0.1:{metrics_port}"
-{retention}"#,
-                db = database_url,
-                ca = pki.ca_pem().display(),
-                cert = pki.cert("hub").display(),
-                key = pki.key("hub").display(),
-                roots = std::iter::once(pki.root_public())
-                    .chain(opts.extra_roots.iter().cloned())
-                    .map(|p| format!("{:?}", p.display().to_string()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                items = opts.max_list_items,
-                bytes = opts.max_list_bytes,
-                batch = opts.batch_size,
-                in_flight = opts.max_in_flight,
-                rpc = opts.rpc_timeout_ms,
-                lease = opts.lease_ms,
-                bf = opts.breaker_failures,
-                bc = opts.breaker_cooldown_ms,
-                poll = opts.poll_ms,
-                retention = opts
-                    .retention
-                    .map_or(String::new(), |(days, every)| format!(
-                        "\n[retention]\ndays = {days}\ninterval_ms = {every}\n"
-                    )),
-            ),
+            toml::to_string(&c).expect("the hub configuration serializes to TOML"),
         )
         .expect("write hub config");
         let mut hub = Self {

@@ -2,9 +2,13 @@
 //! or handing over to a [`crate::platform::RecordingPlatform`] by webhook, with its own
 //! inbox file that tests read to see what the sidecar holds.
 
-use std::{collections::HashMap, fs, path::PathBuf, time::Duration};
+use std::{collections::HashMap, fs, net::SocketAddr, path::PathBuf, time::Duration};
 
 use sqlx::{Connection, Row};
+use takedown_sidecar::{
+    config,
+    document::{OutcomeName, ReasonName},
+};
 
 use crate::{pki::TestPki, proc::ChildProc};
 
@@ -52,90 +56,77 @@ pub enum Integration {
 }
 
 impl Integration {
-    /// Top-level keys of the sidecar's configuration.
-    fn top_level(&self) -> String {
+    /// The sidecar's `decisions_listen`, `[integration]` and `[handoff]`, as its own types.
+    fn settings(
+        &self,
+    ) -> (
+        Option<SocketAddr>,
+        config::Integration,
+        config::HandoffSettings,
+    ) {
+        let loopback = |port: u16| Some(SocketAddr::from(([127, 0, 0, 1], port)));
+        let handoff = |batch_size: u32| config::HandoffSettings {
+            batch_size,
+            interval_ms: 100,
+            ..config::HandoffSettings::default()
+        };
         match self {
-            Self::Auto(_) => String::new(),
-            Self::Webhook { decisions_port, .. } => format!(
-                "decisions_listen = \"127.0.0.1:{}\"\n",
-                decisions_port.unwrap_or(0)
-            ),
-            Self::Coop { callback_port, .. } => {
-                format!("decisions_listen = \"127.0.0.1:{callback_port}\"\n")
-            }
-        }
-    }
-
-    /// The `[integration]` and `[handoff]` sections of the sidecar's configuration.
-    fn toml(&self) -> String {
-        match self {
-            Self::Auto(p) => format!(
-                r#"[integration]
-mode = "auto"
-block_share = {block}
-reject_share = {reject}
-reject_reason = "NOT_A_VIOLATION"
-gone_share = {gone}
-min_delay_ms = {min}
-max_delay_ms = {max}
-seed = 7
-
-[handoff]
-batch_size = 500
-interval_ms = 100
-"#,
-                block = p.block_share,
-                reject = p.reject_share,
-                gone = p.gone_share,
-                min = p.min_delay_ms,
-                max = p.max_delay_ms,
+            Self::Auto(p) => (
+                None,
+                config::Integration::Auto(config::AutoSettings {
+                    block_share: p.block_share,
+                    reject_share: p.reject_share,
+                    reject_reason: "NOT_A_VIOLATION".into(),
+                    gone_share: p.gone_share,
+                    min_delay_ms: p.min_delay_ms,
+                    max_delay_ms: p.max_delay_ms,
+                    seed: 7,
+                }),
+                handoff(500),
             ),
             Self::Webhook {
                 url,
                 batch_size,
+                decisions_port,
                 max_backlog,
-                ..
-            } => format!(
-                r#"[integration]
-mode = "webhook"
-url = "{url}"
-secret = "{secret}"
-timeout_ms = 30000
-
-[handoff]
-batch_size = {batch_size}
-interval_ms = 100
-max_backlog = {backlog}
-backlog_retry_ms = 500
-"#,
-                secret = crate::platform::WEBHOOK_SECRET,
-                backlog = max_backlog.unwrap_or(0),
+            } => (
+                loopback(decisions_port.unwrap_or(0)),
+                config::Integration::Webhook(config::WebhookSettings {
+                    url: url.clone(),
+                    secret: crate::platform::WEBHOOK_SECRET.into(),
+                    token: None,
+                    ca: None,
+                    timeout_ms: 30_000,
+                }),
+                config::HandoffSettings {
+                    max_backlog: max_backlog.unwrap_or(0),
+                    backlog_retry_ms: 500,
+                    ..handoff(*batch_size)
+                },
             ),
-            Self::Coop { url, .. } => format!(
-                r#"[integration]
-mode = "coop"
-url = "{url}"
-api_key = "{key}"
-item_type_id = "{item_type}"
-signing_key = "{verification}"
-reject_reason = "NOT_A_VIOLATION"
-timeout_ms = 30000
-
-[integration.actions]
-ban = "BLOCKED"
-dismiss = "REJECTED"
-restore = "RESTORED"
-
-[integration.policies]
-unclear = "INSUFFICIENT_INFORMATION"
-
-[handoff]
-batch_size = 100
-interval_ms = 100
-"#,
-                key = crate::coop::API_KEY,
-                item_type = crate::coop::ITEM_TYPE,
-                verification = crate::coop::VERIFICATION_KEY,
+            Self::Coop { url, callback_port } => (
+                loopback(*callback_port),
+                config::Integration::Coop(config::CoopSettings {
+                    url: url.clone(),
+                    api_key: crate::coop::API_KEY.into(),
+                    item_type_id: crate::coop::ITEM_TYPE.into(),
+                    signing_key: crate::coop::VERIFICATION_KEY.into(),
+                    actions: [
+                        ("ban", OutcomeName::Blocked),
+                        ("dismiss", OutcomeName::Rejected),
+                        ("restore", OutcomeName::Restored),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+                    policies: [("unclear".to_string(), ReasonName::InsufficientInformation)]
+                        .into_iter()
+                        .collect(),
+                    reject_reason: ReasonName::NotAViolation,
+                    ca: None,
+                    timeout_ms: 30_000,
+                }),
+                handoff(100),
             ),
         }
     }
@@ -185,49 +176,52 @@ impl SidecarProcess {
         hub_endpoint: &str,
         integration: &Integration,
     ) -> Self {
-        let (mode, pull) = match port {
-            Some(port) => (format!("listen = \"127.0.0.1:{port}\"\n"), String::new()),
-            None => (
-                "mode = \"pull\"\n".to_string(),
-                "\n[pull]\nbatch_size = 500\nwait_ms = 2000\n".to_string(),
-            ),
-        };
         let config = dir.join(format!("sidecar-{platform}.toml"));
         let inbox = dir.join(format!("sidecar-{platform}.db"));
         let metrics_port = crate::free_port();
+        let (decisions_listen, integration, handoff) = integration.settings();
+        // The real configuration struct, serialized: a test cannot write a key the sidecar
+        // does not have.
+        let c = config::Config {
+            platform: platform.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], port.unwrap_or(0))),
+            hub_endpoint: hub_endpoint.into(),
+            hub_id: "hub".into(),
+            hub_audience: "takedown-hub".into(),
+            tls: takedown_net::tls::TlsPaths {
+                ca: pki.ca_pem(),
+                cert: pki.cert(platform),
+                key: pki.key(platform),
+            },
+            trust: config::TrustPaths {
+                roots: vec![pki.root_public()],
+            },
+            inbox: inbox.clone(),
+            log_format: Default::default(),
+            decisions_listen,
+            integration,
+            handoff,
+            report: config::ReportSettings {
+                batch_size: 1000,
+                interval_ms: 100,
+            },
+            keys_refresh_secs: 300,
+            metrics: takedown_net::metrics::MetricsConfig {
+                listen: Some(SocketAddr::from(([127, 0, 0, 1], metrics_port))),
+            },
+            retention: config::RetentionSettings::default(),
+            mode: match port {
+                Some(_) => config::DeliveryMode::Push,
+                None => config::DeliveryMode::Pull,
+            },
+            pull: config::PullSettings {
+                batch_size: 500,
+                wait_ms: 2000,
+            },
+        };
         fs::write(
             &config,
-            format!(
-                r#"platform = "{platform}"
-hub_endpoint = "{hub_endpoint}"
-hub_id = "hub"
-hub_audience = "takedown-hub"
-inbox = "{inbox}"
-{mode}{top}
-[tls]
-ca = "{ca}"
-cert = "{cert}"
-key = "{key}"
-
-[trust]
-roots = ["{root}"]
-
-{integration}
-[report]
-batch_size = 1000
-interval_ms = 100
-
-[metrics]
-listen = "127.0.0.1:{metrics_port}"
-{pull}"#,
-                inbox = inbox.display(),
-                ca = pki.ca_pem().display(),
-                root = pki.root_public().display(),
-                cert = pki.cert(platform).display(),
-                key = pki.key(platform).display(),
-                top = integration.top_level(),
-                integration = integration.toml(),
-            ),
+            toml::to_string(&c).expect("the sidecar configuration serializes to TOML"),
         )
         .expect("write sidecar config");
         let mut s = Self {
