@@ -1,17 +1,15 @@
 //! Requests that do not decode are the caller's error: INVALID_ARGUMENT naming the message
 //! type, on the hub's services, for every caller role; not INTERNAL.
 
-use bytes::{Buf, BufMut};
 use prost::Message;
-use takedown_protocol::ident::{Identity, IdentityRole, OrgId};
 use takedown_tests::{
     Backend,
     hub::HubOptions,
     lists::{referral, request},
     pki::COORDINATOR,
+    raw::{self, RawCodec},
     world::World,
 };
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Code, Status};
 
 both_backends!(
@@ -20,62 +18,9 @@ both_backends!(
     a_missing_or_cut_message_is_invalid_argument
 );
 
-/// Sends bytes as they are and takes the answer's bytes.
-#[derive(Default)]
-struct RawCodec;
-
-struct RawEncoder;
-struct RawDecoder;
-
-impl Encoder for RawEncoder {
-    type Item = Vec<u8>;
-    type Error = Status;
-    fn encode(&mut self, item: Vec<u8>, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        buf.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawDecoder {
-    type Item = Vec<u8>;
-    type Error = Status;
-    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        Ok(Some(buf.copy_to_bytes(buf.remaining()).to_vec()))
-    }
-}
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawEncoder;
-    type Decoder = RawDecoder;
-    fn encoder(&mut self) -> RawEncoder {
-        RawEncoder
-    }
-    fn decoder(&mut self) -> RawDecoder {
-        RawDecoder
-    }
-}
-
-/// A channel to the hub as `org`.
-async fn channel(w: &World, org: &str) -> tonic::transport::Channel {
-    let hub = Identity::new(IdentityRole::Hub, OrgId::parse("hub").expect("id"));
-    takedown_net::connect(&w.hub.endpoint, &w.pki.material(org), Some(hub))
-        .await
-        .expect("connect")
-}
-
 /// Calls `path` as `org` with `bytes` as the request message.
 async fn call(w: &World, org: &str, path: &'static str, bytes: Vec<u8>) -> Result<Vec<u8>, Status> {
-    let mut grpc = tonic::client::Grpc::new(channel(w, org).await);
-    grpc.ready().await.expect("ready");
-    grpc.unary(
-        tonic::Request::new(bytes),
-        http::uri::PathAndQuery::from_static(path),
-        RawCodec,
-    )
-    .await
-    .map(tonic::Response::into_inner)
+    raw::call(w, org, path, bytes).await
 }
 
 /// Calls `path` as `org` with each of `messages` as a request message, in one call.
@@ -85,15 +30,15 @@ async fn call_many(
     path: &'static str,
     messages: Vec<Vec<u8>>,
 ) -> Result<Vec<u8>, Status> {
-    let mut grpc = tonic::client::Grpc::new(channel(w, org).await);
-    grpc.ready().await.expect("ready");
-    grpc.client_streaming(
-        tonic::Request::new(tokio_stream::iter(messages)),
-        http::uri::PathAndQuery::from_static(path),
-        RawCodec,
-    )
-    .await
-    .map(tonic::Response::into_inner)
+    raw::client(w, org)
+        .await
+        .client_streaming(
+            tonic::Request::new(tokio_stream::iter(messages)),
+            http::uri::PathAndQuery::from_static(path),
+            RawCodec,
+        )
+        .await
+        .map(tonic::Response::into_inner)
 }
 
 async fn a_second_request_message_is_refused_and_nothing_is_done(backend: Backend) {
@@ -139,7 +84,7 @@ async fn post_raw(w: &World, org: &str, path: &str, body: Vec<u8>) -> Status {
             bytes::Bytes::from(body),
         )))
         .expect("request");
-    let resp = tower::ServiceExt::oneshot(channel(w, org).await, req)
+    let resp = tower::ServiceExt::oneshot(raw::channel(w, org).await, req)
         .await
         .expect("an answer");
     if let Some(s) = Status::from_header_map(resp.headers()) {

@@ -39,6 +39,7 @@ mod metrics;
 mod moving;
 mod multi_hub;
 mod outage;
+mod policy;
 mod pull;
 mod rate_limits;
 mod readme;

@@ -24,6 +24,7 @@ pub mod lists;
 pub mod pki;
 pub mod platform;
 pub mod proc;
+pub mod raw;
 pub mod sidecar;
 pub mod world;
 
