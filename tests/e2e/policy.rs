@@ -12,36 +12,12 @@ use tonic::Code;
 
 both_backends!(every_rpc_answers_every_role_as_the_policy_says);
 
-const PROTOS: &[&str] = &[
-    include_str!("../../proto/takedown/v1/referral.proto"),
-    include_str!("../../proto/takedown/v1/directory.proto"),
-    include_str!("../../proto/takedown/v1/action_day.proto"),
-    include_str!("../../proto/takedown/v1/delivery.proto"),
-    include_str!("../../proto/takedown/v1/summary.proto"),
-    include_str!("../../proto/takedown/v1/audit.proto"),
-];
-
 /// Method name → (`/takedown.v1.Service/Method`, whether it streams its answer).
 fn methods() -> BTreeMap<String, (String, bool)> {
-    let mut out = BTreeMap::new();
-    for proto in PROTOS {
-        let mut service = None;
-        for line in proto.lines().map(str::trim) {
-            if let Some(rest) = line.strip_prefix("service ") {
-                service = rest.split_whitespace().next();
-            } else if line == "}" {
-                service = None;
-            } else if let (Some(s), Some(rest)) = (service, line.strip_prefix("rpc ")) {
-                let name = rest.split('(').next().unwrap_or_default().trim();
-                let streams = rest.contains("returns (stream ");
-                out.insert(
-                    name.to_string(),
-                    (format!("/takedown.v1.{s}/{name}"), streams),
-                );
-            }
-        }
-    }
-    out
+    takedown_protocol::rpcs::all()
+        .into_iter()
+        .map(|r| (r.method.clone(), (r.path(), r.server_streaming)))
+        .collect()
 }
 
 async fn every_rpc_answers_every_role_as_the_policy_says(backend: Backend) {

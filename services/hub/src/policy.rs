@@ -1,8 +1,9 @@
 //! Who may call what: the hub's one authorization table, by RPC method name. Every handler
 //! asks it first ([`crate::auth::Caller::authorize`]); what a caller then sees of the data
 //! its role may reach (an agency its own lists, a platform what was delivered to it) is
-//! the handler's to filter. A test checks that every RPC the hub serves has exactly one
-//! entry and that its handler consults it, so an RPC cannot be added without a policy.
+//! the handler's to filter. Tests check that every RPC the hub serves (by the compiled
+//! descriptors) has exactly one entry and that its handler consults it, so an RPC cannot
+//! be added without a policy.
 
 use crate::auth::Role::{self, Agency, Coordinator, Platform};
 
@@ -65,15 +66,7 @@ mod tests {
 
     use super::*;
 
-    /// The services the hub serves (the sidecar serves `ReceiverService`).
-    const HUB_PROTOS: &[&str] = &[
-        include_str!("../../../proto/takedown/v1/referral.proto"),
-        include_str!("../../../proto/takedown/v1/directory.proto"),
-        include_str!("../../../proto/takedown/v1/action_day.proto"),
-        include_str!("../../../proto/takedown/v1/delivery.proto"),
-        include_str!("../../../proto/takedown/v1/summary.proto"),
-        include_str!("../../../proto/takedown/v1/audit.proto"),
-    ];
+    /// The services the hub does not serve (the sidecar serves `ReceiverService`).
     const NOT_SERVED_BY_THE_HUB: &[&str] = &["ReceiverService"];
 
     /// The handlers' sources.
@@ -88,31 +81,19 @@ mod tests {
         include_str!("api/audit.rs"),
     ];
 
-    /// Every `rpc Name(` inside a `service X { ... }` block of the hub's services.
+    /// Every RPC of the services the hub serves, from the compiled descriptors.
     fn served_rpcs() -> Vec<String> {
-        let mut out = Vec::new();
-        for proto in HUB_PROTOS {
-            let mut service: Option<&str> = None;
-            for line in proto.lines().map(str::trim) {
-                if let Some(rest) = line.strip_prefix("service ") {
-                    service = rest.split_whitespace().next();
-                } else if line == "}" {
-                    service = None;
-                } else if let (Some(s), Some(rest)) = (service, line.strip_prefix("rpc "))
-                    && !NOT_SERVED_BY_THE_HUB.contains(&s)
-                {
-                    let name = rest.split('(').next().unwrap_or_default().trim();
-                    out.push(name.to_string());
-                }
-            }
-        }
-        out
+        takedown_protocol::rpcs::all()
+            .into_iter()
+            .filter(|r| !NOT_SERVED_BY_THE_HUB.contains(&r.service.as_str()))
+            .map(|r| r.method)
+            .collect()
     }
 
     #[test]
     fn every_rpc_the_hub_serves_has_exactly_one_policy() {
         let served = served_rpcs();
-        assert!(served.len() >= 30, "the proto parse found {served:?}");
+        assert!(served.len() >= 30, "the descriptors name {served:?}");
         let served: BTreeSet<_> = served.iter().map(String::as_str).collect();
         let names: Vec<&str> = POLICY.iter().map(|(m, _)| *m).collect();
         let policed: BTreeSet<&str> = names.iter().copied().collect();

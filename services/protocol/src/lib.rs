@@ -12,6 +12,7 @@
 //! - [`merkle`]: Merkle root, inclusion proofs and their verification (RFC 6962 §2.1).
 //! - [`signing`]: the list JWS (EdDSA): claims, sign, verify.
 //! - [`removal_order`]: what a removal order must state (TCO Annex I), checked at both ends.
+//! - [`rpcs`]: every RPC of `takedown.v1`, from the compiled descriptor set.
 //! - [`staffing`]: a platform's staffed hours in its own time zone.
 //! - [`target`]: per-platform normalization of targets (`@foo`, `t.me/foo`, ... → `foo`).
 //! - [`ident`]: checked organisation ids, platform names and the certificate identity URI.
@@ -25,6 +26,7 @@ pub mod keyset;
 pub mod list;
 pub mod merkle;
 pub mod removal_order;
+pub mod rpcs;
 pub mod signing;
 pub mod staffing;
 pub mod target;
