@@ -10,7 +10,7 @@ use std::{
 
 use figment::{
     Figment,
-    providers::{Env, Format, Serialized, Toml},
+    providers::{Env, Serialized},
 };
 use serde::{Deserialize, Serialize};
 pub use takedown_net::{telemetry::LogFormat, tls::TlsPaths};
@@ -237,17 +237,12 @@ impl DeliveryConfig {
 impl Config {
     /// Defaults, then `file` (if given), then `TAKEDOWN_*` variables; validated.
     pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
-        let mut fig = Figment::from(Serialized::defaults(Config::default()));
-        if let Some(f) = file {
-            if !f.exists() {
-                return Err(ConfigError::Invalid(format!(
-                    "config file {} does not exist",
-                    f.display()
-                )));
-            }
-            fig = fig.merge(Toml::file(f));
-        }
-        fig = fig.merge(Self::env());
+        let fig = takedown_net::config::layers(
+            Figment::from(Serialized::defaults(Config::default())),
+            file,
+            Self::env(),
+        )
+        .map_err(ConfigError::Invalid)?;
         let cfg: Config = fig.extract().map_err(Box::new)?;
         cfg.validate()?;
         Ok(cfg)

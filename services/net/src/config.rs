@@ -2,10 +2,29 @@
 //! config struct's fields, read from its `Deserialize` derive, so that the keys an
 //! environment layer accepts are the struct's own and cannot drift from it.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, path::Path};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
 
 use serde::Serialize;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
+
+/// The layers of a service's configuration, in the order every service reads them:
+/// `base` (its defaults), then the TOML `file` when one is given, then `env`. A file that
+/// is named but does not exist is an error (the message names it), not a silent default.
+pub fn layers(base: Figment, file: Option<&Path>, env: Env) -> Result<Figment, String> {
+    let mut fig = base;
+    if let Some(f) = file {
+        if !f.exists() {
+            return Err(format!("config file {} does not exist", f.display()));
+        }
+        fig = fig.merge(Toml::file(f));
+    }
+    Ok(fig.merge(env))
+}
 
 /// The field names of the struct `T` as serde reads them (after `#[serde(rename)]`).
 ///
@@ -143,5 +162,29 @@ mod tests {
     #[should_panic(expected = "not deserialized as a struct")]
     fn a_flattened_struct_is_a_programming_error() {
         struct_fields::<Flattened>();
+    }
+
+    #[test]
+    fn layers_read_defaults_then_the_file_and_refuse_a_missing_file() {
+        let dir = std::env::temp_dir().join(format!("takedown-layers-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("svc.toml");
+        std::fs::write(&file, "a = 2\n").unwrap();
+        let base = Figment::from(figment::providers::Serialized::defaults(
+            serde_json::json!({ "a": 1, "c": 1 }),
+        ));
+        let none = || Env::raw().only(&["takedown_layers_test_unset"]);
+        let got: BTreeMap<String, i64> = layers(base, Some(&file), none())
+            .unwrap()
+            .extract()
+            .unwrap();
+        assert_eq!((got["a"], got["c"]), (2, 1));
+        let missing = dir.join("nope.toml");
+        let e = layers(Figment::new(), Some(&missing), none()).unwrap_err();
+        assert!(
+            e.contains("nope.toml") && e.contains("does not exist"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -500,17 +500,8 @@ const COMMAND_LINE_VARIABLES: &[&str] = &["config"];
 impl Config {
     /// Defaults, then `file` (when given), then `TAKEDOWN_SIDECAR_*`; validated.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut fig = Figment::new();
-        if let Some(file) = file {
-            if !file.exists() {
-                return Err(invalid(
-                    "--config",
-                    format!("{} does not exist", file.display()),
-                ));
-            }
-            fig = fig.merge(Toml::file(file));
-        }
-        fig = fig.merge(Self::env());
+        let fig = takedown_net::config::layers(Figment::new(), file, Self::env())
+            .map_err(|e| invalid("--config", e))?;
         Self::from_figment(fig)
     }
 
