@@ -114,7 +114,7 @@ pub async fn run<S: Store>(
         pulls,
     });
 
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let (mut grpc_health, health_service) = takedown_net::health::Health::new();
     use pb::{
         action_day_service_server::ActionDayServiceServer,
         directory_service_server::DirectoryServiceServer, hold_service_server::HoldServiceServer,
@@ -126,29 +126,25 @@ pub async fn run<S: Store>(
         audit_service_server::AuditServiceServer,
         transparency_service_server::TransparencyServiceServer,
     };
-    health_reporter
-        .set_serving::<AuditServiceServer<Audit<S>>>()
+    grpc_health.serving::<AuditServiceServer<Audit<S>>>().await;
+    grpc_health
+        .serving::<TransparencyServiceServer<Transparency<S>>>()
         .await;
-    health_reporter
-        .set_serving::<TransparencyServiceServer<Transparency<S>>>()
+    grpc_health
+        .serving::<ReferralServiceServer<Referrals<S>>>()
         .await;
-    health_reporter
-        .set_serving::<ReferralServiceServer<Referrals<S>>>()
+    grpc_health
+        .serving::<DirectoryServiceServer<Directory<S>>>()
         .await;
-    health_reporter
-        .set_serving::<DirectoryServiceServer<Directory<S>>>()
+    grpc_health
+        .serving::<ActionDayServiceServer<ActionDays<S>>>()
         .await;
-    health_reporter
-        .set_serving::<ActionDayServiceServer<ActionDays<S>>>()
+    grpc_health.serving::<HoldServiceServer<Holds<S>>>().await;
+    grpc_health
+        .serving::<PlatformServiceServer<Platforms<S>>>()
         .await;
-    health_reporter
-        .set_serving::<HoldServiceServer<Holds<S>>>()
-        .await;
-    health_reporter
-        .set_serving::<PlatformServiceServer<Platforms<S>>>()
-        .await;
-    health_reporter
-        .set_serving::<SummaryServiceServer<Summaries<S>>>()
+    grpc_health
+        .serving::<SummaryServiceServer<Summaries<S>>>()
         .await;
     // Reflection lists what this server serves (the descriptor set also holds the sidecars'
     // ReceiverService), in both protocol versions: v1, and v1alpha, which is all that some
@@ -261,13 +257,8 @@ pub async fn run<S: Store>(
     tracing::info!(%addr, backend, "hub listening");
     let drain = {
         let background = background.clone();
-        let health_reporter = health_reporter.clone();
         async move {
-            shutdown.await;
-            tracing::info!("shutting down: refusing new work, draining in-flight RPCs");
-            health_reporter
-                .set_service_status("", tonic_health::ServingStatus::NotServing)
-                .await;
+            grpc_health.drain_after(shutdown, "hub").await;
             background.cancel();
         }
     };

@@ -18,10 +18,12 @@
 //!   Also the canonical names of gRPC codes (`code_name`).
 //! - [`metrics`]: the Prometheus `/metrics` endpoint both services serve.
 //! - [`telemetry`]: logs (filter, text or JSON, stderr) for every service.
+//! - [`health`]: `grpc.health.v1` with one drain (every service NOT_SERVING at shutdown).
 //! - [`tls::TlsPaths`]: the `[tls]` section every service's configuration has.
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod health;
 pub mod metrics;
 pub mod peer;
 pub mod pki;

@@ -326,19 +326,18 @@ async fn serve(
     keys_stop: CancellationToken,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (health, health_svc) = tonic_health::server::health_reporter();
+    let (mut health, health_svc) = takedown_net::health::Health::new();
     health
-        .set_serving::<ReceiverServiceServer<Arc<server::Receiver>>>()
+        .serving::<ReceiverServiceServer<Arc<server::Receiver>>>()
         .await;
     // Key freshness, as its own health service: stale after three missed refreshes.
     tokio::spawn(keys.report_health(
-        health.clone(),
+        health.reporter(),
         Duration::from_secs(config.keys_refresh_secs.max(1) * 3),
         keys_stop,
     ));
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, platform = %config.platform, mode = config.integration.mode(), "sidecar serving");
-    let drain_health = health.clone();
     let incoming =
         takedown_net::tls::tls_incoming(listener, tls, "sidecar").context("server TLS")?;
     Server::builder()
@@ -347,16 +346,7 @@ async fn serve(
         .add_service(
             ReceiverServiceServer::from_arc(receiver).max_decoding_message_size(MAX_MESSAGE),
         )
-        .serve_with_incoming_shutdown(incoming, async move {
-            shutdown.await;
-            tracing::info!("shutting down: draining");
-            drain_health
-                .set_not_serving::<ReceiverServiceServer<Arc<server::Receiver>>>()
-                .await;
-            drain_health
-                .set_service_status("", tonic_health::ServingStatus::NotServing)
-                .await;
-        })
+        .serve_with_incoming_shutdown(incoming, health.drain_after(shutdown, "sidecar"))
         .await
         .context("gRPC server")
 }
