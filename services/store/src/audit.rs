@@ -46,6 +46,11 @@ pub const HUB_ACTOR: &str = "hub";
 /// PostgreSQL advisory lock key serializing appends across hub replicas ("takedown" audit).
 pub const PG_AUDIT_LOCK: i64 = 0x7461_6b65_6175_6474;
 
+/// PostgreSQL advisory lock key serializing a retention pass with preservation requests
+/// ("takeret"): a request either sees the lists before the pass purges them (and the pass,
+/// waiting, then sees the request), or sees them purged.
+pub const PG_RETENTION_LOCK: i64 = 0x0074_616b_6572_6574;
+
 /// One stored audit entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -307,8 +312,8 @@ impl PurgeCounts {
     }
 }
 
-/// The SQL expression, over a target id `id`, that replaces a purged target's identifiers
-/// (its normalized form and the agency's original text): `purged #<id>`. It holds a blank,
+/// What a purged target's identifiers (its normalized form and the agency's original text)
+/// are replaced with, followed by the target id: `purged #<id>`. It holds a blank,
 /// which no normalized target can (see `takedown_protocol::target`), so it never matches a
 /// later referral, and it keeps `(scope, platform, normalized)` unique. It carries nothing
 /// of the identifier: the pseudonym cannot be reversed.

@@ -408,6 +408,7 @@ const PRESERVED: &str = "EXISTS (SELECT 1 FROM referrals r JOIN preservations p 
 
 pub(super) async fn purge_expired(pool: &PgPool, cutoff: i64, at: i64) -> StoreResult<PurgeCounts> {
     let mut tx = pool.begin().await?;
+    retention_lock(&mut tx).await?;
     let lists: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT l.list_id FROM lists l LEFT JOIN action_days d ON d.id = l.action_day_id \
          WHERE l.purged_at IS NULL AND CASE WHEN l.action_day_id IS NULL \
@@ -439,8 +440,7 @@ pub(super) async fn purge_expired(pool: &PgPool, cutoff: i64, at: i64) -> StoreR
         "UPDATE targets SET outcome_text = NULL, withdraw_reason = NULL, \
          restoration_text = NULL, normalized = '{PSEUDONYM_PREFIX}' || id::text, \
          original = '{PSEUDONYM_PREFIX}' || id::text WHERE id IN \
-         (SELECT target_id FROM referrals WHERE list_id = ANY($1)) {ALL_PURGED} \
-         AND normalized NOT LIKE '{PSEUDONYM_PREFIX}%' RETURNING id"
+         (SELECT target_id FROM referrals WHERE list_id = ANY($1)) {ALL_PURGED} RETURNING id"
     )))
     .bind(&lists)
     .fetch_all(&mut *tx)
@@ -479,17 +479,26 @@ pub(super) async fn purge_expired(pool: &PgPool, cutoff: i64, at: i64) -> StoreR
     Ok(counts)
 }
 
+/// Takes [`crate::audit::PG_RETENTION_LOCK`] for the rest of `tx`.
+async fn retention_lock(tx: &mut Transaction<'_, Postgres>) -> StoreResult<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(crate::audit::PG_RETENTION_LOCK)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 pub(super) async fn preserve(
     pool: &PgPool,
     p: &NewPreservation<'_>,
 ) -> StoreResult<Option<Preservation>> {
     let mut tx = pool.begin().await?;
-    // Serialized with retention's purge of the same target's lists.
-    let known: Option<i64> = sqlx::query_scalar("SELECT id FROM targets WHERE id = $1 FOR UPDATE")
+    retention_lock(&mut tx).await?;
+    let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM targets WHERE id = $1)")
         .bind(p.target_id)
-        .fetch_optional(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-    if known.is_none() {
+    if !known {
         return Ok(None);
     }
     let (lists, purged_at): (i64, Option<i64>) = sqlx::query_as(

@@ -441,11 +441,11 @@ pub(super) async fn purge_expired(
             q = q.bind(id.as_str());
         }
         q.execute(&mut *tx).await?;
-        // Targets all of whose lists are now purged: their ids, once.
+        // Targets all of whose lists are now purged: their ids, once (a target's last
+        // unpurged list is in exactly one chunk).
         let mut q = sized_scalar::<i64>(AssertSqlSafe(format!(
             "SELECT id FROM targets WHERE id IN \
-             (SELECT target_id FROM referrals WHERE list_id IN ({ph})) {ALL_PURGED} \
-             AND normalized NOT LIKE '{PSEUDONYM_PREFIX}%'"
+             (SELECT target_id FROM referrals WHERE list_id IN ({ph})) {ALL_PURGED}"
         )));
         for id in chunk {
             q = q.bind(id.as_str());
