@@ -15,7 +15,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use takedown_tests::bins;
+use takedown_tests::{bins, proc::last_lines};
 
 const SECTION: &str = "## Running it for real";
 const MARK: &str = "@@step ";
@@ -58,7 +58,7 @@ fn running_it_for_real_works_as_written() {
         .iter()
         .map(|f| {
             let log = fs::read_to_string(d.join(f)).unwrap_or_default();
-            format!("--- {f}\n{}", tail(&log, 30))
+            format!("--- {f}\n{}", last_lines(&log, 30))
         })
         .collect::<Vec<_>>()
         .join("\n");
@@ -66,7 +66,7 @@ fn running_it_for_real_works_as_written() {
         out.status.success(),
         "the README's commands failed ({}):\n{}\n{logs}",
         out.status,
-        tail(&text, 60)
+        last_lines(&text, 60)
     );
 
     // Each step said what it did.
@@ -223,11 +223,6 @@ fn split_steps(text: &str) -> Vec<(String, String)> {
         }
     }
     out
-}
-
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 #[test]

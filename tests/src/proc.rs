@@ -100,10 +100,14 @@ impl ChildProc {
 
     /// The last 60 lines of the log.
     pub fn log_tail(&self) -> String {
-        let s = self.log_text();
-        let lines: Vec<&str> = s.lines().collect();
-        lines[lines.len().saturating_sub(60)..].join("\n")
+        last_lines(&self.log_text(), 60)
     }
+}
+
+/// The last `n` lines of `text`, for failure messages.
+pub fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 impl Drop for ChildProc {

@@ -132,11 +132,7 @@ impl TlsMaterial {
 
     /// Reads `<dir>/ca.pem`, `<dir>/<name>.pem` and `<dir>/<name>.key`.
     pub fn load_dir(dir: &Path, name: &str) -> Result<Self, TlsError> {
-        Self::load(
-            &dir.join("ca.pem"),
-            &dir.join(format!("{name}.pem")),
-            &dir.join(format!("{name}.key")),
-        )
+        TlsPaths::in_dir(dir, name).load()
     }
 
     /// Parses everything once so that errors surface at startup.
