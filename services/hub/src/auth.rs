@@ -4,7 +4,7 @@
 //! agencies and platforms must also be registered in the directory with the same role, so a
 //! coordinator decides who takes part. The hub's own certificate may not call the hub.
 
-use takedown_protocol::ident::IdentityRole;
+use takedown_protocol::ident::{IdentityRole, OrgId, PlatformName};
 use takedown_store::Store;
 use tonic::Request;
 
@@ -16,11 +16,23 @@ pub use takedown_protocol::ident::Role;
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    pub id: String,
+    pub id: OrgId,
     pub role: Role,
 }
 
 impl Caller {
+    /// A platform caller's platform: the one its organisation id names (PERMISSION_DENIED
+    /// when the id is not a platform name as it stands, which registration prevents).
+    pub fn platform(&self) -> ApiResult<PlatformName> {
+        match PlatformName::parse(self.id.as_str()) {
+            Ok(p) if p.as_str() == self.id.as_str() => Ok(p),
+            _ => Err(ApiError::PermissionDenied(format!(
+                "organisation {} is not a platform name",
+                self.id
+            ))),
+        }
+    }
+
     pub fn is_coordinator(&self) -> bool {
         self.role == Role::Coordinator
     }
@@ -46,7 +58,7 @@ pub async fn authenticate<S: Store, T>(store: &S, req: &Request<T>) -> ApiResult
     let role = match identity.role {
         IdentityRole::Coordinator => {
             return Ok(Caller {
-                id: identity.id.to_string(),
+                id: identity.id,
                 role: Role::Coordinator,
             });
         }
@@ -58,7 +70,7 @@ pub async fn authenticate<S: Store, T>(store: &S, req: &Request<T>) -> ApiResult
             ));
         }
     };
-    let id = identity.id.to_string();
+    let id = identity.id;
     match store.get_organization(&id).await? {
         Some(org) if org.role == role => Ok(Caller { id, role }),
         Some(_) => Err(ApiError::PermissionDenied(format!(

@@ -46,6 +46,17 @@ impl ApiError {
     }
 
     /// An invalid item: the message starts with `item <index>: `.
+    /// A checked id from request field `field`: INVALID_ARGUMENT naming the field when
+    /// `value` is not one.
+    pub fn parse_id<T>(field: &str, value: &str) -> Result<T, Self>
+    where
+        T: std::str::FromStr<Err = takedown_protocol::ident::IdentError>,
+    {
+        value
+            .parse()
+            .map_err(|e: takedown_protocol::ident::IdentError| Self::invalid(field, e.to_string()))
+    }
+
     pub fn item(index: usize, field: &str, message: impl std::fmt::Display) -> Self {
         Self::Invalid {
             field: format!("items[{index}].{field}"),

@@ -20,7 +20,10 @@ use takedown_protocol::{
     pb::{self, LegalBasis, TargetKind},
     removal_order, signing, target, timestamp,
 };
-use takedown_store::{IntakeResult, IntakeSummary, NewList, NewReferral, RemovalOrderFacts, Store};
+use takedown_store::{
+    ActionDayId, IntakeResult, IntakeSummary, ListId, NewList, NewReferral, RemovalOrderFacts,
+    Store,
+};
 
 use crate::{
     auth::Caller,
@@ -64,12 +67,7 @@ pub async fn submit<S: Store>(
     let span = tracing::Span::current();
     span.record("list_id", list.list_id.as_str());
     span.record("items", list.items.len());
-    if list.list_id.is_empty() || list.list_id.len() > 128 {
-        return Err(ApiError::invalid(
-            "list.list_id",
-            "list_id must have 1 to 128 characters",
-        ));
-    }
+    let list_id: ListId = ApiError::parse_id("list.list_id", &list.list_id)?;
     if list.items.is_empty() {
         return Err(ApiError::invalid("list.items", "list is empty"));
     }
@@ -80,12 +78,17 @@ pub async fn submit<S: Store>(
             limits.max_list_items
         )));
     }
-    if list.agency_id != caller.id {
+    if list.agency_id != caller.id.as_str() {
         return Err(ApiError::PermissionDenied(format!(
             "list agency_id {:?} is not the caller {}",
             list.agency_id, caller.id
         )));
     }
+    let action_day_id: Option<ActionDayId> = list
+        .action_day_id
+        .as_deref()
+        .map(|id| ApiError::parse_id("list.action_day_id", id))
+        .transpose()?;
 
     // The signing key.
     let kid =
@@ -159,7 +162,7 @@ pub async fn submit<S: Store>(
         .ok_or_else(|| ApiError::invalid("signature", "merkle_root claim is not 64 hex digits"))?;
 
     // The action day, if any.
-    let (due_at, day_platforms) = match &list.action_day_id {
+    let (due_at, day_platforms) = match &action_day_id {
         None => (now_ms, None),
         Some(day_id) => {
             let day = store.get_action_day(day_id).await?.ok_or_else(|| {
@@ -182,7 +185,7 @@ pub async fn submit<S: Store>(
             (day.starts_at, Some(day.platforms))
         }
     };
-    let registered: HashSet<String> = store
+    let registered: HashSet<PlatformName> = store
         .list_platforms()
         .await?
         .into_iter()
@@ -191,11 +194,7 @@ pub async fn submit<S: Store>(
 
     // CPU-bound part (hashing, decoding, normalizing) off the async workers.
     let pb::ReferralList {
-        list_id,
-        agency_id,
-        action_day_id,
-        created_at,
-        items,
+        created_at, items, ..
     } = list;
     let signed_at_ms = claims.iat.saturating_mul(1000);
     let checked = tokio::task::spawn_blocking(move || {
@@ -212,7 +211,7 @@ pub async fn submit<S: Store>(
 
     let new_list = NewList {
         list_id: list_id.clone(),
-        agency_id,
+        agency_id: caller.id.clone(),
         action_day_id,
         content_sha256,
         jws: signature,
@@ -244,9 +243,9 @@ pub async fn submit<S: Store>(
     Ok(response(list_id, summary, ids))
 }
 
-fn response(list_id: String, s: IntakeSummary, ids: &PublicIds) -> pb::SubmitReferralListResponse {
+fn response(list_id: ListId, s: IntakeSummary, ids: &PublicIds) -> pb::SubmitReferralListResponse {
     pb::SubmitReferralListResponse {
-        list_id,
+        list_id: list_id.into(),
         items: s.target_ids.len() as u32,
         new_targets: s.new_targets,
         merged_duplicates: s.merged,
@@ -262,8 +261,8 @@ struct Checked {
 fn check_items(
     items: Vec<Vec<u8>>,
     signed_root: merkle::Hash,
-    registered: &HashSet<String>,
-    day_platforms: Option<&[String]>,
+    registered: &HashSet<PlatformName>,
+    day_platforms: Option<&[PlatformName]>,
     signed_at_ms: i64,
 ) -> ApiResult<Checked> {
     let leaves: Vec<merkle::Hash> = items.iter().map(|i| merkle::leaf_hash(i)).collect();
@@ -297,16 +296,14 @@ fn check_items(
 fn check_item(
     i: usize,
     item: Vec<u8>,
-    registered: &HashSet<String>,
-    day_platforms: Option<&[String]>,
+    registered: &HashSet<PlatformName>,
+    day_platforms: Option<&[PlatformName]>,
     signed_at_ms: i64,
 ) -> ApiResult<NewReferral> {
     let r = pb::Referral::decode(item.as_slice())
         .map_err(|e| ApiError::item(i, "item", format!("does not decode as a Referral: {e}")))?;
-    let platform = PlatformName::parse(&r.platform)
-        .map_err(|e| ApiError::item(i, "platform", e))?
-        .as_str()
-        .to_string();
+    let platform =
+        PlatformName::parse(&r.platform).map_err(|e| ApiError::item(i, "platform", e))?;
     if !registered.contains(&platform) {
         return Err(ApiError::item(
             i,

@@ -78,7 +78,7 @@ pub struct HubMetrics {
     pub intake_refusals: Family<RefusalLabel, Counter>,
     outbox: Family<OutboxLabel, Gauge>,
     /// Platforms the outbox gauge has shown: one emptied reads 0, not "no data".
-    outbox_seen: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    outbox_seen: std::sync::Mutex<std::collections::BTreeSet<takedown_store::PlatformName>>,
     circuit_open: Family<PlatformLabel, Gauge>,
     pool: Family<PoolLabel, Gauge>,
 }
@@ -271,7 +271,9 @@ impl HubMetrics {
                     if !depths.iter().any(|d| &d.platform == platform) {
                         depths.push(takedown_store::OutboxDepth {
                             platform: platform.clone(),
-                            ..Default::default()
+                            due: 0,
+                            scheduled: 0,
+                            in_flight: 0,
                         });
                     }
                 }
@@ -285,7 +287,7 @@ impl HubMetrics {
                     ] {
                         self.outbox
                             .get_or_create(&OutboxLabel {
-                                platform: d.platform.clone(),
+                                platform: d.platform.to_string(),
                                 state,
                             })
                             .set(v);
@@ -297,7 +299,9 @@ impl HubMetrics {
         }
         for (platform, open) in health.circuits() {
             self.circuit_open
-                .get_or_create(&PlatformLabel { platform })
+                .get_or_create(&PlatformLabel {
+                    platform: platform.into(),
+                })
                 .set(i64::from(open));
         }
         let p = store.pool_status();

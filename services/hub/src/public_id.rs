@@ -18,7 +18,7 @@ use aes::{
     cipher::{BlockDecrypt, BlockEncrypt, KeyInit, generic_array::GenericArray},
 };
 use rand::TryRngCore;
-use takedown_store::Store;
+use takedown_store::{DeliveryId, Store, TargetId};
 
 /// The `hub_secrets` name of the key.
 const SECRET: &str = "public-ids";
@@ -86,13 +86,13 @@ impl PublicIds {
     }
 
     /// The public id of target row `id`.
-    pub fn target(&self, id: i64) -> String {
-        self.encode(Kind::Target, id)
+    pub fn target(&self, id: TargetId) -> String {
+        self.encode(Kind::Target, id.get())
     }
 
     /// The public id of delivery row `id`.
-    pub fn delivery(&self, id: i64) -> String {
-        self.encode(Kind::Delivery, id)
+    pub fn delivery(&self, id: DeliveryId) -> String {
+        self.encode(Kind::Delivery, id.get())
     }
 
     /// The public id of refused-report row `id` (a page token).
@@ -106,13 +106,13 @@ impl PublicIds {
     }
 
     /// The target row a public id names, if this deployment issued it.
-    pub fn parse_target(&self, public: &str) -> Option<i64> {
-        self.decode(Kind::Target, public)
+    pub fn parse_target(&self, public: &str) -> Option<TargetId> {
+        self.decode(Kind::Target, public).map(TargetId::new)
     }
 
     /// The delivery row a public id names, if this deployment issued it.
-    pub fn parse_delivery(&self, public: &str) -> Option<i64> {
-        self.decode(Kind::Delivery, public)
+    pub fn parse_delivery(&self, public: &str) -> Option<DeliveryId> {
+        self.decode(Kind::Delivery, public).map(DeliveryId::new)
     }
 
     fn encode(&self, kind: Kind, id: i64) -> String {
@@ -150,6 +150,7 @@ mod tests {
         let c = ids();
         let mut seen = std::collections::HashSet::new();
         for id in [1, 2, 3, 41, 42, i64::MAX] {
+            let (id, delivery) = (TargetId::new(id), DeliveryId::new(id));
             let t = c.target(id);
             assert!(t.starts_with("t-") && t.len() == 34, "{t}");
             assert_eq!(c.parse_target(&t), Some(id));
@@ -157,20 +158,20 @@ mod tests {
                 c.parse_target(&t.to_uppercase().replace("T-", "t-")),
                 Some(id)
             );
-            let d = c.delivery(id);
+            let d = c.delivery(delivery);
             assert!(d.starts_with("d-"), "{d}");
-            assert_eq!(c.parse_delivery(&d), Some(id));
+            assert_eq!(c.parse_delivery(&d), Some(delivery));
             assert!(seen.insert(t) && seen.insert(d));
         }
         // Neighbouring rows share no prefix a reader could count on.
-        let (a, b) = (c.target(41), c.target(42));
+        let (a, b) = (c.target(TargetId::new(41)), c.target(TargetId::new(42)));
         assert_ne!(a[2..6], b[2..6]);
     }
 
     #[test]
     fn made_up_and_foreign_ids_are_unknown() {
         let c = ids();
-        let t = c.target(42);
+        let t = c.target(TargetId::new(42));
         // The other kind, a row id as text, a flipped digit, a cut or padded id.
         assert_eq!(c.parse_delivery(&t), None);
         assert_eq!(c.parse_delivery(&t.replacen("t-", "d-", 1)), None);

@@ -136,7 +136,7 @@ pub fn statements(rows: &[TransparencyRow], ids: &PublicIds) -> Vec<pb::Statemen
             let order = r.order.as_ref();
             Some(pb::StatementOfReasons {
                 target_id: ids.target(r.target_id),
-                platform: r.platform.clone(),
+                platform: r.platform.to_string(),
                 target: r.normalized.clone(),
                 decision: outcome_name(outcome),
                 reject_reason: r.reject_reason.map(reject_reason_name).unwrap_or_default(),
@@ -165,7 +165,7 @@ pub fn statements(rows: &[TransparencyRow], ids: &PublicIds) -> Vec<pb::Statemen
 #[cfg(test)]
 mod tests {
     use super::*;
-    use takedown_store::RemovalOrderFacts;
+    use takedown_store::{RemovalOrderFacts, testing::checked};
 
     fn row(
         id: i64,
@@ -174,8 +174,8 @@ mod tests {
         acted: Option<(i64, Outcome)>,
     ) -> TransparencyRow {
         TransparencyRow {
-            target_id: id,
-            platform: if id % 2 == 0 { "video" } else { "social" }.into(),
+            target_id: takedown_store::TargetId::new(id),
+            platform: checked(if id % 2 == 0 { "video" } else { "social" }),
             normalized: format!("t{id}"),
             kind: takedown_store::TargetKind::Channel,
             category: "terrorist_content".into(),
@@ -305,7 +305,7 @@ mod tests {
         assert_eq!(s.len(), 7);
         let ids: Vec<i64> = s
             .iter()
-            .map(|r| codec.parse_target(&r.target_id).unwrap())
+            .map(|r| codec.parse_target(&r.target_id).unwrap().get())
             .collect();
         assert_eq!(ids, [1, 2, 4, 5, 6, 7, 8]);
         assert_eq!(s[0].decision, "BLOCKED");

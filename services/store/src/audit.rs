@@ -36,8 +36,8 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Value, json};
 
 use crate::model::{
-    DeliveryKind, LegalBasis, NewReport, Outcome, RejectReason, ReportBody, RestorationResult,
-    TargetKind,
+    DeliveryKind, LegalBasis, ListId, NewReport, OrgId, Outcome, PlatformName, RejectReason,
+    ReportBody, RestorationResult, TargetId, TargetKind,
 };
 
 /// The actor of entries the hub records on its own (or without a caller id).
@@ -157,13 +157,13 @@ impl<'a> WithdrawalReason<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Withdrawer {
     /// Any referral.
-    Coordinator(String),
+    Coordinator(OrgId),
     /// Only this agency's own referrals (in any of its lists).
-    Agency(String),
+    Agency(OrgId),
 }
 
 impl Withdrawer {
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &OrgId {
         match self {
             Self::Coordinator(id) | Self::Agency(id) => id,
         }
@@ -178,16 +178,16 @@ pub enum WithdrawalScope {
     /// One target's referrals: those of `agencies`, or (empty) every referral the
     /// withdrawer may take back.
     Target {
-        target_id: i64,
-        agencies: Vec<String>,
+        target_id: TargetId,
+        agencies: Vec<OrgId>,
     },
     /// Every referral of one list.
-    List { list_id: String },
+    List { list_id: ListId },
 }
 
 impl WithdrawalScope {
     /// One target's referrals, all the withdrawer may take back.
-    pub fn target(target_id: i64) -> Self {
+    pub fn target(target_id: TargetId) -> Self {
         Self::Target {
             target_id,
             agencies: Vec::new(),
@@ -198,7 +198,7 @@ impl WithdrawalScope {
     pub(crate) fn subject(&self) -> String {
         match self {
             Self::Target { target_id, .. } => target_id.to_string(),
-            Self::List { list_id } => list_id.clone(),
+            Self::List { list_id } => list_id.to_string(),
         }
     }
 }
@@ -215,8 +215,8 @@ pub struct Withdrawal {
 /// Where one target of a withdrawal's scope stands after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetWithdrawal {
-    pub target_id: i64,
-    pub platform: String,
+    pub target_id: TargetId,
+    pub platform: PlatformName,
     /// When the target was withdrawn (by this call or before); `None` while a referral of
     /// it stands.
     pub withdrawn_at: Option<i64>,
@@ -231,8 +231,8 @@ pub struct TargetWithdrawal {
 /// A target's facts for the transparency exports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransparencyRow {
-    pub target_id: i64,
-    pub platform: String,
+    pub target_id: TargetId,
+    pub platform: PlatformName,
     pub normalized: String,
     pub kind: TargetKind,
     pub category: String,
@@ -286,7 +286,7 @@ pub(crate) fn attach_orders(rows: &mut [TransparencyRow], orders: Vec<OrderRow>)
         .filter(|r| r.legal_basis == LegalBasis::RemovalOrder)
     {
         if let Some((facts, ground, upheld)) =
-            first.remove(&(r.target_id, r.removal_order_ref.clone()))
+            first.remove(&(r.target_id.get(), r.removal_order_ref.clone()))
         {
             r.order = Some(facts);
             r.order_withdrawn_on = ground;
@@ -345,12 +345,12 @@ pub(crate) fn retention_purged(
 /// (TCO Art 6(2)), recorded by coordinator `by` at `at`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPreservation<'a> {
-    pub target_id: i64,
+    pub target_id: TargetId,
     /// Kept until then (milliseconds since the epoch); later than `at`.
     pub until: i64,
     pub authority: &'a str,
     pub reference: &'a str,
-    pub by: &'a str,
+    pub by: &'a OrgId,
     pub at: i64,
 }
 
@@ -395,9 +395,10 @@ pub(crate) fn restorations<'a>(
         if !recorded.contains(&r.report_id) || !seen.insert(r.report_id.as_str()) {
             continue;
         }
-        let newer = by_target.get(&r.target_id).is_none_or(|x| r.at >= x.3);
+        let id = r.target_id.get();
+        let newer = by_target.get(&id).is_none_or(|x| r.at >= x.3);
         if newer {
-            by_target.insert(r.target_id, (r.target_id, result, r.text.as_str(), r.at));
+            by_target.insert(id, (id, result, r.text.as_str(), r.at));
         }
     }
     let mut out: Vec<_> = by_target.into_values().collect();
@@ -659,7 +660,7 @@ pub(crate) fn target_withdrawn(
     at: i64,
     by: &Withdrawer,
     target_id: i64,
-    platform: String,
+    platform: PlatformName,
     queued: u64,
     cancelled: u64,
 ) -> (AuditEvent, TargetWithdrawal) {
@@ -675,7 +676,7 @@ pub(crate) fn target_withdrawn(
         }),
     );
     let answer = TargetWithdrawal {
-        target_id,
+        target_id: TargetId::new(target_id),
         platform,
         withdrawn_at: Some(at),
         referrals_standing: 0,

@@ -151,11 +151,11 @@ pub trait Store: Send + Sync + Clone + 'static {
     fn upsert_organization(
         &self,
         org: &Organization,
-        by: &str,
+        by: &OrgId,
     ) -> impl Future<Output = StoreResult<Organization>> + Send;
     fn get_organization(
         &self,
-        id: &str,
+        id: &OrgId,
     ) -> impl Future<Output = StoreResult<Option<Organization>>> + Send;
     fn list_organizations(&self) -> impl Future<Output = StoreResult<Vec<Organization>>> + Send;
 
@@ -180,11 +180,11 @@ pub trait Store: Send + Sync + Clone + 'static {
     fn upsert_platform(
         &self,
         p: &Platform,
-        by: &str,
+        by: &OrgId,
     ) -> impl Future<Output = StoreResult<Platform>> + Send;
     fn get_platform(
         &self,
-        name: &str,
+        name: &PlatformName,
     ) -> impl Future<Output = StoreResult<Option<Platform>>> + Send;
     fn list_platforms(&self) -> impl Future<Output = StoreResult<Vec<Platform>>> + Send;
 
@@ -194,19 +194,19 @@ pub trait Store: Send + Sync + Clone + 'static {
     fn insert_action_day(
         &self,
         day: &ActionDay,
-        by: &str,
+        by: &OrgId,
     ) -> impl Future<Output = StoreResult<ActionDay>> + Send;
     fn get_action_day(
         &self,
-        id: &str,
+        id: &ActionDayId,
     ) -> impl Future<Output = StoreResult<Option<ActionDay>>> + Send;
     fn list_action_days(&self) -> impl Future<Output = StoreResult<Vec<ActionDay>>> + Send;
     /// Sets `closed_at` once; returns the day (unchanged when already closed), `None` when unknown.
     fn close_action_day(
         &self,
-        id: &str,
+        id: &ActionDayId,
         at: i64,
-        by: &str,
+        by: &OrgId,
     ) -> impl Future<Output = StoreResult<Option<ActionDay>>> + Send;
     /// Moves a day whose H-hour is still ahead of `now` and that is neither released nor
     /// closed to H-hour `starts_at` and end `ends_at` (`None`: the same length as before),
@@ -215,14 +215,18 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// H-hour.
     fn move_action_day(
         &self,
-        id: &str,
+        id: &ActionDayId,
         starts_at: i64,
         ends_at: Option<i64>,
         now: i64,
-        by: &str,
+        by: &OrgId,
     ) -> impl Future<Output = StoreResult<DayMove>> + Send;
     /// Sets `released_at` if it is still unset; true when this call set it (exactly once).
-    fn mark_released(&self, id: &str, at: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn mark_released(
+        &self,
+        id: &ActionDayId,
+        at: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Days whose H-hour has passed (`starts_at <= now`) and whose release is not yet marked.
     fn due_releases(&self, now: i64) -> impl Future<Output = StoreResult<Vec<ActionDay>>> + Send;
     /// The earliest `starts_at` after `now` of a day not yet released.
@@ -243,12 +247,12 @@ pub trait Store: Send + Sync + Clone + 'static {
     ) -> impl Future<Output = StoreResult<IntakeResult>> + Send;
     fn get_list(
         &self,
-        list_id: &str,
+        list_id: &ListId,
     ) -> impl Future<Output = StoreResult<Option<ListRecord>>> + Send;
     /// The state facts of each item of a list, in item order.
     fn list_items(
         &self,
-        list_id: &str,
+        list_id: &ListId,
         now: i64,
     ) -> impl Future<Output = StoreResult<Vec<ItemRecord>>> + Send;
 
@@ -258,15 +262,15 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// Sets `released_at` once; `None` when unknown.
     fn release_hold(
         &self,
-        id: &str,
+        id: &HoldId,
         at: i64,
-        by: &str,
+        by: &OrgId,
     ) -> impl Future<Output = StoreResult<Option<Hold>>> + Send;
-    fn get_hold(&self, id: &str) -> impl Future<Output = StoreResult<Option<Hold>>> + Send;
+    fn get_hold(&self, id: &HoldId) -> impl Future<Output = StoreResult<Option<Hold>>> + Send;
     /// All holds, or those placed by `placed_by`; newest first.
     fn list_holds(
         &self,
-        placed_by: Option<&str>,
+        placed_by: Option<&OrgId>,
     ) -> impl Future<Output = StoreResult<Vec<Hold>>> + Send;
 
     // --- delivery outbox ---------------------------------------------------------------
@@ -280,7 +284,7 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// minute, counted across every store handle on the database (every hub replica).
     fn claim_deliveries(
         &self,
-        platform: &str,
+        platform: &PlatformName,
         now: i64,
         lease_until: i64,
         limit: u32,
@@ -303,31 +307,31 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// (list id, item index, item bytes, agency), in target-id order.
     fn delivery_payloads(
         &self,
-        target_ids: &[i64],
+        target_ids: &[TargetId],
     ) -> impl Future<Output = StoreResult<Vec<TargetPayload>>> + Send;
     /// Signature and leaf hashes of lists, for proofs.
     fn list_proof_material(
         &self,
-        list_ids: &[String],
+        list_ids: &[ListId],
     ) -> impl Future<Output = StoreResult<Vec<ListProofMaterial>>> + Send;
     /// Marks INFLIGHT deliveries DELIVERED at `at` (and their targets' `delivered_at`,
     /// first time only). Ignores rows not INFLIGHT.
     fn mark_delivered(
         &self,
-        delivery_ids: &[i64],
+        delivery_ids: &[DeliveryId],
         at: i64,
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// The ids among `delivery_ids` that are INFLIGHT deliveries to `platform`, sorted: what
     /// a pull-mode sidecar may answer for.
     fn in_flight_to(
         &self,
-        platform: &str,
-        delivery_ids: &[i64],
-    ) -> impl Future<Output = StoreResult<Vec<i64>>> + Send;
+        platform: &PlatformName,
+        delivery_ids: &[DeliveryId],
+    ) -> impl Future<Output = StoreResult<Vec<DeliveryId>>> + Send;
     /// Back to PENDING with `next_at` and `last_error`.
     fn mark_retry(
         &self,
-        delivery_ids: &[i64],
+        delivery_ids: &[DeliveryId],
         next_at: i64,
         error: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
@@ -335,12 +339,16 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// before, `next_at` after `now`) due at `now`: the platform answers again, so its
     /// backlog goes at once. Embargoed deliveries (never attempted) keep their H-hour.
     /// Returns how many.
-    fn retry_now(&self, platform: &str, now: i64) -> impl Future<Output = StoreResult<u64>> + Send;
+    fn retry_now(
+        &self,
+        platform: &PlatformName,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
     /// FAILED for good, with the reason (and the target's `failed_at`/`fail_reason` for
     /// TAKEDOWN deliveries).
     fn mark_failed(
         &self,
-        delivery_ids: &[i64],
+        delivery_ids: &[DeliveryId],
         at: i64,
         error: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
@@ -354,7 +362,7 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// [`REFUSED_REPORTS_KEPT`] rows for the platform.
     fn record_refused_report(
         &self,
-        platform: &str,
+        platform: &PlatformName,
         report_id: &str,
         target_id: &str,
         reason: &str,
@@ -363,17 +371,17 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// Refused reports (of `platform` only, when given) with an id above `after_id`, by id.
     fn refused_reports(
         &self,
-        platform: Option<&str>,
+        platform: Option<&PlatformName>,
         after_id: i64,
         limit: u32,
     ) -> impl Future<Output = StoreResult<Vec<RefusedReport>>> + Send;
     /// The ids of the lists whose targets are due at exactly `at` (an action day's H-hour),
     /// so that their proofs can be prepared before it.
-    fn lists_due_at(&self, at: i64) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+    fn lists_due_at(&self, at: i64) -> impl Future<Output = StoreResult<Vec<ListId>>> + Send;
     /// The earliest `next_at` among PENDING or INFLIGHT deliveries of `platform`.
     fn next_delivery_at(
         &self,
-        platform: &str,
+        platform: &PlatformName,
     ) -> impl Future<Output = StoreResult<Option<i64>>> + Send;
     /// The outbox per platform at `now` (platforms with nothing waiting are left out), for
     /// the metrics endpoint: one scan of the undelivered deliveries.
@@ -393,7 +401,7 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// decisions append to the outcome history and set the target's latest outcome.
     fn record_reports(
         &self,
-        platform: &str,
+        platform: &PlatformName,
         reports: &[NewReport],
         received_at: i64,
     ) -> impl Future<Output = StoreResult<Result<ReportCounts, ReportRefusal>>> + Send;
@@ -423,8 +431,8 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// order. (An infringement found is a withdrawal on ground scrutiny.)
     fn uphold_on_scrutiny(
         &self,
-        target_id: i64,
-        by: &str,
+        target_id: TargetId,
+        by: &OrgId,
         reason: &str,
         at: i64,
     ) -> impl Future<Output = StoreResult<Option<u32>>> + Send;
@@ -440,8 +448,8 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// (target id, withdrawal reason) of the withdrawn ones among these targets, by id.
     fn withdrawal_reasons(
         &self,
-        target_ids: &[i64],
-    ) -> impl Future<Output = StoreResult<Vec<(i64, String)>>> + Send;
+        target_ids: &[TargetId],
+    ) -> impl Future<Output = StoreResult<Vec<(TargetId, String)>>> + Send;
     /// Audit entries with `seq > after_seq`, in seq order, at most `limit`.
     fn audit_entries(
         &self,
@@ -473,7 +481,7 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// Every target of an action day, by platform then id, for the transparency exports.
     fn transparency_rows(
         &self,
-        action_day_id: &str,
+        action_day_id: &ActionDayId,
     ) -> impl Future<Output = StoreResult<Vec<TransparencyRow>>> + Send;
     /// Retention: for lists not yet purged whose action day closed (or, unclosed, ended)
     /// before `cutoff`, and standing-scope lists accepted before `cutoff`, except lists
@@ -497,7 +505,7 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// counts of [`Store::action_day_summary`] of the whole day.
     fn platform_counts(
         &self,
-        action_day_id: &str,
+        action_day_id: &ActionDayId,
         now: i64,
     ) -> impl Future<Output = StoreResult<Vec<PlatformCounts>>> + Send {
         async move {
@@ -513,7 +521,7 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// decides which holds are active. An unknown day gives an empty summary.
     fn action_day_summary(
         &self,
-        action_day_id: &str,
+        action_day_id: &ActionDayId,
         view: &SummaryView,
         now: i64,
     ) -> impl Future<Output = StoreResult<SummaryFacts>> + Send;
@@ -523,12 +531,15 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// orders number (a partial index holds only them), not its targets.
     fn removal_order_deliveries(
         &self,
-        action_day_id: &str,
-    ) -> impl Future<Output = StoreResult<Vec<(String, i64)>>> + Send;
+        action_day_id: &ActionDayId,
+    ) -> impl Future<Output = StoreResult<Vec<(PlatformName, i64)>>> + Send;
 
     /// Recomputes an action day's summary rollups (and its removal-order clocks) from the
     /// stored facts alone. The store's writers keep them in the transaction of each change,
     /// which makes this unnecessary in operation; it checks them, and repairs a database
     /// whose facts were written around the store.
-    fn rebuild_summary(&self, action_day_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    fn rebuild_summary(
+        &self,
+        action_day_id: &ActionDayId,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 }

@@ -1,11 +1,115 @@
-//! The rows the store reads and writes. Times are Unix milliseconds. Enumerations are
-//! typed: the wire's enums (`takedown.v1`) where the wire has them, the store's own
-//! otherwise; each is stored as its number.
+//! The rows the store reads and writes. Times are Unix milliseconds. Identifiers are the
+//! checked ids of `takedown_protocol::ident` (stored as text, checked again when read).
+//! Enumerations are typed: the wire's enums (`takedown.v1`) where the wire has them, the
+//! store's own otherwise; each is stored as its number.
 
-pub use takedown_protocol::ident::Role;
+pub use takedown_protocol::ident::{ActionDayId, HoldId, ListId, OrgId, PlatformName, Role};
 pub use takedown_protocol::pb::{
     DeliveryKind, DeliveryMode, LegalBasis, Outcome, RejectReason, RestorationResult, TargetKind,
 };
+
+/// The store's row ids: numbers the store assigns, each its own type so that a delivery's
+/// id is never taken for a target's. Stored as `BIGINT`/`INTEGER`; `Debug` and `Display`
+/// print the number.
+macro_rules! row_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(i64);
+
+        impl $name {
+            /// The row with this id (ids come from the store; tests and decoders make them).
+            pub const fn new(id: i64) -> Self {
+                Self(id)
+            }
+
+            pub const fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&self.0, f)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl From<$name> for i64 {
+            fn from(id: $name) -> i64 {
+                id.0
+            }
+        }
+
+        /// As the number (audit entries and JSON id sets hold numbers).
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_i64(self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                <i64 as serde::Deserialize>::deserialize(d).map(Self)
+            }
+        }
+
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
+        where
+            i64: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <i64 as sqlx::Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <i64 as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $name
+        where
+            i64: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <i64 as sqlx::Encode<'q, DB>>::encode_by_ref(&self.0, buf)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
+        where
+            i64: sqlx::Decode<'r, DB>,
+        {
+            fn decode(
+                value: <DB as sqlx::Database>::ValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                Ok(Self(<i64 as sqlx::Decode<'r, DB>>::decode(value)?))
+            }
+        }
+
+        impl sqlx::postgres::PgHasArrayType for $name {
+            fn array_type_info() -> sqlx::postgres::PgTypeInfo {
+                <i64 as sqlx::postgres::PgHasArrayType>::array_type_info()
+            }
+        }
+    };
+}
+
+row_id!(
+    /// A target's id: one per (scope, platform, normalized target).
+    TargetId
+);
+row_id!(
+    /// A delivery's id: one per target and kind (takedown, withdrawal) in the outbox.
+    DeliveryId
+);
 
 /// A delivery's state in the outbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -36,7 +140,7 @@ impl TryFrom<i32> for DeliveryState {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organization {
-    pub id: String,
+    pub id: OrgId,
     pub role: Role,
     pub display_name: String,
     pub registered_at: i64,
@@ -80,12 +184,12 @@ pub struct KeySetRecord {
     pub jws: String,
     pub published_at: i64,
     /// The coordinator that uploaded it.
-    pub published_by: String,
+    pub published_by: OrgId,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Platform {
-    pub name: String,
+    pub name: PlatformName,
     pub endpoint: String,
     pub display_name: String,
     pub registered_at: i64,
@@ -118,15 +222,15 @@ pub fn mode_of(name: &str) -> Option<DeliveryMode> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionDay {
-    pub id: String,
+    pub id: ActionDayId,
     pub name: String,
     /// H-hour.
     pub starts_at: i64,
     pub ends_at: i64,
     /// Sorted platform names.
-    pub platforms: Vec<String>,
+    pub platforms: Vec<PlatformName>,
     /// Sorted agency ids.
-    pub agencies: Vec<String>,
+    pub agencies: Vec<OrgId>,
     pub created_at: i64,
     pub released_at: Option<i64>,
     pub closed_at: Option<i64>,
@@ -148,9 +252,9 @@ pub enum DayMove {
 /// A verified list, ready to store.
 #[derive(Debug, Clone)]
 pub struct NewList {
-    pub list_id: String,
-    pub agency_id: String,
-    pub action_day_id: Option<String>,
+    pub list_id: ListId,
+    pub agency_id: OrgId,
+    pub action_day_id: Option<ActionDayId>,
     /// SHA-256 of the encoded list bytes: resubmission with the same content is idempotent.
     pub content_sha256: Vec<u8>,
     pub jws: String,
@@ -172,9 +276,9 @@ pub struct NewList {
 /// A list as found by the key that signed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedListRecord {
-    pub list_id: String,
-    pub agency_id: String,
-    pub action_day_id: Option<String>,
+    pub list_id: ListId,
+    pub agency_id: OrgId,
+    pub action_day_id: Option<ActionDayId>,
     /// Unix seconds (the JWS `iat`).
     pub signed_at: i64,
     /// When its targets became, or become, deliverable (Unix ms).
@@ -184,7 +288,7 @@ pub struct SignedListRecord {
 /// One verified item; its index is its position in the slice given to `insert_list`.
 #[derive(Debug, Clone)]
 pub struct NewReferral {
-    pub platform: String,
+    pub platform: PlatformName,
     pub kind: TargetKind,
     pub normalized: String,
     pub original: String,
@@ -217,7 +321,7 @@ pub struct IntakeSummary {
     /// Items whose target already existed, or appeared earlier in the same list.
     pub merged: u32,
     /// The target id of each item, in item order.
-    pub target_ids: Vec<i64>,
+    pub target_ids: Vec<TargetId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,9 +333,9 @@ pub enum IntakeResult {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListRecord {
-    pub list_id: String,
-    pub agency_id: String,
-    pub action_day_id: Option<String>,
+    pub list_id: ListId,
+    pub agency_id: OrgId,
+    pub action_day_id: Option<ActionDayId>,
     pub content_sha256: Vec<u8>,
     pub item_count: u32,
     pub created_at: i64,
@@ -244,8 +348,8 @@ pub struct ListRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemRecord {
     pub index: u32,
-    pub target_id: i64,
-    pub platform: String,
+    pub target_id: TargetId,
+    pub platform: PlatformName,
     pub normalized: String,
     pub due_at: i64,
     /// An active hold (not released, not expired at `now`) matches the target.
@@ -264,8 +368,8 @@ pub struct ItemRecord {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hold {
-    pub id: String,
-    pub platform: String,
+    pub id: HoldId,
+    pub platform: PlatformName,
     /// As given by the holder.
     pub target: String,
     pub normalized: String,
@@ -273,20 +377,20 @@ pub struct Hold {
     pub expires_at: i64,
     pub created_at: i64,
     /// Organisation id of the holder: never shown to other agencies.
-    pub placed_by: String,
+    pub placed_by: OrgId,
     pub released_at: Option<i64>,
 }
 
 /// A delivery the hub gave up on, for the coordinator's quarantine view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailedDelivery {
-    pub id: i64,
-    pub target_id: i64,
-    pub platform: String,
+    pub id: DeliveryId,
+    pub target_id: TargetId,
+    pub platform: PlatformName,
     pub normalized: String,
     pub kind: DeliveryKind,
     /// `None` for a standing-scope target.
-    pub action_day_id: Option<String>,
+    pub action_day_id: Option<ActionDayId>,
     pub attempts: i32,
     pub failed_at: i64,
     /// Why: the receiver's refusal (its own message), or the hub's reason.
@@ -297,7 +401,7 @@ pub struct FailedDelivery {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefusedReport {
     pub id: i64,
-    pub platform: String,
+    pub platform: PlatformName,
     pub report_id: String,
     /// The target id as the platform sent it (it may name nothing).
     pub target_id: String,
@@ -317,9 +421,9 @@ pub const REFUSED_REPORTS_KEPT: i64 = 10_000;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FailedFilter {
     /// Only this action day's (`None`: every day and the standing scope).
-    pub action_day_id: Option<String>,
+    pub action_day_id: Option<ActionDayId>,
     /// Only this platform's.
-    pub platform: Option<String>,
+    pub platform: Option<PlatformName>,
     /// Only deliveries with a greater id (the previous page's last).
     pub after_id: i64,
     pub limit: u32,
@@ -327,17 +431,17 @@ pub struct FailedFilter {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedDelivery {
-    pub id: i64,
-    pub target_id: i64,
+    pub id: DeliveryId,
+    pub target_id: TargetId,
     pub kind: DeliveryKind,
     /// Attempts including this one.
     pub attempts: i32,
 }
 
 /// One platform's undelivered deliveries (see [`crate::Store::outbox_depth`]).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxDepth {
-    pub platform: String,
+    pub platform: PlatformName,
     /// PENDING and due: waiting for a worker.
     pub due: i64,
     /// PENDING and not yet due: embargoed until an H-hour, or waiting out a retry delay.
@@ -359,32 +463,32 @@ pub struct PoolStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReferralPayload {
-    pub list_id: String,
+    pub list_id: ListId,
     pub item_index: u32,
-    pub agency_id: String,
+    pub agency_id: OrgId,
     pub item: Vec<u8>,
 }
 
 /// What a platform receives about one target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetPayload {
-    pub target_id: i64,
-    pub platform: String,
+    pub target_id: TargetId,
+    pub platform: PlatformName,
     pub kind: TargetKind,
     pub normalized: String,
     pub original: String,
     pub category: String,
     pub legal_basis: LegalBasis,
     pub removal_order_ref: String,
-    pub action_day_id: Option<String>,
+    pub action_day_id: Option<ActionDayId>,
     /// In (list id, item index) order.
     pub referrals: Vec<ReferralPayload>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListProofMaterial {
-    pub list_id: String,
-    pub agency_id: String,
+    pub list_id: ListId,
+    pub agency_id: OrgId,
     pub jws: String,
     pub item_count: u32,
     /// Concatenated 32-byte leaf hashes.
@@ -438,7 +542,7 @@ impl ReportBody {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewReport {
     pub report_id: String,
-    pub target_id: i64,
+    pub target_id: TargetId,
     pub body: ReportBody,
     pub text: String,
     /// When the platform received / acted.
@@ -454,16 +558,16 @@ pub struct ReportCounts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReportRefusal {
     /// The report at `index` names a target that was not delivered to this platform.
-    NotDelivered { index: usize, target_id: i64 },
+    NotDelivered { index: usize, target_id: TargetId },
     /// The report at `index` rejects a removal order as NOT_A_VIOLATION: a binding order
     /// is executed, or answered on an Annex III ground (TCO Regulation Art 3(7)-(8)).
-    NotAViolationOfAnOrder { index: usize, target_id: i64 },
+    NotAViolationOfAnOrder { index: usize, target_id: TargetId },
 }
 
 /// Counts per platform for an action day, all derived from stored facts.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformCounts {
-    pub platform: String,
+    pub platform: PlatformName,
     pub referred: i64,
     /// Not yet delivered and under an active hold.
     pub held: i64,
@@ -481,15 +585,36 @@ pub struct PlatformCounts {
     pub pending: i64,
 }
 
+impl PlatformCounts {
+    /// A platform's counts, all zero.
+    pub fn new(platform: PlatformName) -> Self {
+        Self {
+            platform,
+            referred: 0,
+            held: 0,
+            released: 0,
+            delivered: 0,
+            acknowledged: 0,
+            blocked: 0,
+            already_gone: 0,
+            not_found: 0,
+            geo_blocked: 0,
+            rejected: 0,
+            failed: 0,
+            pending: 0,
+        }
+    }
+}
+
 /// Whose share of an action day a summary covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SummaryView {
     /// Every target of the day (coordinators).
     All,
     /// Only the targets this agency referred, and only this agency's row.
-    Agency(String),
+    Agency(OrgId),
     /// Only this platform's targets, and no per-agency rows.
-    Platform(String),
+    Platform(PlatformName),
 }
 
 /// Nearest-rank percentiles of exact millisecond values: for `n` values sorted ascending,
@@ -519,7 +644,7 @@ pub struct LatencyPercentiles {
 ///   within the hour means a net time of at most 3 600 000 ms;
 /// - ToS referrals count once delivered; their clock runs from `delivered_at` to the
 ///   first acting decision, with no pause.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlatformFacts {
     pub counts: PlatformCounts,
     /// (reason, count) of rejected targets, by reason, without zeros.
@@ -545,11 +670,32 @@ pub struct PlatformFacts {
     pub tos_referrals_within_hour: i64,
 }
 
+impl PlatformFacts {
+    /// A platform's figures, all zero.
+    pub fn new(platform: PlatformName) -> Self {
+        Self {
+            counts: PlatformCounts::new(platform),
+            rejected_by_reason: Vec::new(),
+            release_to_ack: LatencyPercentiles::default(),
+            release_to_action: LatencyPercentiles::default(),
+            removal_orders: 0,
+            removal_orders_acted: 0,
+            removal_orders_within_hour: 0,
+            removal_orders_cannot_execute: 0,
+            removal_orders_resumed: 0,
+            removal_orders_paused_ms: 0,
+            tos_referrals: 0,
+            tos_referrals_acted: 0,
+            tos_referrals_within_hour: 0,
+        }
+    }
+}
+
 /// One agency's figures of an action day. Target counts are of distinct targets the
 /// agency referred (a target referred twice by the agency counts once).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgencyFacts {
-    pub agency_id: String,
+    pub agency_id: OrgId,
     pub lists: i64,
     /// Items of its lists (referrals).
     pub items: i64,
@@ -561,6 +707,23 @@ pub struct AgencyFacts {
     pub rejected: i64,
     /// Its delivered targets rejected as NOT_A_VIOLATION.
     pub rejected_not_a_violation: i64,
+}
+
+impl AgencyFacts {
+    /// An agency's figures, all zero.
+    pub fn new(agency_id: OrgId) -> Self {
+        Self {
+            agency_id,
+            lists: 0,
+            items: 0,
+            merged_with_other_agencies: 0,
+            held: 0,
+            delivered: 0,
+            blocked: 0,
+            rejected: 0,
+            rejected_not_a_violation: 0,
+        }
+    }
 }
 
 /// A point of a cumulative block series: `cumulative` blocks with `acted_at <= at`.
@@ -575,7 +738,7 @@ pub struct BlockPoint {
 /// a series has at most 201 points; each point is the last block time of its bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockSeriesFacts {
-    pub platform: String,
+    pub platform: PlatformName,
     pub points: Vec<BlockPoint>,
 }
 

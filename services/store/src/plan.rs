@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::model::{
-    IntakeSummary, LegalBasis, NewList, NewReferral, NewReport, ReferralPayload, RejectReason,
-    ReportBody, TargetPayload,
+    IntakeSummary, LegalBasis, NewList, NewReferral, NewReport, OrgId, ReferralPayload,
+    RejectReason, ReportBody, TargetId, TargetPayload,
 };
 
 /// A list's items grouped by target.
@@ -71,7 +71,11 @@ impl IntakePlan {
 
     /// The summary once every distinct target has an id (`ids[pos]` for `unique[pos]`).
     pub fn summary(&self, ids: &[i64], new_targets: usize) -> IntakeSummary {
-        let target_ids: Vec<i64> = self.slot.iter().map(|&pos| ids[pos]).collect();
+        let target_ids: Vec<TargetId> = self
+            .slot
+            .iter()
+            .map(|&pos| TargetId::new(ids[pos]))
+            .collect();
         let new_targets = u32::try_from(new_targets).unwrap_or(u32::MAX);
         let total = u32::try_from(target_ids.len()).unwrap_or(u32::MAX);
         IntakeSummary {
@@ -123,18 +127,18 @@ impl<'a> ReportEffects<'a> {
                 continue;
             }
             let effect = || TargetEffect {
-                target_id: r.target_id,
+                target_id: r.target_id.get(),
                 ack: None,
                 decision: None,
                 first_act: None,
             };
             match r.body {
                 ReportBody::Acknowledgement => {
-                    let e = targets.entry(r.target_id).or_insert_with(effect);
+                    let e = targets.entry(r.target_id.get()).or_insert_with(effect);
                     e.ack = Some(e.ack.map_or(r.at, |at| at.min(r.at)));
                 }
                 ReportBody::Decision { outcome, reason } => {
-                    let e = targets.entry(r.target_id).or_insert_with(effect);
+                    let e = targets.entry(r.target_id.get()).or_insert_with(effect);
                     if crate::clock::is_acting(outcome) {
                         e.first_act = Some(e.first_act.map_or(r.at, |at| at.min(r.at)));
                     }
@@ -247,7 +251,7 @@ pub(crate) use apply_effects_where;
 
 /// The distinct target ids of a batch of reports, sorted.
 pub(crate) fn report_targets(reports: &[NewReport]) -> Vec<i64> {
-    let mut ids: Vec<i64> = reports.iter().map(|r| r.target_id).collect();
+    let mut ids: Vec<i64> = reports.iter().map(|r| r.target_id.get()).collect();
     ids.sort_unstable();
     ids.dedup();
     ids
@@ -264,7 +268,7 @@ pub(crate) fn refusal(
     if let Some((index, r)) = reports
         .iter()
         .enumerate()
-        .find(|(_, r)| !delivered.contains_key(&r.target_id))
+        .find(|(_, r)| !delivered.contains_key(&r.target_id.get()))
     {
         return Some(ReportRefusal::NotDelivered {
             index,
@@ -281,7 +285,7 @@ pub(crate) fn refusal(
                     outcome: Outcome::Rejected,
                     reason: RejectReason::NotAViolation,
                 }
-            ) && delivered.get(&r.target_id) == Some(&(LegalBasis::RemovalOrder as i32))
+            ) && delivered.get(&r.target_id.get()) == Some(&(LegalBasis::RemovalOrder as i32))
         })
         .map(|(index, r)| ReportRefusal::NotAViolationOfAnOrder {
             index,
@@ -299,7 +303,7 @@ pub(crate) fn attach(
     let pos: HashMap<i64, usize> = targets
         .iter()
         .enumerate()
-        .map(|(i, t)| (t.target_id, i))
+        .map(|(i, t)| (t.target_id.get(), i))
         .collect();
     for (target_id, r) in referrals {
         if let Some(&i) = pos.get(&target_id) {
@@ -314,7 +318,7 @@ pub(crate) fn attach(
 }
 
 /// Sorted, deduplicated copy of names.
-pub(crate) fn sorted_set(names: &[String]) -> Vec<String> {
+pub(crate) fn sorted_set<T: Clone + Ord>(names: &[T]) -> Vec<T> {
     let mut v = names.to_vec();
     v.sort();
     v.dedup();
@@ -322,8 +326,8 @@ pub(crate) fn sorted_set(names: &[String]) -> Vec<String> {
 }
 
 /// Sorted, deduplicated ids.
-pub(crate) fn sorted_ids(ids: &[i64]) -> Vec<i64> {
-    let mut v = ids.to_vec();
+pub(crate) fn sorted_ids<I: Copy + Into<i64>>(ids: &[I]) -> Vec<i64> {
+    let mut v: Vec<i64> = ids.iter().map(|&id| id.into()).collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -331,7 +335,7 @@ pub(crate) fn sorted_ids(ids: &[i64]) -> Vec<i64> {
 
 /// The stored list a resubmission names: who submitted it, its content hash and its answer.
 pub(crate) struct StoredList {
-    pub agency_id: String,
+    pub agency_id: OrgId,
     pub content_sha256: Vec<u8>,
     pub new_targets: i64,
     pub merged: i64,
@@ -357,6 +361,6 @@ pub(crate) fn duplicate_answer(
     Ok(crate::IntakeResult::Duplicate(IntakeSummary {
         new_targets: crate::rows::count(stored.new_targets)?,
         merged: crate::rows::count(stored.merged)?,
-        target_ids,
+        target_ids: target_ids.into_iter().map(TargetId::new).collect(),
     }))
 }

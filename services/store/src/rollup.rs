@@ -151,8 +151,8 @@ impl Facts {
     pub fn fresh(id: i64, list: &crate::model::NewList, item: &crate::model::NewReferral) -> Self {
         Self {
             id,
-            action_day_id: list.action_day_id.clone(),
-            platform: item.platform.clone(),
+            action_day_id: list.action_day_id.as_ref().map(String::from),
+            platform: String::from(&item.platform),
             due_at: list.due_at,
             legal_basis: item.legal_basis as i32,
             delivered_at: None,

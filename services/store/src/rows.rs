@@ -19,6 +19,19 @@ pub(crate) fn to_enum<E: TryFrom<i32>>(column: &str, v: i32) -> sqlx::Result<E> 
     })
 }
 
+/// A stored id read as text, checked as its type; a bad one is a decoding error of `column`.
+pub(crate) fn to_id<T>(column: &str, v: &str) -> sqlx::Result<T>
+where
+    T: std::str::FromStr<Err = takedown_protocol::ident::IdentError>,
+{
+    v.parse().map_err(
+        |e: takedown_protocol::ident::IdentError| sqlx::Error::ColumnDecode {
+            index: column.to_string(),
+            source: Box::new(e),
+        },
+    )
+}
+
 /// Expands row decoders for one backend's row type inside the invoking module.
 macro_rules! row_decoders {
     ($row:ty) => {

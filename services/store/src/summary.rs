@@ -199,8 +199,8 @@ impl BlockGrid {
 
     /// Sums slot rows (platform, slot, n) into buckets: rows (platform, end of the bucket's
     /// last slot with a block in milliseconds, blocks).
-    pub fn buckets(&self, rows: Vec<(String, i64, i64)>) -> Vec<BlockRow> {
-        let mut sums: BTreeMap<(String, i64), (i64, i64)> = BTreeMap::new();
+    pub fn buckets(&self, rows: Vec<(PlatformName, i64, i64)>) -> Vec<BlockRow> {
+        let mut sums: BTreeMap<(PlatformName, i64), (i64, i64)> = BTreeMap::new();
         for (platform, slot, n) in rows {
             let start = slot * self.level;
             let bucket = (start - self.origin).div_euclid(self.width);
@@ -427,11 +427,11 @@ pub(crate) type HeldRow = (String, String, i64, i64, i64);
 /// (platform, measure, bucket, n)
 pub(crate) type LatencyRow = (String, i64, i64, i64);
 /// (agency, lists, items)
-pub(crate) type ListsRow = (String, i64, i64);
+pub(crate) type ListsRow = (OrgId, i64, i64);
 /// (agency, delivered, blocked, rejected, not a violation, merged)
-pub(crate) type AgencyRow = (String, i64, i64, i64, i64, i64);
+pub(crate) type AgencyRow = (OrgId, i64, i64, i64, i64, i64);
 /// (platform, at, blocks)
-pub(crate) type BlockRow = (String, i64, i64);
+pub(crate) type BlockRow = (PlatformName, i64, i64);
 
 /// Every query's rows, as read in one snapshot.
 pub(crate) struct Rows {
@@ -545,16 +545,18 @@ pub(crate) fn assemble(rows: Rows) -> SummaryFacts {
         .collect();
     platforms.sort_by(|a, b| a.counts.platform.cmp(&b.counts.platform));
 
-    let mut agencies: BTreeMap<String, AgencyFacts> = BTreeMap::new();
+    let mut agencies: BTreeMap<OrgId, AgencyFacts> = BTreeMap::new();
     for (agency, lists, items) in rows.lists {
-        let a = agencies.entry(agency.clone()).or_default();
-        a.agency_id = agency;
+        let a = agencies
+            .entry(agency.clone())
+            .or_insert_with(|| AgencyFacts::new(agency));
         a.lists = lists;
         a.items = items;
     }
     for (agency, delivered, blocked, rejected, nav, merged) in rows.agencies {
-        let a = agencies.entry(agency.clone()).or_default();
-        a.agency_id = agency;
+        let a = agencies
+            .entry(agency.clone())
+            .or_insert_with(|| AgencyFacts::new(agency));
         a.merged_with_other_agencies = merged;
         a.delivered = delivered;
         a.blocked = blocked;
@@ -562,12 +564,12 @@ pub(crate) fn assemble(rows: Rows) -> SummaryFacts {
         a.rejected_not_a_violation = nav;
     }
     for (agency, _, held, _, _) in rows.held.iter().filter(|h| !h.0.is_empty()) {
-        if let Some(a) = agencies.get_mut(agency) {
+        if let Some(a) = agencies.get_mut(agency.as_str()) {
             a.held += held;
         }
     }
 
-    let mut series: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
+    let mut series: BTreeMap<PlatformName, Vec<(i64, i64)>> = BTreeMap::new();
     for (platform, at, n) in rows.blocks {
         series.entry(platform).or_default().push((at, n));
     }
@@ -643,18 +645,22 @@ mod tests {
         assert_eq!(BlockGrid::new(0, 7 * 86_400).level, 600);
         assert_eq!(BlockGrid::new(0, 30 * 86_400).level, 3600);
         // Buckets sum their slots and end at the last slot's end.
+        let (p, q) = (
+            PlatformName::parse("p").unwrap(),
+            PlatformName::parse("q").unwrap(),
+        );
         let rows = vec![
-            ("p".to_string(), 100, 2),
-            ("p".to_string(), 103, 1),
-            ("p".to_string(), 104, 5),
-            ("q".to_string(), 101, 1),
+            (p.clone(), 100, 2),
+            (p.clone(), 103, 1),
+            (p.clone(), 104, 5),
+            (q.clone(), 101, 1),
         ];
         assert_eq!(
             g.buckets(rows),
             vec![
-                ("p".to_string(), 1040 * 1000, 3),
-                ("p".to_string(), 1050 * 1000, 5),
-                ("q".to_string(), 1020 * 1000, 1),
+                (p.clone(), 1040 * 1000, 3),
+                (p.clone(), 1050 * 1000, 5),
+                (q.clone(), 1020 * 1000, 1),
             ]
         );
     }

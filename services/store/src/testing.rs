@@ -13,6 +13,17 @@
 //! - [`TcpRelay`]: a relay between a client and the PostgreSQL server, to cut: for the
 //!   client, the server goes away and comes back, and the shared server is not touched.
 
+/// A checked id of the type the caller expects, for literals in tests: `&checked("day-1")`
+/// where a `&ActionDayId` is wanted. Panics on a value that is not one.
+pub fn checked<T>(value: &str) -> T
+where
+    T: FromStr<Err = takedown_protocol::ident::IdentError>,
+{
+    value
+        .parse()
+        .unwrap_or_else(|e| panic!("{value:?} is not a valid id in a test: {e}"))
+}
+
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::str::FromStr;

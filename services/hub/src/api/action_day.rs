@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use takedown_protocol::{
-    ident::{OrgId, PlatformName},
+    ident::{ActionDayId, OrgId, PlatformName},
     pb::{self, action_day_service_server::ActionDayService},
     timestamp::{now_millis, to_millis},
 };
@@ -24,7 +24,7 @@ pub fn may_see(who: &Caller, day: &model::ActionDay) -> bool {
     match who.role {
         Role::Coordinator => true,
         Role::Agency => day.agencies.contains(&who.id),
-        Role::Platform => day.platforms.contains(&who.id),
+        Role::Platform => day.platforms.iter().any(|p| p.as_str() == who.id.as_str()),
     }
 }
 
@@ -33,7 +33,7 @@ pub fn may_see(who: &Caller, day: &model::ActionDay) -> bool {
 pub async fn visible_day<S: Store>(
     store: &S,
     who: &Caller,
-    id: &str,
+    id: &ActionDayId,
 ) -> ApiResult<model::ActionDay> {
     match store.get_action_day(id).await? {
         Some(d) if may_see(who, &d) => Ok(d),
@@ -52,11 +52,10 @@ impl<S: Store> ActionDayService for ActionDays<S> {
         who.authorize("CreateActionDay")?;
         let r = req.into_inner();
         let store = &self.0.store;
-        let id = if r.id.is_empty() {
-            uuid::Uuid::now_v7().to_string()
+        let id: ActionDayId = if r.id.is_empty() {
+            ApiError::parse_id("id", &uuid::Uuid::now_v7().to_string())?
         } else {
-            OrgId::parse(&r.id).map_err(|e| ApiError::invalid("id", e.to_string()))?;
-            r.id
+            ApiError::parse_id("id", &r.id)?
         };
         tracing::Span::current().record("action_day", id.as_str());
         if r.name.trim().is_empty() {
@@ -88,20 +87,22 @@ impl<S: Store> ActionDayService for ActionDays<S> {
                 )
                 .into());
             }
-            platforms.insert(name.to_string());
+            platforms.insert(name);
         }
         if platforms.is_empty() {
             return Err(ApiError::invalid("platforms", "name at least one platform").into());
         }
         let mut agencies = BTreeSet::new();
         for (i, a) in r.agencies.iter().enumerate() {
-            match store.get_organization(a).await.map_err(ApiError::from)? {
+            let field = format!("agencies[{i}]");
+            let a: OrgId = ApiError::parse_id(&field, a)?;
+            match store.get_organization(&a).await.map_err(ApiError::from)? {
                 Some(o) if o.role == Role::Agency => {
                     agencies.insert(o.id);
                 }
                 _ => {
                     return Err(ApiError::invalid(
-                        format!("agencies[{i}]"),
+                        field,
                         format!("{a:?} is not a registered agency"),
                     )
                     .into());
@@ -146,7 +147,8 @@ impl<S: Store> ActionDayService for ActionDays<S> {
     ) -> Result<Response<pb::ActionDay>, Status> {
         let who = caller!(self.0, req);
         who.authorize("GetActionDay")?;
-        let day = visible_day(&self.0.store, &who, &req.get_ref().id).await?;
+        let id: ActionDayId = ApiError::parse_id("id", &req.get_ref().id)?;
+        let day = visible_day(&self.0.store, &who, &id).await?;
         // Other platforms' staffing is the coordinator's to know.
         let warnings = match who.role {
             Role::Coordinator => {
@@ -198,6 +200,7 @@ impl<S: Store> ActionDayService for ActionDays<S> {
         who.authorize("MoveActionDay")?;
         let r = req.into_inner();
         tracing::Span::current().record("action_day", r.id.as_str());
+        let id: ActionDayId = ApiError::parse_id("id", &r.id)?;
         let now = now_millis();
         let starts_at = r.starts_at.as_ref().map(to_millis).ok_or_else(|| {
             ApiError::invalid("starts_at", "starts_at (the new H-hour) is required")
@@ -216,7 +219,7 @@ impl<S: Store> ActionDayService for ActionDays<S> {
         let moved = self
             .0
             .store
-            .move_action_day(&r.id, starts_at, ends_at, now, &who.id)
+            .move_action_day(&id, starts_at, ends_at, now, &who.id)
             .await
             .map_err(ApiError::from)?;
         let day = match moved {
@@ -271,7 +274,7 @@ impl<S: Store> ActionDayService for ActionDays<S> {
     ) -> Result<Response<pb::ActionDay>, Status> {
         let who = caller!(self.0, req);
         who.authorize("CloseActionDay")?;
-        let id = req.into_inner().id;
+        let id: ActionDayId = ApiError::parse_id("id", &req.into_inner().id)?;
         let now = now_millis();
         let day = self
             .0

@@ -5,7 +5,7 @@
 use takedown_protocol::pb::{
     self, audit_service_server::AuditService, transparency_service_server::TransparencyService,
 };
-use takedown_store::Store;
+use takedown_store::{ActionDayId, Store};
 use tonic::{Request, Response, Status};
 
 use super::{Shared, caller};
@@ -96,7 +96,7 @@ impl<S: Store> TransparencyService for Transparency<S> {
     ) -> Result<Response<pb::TransparencyResponse>, Status> {
         let who = caller!(self.0, req);
         who.authorize("ExportTransparency")?;
-        let id = req.into_inner().action_day_id;
+        let id: ActionDayId = ApiError::parse_id("action_day_id", &req.into_inner().action_day_id)?;
         let store = &self.0.store;
         if store
             .get_action_day(&id)

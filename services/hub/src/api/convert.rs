@@ -11,7 +11,7 @@ use crate::{keys::Current, public_id::PublicIds};
 
 pub fn organization(o: model::Organization) -> pb::Organization {
     pb::Organization {
-        id: o.id,
+        id: o.id.into(),
         role: o.role.to_pb() as i32,
         display_name: o.display_name,
         registered_at: Some(from_millis(o.registered_at)),
@@ -45,14 +45,14 @@ pub fn key_set(c: &Current) -> pb::KeySetStatement {
         jws: c.record.jws.clone(),
         version: c.set.version(),
         published_at: Some(from_millis(c.record.published_at)),
-        published_by: c.record.published_by.clone(),
+        published_by: c.record.published_by.to_string(),
         invalidated_lists: Vec::new(),
     }
 }
 
 pub fn platform(p: model::Platform) -> pb::Platform {
     pb::Platform {
-        name: p.name,
+        name: p.name.into(),
         endpoint: p.endpoint,
         display_name: p.display_name,
         registered_at: Some(from_millis(p.registered_at)),
@@ -75,12 +75,12 @@ pub fn action_day_state(d: &model::ActionDay, now: i64) -> pb::ActionDayState {
 pub fn action_day(d: model::ActionDay, now: i64) -> pb::ActionDay {
     pb::ActionDay {
         state: action_day_state(&d, now) as i32,
-        id: d.id,
+        id: d.id.into(),
         name: d.name,
         starts_at: Some(from_millis(d.starts_at)),
         ends_at: Some(from_millis(d.ends_at)),
-        platforms: d.platforms,
-        agencies: d.agencies,
+        platforms: d.platforms.into_iter().map(String::from).collect(),
+        agencies: d.agencies.into_iter().map(String::from).collect(),
         created_at: Some(from_millis(d.created_at)),
         released_at: opt_from_millis(d.released_at),
         closed_at: opt_from_millis(d.closed_at),
@@ -102,7 +102,7 @@ pub fn staffing_warnings(
                 return None;
             }
             Some(pb::StaffingWarning {
-                platform: p.name.clone(),
+                platform: p.name.to_string(),
                 local_time: s.local_time(d.starts_at),
                 next_staffed_at: s.next_staffed(d.starts_at).map(from_millis),
                 contact_point: s.contact_point.clone(),
@@ -115,15 +115,15 @@ pub fn staffing_warnings(
 /// the holder itself.
 pub fn hold(h: model::Hold, viewer_sees_holder: bool) -> pb::Hold {
     pb::Hold {
-        id: h.id,
-        platform: h.platform,
+        id: h.id.into(),
+        platform: h.platform.into(),
         target: h.target,
         normalized_target: h.normalized,
         reason: h.reason,
         expires_at: Some(from_millis(h.expires_at)),
         created_at: Some(from_millis(h.created_at)),
         placed_by: if viewer_sees_holder {
-            h.placed_by
+            h.placed_by.into()
         } else {
             String::new()
         },
@@ -174,7 +174,7 @@ pub fn item_status(r: ItemRecord, ids: &PublicIds, now: i64) -> pb::ItemStatus {
     pb::ItemStatus {
         index: r.index,
         target_id: ids.target(r.target_id),
-        platform: r.platform,
+        platform: r.platform.into(),
         normalized_target: r.normalized,
         state: state as i32,
         reject_reason: if state == TargetState::Rejected {
@@ -188,13 +188,15 @@ pub fn item_status(r: ItemRecord, ids: &PublicIds, now: i64) -> pb::ItemStatus {
 
 #[cfg(test)]
 mod tests {
+    use takedown_store::testing::checked;
+
     use super::*;
 
     fn item() -> ItemRecord {
         ItemRecord {
             index: 0,
-            target_id: 1,
-            platform: "telegram".into(),
+            target_id: takedown_store::TargetId::new(1),
+            platform: checked("telegram"),
             normalized: "foo".into(),
             due_at: 1_000,
             held: false,

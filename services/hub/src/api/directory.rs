@@ -19,7 +19,7 @@ use crate::{
 pub struct Directory<S>(pub Shared<S>);
 
 fn org_id(field: &str, id: &str) -> ApiResult<OrgId> {
-    OrgId::parse(id).map_err(|e| ApiError::invalid(field, e.to_string()))
+    ApiError::parse_id(field, id)
 }
 
 /// A statement the hub will not take: stale or conflicting versions are a precondition
@@ -88,7 +88,7 @@ impl<S: Store> DirectoryService for Directory<S> {
             } else {
                 r.display_name.trim().to_string()
             },
-            id: id.to_string(),
+            id,
             role,
             registered_at: now_millis(),
         };
@@ -174,9 +174,9 @@ impl<S: Store> DirectoryService for Directory<S> {
                 tracing::warn!(list = %l.list_id, %kid, "list invalidated by a key compromise");
                 answer.invalidated_lists.push(pb::InvalidatedList {
                     embargoed: l.due_at > now,
-                    list_id: l.list_id,
-                    agency_id: l.agency_id,
-                    action_day_id: l.action_day_id.unwrap_or_default(),
+                    list_id: l.list_id.into(),
+                    agency_id: l.agency_id.into(),
+                    action_day_id: l.action_day_id.map(String::from).unwrap_or_default(),
                     kid: kid.clone(),
                     signed_at: Some(from_millis(l.signed_at.saturating_mul(1000))),
                 });
@@ -283,10 +283,7 @@ impl<S: Store> DirectoryService for Directory<S> {
                 ApiError::invalid(format!("staffing.{}", e.field), format!("staffing.{e}"))
             })?;
         // What the request leaves out, a registered platform keeps.
-        let before = store
-            .get_platform(name.as_str())
-            .await
-            .map_err(ApiError::from)?;
+        let before = store.get_platform(&name).await.map_err(ApiError::from)?;
         let mode = match pb::DeliveryMode::try_from(r.delivery_mode) {
             Ok(pb::DeliveryMode::Unspecified) => {
                 before.as_ref().map_or(pb::DeliveryMode::Push, |p| p.mode)
@@ -315,7 +312,7 @@ impl<S: Store> DirectoryService for Directory<S> {
             _ => endpoint("endpoint", &r.endpoint)?,
         }
         match store
-            .get_organization(name.as_str())
+            .get_organization(&name.org_id())
             .await
             .map_err(ApiError::from)?
         {
@@ -330,7 +327,7 @@ impl<S: Store> DirectoryService for Directory<S> {
                 store
                     .upsert_organization(
                         &model::Organization {
-                            id: name.to_string(),
+                            id: name.org_id(),
                             role: Role::Platform,
                             display_name: display(&r.display_name, &name),
                             registered_at: now_millis(),
@@ -353,7 +350,7 @@ impl<S: Store> DirectoryService for Directory<S> {
         let p = store
             .upsert_platform(
                 &model::Platform {
-                    name: name.to_string(),
+                    name: name.clone(),
                     endpoint: r.endpoint,
                     display_name: display(&r.display_name, &name),
                     registered_at: now_millis(),

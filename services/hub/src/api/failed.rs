@@ -8,7 +8,7 @@
 //!   as the platform sent them and the hub's answer.
 
 use takedown_protocol::{pb, timestamp::from_millis};
-use takedown_store::{FailedDelivery, FailedFilter, RefusedReport, Store};
+use takedown_store::{FailedDelivery, FailedFilter, PlatformName, RefusedReport, Store};
 
 use super::HubState;
 use crate::{
@@ -27,11 +27,12 @@ pub async fn list<S: Store>(
 ) -> ApiResult<pb::ListFailedDeliveriesResponse> {
     who.authorize("ListFailedDeliveries")?;
     let limit = page_size(req.page_size)?;
-    let after_id = after(&req.page_token, |t| state.ids.parse_delivery(t))?;
-    let some = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let after_id = after(&req.page_token, |t| {
+        state.ids.parse_delivery(t).map(i64::from)
+    })?;
     let filter = FailedFilter {
-        action_day_id: some(req.action_day_id),
-        platform: some(req.platform),
+        action_day_id: optional_id("action_day_id", &req.action_day_id)?,
+        platform: optional_id("platform", &req.platform)?,
         after_id,
         // One more than the page tells whether another page follows.
         limit: limit + 1,
@@ -52,10 +53,10 @@ pub async fn refused_reports<S: Store>(
     who.authorize("ListRefusedReports")?;
     let limit = page_size(req.page_size)?;
     let after_id = after(&req.page_token, |t| state.ids.parse_refusal(t))?;
-    let platform = Some(req.platform.trim()).filter(|p| !p.is_empty());
+    let platform: Option<PlatformName> = optional_id("platform", &req.platform)?;
     let rows = state
         .store
-        .refused_reports(platform, after_id, limit + 1)
+        .refused_reports(platform.as_ref(), after_id, limit + 1)
         .await?;
     let (rows, next_page_token) = page(rows, limit, |r| state.ids.refusal(r.id));
     Ok(pb::ListRefusedReportsResponse {
@@ -103,9 +104,22 @@ fn after(token: &str, parse: impl Fn(&str) -> Option<i64>) -> ApiResult<i64> {
     })
 }
 
+/// A filter's id: `None` when the field is blank, INVALID_ARGUMENT naming it when it is not
+/// an id.
+fn optional_id<T>(field: &str, value: &str) -> ApiResult<Option<T>>
+where
+    T: std::str::FromStr<Err = takedown_protocol::ident::IdentError>,
+{
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    ApiError::parse_id(field, value).map(Some)
+}
+
 fn refused_wire(r: RefusedReport) -> pb::RefusedReport {
     pb::RefusedReport {
-        platform: r.platform,
+        platform: r.platform.into(),
         report_id: r.report_id,
         target_id: r.target_id,
         reason: r.reason,
@@ -119,10 +133,10 @@ fn wire(f: FailedDelivery, ids: &PublicIds) -> pb::FailedDelivery {
     pb::FailedDelivery {
         delivery_id: ids.delivery(f.id),
         target_id: ids.target(f.target_id),
-        platform: f.platform,
+        platform: f.platform.into(),
         normalized_target: f.normalized,
         kind: f.kind as i32,
-        action_day_id: f.action_day_id.unwrap_or_default(),
+        action_day_id: f.action_day_id.map(String::from).unwrap_or_default(),
         attempts: u32::try_from(f.attempts).unwrap_or(0),
         failed_at: Some(from_millis(f.failed_at)),
         reason: f.reason,

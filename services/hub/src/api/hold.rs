@@ -2,7 +2,7 @@
 //! holder is shown only to coordinators and to the holder itself.
 
 use takedown_protocol::{
-    ident::PlatformName,
+    ident::{HoldId, PlatformName},
     pb::{self, hold_service_server::HoldService},
     target,
     timestamp::{now_millis, to_millis},
@@ -36,7 +36,7 @@ impl<S: Store> HoldService for Holds<S> {
         let platform = PlatformName::parse(&r.platform)
             .map_err(|e| ApiError::invalid("platform", e.to_string()))?;
         if store
-            .get_platform(platform.as_str())
+            .get_platform(&platform)
             .await
             .map_err(ApiError::from)?
             .is_none()
@@ -64,8 +64,8 @@ impl<S: Store> HoldService for Holds<S> {
             .into());
         }
         let hold = model::Hold {
-            id: uuid::Uuid::now_v7().to_string(),
-            platform: platform.to_string(),
+            id: ApiError::parse_id("id", &uuid::Uuid::now_v7().to_string())?,
+            platform,
             target: r.target.trim().to_string(),
             normalized: normalized.into_string(),
             reason: r.reason.trim().to_string(),
@@ -86,7 +86,7 @@ impl<S: Store> HoldService for Holds<S> {
     ) -> Result<Response<pb::Hold>, Status> {
         let who = caller!(self.0, req);
         who.authorize("ReleaseHold")?;
-        let id = req.into_inner().hold_id;
+        let id: HoldId = ApiError::parse_id("hold_id", &req.into_inner().hold_id)?;
         let store = &self.0.store;
         let not_found = || ApiError::NotFound(format!("hold {id:?} not found"));
         let hold = store
@@ -114,7 +114,7 @@ impl<S: Store> HoldService for Holds<S> {
     ) -> Result<Response<pb::ListHoldsResponse>, Status> {
         let who = caller!(self.0, req);
         who.authorize("ListHolds")?;
-        let filter = (!who.is_coordinator()).then_some(who.id.as_str());
+        let filter = (!who.is_coordinator()).then_some(&who.id);
         let holds = self
             .0
             .store

@@ -8,7 +8,7 @@ use takedown_protocol::{
     timestamp::{now_millis, to_millis},
 };
 
-use takedown_store::{DeliveryMode, NewReport, ReportBody, ReportRefusal, Store};
+use takedown_store::{DeliveryMode, NewReport, PlatformName, ReportBody, ReportRefusal, Store};
 use tonic::{Request, Response, Status};
 
 use super::{Shared, caller};
@@ -105,6 +105,7 @@ impl<S: Store> PlatformService for Platforms<S> {
         who.authorize("PullDeliveries")?;
         let span = tracing::Span::current();
         span.record("platform", who.id.as_str());
+        let platform_name = who.platform()?;
         let r = req.into_inner();
         if r.wait_ms > MAX_WAIT_MS {
             return Err(ApiError::invalid(
@@ -115,7 +116,7 @@ impl<S: Store> PlatformService for Platforms<S> {
         }
         let store = &self.0.store;
         let platform = store
-            .get_platform(&who.id)
+            .get_platform(&platform_name)
             .await
             .map_err(ApiError::from)?
             .ok_or_else(|| ApiError::NotFound(format!("platform {} is not registered", who.id)))?;
@@ -130,7 +131,7 @@ impl<S: Store> PlatformService for Platforms<S> {
         let pulls = &self.0.pulls;
         let acknowledged = match &r.ack {
             Some(ack) => pulls
-                .acknowledge(&who.id, ack)
+                .acknowledge(&platform_name, ack)
                 .await
                 .map_err(ApiError::from)?,
             None => 0,
@@ -141,7 +142,7 @@ impl<S: Store> PlatformService for Platforms<S> {
         } else {
             pulls
                 .next_batch(
-                    &who.id,
+                    &platform_name,
                     r.max_targets,
                     Duration::from_millis(u64::from(r.wait_ms)),
                 )
@@ -167,6 +168,7 @@ impl<S: Store> PlatformService for Platforms<S> {
         who.authorize("ReportOutcomes")?;
         let span = tracing::Span::current();
         span.record("platform", who.id.as_str());
+        let platform_name = who.platform()?;
         let reports = req.into_inner().reports;
         span.record("reports", reports.len());
         if reports.len() > MAX_REPORTS {
@@ -182,22 +184,22 @@ impl<S: Store> PlatformService for Platforms<S> {
             let sent = (r.report_id.clone(), r.target_id.clone());
             match report(i, r, &self.0.ids, now) {
                 Ok(n) => checked.push(n),
-                Err(e) => return Err(self.refused(&who.id, &sent.0, &sent.1, e, now).await),
+                Err(e) => return Err(self.refused(&platform_name, &sent.0, &sent.1, e, now).await),
             }
         }
         let reports = checked;
-        self.0.metrics.reports_received(&who.id, &reports);
+        self.0.metrics.reports_received(&platform_name, &reports);
         match self
             .0
             .store
-            .record_reports(&who.id, &reports, now)
+            .record_reports(&platform_name, &reports, now)
             .await
             .map_err(ApiError::from)?
         {
             Ok(counts) => Ok(Response::new({
                 self.0
                     .metrics
-                    .reports_recorded(&who.id, counts.recorded, counts.duplicates);
+                    .reports_recorded(&platform_name, counts.recorded, counts.duplicates);
                 pb::ReportOutcomesResponse {
                     recorded: counts.recorded,
                     duplicates: counts.duplicates,
@@ -206,7 +208,7 @@ impl<S: Store> PlatformService for Platforms<S> {
             Err(ReportRefusal::NotDelivered { index, target_id }) => {
                 self.0
                     .metrics
-                    .report_refused(&who.id, tonic::Code::PermissionDenied);
+                    .report_refused(&platform_name, tonic::Code::PermissionDenied);
                 Err(ApiError::PermissionDenied(format!(
                     "report {index}: target {} was not delivered to platform {}",
                     self.0.ids.target(target_id),
@@ -226,7 +228,9 @@ impl<S: Store> PlatformService for Platforms<S> {
                 );
                 let r = &reports[index];
                 let target = self.0.ids.target(r.target_id);
-                Err(self.refused(&who.id, &r.report_id, &target, e, now).await)
+                Err(self
+                    .refused(&platform_name, &r.report_id, &target, e, now)
+                    .await)
             }
         }
     }
@@ -238,7 +242,7 @@ impl<S: Store> Platforms<S> {
     /// report and does not send it again). Failing to keep it is logged, not answered.
     async fn refused(
         &self,
-        platform: &str,
+        platform: &PlatformName,
         report_id: &str,
         target_id: &str,
         e: ApiError,

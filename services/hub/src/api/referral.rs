@@ -5,8 +5,8 @@ use takedown_protocol::{
     timestamp::{from_millis, now_millis, to_millis, utc},
 };
 use takedown_store::{
-    NewPreservation, Preservation, Store, WithdrawalGround, WithdrawalReason, WithdrawalScope,
-    Withdrawer,
+    ListId, NewPreservation, OrgId, Preservation, Store, WithdrawalGround, WithdrawalReason,
+    WithdrawalScope, Withdrawer,
 };
 use tonic::{Request, Response, Status};
 
@@ -57,7 +57,7 @@ impl<S: Store> ReferralService for Referrals<S> {
     ) -> Result<Response<pb::ListStatus>, Status> {
         let who = caller!(self.0, req);
         who.authorize("GetListStatus")?;
-        let list_id = req.into_inner().list_id;
+        let list_id: ListId = ApiError::parse_id("list_id", &req.into_inner().list_id)?;
         let store = &self.0.store;
         // Another agency's list is answered exactly like a list that does not exist.
         let list = match store.get_list(&list_id).await.map_err(ApiError::from)? {
@@ -70,9 +70,9 @@ impl<S: Store> ReferralService for Referrals<S> {
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::ListStatus {
-            list_id: list.list_id,
-            agency_id: list.agency_id,
-            action_day_id: list.action_day_id,
+            list_id: list.list_id.into(),
+            agency_id: list.agency_id.into(),
+            action_day_id: list.action_day_id.map(String::from),
             accepted_at: Some(from_millis(list.accepted_at)),
             item_count: list.item_count,
             items: items
@@ -97,14 +97,12 @@ impl<S: Store> ReferralService for Referrals<S> {
             .ids
             .parse_target(&req.target_id)
             .ok_or_else(not_found)?;
-        let agencies: Vec<String> = req
+        let agencies: Vec<OrgId> = req
             .agency_ids
             .iter()
-            .map(|a| a.trim().to_string())
-            .collect();
-        if let Some(i) = agencies.iter().position(|a| a.is_empty()) {
-            return Err(ApiError::invalid(format!("agency_ids[{i}]"), "agency id is empty").into());
-        }
+            .enumerate()
+            .map(|(i, a)| ApiError::parse_id(&format!("agency_ids[{i}]"), a.trim()))
+            .collect::<Result<_, _>>()?;
         if !who.is_coordinator()
             && let Some(i) = agencies.iter().position(|a| *a != who.id)
         {
@@ -156,7 +154,7 @@ impl<S: Store> ReferralService for Referrals<S> {
             .await
             .map_err(ApiError::from)?
             .ok_or_else(not_found)?;
-        tracing::info!(target_id, upheld, by = %who.id, "removal orders upheld on scrutiny");
+        tracing::info!(%target_id, upheld, by = %who.id, "removal orders upheld on scrutiny");
         Ok(Response::new(pb::UpholdOnScrutinyResponse {
             target_id: req.target_id.clone(),
             orders_upheld: upheld,
@@ -213,7 +211,7 @@ impl<S: Store> ReferralService for Referrals<S> {
             .ok_or_else(not_found)?;
         match kept {
             Preservation::Kept { until, lists } => {
-                tracing::info!(target_id, until, lists, by = %who.id, "target preserved");
+                tracing::info!(%target_id, until, lists, by = %who.id, "target preserved");
                 Ok(Response::new(pb::PreserveTargetResponse {
                     target_id: req.target_id.clone(),
                     preserved_until: Some(from_millis(until)),
@@ -237,7 +235,7 @@ impl<S: Store> ReferralService for Referrals<S> {
         let who = caller!(self.0, req);
         who.authorize("WithdrawList")?;
         let req = req.into_inner();
-        let list_id = req.list_id.trim().to_string();
+        let list_id: ListId = ApiError::parse_id("list_id", req.list_id.trim())?;
         // Another agency's list is answered exactly like a list that does not exist.
         let not_found = || ApiError::NotFound(format!("list {list_id:?} not found"));
         let scope = WithdrawalScope::List {
@@ -249,7 +247,7 @@ impl<S: Store> ReferralService for Referrals<S> {
             .ok_or_else(not_found)?;
         let withdrawn = w.targets.iter().filter(|t| t.withdrawn_at.is_some());
         Ok(Response::new(pb::WithdrawListResponse {
-            list_id,
+            list_id: list_id.into(),
             referrals_withdrawn: w.referrals_withdrawn,
             targets_withdrawn: count(withdrawn.clone()),
             targets_standing: count(w.targets.iter().filter(|t| t.withdrawn_at.is_none())),

@@ -21,8 +21,8 @@ use takedown_protocol::{
     timestamp::{from_millis, now_millis},
 };
 use takedown_store::{
-    AgencyFacts, BlockSeriesFacts, LatencyPercentiles, PlatformFacts, Store, SummaryFacts,
-    SummaryView, model,
+    ActionDayId, AgencyFacts, BlockSeriesFacts, LatencyPercentiles, OrgId, PlatformFacts,
+    PlatformName, Store, SummaryFacts, SummaryView, model,
 };
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
@@ -31,7 +31,7 @@ use super::{HubState, Shared, action_day::visible_day, caller, convert};
 use crate::{
     auth::{Caller, Role},
     delivery::PlatformHealth,
-    error::ApiResult,
+    error::{ApiError, ApiResult},
 };
 
 /// How often a watch re-reads the figures.
@@ -40,12 +40,12 @@ pub const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 pub struct Summaries<S>(pub Shared<S>);
 
 /// The part of the day `who` may see.
-pub fn view_of(who: &Caller) -> SummaryView {
-    match who.role {
+pub fn view_of(who: &Caller) -> ApiResult<SummaryView> {
+    Ok(match who.role {
         Role::Coordinator => SummaryView::All,
         Role::Agency => SummaryView::Agency(who.id.clone()),
-        Role::Platform => SummaryView::Platform(who.id.clone()),
-    }
+        Role::Platform => SummaryView::Platform(who.platform()?),
+    })
 }
 
 fn u(v: i64) -> u64 {
@@ -108,14 +108,14 @@ fn platform_summary(f: PlatformFacts, health: Option<&PlatformHealth>) -> pb::Pl
         removal_orders_out_of_hours: 0,
         circuit_open,
         last_error: last_error.unwrap_or_default(),
-        platform: c.platform,
+        platform: c.platform.into(),
     }
 }
 
 fn agency_summary(a: AgencyFacts) -> pb::AgencySummary {
     pb::AgencySummary {
         not_a_violation_share: ratio(a.rejected_not_a_violation, a.delivered),
-        agency_id: a.agency_id,
+        agency_id: a.agency_id.into(),
         lists: u(a.lists),
         items: u(a.items),
         merged_with_other_agencies: u(a.merged_with_other_agencies),
@@ -128,7 +128,7 @@ fn agency_summary(a: AgencyFacts) -> pb::AgencySummary {
 
 fn block_series(s: BlockSeriesFacts) -> pb::BlockSeries {
     pb::BlockSeries {
-        platform: s.platform,
+        platform: s.platform.into(),
         points: s
             .points
             .into_iter()
@@ -150,37 +150,36 @@ pub fn render(
     health: &PlatformHealth,
     now: i64,
 ) -> pb::ActionDaySummary {
-    let platforms: Vec<&String> = match who.role {
-        Role::Platform => day.platforms.iter().filter(|p| **p == who.id).collect(),
+    let platforms: Vec<&PlatformName> = match who.role {
+        Role::Platform => day
+            .platforms
+            .iter()
+            .filter(|p| p.as_str() == who.id.as_str())
+            .collect(),
         _ => day.platforms.iter().collect(),
     };
     for p in platforms {
         if !facts.platforms.iter().any(|f| f.counts.platform == *p) {
-            let mut f = PlatformFacts::default();
-            f.counts.platform = p.clone();
-            facts.platforms.push(f);
+            facts.platforms.push(PlatformFacts::new(p.clone()));
         }
     }
     facts
         .platforms
         .sort_by(|a, b| a.counts.platform.cmp(&b.counts.platform));
-    let agencies: Vec<&String> = match who.role {
+    let agencies: Vec<&OrgId> = match who.role {
         Role::Coordinator => day.agencies.iter().collect(),
         Role::Agency => day.agencies.iter().filter(|a| **a == who.id).collect(),
         Role::Platform => Vec::new(),
     };
     for a in agencies {
         if !facts.agencies.iter().any(|f| f.agency_id == *a) {
-            facts.agencies.push(AgencyFacts {
-                agency_id: a.clone(),
-                ..Default::default()
-            });
+            facts.agencies.push(AgencyFacts::new(a.clone()));
         }
     }
     facts.agencies.sort_by(|a, b| a.agency_id.cmp(&b.agency_id));
     let health = who.is_coordinator().then_some(health);
     pb::ActionDaySummary {
-        action_day_id: day.id.clone(),
+        action_day_id: day.id.to_string(),
         name: day.name.clone(),
         starts_at: Some(from_millis(day.starts_at)),
         state: convert::action_day_state(day, now)
@@ -202,13 +201,13 @@ pub fn render(
 async fn snapshot<S: Store>(
     state: &HubState<S>,
     who: &Caller,
-    id: &str,
+    id: &ActionDayId,
 ) -> ApiResult<(pb::ActionDaySummary, bool)> {
     let day = visible_day(&state.store, who, id).await?;
     let now = now_millis();
     let facts = state
         .store
-        .action_day_summary(id, &view_of(who), now)
+        .action_day_summary(id, &view_of(who)?, now)
         .await?;
     let closed = day.closed_at.is_some();
     let mut summary = render(&day, facts, who, &state.health, now);
@@ -228,7 +227,7 @@ async fn count_out_of_hours<S: Store>(
     if who.role == Role::Agency || summary.platforms.iter().all(|p| p.removal_orders == 0) {
         return Ok(());
     }
-    let staffing: std::collections::HashMap<String, Staffing> = store
+    let staffing: std::collections::HashMap<PlatformName, Staffing> = store
         .list_platforms()
         .await?
         .into_iter()
@@ -237,13 +236,13 @@ async fn count_out_of_hours<S: Store>(
     if !summary
         .platforms
         .iter()
-        .any(|p| p.removal_orders > 0 && staffing.contains_key(&p.platform))
+        .any(|p| p.removal_orders > 0 && staffing.contains_key(p.platform.as_str()))
     {
         return Ok(());
     }
     let deliveries = store.removal_order_deliveries(&day.id).await?;
     for row in &mut summary.platforms {
-        let Some(hours) = staffing.get(&row.platform) else {
+        let Some(hours) = staffing.get(row.platform.as_str()) else {
             continue;
         };
         row.removal_orders_out_of_hours = deliveries
@@ -267,7 +266,7 @@ fn same_figures(a: &pb::ActionDaySummary, b: &pb::ActionDaySummary) -> bool {
 async fn watch<S: Store>(
     state: Shared<S>,
     who: Caller,
-    id: String,
+    id: ActionDayId,
     tx: mpsc::Sender<Result<pb::ActionDaySummary, Status>>,
 ) {
     let mut last: Option<pb::ActionDaySummary> = None;
@@ -304,7 +303,7 @@ impl<S: Store> SummaryService for Summaries<S> {
     ) -> Result<Response<pb::ActionDaySummary>, Status> {
         let who = caller!(self.0, req);
         who.authorize("GetActionDaySummary")?;
-        let id = req.into_inner().action_day_id;
+        let id: ActionDayId = ApiError::parse_id("action_day_id", &req.into_inner().action_day_id)?;
         let (summary, _) = snapshot(&self.0, &who, &id).await?;
         Ok(Response::new(summary))
     }
@@ -319,7 +318,7 @@ impl<S: Store> SummaryService for Summaries<S> {
     ) -> Result<Response<Self::WatchActionDayStream>, Status> {
         let who = caller!(self.0, req);
         who.authorize("WatchActionDay")?;
-        let id = req.into_inner().action_day_id;
+        let id: ActionDayId = ApiError::parse_id("action_day_id", &req.into_inner().action_day_id)?;
         // Refuse an unknown or invisible day up front rather than in the stream.
         visible_day(&self.0.store, &who, &id).await?;
         let (tx, rx) = mpsc::channel(2);
@@ -352,18 +351,18 @@ impl<S: Store> SummaryService for Summaries<S> {
 
 #[cfg(test)]
 mod tests {
-    use takedown_store::PlatformCounts;
+    use takedown_store::{PlatformCounts, testing::checked};
 
     use super::*;
 
     fn day() -> model::ActionDay {
         model::ActionDay {
-            id: "op".into(),
+            id: checked("op"),
             name: "Op".into(),
             starts_at: 1000,
             ends_at: 2000,
-            platforms: vec!["video".into(), "social".into()],
-            agencies: vec!["agency-a".into(), "agency-b".into()],
+            platforms: vec![checked("video"), checked("social")],
+            agencies: vec![checked("agency-a"), checked("agency-b")],
             created_at: 0,
             released_at: None,
             closed_at: None,
@@ -374,24 +373,22 @@ mod tests {
         SummaryFacts {
             platforms: vec![PlatformFacts {
                 counts: PlatformCounts {
-                    platform: "video".into(),
                     referred: 4,
                     delivered: 4,
                     blocked: 1,
                     rejected: 2,
-                    ..Default::default()
+                    ..PlatformCounts::new(checked("video"))
                 },
                 rejected_by_reason: vec![
                     (pb::RejectReason::NotAViolation, 1),
                     (pb::RejectReason::ForceMajeure, 1),
                 ],
-                ..Default::default()
+                ..PlatformFacts::new(checked("video"))
             }],
             agencies: vec![AgencyFacts {
-                agency_id: "agency-a".into(),
                 delivered: 4,
                 rejected_not_a_violation: 1,
-                ..Default::default()
+                ..AgencyFacts::new(checked("agency-a"))
             }],
             blocks: vec![],
         }
@@ -399,7 +396,7 @@ mod tests {
 
     fn caller(role: Role, id: &str) -> Caller {
         Caller {
-            id: id.into(),
+            id: checked(id),
             role,
         }
     }
@@ -407,7 +404,7 @@ mod tests {
     #[test]
     fn coordinators_see_everything_with_health() {
         let health = PlatformHealth::default();
-        health.set("video", true, Some("refused".into()));
+        health.set(&checked("video"), true, Some("refused".into()));
         let s = render(
             &day(),
             facts(),
@@ -436,9 +433,9 @@ mod tests {
     #[test]
     fn platforms_see_their_row_only_without_health_or_agencies() {
         let health = PlatformHealth::default();
-        health.set("social", true, Some("refused".into()));
+        health.set(&checked("social"), true, Some("refused".into()));
         let mut f = facts();
-        f.platforms[0].counts.platform = "social".into();
+        f.platforms[0].counts.platform = checked("social");
         f.agencies.clear();
         let s = render(&day(), f, &caller(Role::Platform, "social"), &health, 1500);
         assert_eq!(s.platforms.len(), 1);

@@ -26,7 +26,7 @@ use std::{
 
 use takedown_net::TlsMaterial;
 use takedown_protocol::{pb, timestamp::now_millis};
-use takedown_store::{DeliveryMode, Store};
+use takedown_store::{DeliveryId, DeliveryMode, PlatformName, Store};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 pub use wake::Wake;
@@ -41,19 +41,19 @@ type Health = (bool, Option<String>);
 /// Delivery health per platform, for coordinators: circuit open, last error.
 #[derive(Clone, Default)]
 pub struct PlatformHealth {
-    inner: Arc<Mutex<HashMap<String, Health>>>,
+    inner: Arc<Mutex<HashMap<PlatformName, Health>>>,
 }
 
 impl PlatformHealth {
-    pub fn set(&self, platform: &str, circuit_open: bool, last_error: Option<String>) {
+    pub fn set(&self, platform: &PlatformName, circuit_open: bool, last_error: Option<String>) {
         self.inner
             .lock()
             .expect("health lock")
-            .insert(platform.to_string(), (circuit_open, last_error));
+            .insert(platform.clone(), (circuit_open, last_error));
     }
 
     /// (platform, circuit open) of every platform a worker has reported on.
-    pub fn circuits(&self) -> Vec<(String, bool)> {
+    pub fn circuits(&self) -> Vec<(PlatformName, bool)> {
         self.inner
             .lock()
             .expect("health lock")
@@ -63,7 +63,7 @@ impl PlatformHealth {
     }
 
     /// (circuit open, last error) of a platform.
-    pub fn get(&self, platform: &str) -> (bool, Option<String>) {
+    pub fn get(&self, platform: &PlatformName) -> (bool, Option<String>) {
         self.inner
             .lock()
             .expect("health lock")
@@ -111,11 +111,11 @@ pub async fn run_heartbeat<S: Store>(
 pub(crate) async fn fail_unusable<S: Store>(
     store: &S,
     metrics: &HubMetrics,
-    platform: &str,
-    unusable: &[(i64, &'static str)],
+    platform: &PlatformName,
+    unusable: &[(DeliveryId, &'static str)],
 ) -> takedown_store::StoreResult<()> {
     for reason in [payload::NO_REFERRAL, payload::VOID_KEY] {
-        let ids: Vec<i64> = unusable
+        let ids: Vec<DeliveryId> = unusable
             .iter()
             .filter(|(_, r)| *r == reason)
             .map(|(id, _)| *id)
@@ -136,20 +136,20 @@ pub(crate) async fn record_answer<S: Store>(
     store: &S,
     ids: &PublicIds,
     metrics: &HubMetrics,
-    platform: &str,
-    sent: &HashSet<i64>,
+    platform: &PlatformName,
+    sent: &HashSet<DeliveryId>,
     accepted: &[String],
     rejected: &[pb::DeliveryRejection],
-) -> HashSet<i64> {
+) -> HashSet<DeliveryId> {
     let now = now_millis();
-    let accepted: Vec<i64> = accepted
+    let accepted: Vec<DeliveryId> = accepted
         .iter()
         .filter_map(|s| ids.parse_delivery(s))
         .filter(|i| sent.contains(i))
         .collect();
     worker::record(store.mark_delivered(&accepted, now).await);
     metrics.delivered(platform, "delivered", accepted.len());
-    let mut answered: HashSet<i64> = accepted.iter().copied().collect();
+    let mut answered: HashSet<DeliveryId> = accepted.iter().copied().collect();
     for r in rejected {
         if let Some(id) = ids
             .parse_delivery(&r.delivery_id)
@@ -195,7 +195,7 @@ pub async fn run_dispatcher<S: Store>(d: Dispatcher<S>, shutdown: CancellationTo
         cache,
     } = d;
     let tasks = TaskTracker::new();
-    let mut running: HashMap<String, (String, CancellationToken)> = HashMap::new();
+    let mut running: HashMap<PlatformName, (String, CancellationToken)> = HashMap::new();
     loop {
         match store.list_platforms().await {
             Ok(platforms) => {

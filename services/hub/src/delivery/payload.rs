@@ -12,7 +12,8 @@ use std::{
 
 use takedown_protocol::{keyset::KeySet, merkle, pb, signing};
 use takedown_store::{
-    ClaimedDelivery, DeliveryKind, ListProofMaterial, Store, StoreResult, TargetPayload,
+    ClaimedDelivery, DeliveryId, DeliveryKind, ListId, ListProofMaterial, OrgId, Store,
+    StoreResult, TargetId, TargetPayload,
 };
 
 use crate::public_id::PublicIds;
@@ -39,8 +40,8 @@ pub struct TreeCache {
 
 #[derive(Default)]
 struct CacheInner {
-    map: HashMap<String, Arc<ListProof>>,
-    order: VecDeque<String>,
+    map: HashMap<ListId, Arc<ListProof>>,
+    order: VecDeque<ListId>,
     leaves: usize,
 }
 
@@ -62,7 +63,7 @@ impl TreeCache {
             .cloned()
     }
 
-    fn insert(&self, list_id: String, proof: Arc<ListProof>) {
+    fn insert(&self, list_id: ListId, proof: Arc<ListProof>) {
         let mut c = self.inner.lock().expect("tree cache lock");
         if c.map.contains_key(&list_id) {
             return;
@@ -84,7 +85,7 @@ impl TreeCache {
         let ids = store.lists_due_at(at).await?;
         // At most 64 lists: the cache evicts its oldest trees when full, and a day of very
         // many lists must not push out trees that batches are using.
-        let ids: Vec<String> = ids.into_iter().take(64).collect();
+        let ids: Vec<ListId> = ids.into_iter().take(64).collect();
         Ok(self.load(store, &ids).await?.len())
     }
 
@@ -92,8 +93,8 @@ impl TreeCache {
     async fn load<S: Store>(
         &self,
         store: &S,
-        list_ids: &[String],
-    ) -> StoreResult<HashMap<String, Arc<ListProof>>> {
+        list_ids: &[ListId],
+    ) -> StoreResult<HashMap<ListId, Arc<ListProof>>> {
         let mut out = HashMap::new();
         let mut missing = Vec::new();
         for id in list_ids {
@@ -111,10 +112,10 @@ impl TreeCache {
             })
             .await
             .map_err(|e| takedown_store::StoreError::NotFound(format!("proof builder: {e}")))?;
-            for p in built {
+            for (list_id, p) in built {
                 let p = Arc::new(p);
-                self.insert(p.signature.list_id.clone(), p.clone());
-                out.insert(p.signature.list_id.clone(), p);
+                self.insert(list_id.clone(), p.clone());
+                out.insert(list_id, p);
             }
         }
         Ok(out)
@@ -132,7 +133,7 @@ fn withdrawal(
         delivery_id: ids.delivery(c.id),
         kind: pb::DeliveryKind::Withdrawal as i32,
         target_id: ids.target(p.target_id),
-        platform: p.platform.clone(),
+        platform: p.platform.to_string(),
         target_kind: p.kind as i32,
         normalized_target: p.normalized.clone(),
         original_target: p.original.clone(),
@@ -142,11 +143,12 @@ fn withdrawal(
         agencies: Vec::new(),
         referrals: Vec::new(),
         withdrawal_reason: reason.to_string(),
-        action_day_id: p.action_day_id.clone(),
+        action_day_id: p.action_day_id.as_ref().map(String::from),
     }
 }
 
-fn build_proof(m: ListProofMaterial) -> ListProof {
+/// A list's proof material as its cached proof, under its id.
+fn build_proof(m: ListProofMaterial) -> (ListId, ListProof) {
     // Sized up front: collected from a filtering iterator, the leaves would keep up to
     // twice their size in spare capacity for as long as the tree is cached.
     let mut leaves = Vec::with_capacity(m.leaf_hashes.len() / 32);
@@ -158,17 +160,18 @@ fn build_proof(m: ListProofMaterial) -> ListProof {
     // Verified at intake; read again only for the key and the signing time.
     let kid = signing::key_id(&m.jws).unwrap_or_default();
     let signed_at = signing::peek_claims(&m.jws).map_or(i64::MAX, |c| c.iat);
-    ListProof {
+    let proof = ListProof {
         signature: pb::ListSignature {
-            list_id: m.list_id,
-            agency_id: m.agency_id,
+            list_id: m.list_id.to_string(),
+            agency_id: m.agency_id.into(),
             jws: m.jws,
             item_count: u64::from(m.item_count),
         },
         tree: merkle::Tree::from_leaves(leaves),
         kid,
         signed_at,
-    }
+    };
+    (m.list_id, proof)
 }
 
 /// Why a claimed delivery is not sent (the caller fails it with this reason).
@@ -188,21 +191,21 @@ pub async fn build<S: Store>(
     platform: &str,
     batch_id: &str,
     claimed: &[ClaimedDelivery],
-) -> StoreResult<(pb::DeliverRequest, Vec<(i64, &'static str)>)> {
-    let takedowns: Vec<i64> = claimed
+) -> StoreResult<(pb::DeliverRequest, Vec<(DeliveryId, &'static str)>)> {
+    let takedowns: Vec<TargetId> = claimed
         .iter()
         .filter(|c| c.kind == DeliveryKind::Takedown)
         .map(|c| c.target_id)
         .collect();
-    let withdrawals: Vec<i64> = claimed
+    let withdrawals: Vec<TargetId> = claimed
         .iter()
         .filter(|c| c.kind == DeliveryKind::Withdrawal)
         .map(|c| c.target_id)
         .collect();
     let payloads = store.delivery_payloads(&takedowns).await?;
-    let mut withdrawn: HashMap<i64, (TargetPayload, String)> = HashMap::new();
+    let mut withdrawn: HashMap<TargetId, (TargetPayload, String)> = HashMap::new();
     if !withdrawals.is_empty() {
-        let reasons: HashMap<i64, String> = store
+        let reasons: HashMap<TargetId, String> = store
             .withdrawal_reasons(&withdrawals)
             .await?
             .into_iter()
@@ -215,7 +218,7 @@ pub async fn build<S: Store>(
             }
         }
     }
-    let list_ids: Vec<String> = payloads
+    let list_ids: Vec<ListId> = payloads
         .iter()
         .flat_map(|p| p.referrals.iter().map(|r| r.list_id.clone()))
         .collect::<std::collections::BTreeSet<_>>()
@@ -224,10 +227,10 @@ pub async fn build<S: Store>(
     let proofs = cache.load(store, &list_ids).await?;
     // Each payload is moved into its delivery (a takedown is claimed at most once per
     // batch: one delivery per target and kind), so the batch is held once, not twice.
-    let mut by_target: HashMap<i64, TargetPayload> =
+    let mut by_target: HashMap<TargetId, TargetPayload> =
         payloads.into_iter().map(|p| (p.target_id, p)).collect();
 
-    let mut lists: BTreeMap<String, pb::ListSignature> = BTreeMap::new();
+    let mut lists: BTreeMap<ListId, pb::ListSignature> = BTreeMap::new();
     let mut deliveries = Vec::with_capacity(claimed.len());
     let mut unusable = Vec::new();
     for c in claimed {
@@ -245,7 +248,7 @@ pub async fn build<S: Store>(
             unusable.push((c.id, NO_REFERRAL));
             continue;
         };
-        let mut agencies: Vec<String> = Vec::new();
+        let mut agencies: Vec<OrgId> = Vec::new();
         let mut referrals = Vec::with_capacity(p.referrals.len());
         let mut void = 0;
         for r in p.referrals {
@@ -266,7 +269,7 @@ pub async fn build<S: Store>(
                 agencies.push(r.agency_id);
             }
             referrals.push(pb::ReferralEvidence {
-                list_id: r.list_id,
+                list_id: r.list_id.into(),
                 item_index: u64::from(r.item_index),
                 item: r.item,
                 audit_path,
@@ -281,17 +284,17 @@ pub async fn build<S: Store>(
             delivery_id: ids.delivery(c.id),
             kind: pb::DeliveryKind::Takedown as i32,
             target_id: ids.target(p.target_id),
-            platform: p.platform,
+            platform: p.platform.into(),
             target_kind: p.kind as i32,
             normalized_target: p.normalized,
             original_target: p.original,
             category: p.category,
             legal_basis: p.legal_basis as i32,
             removal_order_ref: p.removal_order_ref,
-            agencies,
+            agencies: agencies.into_iter().map(String::from).collect(),
             referrals,
             withdrawal_reason: String::new(),
-            action_day_id: p.action_day_id,
+            action_day_id: p.action_day_id.map(String::from),
         });
     }
     Ok((

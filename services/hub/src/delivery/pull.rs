@@ -25,7 +25,7 @@ use std::{
 };
 
 use takedown_protocol::{pb, timestamp::now_millis};
-use takedown_store::{ClaimedDelivery, Store, StoreResult};
+use takedown_store::{ClaimedDelivery, DeliveryId, PlatformName, Store, StoreResult};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -55,7 +55,7 @@ pub struct Pulls<S> {
     pub shutdown: CancellationToken,
     /// Per platform: the next batch's size (slow start) and the H-hour whose proofs were
     /// built ahead.
-    pub pace: Mutex<HashMap<String, Pace>>,
+    pub pace: Mutex<HashMap<PlatformName, Pace>>,
 }
 
 /// Where a pulling platform is in its slow start.
@@ -67,8 +67,12 @@ pub struct Pace {
 
 impl<S: Store> Pulls<S> {
     /// Records `ack` (only for deliveries in flight to `platform`); how many it recorded.
-    pub async fn acknowledge(&self, platform: &str, ack: &pb::PullAck) -> StoreResult<u32> {
-        let named: Vec<i64> = ack
+    pub async fn acknowledge(
+        &self,
+        platform: &PlatformName,
+        ack: &pb::PullAck,
+    ) -> StoreResult<u32> {
+        let named: Vec<DeliveryId> = ack
             .accepted
             .iter()
             .chain(ack.rejected.iter().map(|r| &r.delivery_id))
@@ -77,7 +81,7 @@ impl<S: Store> Pulls<S> {
         if named.is_empty() {
             return Ok(0);
         }
-        let sent: HashSet<i64> = self
+        let sent: HashSet<DeliveryId> = self
             .store
             .in_flight_to(platform, &named)
             .await?
@@ -106,7 +110,7 @@ impl<S: Store> Pulls<S> {
     /// `wait` for one to come due; `None` when nothing did.
     pub async fn next_batch(
         &self,
-        platform: &str,
+        platform: &PlatformName,
         max: u32,
         wait: Duration,
     ) -> StoreResult<Option<pb::DeliverRequest>> {
@@ -153,7 +157,7 @@ impl<S: Store> Pulls<S> {
         }
     }
 
-    fn pace_of(&self, platform: &str) -> Pace {
+    fn pace_of(&self, platform: &PlatformName) -> Pace {
         let pace = self.pace.lock().unwrap_or_else(|e| e.into_inner());
         pace.get(platform).copied().unwrap_or(Pace {
             batch: FIRST_BATCH,
@@ -161,9 +165,9 @@ impl<S: Store> Pulls<S> {
         })
     }
 
-    fn set_pace(&self, platform: &str, change: impl FnOnce(&mut Pace)) {
+    fn set_pace(&self, platform: &PlatformName, change: impl FnOnce(&mut Pace)) {
         let mut pace = self.pace.lock().unwrap_or_else(|e| e.into_inner());
-        change(pace.entry(platform.to_string()).or_insert(Pace {
+        change(pace.entry(platform.clone()).or_insert(Pace {
             batch: FIRST_BATCH,
             warmed: None,
         }));
@@ -173,7 +177,7 @@ impl<S: Store> Pulls<S> {
     /// with its reason).
     async fn build(
         &self,
-        platform: &str,
+        platform: &PlatformName,
         claimed: Vec<ClaimedDelivery>,
     ) -> StoreResult<Option<pb::DeliverRequest>> {
         let batch_id = uuid::Uuid::now_v7().to_string();
@@ -195,7 +199,7 @@ impl<S: Store> Pulls<S> {
                 Ok(r) => r,
                 Err(e) => {
                     // Due again after a short pause, like a push that could not be built.
-                    let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+                    let ids: Vec<DeliveryId> = claimed.iter().map(|c| c.id).collect();
                     let error = format!("hub could not build the batch: {e}");
                     self.store
                         .mark_retry(&ids, now_millis() + 1_000, &error)

@@ -18,7 +18,7 @@ use takedown_protocol::{
     pb::receiver_service_client::ReceiverServiceClient,
     timestamp::now_millis,
 };
-use takedown_store::{ClaimedDelivery, Platform, Store};
+use takedown_store::{ClaimedDelivery, DeliveryId, Platform, PlatformName, Store};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tonic::transport::Channel;
@@ -55,7 +55,7 @@ struct Shared<S> {
     store: S,
     keys: Arc<KeyDirectory>,
     ids: PublicIds,
-    platform: String,
+    platform: PlatformName,
     cfg: DeliveryConfig,
     cache: Arc<TreeCache>,
     client: ReceiverServiceClient<Channel>,
@@ -237,7 +237,7 @@ pub(super) async fn warm<S: Store>(store: S, cache: Arc<TreeCache>, at: i64) {
 /// Connects to the sidecar and asks for its health, so that the TLS handshake and the
 /// identity check happen before anything is due; failures are only logged (deliveries
 /// retry on their own schedule).
-async fn warm_up(channel: Channel, platform: String) {
+async fn warm_up(channel: Channel, platform: PlatformName) {
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
     let check = health.check(tonic_health::pb::HealthCheckRequest {
         service: String::new(),
@@ -253,7 +253,7 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
     let batch_id = uuid::Uuid::now_v7().to_string();
     let span = tracing::info_span!("delivery_batch", platform = %w.platform, batch_id = %batch_id, size = claimed.len());
     async {
-        let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+        let ids: Vec<DeliveryId> = claimed.iter().map(|c| c.id).collect();
         let keys = w.keys.current();
         let keys = keys.as_deref().map(|c| &*c.set);
         let (request, unusable) = match payload::build(
@@ -286,7 +286,7 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
         match result {
             Ok(resp) => {
                 let resp = resp.into_inner();
-                let sent: HashSet<i64> = ids
+                let sent: HashSet<DeliveryId> = ids
                     .iter()
                     .copied()
                     .filter(|i| !unusable.iter().any(|(u, _)| u == i))
@@ -345,7 +345,7 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
                         delay_ms = delay.as_millis() as u64,
                         "the receiver asked the hub to wait; platform paused"
                     );
-                    let ids: Vec<i64> = sent.iter().map(|c| c.id).collect();
+                    let ids: Vec<DeliveryId> = sent.iter().map(|c| c.id).collect();
                     let due = now_millis() + delay.as_millis() as i64;
                     w.metrics.delivered(&w.platform, "retried", ids.len());
                     {
@@ -380,7 +380,7 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
                     }
                     Verdict::Fail => {
                         tracing::error!(error = %error, "delivery refused; not retried");
-                        let ids: Vec<i64> = sent.iter().map(|c| c.id).collect();
+                        let ids: Vec<DeliveryId> = sent.iter().map(|c| c.id).collect();
                         record(w.store.mark_failed(&ids, now_millis(), &error).await);
                         w.metrics.delivered(&w.platform, "failed", ids.len());
                         w.health.set(&w.platform, false, Some(error));
@@ -397,7 +397,7 @@ async fn send_batch<S: Store>(w: &Shared<S>, claimed: Vec<ClaimedDelivery>) {
 async fn retry_all<S: Store>(w: &Shared<S>, claimed: &[ClaimedDelivery], error: &str) {
     w.metrics.delivered(&w.platform, "retried", claimed.len());
     let now = now_millis();
-    let mut groups: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    let mut groups: BTreeMap<i64, Vec<DeliveryId>> = BTreeMap::new();
     {
         let mut rng = rand::rng();
         for c in claimed {

@@ -164,7 +164,7 @@ pub(super) async fn withdraw(
             if visible.is_none() {
                 return Ok(None);
             }
-            vec![*target_id]
+            vec![target_id.get()]
         }
         WithdrawalScope::List { list_id } => {
             let owner: Option<String> =
@@ -222,7 +222,7 @@ pub(super) async fn withdraw(
             target_id,
             agencies,
         } => {
-            let named: Option<&[String]> = (!agencies.is_empty()).then_some(agencies.as_slice());
+            let named: Option<&[OrgId]> = (!agencies.is_empty()).then_some(agencies.as_slice());
             sqlx::query(
                 "UPDATE referrals SET withdrawn_at = $3, withdrawn_by = $4, withdraw_reason = $5, \
                  withdraw_ground = $7 WHERE target_id = $1 AND withdrawn_at IS NULL \
@@ -255,7 +255,7 @@ pub(super) async fn withdraw(
         .rows_affected(),
     };
     // Where each target stands now; those without a standing referral are withdrawn.
-    let rows: Vec<(i64, String, Option<i64>, i64, i64)> = sqlx::query_as(
+    let rows: Vec<(i64, PlatformName, Option<i64>, i64, i64)> = sqlx::query_as(
         "SELECT t.id, t.platform, t.withdrawn_at, \
          (SELECT COUNT(*) FROM referrals r WHERE r.target_id = t.id AND r.withdrawn_at IS NULL), \
          (SELECT COUNT(*) FROM deliveries d WHERE d.target_id = t.id AND d.kind = 2) \
@@ -269,7 +269,7 @@ pub(super) async fn withdraw(
     for (target_id, platform, withdrawn_at, standing, queued) in rows {
         if standing > 0 || withdrawn_at.is_some() {
             targets.push(TargetWithdrawal {
-                target_id,
+                target_id: TargetId::new(target_id),
                 platform,
                 withdrawn_at,
                 referrals_standing: u32::try_from(standing).unwrap_or(u32::MAX),
@@ -288,7 +288,7 @@ pub(super) async fn withdraw(
     let standing: Vec<i64> = targets
         .iter()
         .filter(|t| t.withdrawn_at.is_none())
-        .map(|t| t.target_id)
+        .map(|t| t.target_id.get())
         .collect();
     crate::basis::rederive(&mut tx, &standing).await?;
     // Appends last: see [`append`].
@@ -352,8 +352,8 @@ async fn withdraw_target(
 
 pub(super) async fn withdrawal_reasons(
     pool: &PgPool,
-    target_ids: &[i64],
-) -> StoreResult<Vec<(i64, String)>> {
+    target_ids: &[TargetId],
+) -> StoreResult<Vec<(TargetId, String)>> {
     let ids = plan::sorted_ids(target_ids);
     Ok(sqlx::query_as(
         "SELECT id, COALESCE(withdraw_reason, '') FROM targets \
@@ -366,7 +366,7 @@ pub(super) async fn withdrawal_reasons(
 
 pub(super) async fn transparency_rows(
     pool: &PgPool,
-    action_day_id: &str,
+    action_day_id: &ActionDayId,
 ) -> StoreResult<Vec<TransparencyRow>> {
     let rs = sqlx::query(
         "SELECT id, platform, normalized, kind, category, legal_basis, removal_order_ref, \
@@ -540,8 +540,8 @@ pub(super) async fn preserve(
 
 pub(super) async fn uphold_on_scrutiny(
     pool: &PgPool,
-    target_id: i64,
-    by: &str,
+    target_id: TargetId,
+    by: &OrgId,
     reason: &str,
     at: i64,
 ) -> StoreResult<Option<u32>> {
@@ -578,7 +578,7 @@ pub(super) async fn uphold_on_scrutiny(
     if upheld > 0 {
         append(
             &mut tx,
-            &crate::audit::scrutiny_upheld(at, by, target_id, upheld, reason),
+            &crate::audit::scrutiny_upheld(at, by, target_id.get(), upheld, reason),
         )
         .await?;
     }

@@ -35,7 +35,7 @@ pub(super) async fn days(
 pub(super) async fn insert_action_day(
     pool: &PgPool,
     day: &ActionDay,
-    by: &str,
+    by: &OrgId,
 ) -> StoreResult<ActionDay> {
     let mut tx = pool.begin().await?;
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -68,7 +68,10 @@ pub(super) async fn insert_action_day(
     }
 }
 
-pub(super) async fn get_action_day(pool: &PgPool, id: &str) -> StoreResult<Option<ActionDay>> {
+pub(super) async fn get_action_day(
+    pool: &PgPool,
+    id: &ActionDayId,
+) -> StoreResult<Option<ActionDay>> {
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {DAY_COLUMNS} FROM action_days WHERE id = $1"
     )))
@@ -92,11 +95,11 @@ pub(super) async fn list_action_days(pool: &PgPool) -> StoreResult<Vec<ActionDay
 /// the rebuild sees its change.
 pub(super) async fn move_action_day(
     pool: &PgPool,
-    id: &str,
+    id: &ActionDayId,
     starts_at: i64,
     ends_at: Option<i64>,
     now: i64,
-    by: &str,
+    by: &OrgId,
 ) -> StoreResult<DayMove> {
     let mut tx = pool.begin().await?;
     let sql = format!(
@@ -156,9 +159,9 @@ pub(super) async fn move_action_day(
 
 pub(super) async fn close_action_day(
     pool: &PgPool,
-    id: &str,
+    id: &ActionDayId,
     at: i64,
-    by: &str,
+    by: &OrgId,
 ) -> StoreResult<Option<ActionDay>> {
     let mut tx = pool.begin().await?;
     let before: Option<Option<i64>> =
@@ -186,7 +189,7 @@ pub(super) async fn close_action_day(
     Ok(day)
 }
 
-pub(super) async fn mark_released(pool: &PgPool, id: &str, at: i64) -> StoreResult<bool> {
+pub(super) async fn mark_released(pool: &PgPool, id: &ActionDayId, at: i64) -> StoreResult<bool> {
     let mut tx = pool.begin().await?;
     let n = sqlx::query(
         "UPDATE action_days SET released_at = $2 WHERE id = $1 AND released_at IS NULL",

@@ -5,7 +5,7 @@ use super::*;
 pub(super) async fn upsert_organization(
     pool: &PgPool,
     org: &Organization,
-    by: &str,
+    by: &OrgId,
 ) -> StoreResult<Organization> {
     let mut tx = pool.begin().await?;
     let before = sqlx::query(
@@ -39,7 +39,10 @@ pub(super) async fn upsert_organization(
     Ok(stored)
 }
 
-pub(super) async fn get_organization(pool: &PgPool, id: &str) -> StoreResult<Option<Organization>> {
+pub(super) async fn get_organization(
+    pool: &PgPool,
+    id: &OrgId,
+) -> StoreResult<Option<Organization>> {
     let r = sqlx::query(
         "SELECT id, role, display_name, registered_at FROM organizations WHERE id = $1",
     )
@@ -105,7 +108,7 @@ pub(super) async fn key_sets_after(pool: &PgPool, version: i64) -> StoreResult<V
 pub(super) async fn upsert_platform(
     pool: &PgPool,
     p: &Platform,
-    by: &str,
+    by: &OrgId,
 ) -> StoreResult<Platform> {
     let mut tx = pool.begin().await?;
     let before = sqlx::query(
@@ -150,7 +153,10 @@ pub(super) async fn upsert_platform(
     Ok(stored)
 }
 
-pub(super) async fn get_platform(pool: &PgPool, name: &str) -> StoreResult<Option<Platform>> {
+pub(super) async fn get_platform(
+    pool: &PgPool,
+    name: &PlatformName,
+) -> StoreResult<Option<Platform>> {
     let r = sqlx::query(
         "SELECT name, endpoint, display_name, registered_at, max_per_minute, staffing, delivery_mode FROM platforms WHERE name = $1",
     )

@@ -305,7 +305,7 @@ pub(super) async fn insert_list(
     Ok(IntakeResult::Accepted(summary))
 }
 
-pub(super) async fn get_list(pool: &PgPool, list_id: &str) -> StoreResult<Option<ListRecord>> {
+pub(super) async fn get_list(pool: &PgPool, list_id: &ListId) -> StoreResult<Option<ListRecord>> {
     let r = sqlx::query(
         "SELECT list_id, agency_id, action_day_id, content_sha256, item_count, created_at, \
          accepted_at, new_targets, merged FROM lists WHERE list_id = $1",
@@ -318,7 +318,7 @@ pub(super) async fn get_list(pool: &PgPool, list_id: &str) -> StoreResult<Option
 
 pub(super) async fn list_items(
     pool: &PgPool,
-    list_id: &str,
+    list_id: &ListId,
     now: i64,
 ) -> StoreResult<Vec<ItemRecord>> {
     let rs = sqlx::query(ITEM_QUERY)

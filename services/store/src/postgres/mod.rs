@@ -96,11 +96,15 @@ impl PgStore {
 }
 
 impl Store for PgStore {
-    async fn upsert_organization(&self, org: &Organization, by: &str) -> StoreResult<Organization> {
+    async fn upsert_organization(
+        &self,
+        org: &Organization,
+        by: &OrgId,
+    ) -> StoreResult<Organization> {
         directory::upsert_organization(&self.pool, org, by).await
     }
 
-    async fn get_organization(&self, id: &str) -> StoreResult<Option<Organization>> {
+    async fn get_organization(&self, id: &OrgId) -> StoreResult<Option<Organization>> {
         directory::get_organization(&self.pool, id).await
     }
 
@@ -120,11 +124,11 @@ impl Store for PgStore {
         directory::key_sets_after(&self.pool, version).await
     }
 
-    async fn upsert_platform(&self, p: &Platform, by: &str) -> StoreResult<Platform> {
+    async fn upsert_platform(&self, p: &Platform, by: &OrgId) -> StoreResult<Platform> {
         directory::upsert_platform(&self.pool, p, by).await
     }
 
-    async fn get_platform(&self, name: &str) -> StoreResult<Option<Platform>> {
+    async fn get_platform(&self, name: &PlatformName) -> StoreResult<Option<Platform>> {
         directory::get_platform(&self.pool, name).await
     }
 
@@ -132,11 +136,11 @@ impl Store for PgStore {
         directory::list_platforms(&self.pool).await
     }
 
-    async fn insert_action_day(&self, day: &ActionDay, by: &str) -> StoreResult<ActionDay> {
+    async fn insert_action_day(&self, day: &ActionDay, by: &OrgId) -> StoreResult<ActionDay> {
         days::insert_action_day(&self.pool, day, by).await
     }
 
-    async fn get_action_day(&self, id: &str) -> StoreResult<Option<ActionDay>> {
+    async fn get_action_day(&self, id: &ActionDayId) -> StoreResult<Option<ActionDay>> {
         days::get_action_day(&self.pool, id).await
     }
 
@@ -146,25 +150,25 @@ impl Store for PgStore {
 
     async fn move_action_day(
         &self,
-        id: &str,
+        id: &ActionDayId,
         starts_at: i64,
         ends_at: Option<i64>,
         now: i64,
-        by: &str,
+        by: &OrgId,
     ) -> StoreResult<DayMove> {
         days::move_action_day(&self.pool, id, starts_at, ends_at, now, by).await
     }
 
     async fn close_action_day(
         &self,
-        id: &str,
+        id: &ActionDayId,
         at: i64,
-        by: &str,
+        by: &OrgId,
     ) -> StoreResult<Option<ActionDay>> {
         days::close_action_day(&self.pool, id, at, by).await
     }
 
-    async fn mark_released(&self, id: &str, at: i64) -> StoreResult<bool> {
+    async fn mark_released(&self, id: &ActionDayId, at: i64) -> StoreResult<bool> {
         days::mark_released(&self.pool, id, at).await
     }
 
@@ -184,11 +188,11 @@ impl Store for PgStore {
         intake::insert_list(&self.pool, list, items).await
     }
 
-    async fn get_list(&self, list_id: &str) -> StoreResult<Option<ListRecord>> {
+    async fn get_list(&self, list_id: &ListId) -> StoreResult<Option<ListRecord>> {
         intake::get_list(&self.pool, list_id).await
     }
 
-    async fn list_items(&self, list_id: &str, now: i64) -> StoreResult<Vec<ItemRecord>> {
+    async fn list_items(&self, list_id: &ListId, now: i64) -> StoreResult<Vec<ItemRecord>> {
         intake::list_items(&self.pool, list_id, now).await
     }
 
@@ -196,11 +200,11 @@ impl Store for PgStore {
         outbox::insert_hold(&self.pool, hold).await
     }
 
-    async fn release_hold(&self, id: &str, at: i64, by: &str) -> StoreResult<Option<Hold>> {
+    async fn release_hold(&self, id: &HoldId, at: i64, by: &OrgId) -> StoreResult<Option<Hold>> {
         outbox::release_hold(&self.pool, id, at, by).await
     }
 
-    async fn get_hold(&self, id: &str) -> StoreResult<Option<Hold>> {
+    async fn get_hold(&self, id: &HoldId) -> StoreResult<Option<Hold>> {
         outbox::get_hold(&self.pool, id).await
     }
 
@@ -210,7 +214,7 @@ impl Store for PgStore {
 
     async fn record_refused_report(
         &self,
-        platform: &str,
+        platform: &PlatformName,
         report_id: &str,
         target_id: &str,
         reason: &str,
@@ -222,20 +226,20 @@ impl Store for PgStore {
 
     async fn refused_reports(
         &self,
-        platform: Option<&str>,
+        platform: Option<&PlatformName>,
         after_id: i64,
         limit: u32,
     ) -> StoreResult<Vec<RefusedReport>> {
         outcomes::refused_reports(&self.pool, platform, after_id, limit).await
     }
 
-    async fn list_holds(&self, placed_by: Option<&str>) -> StoreResult<Vec<Hold>> {
+    async fn list_holds(&self, placed_by: Option<&OrgId>) -> StoreResult<Vec<Hold>> {
         outbox::list_holds(&self.pool, placed_by).await
     }
 
     async fn claim_deliveries(
         &self,
-        platform: &str,
+        platform: &PlatformName,
         now: i64,
         lease_until: i64,
         limit: u32,
@@ -259,42 +263,56 @@ impl Store for PgStore {
         outbox::heartbeat(&self.pool, &self.instance, now, dead_before).await
     }
 
-    async fn delivery_payloads(&self, target_ids: &[i64]) -> StoreResult<Vec<TargetPayload>> {
+    async fn delivery_payloads(&self, target_ids: &[TargetId]) -> StoreResult<Vec<TargetPayload>> {
         outbox::delivery_payloads(&self.pool, target_ids).await
     }
 
     async fn list_proof_material(
         &self,
-        list_ids: &[String],
+        list_ids: &[ListId],
     ) -> StoreResult<Vec<ListProofMaterial>> {
         outbox::list_proof_material(&self.pool, list_ids).await
     }
 
-    async fn mark_delivered(&self, delivery_ids: &[i64], at: i64) -> StoreResult<()> {
+    async fn mark_delivered(&self, delivery_ids: &[DeliveryId], at: i64) -> StoreResult<()> {
         outbox::mark_delivered(&self.pool, delivery_ids, at).await
     }
 
-    async fn in_flight_to(&self, platform: &str, delivery_ids: &[i64]) -> StoreResult<Vec<i64>> {
+    async fn in_flight_to(
+        &self,
+        platform: &PlatformName,
+        delivery_ids: &[DeliveryId],
+    ) -> StoreResult<Vec<DeliveryId>> {
         outbox::in_flight_to(&self.pool, platform, delivery_ids).await
     }
 
-    async fn mark_retry(&self, delivery_ids: &[i64], next_at: i64, error: &str) -> StoreResult<()> {
+    async fn mark_retry(
+        &self,
+        delivery_ids: &[DeliveryId],
+        next_at: i64,
+        error: &str,
+    ) -> StoreResult<()> {
         outbox::mark_retry(&self.pool, delivery_ids, next_at, error).await
     }
 
-    async fn retry_now(&self, platform: &str, now: i64) -> StoreResult<u64> {
+    async fn retry_now(&self, platform: &PlatformName, now: i64) -> StoreResult<u64> {
         outbox::retry_now(&self.pool, platform, now).await
     }
 
-    async fn mark_failed(&self, delivery_ids: &[i64], at: i64, error: &str) -> StoreResult<()> {
+    async fn mark_failed(
+        &self,
+        delivery_ids: &[DeliveryId],
+        at: i64,
+        error: &str,
+    ) -> StoreResult<()> {
         outbox::mark_failed(&self.pool, delivery_ids, at, error).await
     }
 
-    async fn lists_due_at(&self, at: i64) -> StoreResult<Vec<String>> {
+    async fn lists_due_at(&self, at: i64) -> StoreResult<Vec<ListId>> {
         outbox::lists_due_at(&self.pool, at).await
     }
 
-    async fn next_delivery_at(&self, platform: &str) -> StoreResult<Option<i64>> {
+    async fn next_delivery_at(&self, platform: &PlatformName) -> StoreResult<Option<i64>> {
         outbox::next_delivery_at(&self.pool, platform).await
     }
 
@@ -312,7 +330,7 @@ impl Store for PgStore {
 
     async fn record_reports(
         &self,
-        platform: &str,
+        platform: &PlatformName,
         reports: &[NewReport],
         received_at: i64,
     ) -> StoreResult<Result<ReportCounts, ReportRefusal>> {
@@ -331,8 +349,8 @@ impl Store for PgStore {
 
     async fn uphold_on_scrutiny(
         &self,
-        target_id: i64,
-        by: &str,
+        target_id: TargetId,
+        by: &OrgId,
         reason: &str,
         at: i64,
     ) -> StoreResult<Option<u32>> {
@@ -343,7 +361,10 @@ impl Store for PgStore {
         audit::preserve(&self.pool, p).await
     }
 
-    async fn withdrawal_reasons(&self, target_ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {
+    async fn withdrawal_reasons(
+        &self,
+        target_ids: &[TargetId],
+    ) -> StoreResult<Vec<(TargetId, String)>> {
         audit::withdrawal_reasons(&self.pool, target_ids).await
     }
 
@@ -371,7 +392,10 @@ impl Store for PgStore {
         audit::audit_head_upto(&self.pool, upto).await
     }
 
-    async fn transparency_rows(&self, action_day_id: &str) -> StoreResult<Vec<TransparencyRow>> {
+    async fn transparency_rows(
+        &self,
+        action_day_id: &ActionDayId,
+    ) -> StoreResult<Vec<TransparencyRow>> {
         audit::transparency_rows(&self.pool, action_day_id).await
     }
 
@@ -381,7 +405,7 @@ impl Store for PgStore {
 
     async fn action_day_summary(
         &self,
-        action_day_id: &str,
+        action_day_id: &ActionDayId,
         view: &SummaryView,
         now: i64,
     ) -> StoreResult<SummaryFacts> {
@@ -390,12 +414,12 @@ impl Store for PgStore {
 
     async fn removal_order_deliveries(
         &self,
-        action_day_id: &str,
-    ) -> StoreResult<Vec<(String, i64)>> {
+        action_day_id: &ActionDayId,
+    ) -> StoreResult<Vec<(PlatformName, i64)>> {
         summary::removal_order_deliveries(&self.pool, action_day_id).await
     }
 
-    async fn rebuild_summary(&self, action_day_id: &str) -> StoreResult<()> {
+    async fn rebuild_summary(&self, action_day_id: &ActionDayId) -> StoreResult<()> {
         summary::rebuild_summary(&self.pool, action_day_id).await
     }
 }

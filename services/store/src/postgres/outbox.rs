@@ -42,9 +42,9 @@ pub(super) async fn insert_hold(pool: &PgPool, hold: &Hold) -> StoreResult<Hold>
 
 pub(super) async fn release_hold(
     pool: &PgPool,
-    id: &str,
+    id: &HoldId,
     at: i64,
-    by: &str,
+    by: &OrgId,
 ) -> StoreResult<Option<Hold>> {
     let mut tx = pool.begin().await?;
     let before: Option<Option<i64>> =
@@ -68,7 +68,7 @@ pub(super) async fn release_hold(
     Ok(hold)
 }
 
-pub(super) async fn get_hold(pool: &PgPool, id: &str) -> StoreResult<Option<Hold>> {
+pub(super) async fn get_hold(pool: &PgPool, id: &HoldId) -> StoreResult<Option<Hold>> {
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {HOLD_COLUMNS} FROM holds WHERE id = $1"
     )))
@@ -104,7 +104,7 @@ pub(super) async fn failed_deliveries(
         .collect::<sqlx::Result<_>>()?)
 }
 
-pub(super) async fn list_holds(pool: &PgPool, placed_by: Option<&str>) -> StoreResult<Vec<Hold>> {
+pub(super) async fn list_holds(pool: &PgPool, placed_by: Option<&OrgId>) -> StoreResult<Vec<Hold>> {
     let rs = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {HOLD_COLUMNS} FROM holds WHERE $1::text IS NULL OR placed_by = $1 \
          ORDER BY created_at DESC, id COLLATE \"C\" DESC"
@@ -120,7 +120,7 @@ pub(super) async fn list_holds(pool: &PgPool, placed_by: Option<&str>) -> StoreR
 /// replicas claiming at once cannot both take the last of the cap.
 pub(super) async fn claim_deliveries(
     pool: &PgPool,
-    platform: &str,
+    platform: &PlatformName,
     now: i64,
     lease_until: i64,
     limit: u32,
@@ -183,7 +183,7 @@ pub(super) async fn claim_deliveries(
 
 async fn claim<'e, E: sqlx::PgExecutor<'e>>(
     ex: E,
-    platform: &str,
+    platform: &PlatformName,
     now: i64,
     lease_until: i64,
     limit: u32,
@@ -218,7 +218,11 @@ async fn claim<'e, E: sqlx::PgExecutor<'e>>(
     Ok(claimed)
 }
 
-pub(super) async fn retry_now(pool: &PgPool, platform: &str, now: i64) -> StoreResult<u64> {
+pub(super) async fn retry_now(
+    pool: &PgPool,
+    platform: &PlatformName,
+    now: i64,
+) -> StoreResult<u64> {
     Ok(sqlx::query(
         "UPDATE deliveries SET next_at = $2 \
          WHERE platform = $1 AND state = 0 AND attempts > 0 AND next_at > $2",
@@ -305,7 +309,7 @@ pub(super) async fn heartbeat(
 
 pub(super) async fn delivery_payloads(
     pool: &PgPool,
-    target_ids: &[i64],
+    target_ids: &[TargetId],
 ) -> StoreResult<Vec<TargetPayload>> {
     let ids = plan::sorted_ids(target_ids);
     if ids.is_empty() {
@@ -336,7 +340,7 @@ pub(super) async fn delivery_payloads(
 
 pub(super) async fn list_proof_material(
     pool: &PgPool,
-    list_ids: &[String],
+    list_ids: &[ListId],
 ) -> StoreResult<Vec<ListProofMaterial>> {
     let rs = sqlx::query(
         "SELECT list_id, agency_id, jws, item_count, leaf_hashes FROM lists \
@@ -353,7 +357,7 @@ pub(super) async fn list_proof_material(
 
 pub(super) async fn mark_delivered(
     pool: &PgPool,
-    delivery_ids: &[i64],
+    delivery_ids: &[DeliveryId],
     at: i64,
 ) -> StoreResult<()> {
     let ids = plan::sorted_ids(delivery_ids);
@@ -389,9 +393,9 @@ pub(super) async fn mark_delivered(
 
 pub(super) async fn in_flight_to(
     pool: &PgPool,
-    platform: &str,
-    delivery_ids: &[i64],
-) -> StoreResult<Vec<i64>> {
+    platform: &PlatformName,
+    delivery_ids: &[DeliveryId],
+) -> StoreResult<Vec<DeliveryId>> {
     Ok(sqlx::query_scalar(
         "SELECT id FROM deliveries WHERE platform = $1 AND state = 1 AND id = ANY($2) \
          ORDER BY id",
@@ -419,7 +423,7 @@ async fn claimed_targets(
 
 pub(super) async fn mark_retry(
     pool: &PgPool,
-    delivery_ids: &[i64],
+    delivery_ids: &[DeliveryId],
     next_at: i64,
     error: &str,
 ) -> StoreResult<()> {
@@ -441,7 +445,7 @@ pub(super) async fn mark_retry(
 
 pub(super) async fn mark_failed(
     pool: &PgPool,
-    delivery_ids: &[i64],
+    delivery_ids: &[DeliveryId],
     at: i64,
     error: &str,
 ) -> StoreResult<()> {
@@ -479,7 +483,7 @@ pub(super) async fn mark_failed(
 }
 
 pub(super) async fn outbox_depth(pool: &PgPool, now: i64) -> StoreResult<Vec<OutboxDepth>> {
-    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+    let rows: Vec<(PlatformName, i64, i64, i64)> = sqlx::query_as(
         "SELECT platform, \
            CAST(SUM(CASE WHEN state = $1 AND next_at <= $3 THEN 1 ELSE 0 END) AS BIGINT), \
            CAST(SUM(CASE WHEN state = $1 AND next_at > $3 THEN 1 ELSE 0 END) AS BIGINT), \
@@ -502,7 +506,10 @@ pub(super) async fn outbox_depth(pool: &PgPool, now: i64) -> StoreResult<Vec<Out
         .collect())
 }
 
-pub(super) async fn next_delivery_at(pool: &PgPool, platform: &str) -> StoreResult<Option<i64>> {
+pub(super) async fn next_delivery_at(
+    pool: &PgPool,
+    platform: &PlatformName,
+) -> StoreResult<Option<i64>> {
     Ok(sqlx::query_scalar(
         "SELECT MIN(next_at) FROM deliveries WHERE platform = $1 AND state IN (0, 1)",
     )
@@ -511,7 +518,7 @@ pub(super) async fn next_delivery_at(pool: &PgPool, platform: &str) -> StoreResu
     .await?)
 }
 
-pub(super) async fn lists_due_at(pool: &PgPool, at: i64) -> StoreResult<Vec<String>> {
+pub(super) async fn lists_due_at(pool: &PgPool, at: i64) -> StoreResult<Vec<ListId>> {
     Ok(
         sqlx::query_scalar("SELECT list_id FROM lists WHERE due_at = $1 ORDER BY list_id")
             .bind(at)

@@ -7,7 +7,7 @@ use crate::rollup::Tracked;
 
 pub(super) async fn record_reports(
     pool: &PgPool,
-    platform: &str,
+    platform: &PlatformName,
     reports: &[NewReport],
     received_at: i64,
 ) -> StoreResult<Result<ReportCounts, ReportRefusal>> {
@@ -32,7 +32,7 @@ pub(super) async fn record_reports(
     }
 
     let report_ids: Vec<&str> = reports.iter().map(|r| r.report_id.as_str()).collect();
-    let target_ids: Vec<i64> = reports.iter().map(|r| r.target_id).collect();
+    let target_ids: Vec<i64> = reports.iter().map(|r| r.target_id.get()).collect();
     let columns: Vec<(i32, i32, i32)> = reports.iter().map(|r| r.body.columns()).collect();
     let kinds: Vec<i32> = columns.iter().map(|c| c.0).collect();
     let outcomes: Vec<i32> = columns.iter().map(|c| c.1).collect();
@@ -145,7 +145,7 @@ pub(super) async fn record_reports(
 
 pub(super) async fn record_refused_report(
     pool: &PgPool,
-    platform: &str,
+    platform: &PlatformName,
     report_id: &str,
     target_id: &str,
     reason: &str,
@@ -174,7 +174,7 @@ pub(super) async fn record_refused_report(
 
 pub(super) async fn refused_reports(
     pool: &PgPool,
-    platform: Option<&str>,
+    platform: Option<&PlatformName>,
     after_id: i64,
     limit: u32,
 ) -> StoreResult<Vec<RefusedReport>> {

@@ -9,7 +9,7 @@ use crate::summary as q;
 
 pub(super) async fn action_day_summary(
     pool: &PgPool,
-    action_day_id: &str,
+    action_day_id: &ActionDayId,
     view: &SummaryView,
     now: i64,
 ) -> StoreResult<SummaryFacts> {
@@ -33,7 +33,7 @@ pub(super) async fn action_day_summary(
 /// writer that commits meanwhile adds its own change after the rebuild, which therefore must
 /// not have seen it. Should such a writer touch a rollup row the rebuild writes, the rebuild
 /// fails with a serialization failure, which callers are told to retry.
-pub(super) async fn rebuild_summary(pool: &PgPool, action_day_id: &str) -> StoreResult<()> {
+pub(super) async fn rebuild_summary(pool: &PgPool, action_day_id: &ActionDayId) -> StoreResult<()> {
     let mut tx = pool
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
         .await?;
@@ -45,7 +45,7 @@ pub(super) async fn rebuild_summary(pool: &PgPool, action_day_id: &str) -> Store
 /// [`rebuild_summary`] inside `tx`.
 pub(super) async fn rebuild_in(
     tx: &mut Transaction<'static, Postgres>,
-    action_day_id: &str,
+    action_day_id: &ActionDayId,
 ) -> StoreResult<()> {
     sqlx::query(AssertSqlSafe(q::pg(q::CLOCK_OF_DAY)))
         .bind(action_day_id)
@@ -76,11 +76,11 @@ pub(super) async fn update_clocks(
 /// that holds only them (its condition is written out, so that the planner can use it).
 pub(super) async fn removal_order_deliveries(
     pool: &PgPool,
-    action_day_id: &str,
-) -> StoreResult<Vec<(String, i64)>> {
+    action_day_id: &ActionDayId,
+) -> StoreResult<Vec<(PlatformName, i64)>> {
     const RO: i32 = crate::rollup::REMOVAL_ORDER;
     Ok(
-        sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(format!(
+        sqlx::query_as::<_, (PlatformName, i64)>(sqlx::AssertSqlSafe(format!(
             "SELECT platform, delivered_at FROM targets \
          WHERE action_day_id = $1 AND legal_basis = {RO} AND delivered_at IS NOT NULL \
          ORDER BY platform, delivered_at"

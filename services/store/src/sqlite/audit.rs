@@ -157,7 +157,7 @@ pub(super) async fn withdraw(
             if !visible {
                 return Ok(None);
             }
-            vec![*target_id]
+            vec![target_id.get()]
         }
         WithdrawalScope::List { list_id } => {
             let owner: Option<String> =
@@ -246,7 +246,7 @@ pub(super) async fn withdraw(
         .rows_affected(),
     };
     // Where each target stands now; those without a standing referral are withdrawn.
-    let rows: Vec<(i64, String, Option<i64>, i64, i64)> = sqlx::query_as(
+    let rows: Vec<(i64, PlatformName, Option<i64>, i64, i64)> = sqlx::query_as(
         "SELECT t.id, t.platform, t.withdrawn_at, \
          (SELECT COUNT(*) FROM referrals r WHERE r.target_id = t.id AND r.withdrawn_at IS NULL), \
          (SELECT COUNT(*) FROM deliveries d WHERE d.target_id = t.id AND d.kind = 2) \
@@ -260,7 +260,7 @@ pub(super) async fn withdraw(
     for (target_id, platform, withdrawn_at, standing, queued) in rows {
         if standing > 0 || withdrawn_at.is_some() {
             targets.push(TargetWithdrawal {
-                target_id,
+                target_id: TargetId::new(target_id),
                 platform,
                 withdrawn_at,
                 referrals_standing: u32::try_from(standing).unwrap_or(u32::MAX),
@@ -279,7 +279,7 @@ pub(super) async fn withdraw(
     let standing: Vec<i64> = targets
         .iter()
         .filter(|t| t.withdrawn_at.is_none())
-        .map(|t| t.target_id)
+        .map(|t| t.target_id.get())
         .collect();
     crate::basis::rederive(&mut tx, &standing).await?;
     if taken > 0 {
@@ -342,8 +342,8 @@ async fn withdraw_target(
 
 pub(super) async fn withdrawal_reasons(
     pool: &SqlitePool,
-    target_ids: &[i64],
-) -> StoreResult<Vec<(i64, String)>> {
+    target_ids: &[TargetId],
+) -> StoreResult<Vec<(TargetId, String)>> {
     let ids = plan::sorted_ids(target_ids);
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(IN_CHUNK) {
@@ -364,7 +364,7 @@ pub(super) async fn withdrawal_reasons(
 
 pub(super) async fn transparency_rows(
     pool: &SqlitePool,
-    action_day_id: &str,
+    action_day_id: &ActionDayId,
 ) -> StoreResult<Vec<TransparencyRow>> {
     let rs = sqlx::query(
         "SELECT id, platform, normalized, kind, category, legal_basis, removal_order_ref, \
@@ -547,8 +547,8 @@ pub(super) async fn preserve(
 
 pub(super) async fn uphold_on_scrutiny(
     pool: &SqlitePool,
-    target_id: i64,
-    by: &str,
+    target_id: TargetId,
+    by: &OrgId,
     reason: &str,
     at: i64,
 ) -> StoreResult<Option<u32>> {
@@ -585,7 +585,7 @@ pub(super) async fn uphold_on_scrutiny(
     if upheld > 0 {
         append(
             &mut tx,
-            &crate::audit::scrutiny_upheld(at, by, target_id, upheld, reason),
+            &crate::audit::scrutiny_upheld(at, by, target_id.get(), upheld, reason),
         )
         .await?;
     }

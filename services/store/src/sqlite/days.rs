@@ -54,10 +54,10 @@ pub(super) async fn with_members(
         }
     }
     for (i, p) in platforms {
-        days[i].platforms.push(p);
+        days[i].platforms.push(crate::rows::to_id("platform", &p)?);
     }
     for (i, a) in agencies {
-        days[i].agencies.push(a);
+        days[i].agencies.push(crate::rows::to_id("agency_id", &a)?);
     }
     Ok(days)
 }
@@ -84,7 +84,7 @@ pub(super) async fn days_where(
 pub(super) async fn insert_action_day(
     pool: &SqlitePool,
     day: &ActionDay,
-    by: &str,
+    by: &OrgId,
 ) -> StoreResult<ActionDay> {
     let mut tx = write_tx(pool).await?;
     let inserted = sqlx::query(
@@ -133,7 +133,10 @@ pub(super) async fn insert_action_day(
     Ok(stored)
 }
 
-pub(super) async fn get_action_day(pool: &SqlitePool, id: &str) -> StoreResult<Option<ActionDay>> {
+pub(super) async fn get_action_day(
+    pool: &SqlitePool,
+    id: &ActionDayId,
+) -> StoreResult<Option<ActionDay>> {
     let r = sqlx::query(AssertSqlSafe(format!(
         "SELECT {DAY_COLUMNS} FROM action_days WHERE id = ?1"
     )))
@@ -151,9 +154,9 @@ pub(super) async fn list_action_days(pool: &SqlitePool) -> StoreResult<Vec<Actio
 
 pub(super) async fn close_action_day(
     pool: &SqlitePool,
-    id: &str,
+    id: &ActionDayId,
     at: i64,
-    by: &str,
+    by: &OrgId,
 ) -> StoreResult<Option<ActionDay>> {
     let mut tx = write_tx(pool).await?;
     let n =
@@ -176,11 +179,11 @@ pub(super) async fn close_action_day(
 
 pub(super) async fn move_action_day(
     pool: &SqlitePool,
-    id: &str,
+    id: &ActionDayId,
     starts_at: i64,
     ends_at: Option<i64>,
     now: i64,
-    by: &str,
+    by: &OrgId,
 ) -> StoreResult<DayMove> {
     let mut tx = write_tx(pool).await?;
     let sql = crate::day_move::DAY_STATE;
@@ -233,7 +236,11 @@ pub(super) async fn move_action_day(
     })
 }
 
-pub(super) async fn mark_released(pool: &SqlitePool, id: &str, at: i64) -> StoreResult<bool> {
+pub(super) async fn mark_released(
+    pool: &SqlitePool,
+    id: &ActionDayId,
+    at: i64,
+) -> StoreResult<bool> {
     let mut tx = write_tx(pool).await?;
     let n = sqlx::query(
         "UPDATE action_days SET released_at = ?2 WHERE id = ?1 AND released_at IS NULL",

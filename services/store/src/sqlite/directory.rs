@@ -5,7 +5,7 @@ use super::*;
 pub(super) async fn upsert_organization(
     pool: &SqlitePool,
     org: &Organization,
-    by: &str,
+    by: &OrgId,
 ) -> StoreResult<Organization> {
     let mut tx = write_tx(pool).await?;
     let before = sqlx::query(
@@ -41,7 +41,7 @@ pub(super) async fn upsert_organization(
 
 pub(super) async fn get_organization(
     pool: &SqlitePool,
-    id: &str,
+    id: &OrgId,
 ) -> StoreResult<Option<Organization>> {
     let r = sqlx::query(
         "SELECT id, role, display_name, registered_at FROM organizations WHERE id = ?1",
@@ -106,7 +106,7 @@ pub(super) async fn key_sets_after(
 pub(super) async fn upsert_platform(
     pool: &SqlitePool,
     p: &Platform,
-    by: &str,
+    by: &OrgId,
 ) -> StoreResult<Platform> {
     let mut tx = write_tx(pool).await?;
     let before = sqlx::query(
@@ -151,7 +151,10 @@ pub(super) async fn upsert_platform(
     Ok(stored)
 }
 
-pub(super) async fn get_platform(pool: &SqlitePool, name: &str) -> StoreResult<Option<Platform>> {
+pub(super) async fn get_platform(
+    pool: &SqlitePool,
+    name: &PlatformName,
+) -> StoreResult<Option<Platform>> {
     let r = sqlx::query(
         "SELECT name, endpoint, display_name, registered_at, max_per_minute, staffing, delivery_mode FROM platforms WHERE name = ?1",
     )

@@ -40,9 +40,9 @@ pub(super) async fn insert_hold(pool: &SqlitePool, hold: &Hold) -> StoreResult<H
 
 pub(super) async fn release_hold(
     pool: &SqlitePool,
-    id: &str,
+    id: &HoldId,
     at: i64,
-    by: &str,
+    by: &OrgId,
 ) -> StoreResult<Option<Hold>> {
     let mut tx = write_tx(pool).await?;
     let before: Option<Option<i64>> =
@@ -65,7 +65,7 @@ pub(super) async fn release_hold(
     Ok(hold)
 }
 
-pub(super) async fn get_hold(pool: &SqlitePool, id: &str) -> StoreResult<Option<Hold>> {
+pub(super) async fn get_hold(pool: &SqlitePool, id: &HoldId) -> StoreResult<Option<Hold>> {
     let r = sqlx::query("SELECT * FROM holds WHERE id = ?1")
         .bind(id)
         .fetch_optional(pool)
@@ -100,7 +100,7 @@ pub(super) async fn failed_deliveries(
 
 pub(super) async fn list_holds(
     pool: &SqlitePool,
-    placed_by: Option<&str>,
+    placed_by: Option<&OrgId>,
 ) -> StoreResult<Vec<Hold>> {
     let rs = sqlx::query(
         "SELECT * FROM holds WHERE ?1 IS NULL OR placed_by = ?1 \
@@ -116,7 +116,7 @@ pub(super) async fn list_holds(
 /// window leaves (see [`crate::rate`]), counted in the claim's own write transaction.
 pub(super) async fn claim_deliveries(
     pool: &SqlitePool,
-    platform: &str,
+    platform: &PlatformName,
     now: i64,
     lease_until: i64,
     limit: u32,
@@ -179,7 +179,7 @@ pub(super) async fn claim_deliveries(
 
 async fn claim<'e, E: sqlx::SqliteExecutor<'e>>(
     ex: E,
-    platform: &str,
+    platform: &PlatformName,
     now: i64,
     lease_until: i64,
     limit: u32,
@@ -212,7 +212,11 @@ async fn claim<'e, E: sqlx::SqliteExecutor<'e>>(
     Ok(claimed)
 }
 
-pub(super) async fn retry_now(pool: &SqlitePool, platform: &str, now: i64) -> StoreResult<u64> {
+pub(super) async fn retry_now(
+    pool: &SqlitePool,
+    platform: &PlatformName,
+    now: i64,
+) -> StoreResult<u64> {
     Ok(sqlx::query(
         "UPDATE deliveries SET next_at = ?2 \
          WHERE platform = ?1 AND state = 0 AND attempts > 0 AND next_at > ?2",
@@ -298,7 +302,7 @@ pub(super) async fn heartbeat(
 
 pub(super) async fn delivery_payloads(
     pool: &SqlitePool,
-    target_ids: &[i64],
+    target_ids: &[TargetId],
 ) -> StoreResult<Vec<TargetPayload>> {
     let ids = plan::sorted_ids(target_ids);
     let mut targets = Vec::with_capacity(ids.len());
@@ -331,7 +335,7 @@ pub(super) async fn delivery_payloads(
 
 pub(super) async fn list_proof_material(
     pool: &SqlitePool,
-    list_ids: &[String],
+    list_ids: &[ListId],
 ) -> StoreResult<Vec<ListProofMaterial>> {
     let mut out = Vec::with_capacity(list_ids.len());
     for chunk in list_ids.chunks(IN_CHUNK) {
@@ -354,7 +358,7 @@ pub(super) async fn list_proof_material(
 
 pub(super) async fn mark_delivered(
     pool: &SqlitePool,
-    delivery_ids: &[i64],
+    delivery_ids: &[DeliveryId],
     at: i64,
 ) -> StoreResult<()> {
     let ids = plan::sorted_ids(delivery_ids);
@@ -406,13 +410,13 @@ pub(super) async fn mark_delivered(
 
 pub(super) async fn in_flight_to(
     pool: &SqlitePool,
-    platform: &str,
-    delivery_ids: &[i64],
-) -> StoreResult<Vec<i64>> {
+    platform: &PlatformName,
+    delivery_ids: &[DeliveryId],
+) -> StoreResult<Vec<DeliveryId>> {
     let ids = plan::sorted_ids(delivery_ids);
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(IN_CHUNK) {
-        let mut q = sized_scalar::<i64>(AssertSqlSafe(format!(
+        let mut q = sized_scalar::<DeliveryId>(AssertSqlSafe(format!(
             "SELECT id FROM deliveries WHERE platform = ? AND state = 1 AND id IN ({}) \
              ORDER BY id",
             anon(chunk.len())
@@ -445,7 +449,7 @@ async fn claimed_targets(
 
 pub(super) async fn mark_retry(
     pool: &SqlitePool,
-    delivery_ids: &[i64],
+    delivery_ids: &[DeliveryId],
     next_at: i64,
     error: &str,
 ) -> StoreResult<()> {
@@ -473,7 +477,7 @@ pub(super) async fn mark_retry(
 
 pub(super) async fn mark_failed(
     pool: &SqlitePool,
-    delivery_ids: &[i64],
+    delivery_ids: &[DeliveryId],
     at: i64,
     error: &str,
 ) -> StoreResult<()> {
@@ -527,7 +531,7 @@ pub(super) async fn mark_failed(
 }
 
 pub(super) async fn outbox_depth(pool: &SqlitePool, now: i64) -> StoreResult<Vec<OutboxDepth>> {
-    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+    let rows: Vec<(PlatformName, i64, i64, i64)> = sqlx::query_as(
         "SELECT platform, \
            CAST(SUM(CASE WHEN state = ?1 AND next_at <= ?3 THEN 1 ELSE 0 END) AS BIGINT), \
            CAST(SUM(CASE WHEN state = ?1 AND next_at > ?3 THEN 1 ELSE 0 END) AS BIGINT), \
@@ -552,7 +556,7 @@ pub(super) async fn outbox_depth(pool: &SqlitePool, now: i64) -> StoreResult<Vec
 
 pub(super) async fn next_delivery_at(
     pool: &SqlitePool,
-    platform: &str,
+    platform: &PlatformName,
 ) -> StoreResult<Option<i64>> {
     Ok(sqlx::query_scalar(
         "SELECT MIN(next_at) FROM deliveries WHERE platform = ?1 AND state IN (0, 1)",
@@ -562,7 +566,7 @@ pub(super) async fn next_delivery_at(
     .await?)
 }
 
-pub(super) async fn lists_due_at(pool: &SqlitePool, at: i64) -> StoreResult<Vec<String>> {
+pub(super) async fn lists_due_at(pool: &SqlitePool, at: i64) -> StoreResult<Vec<ListId>> {
     Ok(
         sqlx::query_scalar("SELECT list_id FROM lists WHERE due_at = ?1 ORDER BY list_id")
             .bind(at)

@@ -7,7 +7,7 @@ use crate::rollup::Tracked;
 
 pub(super) async fn record_reports(
     pool: &SqlitePool,
-    platform: &str,
+    platform: &PlatformName,
     reports: &[NewReport],
     received_at: i64,
 ) -> StoreResult<Result<ReportCounts, ReportRefusal>> {
@@ -134,7 +134,7 @@ pub(super) async fn record_reports(
 
 pub(super) async fn record_refused_report(
     pool: &SqlitePool,
-    platform: &str,
+    platform: &PlatformName,
     report_id: &str,
     target_id: &str,
     reason: &str,
@@ -163,7 +163,7 @@ pub(super) async fn record_refused_report(
 
 pub(super) async fn refused_reports(
     pool: &SqlitePool,
-    platform: Option<&str>,
+    platform: Option<&PlatformName>,
     after_id: i64,
     limit: u32,
 ) -> StoreResult<Vec<RefusedReport>> {

@@ -6,7 +6,7 @@ use crate::summary as q;
 
 pub(super) async fn action_day_summary(
     pool: &SqlitePool,
-    action_day_id: &str,
+    action_day_id: &ActionDayId,
     view: &SummaryView,
     now: i64,
 ) -> StoreResult<SummaryFacts> {
@@ -25,7 +25,10 @@ pub(super) async fn action_day_summary(
 
 /// Recomputes a day's removal-order clocks and rollups from the facts, in one write
 /// transaction.
-pub(super) async fn rebuild_summary(pool: &SqlitePool, action_day_id: &str) -> StoreResult<()> {
+pub(super) async fn rebuild_summary(
+    pool: &SqlitePool,
+    action_day_id: &ActionDayId,
+) -> StoreResult<()> {
     let mut tx = write_tx(pool).await?;
     rebuild_in(&mut tx, action_day_id).await?;
     tx.commit().await?;
@@ -35,7 +38,7 @@ pub(super) async fn rebuild_summary(pool: &SqlitePool, action_day_id: &str) -> S
 /// [`rebuild_summary`] inside `tx`.
 pub(super) async fn rebuild_in(
     tx: &mut Transaction<'static, Sqlite>,
-    action_day_id: &str,
+    action_day_id: &ActionDayId,
 ) -> StoreResult<()> {
     sqlx::query(q::CLOCK_OF_DAY)
         .bind(action_day_id)
@@ -70,11 +73,11 @@ pub(super) async fn update_clocks(
 /// that holds only them (its condition is written out, so that the planner can use it).
 pub(super) async fn removal_order_deliveries(
     pool: &SqlitePool,
-    action_day_id: &str,
-) -> StoreResult<Vec<(String, i64)>> {
+    action_day_id: &ActionDayId,
+) -> StoreResult<Vec<(PlatformName, i64)>> {
     const RO: i32 = crate::rollup::REMOVAL_ORDER;
     Ok(
-        sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(format!(
+        sqlx::query_as::<_, (PlatformName, i64)>(sqlx::AssertSqlSafe(format!(
             "SELECT platform, delivered_at FROM targets \
          WHERE action_day_id = ?1 AND legal_basis = {RO} AND delivered_at IS NOT NULL \
          ORDER BY platform, delivered_at"

@@ -51,14 +51,14 @@ fn hex(b: &[u8]) -> String {
 }
 
 async fn every_state_change_is_chained_and_verifies<S: Store + Probe>(s: S) {
-    s.insert_action_day(&day("d1", T0), "europol")
+    s.insert_action_day(&day("d1", T0), &checked("europol"))
         .await
         .unwrap();
     let statement = |version: i64| KeySetRecord {
         version,
         jws: format!("statement {version}"),
         published_at: T0 + version,
-        published_by: "europol".into(),
+        published_by: checked("europol"),
     };
     s.publish_key_set(&statement(1)).await.unwrap();
     s.publish_key_set(&statement(2)).await.unwrap();
@@ -67,8 +67,12 @@ async fn every_state_change_is_chained_and_verifies<S: Store + Probe>(s: S) {
     s.insert_hold(&hold("h1", "video", "x", T0 + 10_000, "agency-b"))
         .await
         .unwrap();
-    s.release_hold("h1", T0 + 3, "europol").await.unwrap();
-    s.release_hold("h1", T0 + 4, "europol").await.unwrap();
+    s.release_hold(&checked("h1"), T0 + 3, &checked("europol"))
+        .await
+        .unwrap();
+    s.release_hold(&checked("h1"), T0 + 4, &checked("europol"))
+        .await
+        .unwrap();
     let items = vec![item("video", "a"), item("social", "b"), item("video", "a")];
     let sum = accepted(
         s.insert_list(&list("l1", "agency-a", Some("d1"), T0, 3, 1), &items)
@@ -79,18 +83,18 @@ async fn every_state_change_is_chained_and_verifies<S: Store + Probe>(s: S) {
     s.insert_list(&list("l1", "agency-a", Some("d1"), T0, 3, 1), &items)
         .await
         .unwrap();
-    assert!(s.mark_released("d1", T0 + 5).await.unwrap());
-    assert!(!s.mark_released("d1", T0 + 6).await.unwrap());
+    assert!(s.mark_released(&checked("d1"), T0 + 5).await.unwrap());
+    assert!(!s.mark_released(&checked("d1"), T0 + 6).await.unwrap());
     deliver_all(&s, "video", T0 + 7).await;
     let claimed = s
-        .claim_deliveries("social", T0 + 7, T0 + 99, 10)
+        .claim_deliveries(&checked("social"), T0 + 7, T0 + 99, 10)
         .await
         .unwrap();
     s.mark_failed(&[claimed[0].id], T0 + 8, "receiver refused")
         .await
         .unwrap();
     s.record_reports(
-        "video",
+        &checked("video"),
         &[
             report(
                 "r1",
@@ -108,15 +112,19 @@ async fn every_state_change_is_chained_and_verifies<S: Store + Probe>(s: S) {
     .unwrap();
     s.withdraw(
         &WithdrawalScope::target(sum.target_ids[0]),
-        &Withdrawer::Coordinator("coord".into()),
+        &Withdrawer::Coordinator(checked("coord")),
         &WithdrawalReason::text("appeal"),
         T0 + 11,
     )
     .await
     .unwrap()
     .expect("withdrawn");
-    s.close_action_day("d1", T0 + 12, "europol").await.unwrap();
-    s.close_action_day("d1", T0 + 13, "europol").await.unwrap();
+    s.close_action_day(&checked("d1"), T0 + 12, &checked("europol"))
+        .await
+        .unwrap();
+    s.close_action_day(&checked("d1"), T0 + 13, &checked("europol"))
+        .await
+        .unwrap();
 
     let (entries, text) = export(&s).await;
     let kinds: Vec<&str> = entries.iter().map(|e| e.kind.as_str()).collect();
@@ -231,7 +239,7 @@ async fn one_secret_per_name_whoever_offers_first<S: Store + Probe>(s: S) {
 /// One target's withdrawal, as `by`.
 async fn withdraw_one<S: Store>(
     s: &S,
-    target: i64,
+    target: TargetId,
     by: &Withdrawer,
     reason: &str,
     at: i64,
@@ -253,15 +261,18 @@ async fn withdraw_one<S: Store>(
 async fn withdrawal_is_authorized_idempotent_and_queues_one_delivery<S: Store + Probe>(s: S) {
     let sum = submit(&s, "l", T0, &[("video", "a"), ("video", "b")]).await;
     let (sent, unsent) = (sum.target_ids[0], sum.target_ids[1]);
-    let claimed = s.claim_deliveries("video", T0, T0 + 100, 1).await.unwrap();
+    let claimed = s
+        .claim_deliveries(&checked("video"), T0, T0 + 100, 1)
+        .await
+        .unwrap();
     assert_eq!(claimed[0].target_id, sent);
     s.mark_delivered(&[claimed[0].id], T0 + 1).await.unwrap();
 
-    let agency_b = Withdrawer::Agency("agency-b".into());
-    let agency_a = Withdrawer::Agency("agency-a".into());
+    let agency_b = Withdrawer::Agency(checked("agency-b"));
+    let agency_a = Withdrawer::Agency(checked("agency-a"));
     assert_eq!(withdraw_one(&s, sent, &agency_b, "x", T0 + 2).await, None);
     assert_eq!(
-        withdraw_one(&s, 999_999, &agency_a, "x", T0 + 2).await,
+        withdraw_one(&s, TargetId::new(999_999), &agency_a, "x", T0 + 2).await,
         None
     );
     let w = withdraw_one(&s, sent, &agency_a, "court decision", T0 + 3)
@@ -271,9 +282,15 @@ async fn withdrawal_is_authorized_idempotent_and_queues_one_delivery<S: Store + 
         (w.withdrawals_queued, w.changed, w.withdrawn_at),
         (1, true, Some(T0 + 3))
     );
-    let again = withdraw_one(&s, sent, &Withdrawer::Coordinator("c".into()), "y", T0 + 4)
-        .await
-        .expect("answers");
+    let again = withdraw_one(
+        &s,
+        sent,
+        &Withdrawer::Coordinator(checked("c")),
+        "y",
+        T0 + 4,
+    )
+    .await
+    .expect("answers");
     assert_eq!(
         (again.withdrawals_queued, again.changed, again.withdrawn_at),
         (1, false, Some(T0 + 3))
@@ -294,7 +311,7 @@ async fn withdrawal_is_authorized_idempotent_and_queues_one_delivery<S: Store + 
     );
 
     let claimed = s
-        .claim_deliveries("video", T0 + 6, T0 + 100, 10)
+        .claim_deliveries(&checked("video"), T0 + 6, T0 + 100, 10)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
@@ -303,7 +320,7 @@ async fn withdrawal_is_authorized_idempotent_and_queues_one_delivery<S: Store + 
         (sent, DeliveryKind::Withdrawal)
     );
     assert_eq!(
-        s.withdrawal_reasons(&[sent, unsent, 424_242])
+        s.withdrawal_reasons(&[sent, unsent, TargetId::new(424_242)])
             .await
             .unwrap(),
         vec![
@@ -311,7 +328,7 @@ async fn withdrawal_is_authorized_idempotent_and_queues_one_delivery<S: Store + 
             (unsent, "mistake".to_string())
         ]
     );
-    let items = s.list_items("l", T0 + 6).await.unwrap();
+    let items = s.list_items(&checked("l"), T0 + 6).await.unwrap();
     assert_eq!(items[0].withdrawn_at, Some(T0 + 3));
 }
 
@@ -332,8 +349,8 @@ async fn a_withdrawal_takes_back_referrals_not_other_agencies_work<S: Store + Pr
     let shared = a.target_ids[0];
     assert_eq!(b.target_ids[0], shared);
     deliver_all(&s, "video", T0 + 1).await;
-    let agency_a = Withdrawer::Agency("agency-a".into());
-    let agency_b = Withdrawer::Agency("agency-b".into());
+    let agency_a = Withdrawer::Agency(checked("agency-a"));
+    let agency_b = Withdrawer::Agency(checked("agency-b"));
 
     // agency-a takes back its referral: agency-b's keeps the target in force.
     let w = withdraw_one(&s, shared, &agency_a, "our mistake", T0 + 2)
@@ -350,11 +367,11 @@ async fn a_withdrawal_takes_back_referrals_not_other_agencies_work<S: Store + Pr
     );
     assert_eq!(s.count("deliveries WHERE kind = 2").await, 0);
     assert_eq!(
-        s.list_items("la", T0 + 3).await.unwrap()[0].withdrawn_at,
+        s.list_items(&checked("la"), T0 + 3).await.unwrap()[0].withdrawn_at,
         Some(T0 + 2)
     );
     assert_eq!(
-        s.list_items("lb", T0 + 3).await.unwrap()[0].withdrawn_at,
+        s.list_items(&checked("lb"), T0 + 3).await.unwrap()[0].withdrawn_at,
         None
     );
     assert_eq!(
@@ -378,12 +395,12 @@ async fn a_withdrawal_takes_back_referrals_not_other_agencies_work<S: Store + Pr
     // A coordinator names agency-b's referral: none stands, the platform is asked.
     let named = WithdrawalScope::Target {
         target_id: shared,
-        agencies: vec!["agency-b".into()],
+        agencies: vec![checked("agency-b")],
     };
     let w = s
         .withdraw(
             &named,
-            &Withdrawer::Coordinator("europol".into()),
+            &Withdrawer::Coordinator(checked("europol")),
             &WithdrawalReason::text("scrutiny"),
             T0 + 4,
         )
@@ -400,7 +417,7 @@ async fn a_withdrawal_takes_back_referrals_not_other_agencies_work<S: Store + Pr
         (Some(T0 + 4), 1, true)
     );
     assert_eq!(
-        s.list_items("lb", T0 + 5).await.unwrap()[0].withdrawn_at,
+        s.list_items(&checked("lb"), T0 + 5).await.unwrap()[0].withdrawn_at,
         Some(T0 + 4)
     );
     // agency-b cannot take back what a coordinator already did; it still sees the target.
@@ -411,7 +428,7 @@ async fn a_withdrawal_takes_back_referrals_not_other_agencies_work<S: Store + Pr
 
     // A whole list: only its owner (or a coordinator) may; "only_a" goes, "shared" was gone.
     let whole = WithdrawalScope::List {
-        list_id: "la".into(),
+        list_id: checked("la"),
     };
     assert_eq!(
         s.withdraw(&whole, &agency_b, &WithdrawalReason::text("no"), T0 + 6)
@@ -430,7 +447,7 @@ async fn a_withdrawal_takes_back_referrals_not_other_agencies_work<S: Store + Pr
         .unwrap()
         .unwrap();
     assert_eq!(l.referrals_withdrawn, 1);
-    let changed: Vec<(i64, bool, u32)> = l
+    let changed: Vec<(TargetId, bool, u32)> = l
         .targets
         .iter()
         .map(|t| (t.target_id, t.changed, t.withdrawals_queued))
@@ -460,7 +477,7 @@ async fn a_withdrawal_takes_back_referrals_not_other_agencies_work<S: Store + Pr
 }
 
 async fn restoration_is_recorded_on_the_target<S: Store + Probe>(s: S) {
-    s.insert_action_day(&day("d1", T0), "europol")
+    s.insert_action_day(&day("d1", T0), &checked("europol"))
         .await
         .unwrap();
     let items = vec![item("video", "a"), item("social", "b")];
@@ -472,7 +489,7 @@ async fn restoration_is_recorded_on_the_target<S: Store + Probe>(s: S) {
     deliver_all(&s, "video", T0 + 1).await;
     let a = sum.target_ids[0];
     s.record_reports(
-        "video",
+        &checked("video"),
         &[report("d", a, ReportKind::Decision, 1, T0 + 2)],
         T0 + 2,
     )
@@ -482,7 +499,7 @@ async fn restoration_is_recorded_on_the_target<S: Store + Probe>(s: S) {
     withdraw_one(
         &s,
         a,
-        &Withdrawer::Coordinator("c".into()),
+        &Withdrawer::Coordinator(checked("c")),
         "appeal",
         T0 + 3,
     )
@@ -490,14 +507,14 @@ async fn restoration_is_recorded_on_the_target<S: Store + Probe>(s: S) {
     .expect("withdrawn");
     deliver_all(&s, "video", T0 + 4).await;
     s.record_reports(
-        "video",
+        &checked("video"),
         &[report("rs", a, ReportKind::Restoration, 1, T0 + 5)],
         T0 + 6,
     )
     .await
     .unwrap()
     .unwrap();
-    let rows = s.transparency_rows("d1").await.unwrap();
+    let rows = s.transparency_rows(&checked("d1")).await.unwrap();
     assert_eq!(rows.len(), 2);
     let video = rows.iter().find(|r| r.target_id == a).expect("row");
     assert_eq!(video.platform, "video");
@@ -522,7 +539,7 @@ async fn restoration_is_recorded_on_the_target<S: Store + Probe>(s: S) {
 }
 
 async fn retention_purges_bytes_and_notes_and_keeps_counts_and_chain<S: Store + Probe>(s: S) {
-    s.insert_action_day(&day("d1", T0), "europol")
+    s.insert_action_day(&day("d1", T0), &checked("europol"))
         .await
         .unwrap();
     let items = vec![item("video", "a"), item("social", "b")];
@@ -535,12 +552,14 @@ async fn retention_purges_bytes_and_notes_and_keeps_counts_and_chain<S: Store + 
     deliver_all(&s, "video", T0 + 1).await;
     let mut r = rejection("d", sum.target_ids[0], 2, T0 + 2);
     r.text = "a private note".into();
-    s.record_reports("video", &[r], T0 + 2)
+    s.record_reports(&checked("video"), &[r], T0 + 2)
         .await
         .unwrap()
         .unwrap();
-    s.close_action_day("d1", T0 + 3, "europol").await.unwrap();
-    let counts_before = s.platform_counts("d1", T0 + 4).await.unwrap();
+    s.close_action_day(&checked("d1"), T0 + 3, &checked("europol"))
+        .await
+        .unwrap();
+    let counts_before = s.platform_counts(&checked("d1"), T0 + 4).await.unwrap();
 
     // Not yet expired.
     assert_eq!(
@@ -562,7 +581,7 @@ async fn retention_purges_bytes_and_notes_and_keeps_counts_and_chain<S: Store + 
     assert_eq!(s.count("targets WHERE outcome_text IS NOT NULL").await, 0);
     assert_eq!(s.count("reports WHERE report_text <> ''").await, 0);
     assert_eq!(
-        s.platform_counts("d1", T0 + 4).await.unwrap(),
+        s.platform_counts(&checked("d1"), T0 + 4).await.unwrap(),
         counts_before
     );
     // Purged once.
@@ -582,7 +601,7 @@ async fn retention_purges_bytes_and_notes_and_keeps_counts_and_chain<S: Store + 
 }
 
 async fn retention_pseudonymises_identifiers_and_purges_expired_holds<S: Store + Probe>(s: S) {
-    s.insert_action_day(&day("d1", T0), "europol")
+    s.insert_action_day(&day("d1", T0), &checked("europol"))
         .await
         .unwrap();
     let sum = accepted(
@@ -606,7 +625,9 @@ async fn retention_pseudonymises_identifiers_and_purges_expired_holds<S: Store +
     let mut released = hold("h-old", "video", "carol_chat", T0 + 1_000, "agency-h");
     released.reason = "operation NIGHTJAR".into();
     s.insert_hold(&released).await.unwrap();
-    s.release_hold("h-old", T0 + 2, "agency-h").await.unwrap();
+    s.release_hold(&checked("h-old"), T0 + 2, &checked("agency-h"))
+        .await
+        .unwrap();
     s.insert_hold(&hold(
         "h-live",
         "video",
@@ -616,8 +637,10 @@ async fn retention_pseudonymises_identifiers_and_purges_expired_holds<S: Store +
     ))
     .await
     .unwrap();
-    s.close_action_day("d1", T0 + 3, "europol").await.unwrap();
-    let counts_before = s.platform_counts("d1", T0 + 4).await.unwrap();
+    s.close_action_day(&checked("d1"), T0 + 3, &checked("europol"))
+        .await
+        .unwrap();
+    let counts_before = s.platform_counts(&checked("d1"), T0 + 4).await.unwrap();
 
     let c = s.purge_expired(T0 + 10, T0 + 11).await.unwrap();
     assert_eq!(
@@ -683,7 +706,7 @@ async fn retention_pseudonymises_identifiers_and_purges_expired_holds<S: Store +
         1
     );
     assert_eq!(
-        s.platform_counts("d1", T0 + 4).await.unwrap(),
+        s.platform_counts(&checked("d1"), T0 + 4).await.unwrap(),
         counts_before
     );
     // Nothing more to purge at the same cutoff; the chain still verifies.
@@ -698,7 +721,7 @@ async fn retention_pseudonymises_identifiers_and_purges_expired_holds<S: Store +
 }
 
 async fn preservation_keeps_a_target_past_retention_until_its_date<S: Store + Probe>(s: S) {
-    s.insert_action_day(&day("d1", T0), "europol")
+    s.insert_action_day(&day("d1", T0), &checked("europol"))
         .await
         .unwrap();
     let sum = accepted(
@@ -717,14 +740,17 @@ async fn preservation_keeps_a_target_past_retention_until_its_date<S: Store + Pr
         .await
         .unwrap(),
     );
-    s.close_action_day("d1", T0 + 3, "europol").await.unwrap();
+    s.close_action_day(&checked("d1"), T0 + 3, &checked("europol"))
+        .await
+        .unwrap();
     let kept = sum.target_ids[0];
+    let europol = checked("europol");
     let request = |until: i64, at: i64| NewPreservation {
         target_id: kept,
         until,
         authority: "BKA",
         reference: "BKA-2026-0042",
-        by: "europol",
+        by: &europol,
         at,
     };
     assert_eq!(
@@ -743,7 +769,7 @@ async fn preservation_keeps_a_target_past_retention_until_its_date<S: Store + Pr
         })
     );
     let mut unknown = request(T0 + 100, T0 + 6);
-    unknown.target_id = 999_999;
+    unknown.target_id = TargetId::new(999_999);
     assert_eq!(s.preserve(&unknown).await.unwrap(), None);
 
     // Expired, but preserved: only the other list goes.

@@ -29,11 +29,12 @@ async fn in_memory_sqlite_is_one_database() {
     let s = SqliteStore::connect("sqlite::memory:").await.unwrap();
     // Work spread over several tasks still sees one database.
     let sum = submit(&s, "l", T0, &[("video", "a"), ("video", "b")]).await;
-    let (x, y) = tokio::join!(s.get_list("l"), s.list_items("l", T0));
+    let l = checked("l");
+    let (x, y) = tokio::join!(s.get_list(&l), s.list_items(&l, T0));
     assert_eq!(x.unwrap().unwrap().new_targets, 2);
     assert_eq!(y.unwrap().len(), 2);
     assert_eq!(
-        s.claim_deliveries("video", T0, T0 + 1, 10)
+        s.claim_deliveries(&checked("video"), T0, T0 + 1, 10)
             .await
             .unwrap()
             .len(),
@@ -50,7 +51,7 @@ async fn reopening_keeps_data_and_migrations() {
     assert!(migrations >= 1);
     s.close().await;
     let again = SqliteStore::connect(db.url()).await.unwrap();
-    assert!(again.get_list("l").await.unwrap().is_some());
+    assert!(again.get_list(&checked("l")).await.unwrap().is_some());
     assert_eq!(again.count("_sqlx_migrations").await, migrations);
 }
 
@@ -65,7 +66,7 @@ async fn reopening_postgres_keeps_data_and_migrations() {
     assert!(migrations >= 1);
     s.pool().close().await;
     let again = postgres::PgStore::connect(db.url()).await.unwrap();
-    assert!(again.get_list("l").await.unwrap().is_some());
+    assert!(again.get_list(&checked("l")).await.unwrap().is_some());
     assert_eq!(again.count("_sqlx_migrations").await, migrations);
     again.pool().close().await;
 }

@@ -13,13 +13,16 @@ conformance!(
 );
 
 async fn organizations_upsert_and_list<S: Store + Probe>(s: S) {
-    assert_eq!(s.get_organization("agency-a").await.unwrap(), None);
+    assert_eq!(
+        s.get_organization(&checked("agency-a")).await.unwrap(),
+        None
+    );
     let a = s
-        .upsert_organization(&org("agency-a", Role::Agency), "europol")
+        .upsert_organization(&org("agency-a", Role::Agency), &checked("europol"))
         .await
         .unwrap();
     assert_eq!(a, org("agency-a", Role::Agency));
-    s.upsert_organization(&org("europol", Role::Coordinator), "europol")
+    s.upsert_organization(&org("europol", Role::Coordinator), &checked("europol"))
         .await
         .unwrap();
 
@@ -30,12 +33,15 @@ async fn organizations_upsert_and_list<S: Store + Probe>(s: S) {
         registered_at: T0 + 99,
         ..org("agency-a", Role::Agency)
     };
-    let stored = s.upsert_organization(&changed, "europol").await.unwrap();
+    let stored = s
+        .upsert_organization(&changed, &checked("europol"))
+        .await
+        .unwrap();
     assert_eq!(stored.role, Role::Coordinator);
     assert_eq!(stored.display_name, "renamed");
     assert_eq!(stored.registered_at, T0);
     assert_eq!(
-        s.get_organization("agency-a").await.unwrap(),
+        s.get_organization(&checked("agency-a")).await.unwrap(),
         Some(stored.clone())
     );
 
@@ -52,7 +58,7 @@ fn statement(version: i64, by: &str) -> KeySetRecord {
         version,
         jws: format!("header.claims-{version}.signature"),
         published_at: T0 + version,
-        published_by: by.into(),
+        published_by: checked(by),
     }
 }
 
@@ -112,7 +118,7 @@ async fn lists_are_found_by_the_key_that_signed_them<S: Store + Probe>(s: S) {
 
 async fn platforms_upsert_and_list<S: Store + Probe>(s: S) {
     let p = Platform {
-        name: "video".into(),
+        name: checked("video"),
         endpoint: "https://video.example:7443".into(),
         display_name: "Video".into(),
         registered_at: T0,
@@ -120,7 +126,7 @@ async fn platforms_upsert_and_list<S: Store + Probe>(s: S) {
         staffing: None,
         mode: DeliveryMode::Push,
     };
-    assert_eq!(s.upsert_platform(&p, "europol").await.unwrap(), p);
+    assert_eq!(s.upsert_platform(&p, &checked("europol")).await.unwrap(), p);
     let moved = Platform {
         endpoint: "https://video2.example:7443".into(),
         registered_at: T0 + 5,
@@ -133,7 +139,10 @@ async fn platforms_upsert_and_list<S: Store + Probe>(s: S) {
         mode: DeliveryMode::Pull,
         ..p.clone()
     };
-    let stored = s.upsert_platform(&moved, "europol").await.unwrap();
+    let stored = s
+        .upsert_platform(&moved, &checked("europol"))
+        .await
+        .unwrap();
     assert_eq!(stored.endpoint, "https://video2.example:7443");
     assert_eq!(stored.max_per_minute, Some(600));
     assert_eq!(stored.staffing, moved.staffing);
@@ -141,16 +150,19 @@ async fn platforms_upsert_and_list<S: Store + Probe>(s: S) {
     assert_eq!(stored.registered_at, T0);
     s.upsert_platform(
         &Platform {
-            name: "audio".into(),
+            name: checked("audio"),
             ..p.clone()
         },
-        "europol",
+        &checked("europol"),
     )
     .await
     .unwrap();
-    assert_eq!(s.get_platform("video").await.unwrap(), Some(stored));
-    assert_eq!(s.get_platform("none").await.unwrap(), None);
-    let names: Vec<String> = s
+    assert_eq!(
+        s.get_platform(&checked("video")).await.unwrap(),
+        Some(stored)
+    );
+    assert_eq!(s.get_platform(&checked("none")).await.unwrap(), None);
+    let names: Vec<PlatformName> = s
         .list_platforms()
         .await
         .unwrap()
@@ -165,16 +177,22 @@ async fn registrations_and_changes_are_audited_with_their_caller<S: Store + Prob
         display_name: "Agency A".into(),
         ..org("agency-a", Role::Agency)
     };
-    s.upsert_organization(&a, "europol").await.unwrap();
+    s.upsert_organization(&a, &checked("europol"))
+        .await
+        .unwrap();
     // The same registration again changes nothing and records nothing.
-    s.upsert_organization(&a, "europol").await.unwrap();
+    s.upsert_organization(&a, &checked("europol"))
+        .await
+        .unwrap();
     let renamed = Organization {
         display_name: "Agence A".into(),
         ..a.clone()
     };
-    s.upsert_organization(&renamed, "coord-2").await.unwrap();
+    s.upsert_organization(&renamed, &checked("coord-2"))
+        .await
+        .unwrap();
     let p = Platform {
-        name: "video".into(),
+        name: checked("video"),
         endpoint: "https://video.example:7443".into(),
         display_name: "Video".into(),
         registered_at: T0,
@@ -182,14 +200,18 @@ async fn registrations_and_changes_are_audited_with_their_caller<S: Store + Prob
         staffing: None,
         mode: DeliveryMode::Push,
     };
-    s.upsert_platform(&p, "europol").await.unwrap();
+    s.upsert_platform(&p, &checked("europol")).await.unwrap();
     let moved = Platform {
         endpoint: "https://video2.example:7443".into(),
         registered_at: T0 + 5,
         ..p.clone()
     };
-    s.upsert_platform(&moved, "coord-2").await.unwrap();
-    s.upsert_platform(&moved, "coord-2").await.unwrap();
+    s.upsert_platform(&moved, &checked("coord-2"))
+        .await
+        .unwrap();
+    s.upsert_platform(&moved, &checked("coord-2"))
+        .await
+        .unwrap();
 
     let entries = s.audit_entries(0, 100).await.unwrap();
     let seen: Vec<(&str, &str, &str)> = entries

@@ -40,20 +40,23 @@ async fn new_and_merged_within_a_list<S: Store + Probe>(s: S) {
     assert_eq!(intake_rows(&s).await, [1, 3, 4, 3]);
 
     // Only new targets get a delivery, one each.
-    let claimed = s.claim_deliveries("video", T0, T0 + 1, 100).await.unwrap();
-    let mut targets: Vec<i64> = claimed.iter().map(|c| c.target_id).collect();
+    let claimed = s
+        .claim_deliveries(&checked("video"), T0, T0 + 1, 100)
+        .await
+        .unwrap();
+    let mut targets: Vec<TargetId> = claimed.iter().map(|c| c.target_id).collect();
     targets.sort_unstable();
     let mut expected = vec![sum.target_ids[0], sum.target_ids[1]];
     expected.sort_unstable();
     assert_eq!(targets, expected);
     assert!(claimed.iter().all(|c| c.kind == DeliveryKind::Takedown));
 
-    let rec = s.get_list("l1").await.unwrap().unwrap();
+    let rec = s.get_list(&checked("l1")).await.unwrap().unwrap();
     assert_eq!((rec.new_targets, rec.merged, rec.item_count), (3, 1, 4));
 }
 
 async fn merged_across_lists_agencies_and_scopes<S: Store + Probe>(s: S) {
-    s.insert_action_day(&day("op", T0 + 1000), "europol")
+    s.insert_action_day(&day("op", T0 + 1000), &checked("europol"))
         .await
         .unwrap();
     let a = accepted(
@@ -138,7 +141,7 @@ async fn failed_insert_leaves_nothing<S: Store + Probe>(s: S) {
     let err = s.insert_list(&l, &items).await.unwrap_err();
     assert!(matches!(err, StoreError::Database(_)), "{err:?}");
     assert_eq!(intake_rows(&s).await, before);
-    assert_eq!(s.get_list("broken").await.unwrap(), None);
+    assert_eq!(s.get_list(&checked("broken")).await.unwrap(), None);
 
     // The id was not taken: the valid list goes in.
     items.pop();
@@ -148,7 +151,7 @@ async fn failed_insert_leaves_nothing<S: Store + Probe>(s: S) {
 }
 
 async fn stored_list_and_proof_material<S: Store + Probe>(s: S) {
-    s.insert_action_day(&day("op", T0 + 1000), "europol")
+    s.insert_action_day(&day("op", T0 + 1000), &checked("europol"))
         .await
         .unwrap();
     let l = list("l1", "agency-a", Some("op"), T0 + 1000, 2, 9);
@@ -157,13 +160,13 @@ async fn stored_list_and_proof_material<S: Store + Probe>(s: S) {
         .unwrap();
     submit(&s, "l2", T0, &[("video", "b")]).await;
 
-    let rec = s.get_list("l1").await.unwrap().unwrap();
+    let rec = s.get_list(&checked("l1")).await.unwrap().unwrap();
     assert_eq!(
         rec,
         ListRecord {
-            list_id: "l1".into(),
-            agency_id: "agency-a".into(),
-            action_day_id: Some("op".into()),
+            list_id: checked("l1"),
+            agency_id: checked("agency-a"),
+            action_day_id: Some(checked("op")),
             content_sha256: vec![9; 32],
             item_count: 2,
             created_at: T0 - 5000,
@@ -172,10 +175,10 @@ async fn stored_list_and_proof_material<S: Store + Probe>(s: S) {
             merged: 1,
         }
     );
-    assert_eq!(s.get_list("none").await.unwrap(), None);
+    assert_eq!(s.get_list(&checked("none")).await.unwrap(), None);
 
     let m = s
-        .list_proof_material(&["l2".into(), "l1".into(), "none".into()])
+        .list_proof_material(&[checked("l2"), checked("l1"), checked("none")])
         .await
         .unwrap();
     assert_eq!(m.len(), 2);
@@ -208,7 +211,7 @@ async fn payloads_carry_every_referral<S: Store + Probe>(s: S) {
         one.target_ids[1],
         one.target_ids[0],
         one.target_ids[0],
-        999_999,
+        TargetId::new(999_999),
     ];
     let p = s.delivery_payloads(&ids).await.unwrap();
     assert_eq!(p.len(), 2);
@@ -251,11 +254,11 @@ async fn list_items_report_each_state<S: Store + Probe>(s: S) {
         .await
         .unwrap();
     let claimed = s
-        .claim_deliveries("video", T0, T0 + 100, 100)
+        .claim_deliveries(&checked("video"), T0, T0 + 100, 100)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 3);
-    let of = |t: i64| claimed.iter().find(|c| c.target_id == t).unwrap().id;
+    let of = |t: TargetId| claimed.iter().find(|c| c.target_id == t).unwrap().id;
     s.mark_delivered(&[of(sum.target_ids[1])], T0 + 5)
         .await
         .unwrap();
@@ -264,7 +267,7 @@ async fn list_items_report_each_state<S: Store + Probe>(s: S) {
         .unwrap();
     let done = sum.target_ids[1];
     s.record_reports(
-        "video",
+        &checked("video"),
         &[
             report("r1", done, ReportKind::Acknowledgement, 0, T0 + 7),
             NewReport {
@@ -278,7 +281,7 @@ async fn list_items_report_each_state<S: Store + Probe>(s: S) {
     .unwrap()
     .unwrap();
 
-    let items = s.list_items("l1", T0 + 10).await.unwrap();
+    let items = s.list_items(&checked("l1"), T0 + 10).await.unwrap();
     assert_eq!(items.len(), 5);
     assert_eq!(
         items.iter().map(|i| i.index).collect::<Vec<_>>(),
@@ -313,8 +316,8 @@ async fn list_items_report_each_state<S: Store + Probe>(s: S) {
     assert_eq!((w.outcome, w.acked_at, w.withdrawn_at), (None, None, None));
 
     // The hold expires: no longer held.
-    assert!(!s.list_items("l1", T0 + 10_000).await.unwrap()[0].held);
-    assert!(s.list_items("none", T0).await.unwrap().is_empty());
+    assert!(!s.list_items(&checked("l1"), T0 + 10_000).await.unwrap()[0].held);
+    assert!(s.list_items(&checked("none"), T0).await.unwrap().is_empty());
 }
 
 async fn concurrent_inserts_of_one_list_store_it_once<S: Store + Probe>(s: S) {
@@ -372,7 +375,7 @@ async fn concurrent_overlapping_lists_share_targets<S: Store + Probe>(s: S) {
 }
 
 async fn legal_basis_is_the_strongest_standing_referral<S: Store + Probe>(s: S) {
-    s.insert_action_day(&day("d1", T0 + 60_000), "europol")
+    s.insert_action_day(&day("d1", T0 + 60_000), &checked("europol"))
         .await
         .unwrap();
     let tos = |platform: &str, name: &str| NewReferral {
@@ -405,7 +408,7 @@ async fn legal_basis_is_the_strongest_standing_referral<S: Store + Probe>(s: S) 
     let (merged, sent, kept) = (a.target_ids[0], a.target_ids[1], a.target_ids[2]);
     // "sent" goes out (its TAKEDOWN is claimed) before any order arrives.
     let claimed = s
-        .claim_deliveries("social", T0 + 60_000, T0 + 90_000, 10)
+        .claim_deliveries(&checked("social"), T0 + 60_000, T0 + 90_000, 10)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
@@ -458,7 +461,7 @@ async fn legal_basis_is_the_strongest_standing_referral<S: Store + Probe>(s: S) 
     // agency-b withdraws its orders: "merged" goes back to the ToS referral that stands.
     s.withdraw(
         &WithdrawalScope::target(merged),
-        &Withdrawer::Agency("agency-b".into()),
+        &Withdrawer::Agency(checked("agency-b")),
         &WithdrawalReason::text("order revoked"),
         T0 + 1,
     )
@@ -473,8 +476,8 @@ async fn legal_basis_is_the_strongest_standing_referral<S: Store + Probe>(s: S) 
 }
 
 /// The removal order a day-d1 target's transparency row names.
-async fn order_of<S: Store>(s: &S, target: i64) -> Option<RemovalOrderFacts> {
-    s.transparency_rows("d1")
+async fn order_of<S: Store>(s: &S, target: TargetId) -> Option<RemovalOrderFacts> {
+    s.transparency_rows(&checked("d1"))
         .await
         .unwrap()
         .into_iter()
@@ -484,9 +487,9 @@ async fn order_of<S: Store>(s: &S, target: i64) -> Option<RemovalOrderFacts> {
 }
 
 /// (target, legal basis, removal-order reference) of day d1's targets, by id.
-async fn bases<S: Store>(s: &S) -> Vec<(i64, LegalBasis, String)> {
-    let mut r: Vec<(i64, LegalBasis, String)> = s
-        .transparency_rows("d1")
+async fn bases<S: Store>(s: &S) -> Vec<(TargetId, LegalBasis, String)> {
+    let mut r: Vec<(TargetId, LegalBasis, String)> = s
+        .transparency_rows(&checked("d1"))
         .await
         .unwrap()
         .into_iter()
@@ -496,7 +499,7 @@ async fn bases<S: Store>(s: &S) -> Vec<(i64, LegalBasis, String)> {
     r
 }
 
-async fn basis_of<S: Store>(s: &S, target: i64) -> (LegalBasis, String) {
+async fn basis_of<S: Store>(s: &S, target: TargetId) -> (LegalBasis, String) {
     let (_, basis, reference) = bases(s)
         .await
         .into_iter()
@@ -507,8 +510,8 @@ async fn basis_of<S: Store>(s: &S, target: i64) -> (LegalBasis, String) {
 
 /// Day d1 and list "lo" of agency-b: a removal order sent cross-border to FR, and a
 /// domestic one; their target ids.
-async fn cross_border_and_domestic<S: Store>(s: &S) -> (i64, i64) {
-    s.insert_action_day(&day("d1", T0 + 60_000), "europol")
+async fn cross_border_and_domestic<S: Store>(s: &S) -> (TargetId, TargetId) {
+    s.insert_action_day(&day("d1", T0 + 60_000), &checked("europol"))
         .await
         .unwrap();
     let mut cross = item("video", "cross");
@@ -530,7 +533,7 @@ async fn an_orders_withdrawal_ground_is_kept<S: Store + Probe>(s: S) {
     let (cross, kept) = cross_border_and_domestic(&s).await;
     s.withdraw(
         &WithdrawalScope::target(cross),
-        &Withdrawer::Coordinator("europol".into()),
+        &Withdrawer::Coordinator(checked("europol")),
         &WithdrawalReason {
             ground: WithdrawalGround::Scrutiny,
             text: "the host member state found the order to infringe",
@@ -540,8 +543,8 @@ async fn an_orders_withdrawal_ground_is_kept<S: Store + Probe>(s: S) {
     .await
     .unwrap()
     .unwrap();
-    let rows = s.transparency_rows("d1").await.unwrap();
-    let row = |id: i64| rows.iter().find(|r| r.target_id == id).unwrap();
+    let rows = s.transparency_rows(&checked("d1")).await.unwrap();
+    let row = |id: TargetId| rows.iter().find(|r| r.target_id == id).unwrap();
     assert_eq!(
         row(cross).order_withdrawn_on,
         Some(WithdrawalGround::Scrutiny)
@@ -566,13 +569,13 @@ async fn an_orders_withdrawal_ground_is_kept<S: Store + Probe>(s: S) {
     for scope in [
         WithdrawalScope::target(kept),
         WithdrawalScope::List {
-            list_id: "lo".into(),
+            list_id: checked("lo"),
         },
     ] {
         match s
             .withdraw(
                 &scope,
-                &Withdrawer::Coordinator("europol".into()),
+                &Withdrawer::Coordinator(checked("europol")),
                 &scrutiny,
                 T0 + 2,
             )
@@ -585,14 +588,14 @@ async fn an_orders_withdrawal_ground_is_kept<S: Store + Probe>(s: S) {
             other => panic!("{scope:?}: {other:?}"),
         }
     }
-    let rows = s.transparency_rows("d1").await.unwrap();
+    let rows = s.transparency_rows(&checked("d1")).await.unwrap();
     let kept_row = rows.iter().find(|r| r.target_id == kept).unwrap();
     assert!(kept_row.withdrawn_at.is_none());
     assert_eq!(kept_row.order_withdrawn_on, None);
     // The same withdrawal on its own ground goes through.
     s.withdraw(
         &WithdrawalScope::target(kept),
-        &Withdrawer::Coordinator("europol".into()),
+        &Withdrawer::Coordinator(checked("europol")),
         &WithdrawalReason {
             ground: WithdrawalGround::Review,
             text: "annulled on review",
@@ -610,30 +613,33 @@ async fn an_orders_withdrawal_ground_is_kept<S: Store + Probe>(s: S) {
 async fn a_scrutiny_upholds_only_standing_cross_border_orders<S: Store + Probe>(s: S) {
     let (cross, domestic) = cross_border_and_domestic(&s).await;
     assert_eq!(
-        s.uphold_on_scrutiny(cross, "europol", "no infringement", T0 + 5)
+        s.uphold_on_scrutiny(cross, &checked("europol"), "no infringement", T0 + 5)
             .await
             .unwrap(),
         Some(1)
     );
     assert_eq!(
-        s.uphold_on_scrutiny(cross, "europol", "again", T0 + 6)
+        s.uphold_on_scrutiny(cross, &checked("europol"), "again", T0 + 6)
             .await
             .unwrap(),
         Some(0),
         "recorded once"
     );
-    match s.uphold_on_scrutiny(domestic, "europol", "x", T0 + 7).await {
+    match s
+        .uphold_on_scrutiny(domestic, &checked("europol"), "x", T0 + 7)
+        .await
+    {
         Err(StoreError::Invalid { field, .. }) => assert_eq!(field, "target_id"),
         other => panic!("a domestic order: {other:?}"),
     }
     assert_eq!(
-        s.uphold_on_scrutiny(999_999, "europol", "x", T0 + 8)
+        s.uphold_on_scrutiny(TargetId::new(999_999), &checked("europol"), "x", T0 + 8)
             .await
             .unwrap(),
         None
     );
-    let rows = s.transparency_rows("d1").await.unwrap();
-    let row = |id: i64| rows.iter().find(|r| r.target_id == id).unwrap();
+    let rows = s.transparency_rows(&checked("d1")).await.unwrap();
+    let row = |id: TargetId| rows.iter().find(|r| r.target_id == id).unwrap();
     assert_eq!(row(cross).order_upheld_on_scrutiny_at, Some(T0 + 5));
     assert_eq!(row(cross).withdrawn_at, None, "the order stands");
     assert_eq!(row(domestic).order_upheld_on_scrutiny_at, None);

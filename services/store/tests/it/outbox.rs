@@ -30,27 +30,38 @@ async fn in_flight_to_names_only_the_platforms_claims<S: Store + Probe>(s: S) {
     )
     .await;
     let video = s
-        .claim_deliveries("video", T0, T0 + 60_000, 1)
+        .claim_deliveries(&checked("video"), T0, T0 + 60_000, 1)
         .await
         .unwrap();
     let social = s
-        .claim_deliveries("social", T0, T0 + 60_000, 10)
+        .claim_deliveries(&checked("social"), T0, T0 + 60_000, 10)
         .await
         .unwrap();
-    let all: Vec<i64> = video
+    let all: Vec<DeliveryId> = video
         .iter()
         .chain(&social)
         .map(|c| c.id)
-        .chain([i64::MAX])
+        .chain([DeliveryId::new(i64::MAX)])
         .collect();
     // Only video's own claim: not social's, not video's unclaimed one, not an unknown id.
-    assert_eq!(s.in_flight_to("video", &all).await.unwrap(), [video[0].id]);
+    assert_eq!(
+        s.in_flight_to(&checked("video"), &all).await.unwrap(),
+        [video[0].id]
+    );
     s.mark_delivered(&[video[0].id], T0 + 1).await.unwrap();
     assert!(
-        s.in_flight_to("video", &all).await.unwrap().is_empty(),
+        s.in_flight_to(&checked("video"), &all)
+            .await
+            .unwrap()
+            .is_empty(),
         "delivered is not in flight"
     );
-    assert!(s.in_flight_to("video", &[]).await.unwrap().is_empty());
+    assert!(
+        s.in_flight_to(&checked("video"), &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn claims_respect_due_time_order_and_limit<S: Store + Probe>(s: S) {
@@ -64,16 +75,19 @@ async fn claims_respect_due_time_order_and_limit<S: Store + Probe>(s: S) {
     .await;
 
     assert!(
-        s.claim_deliveries("video", T0, T0 + 9999, 10)
+        s.claim_deliveries(&checked("video"), T0, T0 + 9999, 10)
             .await
             .unwrap()
             .is_empty()
     );
-    assert_eq!(s.next_delivery_at("video").await.unwrap(), Some(T0 + 1000));
-    assert_eq!(s.next_delivery_at("none").await.unwrap(), None);
+    assert_eq!(
+        s.next_delivery_at(&checked("video")).await.unwrap(),
+        Some(T0 + 1000)
+    );
+    assert_eq!(s.next_delivery_at(&checked("none")).await.unwrap(), None);
 
     let first = s
-        .claim_deliveries("video", T0 + 2000, T0 + 60_000, 2)
+        .claim_deliveries(&checked("video"), T0 + 2000, T0 + 60_000, 2)
         .await
         .unwrap();
     assert_eq!(first.len(), 2);
@@ -88,23 +102,23 @@ async fn claims_respect_due_time_order_and_limit<S: Store + Probe>(s: S) {
     assert_eq!(names, ["a", "b"]);
 
     let rest = s
-        .claim_deliveries("video", T0 + 2000, T0 + 60_000, 10)
+        .claim_deliveries(&checked("video"), T0 + 2000, T0 + 60_000, 10)
         .await
         .unwrap();
     assert_eq!(rest.len(), 1);
     assert!(
-        s.claim_deliveries("video", T0 + 2000, T0 + 60_000, 10)
+        s.claim_deliveries(&checked("video"), T0 + 2000, T0 + 60_000, 10)
             .await
             .unwrap()
             .is_empty()
     );
     // The in-flight lease is now the next time something may need attention.
     assert_eq!(
-        s.next_delivery_at("video").await.unwrap(),
+        s.next_delivery_at(&checked("video")).await.unwrap(),
         Some(T0 + 60_000)
     );
     assert_eq!(
-        s.claim_deliveries("social", T0 + 1000, T0 + 2000, 10)
+        s.claim_deliveries(&checked("social"), T0 + 1000, T0 + 2000, 10)
             .await
             .unwrap()
             .len(),
@@ -134,7 +148,7 @@ async fn holds_block_claims_while_active<S: Store + Probe>(s: S) {
     s.insert_hold(&hold("released", "video", "c", T0 + 10_000, "agency-b"))
         .await
         .unwrap();
-    s.release_hold("released", T0 - 1, "europol")
+    s.release_hold(&checked("released"), T0 - 1, &checked("europol"))
         .await
         .unwrap()
         .unwrap();
@@ -142,22 +156,25 @@ async fn holds_block_claims_while_active<S: Store + Probe>(s: S) {
         .await
         .unwrap();
 
-    let claimed = s.claim_deliveries("video", T0, T0 + 100, 10).await.unwrap();
+    let claimed = s
+        .claim_deliveries(&checked("video"), T0, T0 + 100, 10)
+        .await
+        .unwrap();
     let names = names_of(&s, &claimed).await;
     assert_eq!(names, ["b", "c", "d"]);
-    let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+    let ids: Vec<DeliveryId> = claimed.iter().map(|c| c.id).collect();
     s.mark_delivered(&ids, T0 + 1).await.unwrap();
 
     // Once the hold expires, the target is claimable.
     let later = s
-        .claim_deliveries("video", T0 + 10_000, T0 + 20_000, 10)
+        .claim_deliveries(&checked("video"), T0 + 10_000, T0 + 20_000, 10)
         .await
         .unwrap();
     assert_eq!(names_of(&s, &later).await, ["a"]);
 }
 
 async fn names_of<S: Store>(s: &S, claimed: &[ClaimedDelivery]) -> Vec<String> {
-    let ids: Vec<i64> = claimed.iter().map(|c| c.target_id).collect();
+    let ids: Vec<TargetId> = claimed.iter().map(|c| c.target_id).collect();
     let mut names: Vec<String> = s
         .delivery_payloads(&ids)
         .await
@@ -190,31 +207,36 @@ async fn hold_bookkeeping<S: Store + Probe>(s: S) {
         StoreError::Conflict(m) => assert!(m.contains("h1"), "{m}"),
         other => panic!("expected Conflict, got {other:?}"),
     }
-    assert_eq!(s.get_hold("h1").await.unwrap(), Some(h1));
+    assert_eq!(s.get_hold(&checked("h1")).await.unwrap(), Some(h1));
 
     let released = s
-        .release_hold("h1", T0 + 5, "europol")
+        .release_hold(&checked("h1"), T0 + 5, &checked("europol"))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(released.released_at, Some(T0 + 5));
     let again = s
-        .release_hold("h1", T0 + 6, "europol")
+        .release_hold(&checked("h1"), T0 + 6, &checked("europol"))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(again.released_at, Some(T0 + 5));
-    assert_eq!(s.release_hold("none", T0, "europol").await.unwrap(), None);
-    assert_eq!(s.get_hold("none").await.unwrap(), None);
+    assert_eq!(
+        s.release_hold(&checked("none"), T0, &checked("europol"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.get_hold(&checked("none")).await.unwrap(), None);
 
     let ids = |hs: Vec<Hold>| hs.into_iter().map(|h| h.id).collect::<Vec<_>>();
     assert_eq!(ids(s.list_holds(None).await.unwrap()), ["h3", "h2", "h1"]);
     assert_eq!(
-        ids(s.list_holds(Some("agency-a")).await.unwrap()),
+        ids(s.list_holds(Some(&checked("agency-a"))).await.unwrap()),
         ["h3", "h1"]
     );
     assert_eq!(
-        ids(s.list_holds(Some("nobody")).await.unwrap()),
+        ids(s.list_holds(Some(&checked("nobody"))).await.unwrap()),
         Vec::<String>::new()
     );
 }
@@ -222,20 +244,20 @@ async fn hold_bookkeeping<S: Store + Probe>(s: S) {
 async fn expired_leases_are_reclaimed<S: Store + Probe>(s: S) {
     submit(&s, "l", T0, &[("video", "a")]).await;
     let first = s
-        .claim_deliveries("video", T0, T0 + 1000, 10)
+        .claim_deliveries(&checked("video"), T0, T0 + 1000, 10)
         .await
         .unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].attempts, 1);
     // Not before the lease runs out.
     assert!(
-        s.claim_deliveries("video", T0 + 999, T0 + 2000, 10)
+        s.claim_deliveries(&checked("video"), T0 + 999, T0 + 2000, 10)
             .await
             .unwrap()
             .is_empty()
     );
     let second = s
-        .claim_deliveries("video", T0 + 1000, T0 + 2000, 10)
+        .claim_deliveries(&checked("video"), T0 + 1000, T0 + 2000, 10)
         .await
         .unwrap();
     assert_eq!(second.len(), 1);
@@ -252,10 +274,10 @@ async fn delivered_retried_and_failed<S: Store + Probe>(s: S) {
     )
     .await;
     let claimed = s
-        .claim_deliveries("video", T0, T0 + 1000, 10)
+        .claim_deliveries(&checked("video"), T0, T0 + 1000, 10)
         .await
         .unwrap();
-    let by_target = |t: i64| claimed.iter().find(|c| c.target_id == t).unwrap().id;
+    let by_target = |t: TargetId| claimed.iter().find(|c| c.target_id == t).unwrap().id;
     let (ok, retry, fail) = (
         by_target(sum.target_ids[0]),
         by_target(sum.target_ids[1]),
@@ -272,7 +294,7 @@ async fn delivered_retried_and_failed<S: Store + Probe>(s: S) {
     // Not INFLIGHT any more: a second mark_delivered changes nothing.
     s.mark_delivered(&[ok, retry, fail], T0 + 30).await.unwrap();
 
-    let items = s.list_items("l", T0 + 40).await.unwrap();
+    let items = s.list_items(&checked("l"), T0 + 40).await.unwrap();
     assert_eq!(items[0].delivery_state, Some(DeliveryState::Delivered));
     assert_eq!(items[0].delivered_at, Some(T0 + 10));
     assert_eq!(items[1].delivery_state, Some(DeliveryState::Pending));
@@ -282,28 +304,31 @@ async fn delivered_retried_and_failed<S: Store + Probe>(s: S) {
     assert_eq!(items[2].delivered_at, None);
 
     // The retry waits for its time, then counts as a second attempt.
-    assert_eq!(s.next_delivery_at("video").await.unwrap(), Some(T0 + 5000));
+    assert_eq!(
+        s.next_delivery_at(&checked("video")).await.unwrap(),
+        Some(T0 + 5000)
+    );
     assert!(
-        s.claim_deliveries("video", T0 + 4999, T0 + 9000, 10)
+        s.claim_deliveries(&checked("video"), T0 + 4999, T0 + 9000, 10)
             .await
             .unwrap()
             .is_empty()
     );
     let again = s
-        .claim_deliveries("video", T0 + 5000, T0 + 9000, 10)
+        .claim_deliveries(&checked("video"), T0 + 5000, T0 + 9000, 10)
         .await
         .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].id, again[0].attempts), (retry, 2));
     s.mark_delivered(&[retry], T0 + 5001).await.unwrap();
-    assert_eq!(s.next_delivery_at("video").await.unwrap(), None);
+    assert_eq!(s.next_delivery_at(&checked("video")).await.unwrap(), None);
     s.mark_delivered(&[], T0).await.unwrap();
     s.mark_retry(&[], T0, "").await.unwrap();
     s.mark_failed(&[], T0, "").await.unwrap();
 }
 
 async fn failed_deliveries_are_listed_by_day_platform_and_page<S: Store + Probe>(s: S) {
-    s.insert_action_day(&day("d1", T0), "europol")
+    s.insert_action_day(&day("d1", T0), &checked("europol"))
         .await
         .unwrap();
     let items = vec![item("video", "a"), item("social", "b"), item("video", "c")];
@@ -315,9 +340,13 @@ async fn failed_deliveries_are_listed_by_day_platform_and_page<S: Store + Probe>
     let standing = submit(&s, "l2", T0, &[("video", "s"), ("video", "ok")]).await;
     let mut ids = Vec::new();
     for p in ["video", "social"] {
-        ids.extend(s.claim_deliveries(p, T0, T0 + 1000, 10).await.unwrap());
+        ids.extend(
+            s.claim_deliveries(&checked(p), T0, T0 + 1000, 10)
+                .await
+                .unwrap(),
+        );
     }
-    let id_of = |t: i64| ids.iter().find(|c| c.target_id == t).unwrap().id;
+    let id_of = |t: TargetId| ids.iter().find(|c| c.target_id == t).unwrap().id;
     let refused = "refused by the platform's receiver: the message is not a valid DeliverRequest";
     for t in [
         on_day.target_ids[0],
@@ -336,8 +365,8 @@ async fn failed_deliveries_are_listed_by_day_platform_and_page<S: Store + Probe>
     let list = |day: Option<&str>, platform: Option<&str>, after_id: i64, limit: u32| {
         let s = &s;
         let f = FailedFilter {
-            action_day_id: day.map(str::to_string),
-            platform: platform.map(str::to_string),
+            action_day_id: day.map(checked),
+            platform: platform.map(checked),
             after_id,
             limit,
         };
@@ -371,14 +400,14 @@ async fn failed_deliveries_are_listed_by_day_platform_and_page<S: Store + Probe>
         )
     );
     let day_video = list(Some("d1"), Some("video"), 0, 100).await;
-    let targets: Vec<i64> = day_video.iter().map(|f| f.target_id).collect();
+    let targets: Vec<TargetId> = day_video.iter().map(|f| f.target_id).collect();
     assert_eq!(targets, [on_day.target_ids[0], on_day.target_ids[2]]);
     assert_eq!(list(Some("d1"), None, 0, 100).await.len(), 3);
     assert_eq!(list(None, Some("social"), 0, 100).await.len(), 1);
     assert!(list(Some("d2"), None, 0, 100).await.is_empty());
     // Pages: two, then the rest after the second's id.
     let first = list(None, None, 0, 2).await;
-    let rest = list(None, None, first[1].id, 2).await;
+    let rest = list(None, None, first[1].id.get(), 2).await;
     assert_eq!([first, rest].concat(), all);
 }
 
@@ -388,9 +417,9 @@ async fn concurrent_claimers_never_share_a_delivery<S: Store + Probe>(s: S) {
     submit(&s, "l", T0, &items).await;
 
     let per_task = claim_concurrently(&s, "video", T0, 4, 7).await;
-    let all: Vec<i64> = per_task.iter().flatten().copied().collect();
+    let all: Vec<DeliveryId> = per_task.iter().flatten().copied().collect();
     let per_task: Vec<usize> = per_task.iter().map(Vec::len).collect();
-    let distinct: HashSet<i64> = all.iter().copied().collect();
+    let distinct: HashSet<DeliveryId> = all.iter().copied().collect();
     assert_eq!(all.len(), 600, "claimed per task: {per_task:?}");
     assert_eq!(distinct.len(), 600);
 }
@@ -402,14 +431,14 @@ async fn large_batches_cross_chunk_boundaries<S: Store + Probe>(s: S) {
     let sum = submit(&s, "l", T0, &items).await;
 
     let claimed = s
-        .claim_deliveries("video", T0, T0 + 1000, 20_000)
+        .claim_deliveries(&checked("video"), T0, T0 + 1000, 20_000)
         .await
         .unwrap();
     assert_eq!(claimed.len(), N);
     let payloads = s.delivery_payloads(&sum.target_ids).await.unwrap();
     assert_eq!(payloads.len(), N);
     assert!(payloads.iter().all(|p| p.referrals.len() == 1));
-    let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+    let ids: Vec<DeliveryId> = claimed.iter().map(|c| c.id).collect();
     s.mark_delivered(&ids, T0 + 1).await.unwrap();
 
     let acks: Vec<NewReport> = sum
@@ -427,7 +456,7 @@ async fn large_batches_cross_chunk_boundaries<S: Store + Probe>(s: S) {
         })
         .collect();
     let counts = s
-        .record_reports("video", &acks, T0 + 3)
+        .record_reports(&checked("video"), &acks, T0 + 3)
         .await
         .unwrap()
         .unwrap();
@@ -438,13 +467,13 @@ async fn large_batches_cross_chunk_boundaries<S: Store + Probe>(s: S) {
             duplicates: 0
         }
     );
-    let items = s.list_items("l", T0 + 4).await.unwrap();
+    let items = s.list_items(&checked("l"), T0 + 4).await.unwrap();
     assert!(
         items
             .iter()
             .all(|i| i.delivered_at == Some(T0 + 1) && i.acked_at == Some(T0 + 2))
     );
-    let m = s.list_proof_material(&["l".into()]).await.unwrap();
+    let m = s.list_proof_material(&[checked("l")]).await.unwrap();
     assert_eq!(m[0].item_count as usize, N);
 }
 
@@ -461,7 +490,7 @@ async fn claims_come_back_with_their_hubs_restart_or_death<S: Store + Probe + Cl
     assert_eq!(b.release_own_claims(T0).await.unwrap(), 0);
     let lease = T0 + 60_000;
     assert_eq!(
-        a.claim_deliveries("video", T0, lease, 2)
+        a.claim_deliveries(&checked("video"), T0, lease, 2)
             .await
             .unwrap()
             .len(),
@@ -470,7 +499,7 @@ async fn claims_come_back_with_their_hubs_restart_or_death<S: Store + Probe + Cl
     // Hub A restarts: its two claims are due at once, not at the end of their lease.
     assert_eq!(a.release_own_claims(T0 + 10).await.unwrap(), 2);
     let by_b = b
-        .claim_deliveries("video", T0 + 10, lease, 10)
+        .claim_deliveries(&checked("video"), T0 + 10, lease, 10)
         .await
         .unwrap();
     assert_eq!(by_b.len(), 3, "hub A's two and the one nobody claimed");
@@ -486,7 +515,7 @@ async fn claims_come_back_with_their_hubs_restart_or_death<S: Store + Probe + Cl
         vec![("hub-b".to_string(), 3)]
     );
     assert_eq!(
-        a.claim_deliveries("video", T0 + 20_000, lease, 10)
+        a.claim_deliveries(&checked("video"), T0 + 20_000, lease, 10)
             .await
             .unwrap()
             .len(),
@@ -520,13 +549,13 @@ async fn the_outbox_depth_counts_due_scheduled_and_in_flight<S: Store + Probe>(s
     .await;
     submit(&s, "later", T0 + 60_000, &[("video", "d"), ("social", "e")]).await;
     let claimed = s
-        .claim_deliveries("video", T0, T0 + 30_000, 2)
+        .claim_deliveries(&checked("video"), T0, T0 + 30_000, 2)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 2);
     s.mark_delivered(&[claimed[0].id], T0 + 10).await.unwrap();
     let depth = |platform: &str, due, scheduled, in_flight| OutboxDepth {
-        platform: platform.into(),
+        platform: checked(platform),
         due,
         scheduled,
         in_flight,
@@ -549,7 +578,7 @@ async fn the_outbox_depth_counts_due_scheduled_and_in_flight<S: Store + Probe>(s
 
 async fn a_capped_platform_gets_no_more_than_its_cap_in_any_minute<S: Store + Probe>(s: S) {
     let video = Platform {
-        name: "video".into(),
+        name: checked("video"),
         endpoint: "https://video.example:7443".into(),
         display_name: "Video".into(),
         registered_at: T0,
@@ -557,7 +586,9 @@ async fn a_capped_platform_gets_no_more_than_its_cap_in_any_minute<S: Store + Pr
         staffing: None,
         mode: DeliveryMode::Push,
     };
-    s.upsert_platform(&video, "europol").await.unwrap();
+    s.upsert_platform(&video, &checked("europol"))
+        .await
+        .unwrap();
     let names: Vec<String> = (0..100).map(|i| format!("t/{i}")).collect();
     let mut items: Vec<(&str, &str)> = names.iter().map(|n| ("video", n.as_str())).collect();
     items.push(("social", "uncapped"));
@@ -566,14 +597,14 @@ async fn a_capped_platform_gets_no_more_than_its_cap_in_any_minute<S: Store + Pr
     // Four claimers at once (on PostgreSQL, four connections, as hub replicas would be)
     // take the cap between them, and nothing more.
     let now = T0 + 500;
-    let first: Vec<i64> = claim_concurrently(&s, "video", now, 4, 7).await.concat();
+    let first: Vec<DeliveryId> = claim_concurrently(&s, "video", now, 4, 7).await.concat();
     assert_eq!(first.len(), 25, "the cap, shared by every claimer");
     assert_eq!(first.iter().collect::<HashSet<_>>().len(), 25);
 
     // Within the minute (and the second to spare) nothing more, however much is due.
     for later in [30_000, 61_000, 62_000] {
         assert!(
-            s.claim_deliveries("video", now + later, now + 600_000, 100)
+            s.claim_deliveries(&checked("video"), now + later, now + 600_000, 100)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -582,7 +613,7 @@ async fn a_capped_platform_gets_no_more_than_its_cap_in_any_minute<S: Store + Pr
     }
     // Another platform is not held back by video's cap.
     assert_eq!(
-        s.claim_deliveries("social", now, now + 600_000, 100)
+        s.claim_deliveries(&checked("social"), now, now + 600_000, 100)
             .await
             .unwrap()
             .len(),
@@ -590,7 +621,7 @@ async fn a_capped_platform_gets_no_more_than_its_cap_in_any_minute<S: Store + Pr
     );
     // Once the first claim has left the window, the next 25.
     let second = s
-        .claim_deliveries("video", now + 63_000, now + 600_000, 100)
+        .claim_deliveries(&checked("video"), now + 63_000, now + 600_000, 100)
         .await
         .unwrap();
     assert_eq!(second.len(), 25);
@@ -599,7 +630,7 @@ async fn a_capped_platform_gets_no_more_than_its_cap_in_any_minute<S: Store + Pr
         .await
         .unwrap();
     assert!(
-        s.claim_deliveries("video", now + 64_000, now + 600_000, 100)
+        s.claim_deliveries(&checked("video"), now + 64_000, now + 600_000, 100)
             .await
             .unwrap()
             .is_empty()
@@ -611,12 +642,12 @@ async fn a_capped_platform_gets_no_more_than_its_cap_in_any_minute<S: Store + Pr
             max_per_minute: None,
             ..video
         },
-        "europol",
+        &checked("europol"),
     )
     .await
     .unwrap();
     assert_eq!(
-        s.claim_deliveries("video", now + 64_000, now + 600_000, 100)
+        s.claim_deliveries(&checked("video"), now + 64_000, now + 600_000, 100)
             .await
             .unwrap()
             .len(),
@@ -633,7 +664,7 @@ async fn claim_concurrently<S: Store>(
     now: i64,
     claimers: usize,
     batch: u32,
-) -> Vec<Vec<i64>> {
+) -> Vec<Vec<DeliveryId>> {
     let mut tasks = Vec::new();
     for _ in 0..claimers {
         let s = s.clone();
@@ -641,7 +672,7 @@ async fn claim_concurrently<S: Store>(
             let mut mine = Vec::new();
             loop {
                 let got = s
-                    .claim_deliveries(platform, now, now + 600_000, batch)
+                    .claim_deliveries(&checked(platform), now, now + 600_000, batch)
                     .await
                     .unwrap();
                 if got.is_empty() {

@@ -18,7 +18,7 @@ conformance!(
 async fn delivery_writes_of_10k_targets<S: Store + Probe>(s: S) {
     const N: usize = 10_000;
     const BATCH: u32 = 500;
-    s.insert_action_day(&day("op", T0), "europol")
+    s.insert_action_day(&day("op", T0), &checked("europol"))
         .await
         .unwrap();
     let items: Vec<NewReferral> = (0..N)
@@ -43,7 +43,7 @@ async fn delivery_writes_of_10k_targets<S: Store + Probe>(s: S) {
     loop {
         let started = Instant::now();
         let claimed = s
-            .claim_deliveries("video", T0, T0 + 60_000, BATCH)
+            .claim_deliveries(&checked("video"), T0, T0 + 60_000, BATCH)
             .await
             .unwrap();
         claim += started.elapsed();
@@ -51,7 +51,7 @@ async fn delivery_writes_of_10k_targets<S: Store + Probe>(s: S) {
             break;
         }
         n += claimed.len();
-        let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+        let ids: Vec<DeliveryId> = claimed.iter().map(|c| c.id).collect();
         let started = Instant::now();
         s.mark_delivered(&ids, T0 + 10).await.unwrap();
         delivered += started.elapsed();
@@ -77,7 +77,7 @@ async fn delivery_writes_of_10k_targets<S: Store + Probe>(s: S) {
             })
             .collect();
         let started = Instant::now();
-        s.record_reports("video", &reports, T0 + 40)
+        s.record_reports(&checked("video"), &reports, T0 + 40)
             .await
             .unwrap()
             .unwrap();

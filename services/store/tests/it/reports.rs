@@ -15,7 +15,7 @@ async fn refused_reports_are_kept_once_per_report_and_paged<S: Store + Probe>(s:
     let refuse = |platform: &'static str, id: &'static str, reason: &'static str, at: i64| {
         let s = &s;
         async move {
-            s.record_refused_report(platform, id, "t-0", reason, at)
+            s.record_refused_report(&checked(platform), id, "t-0", reason, at)
                 .await
                 .unwrap()
         }
@@ -41,7 +41,7 @@ async fn refused_reports_are_kept_once_per_report_and_paged<S: Store + Probe>(s:
         ("video", "r-1", "t-0", "second", T0, T0 + 5, 2)
     );
     assert_eq!(
-        s.refused_reports(Some("social"), 0, 10)
+        s.refused_reports(Some(&checked("social")), 0, 10)
             .await
             .unwrap()
             .len(),
@@ -58,23 +58,26 @@ async fn refused_reports_are_kept_once_per_report_and_paged<S: Store + Probe>(s:
 async fn a_report_before_the_deliver_answer_marks_the_target_delivered<S: Store + Probe>(s: S) {
     let sum = submit(&s, "early", T0, &[("video", "a")]).await;
     let target = sum.target_ids[0];
-    let claimed = s.claim_deliveries("video", T0, T0 + 100, 10).await.unwrap();
+    let claimed = s
+        .claim_deliveries(&checked("video"), T0, T0 + 100, 10)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     let ack = report("e1", target, ReportKind::Acknowledgement, 0, T0 + 5);
     let counts = s
-        .record_reports("video", &[ack], T0 + 7)
+        .record_reports(&checked("video"), &[ack], T0 + 7)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(counts.recorded, 1);
-    let item = &s.list_items("early", T0 + 8).await.unwrap()[0];
+    let item = &s.list_items(&checked("early"), T0 + 8).await.unwrap()[0];
     assert_eq!(
         (item.delivered_at, item.acked_at),
         (Some(T0 + 7), Some(T0 + 5))
     );
     // The Deliver answer arrives late: the delivery row catches up, the time stays.
     s.mark_delivered(&[claimed[0].id], T0 + 50).await.unwrap();
-    let item = &s.list_items("early", T0 + 60).await.unwrap()[0];
+    let item = &s.list_items(&checked("early"), T0 + 60).await.unwrap()[0];
     assert_eq!(item.delivered_at, Some(T0 + 7));
     assert_eq!(item.delivery_state, Some(DeliveryState::Delivered));
 }
@@ -90,16 +93,19 @@ async fn reports_on_undelivered_or_foreign_targets_are_refused<S: Store + Probe>
     let (video_a, social_b, video_c) = (sum.target_ids[0], sum.target_ids[1], sum.target_ids[2]);
     // video/a is claimed (sent) but its answer not yet recorded; video/c stays pending;
     // social/b delivered.
-    let claimed = s.claim_deliveries("video", T0, T0 + 100, 1).await.unwrap();
+    let claimed = s
+        .claim_deliveries(&checked("video"), T0, T0 + 100, 1)
+        .await
+        .unwrap();
     deliver_all(&s, "social", T0 + 1).await;
-    let items = s.list_items("l", T0).await.unwrap();
+    let items = s.list_items(&checked("l"), T0).await.unwrap();
     assert_eq!(items[0].delivery_state, Some(DeliveryState::Inflight));
 
     // social/b was delivered, but to another platform. video/a counts as sent to video: a
     // sidecar may report before the hub has recorded its Deliver answer.
     let refusal = s
         .record_reports(
-            "video",
+            &checked("video"),
             &[
                 report("r1", video_a, ReportKind::Acknowledgement, 0, T0 + 2),
                 report("r2", social_b, ReportKind::Acknowledgement, 0, T0 + 2),
@@ -118,10 +124,10 @@ async fn reports_on_undelivered_or_foreign_targets_are_refused<S: Store + Probe>
 
     // Deliver video/a; c was never sent.
     s.mark_delivered(&[claimed[0].id], T0 + 101).await.unwrap();
-    for (bad, index) in [(social_b, 1), (video_c, 1), (424_242, 1)] {
+    for (bad, index) in [(social_b, 1), (video_c, 1), (TargetId::new(424_242), 1)] {
         let r = s
             .record_reports(
-                "video",
+                &checked("video"),
                 &[
                     report("r1", video_a, ReportKind::Acknowledgement, 0, T0 + 2),
                     report("r2", bad, ReportKind::Decision, 1, T0 + 2),
@@ -140,14 +146,14 @@ async fn reports_on_undelivered_or_foreign_targets_are_refused<S: Store + Probe>
     }
     // Nothing was written.
     assert_eq!(s.count("reports").await, 0);
-    let items = s.list_items("l", T0 + 200).await.unwrap();
+    let items = s.list_items(&checked("l"), T0 + 200).await.unwrap();
     assert_eq!((items[0].acked_at, items[0].outcome), (None, None));
     assert_eq!(items[1].acked_at, None);
 
     // The platform that got b may report on it.
     let ok = s
         .record_reports(
-            "social",
+            &checked("social"),
             &[report(
                 "r9",
                 social_b,
@@ -167,7 +173,7 @@ async fn reports_on_undelivered_or_foreign_targets_are_refused<S: Store + Probe>
         })
     );
     assert_eq!(
-        s.record_reports("video", &[], T0).await.unwrap(),
+        s.record_reports(&checked("video"), &[], T0).await.unwrap(),
         Ok(ReportCounts::default())
     );
 }
@@ -179,7 +185,7 @@ async fn duplicates_are_counted_and_latest_decision_wins<S: Store + Probe>(s: S)
 
     let counts = s
         .record_reports(
-            "video",
+            &checked("video"),
             &[
                 report("ack-a-late", a, ReportKind::Acknowledgement, 0, T0 + 20),
                 report("ack-a-early", a, ReportKind::Acknowledgement, 0, T0 + 10),
@@ -203,7 +209,7 @@ async fn duplicates_are_counted_and_latest_decision_wins<S: Store + Probe>(s: S)
     );
     assert_eq!(s.count("reports").await, 6);
 
-    let items = s.list_items("l", T0 + 100).await.unwrap();
+    let items = s.list_items(&checked("l"), T0 + 100).await.unwrap();
     assert_eq!(items[0].acked_at, Some(T0 + 10));
     // The repeated id was not applied: the first dec-a-1 stands.
     assert_eq!(items[0].outcome, Some(Outcome::Blocked));
@@ -215,7 +221,7 @@ async fn duplicates_are_counted_and_latest_decision_wins<S: Store + Probe>(s: S)
     // a newer one wins; the earliest acknowledgement stays.
     let counts = s
         .record_reports(
-            "video",
+            &checked("video"),
             &[
                 report("dec-b-2", b, ReportKind::Decision, 2, T0 + 50),
                 report("dec-b-0", b, ReportKind::Decision, 4, T0 + 45),
@@ -234,7 +240,7 @@ async fn duplicates_are_counted_and_latest_decision_wins<S: Store + Probe>(s: S)
             duplicates: 1
         }
     );
-    let items = s.list_items("l", T0 + 200).await.unwrap();
+    let items = s.list_items(&checked("l"), T0 + 200).await.unwrap();
     assert_eq!(items[1].outcome, Some(Outcome::AlreadyGone));
     assert_eq!(items[0].outcome, Some(Outcome::GeoBlocked));
     assert_eq!(items[0].acked_at, Some(T0 + 10));

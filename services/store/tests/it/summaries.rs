@@ -8,8 +8,10 @@ conformance!(platform_counts_of_a_scenario);
 
 async fn platform_counts_of_a_scenario<S: Store + Probe>(s: S) {
     let h = T0 + 1000; // H-hour
-    s.insert_action_day(&day("op", h), "europol").await.unwrap();
-    s.insert_action_day(&day("other", h), "europol")
+    s.insert_action_day(&day("op", h), &checked("europol"))
+        .await
+        .unwrap();
+    s.insert_action_day(&day("other", h), &checked("europol"))
         .await
         .unwrap();
     let names = [
@@ -45,21 +47,21 @@ async fn platform_counts_of_a_scenario<S: Store + Probe>(s: S) {
     s.insert_hold(&hold("short", "social", "s2", h + 10, "agency-b"))
         .await
         .unwrap();
-    let before = s.platform_counts("op", T0).await.unwrap();
+    let before = s.platform_counts(&checked("op"), T0).await.unwrap();
     assert_eq!(
         before,
         vec![
             PlatformCounts {
-                platform: "social".into(),
+                platform: checked("social"),
                 referred: 2,
                 held: 1,
-                ..Default::default()
+                ..zero_counts()
             },
             PlatformCounts {
-                platform: "video".into(),
+                platform: checked("video"),
                 referred: 10,
                 held: 1,
-                ..Default::default()
+                ..zero_counts()
             },
         ]
     );
@@ -67,12 +69,12 @@ async fn platform_counts_of_a_scenario<S: Store + Probe>(s: S) {
     // At H-hour: claim (9 of this day, x of the other), deliver 6, one fails, one stays
     // in flight, one is retried later (pending), one held.
     let claimed = s
-        .claim_deliveries("video", h, h + 100_000, 100)
+        .claim_deliveries(&checked("video"), h, h + 100_000, 100)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 10);
     let delivery = |n: &str| claimed.iter().find(|c| c.target_id == id(n)).unwrap().id;
-    let delivered: Vec<i64> = ["blocked", "gone", "notfound", "geo", "rejected", "acked"]
+    let delivered: Vec<DeliveryId> = ["blocked", "gone", "notfound", "geo", "rejected", "acked"]
         .iter()
         .map(|n| delivery(n))
         .collect();
@@ -113,7 +115,7 @@ async fn platform_counts_of_a_scenario<S: Store + Probe>(s: S) {
         0,
         h + 3,
     ));
-    s.record_reports("video", &reports, h + 4)
+    s.record_reports(&checked("video"), &reports, h + 4)
         .await
         .unwrap()
         .unwrap();
@@ -123,21 +125,21 @@ async fn platform_counts_of_a_scenario<S: Store + Probe>(s: S) {
         .unwrap();
 
     let now = h + 20;
-    let counts = s.platform_counts("op", now).await.unwrap();
+    let counts = s.platform_counts(&checked("op"), now).await.unwrap();
     assert_eq!(
         counts,
         vec![
             PlatformCounts {
-                platform: "social".into(),
+                platform: checked("social"),
                 referred: 2,
                 // s2's hold expired at h + 10: both released, neither decided.
                 held: 0,
                 released: 2,
                 pending: 2,
-                ..Default::default()
+                ..zero_counts()
             },
             PlatformCounts {
-                platform: "video".into(),
+                platform: checked("video"),
                 referred: 10,
                 held: 1,
                 released: 9,
@@ -154,5 +156,10 @@ async fn platform_counts_of_a_scenario<S: Store + Probe>(s: S) {
             },
         ]
     );
-    assert!(s.platform_counts("none", now).await.unwrap().is_empty());
+    assert!(
+        s.platform_counts(&checked("none"), now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

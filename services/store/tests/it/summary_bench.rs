@@ -100,9 +100,9 @@ fn series(count: i64) -> String {
 
 async fn fill<S: Store + Raw>(s: &S) {
     let mut d = day(DAY, H);
-    d.platforms = (0..10).map(|p| format!("p{p}")).collect();
-    d.agencies = (0..20).map(|a| format!("a{a}")).collect();
-    s.insert_action_day(&d, "europol").await.unwrap();
+    d.platforms = (0..10).map(|p| checked(&format!("p{p}"))).collect();
+    d.agencies = (0..20).map(|a| checked(&format!("a{a}"))).collect();
+    s.insert_action_day(&d, &checked("europol")).await.unwrap();
     let blob = if S::PG { "'\\x00'::bytea" } else { "x'00'" };
     let overriding = if S::PG { "OVERRIDING SYSTEM VALUE" } else { "" };
     // 20 lists (one per agency), 1 000 000 targets: 10 % removal orders; 97 % delivered,
@@ -189,7 +189,7 @@ async fn fill<S: Store + Raw>(s: &S) {
 /// from the facts, timed.
 async fn derive<S: Store>(s: &S, backend: &str) {
     let started = Instant::now();
-    s.rebuild_summary(DAY).await.unwrap();
+    s.rebuild_summary(&checked(DAY)).await.unwrap();
     eprintln!(
         "{backend}: rebuild_summary of {N} targets in {:.1?}",
         started.elapsed()
@@ -207,7 +207,10 @@ async fn timed<S: Store>(
     let mut facts = SummaryFacts::default();
     for _ in 0..runs {
         let started = Instant::now();
-        facts = s.action_day_summary(DAY, view, now).await.unwrap();
+        facts = s
+            .action_day_summary(&checked(DAY), view, now)
+            .await
+            .unwrap();
         times.push(started.elapsed());
     }
     times.sort();
@@ -224,8 +227,8 @@ async fn summary_of_a_million_targets<S: Store + Probe + Raw>(s: S) {
 
     let now = H + 86_400_000;
     let (all, facts) = timed(&s, &SummaryView::All, now, 3).await;
-    let (agency, _) = timed(&s, &SummaryView::Agency("a3".into()), now, 3).await;
-    let (platform, _) = timed(&s, &SummaryView::Platform("p3".into()), now, 3).await;
+    let (agency, _) = timed(&s, &SummaryView::Agency(checked("a3")), now, 3).await;
+    let (platform, _) = timed(&s, &SummaryView::Platform(checked("p3")), now, 3).await;
     eprintln!(
         "{backend}: action_day_summary of {N} targets (median of 3): all {all:.1?}, \
          one agency {agency:.1?}, one platform {platform:.1?}"

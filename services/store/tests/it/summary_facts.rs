@@ -21,7 +21,7 @@ fn referral(platform: &str, name: &str, removal_order: bool) -> NewReferral {
     r
 }
 
-fn decision(id: &str, target_id: i64, outcome: i32, reason: i32, at: i64) -> NewReport {
+fn decision(id: &str, target_id: TargetId, outcome: i32, reason: i32, at: i64) -> NewReport {
     if outcome == Outcome::Rejected as i32 {
         rejection(id, target_id, reason, at)
     } else {
@@ -29,7 +29,7 @@ fn decision(id: &str, target_id: i64, outcome: i32, reason: i32, at: i64) -> New
     }
 }
 
-fn ack(id: &str, target_id: i64, at: i64) -> NewReport {
+fn ack(id: &str, target_id: TargetId, at: i64) -> NewReport {
     report(id, target_id, ReportKind::Acknowledgement, 0, at)
 }
 
@@ -44,8 +44,10 @@ fn pct(count: i64, p50: i64, p90: i64, p99: i64) -> LatencyPercentiles {
 
 async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
     let h = T0 + 1000; // H-hour = due_at of every list
-    s.insert_action_day(&day("op", h), "europol").await.unwrap();
-    s.insert_action_day(&day("other", h), "europol")
+    s.insert_action_day(&day("op", h), &checked("europol"))
+        .await
+        .unwrap();
+    s.insert_action_day(&day("other", h), &checked("europol"))
         .await
         .unwrap();
 
@@ -79,7 +81,7 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
             ],
         ),
     ];
-    let mut id: HashMap<String, i64> = HashMap::new();
+    let mut id: HashMap<String, TargetId> = HashMap::new();
     for (n, (list_id, agency, items)) in lists.iter().enumerate() {
         let sum = accepted(
             s.insert_list(
@@ -110,19 +112,19 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
 
     // Video: v1..v7 delivered at h + 1 s, v8 stays in flight.
     let claimed = s
-        .claim_deliveries("video", h, h + 1_000_000_000, 100)
+        .claim_deliveries(&checked("video"), h, h + 1_000_000_000, 100)
         .await
         .unwrap();
     let delivery = |n: &str| claimed.iter().find(|c| c.target_id == t(n)).unwrap().id;
     let vd = h + 1000;
-    let ids: Vec<i64> = ["v1", "v2", "v3", "v4", "v5", "v6", "v7"]
+    let ids: Vec<DeliveryId> = ["v1", "v2", "v3", "v4", "v5", "v6", "v7"]
         .iter()
         .map(|n| delivery(n))
         .collect();
     s.mark_delivered(&ids, vd).await.unwrap();
     // Social: s1, s2 delivered at h + 2 s, s4 failed.
     let sclaimed = s
-        .claim_deliveries("social", h, h + 1_000_000_000, 100)
+        .claim_deliveries(&checked("social"), h, h + 1_000_000_000, 100)
         .await
         .unwrap();
     let sdelivery = |n: &str| sclaimed.iter().find(|c| c.target_id == t(n)).unwrap().id;
@@ -153,7 +155,7 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
         ack("a-v7", t("v7"), vd + 5000),
         decision("d-v7", t("v7"), 4, 0, vd + 50_000),
     ];
-    s.record_reports("video", &video_reports, vd + 10 * 3_600_000)
+    s.record_reports(&checked("video"), &video_reports, vd + 10 * 3_600_000)
         .await
         .unwrap()
         .unwrap();
@@ -162,20 +164,20 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
         decision("d-s1", t("s1"), 1, 0, sd + 7000),
         decision("d-s2", t("s2"), 5, 1, sd + 9000),
     ];
-    s.record_reports("social", &social_reports, sd + 10_000)
+    s.record_reports(&checked("social"), &social_reports, sd + 10_000)
         .await
         .unwrap()
         .unwrap();
 
     let now = h + 10 * 3_600_000;
     let all = s
-        .action_day_summary("op", &SummaryView::All, now)
+        .action_day_summary(&checked("op"), &SummaryView::All, now)
         .await
         .unwrap();
 
     let social = PlatformFacts {
         counts: PlatformCounts {
-            platform: "social".into(),
+            platform: checked("social"),
             referred: 4,
             held: 1,
             released: 3,
@@ -185,7 +187,7 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
             rejected: 1,
             failed: 1,
             pending: 0,
-            ..Default::default()
+            ..zero_counts()
         },
         rejected_by_reason: vec![(RejectReason::NotAViolation, 1)],
         // s1: acked 3 s and blocked 9 s after H-hour.
@@ -194,11 +196,11 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
         tos_referrals: 2,
         tos_referrals_acted: 1,
         tos_referrals_within_hour: 1,
-        ..Default::default()
+        ..zero_facts()
     };
     let video = PlatformFacts {
         counts: PlatformCounts {
-            platform: "video".into(),
+            platform: checked("video"),
             referred: 8,
             held: 0,
             released: 8,
@@ -210,7 +212,7 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
             rejected: 2,
             failed: 0,
             pending: 1,
-            ..Default::default()
+            ..zero_counts()
         },
         rejected_by_reason: vec![
             (RejectReason::NotAViolation, 1),
@@ -240,7 +242,7 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
         all.agencies,
         vec![
             AgencyFacts {
-                agency_id: "agency-a".into(),
+                agency_id: checked("agency-a"),
                 lists: 2,
                 items: 9,
                 merged_with_other_agencies: 1,
@@ -251,7 +253,7 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
                 rejected_not_a_violation: 2,
             },
             AgencyFacts {
-                agency_id: "agency-b".into(),
+                agency_id: checked("agency-b"),
                 lists: 1,
                 items: 5,
                 merged_with_other_agencies: 1,
@@ -272,14 +274,14 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
         all.blocks,
         vec![
             BlockSeriesFacts {
-                platform: "social".into(),
+                platform: checked("social"),
                 points: vec![BlockPoint {
                     at: h + 19_000,
                     cumulative: 1
                 }],
             },
             BlockSeriesFacts {
-                platform: "video".into(),
+                platform: checked("video"),
                 points: vec![
                     BlockPoint {
                         at: h + 29_000,
@@ -300,7 +302,11 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
 
     // Agency-b sees its own targets (v1, v7, v8, s3, s4) and its own row only.
     let b = s
-        .action_day_summary("op", &SummaryView::Agency("agency-b".into()), now)
+        .action_day_summary(
+            &checked("op"),
+            &SummaryView::Agency(checked("agency-b")),
+            now,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -308,18 +314,18 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
         vec![
             PlatformFacts {
                 counts: PlatformCounts {
-                    platform: "social".into(),
+                    platform: checked("social"),
                     referred: 2,
                     held: 1,
                     released: 1,
                     failed: 1,
-                    ..Default::default()
+                    ..zero_counts()
                 },
-                ..Default::default()
+                ..zero_facts()
             },
             PlatformFacts {
                 counts: PlatformCounts {
-                    platform: "video".into(),
+                    platform: checked("video"),
                     referred: 3,
                     released: 3,
                     delivered: 2,
@@ -327,7 +333,7 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
                     blocked: 1,
                     geo_blocked: 1,
                     pending: 1,
-                    ..Default::default()
+                    ..zero_counts()
                 },
                 release_to_ack: pct(2, 1500, 6000, 6000),
                 release_to_action: pct(2, 51_000, 5_400_000, 5_400_000),
@@ -339,7 +345,7 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
                 tos_referrals: 1,
                 tos_referrals_acted: 1,
                 tos_referrals_within_hour: 1,
-                ..Default::default()
+                ..zero_facts()
             },
         ]
     );
@@ -348,7 +354,7 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
     assert_eq!(
         b.blocks,
         vec![BlockSeriesFacts {
-            platform: "video".into(),
+            platform: checked("video"),
             points: vec![BlockPoint {
                 at: h + 5_402_000,
                 cumulative: 1
@@ -359,7 +365,11 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
     // A platform sees its own row and series, and no agency rows. A held target does not
     // exist for it: s3 is neither referred nor held in its view.
     let p = s
-        .action_day_summary("op", &SummaryView::Platform("social".into()), now)
+        .action_day_summary(
+            &checked("op"),
+            &SummaryView::Platform(checked("social")),
+            now,
+        )
         .await
         .unwrap();
     let mut social_seen = social.clone();
@@ -371,7 +381,7 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
     assert_eq!(
         p.blocks,
         vec![BlockSeriesFacts {
-            platform: "social".into(),
+            platform: checked("social"),
             points: vec![BlockPoint {
                 at: h + 10_000,
                 cumulative: 1
@@ -380,7 +390,7 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
     );
 
     // The older counts agree with the summary's.
-    let counts = s.platform_counts("op", now).await.unwrap();
+    let counts = s.platform_counts(&checked("op"), now).await.unwrap();
     assert_eq!(
         counts,
         all.platforms
@@ -392,25 +402,25 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
     // The rollups the triggers kept are those a rebuild from the facts alone gives.
     let views = [
         SummaryView::All,
-        SummaryView::Agency("agency-a".into()),
-        SummaryView::Agency("agency-b".into()),
-        SummaryView::Platform("video".into()),
+        SummaryView::Agency(checked("agency-a")),
+        SummaryView::Agency(checked("agency-b")),
+        SummaryView::Platform(checked("video")),
     ];
     let mut kept = Vec::new();
     for v in &views {
-        kept.push(s.action_day_summary("op", v, now).await.unwrap());
+        kept.push(s.action_day_summary(&checked("op"), v, now).await.unwrap());
     }
-    s.rebuild_summary("op").await.unwrap();
+    s.rebuild_summary(&checked("op")).await.unwrap();
     for (v, kept) in views.iter().zip(kept) {
         assert_eq!(
-            s.action_day_summary("op", v, now).await.unwrap(),
+            s.action_day_summary(&checked("op"), v, now).await.unwrap(),
             kept,
             "{v:?} after a rebuild"
         );
     }
 
     let none = s
-        .action_day_summary("none", &SummaryView::All, now)
+        .action_day_summary(&checked("none"), &SummaryView::All, now)
         .await
         .unwrap();
     assert_eq!(none, SummaryFacts::default());
@@ -420,7 +430,7 @@ async fn summary_of_a_scenario<S: Store + Probe>(s: S) {
 /// the platform decided after it, and an earlier action reported late still counts.
 async fn tos_referrals_run_a_plain_clock<S: Store + Probe>(s: S) {
     let h = T0 + 1000;
-    s.insert_action_day(&day("tos", h), "europol")
+    s.insert_action_day(&day("tos", h), &checked("europol"))
         .await
         .unwrap();
     let names = [
@@ -445,7 +455,7 @@ async fn tos_referrals_run_a_plain_clock<S: Store + Probe>(s: S) {
     );
     let t = |n: &str| sum.target_ids[names.iter().position(|x| *x == n).unwrap()];
     let claimed = s
-        .claim_deliveries("video", h, h + 1_000_000_000, 100)
+        .claim_deliveries(&checked("video"), h, h + 1_000_000_000, 100)
         .await
         .unwrap();
     let d = h + 1000;
@@ -466,7 +476,7 @@ async fn tos_referrals_run_a_plain_clock<S: Store + Probe>(s: S) {
         // The removal order is not a ToS referral.
         decision("o", t("order"), 1, 0, d + MIN),
     ];
-    s.record_reports("video", &reports, d + 3 * 3_600_000)
+    s.record_reports(&checked("video"), &reports, d + 3 * 3_600_000)
         .await
         .unwrap()
         .unwrap();
@@ -480,7 +490,7 @@ async fn tos_referrals_run_a_plain_clock<S: Store + Probe>(s: S) {
     };
     let now = d + 3 * 3_600_000;
     let f = s
-        .action_day_summary("tos", &SummaryView::All, now)
+        .action_day_summary(&checked("tos"), &SummaryView::All, now)
         .await
         .unwrap();
     assert_eq!(tos(&f), (5, 4, 2), "{f:?}");
@@ -488,7 +498,7 @@ async fn tos_referrals_run_a_plain_clock<S: Store + Probe>(s: S) {
     // A block at 40 minutes that reaches the hub after the 90-minute one: the standing
     // decision stays, the first action moves earlier, into the hour.
     s.record_reports(
-        "video",
+        &checked("video"),
         &[decision("l0", t("late_report"), 1, 0, d + 40 * MIN)],
         now,
     )
@@ -496,14 +506,14 @@ async fn tos_referrals_run_a_plain_clock<S: Store + Probe>(s: S) {
     .unwrap()
     .unwrap();
     let f = s
-        .action_day_summary("tos", &SummaryView::All, now)
+        .action_day_summary(&checked("tos"), &SummaryView::All, now)
         .await
         .unwrap();
     assert_eq!(tos(&f), (5, 4, 3), "{f:?}");
     // The rollups kept report by report are what a rebuild from the facts gives.
-    s.rebuild_summary("tos").await.unwrap();
+    s.rebuild_summary(&checked("tos")).await.unwrap();
     let rebuilt = s
-        .action_day_summary("tos", &SummaryView::All, now)
+        .action_day_summary(&checked("tos"), &SummaryView::All, now)
         .await
         .unwrap();
     assert_eq!(rebuilt, f);

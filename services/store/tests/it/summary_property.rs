@@ -88,16 +88,16 @@ struct Case {
     lists: u32,
     reports: u32,
     holds: Vec<String>,
-    targets: Vec<i64>,
+    targets: Vec<TargetId>,
     /// Claimed, not yet settled: (delivery id, target id, platform, kind).
-    claimed: Vec<(i64, i64, usize, DeliveryKind)>,
+    claimed: Vec<(DeliveryId, TargetId, usize, DeliveryKind)>,
     /// (platform, target) of delivered takedowns.
-    delivered: Vec<(usize, i64)>,
+    delivered: Vec<(usize, TargetId)>,
 }
 
 impl Case {
-    fn day(&self, d: usize) -> String {
-        format!("c{}-d{d}", self.n)
+    fn day(&self, d: usize) -> ActionDayId {
+        checked(&format!("c{}-d{d}", self.n))
     }
 }
 
@@ -148,14 +148,14 @@ async fn step<S: Store>(s: &S, c: &mut Case, op: &Op) {
         Op::ReleaseHold(pick) => {
             if !c.holds.is_empty() {
                 let id = c.holds[pick % c.holds.len()].clone();
-                s.release_hold(&id, c.now, "europol")
+                s.release_hold(&checked(&id), c.now, &checked("europol"))
                     .await
                     .expect("release hold");
             }
         }
         Op::Claim { platform, take } => {
             let claimed = s
-                .claim_deliveries(PLATFORMS[*platform], c.now, c.now + 60_000, *take)
+                .claim_deliveries(&checked(PLATFORMS[*platform]), c.now, c.now + 60_000, *take)
                 .await
                 .expect("claim");
             for d in claimed {
@@ -170,7 +170,7 @@ async fn step<S: Store>(s: &S, c: &mut Case, op: &Op) {
             let start = pick % c.claimed.len();
             let end = (start + n).min(c.claimed.len());
             let batch: Vec<_> = c.claimed.drain(start..end).collect();
-            let ids: Vec<i64> = batch.iter().map(|b| b.0).collect();
+            let ids: Vec<DeliveryId> = batch.iter().map(|b| b.0).collect();
             if *fail {
                 s.mark_failed(&ids, c.now, "unreachable")
                     .await
@@ -205,7 +205,7 @@ async fn step<S: Store>(s: &S, c: &mut Case, op: &Op) {
                 o => report(&id, target, ReportKind::Decision, o, at),
             };
             match s
-                .record_reports(PLATFORMS[platform], &[r], c.now)
+                .record_reports(&checked(PLATFORMS[platform]), &[r], c.now)
                 .await
                 .expect("report")
             {
@@ -223,8 +223,8 @@ async fn step<S: Store>(s: &S, c: &mut Case, op: &Op) {
             }
             let target = c.targets[pick % c.targets.len()];
             let by = match agency {
-                Some(a) => Withdrawer::Agency(AGENCIES[*a].into()),
-                None => Withdrawer::Coordinator("europol".into()),
+                Some(a) => Withdrawer::Agency(checked(AGENCIES[*a])),
+                None => Withdrawer::Coordinator(checked("europol")),
             };
             s.withdraw(
                 &WithdrawalScope::target(target),
@@ -247,12 +247,8 @@ async fn step<S: Store>(s: &S, c: &mut Case, op: &Op) {
 /// Every view of both days of the case, as the store keeps it.
 async fn summaries<S: Store>(s: &S, c: &Case) -> Vec<SummaryFacts> {
     let mut views = vec![SummaryView::All];
-    views.extend(AGENCIES.iter().map(|a| SummaryView::Agency(a.to_string())));
-    views.extend(
-        PLATFORMS
-            .iter()
-            .map(|p| SummaryView::Platform(p.to_string())),
-    );
+    views.extend(AGENCIES.iter().map(|a| SummaryView::Agency(checked(a))));
+    views.extend(PLATFORMS.iter().map(|p| SummaryView::Platform(checked(p))));
     let mut out = Vec::new();
     for d in 0..2 {
         for v in &views {
@@ -273,7 +269,7 @@ async fn run_case<S: Store + Probe>(s: &S, n: u32, ops: &[Op]) -> Result<(), Tes
         ..Default::default()
     };
     for (d, h) in H.iter().enumerate() {
-        s.insert_action_day(&day(&c.day(d), T0 + h), "europol")
+        s.insert_action_day(&day(&c.day(d), T0 + h), &checked("europol"))
             .await
             .expect("day");
     }

@@ -5,6 +5,7 @@ use std::future::Future;
 use takedown_store::postgres::PgStore;
 use takedown_store::sqlite::SqliteStore;
 use takedown_store::testing::TestDb;
+pub use takedown_store::testing::checked;
 use takedown_store::*;
 
 /// A fixed "now" for the tests: 2023-11-14T22:13:20Z in milliseconds.
@@ -157,7 +158,7 @@ macro_rules! conformance {
 
 pub fn org(id: &str, role: Role) -> Organization {
     Organization {
-        id: id.into(),
+        id: checked(id),
         role,
         display_name: format!("{id} display"),
         registered_at: T0,
@@ -166,12 +167,12 @@ pub fn org(id: &str, role: Role) -> Organization {
 
 pub fn day(id: &str, starts_at: i64) -> ActionDay {
     ActionDay {
-        id: id.into(),
+        id: checked(id),
         name: format!("{id} name"),
         starts_at,
         ends_at: starts_at + 86_400_000,
-        platforms: vec!["video".into(), "social".into()],
-        agencies: vec!["agency-b".into(), "agency-a".into()],
+        platforms: vec![checked("video"), checked("social")],
+        agencies: vec![checked("agency-b"), checked("agency-a")],
         created_at: T0 - 1000,
         released_at: None,
         closed_at: None,
@@ -188,9 +189,9 @@ pub fn list(
     content: u8,
 ) -> NewList {
     NewList {
-        list_id: id.into(),
-        agency_id: agency.into(),
-        action_day_id: day.map(str::to_string),
+        list_id: checked(id),
+        agency_id: checked(agency),
+        action_day_id: day.map(checked),
         content_sha256: vec![content; 32],
         jws: format!("jws-of-{id}"),
         item_count: n as u32,
@@ -205,7 +206,7 @@ pub fn list(
 
 pub fn item(platform: &str, normalized: &str) -> NewReferral {
     NewReferral {
-        platform: platform.into(),
+        platform: checked(platform),
         kind: TargetKind::Account,
         normalized: normalized.into(),
         original: format!("https://{normalized}"),
@@ -229,14 +230,14 @@ pub fn order_facts(authority: &str, host: Option<&str>) -> RemovalOrderFacts {
 
 pub fn hold(id: &str, platform: &str, normalized: &str, expires_at: i64, placed_by: &str) -> Hold {
     Hold {
-        id: id.into(),
-        platform: platform.into(),
+        id: checked(id),
+        platform: checked(platform),
         target: format!("https://{normalized}"),
         normalized: normalized.into(),
         reason: "ongoing investigation".into(),
         expires_at,
         created_at: T0,
-        placed_by: placed_by.into(),
+        placed_by: checked(placed_by),
         released_at: None,
     }
 }
@@ -264,19 +265,19 @@ pub async fn submit<S: Store>(
 }
 
 /// Claims and delivers everything due for `platform` at `now`; returns the delivery ids.
-pub async fn deliver_all<S: Store>(s: &S, platform: &str, now: i64) -> Vec<i64> {
+pub async fn deliver_all<S: Store>(s: &S, platform: &str, now: i64) -> Vec<DeliveryId> {
     let claimed = s
-        .claim_deliveries(platform, now, now + 60_000, 10_000)
+        .claim_deliveries(&checked(platform), now, now + 60_000, 10_000)
         .await
         .expect("claim");
-    let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+    let ids: Vec<DeliveryId> = claimed.iter().map(|c| c.id).collect();
     s.mark_delivered(&ids, now).await.expect("mark delivered");
     ids
 }
 
 /// A report of `kind`; `outcome` is a decision's `Outcome` or a restoration's
 /// `RestorationResult` number (ignored for acknowledgements).
-pub fn report(id: &str, target_id: i64, kind: ReportKind, outcome: i32, at: i64) -> NewReport {
+pub fn report(id: &str, target_id: TargetId, kind: ReportKind, outcome: i32, at: i64) -> NewReport {
     let body = match kind {
         ReportKind::Acknowledgement => ReportBody::Acknowledgement,
         ReportKind::Decision => ReportBody::Decision {
@@ -297,7 +298,7 @@ pub fn report(id: &str, target_id: i64, kind: ReportKind, outcome: i32, at: i64)
 }
 
 /// A decision report rejecting with `reason` (a `RejectReason` number).
-pub fn rejection(id: &str, target_id: i64, reason: i32, at: i64) -> NewReport {
+pub fn rejection(id: &str, target_id: TargetId, reason: i32, at: i64) -> NewReport {
     NewReport {
         body: ReportBody::Decision {
             outcome: Outcome::Rejected,
@@ -311,4 +312,15 @@ pub fn rejection(id: &str, target_id: i64, reason: i32, at: i64) -> NewReport {
             at,
         )
     }
+}
+
+/// Counts of no platform in particular, all zero: the rest of a struct literal that names
+/// its platform and the counts it checks.
+pub fn zero_counts() -> PlatformCounts {
+    PlatformCounts::new(checked("unnamed"))
+}
+
+/// Figures of no platform in particular, all zero (see [`zero_counts`]).
+pub fn zero_facts() -> PlatformFacts {
+    PlatformFacts::new(checked("unnamed"))
 }

@@ -30,7 +30,7 @@ async fn sqlite_locked_by_another_process_is_transient() {
         .expect("lock");
     let started = Instant::now();
     let e = s
-        .upsert_organization(&org("agency-a", Role::Agency), "europol")
+        .upsert_organization(&org("agency-a", Role::Agency), &checked("europol"))
         .await
         .expect_err("the write lock is held");
     assert!(e.is_transient(), "{e:?} should be transient");
@@ -39,7 +39,7 @@ async fn sqlite_locked_by_another_process_is_transient() {
         .execute(&mut tool)
         .await
         .expect("unlock");
-    s.upsert_organization(&org("agency-a", Role::Agency), "europol")
+    s.upsert_organization(&org("agency-a", Role::Agency), &checked("europol"))
         .await
         .expect("the retry succeeds");
 
@@ -60,16 +60,19 @@ async fn postgres_going_away_is_transient() {
     let s = PgStore::connect(&relay.url(db.url()))
         .await
         .expect("connect through the relay");
-    s.upsert_organization(&org("agency-a", Role::Agency), "europol")
+    s.upsert_organization(&org("agency-a", Role::Agency), &checked("europol"))
         .await
         .expect("write");
 
     // The server goes away: every call fails, and says a retry can succeed.
     relay.cut().await;
-    let e = s.get_organization("agency-a").await.expect_err("no server");
+    let e = s
+        .get_organization(&checked("agency-a"))
+        .await
+        .expect_err("no server");
     assert!(e.is_transient(), "{e:?} should be transient");
     let e = s
-        .upsert_organization(&org("agency-b", Role::Agency), "europol")
+        .upsert_organization(&org("agency-b", Role::Agency), &checked("europol"))
         .await
         .expect_err("no server");
     assert!(e.is_transient(), "{e:?} should be transient");
@@ -77,11 +80,16 @@ async fn postgres_going_away_is_transient() {
     // It is back: the retry succeeds, and the failed write left nothing.
     relay.resume().await;
     let got = s
-        .get_organization("agency-a")
+        .get_organization(&checked("agency-a"))
         .await
         .expect("the retry succeeds");
     assert_eq!(got.map(|o| o.role), Some(Role::Agency));
-    assert_eq!(s.get_organization("agency-b").await.expect("read"), None);
+    assert_eq!(
+        s.get_organization(&checked("agency-b"))
+            .await
+            .expect("read"),
+        None
+    );
 
     // A fault a retry cannot fix is not transient.
     let e = sqlx::query("INSERT INTO organizations (id) VALUES ('x')")
