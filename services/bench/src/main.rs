@@ -24,6 +24,7 @@
 
 mod baseline;
 mod delivery;
+mod floor;
 mod intake;
 mod lists;
 mod procs;

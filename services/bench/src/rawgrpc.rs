@@ -162,7 +162,7 @@ pub async fn run(
     Ok((took, total))
 }
 
-async fn client(
+pub(crate) async fn client(
     hub: &TlsMaterial,
     platform: &str,
     addr: std::net::SocketAddr,
