@@ -8,10 +8,12 @@
 //! The statements are the same in both dialects (`?N`; [`crate::summary::pg`] for
 //! PostgreSQL).
 
+use crate::codes::PENDING;
 use crate::{
     StoreError, StoreResult,
     model::{DayMove, NewList},
 };
+use const_format::formatcp;
 
 /// The day itself: `?1` its id, `?2` the new H-hour, `?3` the new end.
 pub(crate) const MOVE_DAY: &str =
@@ -22,8 +24,10 @@ pub(crate) const MOVE_DAY: &str =
 pub(crate) const MOVE_DUE: [&str; 3] = [
     "UPDATE lists SET due_at = ?2 WHERE action_day_id = ?1",
     "UPDATE targets SET due_at = ?2 WHERE action_day_id = ?1",
-    "UPDATE deliveries SET next_at = ?2 WHERE state = 0 \
-     AND target_id IN (SELECT id FROM targets WHERE action_day_id = ?1)",
+    formatcp!(
+        "UPDATE deliveries SET next_at = ?2 WHERE state = {PENDING} \
+     AND target_id IN (SELECT id FROM targets WHERE action_day_id = ?1)"
+    ),
 ];
 
 /// The day as the move's transaction read it (`SELECT` [`DAY_STATE`]).

@@ -29,6 +29,7 @@
 pub mod audit;
 mod basis;
 pub mod clock;
+mod codes;
 mod day_move;
 mod migrations;
 pub mod model;

@@ -21,6 +21,13 @@
 
 use std::collections::BTreeMap;
 
+use const_format::{concatcp, formatcp};
+
+use crate::codes::{
+    ALREADY_GONE, BLOCKED, DECISION, FORCE_MAJEURE, GEO_BLOCKED, INSUFFICIENT_INFORMATION,
+    MANIFEST_ERROR, NO_REASON, NOT_A_VIOLATION, NOT_FOUND, OTHER_REASON, REJECTED, REMOVAL_ORDER,
+    UNDECIDED,
+};
 use crate::model::*;
 
 /// The rollup rows of the view.
@@ -32,8 +39,8 @@ macro_rules! rollup_view {
 
 /// `SUM(n)` over the cells that match a condition, as BIGINT on both backends.
 macro_rules! sum_if {
-    ($cond:literal, $name:literal) => {
-        concat!(
+    ($cond:expr, $name:literal) => {
+        concatcp!(
             "CAST(SUM(CASE WHEN ",
             $cond,
             " THEN n ELSE 0 END) AS BIGINT) AS ",
@@ -46,34 +53,56 @@ macro_rules! sum_if {
 /// Per-platform counts from `summary_cells`, before the hold correction of [`HELD`]:
 /// `released` and `pending` count every due target as released. Rejections by reason
 /// (`r0` = unspecified or unknown); delivered removal orders, acted on, within the hour.
-pub(crate) const COUNTS: &str = concat!(
+pub(crate) const COUNTS: &str = concatcp!(
     "SELECT platform, CAST(SUM(n) AS BIGINT) AS referred, ",
     sum_if!("delivered = 1 OR due_at <= ?2", "released"),
     sum_if!("delivered = 1", "delivered"),
     sum_if!("acked = 1", "acknowledged"),
-    sum_if!("outcome = 1", "blocked"),
-    sum_if!("outcome = 2", "already_gone"),
-    sum_if!("outcome = 3", "not_found"),
-    sum_if!("outcome = 4", "geo_blocked"),
-    sum_if!("outcome = 5", "rejected"),
+    sum_if!(formatcp!("outcome = {BLOCKED}"), "blocked"),
+    sum_if!(formatcp!("outcome = {ALREADY_GONE}"), "already_gone"),
+    sum_if!(formatcp!("outcome = {NOT_FOUND}"), "not_found"),
+    sum_if!(formatcp!("outcome = {GEO_BLOCKED}"), "geo_blocked"),
+    sum_if!(formatcp!("outcome = {REJECTED}"), "rejected"),
     sum_if!("failed = 1", "failed"),
     sum_if!(
-        "(delivered = 1 OR due_at <= ?2) AND failed = 0 AND outcome = 0",
+        formatcp!("(delivered = 1 OR due_at <= ?2) AND failed = 0 AND outcome = {UNDECIDED}"),
         "pending"
     ),
-    sum_if!("outcome = 5 AND reason = 0", "r0"),
-    sum_if!("outcome = 5 AND reason = 1", "r1"),
-    sum_if!("outcome = 5 AND reason = 2", "r2"),
-    sum_if!("outcome = 5 AND reason = 3", "r3"),
-    sum_if!("outcome = 5 AND reason = 4", "r4"),
-    sum_if!("outcome = 5 AND reason = 5", "r5"),
+    // r<n>: rejections with reason number n (decoded back with `RejectReason::try_from`).
+    sum_if!(
+        formatcp!("outcome = {REJECTED} AND reason = {NO_REASON}"),
+        "r0"
+    ),
+    sum_if!(
+        formatcp!("outcome = {REJECTED} AND reason = {NOT_A_VIOLATION}"),
+        "r1"
+    ),
+    sum_if!(
+        formatcp!("outcome = {REJECTED} AND reason = {INSUFFICIENT_INFORMATION}"),
+        "r2"
+    ),
+    sum_if!(
+        formatcp!("outcome = {REJECTED} AND reason = {MANIFEST_ERROR}"),
+        "r3"
+    ),
+    sum_if!(
+        formatcp!("outcome = {REJECTED} AND reason = {FORCE_MAJEURE}"),
+        "r4"
+    ),
+    sum_if!(
+        formatcp!("outcome = {REJECTED} AND reason = {OTHER_REASON}"),
+        "r5"
+    ),
     sum_if!("removal_order = 1 AND delivered = 1", "removal_orders"),
     sum_if!(
         "removal_order = 1 AND ro_clock IN (1, 2)",
         "removal_orders_acted"
     ),
     sum_if!(
-        "removal_order = 1 AND outcome = 5 AND reason IN (2, 3, 4)",
+        formatcp!(
+            "removal_order = 1 AND outcome = {REJECTED} AND reason IN \
+             ({INSUFFICIENT_INFORMATION}, {MANIFEST_ERROR}, {FORCE_MAJEURE})"
+        ),
         "removal_orders_cannot_execute"
     ),
     sum_if!(
@@ -114,7 +143,7 @@ pub(crate) const HELD: &str = "WITH ht AS (SELECT DISTINCT t.id, t.platform, t.d
 /// measure 0 is release to acknowledgement, 1 release to action, 2 the paused time of the
 /// removal orders acted on after a pause ([`crate::rollup::PAUSED`]). Nearest-rank percentiles
 /// are read off them in [`assemble`] (an index range, no sort).
-pub(crate) const LATENCY: &str = concat!(
+pub(crate) const LATENCY: &str = concatcp!(
     "SELECT platform, CAST(measure AS BIGINT) AS measure, bucket, n FROM summary_latency \
      WHERE n > 0 AND ",
     rollup_view!(),
@@ -131,13 +160,16 @@ pub(crate) const AGENCY_LISTS: &str = "SELECT agency_id, COUNT(*) AS lists, \
 /// Per agency, over the distinct targets it referred: rows (agency, delivered, blocked,
 /// rejected, not a violation, merged). Parameters: `?1` day, `?2` agency of an agency view
 /// (NULL for all).
-pub(crate) const AGENCY_TARGETS: &str = concat!(
+pub(crate) const AGENCY_TARGETS: &str = concatcp!(
     "WITH c AS (SELECT agency, ",
     sum_if!("delivered = 1", "delivered"),
-    sum_if!("outcome = 1", "blocked"),
-    sum_if!("outcome = 5", "rejected"),
-    "CAST(SUM(CASE WHEN outcome = 5 AND reason = 1 AND delivered = 1 THEN n ELSE 0 END) \
-       AS BIGINT) AS not_a_violation \
+    sum_if!(formatcp!("outcome = {BLOCKED}"), "blocked"),
+    sum_if!(formatcp!("outcome = {REJECTED}"), "rejected"),
+    formatcp!(
+        "CAST(SUM(CASE WHEN outcome = {REJECTED} AND reason = {NOT_A_VIOLATION} \
+         AND delivered = 1 THEN n ELSE 0 END) AS BIGINT) AS not_a_violation "
+    ),
+    "\
      FROM summary_cells WHERE action_day_id = ?1 AND agency <> '' \
        AND (?2 IS NULL OR agency = ?2) GROUP BY agency) \
      SELECT c.agency, c.delivered, c.blocked, c.rejected, c.not_a_violation, \
@@ -146,7 +178,7 @@ pub(crate) const AGENCY_TARGETS: &str = concat!(
 );
 
 /// The first and last second with a block in the view: one row (lo, hi), NULLs when none.
-pub(crate) const BLOCK_EDGES: &str = concat!(
+pub(crate) const BLOCK_EDGES: &str = concatcp!(
     "SELECT (SELECT slot FROM summary_blocks WHERE level = 1 AND n > 0 AND ",
     rollup_view!(),
     " ORDER BY slot LIMIT 1) AS lo, \
@@ -156,7 +188,7 @@ pub(crate) const BLOCK_EDGES: &str = concat!(
 );
 
 /// The blocks of the view at level `?5` for slots `?6..=?7`: rows (platform, slot, n).
-pub(crate) const BLOCK_SLOTS: &str = concat!(
+pub(crate) const BLOCK_SLOTS: &str = concatcp!(
     "SELECT platform, slot, n FROM summary_blocks \
      WHERE level = ?5 AND slot BETWEEN ?6 AND ?7 AND n > 0 AND ",
     rollup_view!()
@@ -223,21 +255,26 @@ impl BlockGrid {
 /// order instead of scanning them all.)
 macro_rules! clock {
     ($filter:literal) => {
-        concat!(
-            "WITH ro AS (SELECT t.id, t.delivered_at FROM targets t \
-               WHERE t.legal_basis = 2 AND t.delivered_at IS NOT NULL AND ",
+        concatcp!(
+            formatcp!(
+                "WITH ro AS (SELECT t.id, t.delivered_at FROM targets t \
+                 WHERE t.legal_basis = {REMOVAL_ORDER} AND t.delivered_at IS NOT NULL AND "
+            ),
             $filter,
-            "), d AS (SELECT ro.id, ro.delivered_at, p.reported_at AS at, p.outcome, p.reason, \
+            formatcp!("), d AS (SELECT ro.id, ro.delivered_at, p.reported_at AS at, p.outcome, p.reason, \
                   LEAD(p.reported_at) OVER (PARTITION BY p.target_id \
                        ORDER BY p.reported_at, p.received_at, p.report_id) AS next_at \
-                FROM ro CROSS JOIN reports p WHERE p.target_id = ro.id AND p.kind = 2), \
-             a AS (SELECT id, MIN(at) AS acted FROM d WHERE outcome BETWEEN 1 AND 4 GROUP BY id), \
+                FROM ro CROSS JOIN reports p WHERE p.target_id = ro.id AND p.kind = {DECISION}), \
+             a AS (SELECT id, MIN(at) AS acted FROM d WHERE outcome BETWEEN {BLOCKED} AND {GEO_BLOCKED} \
+                  GROUP BY id), \
              z AS (SELECT d.id, \
                   CASE WHEN d.at > d.delivered_at THEN d.at ELSE d.delivered_at END AS s, \
                   CASE WHEN d.next_at IS NOT NULL AND d.next_at < a.acted \
                        THEN d.next_at ELSE a.acted END AS e \
                 FROM d JOIN a ON a.id = d.id \
-                WHERE d.outcome = 5 AND d.reason IN (2, 3, 4) AND d.at < a.acted), \
+                WHERE d.outcome = {REJECTED} \
+                  AND d.reason IN ({INSUFFICIENT_INFORMATION}, {MANIFEST_ERROR}, {FORCE_MAJEURE}) \
+                  AND d.at < a.acted), \
              pz AS (SELECT id, CAST(SUM(CASE WHEN e > s THEN e - s ELSE 0 END) AS BIGINT) \
                       AS paused FROM z GROUP BY id), \
              res AS (SELECT ro.id, a.acted - ro.delivered_at - COALESCE(pz.paused, 0) AS el, \
@@ -246,7 +283,7 @@ macro_rules! clock {
              UPDATE targets SET ro_elapsed = res.el, ro_paused = res.paused FROM res \
              WHERE targets.id = res.id AND (targets.ro_elapsed IS NULL \
                    OR targets.ro_elapsed <> res.el OR targets.ro_paused IS NULL \
-                   OR targets.ro_paused <> res.paused)"
+                   OR targets.ro_paused <> res.paused)")
         )
     };
 }

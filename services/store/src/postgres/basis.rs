@@ -3,20 +3,22 @@
 
 use super::*;
 use crate::basis::{BasisTx, Change, Standing, StandingRow};
+use crate::codes::{REMOVAL_ORDER, TAKEDOWN};
+use const_format::formatcp;
 
 impl BasisTx for Transaction<'_, Postgres> {
     async fn standing(&mut self, ids: &[i64]) -> StoreResult<Vec<Standing>> {
         let rows: Vec<StandingRow> = sqlx::query_as(
-            "SELECT t.id, t.legal_basis, t.removal_order_ref, \
+            formatcp!("SELECT t.id, t.legal_basis, t.removal_order_ref, \
              (SELECT MAX(r.legal_basis) FROM referrals r \
               WHERE r.target_id = t.id AND r.withdrawn_at IS NULL) AS strongest, \
              (SELECT r.removal_order_ref FROM referrals r JOIN lists l ON l.list_id = r.list_id \
-              WHERE r.target_id = t.id AND r.withdrawn_at IS NULL AND r.legal_basis = 2 \
+              WHERE r.target_id = t.id AND r.withdrawn_at IS NULL AND r.legal_basis = {REMOVAL_ORDER} \
               ORDER BY l.accepted_at, r.list_id, r.item_index LIMIT 1) AS order_ref \
              FROM targets t WHERE t.id = ANY($1) \
              AND NOT EXISTS (SELECT 1 FROM deliveries d \
-                             WHERE d.target_id = t.id AND d.kind = 1 AND d.attempts > 0) \
-             ORDER BY t.id",
+                             WHERE d.target_id = t.id AND d.kind = {TAKEDOWN} AND d.attempts > 0) \
+             ORDER BY t.id"),
         )
         .bind(ids)
         .fetch_all(&mut **self)

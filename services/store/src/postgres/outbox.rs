@@ -1,7 +1,9 @@
 //! Deconfliction holds and the delivery outbox.
 
 use super::*;
+use crate::codes::{DELIVERED, FAILED, INFLIGHT, PENDING, TAKEDOWN};
 use crate::rollup::{self, FACT_COLUMNS, Facts};
+use const_format::formatcp;
 
 const HOLD_COLUMNS: &str =
     "id, platform, target, normalized, reason, expires_at, created_at, placed_by, released_at";
@@ -189,20 +191,20 @@ async fn claim<'e, E: sqlx::PgExecutor<'e>>(
     limit: u32,
     instance: &str,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
-    let rs = sqlx::query(
-        "UPDATE deliveries d SET state = 1, next_at = $3, attempts = d.attempts + 1, \
+    let rs = sqlx::query(formatcp!(
+        "UPDATE deliveries d SET state = {INFLIGHT}, next_at = $3, attempts = d.attempts + 1, \
          claimed_by = NULLIF($5, '') \
          FROM ( \
            SELECT c.id FROM deliveries c \
-           WHERE c.platform = $1 AND c.state IN (0, 1) AND c.next_at <= $2 \
+           WHERE c.platform = $1 AND c.state IN ({PENDING}, {INFLIGHT}) AND c.next_at <= $2 \
              AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.platform = c.platform \
                AND h.normalized = c.normalized AND h.released_at IS NULL \
                AND h.expires_at > $2) \
            ORDER BY c.next_at, c.id LIMIT $4 \
            FOR UPDATE OF c SKIP LOCKED) s \
          WHERE d.id = s.id \
-         RETURNING d.id, d.target_id, d.kind, d.attempts",
-    )
+         RETURNING d.id, d.target_id, d.kind, d.attempts"
+    ))
     .bind(platform)
     .bind(now)
     .bind(lease_until)
@@ -223,10 +225,10 @@ pub(super) async fn retry_now(
     platform: &PlatformName,
     now: i64,
 ) -> StoreResult<u64> {
-    Ok(sqlx::query(
+    Ok(sqlx::query(formatcp!(
         "UPDATE deliveries SET next_at = $2 \
-         WHERE platform = $1 AND state = 0 AND attempts > 0 AND next_at > $2",
-    )
+         WHERE platform = $1 AND state = {PENDING} AND attempts > 0 AND next_at > $2"
+    ))
     .bind(platform)
     .bind(now)
     .execute(pool)
@@ -244,7 +246,7 @@ pub(super) async fn release_own_claims(
     }
     let mut tx = pool.begin().await?;
     let released = sqlx::query(
-        "UPDATE deliveries SET next_at = $2 WHERE state = 1 AND claimed_by = $1 AND next_at > $2",
+        formatcp!("UPDATE deliveries SET next_at = $2 WHERE state = {INFLIGHT} AND claimed_by = $1 AND next_at > $2"),
     )
     .bind(instance)
     .bind(now)
@@ -292,10 +294,10 @@ pub(super) async fn heartbeat(
     .await?;
     let mut out = Vec::with_capacity(dead.len());
     for d in dead {
-        let n = sqlx::query(
+        let n = sqlx::query(formatcp!(
             "UPDATE deliveries SET next_at = $2 \
-             WHERE state = 1 AND claimed_by = $1 AND next_at > $2",
-        )
+             WHERE state = {INFLIGHT} AND claimed_by = $1 AND next_at > $2"
+        ))
         .bind(&d)
         .bind(now)
         .execute(&mut *tx)
@@ -365,7 +367,7 @@ pub(super) async fn mark_delivered(
         return Ok(());
     }
     let mut tx = pool.begin().await?;
-    let targets = claimed_targets(&mut tx, &ids, "state = 1").await?;
+    let targets = claimed_targets(&mut tx, &ids, formatcp!("state = {INFLIGHT}")).await?;
     let after: Vec<Facts> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE targets SET delivered_at = $1 WHERE delivered_at IS NULL AND id = ANY($2) \
          RETURNING {FACT_COLUMNS}"
@@ -377,8 +379,8 @@ pub(super) async fn mark_delivered(
     let (after, before) = rollup::changed_by(after, |f| f.delivered_at = None);
     rollup::moved(&mut tx, before, after).await?;
     let mut changed: Vec<(String, i64, i32)> = sqlx::query_as(
-        "UPDATE deliveries SET state = 2, delivered_at = $1 WHERE state = 1 AND id = ANY($2) \
-         RETURNING platform, target_id, kind",
+        formatcp!("UPDATE deliveries SET state = {DELIVERED}, delivered_at = $1 WHERE state = {INFLIGHT} AND id = ANY($2) \
+         RETURNING platform, target_id, kind"),
     )
     .bind(at)
     .bind(&ids)
@@ -396,10 +398,10 @@ pub(super) async fn in_flight_to(
     platform: &PlatformName,
     delivery_ids: &[DeliveryId],
 ) -> StoreResult<Vec<DeliveryId>> {
-    Ok(sqlx::query_scalar(
-        "SELECT id FROM deliveries WHERE platform = $1 AND state = 1 AND id = ANY($2) \
-         ORDER BY id",
-    )
+    Ok(sqlx::query_scalar(formatcp!(
+        "SELECT id FROM deliveries WHERE platform = $1 AND state = {INFLIGHT} AND id = ANY($2) \
+         ORDER BY id"
+    ))
     .bind(platform)
     .bind(delivery_ids)
     .fetch_all(pool)
@@ -413,7 +415,7 @@ async fn claimed_targets(
     state: &str,
 ) -> StoreResult<Vec<i64>> {
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT DISTINCT target_id FROM deliveries WHERE kind = 1 AND {state} \
+        "SELECT DISTINCT target_id FROM deliveries WHERE kind = {TAKEDOWN} AND {state} \
          AND id = ANY($1) ORDER BY target_id"
     )))
     .bind(delivery_ids)
@@ -431,10 +433,10 @@ pub(super) async fn mark_retry(
     if ids.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "UPDATE deliveries SET state = 0, next_at = $1, last_error = $2 \
-         WHERE state IN (0, 1) AND id = ANY($3)",
-    )
+    sqlx::query(formatcp!(
+        "UPDATE deliveries SET state = {PENDING}, next_at = $1, last_error = $2 \
+         WHERE state IN ({PENDING}, {INFLIGHT}) AND id = ANY($3)"
+    ))
     .bind(next_at)
     .bind(error)
     .bind(&ids)
@@ -454,7 +456,8 @@ pub(super) async fn mark_failed(
         return Ok(());
     }
     let mut tx = pool.begin().await?;
-    let targets = claimed_targets(&mut tx, &ids, "state IN (0, 1)").await?;
+    let targets =
+        claimed_targets(&mut tx, &ids, formatcp!("state IN ({PENDING}, {INFLIGHT})")).await?;
     let after: Vec<Facts> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE targets SET failed_at = $1, fail_reason = $2 \
          WHERE failed_at IS NULL AND id = ANY($3) RETURNING {FACT_COLUMNS}"
@@ -467,8 +470,8 @@ pub(super) async fn mark_failed(
     let (after, before) = rollup::changed_by(after, |f| f.failed_at = None);
     rollup::moved(&mut tx, before, after).await?;
     let mut changed: Vec<(String, i64, i32)> = sqlx::query_as(
-        "UPDATE deliveries SET state = 3, failed_at = $1, last_error = $2 \
-         WHERE state IN (0, 1) AND id = ANY($3) RETURNING platform, target_id, kind",
+        formatcp!("UPDATE deliveries SET state = {FAILED}, failed_at = $1, last_error = $2 \
+         WHERE state IN ({PENDING}, {INFLIGHT}) AND id = ANY($3) RETURNING platform, target_id, kind"),
     )
     .bind(at)
     .bind(error)
@@ -511,7 +514,7 @@ pub(super) async fn next_delivery_at(
     platform: &PlatformName,
 ) -> StoreResult<Option<i64>> {
     Ok(sqlx::query_scalar(
-        "SELECT MIN(next_at) FROM deliveries WHERE platform = $1 AND state IN (0, 1)",
+        formatcp!("SELECT MIN(next_at) FROM deliveries WHERE platform = $1 AND state IN ({PENDING}, {INFLIGHT})"),
     )
     .bind(platform)
     .fetch_one(pool)

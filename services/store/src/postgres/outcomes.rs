@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use super::*;
+use crate::codes::{DELIVERED, INFLIGHT, TAKEDOWN};
 use crate::rollup::Tracked;
+use const_format::formatcp;
 
 pub(super) async fn record_reports(
     pool: &PgPool,
@@ -18,8 +20,8 @@ pub(super) async fn record_reports(
 
     let targets = plan::report_targets(reports);
     let delivered: HashMap<i64, i32> = sqlx::query_as(
-        "SELECT t.id, t.legal_basis FROM targets t JOIN deliveries d ON d.target_id = t.id \
-         AND d.kind = 1 AND d.state IN (1, 2) WHERE t.platform = $1 AND t.id = ANY($2)",
+        formatcp!("SELECT t.id, t.legal_basis FROM targets t JOIN deliveries d ON d.target_id = t.id \
+         AND d.kind = {TAKEDOWN} AND d.state IN ({INFLIGHT}, {DELIVERED}) WHERE t.platform = $1 AND t.id = ANY($2)"),
     )
     .bind(platform)
     .bind(&targets)

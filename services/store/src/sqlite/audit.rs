@@ -5,6 +5,8 @@ use crate::audit::{
     AuditEntry, AuditEvent, NewPreservation, PSEUDONYM_PREFIX, Preservation, PurgeCounts,
     TargetWithdrawal, TransparencyRow, Withdrawal, WithdrawalScope, Withdrawer,
 };
+use crate::codes::{FAILED, PENDING, TAKEDOWN, WITHDRAWAL};
+use const_format::formatcp;
 use serde_json::json;
 
 /// Appends `event` to the chain inside `tx` (the write lock is already held: every write
@@ -246,12 +248,12 @@ pub(super) async fn withdraw(
         .rows_affected(),
     };
     // Where each target stands now; those without a standing referral are withdrawn.
-    let rows: Vec<(i64, PlatformName, Option<i64>, i64, i64)> = sqlx::query_as(
+    let rows: Vec<(i64, PlatformName, Option<i64>, i64, i64)> = sqlx::query_as(formatcp!(
         "SELECT t.id, t.platform, t.withdrawn_at, \
          (SELECT COUNT(*) FROM referrals r WHERE r.target_id = t.id AND r.withdrawn_at IS NULL), \
-         (SELECT COUNT(*) FROM deliveries d WHERE d.target_id = t.id AND d.kind = 2) \
-         FROM targets t WHERE t.id IN (SELECT value FROM json_each(?1)) ORDER BY t.id",
-    )
+         (SELECT COUNT(*) FROM deliveries d WHERE d.target_id = t.id AND d.kind = {WITHDRAWAL}) \
+         FROM targets t WHERE t.id IN (SELECT value FROM json_each(?1)) ORDER BY t.id"
+    ))
     .bind(json!(target_ids).to_string())
     .fetch_all(&mut *tx)
     .await?;
@@ -316,10 +318,10 @@ async fn withdraw_target(
     .execute(&mut **tx)
     .await?;
     // Never sent: it will not be.
-    let cancelled = sqlx::query(
-        "UPDATE deliveries SET state = 3, failed_at = ?2, last_error = 'withdrawn' \
-         WHERE target_id = ?1 AND kind = 1 AND state = 0 AND attempts = 0",
-    )
+    let cancelled = sqlx::query(formatcp!(
+        "UPDATE deliveries SET state = {FAILED}, failed_at = ?2, last_error = 'withdrawn' \
+         WHERE target_id = ?1 AND kind = {TAKEDOWN} AND state = {PENDING} AND attempts = 0"
+    ))
     .bind(target_id)
     .bind(at)
     .execute(&mut **tx)
@@ -327,10 +329,10 @@ async fn withdraw_target(
     .rows_affected();
     // Sent (even if the answer was not recorded): the platform may hold it.
     let queued = sqlx::query(
-        "INSERT INTO deliveries (target_id, platform, normalized, kind, state, next_at, \
-         attempts, created_at) SELECT d.target_id, d.platform, d.normalized, 2, 0, ?2, 0, ?2 \
-         FROM deliveries d WHERE d.target_id = ?1 AND d.kind = 1 AND d.attempts > 0 \
-         ON CONFLICT (target_id, kind) DO NOTHING",
+        formatcp!("INSERT INTO deliveries (target_id, platform, normalized, kind, state, next_at, \
+         attempts, created_at) SELECT d.target_id, d.platform, d.normalized, {WITHDRAWAL}, {PENDING}, ?2, 0, ?2 \
+         FROM deliveries d WHERE d.target_id = ?1 AND d.kind = {TAKEDOWN} AND d.attempts > 0 \
+         ON CONFLICT (target_id, kind) DO NOTHING"),
     )
     .bind(target_id)
     .bind(at)

@@ -1,7 +1,9 @@
 //! Storing verified lists, and reading them back.
 
 use super::*;
+use crate::codes::{PENDING, TAKEDOWN};
 use crate::rollup::Facts;
+use const_format::formatcp;
 
 /// The stored answer for a list id already present, or `Conflict`.
 pub(super) async fn existing_list(
@@ -180,7 +182,7 @@ pub(super) async fn insert_list_tx(
         format!(
             "INSERT INTO deliveries (kind, state, attempts, next_at, created_at, target_id, \
              platform, normalized) VALUES {}",
-            values_rows(n, "1, 0, 0, ", 5)
+            values_rows(n, formatcp!("{TAKEDOWN}, {PENDING}, 0, "), 5)
         )
     }) {
         let mut q = sized(AssertSqlSafe(sql));
@@ -205,14 +207,16 @@ pub(super) async fn insert_list_tx(
     Ok(summary)
 }
 
-const ITEM_QUERY: &str = "SELECT r.item_index, t.id AS target_id, t.platform, t.normalized, \
+const ITEM_QUERY: &str = formatcp!(
+    "SELECT r.item_index, t.id AS target_id, t.platform, t.normalized, \
     t.due_at, EXISTS (SELECT 1 FROM holds h WHERE h.platform = t.platform \
     AND h.normalized = t.normalized AND h.released_at IS NULL AND h.expires_at > ?2) AS held, \
     d.state AS delivery_state, t.delivered_at, t.acked_at, t.outcome, t.reject_reason, \
     t.outcome_text, t.fail_reason, COALESCE(r.withdrawn_at, t.withdrawn_at) AS withdrawn_at \
     FROM referrals r JOIN targets t ON t.id = r.target_id \
-    LEFT JOIN deliveries d ON d.target_id = t.id AND d.kind = 1 \
-    WHERE r.list_id = ?1 ORDER BY r.item_index";
+    LEFT JOIN deliveries d ON d.target_id = t.id AND d.kind = {TAKEDOWN} \
+    WHERE r.list_id = ?1 ORDER BY r.item_index"
+);
 
 pub(super) async fn insert_list(
     pool: &SqlitePool,

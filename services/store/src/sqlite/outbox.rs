@@ -2,7 +2,9 @@
 
 use super::rollup::facts_where;
 use super::*;
+use crate::codes::{DELIVERED, FAILED, INFLIGHT, PENDING, TAKEDOWN};
 use crate::rollup;
+use const_format::formatcp;
 
 pub(super) async fn insert_hold(pool: &SqlitePool, hold: &Hold) -> StoreResult<Hold> {
     let salt = crate::audit::hold_salt();
@@ -185,18 +187,18 @@ async fn claim<'e, E: sqlx::SqliteExecutor<'e>>(
     limit: u32,
     instance: &str,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
-    let rs = sqlx::query(
-        "UPDATE deliveries SET state = 1, next_at = ?3, attempts = attempts + 1, \
+    let rs = sqlx::query(formatcp!(
+        "UPDATE deliveries SET state = {INFLIGHT}, next_at = ?3, attempts = attempts + 1, \
          claimed_by = NULLIF(?5, '') \
          WHERE id IN ( \
            SELECT d.id FROM deliveries d \
-           WHERE d.platform = ?1 AND d.state IN (0, 1) AND d.next_at <= ?2 \
+           WHERE d.platform = ?1 AND d.state IN ({PENDING}, {INFLIGHT}) AND d.next_at <= ?2 \
              AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.platform = d.platform \
                AND h.normalized = d.normalized AND h.released_at IS NULL \
                AND h.expires_at > ?2) \
            ORDER BY d.next_at, d.id LIMIT ?4) \
-         RETURNING id, target_id, kind, attempts",
-    )
+         RETURNING id, target_id, kind, attempts"
+    ))
     .bind(platform)
     .bind(now)
     .bind(lease_until)
@@ -217,10 +219,10 @@ pub(super) async fn retry_now(
     platform: &PlatformName,
     now: i64,
 ) -> StoreResult<u64> {
-    Ok(sqlx::query(
+    Ok(sqlx::query(formatcp!(
         "UPDATE deliveries SET next_at = ?2 \
-         WHERE platform = ?1 AND state = 0 AND attempts > 0 AND next_at > ?2",
-    )
+         WHERE platform = ?1 AND state = {PENDING} AND attempts > 0 AND next_at > ?2"
+    ))
     .bind(platform)
     .bind(now)
     .execute(pool)
@@ -238,7 +240,7 @@ pub(super) async fn release_own_claims(
     }
     let mut tx = write_tx(pool).await?;
     let released = sqlx::query(
-        "UPDATE deliveries SET next_at = ?2 WHERE state = 1 AND claimed_by = ?1 AND next_at > ?2",
+        formatcp!("UPDATE deliveries SET next_at = ?2 WHERE state = {INFLIGHT} AND claimed_by = ?1 AND next_at > ?2"),
     )
     .bind(instance)
     .bind(now)
@@ -285,10 +287,10 @@ pub(super) async fn heartbeat(
     .await?;
     let mut out = Vec::with_capacity(dead.len());
     for d in dead {
-        let n = sqlx::query(
+        let n = sqlx::query(formatcp!(
             "UPDATE deliveries SET next_at = ?2 \
-             WHERE state = 1 AND claimed_by = ?1 AND next_at > ?2",
-        )
+             WHERE state = {INFLIGHT} AND claimed_by = ?1 AND next_at > ?2"
+        ))
         .bind(&d)
         .bind(now)
         .execute(&mut *tx)
@@ -369,7 +371,7 @@ pub(super) async fn mark_delivered(
     let mut changed: Vec<(String, i64, i32)> = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
         let ph = anon(chunk.len());
-        let targets = claimed_targets(&mut tx, chunk, "state = 1").await?;
+        let targets = claimed_targets(&mut tx, chunk, formatcp!("state = {INFLIGHT}")).await?;
         if !targets.is_empty() {
             // The one writer: the rows the update will change, and the change, in Rust.
             let before = facts_where(&mut tx, &targets, "delivered_at IS NULL").await?;
@@ -386,7 +388,7 @@ pub(super) async fn mark_delivered(
             rollup::moved(&mut tx, before, after).await?;
         }
         let mut q = sized(AssertSqlSafe(format!(
-            "UPDATE deliveries SET state = 2, delivered_at = ? WHERE state = 1 AND id IN ({ph}) \
+            "UPDATE deliveries SET state = {DELIVERED}, delivered_at = ? WHERE state = {INFLIGHT} AND id IN ({ph}) \
              RETURNING platform, target_id, kind"
         )))
         .bind(at);
@@ -417,7 +419,7 @@ pub(super) async fn in_flight_to(
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(IN_CHUNK) {
         let mut q = sized_scalar::<DeliveryId>(AssertSqlSafe(format!(
-            "SELECT id FROM deliveries WHERE platform = ? AND state = 1 AND id IN ({}) \
+            "SELECT id FROM deliveries WHERE platform = ? AND state = {INFLIGHT} AND id IN ({}) \
              ORDER BY id",
             anon(chunk.len())
         )))
@@ -437,7 +439,7 @@ async fn claimed_targets(
     state: &str,
 ) -> StoreResult<Vec<i64>> {
     let mut q = sized_scalar(AssertSqlSafe(format!(
-        "SELECT DISTINCT target_id FROM deliveries WHERE kind = 1 AND {state} AND id IN ({}) \
+        "SELECT DISTINCT target_id FROM deliveries WHERE kind = {TAKEDOWN} AND {state} AND id IN ({}) \
          ORDER BY target_id",
         anon(delivery_ids.len())
     )));
@@ -460,8 +462,8 @@ pub(super) async fn mark_retry(
     let mut tx = write_tx(pool).await?;
     for chunk in ids.chunks(IN_CHUNK) {
         let mut q = sized(AssertSqlSafe(format!(
-            "UPDATE deliveries SET state = 0, next_at = ?, last_error = ? \
-             WHERE state IN (0, 1) AND id IN ({})",
+            "UPDATE deliveries SET state = {PENDING}, next_at = ?, last_error = ? \
+             WHERE state IN ({PENDING}, {INFLIGHT}) AND id IN ({})",
             anon(chunk.len())
         )))
         .bind(next_at)
@@ -489,7 +491,12 @@ pub(super) async fn mark_failed(
     let mut changed: Vec<(String, i64, i32)> = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
         let ph = anon(chunk.len());
-        let targets = claimed_targets(&mut tx, chunk, "state IN (0, 1)").await?;
+        let targets = claimed_targets(
+            &mut tx,
+            chunk,
+            formatcp!("state IN ({PENDING}, {INFLIGHT})"),
+        )
+        .await?;
         if !targets.is_empty() {
             let before = facts_where(&mut tx, &targets, "failed_at IS NULL").await?;
             let mut q = sized(AssertSqlSafe(format!(
@@ -507,8 +514,8 @@ pub(super) async fn mark_failed(
             rollup::moved(&mut tx, before, after).await?;
         }
         let mut q = sized(AssertSqlSafe(format!(
-            "UPDATE deliveries SET state = 3, failed_at = ?, last_error = ? \
-             WHERE state IN (0, 1) AND id IN ({ph}) RETURNING platform, target_id, kind"
+            "UPDATE deliveries SET state = {FAILED}, failed_at = ?, last_error = ? \
+             WHERE state IN ({PENDING}, {INFLIGHT}) AND id IN ({ph}) RETURNING platform, target_id, kind"
         )))
         .bind(at)
         .bind(error);
@@ -559,7 +566,7 @@ pub(super) async fn next_delivery_at(
     platform: &PlatformName,
 ) -> StoreResult<Option<i64>> {
     Ok(sqlx::query_scalar(
-        "SELECT MIN(next_at) FROM deliveries WHERE platform = ?1 AND state IN (0, 1)",
+        formatcp!("SELECT MIN(next_at) FROM deliveries WHERE platform = ?1 AND state IN ({PENDING}, {INFLIGHT})"),
     )
     .bind(platform)
     .fetch_one(pool)

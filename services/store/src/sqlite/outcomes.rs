@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use super::*;
+use crate::codes::{DELIVERED, INFLIGHT, TAKEDOWN};
 use crate::rollup::Tracked;
 
 pub(super) async fn record_reports(
@@ -21,7 +22,7 @@ pub(super) async fn record_reports(
     for chunk in targets.chunks(IN_CHUNK) {
         let mut q = sized(AssertSqlSafe(format!(
             "SELECT t.id, t.legal_basis FROM targets t JOIN deliveries d ON d.target_id = t.id \
-             AND d.kind = 1 AND d.state IN (1, 2) WHERE t.platform = ? AND t.id IN ({})",
+             AND d.kind = {TAKEDOWN} AND d.state IN ({INFLIGHT}, {DELIVERED}) WHERE t.platform = ? AND t.id IN ({})",
             anon(chunk.len())
         )))
         .bind(platform);
