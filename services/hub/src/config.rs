@@ -209,14 +209,8 @@ impl Default for Config {
     }
 }
 
-/// Why the configuration was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("configuration: {0}")]
-    Load(#[from] Box<figment::Error>),
-    #[error("configuration: {0}")]
-    Invalid(String),
-}
+/// Why the configuration was refused (the sidecar's is the same type).
+pub use takedown_net::config::ConfigError;
 
 impl DeliveryConfig {
     /// This hub's instance id: `instance_id`, else `<host name>:<listen port>`.
@@ -241,8 +235,7 @@ impl Config {
             Figment::from(Serialized::defaults(Config::default())),
             file,
             Self::env(),
-        )
-        .map_err(ConfigError::Invalid)?;
+        )?;
         let cfg: Config = fig.extract().map_err(Box::new)?;
         cfg.validate()?;
         Ok(cfg)
@@ -263,69 +256,95 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |m: String| Err(ConfigError::Invalid(m));
+        let bad = |field: &str, reason: String| Err(ConfigError::invalid(field, reason));
+        // The first of `fields` whose value is zero, as the field a refusal names.
+        fn zero<'a>(fields: &[(&'a str, u64)]) -> Option<&'a str> {
+            fields.iter().find(|(_, v)| *v == 0).map(|f| f.0)
+        }
         takedown_store::Backend::of_url(&self.database_url)
-            .map_err(|e| ConfigError::Invalid(format!("database_url: {e}")))?;
+            .map_err(|e| ConfigError::invalid("database_url", e.to_string()))?;
         if takedown_protocol::ident::OrgId::parse(&self.hub_id).is_err() {
-            return bad(format!("hub_id {:?} is not a valid id", self.hub_id));
+            return bad("hub_id", format!("{:?} is not a valid id", self.hub_id));
         }
         if self.audience.is_empty() {
-            return bad("audience must not be empty".into());
+            return bad("audience", "must not be empty".into());
         }
         // Paths are checked for form only: the files are read when the hub starts.
         if let Some(field) = self.tls.empty_field() {
-            return bad(format!("{field} must not be empty"));
+            return bad(field, "must not be empty".into());
         }
         if self.trust.roots.is_empty() || self.trust.roots.iter().any(|p| p.as_os_str().is_empty())
         {
             return bad(
-                "trust.roots must name at least one coordinator root public key file".into(),
+                "trust.roots",
+                "must name at least one coordinator root public key file".into(),
             );
         }
-        if self.limits.max_list_items == 0 || self.limits.max_list_bytes == 0 {
-            return bad("limits.max_list_items and limits.max_list_bytes must be positive".into());
+        let l = &self.limits;
+        if let Some(f) = zero(&[
+            ("limits.max_list_items", l.max_list_items as u64),
+            ("limits.max_list_bytes", l.max_list_bytes as u64),
+        ]) {
+            return bad(f, "must be positive".into());
         }
         let d = &self.delivery;
-        if d.batch_size == 0 || d.max_in_flight == 0 {
-            return bad("delivery.batch_size and delivery.max_in_flight must be positive".into());
+        if let Some(f) = zero(&[
+            ("delivery.batch_size", u64::from(d.batch_size)),
+            ("delivery.max_in_flight", d.max_in_flight as u64),
+            ("delivery.heartbeat_ms", d.heartbeat_ms),
+            ("delivery.poll_ms", d.poll_ms),
+            ("delivery.breaker_failures", u64::from(d.breaker_failures)),
+        ]) {
+            return bad(f, "must be positive".into());
         }
         if d.lease_ms <= d.rpc_timeout_ms {
-            return bad(format!(
-                "delivery.lease_ms ({}) must exceed delivery.rpc_timeout_ms ({})",
-                d.lease_ms, d.rpc_timeout_ms
-            ));
+            return bad(
+                "delivery.lease_ms",
+                format!(
+                    "{} must exceed delivery.rpc_timeout_ms ({})",
+                    d.lease_ms, d.rpc_timeout_ms
+                ),
+            );
         }
-        if d.heartbeat_ms == 0 || d.dead_after_ms < 3 * d.heartbeat_ms {
-            return bad(format!(
-                "delivery.dead_after_ms ({}) must be at least three delivery.heartbeat_ms ({}), \
-                 which must be positive",
-                d.dead_after_ms, d.heartbeat_ms
-            ));
+        if d.dead_after_ms < 3 * d.heartbeat_ms {
+            return bad(
+                "delivery.dead_after_ms",
+                format!(
+                    "{} must be at least three delivery.heartbeat_ms ({})",
+                    d.dead_after_ms, d.heartbeat_ms
+                ),
+            );
         }
         if d.instance_id
             .as_deref()
             .is_some_and(|i| i.trim().is_empty())
         {
-            return bad("delivery.instance_id must not be empty when set".into());
+            return bad("delivery.instance_id", "must not be empty when set".into());
         }
         if d.retry_schedule_ms.is_empty() {
-            return bad("delivery.retry_schedule_ms must list at least one delay".into());
+            return bad(
+                "delivery.retry_schedule_ms",
+                "must list at least one delay".into(),
+            );
         }
         if !(0.0..1.0).contains(&d.retry_jitter) {
-            return bad("delivery.retry_jitter must be in [0, 1)".into());
-        }
-        if d.poll_ms == 0 || d.breaker_failures == 0 {
-            return bad("delivery.poll_ms and delivery.breaker_failures must be positive".into());
+            return bad("delivery.retry_jitter", "must be in [0, 1)".into());
         }
         if d.tree_cache_leaves < self.limits.max_list_items {
-            return bad(format!(
-                "delivery.tree_cache_leaves ({}) must hold at least one list of \
-                 limits.max_list_items ({})",
-                d.tree_cache_leaves, self.limits.max_list_items
-            ));
+            return bad(
+                "delivery.tree_cache_leaves",
+                format!(
+                    "{} must hold at least one list of limits.max_list_items ({})",
+                    d.tree_cache_leaves, self.limits.max_list_items
+                ),
+            );
         }
-        if self.retention.days == 0 || self.retention.interval_ms == 0 {
-            return bad("retention.days and retention.interval_ms must be positive".into());
+        let r = &self.retention;
+        if let Some(f) = zero(&[
+            ("retention.days", u64::from(r.days)),
+            ("retention.interval_ms", r.interval_ms),
+        ]) {
+            return bad(f, "must be positive".into());
         }
         Ok(())
     }
@@ -463,7 +482,7 @@ mod tests {
         let mut c = Config::default();
         c.tls.key = PathBuf::new();
         let e = c.validate().unwrap_err().to_string();
-        assert_eq!(e, "configuration: tls.key must not be empty");
+        assert_eq!(e, "configuration: tls.key: must not be empty");
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! What the layered configurations of the hub and the sidecar share: the names of a
-//! config struct's fields, read from its `Deserialize` derive, so that the keys an
-//! environment layer accepts are the struct's own and cannot drift from it.
+//! What the layered configurations of the hub and the sidecar share: one order of layers,
+//! one error, and the names of a config struct's fields, read from its `Deserialize`
+//! derive, so that the keys an environment layer accepts are the struct's own and cannot
+//! drift from it.
 
 use std::{collections::BTreeMap, path::Path};
 
@@ -12,14 +13,38 @@ use figment::{
 use serde::Serialize;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 
+/// Why a service refused its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The layers did not read or extract: bad TOML, a wrong type, an unknown key.
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    /// A value that reads but is not acceptable; `field` names it (`delivery.lease_ms`,
+    /// `--config` for the file itself).
+    #[error("configuration: {field}: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+impl ConfigError {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
 /// The layers of a service's configuration, in the order every service reads them:
 /// `base` (its defaults), then the TOML `file` when one is given, then `env`. A file that
 /// is named but does not exist is an error (the message names it), not a silent default.
-pub fn layers(base: Figment, file: Option<&Path>, env: Env) -> Result<Figment, String> {
+pub fn layers(base: Figment, file: Option<&Path>, env: Env) -> Result<Figment, ConfigError> {
     let mut fig = base;
     if let Some(f) = file {
         if !f.exists() {
-            return Err(format!("config file {} does not exist", f.display()));
+            return Err(ConfigError::invalid(
+                "--config",
+                format!("config file {} does not exist", f.display()),
+            ));
         }
         fig = fig.merge(Toml::file(f));
     }
@@ -180,7 +205,10 @@ mod tests {
             .unwrap();
         assert_eq!((got["a"], got["c"]), (2, 1));
         let missing = dir.join("nope.toml");
-        let e = layers(Figment::new(), Some(&missing), none()).unwrap_err();
+        let e = layers(Figment::new(), Some(&missing), none())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("configuration: --config: "), "{e}");
         assert!(
             e.contains("nope.toml") && e.contains("does not exist"),
             "{e}"

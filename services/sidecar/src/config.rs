@@ -64,19 +64,10 @@ use takedown_protocol::{
 };
 
 /// Why the configuration was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("configuration: {0}")]
-    Load(Box<figment::Error>),
-    #[error("configuration: {field}: {reason}")]
-    Invalid { field: &'static str, reason: String },
-}
+pub use takedown_net::config::ConfigError;
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        field,
-        reason: reason.into(),
-    }
+    ConfigError::invalid(field, reason)
 }
 
 /// The sidecar's configuration.
@@ -500,8 +491,7 @@ const COMMAND_LINE_VARIABLES: &[&str] = &["config"];
 impl Config {
     /// Defaults, then `file` (when given), then `TAKEDOWN_SIDECAR_*`; validated.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let fig = takedown_net::config::layers(Figment::new(), file, Self::env())
-            .map_err(|e| invalid("--config", e))?;
+        let fig = takedown_net::config::layers(Figment::new(), file, Self::env())?;
         Self::from_figment(fig)
     }
 

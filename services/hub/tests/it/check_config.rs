@@ -56,7 +56,7 @@ fn an_invalid_configuration_is_one_line_naming_the_field_and_a_failure() {
     assert!(out.stdout.is_empty());
     assert_eq!(
         text(&out.stderr),
-        "error: configuration: retention.days and retention.interval_ms must be positive\n"
+        "error: configuration: retention.days: must be positive\n"
     );
 }
 
