@@ -50,6 +50,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     lists::PLATFORMS,
     procs::{cpu_ms, cpu_ms_of_all},
+    rawgrpc::CancelOnDrop,
 };
 
 const MAX_MESSAGE: usize = 256 * 1024 * 1024;
@@ -128,7 +129,7 @@ pub async fn run(
                 ReceiverServiceServer::new(receiver).max_decoding_message_size(MAX_MESSAGE),
             )
             .serve_with_incoming(TcpListenerStream::new(listener));
-        servers.push(Abort(tokio::spawn(server)));
+        servers.push(CancelOnDrop(tokio::spawn(server)));
         clients.push((
             p,
             crate::rawgrpc::client(&pki.material("hub"), p, addr).await?,
@@ -686,14 +687,5 @@ impl ReceiverService for Receiver {
             accepted: req.deliveries.into_iter().map(|d| d.delivery_id).collect(),
             rejected: vec![],
         }))
-    }
-}
-
-/// Aborts a spawned server when dropped.
-struct Abort<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for Abort<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

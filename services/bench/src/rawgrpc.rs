@@ -26,7 +26,7 @@ use takedown_protocol::{
 };
 use takedown_tests::pki::TestPki;
 use tokio_stream::wrappers::TcpListenerStream;
-use tokio_util_shim::CancelOnDrop;
+pub(crate) use tokio_util_shim::CancelOnDrop;
 use tonic::{Request, Response, Status};
 
 use crate::lists::PLATFORMS;

@@ -18,10 +18,6 @@ use crate::{
 
 pub struct Directory<S>(pub Shared<S>);
 
-fn org_id(field: &str, id: &str) -> ApiResult<OrgId> {
-    ApiError::parse_id(field, id)
-}
-
 /// A statement the hub will not take: stale or conflicting versions are a precondition
 /// (publish a newer one), anything else is what the caller sent.
 fn statement_refused(e: StatementError) -> ApiError {
@@ -78,7 +74,7 @@ impl<S: Store> DirectoryService for Directory<S> {
         let who = caller!(self.0, req);
         who.authorize("RegisterOrganization")?;
         let r = req.into_inner();
-        let id = org_id("id", &r.id)?;
+        let id: OrgId = ApiError::parse_id("id", &r.id)?;
         let role = Role::try_from(r.role).ok().ok_or_else(|| {
             ApiError::invalid("role", "role must be agency, platform or coordinator")
         })?;
