@@ -1,7 +1,9 @@
 //! Delivery: the durable outbox → per-platform workers → each platform's sidecar.
 //!
-//! The dispatcher keeps one [`worker::Worker`] per registered platform (restarting it when
-//! the platform's endpoint changes). Deliveries are claimed with a lease longer than the RPC
+//! The dispatcher keeps one [`worker::Worker`] per registered platform, restarting it when
+//! the platform's endpoint changes (through this hub at once, through another replica within
+//! [`PLATFORMS_FOLLOW`]); the deliveries that wait out retry delays after failing at the
+//! old endpoint are due again at once. Deliveries are claimed with a lease longer than the RPC
 //! deadline, in the name of this hub instance: a batch in flight when a hub dies is sent
 //! again when the same instance starts again, when the other hubs find that its heartbeat
 //! stopped ([`run_heartbeat`]), or at the latest when its lease expires.
@@ -180,6 +182,10 @@ pub struct Dispatcher<S> {
     pub cache: Arc<TreeCache>,
 }
 
+/// How often the dispatcher reads the platforms again, besides the wake-up of a change made
+/// through this hub: how soon a change made through another replica reaches this one.
+pub const PLATFORMS_FOLLOW: Duration = Duration::from_secs(2);
+
 /// Runs until `shutdown`: one worker per registered push-mode platform (a pull-mode
 /// platform's sidecar comes for its share, see [`pull`]).
 pub async fn run_dispatcher<S: Store>(d: Dispatcher<S>, shutdown: CancellationToken) {
@@ -213,6 +219,15 @@ pub async fn run_dispatcher<S: Store>(d: Dispatcher<S>, shutdown: CancellationTo
                     }
                     if let Some((_, old)) = running.remove(&p.name) {
                         old.cancel();
+                        // What failed at the old endpoint says nothing about the new one.
+                        match store.retry_now(&p.name, now_millis()).await {
+                            Ok(n) => {
+                                tracing::info!(platform = %p.name, endpoint = %p.endpoint, due_now = n, "platform moved: its backlog is due")
+                            }
+                            Err(e) => {
+                                tracing::warn!(platform = %p.name, error = %e, "releasing the backlog of a moved platform failed")
+                            }
+                        }
                     }
                     let token = shutdown.child_token();
                     running.insert(p.name.clone(), (p.endpoint.clone(), token.clone()));
@@ -237,7 +252,7 @@ pub async fn run_dispatcher<S: Store>(d: Dispatcher<S>, shutdown: CancellationTo
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = wake.platforms_changed_notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+            _ = tokio::time::sleep(PLATFORMS_FOLLOW) => {}
         }
     }
     tasks.close();
