@@ -116,7 +116,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let hub = tokio::spawn(takedown_hub::run(
         hub_cfg,
         store,
-        hub_listener,
+        takedown_net::service::Ports::new(None).with("listen", hub_listener)?,
         stopped(stop_rx.clone()),
     ));
     let mut endpoints = Vec::new();
@@ -157,7 +157,7 @@ seed = 2026
         ))?;
         sidecars.push(tokio::spawn(takedown_sidecar::run(
             cfg,
-            Some(listener),
+            takedown_net::service::Ports::new(None).with("listen", listener)?,
             stopped(stop_rx.clone()),
         )));
     }

@@ -20,9 +20,15 @@ struct Args {
     /// no certificate (paths are checked for form only).
     #[arg(long)]
     check_config: bool,
+    /// Once serving, write the bound addresses here as JSON, by configuration key
+    /// (`{"listen":"127.0.0.1:40711","metrics.listen":"127.0.0.1:40713"}`): how a
+    /// supervisor or a test that configured port 0 learns the ports the system chose.
+    #[arg(long, value_name = "FILE")]
+    ready_file: Option<PathBuf>,
 }
 
-/// The binary's whole `main`: errors are one line on stderr and exit code 1.
+/// The binary's whole `main`: errors are one line on stderr, exit code 2 for a refused
+/// configuration and 1 otherwise ([`takedown_net::service::exit`]).
 pub fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let result = if args.check_config {
@@ -32,13 +38,7 @@ pub fn main() -> std::process::ExitCode {
             .context("starting the runtime")
             .and_then(|rt| rt.block_on(real_main(args)))
     };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    takedown_net::service::exit(result)
 }
 
 /// `--check-config`: the configuration step of [`real_main`] alone.
@@ -58,24 +58,23 @@ fn check_config(args: &Args) -> anyhow::Result<()> {
 async fn real_main(args: Args) -> anyhow::Result<()> {
     let config = Config::load(args.config.as_deref())?;
     telemetry::init(config.log_format);
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
+    let ports = crate::server::bind(&config, args.ready_file).await?;
+    let instance = crate::server::instance(&config, &ports);
     let shutdown = takedown_net::signal::shutdown();
     match Backend::of_url(&config.database_url)? {
         Backend::Sqlite => {
             let store = SqliteStore::connect(&config.database_url)
                 .await
                 .context("opening SQLite")?
-                .claiming_as(&config.delivery.instance(config.listen));
-            run(config, store, listener, shutdown).await
+                .claiming_as(&instance);
+            run(config, store, ports, shutdown).await
         }
         Backend::Postgres => {
             let store = PgStore::connect(&config.database_url)
                 .await
                 .context("opening PostgreSQL")?
-                .claiming_as(&config.delivery.instance(config.listen));
-            run(config, store, listener, shutdown).await
+                .claiming_as(&instance);
+            run(config, store, ports, shutdown).await
         }
     }
 }

@@ -4,15 +4,16 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use takedown_net::install_crypto_provider;
+use takedown_net::{
+    install_crypto_provider,
+    service::{self, Ports},
+};
 use takedown_protocol::{
     ident::{Identity, IdentityRole, OrgId},
     pb,
 };
 use takedown_store::Store;
-use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tonic::transport::Server;
 
 use crate::{
     api::{
@@ -40,11 +41,33 @@ const GRACE: Duration = Duration::from_secs(15);
 /// How often the hub looks for key-set statements published through another replica.
 const KEY_SET_FOLLOW: Duration = Duration::from_secs(2);
 
-/// Serves on `listener` until `shutdown` completes, then drains.
+/// The hub's ports, bound before anything is served (a taken port stops the start):
+/// `listen`, and `metrics.listen` when configured. `ready_file`: see [`Ports::announce`].
+pub async fn bind(
+    config: &Config,
+    ready_file: Option<std::path::PathBuf>,
+) -> anyhow::Result<Ports> {
+    let mut ports = Ports::new(ready_file);
+    ports.bind("listen", config.listen).await?;
+    ports
+        .bind_if("metrics.listen", config.metrics.listen)
+        .await?;
+    Ok(ports)
+}
+
+/// This hub instance's id for its claims: from the port bound for `listen` (the one the
+/// system chose, when the configuration says port 0).
+pub fn instance(config: &Config, ports: &Ports) -> String {
+    config
+        .delivery
+        .instance(ports.addr("listen").unwrap_or(config.listen))
+}
+
+/// Serves on `ports` (see [`bind`]) until `shutdown` completes, then drains.
 pub async fn run<S: Store>(
     config: Config,
     store: S,
-    listener: TcpListener,
+    mut ports: Ports,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     install_crypto_provider();
@@ -84,8 +107,8 @@ pub async fn run<S: Store>(
     let wake = Wake::new();
     let health = PlatformHealth::default();
     let metrics = Arc::new(HubMetrics::default());
-    // Bound before anything is served, so that a taken port stops the start.
-    let metrics_listener = takedown_net::metrics::listener(&config.metrics).await?;
+    let listener = ports.take("listen")?;
+    let metrics_listener = ports.take_if("metrics.listen");
     let background = CancellationToken::new();
     let cache = Arc::new(delivery::TreeCache::new(config.delivery.tree_cache_leaves));
     let pulls = Arc::new(delivery::pull::Pulls {
@@ -178,7 +201,7 @@ pub async fn run<S: Store>(
 
     // Claims this instance held when it last stopped are due again now, not when their
     // lease ends.
-    let instance = config.delivery.instance(config.listen);
+    let instance = instance(&config, &ports);
     let released = store
         .release_own_claims(takedown_protocol::timestamp::now_millis())
         .await
@@ -254,19 +277,14 @@ pub async fn run<S: Store>(
         Ok(takedown_store::Backend::Postgres) => "postgres",
         Err(_) => "unknown",
     };
-    tracing::info!(%addr, backend, "hub listening");
     let drain = {
         let background = background.clone();
         async move {
-            grpc_health.drain_after(shutdown, "hub").await;
+            shutdown.await;
             background.cancel();
         }
     };
-    let incoming =
-        takedown_net::tls::tls_incoming(listener, &tls, "hub").context("configuring TLS")?;
-    Server::builder()
-        .timeout(Duration::from_secs(120))
-        .layer(takedown_net::protocol_errors::layer())
+    let router = service::grpc_server()
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -284,10 +302,10 @@ pub async fn run<S: Store>(
         )
         .add_service(SummaryServiceServer::new(Summaries(state.clone())))
         .add_service(AuditServiceServer::new(Audit(state.clone())))
-        .add_service(TransparencyServiceServer::new(Transparency(state.clone())))
-        .serve_with_incoming_shutdown(incoming, drain)
-        .await
-        .context("serving")?;
+        .add_service(TransparencyServiceServer::new(Transparency(state.clone())));
+    ports.announce()?;
+    tracing::info!(%addr, backend, "hub listening");
+    service::serve(router, listener, &tls, "hub", grpc_health, drain).await?;
     background.cancel();
     tasks.close();
     if tokio::time::timeout(GRACE, tasks.wait()).await.is_err() {

@@ -20,6 +20,8 @@
 //! - [`telemetry`]: logs (filter, text or JSON, stderr) for every service.
 //! - [`health`]: `grpc.health.v1` with one drain (every service NOT_SERVING at shutdown).
 //! - [`tls::TlsPaths`]: the `[tls]` section every service's configuration has.
+//! - [`service`]: ports by configuration key and the ready file, the one gRPC server
+//!   builder, serving over mutual TLS with the drain.
 #![forbid(unsafe_code)]
 
 pub mod config;
@@ -28,6 +30,7 @@ pub mod metrics;
 pub mod peer;
 pub mod pki;
 pub mod protocol_errors;
+pub mod service;
 pub mod signal;
 pub mod telemetry;
 pub mod tls;

@@ -40,22 +40,6 @@ pub fn seconds_histogram() -> prometheus_client::metrics::histogram::Histogram {
     )
 }
 
-/// The endpoint's listener when `config` asks for one, bound now (before anything is
-/// served, so that a taken port stops the start) and logged.
-pub async fn listener(config: &MetricsConfig) -> std::io::Result<Option<TcpListener>> {
-    let Some(addr) = config.listen else {
-        return Ok(None);
-    };
-    let listener = TcpListener::bind(addr).await.map_err(|e| {
-        std::io::Error::new(
-            e.kind(),
-            format!("binding the metrics endpoint metrics.listen = {addr}: {e}"),
-        )
-    })?;
-    tracing::info!(addr = %listener.local_addr()?, "metrics endpoint listening on /metrics");
-    Ok(Some(listener))
-}
-
 /// [`serve`], logging why it stopped if it failed: for a task of its own.
 pub async fn run<F, Fut>(
     listener: TcpListener,

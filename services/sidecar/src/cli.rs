@@ -25,6 +25,11 @@ struct Args {
     /// port and reads no certificate or webhook CA (paths are checked for form only).
     #[arg(long)]
     check_config: bool,
+    /// Once serving, write the bound addresses here as JSON, by configuration key
+    /// (`{"listen":"127.0.0.1:40711","metrics.listen":"127.0.0.1:40713"}`): how a
+    /// supervisor or a test that configured port 0 learns the ports the system chose.
+    #[arg(long, value_name = "FILE")]
+    ready_file: Option<PathBuf>,
 }
 
 fn load(args: &Args) -> anyhow::Result<Config> {
@@ -39,32 +44,19 @@ fn load(args: &Args) -> anyhow::Result<Config> {
     Ok(cfg)
 }
 
-async fn serve(cfg: Config) -> anyhow::Result<()> {
-    let listener = match cfg.mode {
-        crate::config::DeliveryMode::Push => Some(
-            tokio::net::TcpListener::bind(cfg.listen)
-                .await
-                .with_context(|| format!("binding listen {}", cfg.listen))?,
-        ),
-        // Pull mode opens no gRPC port.
-        crate::config::DeliveryMode::Pull => None,
-    };
-    crate::run(cfg, listener, takedown_net::signal::shutdown()).await
+async fn serve(cfg: Config, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
+    let ports = crate::bind(&cfg, ready_file).await?;
+    crate::run(cfg, ports, takedown_net::signal::shutdown()).await
 }
 
-/// The binary's whole `main`.
+/// The binary's whole `main`: errors are one line on stderr, exit code 2 for a refused
+/// configuration and 1 otherwise ([`takedown_net::service::exit`]).
 pub fn main() -> ExitCode {
-    let args = Args::parse();
-    let cfg = match load(&args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!(
-                "takedown-sidecar: {}",
-                takedown_net::tls::error_chain(e.as_ref())
-            );
-            return ExitCode::from(2);
-        }
-    };
+    takedown_net::service::exit(real_main(Args::parse()))
+}
+
+fn real_main(args: Args) -> anyhow::Result<()> {
+    let cfg = load(&args)?;
     if args.check_config {
         println!(
             "takedown-sidecar: configuration OK (platform {}, {}, integration {})",
@@ -75,25 +67,10 @@ pub fn main() -> ExitCode {
             },
             cfg.integration.mode()
         );
-        return ExitCode::SUCCESS;
+        return Ok(());
     }
     telemetry::init(cfg.log_format);
     takedown_net::install_crypto_provider();
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("takedown-sidecar: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match rt.block_on(serve(cfg)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!(
-                "takedown-sidecar: {}",
-                takedown_net::tls::error_chain(e.as_ref())
-            );
-            ExitCode::FAILURE
-        }
-    }
+    let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    rt.block_on(serve(cfg, args.ready_file))
 }

@@ -5,8 +5,7 @@
 //! (webhook, command or a simulated `auto` policy), and reports acknowledgements and
 //! decisions back to the hub from a durable outbox.
 //!
-//! Entry point: [`run`] (or [`run_with_decisions`] when the caller binds the decisions
-//! endpoint itself).
+//! Entry point: [`bind`] the ports the configuration names, then [`run`].
 //!
 //! # Layout
 //!
@@ -46,7 +45,10 @@ pub mod verify;
 use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};
-use takedown_net::TlsMaterial;
+use takedown_net::{
+    TlsMaterial,
+    service::{self, Ports},
+};
 use takedown_protocol::{
     ident::{Identity, IdentityRole, OrgId},
     pb::{
@@ -56,7 +58,6 @@ use takedown_protocol::{
 };
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tonic::transport::Server;
 
 pub use config::Config;
 pub use inbox::Inbox;
@@ -68,41 +69,44 @@ const FLUSH_GRACE: Duration = Duration::from_secs(2);
 /// Largest Deliver request accepted.
 const MAX_MESSAGE: usize = 64 << 20;
 
-/// Runs the sidecar until `shutdown` completes, then drains: serving `ReceiverService` on
-/// `listener` in push mode, pulling from the hub in pull mode (no listener). In webhook
-/// mode the decisions endpoint is bound at `config.decisions_addr()`.
-pub async fn run(
-    config: Config,
-    listener: Option<TcpListener>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let decisions = match config.decisions_addr() {
-        Some(addr) => Some(
-            TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding decisions_listen {addr}"))?,
-        ),
-        None => None,
-    };
-    run_with_decisions(config, listener, decisions, shutdown).await
+/// The sidecar's ports, bound before anything is served (a taken port stops the start):
+/// `listen` in push mode (pull mode opens no gRPC port), `metrics.listen` when configured,
+/// `decisions_listen` in webhook and coop mode. `ready_file`: see [`Ports::announce`].
+pub async fn bind(
+    config: &Config,
+    ready_file: Option<std::path::PathBuf>,
+) -> anyhow::Result<Ports> {
+    let mut ports = Ports::new(ready_file);
+    if config.mode == config::DeliveryMode::Push {
+        ports.bind("listen", config.listen).await?;
+    }
+    ports
+        .bind_if("metrics.listen", config.metrics.listen)
+        .await?;
+    ports
+        .bind_if("decisions_listen", config.decisions_addr())
+        .await?;
+    Ok(ports)
 }
 
-/// Like [`run`], with the decisions endpoint on a listener the caller bound (or none).
-pub async fn run_with_decisions(
+/// Runs the sidecar on `ports` (see [`bind`]) until `shutdown` completes, then drains:
+/// serving `ReceiverService` on `listen` in push mode, pulling from the hub in pull mode.
+pub async fn run(
     config: Config,
-    listener: Option<TcpListener>,
-    decisions: Option<TcpListener>,
+    mut ports: Ports,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     takedown_net::install_crypto_provider();
     config.validate()?;
+    let listener = ports.take_if("listen");
     match (config.mode, &listener) {
         (config::DeliveryMode::Push, None) => bail!("push mode needs a listener for `listen`"),
         (config::DeliveryMode::Pull, Some(_)) => {
-            bail!("mode = \"pull\" opens no port: pass no listener")
+            bail!("mode = \"pull\" opens no port: bind no `listen`")
         }
         _ => {}
     }
+    let decisions = ports.take_if("decisions_listen");
     let platform = config.platform_name()?;
     let own = Identity::new(
         IdentityRole::Platform,
@@ -127,8 +131,7 @@ pub async fn run_with_decisions(
     .context("hub_endpoint")?;
     let integration = handoff::Platform::from_config(&config)?;
     let metrics = Arc::new(metrics::SidecarMetrics::default());
-    // Bound before anything is served, so that a taken port stops the start.
-    let metrics_listener = takedown_net::metrics::listener(&config.metrics).await?;
+    let metrics_listener = ports.take_if("metrics.listen");
 
     let handoff_wake = Arc::new(Notify::new());
     let report_wake = Arc::new(Notify::new());
@@ -195,8 +198,6 @@ pub async fn run_with_decisions(
         }
     };
     if let Some((receiver, l)) = decisions {
-        let addr = l.local_addr().ok();
-        tracing::info!(?addr, "decisions endpoint listening");
         let app = decisions::router(inbox.clone(), report_wake.clone(), receiver)?;
         let stop = decisions_stop.clone();
         tracker.spawn(async move {
@@ -266,6 +267,7 @@ pub async fn run_with_decisions(
         Some(listener) => {
             serve(
                 listener,
+                &ports,
                 &tls,
                 receiver,
                 keys.clone(),
@@ -276,6 +278,7 @@ pub async fn run_with_decisions(
             .await
         }
         None => {
+            ports.announce()?;
             tracing::info!(%platform, mode = config.integration.mode(), hub = %config.hub_endpoint, "sidecar pulling (no listening port)");
             let stop = CancellationToken::new();
             let puller = tokio::spawn(
@@ -317,8 +320,10 @@ pub async fn run_with_decisions(
 }
 
 /// Push mode: serves `ReceiverService` (and health) on `listener` until `shutdown`.
+#[allow(clippy::too_many_arguments)]
 async fn serve(
     listener: TcpListener,
+    ports: &Ports,
     tls: &TlsMaterial,
     receiver: Arc<server::Receiver>,
     keys: Arc<keys::KeyCache>,
@@ -336,17 +341,12 @@ async fn serve(
         Duration::from_secs(config.keys_refresh_secs.max(1) * 3),
         keys_stop,
     ));
+    let router = service::grpc_server().add_service(health_svc).add_service(
+        ReceiverServiceServer::from_arc(receiver).max_decoding_message_size(MAX_MESSAGE),
+    );
+    ports.announce()?;
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, platform = %config.platform, mode = config.integration.mode(), "sidecar serving");
-    let incoming =
-        takedown_net::tls::tls_incoming(listener, tls, "sidecar").context("server TLS")?;
-    Server::builder()
-        .layer(takedown_net::protocol_errors::layer())
-        .add_service(health_svc)
-        .add_service(
-            ReceiverServiceServer::from_arc(receiver).max_decoding_message_size(MAX_MESSAGE),
-        )
-        .serve_with_incoming_shutdown(incoming, health.drain_after(shutdown, "sidecar"))
-        .await
-        .context("gRPC server")
+    service::serve(router, listener, tls, "sidecar", health, shutdown).await?;
+    Ok(())
 }

@@ -52,7 +52,11 @@ fn a_valid_configuration_is_ok_without_database_port_or_certificates() {
 #[test]
 fn an_invalid_configuration_is_one_line_naming_the_field_and_a_failure() {
     let out = check(&[("TAKEDOWN_RETENTION__DAYS", "0")]);
-    assert!(!out.status.success());
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a refused configuration, as the sidecar's"
+    );
     assert!(out.stdout.is_empty());
     assert_eq!(
         text(&out.stderr),

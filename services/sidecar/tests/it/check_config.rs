@@ -60,7 +60,7 @@ fn shares_over_one_are_one_line_naming_the_field_and_a_failure() {
     let stderr = text(&out.stderr);
     assert!(
         stderr.starts_with(
-            "takedown-sidecar: configuration: integration: block_share + reject_share + gone_share = 1.1"
+            "error: configuration: integration: block_share + reject_share + gone_share = 1.1"
         ),
         "{stderr}"
     );
