@@ -153,14 +153,16 @@ async fn seeded_kills_during_a_release_lose_nothing_and_repeat_nothing(backend: 
         return;
     };
     let platform = RecordingPlatform::start(Duration::from_millis(300)).await;
-    let decisions_port = takedown_tests::free_port();
     let webhook = Integration::Webhook {
         url: platform.url.clone(),
         batch_size: 250,
-        decisions_port: Some(decisions_port),
         max_backlog: None,
     };
     let mut tg = w.sidecar_with("telegram", &webhook).await;
+    // Restarts keep it.
+    let decisions_port = tg
+        .decisions_port
+        .expect("a webhook sidecar takes decisions");
 
     let started = tokio::time::Instant::now();
     w.action_day("chaos", H_HOUR_MS).await;

@@ -27,19 +27,14 @@ fn platform_list(w: &World) -> Vec<serde_json::Value> {
 
 /// Runs `takedownctl --hub <hub> --certs <pki> --as <org> args...`; returns (ok, stdout, stderr).
 fn ctl(w: &World, org: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(takedown_tests::bins::path("takedownctl"))
-        .args(["--hub", &w.hub.endpoint, "--certs"])
+    let mut cmd = Command::new(takedown_tests::bins::path("takedownctl"));
+    cmd.args(["--hub", &w.hub.endpoint, "--certs"])
         .arg(&w.pki.dir)
         .args(["--as", org])
         .args(args)
-        .current_dir(w.dir.path())
-        .output()
-        .expect("run takedownctl");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .current_dir(w.dir.path());
+    let run = takedown_tests::cli::Run::of(cmd);
+    (run.success(), run.stdout, run.stderr)
 }
 
 async fn takedownctl_drives_the_real_hub(backend: Backend) {
@@ -100,7 +95,7 @@ async fn takedownctl_drives_the_real_hub(backend: Backend) {
         "{out}"
     );
     // A platform's cap on deliveries per minute, set and shown as the README says.
-    let endpoint = format!("https://127.0.0.1:{}", w.sidecar_ports["telegram"]);
+    let endpoint = w.endpoint("telegram");
     let (ok, out, err) = ctl(
         &w,
         COORDINATOR,
@@ -210,7 +205,7 @@ async fn takedownctl_drives_the_real_hub(backend: Backend) {
     );
     assert!(!ok && err.contains("not in the future"), "{err}");
     // Staffed hours, set as the README says, and the warning of an H-hour outside them.
-    let endpoint = format!("https://127.0.0.1:{}", w.sidecar_ports["tamtam"]);
+    let endpoint = w.endpoint("tamtam");
     let (ok, out, err) = ctl(
         &w,
         COORDINATOR,

@@ -26,12 +26,11 @@ async fn coop_files_each_target_once_and_its_signed_actions_decide(backend: Back
         return;
     };
     let coop_server = CoopStandIn::start().await;
-    let callback_port = takedown_tests::free_port();
     let integration = Integration::Coop {
         url: coop_server.url.clone(),
-        callback_port,
     };
-    let _tg = w.sidecar_with("telegram", &integration).await;
+    let tg = w.sidecar_with("telegram", &integration).await;
+    let callback_port = tg.decisions_port.expect("a coop sidecar takes callbacks");
     let mut fr = w.as_org("agency-fr").await;
     let list = w
         .key("agency-fr")

@@ -30,7 +30,6 @@ async fn sidecar_killed_inside_handoffs_repeats_no_target_at_the_platform(backen
     let webhook = Integration::Webhook {
         url: platform.url.clone(),
         batch_size: BATCH,
-        decisions_port: None,
         max_backlog: None,
     };
     let mut tg = w.sidecar_with("telegram", &webhook).await;

@@ -83,11 +83,11 @@ async fn two_hubs_share_the_fan_out_and_one_survives_the_others_kill() {
         &w.pki,
         w.dir.path(),
         "telegram",
-        w.sidecar_ports["telegram"],
         &hub_b.endpoint,
         &Integration::Auto(AutoPolicy::default()),
     )
     .await;
+    w.register_endpoint("telegram", &tg.endpoint()).await;
 
     // Everything is embargoed until H-hour, so both hubs' workers find it due at once.
     w.action_day("day-m", 6_000).await;

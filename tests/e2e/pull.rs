@@ -39,7 +39,6 @@ async fn a_pulling_sidecar_gets_its_share_at_h_hour_once_through_kills(backend: 
     let webhook = Integration::Webhook {
         url: platform.url.clone(),
         batch_size: 250,
-        decisions_port: None,
         max_backlog: None,
     };
     let mut tg = w.sidecar_pulling("telegram", &webhook).await;

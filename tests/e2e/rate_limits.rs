@@ -37,7 +37,7 @@ async fn a_capped_platform_never_receives_more_than_its_cap_in_any_minute(backen
         return;
     };
     let mut c = w.as_org(COORDINATOR).await;
-    let endpoint = format!("https://127.0.0.1:{}", w.sidecar_ports["telegram"]);
+    let endpoint = w.endpoint("telegram");
     let p = c
         .directory
         .register_platform(pb::RegisterPlatformRequest {
@@ -177,9 +177,11 @@ async fn a_receivers_request_to_wait_is_honoured(backend: Backend) {
         delay: Duration::from_secs(3),
         calls: Arc::default(),
     };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", w.sidecar_ports["x"]))
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("x's port");
+    let endpoint = format!("https://{}", listener.local_addr().expect("x's address"));
+    w.register_endpoint("x", &endpoint).await;
     let server = tonic::transport::Server::builder()
         .tls_config(takedown_net::server_tls(&w.pki.material("x")))
         .expect("tls")
@@ -233,7 +235,6 @@ async fn a_sidecar_behind_its_platform_asks_the_hub_to_wait(backend: Backend) {
             &Integration::Webhook {
                 url: platform.url.clone(),
                 batch_size: 100,
-                decisions_port: None,
                 max_backlog: Some(BACKLOG as u32),
             },
         )

@@ -57,11 +57,11 @@ fn next_local(zone: &str, weekday: civil::Weekday, hour: i8, minute: i8) -> i64 
         .as_millisecond()
 }
 
-fn register(staffing: Option<pb::Staffing>, port: u16) -> pb::RegisterPlatformRequest {
+fn register(staffing: Option<pb::Staffing>, endpoint: &str) -> pb::RegisterPlatformRequest {
     pb::RegisterPlatformRequest {
         delivery_mode: pb::DeliveryMode::Push as i32,
         name: "tamtam".into(),
-        endpoint: format!("https://127.0.0.1:{port}"),
+        endpoint: endpoint.into(),
         display_name: String::new(),
         max_deliveries_per_minute: None,
         staffing,
@@ -84,14 +84,14 @@ async fn an_h_hour_outside_staffed_hours_warns_the_coordinator(backend: Backend)
         return;
     };
     let mut c = w.as_org(COORDINATOR).await;
-    let port = w.sidecar_ports["tamtam"];
+    let tamtam = w.endpoint("tamtam");
 
     // A zone that does not exist is refused, naming the field, and changes nothing.
     let mut bad = tallinn_office();
     bad.time_zone = "Europe/Atlantis".into();
     let refused = c
         .directory
-        .register_platform(register(Some(bad), port))
+        .register_platform(register(Some(bad), &tamtam))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
@@ -101,7 +101,7 @@ async fn an_h_hour_outside_staffed_hours_warns_the_coordinator(backend: Backend)
     bad.windows[3].end = "18:60".into();
     let refused = c
         .directory
-        .register_platform(register(Some(bad), port))
+        .register_platform(register(Some(bad), &tamtam))
         .await
         .unwrap_err();
     assert!(
@@ -119,12 +119,12 @@ async fn an_h_hour_outside_staffed_hours_warns_the_coordinator(backend: Backend)
     // tamtam keeps office hours in Tallinn; telegram is staffed around the clock; x has not
     // said. Registering again without staffing keeps it.
     c.directory
-        .register_platform(register(Some(tallinn_office()), port))
+        .register_platform(register(Some(tallinn_office()), &tamtam))
         .await
         .unwrap();
     let kept = c
         .directory
-        .register_platform(register(None, port))
+        .register_platform(register(None, &tamtam))
         .await
         .unwrap()
         .into_inner();
@@ -133,7 +133,7 @@ async fn an_h_hour_outside_staffed_hours_warns_the_coordinator(backend: Backend)
         .register_platform(pb::RegisterPlatformRequest {
             delivery_mode: pb::DeliveryMode::Push as i32,
             name: "telegram".into(),
-            endpoint: format!("https://127.0.0.1:{}", w.sidecar_ports["telegram"]),
+            endpoint: w.endpoint("telegram"),
             display_name: String::new(),
             max_deliveries_per_minute: None,
             staffing: Some(pb::Staffing {
@@ -273,7 +273,7 @@ async fn removal_orders_delivered_out_of_hours_are_counted(backend: Backend) {
     c.directory
         .register_platform(register(
             Some(only_on(away, "duty@tamtam.example")),
-            w.sidecar_ports["tamtam"],
+            &w.endpoint("tamtam"),
         ))
         .await
         .unwrap();
@@ -289,7 +289,7 @@ async fn removal_orders_delivered_out_of_hours_are_counted(backend: Backend) {
         .register_platform(pb::RegisterPlatformRequest {
             delivery_mode: pb::DeliveryMode::Push as i32,
             name: "telegram".into(),
-            endpoint: format!("https://127.0.0.1:{}", w.sidecar_ports["telegram"]),
+            endpoint: w.endpoint("telegram"),
             display_name: String::new(),
             max_deliveries_per_minute: None,
             staffing: Some(always),

@@ -7,46 +7,18 @@
 
 use std::path::Path;
 
-use sqlx::{Connection, Executor, Row};
+use sqlx::{Connection, Row};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+/// The backends, as the store names them.
+pub use takedown_store::Backend;
 
-pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-pub fn admin_url() -> String {
-    std::env::var("TAKEDOWN_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_string())
-}
-
-pub fn pg_required() -> bool {
-    std::env::var("TAKEDOWN_REQUIRE_PG").is_ok_and(|v| v == "1")
-}
-
+/// A database for one test: a SQLite file in the test's directory (so that its files stay
+/// beside the test's logs), or a fresh PostgreSQL database from
+/// [`takedown_store::testing::TestDb`], dropped with it.
 pub struct TestDb {
     pub url: String,
     pub backend: Backend,
-    pg_name: Option<String>,
-}
-
-/// Replaces the database name in a PostgreSQL URL.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let cut = base
-        .rfind('/')
-        .filter(|i| *i > "postgres://".len())
-        .unwrap_or(base.len());
-    let mut out = format!("{}/{name}", &base[..cut]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
+    _postgres: Option<takedown_store::testing::TestDb>,
 }
 
 impl TestDb {
@@ -56,28 +28,14 @@ impl TestDb {
             Backend::Sqlite => Some(Self {
                 url: format!("sqlite:{}", dir.join("hub.db").display()),
                 backend,
-                pg_name: None,
+                _postgres: None,
             }),
             Backend::Postgres => {
-                let admin = admin_url();
-                let mut conn = match sqlx::PgConnection::connect(&admin).await {
-                    Ok(c) => c,
-                    Err(e) if !pg_required() => {
-                        eprintln!("skipped: PostgreSQL unreachable at {admin}: {e}");
-                        return None;
-                    }
-                    Err(e) => panic!(
-                        "PostgreSQL is required (TAKEDOWN_REQUIRE_PG=1) but unreachable: {e}"
-                    ),
-                };
-                let name = format!("takedown_e2e_{}", hex::encode(rand::random::<[u8; 6]>()));
-                conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .await
-                    .expect("create test database");
+                let db = takedown_store::testing::TestDb::postgres().await?;
                 Some(Self {
-                    url: with_database(&admin, &name),
+                    url: db.url().to_string(),
                     backend,
-                    pg_name: Some(name),
+                    _postgres: Some(db),
                 })
             }
         }
@@ -173,47 +131,5 @@ impl TestDb {
                     .rows_affected()
             }
         }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some(name) = self.pg_name.take() else {
-            return;
-        };
-        let admin = admin_url();
-        // Drop from a thread of its own: Drop may run inside a runtime.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                let mut c = sqlx::PgConnection::connect(&admin).await.ok()?;
-                c.execute(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .await
-                .ok()
-            })
-        })
-        .join();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_names_are_replaced() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            with_database("postgres://u@h/db?sslmode=disable", "x"),
-            "postgres://u@h/x?sslmode=disable"
-        );
     }
 }

@@ -2,7 +2,6 @@
 //! restarted on the same database, or stopped with SIGTERM.
 
 use std::{
-    fs,
     net::SocketAddr,
     path::{Path, PathBuf},
     time::Duration,
@@ -75,13 +74,10 @@ impl HubProcess {
         dir: &Path,
         opts: &HubOptions,
     ) -> Self {
-        let port = crate::free_port();
-        let metrics_port = crate::free_port();
         let config = dir.join("hub.toml");
-        // The real configuration struct, serialized: a test cannot write a key the hub
-        // does not have, and every key it leaves alone keeps the hub's default.
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
         let mut c = takedown_hub::Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], port)),
+            listen: any_port,
             database_url: database_url.to_string(),
             hub_id: "hub".into(),
             audience: "takedown-hub".into(),
@@ -107,23 +103,26 @@ impl HubProcess {
         d.breaker_failures = opts.breaker_failures;
         d.breaker_cooldown_ms = opts.breaker_cooldown_ms;
         d.poll_ms = opts.poll_ms;
-        c.metrics.listen = Some(SocketAddr::from(([127, 0, 0, 1], metrics_port)));
+        c.metrics.listen = Some(any_port);
         if let Some((days, interval_ms)) = opts.retention {
             c.retention = takedown_hub::config::RetentionConfig { days, interval_ms };
         }
-        fs::write(
-            &config,
-            toml::to_string(&c).expect("the hub configuration serializes to TOML"),
-        )
-        .expect("write hub config");
+        crate::write_toml(&config, &c);
+        let mut proc = ChildProc::new("takedown-hub", config.clone(), dir.join("hub.log"));
+        proc.spawn();
+        let addrs = proc.addresses().await.unwrap_or_else(|e| panic!("{e}"));
+        // A restart keeps the ports the system chose, so that sidecars and clients find it.
+        c.listen = addrs["listen"];
+        c.metrics.listen = Some(addrs["metrics.listen"]);
+        crate::write_toml(&config, &c);
+        let port = c.listen.port();
         let mut hub = Self {
             endpoint: format!("https://127.0.0.1:{port}"),
             port,
-            metrics_url: format!("http://127.0.0.1:{metrics_port}/metrics"),
+            metrics_url: format!("http://{}/metrics", addrs["metrics.listen"]),
             pki_dir: pki.dir.clone(),
-            proc: ChildProc::new("takedown-hub", config, dir.join("hub.log")),
+            proc,
         };
-        hub.proc.spawn();
         hub.wait_ready().await;
         hub
     }
@@ -154,11 +153,15 @@ impl HubProcess {
         self.proc.kill();
     }
 
-    /// Starts the same hub (same config and database) again.
+    /// Starts the same hub (same config, ports and database) again.
     pub async fn restart(&mut self) {
-        self.proc.kill();
-        self.proc.spawn();
+        self.proc.restart_on(self.port).await;
         self.wait_ready().await;
+    }
+
+    /// The process id of the running hub.
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
     }
 
     /// SIGTERM, then waits for a clean exit; true when it exited successfully.

@@ -11,11 +11,16 @@
 //! - [`hub`]: a hub process (start, kill -9, restart, stop).
 //! - [`sidecar`]: a sidecar process.
 //! - [`platform`]: a platform's webhook receiver that records what the platform saw.
+//! - [`cli`]: running a command-line binary and what a run gave.
 //! - [`clients`]: typed gRPC clients acting as one organisation.
 //! - [`lists`]: agency signing keys and signed lists.
 //! - [`world`]: a registered world (coordinator, agencies, platforms, keys) ready to use.
+//! - [`receiver`]: a sidecar in-process against a fake hub, for the sidecar's own tests.
+//! - [`coop`]: a stand-in of ROOST Coop for the coop integration.
+//! - [`raw`]: a gRPC codec of raw bytes, for requests no typed client can send.
 
 pub mod bins;
+pub mod cli;
 pub mod clients;
 pub mod coop;
 pub mod db;
@@ -25,6 +30,7 @@ pub mod pki;
 pub mod platform;
 pub mod proc;
 pub mod raw;
+pub mod receiver;
 pub mod sidecar;
 pub mod world;
 
@@ -52,24 +58,11 @@ where
     }
 }
 
-/// A free TCP port on 127.0.0.1 for a server started later, never the same twice in one
-/// process. It is chosen below the kernel's ephemeral range (32768 and up on Linux), which
-/// is where port 0 binds land: there, an outgoing connection (a pool connecting to the
-/// database, say) could take the port between this check and the server's bind.
-pub fn free_port() -> u16 {
-    use rand::Rng;
-    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
-        std::sync::Mutex::new(std::collections::BTreeSet::new());
-    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-    let mut rng = rand::rng();
-    for _ in 0..10_000 {
-        let port = rng.random_range(20_000..32_000);
-        if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            given.insert(port);
-            return port;
-        }
-    }
-    panic!("no free port in 20000..32000 on 127.0.0.1")
+/// Writes a service's configuration as its real struct serializes it to TOML: a test cannot
+/// write a key the service does not have, and every key it leaves alone keeps its default.
+pub fn write_toml(path: &std::path::Path, config: &impl serde::Serialize) {
+    let text = toml::to_string(config).expect("the configuration serializes to TOML");
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
 }
 
 /// One scrape of a `/metrics` endpoint (`http://host:port/metrics`): its content type and

@@ -2,7 +2,7 @@
 //! or handing over to a [`crate::platform::RecordingPlatform`] by webhook, with its own
 //! inbox file that tests read to see what the sidecar holds.
 
-use std::{collections::HashMap, fs, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf};
 
 use sqlx::{Connection, Row};
 use takedown_sidecar::{
@@ -40,19 +40,18 @@ pub enum Integration {
     /// The sidecar's own simulation.
     Auto(AutoPolicy),
     /// POSTs each batch of up to `batch_size` targets to `url`; takes the platform's
-    /// decisions on `127.0.0.1:<decisions_port>` (any free port when `None`). With
-    /// `max_backlog`, asks the hub to wait 500 ms while that many wait for the platform.
+    /// decisions on [`SidecarProcess::decisions_port`]. With `max_backlog`, asks the hub to
+    /// wait 500 ms while that many wait for the platform.
     Webhook {
         url: String,
         batch_size: u32,
-        decisions_port: Option<u16>,
         max_backlog: Option<u32>,
     },
     /// Files each target into the Coop at `url` (see [`crate::coop`]) and takes its action
-    /// callbacks on `127.0.0.1:<callback_port>`: Coop actions `ban` → BLOCKED, `dismiss` →
-    /// REJECTED (policy `unclear` → INSUFFICIENT_INFORMATION, else NOT_A_VIOLATION),
-    /// `restore` → RESTORED.
-    Coop { url: String, callback_port: u16 },
+    /// callbacks on [`SidecarProcess::decisions_port`]: Coop actions `ban` → BLOCKED,
+    /// `dismiss` → REJECTED (policy `unclear` → INSUFFICIENT_INFORMATION, else
+    /// NOT_A_VIOLATION), `restore` → RESTORED.
+    Coop { url: String },
 }
 
 impl Integration {
@@ -64,7 +63,8 @@ impl Integration {
         config::Integration,
         config::HandoffSettings,
     ) {
-        let loopback = |port: u16| Some(SocketAddr::from(([127, 0, 0, 1], port)));
+        // The system picks the port; the sidecar's ready file says which.
+        let any_port = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         let handoff = |batch_size: u32| config::HandoffSettings {
             batch_size,
             interval_ms: 100,
@@ -87,10 +87,9 @@ impl Integration {
             Self::Webhook {
                 url,
                 batch_size,
-                decisions_port,
                 max_backlog,
             } => (
-                loopback(decisions_port.unwrap_or(0)),
+                any_port,
                 config::Integration::Webhook(config::WebhookSettings {
                     url: url.clone(),
                     secret: crate::platform::WEBHOOK_SECRET.into(),
@@ -104,8 +103,8 @@ impl Integration {
                     ..handoff(*batch_size)
                 },
             ),
-            Self::Coop { url, callback_port } => (
-                loopback(*callback_port),
+            Self::Coop { url } => (
+                any_port,
                 config::Integration::Coop(config::CoopSettings {
                     url: url.clone(),
                     api_key: crate::coop::API_KEY.into(),
@@ -136,7 +135,8 @@ pub struct SidecarProcess {
     pub platform: String,
     /// The gRPC port (push mode); 0 for a pull-mode sidecar, which opens none.
     pub port: u16,
-    metrics_port: u16,
+    /// Where the platform's decisions go (webhook and coop mode).
+    pub decisions_port: Option<u16>,
     /// `http://127.0.0.1:<port>/metrics`: every test sidecar serves its metrics.
     pub metrics_url: String,
     pub inbox: PathBuf,
@@ -144,16 +144,17 @@ pub struct SidecarProcess {
 }
 
 impl SidecarProcess {
-    /// Starts the sidecar of `platform` on `port`, reporting to the hub at `hub_endpoint`.
+    /// Starts the sidecar of `platform` on a port the system picks ([`Self::endpoint`]),
+    /// reporting to the hub at `hub_endpoint`. The hub delivers to it once the platform is
+    /// registered there ([`crate::world::World::sidecar`] does that).
     pub async fn start(
         pki: &TestPki,
         dir: &std::path::Path,
         platform: &str,
-        port: u16,
         hub_endpoint: &str,
         integration: &Integration,
     ) -> Self {
-        Self::launch(pki, dir, platform, Some(port), hub_endpoint, integration).await
+        Self::launch(pki, dir, platform, true, hub_endpoint, integration).await
     }
 
     /// Starts the sidecar of `platform` in pull mode (`mode = "pull"`): it opens no gRPC
@@ -165,100 +166,75 @@ impl SidecarProcess {
         hub_endpoint: &str,
         integration: &Integration,
     ) -> Self {
-        Self::launch(pki, dir, platform, None, hub_endpoint, integration).await
+        Self::launch(pki, dir, platform, false, hub_endpoint, integration).await
     }
 
     async fn launch(
         pki: &TestPki,
         dir: &std::path::Path,
         platform: &str,
-        port: Option<u16>,
+        push: bool,
         hub_endpoint: &str,
         integration: &Integration,
     ) -> Self {
         let config = dir.join(format!("sidecar-{platform}.toml"));
         let inbox = dir.join(format!("sidecar-{platform}.db"));
-        let metrics_port = crate::free_port();
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
         let (decisions_listen, integration, handoff) = integration.settings();
-        // The real configuration struct, serialized: a test cannot write a key the sidecar
-        // does not have.
-        let c = config::Config {
-            platform: platform.into(),
-            listen: SocketAddr::from(([127, 0, 0, 1], port.unwrap_or(0))),
-            hub_endpoint: hub_endpoint.into(),
-            hub_id: "hub".into(),
-            hub_audience: "takedown-hub".into(),
-            tls: takedown_net::tls::TlsPaths {
-                ca: pki.ca_pem(),
-                cert: pki.cert(platform),
-                key: pki.key(platform),
-            },
-            trust: config::TrustPaths {
-                roots: vec![pki.root_public()],
-            },
-            inbox: inbox.clone(),
-            log_format: Default::default(),
-            decisions_listen,
-            integration,
-            handoff,
-            report: config::ReportSettings {
-                batch_size: 1000,
-                interval_ms: 100,
-            },
-            keys_refresh_secs: 300,
-            metrics: takedown_net::metrics::MetricsConfig {
-                listen: Some(SocketAddr::from(([127, 0, 0, 1], metrics_port))),
-            },
-            retention: config::RetentionSettings::default(),
-            mode: match port {
-                Some(_) => config::DeliveryMode::Push,
-                None => config::DeliveryMode::Pull,
-            },
-            pull: config::PullSettings {
-                batch_size: 500,
-                wait_ms: 2000,
-            },
+        let mut c = base_config(pki, platform, platform, inbox.clone(), hub_endpoint);
+        c.decisions_listen = decisions_listen;
+        c.integration = integration;
+        c.handoff = handoff;
+        c.report = config::ReportSettings {
+            batch_size: 1000,
+            interval_ms: 100,
         };
-        fs::write(
-            &config,
-            toml::to_string(&c).expect("the sidecar configuration serializes to TOML"),
-        )
-        .expect("write sidecar config");
-        let mut s = Self {
+        c.metrics.listen = Some(any_port);
+        c.mode = if push {
+            config::DeliveryMode::Push
+        } else {
+            config::DeliveryMode::Pull
+        };
+        c.pull = config::PullSettings {
+            batch_size: 500,
+            wait_ms: 2000,
+        };
+        crate::write_toml(&config, &c);
+        let mut proc = ChildProc::new(
+            "takedown-sidecar",
+            config.clone(),
+            dir.join(format!("sidecar-{platform}.log")),
+        );
+        proc.spawn();
+        // Written once it serves (push) or pulls.
+        let addrs = proc.addresses().await.unwrap_or_else(|e| panic!("{e}"));
+        // A restart keeps the ports the system chose, so that the hub and the platform
+        // find it where they did.
+        if let Some(a) = addrs.get("listen") {
+            c.listen = *a;
+        }
+        c.metrics.listen = addrs.get("metrics.listen").copied();
+        c.decisions_listen = addrs.get("decisions_listen").copied();
+        crate::write_toml(&config, &c);
+        Self {
             platform: platform.into(),
-            port: port.unwrap_or(0),
-            metrics_port,
-            metrics_url: format!("http://127.0.0.1:{metrics_port}/metrics"),
+            port: addrs.get("listen").map_or(0, |a| a.port()),
+            decisions_port: c.decisions_listen.map(|a| a.port()),
+            metrics_url: format!("http://{}/metrics", addrs["metrics.listen"]),
             inbox,
-            proc: ChildProc::new(
-                "takedown-sidecar",
-                config,
-                dir.join(format!("sidecar-{platform}.log")),
-            ),
-        };
-        s.proc.spawn();
-        s.wait_ready().await;
-        s
+            proc,
+        }
     }
 
-    async fn wait_ready(&mut self) {
-        for _ in 0..200 {
-            self.proc.assert_running();
-            // A pull-mode sidecar opens no gRPC port: its metrics endpoint says it is up.
-            let port = if self.port == 0 {
-                self.metrics_port
-            } else {
-                self.port
-            };
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("takedown-sidecar did not start:\n{}", self.log_tail());
+    /// `https://127.0.0.1:<port>`: where the hub reaches it (push mode).
+    pub fn endpoint(&self) -> String {
+        assert_ne!(self.port, 0, "a pull-mode sidecar has no endpoint");
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// The process id of the running sidecar.
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
     }
 
     /// SIGKILL.
@@ -266,11 +242,9 @@ impl SidecarProcess {
         self.proc.kill();
     }
 
-    /// Starts the same sidecar (same config and inbox) again.
+    /// Starts the same sidecar (same config, ports and inbox) again; returns once it serves.
     pub async fn restart(&mut self) {
-        self.proc.kill();
-        self.proc.spawn();
-        self.wait_ready().await;
+        self.proc.restart_on(self.port).await;
     }
 
     pub fn log_tail(&self) -> String {
@@ -408,5 +382,44 @@ impl SidecarProcess {
             handoffs.values().all(|c| *c == 1),
             "{what}: the platform saw each target exactly once"
         );
+    }
+}
+
+/// A sidecar configuration, as the real struct: `platform`'s sidecar presenting `cert`'s
+/// certificate from `pki`, reporting to `hub_endpoint`, its inbox in `inbox`; push mode on
+/// a port the system picks, the sidecar's defaults everywhere else. Callers set what they
+/// test.
+pub fn base_config(
+    pki: &TestPki,
+    platform: &str,
+    cert: &str,
+    inbox: PathBuf,
+    hub_endpoint: &str,
+) -> config::Config {
+    config::Config {
+        platform: platform.into(),
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        hub_endpoint: hub_endpoint.into(),
+        hub_id: "hub".into(),
+        hub_audience: "takedown-hub".into(),
+        tls: takedown_net::tls::TlsPaths {
+            ca: pki.ca_pem(),
+            cert: pki.cert(cert),
+            key: pki.key(cert),
+        },
+        trust: config::TrustPaths {
+            roots: vec![pki.root_public()],
+        },
+        inbox,
+        log_format: Default::default(),
+        decisions_listen: None,
+        integration: Default::default(),
+        handoff: Default::default(),
+        report: Default::default(),
+        keys_refresh_secs: 300,
+        metrics: Default::default(),
+        retention: Default::default(),
+        mode: config::DeliveryMode::Push,
+        pull: Default::default(),
     }
 }

@@ -1,5 +1,7 @@
 //! A registered world: a PKI, a database, a hub, the coordinator, two agencies with signing
-//! keys, and three platforms whose sidecar endpoints are reserved (sidecars start on demand).
+//! keys, and three platforms registered for push delivery. Sidecars start on demand, on a
+//! port the system picks; starting one registers its endpoint. Until then a platform's
+//! endpoint is [`NO_SIDECAR`], where nothing listens.
 
 use std::collections::BTreeMap;
 
@@ -18,14 +20,18 @@ use crate::{
     pki::{AGENCIES, COORDINATOR, PLATFORMS, TestPki},
 };
 
+/// The endpoint of a platform whose sidecar has not started: port 1, below the range any
+/// test binds, so a delivery there is refused at once, as by a sidecar that is down.
+pub const NO_SIDECAR: &str = "https://127.0.0.1:1";
+
 pub struct World {
     pub hub: HubProcess,
     pub db: TestDb,
     pub pki: TestPki,
     /// Signing key per agency (kid `<agency>-k1`).
     pub keys: BTreeMap<String, AgencyKey>,
-    /// Reserved sidecar port per platform.
-    pub sidecar_ports: BTreeMap<String, u16>,
+    /// The endpoint registered for each platform (see [`Self::register_endpoint`]).
+    endpoints: std::sync::Mutex<BTreeMap<String, String>>,
     /// The key-set statement in force, as the coordinator last signed it.
     pub key_set: std::sync::Mutex<KeySetClaims>,
     /// The relay between the hub and PostgreSQL (`HubOptions::relay_database`).
@@ -58,7 +64,7 @@ impl World {
                 keys: Vec::new(),
                 roots: Vec::new(),
             }),
-            sidecar_ports: BTreeMap::new(),
+            endpoints: Default::default(),
             relay,
             dir,
         };
@@ -83,20 +89,35 @@ impl World {
         let keys: Vec<StatementKey> = self.keys.values().map(statement_key).collect();
         self.publish_keys(|s| s.keys = keys).await;
         for p in PLATFORMS {
-            let port = crate::free_port();
             c.directory
-                .register_platform(pb::RegisterPlatformRequest {
-                    delivery_mode: pb::DeliveryMode::Push as i32,
-                    name: p.to_string(),
-                    endpoint: format!("https://127.0.0.1:{port}"),
-                    display_name: String::new(),
-                    max_deliveries_per_minute: None,
-                    staffing: None,
-                })
+                .register_platform(push_platform(p, NO_SIDECAR))
                 .await
                 .expect("register platform");
-            self.sidecar_ports.insert(p.to_string(), port);
+            self.endpoints
+                .lock()
+                .expect("endpoints")
+                .insert(p.to_string(), NO_SIDECAR.into());
         }
+    }
+
+    /// The endpoint registered for `platform`: its sidecar's once one started, else
+    /// [`NO_SIDECAR`].
+    pub fn endpoint(&self, platform: &str) -> String {
+        self.endpoints.lock().expect("endpoints")[platform].clone()
+    }
+
+    /// Registers `endpoint` for `platform` (push mode; its cap and staffed hours stay).
+    pub async fn register_endpoint(&self, platform: &str, endpoint: &str) {
+        self.as_org(COORDINATOR)
+            .await
+            .directory
+            .register_platform(push_platform(platform, endpoint))
+            .await
+            .unwrap_or_else(|e| panic!("registering {platform} at {endpoint}: {e}"));
+        self.endpoints
+            .lock()
+            .expect("endpoints")
+            .insert(platform.to_string(), endpoint.to_string());
     }
 
     /// Signs `claims` with the test PKI's coordinator root.
@@ -157,7 +178,7 @@ impl World {
             .target_ids
     }
 
-    /// Starts the sidecar of `platform` on its reserved port.
+    /// Starts the sidecar of `platform` and registers its endpoint.
     pub async fn sidecar(
         &self,
         platform: &str,
@@ -167,25 +188,30 @@ impl World {
             .await
     }
 
-    /// Starts `platform`'s sidecar with `integration`.
+    /// Starts `platform`'s sidecar with `integration` and registers its endpoint.
     pub async fn sidecar_with(
         &self,
         platform: &str,
         integration: &crate::sidecar::Integration,
     ) -> crate::sidecar::SidecarProcess {
-        crate::sidecar::SidecarProcess::start(
+        let sidecar = crate::sidecar::SidecarProcess::start(
             &self.pki,
             self.dir.path(),
             platform,
-            self.sidecar_ports[platform],
             &self.hub.endpoint,
             integration,
         )
-        .await
+        .await;
+        self.register_endpoint(platform, &sidecar.endpoint()).await;
+        sidecar
     }
 
     /// Registers `platform` again as one that pulls its deliveries (no endpoint).
     pub async fn switch_to_pull(&self, platform: &str) -> pb::Platform {
+        self.endpoints
+            .lock()
+            .expect("endpoints")
+            .insert(platform.to_string(), String::new());
         self.as_org(COORDINATOR)
             .await
             .directory
@@ -268,6 +294,19 @@ impl World {
             .await
             .expect("create action day")
             .into_inner()
+    }
+}
+
+/// Registers `platform` as pushed to at `endpoint`; what the request leaves out (display
+/// name, cap, staffed hours) a registered platform keeps.
+pub fn push_platform(platform: &str, endpoint: &str) -> pb::RegisterPlatformRequest {
+    pb::RegisterPlatformRequest {
+        delivery_mode: pb::DeliveryMode::Push as i32,
+        name: platform.to_string(),
+        endpoint: endpoint.to_string(),
+        display_name: String::new(),
+        max_deliveries_per_minute: None,
+        staffing: None,
     }
 }
 

@@ -222,8 +222,12 @@ async fn one_run(
     let mut w = World::start(backend, keys, list_items, mode == Mode::Pull).await?;
     let mut sidecars = Vec::new();
     for p in lists::PLATFORMS {
-        let port = w.ports.get(p).copied();
-        sidecars.push(Sidecar::start(&w.pki, w.dir.path(), p, port, &w.hub.endpoint).await?);
+        let push = mode != Mode::Pull;
+        let s = Sidecar::start(&w.pki, w.dir.path(), p, push, &w.hub.endpoint).await?;
+        if let Some(endpoint) = &s.endpoint {
+            w.register_endpoint(p, endpoint).await?;
+        }
+        sidecars.push(s);
     }
     let h_hour = now_millis() + lead_ms;
     w.action_day(h_hour, keys).await?;

@@ -18,7 +18,8 @@
 //! - [`world`]: a registered hub (PKI, database, agencies, platforms, action day).
 //! - [`lists`]: realistic referral lists.
 //! - [`intake`]: the intake benchmark; [`baseline`]: its bulk-insert baseline.
-//! - [`delivery`]: the delivery benchmark; [`rawgrpc`]: its raw tonic baseline.
+//! - [`delivery`]: the delivery benchmark; [`floor`]: its durable-floor baseline;
+//!   [`rawgrpc`]: raw tonic, for reference.
 //! - [`stats`]: medians, percentiles, tables.
 #![forbid(unsafe_code)]
 
@@ -95,7 +96,7 @@ enum Bench {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
-    /// An action day delivered to five real sidecars vs. raw tonic throughput.
+    /// An action day delivered to five real sidecars vs. the durable floor (raw tonic beside).
     Delivery {
         #[arg(long, value_enum, default_value = "both")]
         backend: Backends,

@@ -3,13 +3,14 @@
 
 use std::{
     fs,
+    net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     time::Duration,
 };
 
 use anyhow::{Context, Result, bail};
-use takedown_tests::{clients::Clients, db::TestDb, pki::TestPki};
+use takedown_tests::{clients::Clients, db::TestDb, pki::TestPki, proc::ChildProc};
 
 /// The directory the bench binary itself lives in (`target/release`), where the hub and
 /// sidecar binaries are built too.
@@ -131,149 +132,64 @@ pub fn cpu_ms_of_all(comm: &str) -> Result<f64> {
     Ok(total)
 }
 
-/// A child process that is killed when dropped.
-struct Proc {
-    child: Option<Child>,
-    log: PathBuf,
-    name: String,
+/// A bench process: the test kit's child process, on the bench's own (release) build.
+fn proc(binary: &'static str, config: PathBuf, log: PathBuf) -> Result<ChildProc> {
+    Ok(ChildProc::of_program(
+        binary,
+        self::binary(binary)?,
+        config,
+        log,
+        "BENCH_LOG",
+    ))
 }
 
-impl Proc {
-    fn spawn(
-        name: &str,
-        bin: &str,
-        config: &Path,
-        log: PathBuf,
-        env: &[(&str, &str)],
-    ) -> Result<Self> {
-        let out = fs::File::create(&log).with_context(|| format!("{}", log.display()))?;
-        let mut cmd = Command::new(binary(bin)?);
-        cmd.arg("--config")
-            .arg(config)
-            .env(
-                "RUST_LOG",
-                std::env::var("BENCH_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .env_remove("TAKEDOWN_CONFIG")
-            .env_remove("TAKEDOWN_SIDECAR_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(out.try_clone()?))
-            .stderr(Stdio::from(out));
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().with_context(|| format!("spawning {bin}"))?;
-        Ok(Self {
-            child: Some(child),
-            log,
-            name: name.to_string(),
-        })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().map(Child::id).unwrap_or(0)
-    }
-
-    fn check_alive(&mut self) -> Result<()> {
-        if let Some(c) = self.child.as_mut()
-            && let Ok(Some(status)) = c.try_wait()
-        {
-            bail!("{} exited ({status}):\n{}", self.name, self.log_tail());
-        }
-        Ok(())
-    }
-
-    fn log_tail(&self) -> String {
-        let s = fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = s.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-
-    /// SIGTERM, then SIGKILL after 10 s.
-    fn stop(&mut self) {
-        let Some(mut c) = self.child.take() else {
-            return;
-        };
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(c.id().to_string())
-            .status();
-        for _ in 0..200 {
-            if let Ok(Some(_)) = c.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = c.kill();
-        let _ = c.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+/// The port the system chose for `key`, from the process's ready file.
+async fn bound(proc: &mut ChildProc, key: &str) -> Result<SocketAddr> {
+    let addrs = proc.addresses().await.map_err(anyhow::Error::msg)?;
+    addrs
+        .get(key)
+        .copied()
+        .with_context(|| format!("the ready file names no {key}: {addrs:?}"))
 }
 
 /// A running hub.
 pub struct Hub {
     pub endpoint: String,
-    proc: Proc,
+    proc: ChildProc,
 }
 
 impl Hub {
     /// Writes `hub.toml` into `dir` (delivery settings left at their defaults) and starts
-    /// the hub; returns once it answers a coordinator.
+    /// the hub on a port the system picks; returns once it answers a coordinator.
     pub async fn start(
         pki: &TestPki,
         db: &TestDb,
         dir: &Path,
         max_list_items: usize,
     ) -> Result<Self> {
-        let port = takedown_tests::free_port();
         let config = dir.join("hub.toml");
         let defaults = takedown_hub::Config::default();
-        fs::write(
-            &config,
-            format!(
-                r#"listen = "127.0.0.1:{port}"
-database_url = "{db}"
-hub_id = "hub"
-audience = "takedown-hub"
-
-[tls]
-ca = "{ca}"
-cert = "{cert}"
-key = "{key}"
-
-[trust]
-roots = ["{root}"]
-
-[limits]
-max_list_items = {items}
-max_list_bytes = {bytes}
-"#,
-                db = db.url,
-                ca = pki.ca_pem().display(),
-                root = pki.root_public().display(),
-                cert = pki.cert("hub").display(),
-                key = pki.key("hub").display(),
-                items = max_list_items.max(defaults.limits.max_list_items),
-                bytes = defaults.limits.max_list_bytes.max(max_list_items * 400),
-            ),
-        )?;
-        let proc = Proc::spawn(
-            "takedown-hub",
-            "takedown-hub",
-            &config,
-            dir.join("hub.log"),
-            &[],
-        )?;
+        let mut c = takedown_hub::Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: db.url.clone(),
+            hub_id: "hub".into(),
+            audience: "takedown-hub".into(),
+            tls: takedown_net::tls::TlsPaths {
+                ca: pki.ca_pem(),
+                cert: pki.cert("hub"),
+                key: pki.key("hub"),
+            },
+            ..defaults.clone()
+        };
+        c.trust.roots = vec![pki.root_public()];
+        c.limits.max_list_items = max_list_items.max(defaults.limits.max_list_items);
+        c.limits.max_list_bytes = defaults.limits.max_list_bytes.max(max_list_items * 400);
+        takedown_tests::write_toml(&config, &c);
+        let mut proc = proc("takedown-hub", config, dir.join("hub.log"))?;
+        proc.spawn();
+        let addr = bound(&mut proc, "listen").await?;
         let mut hub = Self {
-            endpoint: format!("https://127.0.0.1:{port}"),
+            endpoint: format!("https://{addr}"),
             proc,
         };
         hub.wait_ready(pki).await?;
@@ -283,7 +199,7 @@ max_list_bytes = {bytes}
     async fn wait_ready(&mut self, pki: &TestPki) -> Result<()> {
         let m = pki.material(takedown_tests::pki::COORDINATOR);
         for _ in 0..400 {
-            self.proc.check_alive()?;
+            self.check_alive()?;
             if let Ok(mut c) = Clients::connect(&self.endpoint, &m).await
                 && c.directory
                     .list_platforms(takedown_protocol::pb::ListPlatformsRequest {})
@@ -305,7 +221,7 @@ max_list_bytes = {bytes}
     }
 
     pub fn check_alive(&mut self) -> Result<()> {
-        self.proc.check_alive()
+        self.proc.check_running().map_err(anyhow::Error::msg)
     }
 
     pub fn log_tail(&self) -> String {
@@ -320,92 +236,62 @@ max_list_bytes = {bytes}
 /// A running sidecar in `auto` mode (zero delay, block share 0.8), pushed to or pulling.
 pub struct Sidecar {
     pub inbox: PathBuf,
-    proc: Proc,
+    /// Where the hub reaches it (push mode).
+    pub endpoint: Option<String>,
+    proc: ChildProc,
 }
 
 impl Sidecar {
-    /// Writes `sidecar-<platform>.toml` into `dir` and starts the sidecar: listening on
-    /// `port` (push), or pulling from the hub when `port` is `None`; returns once its port
-    /// (push) or its metrics port (pull, which opens no other) accepts connections.
+    /// Writes `sidecar-<platform>.toml` into `dir` and starts the sidecar: listening on a
+    /// port the system picks (`push`), or pulling from the hub; returns once it serves or
+    /// pulls.
     pub async fn start(
         pki: &TestPki,
         dir: &Path,
         platform: &str,
-        port: Option<u16>,
+        push: bool,
         hub: &str,
     ) -> Result<Self> {
+        use takedown_sidecar::config;
         let config = dir.join(format!("sidecar-{platform}.toml"));
         let inbox = dir.join(format!("sidecar-{platform}.db"));
-        let (ready_port, mode, metrics) = match port {
-            Some(port) => (
-                port,
-                format!("listen = \"127.0.0.1:{port}\""),
-                String::new(),
-            ),
-            None => {
-                let metrics = takedown_tests::free_port();
-                (
-                    metrics,
-                    "mode = \"pull\"".to_string(),
-                    format!("\n[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n"),
-                )
-            }
-        };
-        fs::write(
-            &config,
-            format!(
-                r#"platform = "{platform}"
-{mode}
-hub_endpoint = "{hub}"
-hub_id = "hub"
-hub_audience = "takedown-hub"
-inbox = "{inbox}"
-
-[tls]
-ca = "{ca}"
-cert = "{cert}"
-key = "{key}"
-
-[trust]
-roots = ["{root}"]
-
-[integration]
-mode = "auto"
-block_share = 0.8
-reject_share = 0.1
-gone_share = 0.1
-min_delay_ms = 0
-max_delay_ms = 0
-{metrics}"#,
-                inbox = inbox.display(),
-                ca = pki.ca_pem().display(),
-                root = pki.root_public().display(),
-                cert = pki.cert(platform).display(),
-                key = pki.key(platform).display(),
-            ),
-        )?;
-        let mut proc = Proc::spawn(
-            &format!("takedown-sidecar ({platform})"),
-            "takedown-sidecar",
-            &config,
-            dir.join(format!("sidecar-{platform}.log")),
-            &[],
-        )?;
-        for _ in 0..400 {
-            proc.check_alive()?;
-            if tokio::net::TcpStream::connect(("127.0.0.1", ready_port))
-                .await
-                .is_ok()
-            {
-                return Ok(Self { inbox, proc });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut c =
+            takedown_tests::sidecar::base_config(pki, platform, platform, inbox.clone(), hub);
+        c.integration = config::Integration::Auto(config::AutoSettings {
+            block_share: 0.8,
+            reject_share: 0.1,
+            gone_share: 0.1,
+            min_delay_ms: 0,
+            max_delay_ms: 0,
+            ..config::AutoSettings::default()
+        });
+        if !push {
+            c.mode = config::DeliveryMode::Pull;
+            // Pull mode opens no gRPC port: its ready file names this one.
+            c.metrics.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         }
-        bail!("sidecar {platform} did not listen:\n{}", proc.log_tail())
+        takedown_tests::write_toml(&config, &c);
+        let mut proc = proc(
+            "takedown-sidecar",
+            config,
+            dir.join(format!("sidecar-{platform}.log")),
+        )?;
+        proc.spawn();
+        let endpoint = if push {
+            Some(format!("https://{}", bound(&mut proc, "listen").await?))
+        } else {
+            bound(&mut proc, "metrics.listen").await?;
+            None
+        };
+        Ok(Self {
+            inbox,
+            endpoint,
+            proc,
+        })
     }
 
     pub fn check_alive(&mut self) -> Result<()> {
-        self.proc.check_alive()
+        self.proc.check_running().map_err(anyhow::Error::msg)
     }
 
     pub fn pid(&self) -> u32 {

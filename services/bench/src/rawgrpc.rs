@@ -1,4 +1,4 @@
-//! The delivery baseline: raw tonic throughput. Five minimal `ReceiverService` servers
+//! The delivery reference line: raw tonic throughput. Five minimal `ReceiverService` servers
 //! (plain tonic, the same mTLS) accept every delivery; a client acting as the hub streams
 //! the same payloads the hub sends (batches of the hub's `batch_size`, each target with its
 //! referral's exact item bytes and Merkle proof, each list's signature once per batch) to

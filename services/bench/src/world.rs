@@ -1,8 +1,6 @@
 //! A registered hub for one measurement: a PKI, a fresh database, the hub process, the
-//! agencies with their signing keys, the five platforms (push: endpoints on reserved ports;
-//! pull: no endpoint) and an action day.
-
-use std::collections::BTreeMap;
+//! agencies with their signing keys, the five platforms (push: each sidecar's endpoint,
+//! registered once it serves; pull: no endpoint) and an action day.
 
 use anyhow::{Context, Result, bail};
 use takedown_protocol::{pb, timestamp};
@@ -32,8 +30,6 @@ pub struct World {
     pub hub: Hub,
     pub db: TestDb,
     pub pki: TestPki,
-    /// Reserved sidecar port per platform (none when the platforms pull).
-    pub ports: BTreeMap<String, u16>,
     pub dir: TempDir,
 }
 
@@ -57,13 +53,7 @@ impl World {
             bail!("PostgreSQL is unreachable");
         };
         let hub = Hub::start(&pki, &db, dir.path(), max_list_items).await?;
-        let mut world = Self {
-            hub,
-            db,
-            pki,
-            ports: BTreeMap::new(),
-            dir,
-        };
+        let mut world = Self { hub, db, pki, dir };
         world.register(keys, pull).await?;
         Ok(world)
     }
@@ -105,9 +95,8 @@ impl World {
             let (mode, endpoint) = if pull {
                 (pb::DeliveryMode::Pull, String::new())
             } else {
-                let port = takedown_tests::free_port();
-                self.ports.insert(p.to_string(), port);
-                (pb::DeliveryMode::Push, format!("https://127.0.0.1:{port}"))
+                let none = takedown_tests::world::NO_SIDECAR.to_string();
+                (pb::DeliveryMode::Push, none)
             };
             c.directory
                 .register_platform(pb::RegisterPlatformRequest {
@@ -121,6 +110,17 @@ impl World {
                 .await
                 .context("register platform")?;
         }
+        Ok(())
+    }
+
+    /// Registers `endpoint` for the push platform `platform` (its sidecar serves there).
+    pub async fn register_endpoint(&self, platform: &str, endpoint: &str) -> Result<()> {
+        self.as_org(COORDINATOR)
+            .await?
+            .directory
+            .register_platform(takedown_tests::world::push_platform(platform, endpoint))
+            .await
+            .with_context(|| format!("register {platform} at {endpoint}"))?;
         Ok(())
     }
 

@@ -1,47 +1,12 @@
-//! Running the binary in a scratch directory.
+//! Running the binary in a scratch directory (a run is the test kit's `cli::Run`).
 
-use std::{
-    path::{Path, PathBuf},
-    process::Output,
-};
+use std::path::{Path, PathBuf};
+
+pub use takedown_tests::cli::Run;
 
 /// A scratch directory in which `takedownctl` runs.
 pub struct Workdir {
     pub dir: tempfile::TempDir,
-}
-
-/// What one run of the binary gave.
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    /// Asserts success and returns stdout.
-    #[track_caller]
-    pub fn ok(&self) -> &str {
-        assert_eq!(
-            self.code, 0,
-            "stdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
-        &self.stdout
-    }
-
-    /// Asserts failure with exit code 1 and exactly one `error: ` line; returns it.
-    #[track_caller]
-    pub fn one_error_line(&self) -> &str {
-        assert_eq!(
-            self.code, 1,
-            "stdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
-        let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "stderr: {}", self.stderr);
-        assert!(lines[0].starts_with("error: "), "stderr: {}", self.stderr);
-        lines[0]
-    }
 }
 
 impl Workdir {
@@ -59,21 +24,7 @@ impl Workdir {
     pub fn run(&self, args: &[&str]) -> Run {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_takedownctl"));
         cmd.current_dir(self.dir.path()).args(args);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("TAKEDOWN_") {
-                cmd.env_remove(k);
-            }
-        }
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = cmd.output().expect("run takedownctl");
-        Run {
-            code: status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        }
+        Run::of(cmd)
     }
 }
 

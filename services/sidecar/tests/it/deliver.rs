@@ -4,15 +4,15 @@ use std::collections::HashMap;
 
 use takedown_protocol::pb;
 
-use crate::support::*;
+use takedown_tests::{eventually, lists::AgencyKey, receiver::*};
 
 #[tokio::test]
 async fn valid_batch_is_stored_handed_off_once_and_reported() {
     let env = Env::new();
     let key = AgencyKey::generate(AGENCY, "fr-1");
     let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
-    let sidecar = Sidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
-    let list = key.sign("list-1", channels("chan", 7));
+    let sidecar = InProcessSidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
+    let list = key.delivered("list-1", channels("chan", 7));
     let deliveries: Vec<_> = (0..7).map(|i| list.takedown(i)).collect();
     let ids: Vec<String> = deliveries.iter().map(|d| d.delivery_id.clone()).collect();
 
@@ -26,9 +26,11 @@ async fn valid_batch_is_stored_handed_off_once_and_reported() {
 
     assert_eq!(resp.accepted, ids);
     assert!(resp.rejected.is_empty(), "{:?}", resp.rejected);
-    wait_for("7 acknowledgements and 7 decisions", 20, || async {
-        kinds(&hub.reports()) == (7, 7, 0)
-    })
+    eventually(
+        std::time::Duration::from_secs(20),
+        "7 acknowledgements and 7 decisions",
+        || async { kinds(&hub.reports()) == (7, 7, 0) },
+    )
     .await;
     let reports = hub.reports();
     assert_unique_report_ids(&reports);
@@ -49,17 +51,19 @@ async fn redelivery_is_accepted_again_but_not_handed_twice() {
     let env = Env::new();
     let key = AgencyKey::generate(AGENCY, "fr-1");
     let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
-    let sidecar = Sidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
-    let list = key.sign("list-1", channels("chan", 5));
+    let sidecar = InProcessSidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
+    let list = key.delivered("list-1", channels("chan", 5));
     let mut client = sidecar.client(&env, "hub").await;
     let first = (0..5).map(|i| list.takedown(i)).collect();
     client
         .deliver(batch("b1", &[&list], first))
         .await
         .expect("first");
-    wait_for("first handoff", 20, || async {
-        kinds(&hub.reports()).0 == 5
-    })
+    eventually(
+        std::time::Duration::from_secs(20),
+        "first handoff",
+        || async { kinds(&hub.reports()).0 == 5 },
+    )
     .await;
 
     // The hub retries with new delivery ids (it never saw our answer).
@@ -99,15 +103,15 @@ async fn forged_items_are_rejected_and_the_good_ones_pass() {
         ],
     )
     .await;
-    let sidecar = Sidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
+    let sidecar = InProcessSidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
 
     let mut items = channels("good", 6);
     items.push(referral("x", "@someone")); // item 6: another platform's target
-    let list = key.sign("list-1", items);
-    let forged = impostor.sign("list-forged", channels("forged", 2));
-    let old = revoked.sign("list-old", channels("old", 1));
+    let list = key.delivered("list-1", items);
+    let forged = impostor.delivered("list-forged", channels("forged", 2));
+    let old = revoked.delivered("list-old", channels("old", 1));
     let unknown_kid =
-        AgencyKey::generate(AGENCY, "fr-unknown").sign("list-unknown", channels("u", 1));
+        AgencyKey::generate(AGENCY, "fr-unknown").delivered("list-unknown", channels("u", 1));
 
     let good = list.takedown(0);
     let good2 = list.takedown(5);
@@ -205,9 +209,11 @@ async fn forged_items_are_rejected_and_the_good_ones_pass() {
             r.reason
         );
     }
-    wait_for("the good ones reported", 20, || async {
-        kinds(&hub.reports()) == (2, 2, 0)
-    })
+    eventually(
+        std::time::Duration::from_secs(20),
+        "the good ones reported",
+        || async { kinds(&hub.reports()) == (2, 2, 0) },
+    )
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let reported: Vec<String> = hub.reports().iter().map(|r| r.target_id.clone()).collect();
@@ -228,8 +234,8 @@ async fn only_the_hub_may_deliver() {
     let env = Env::new();
     let key = AgencyKey::generate(AGENCY, "fr-1");
     let (hub_addr, _hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
-    let sidecar = Sidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
-    let list = key.sign("list-1", channels("chan", 1));
+    let sidecar = InProcessSidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
+    let list = key.delivered("list-1", channels("chan", 1));
 
     for stem in [AGENCY, "x", PLATFORM] {
         let err = sidecar
@@ -255,8 +261,8 @@ async fn withdrawals_restore_only_held_targets() {
     let env = Env::new();
     let key = AgencyKey::generate(AGENCY, "fr-1");
     let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
-    let sidecar = Sidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
-    let list = key.sign("list-1", channels("chan", 2));
+    let sidecar = InProcessSidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
+    let list = key.delivered("list-1", channels("chan", 2));
     let mut client = sidecar.client(&env, "hub").await;
     client
         .deliver(batch("b1", &[&list], vec![list.takedown(0)]))
@@ -285,9 +291,11 @@ async fn withdrawals_restore_only_held_targets() {
         "{:?}",
         resp.rejected
     );
-    wait_for("restoration reported", 20, || async {
-        kinds(&hub.reports()) == (1, 1, 1)
-    })
+    eventually(
+        std::time::Duration::from_secs(20),
+        "restoration reported",
+        || async { kinds(&hub.reports()) == (1, 1, 1) },
+    )
     .await;
     let restored = hub
         .reports()
@@ -312,12 +320,10 @@ async fn a_certificate_of_another_identity_is_refused_at_startup() {
     let env = Env::new();
     let (hub_addr, _hub) = spawn_hub(&env, vec![]).await;
     let cfg = env.config(hub_addr, "x", AUTO_BLOCK_ALL);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
 
-    let err =
-        takedown_sidecar::run_with_decisions(cfg, Some(listener), None, std::future::pending())
-            .await
-            .expect_err("x's certificate is not telegram's");
+    let err = InProcessSidecar::run_once(cfg)
+        .await
+        .expect_err("x's certificate is not telegram's");
 
     let msg = format!("{err:#}");
     assert!(msg.contains("urn:takedown:platform:telegram"), "{msg}");
@@ -328,8 +334,8 @@ async fn a_full_batch_of_1000_targets_goes_through() {
     let env = Env::new();
     let key = AgencyKey::generate(AGENCY, "fr-1");
     let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
-    let sidecar = Sidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
-    let list = key.sign("list-big", channels("chan", 1000));
+    let sidecar = InProcessSidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
+    let list = key.delivered("list-big", channels("chan", 1000));
     let deliveries: Vec<_> = (0..1000).map(|i| list.takedown(i)).collect();
     let mut client = sidecar.client(&env, "hub").await;
 
@@ -342,9 +348,11 @@ async fn a_full_batch_of_1000_targets_goes_through() {
     let stored_in = started.elapsed();
 
     assert_eq!(resp.accepted.len(), 1000);
-    wait_for("2000 reports", 60, || async {
-        kinds(&hub.reports()) == (1000, 1000, 0)
-    })
+    eventually(
+        std::time::Duration::from_secs(60),
+        "2000 reports",
+        || async { kinds(&hub.reports()) == (1000, 1000, 0) },
+    )
     .await;
     eprintln!(
         "1000 targets: stored in {stored_in:?}, handed and reported in {:?}",
@@ -367,13 +375,15 @@ async fn an_unknown_key_id_is_looked_up_again_but_at_most_once_a_second() {
     let key = AgencyKey::generate(AGENCY, "fr-1");
     let late = AgencyKey::generate(AGENCY, "fr-2");
     let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
-    let sidecar = Sidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
-    let list = late.sign("list-late", channels("late", 1));
+    let sidecar = InProcessSidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
+    let list = late.delivered("list-late", channels("late", 1));
     let mut client = sidecar.client(&env, "hub").await;
     // The load at startup first (a Deliver meanwhile would take its answer).
-    wait_for("the first key load", 10, || async {
-        hub.lock().key_calls >= 1
-    })
+    eventually(
+        std::time::Duration::from_secs(10),
+        "the first key load",
+        || async { hub.lock().key_calls >= 1 },
+    )
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     for _ in 0..3 {
@@ -415,17 +425,19 @@ async fn no_deliver_waits_for_a_key_refresh() {
     let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
     let mut cfg = env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL);
     cfg.keys_refresh_secs = 1;
-    let sidecar = Sidecar::start(cfg).await;
-    wait_for("the first key load", 10, || async {
-        hub.lock().key_calls >= 1
-    })
+    let sidecar = InProcessSidecar::start(cfg).await;
+    eventually(
+        std::time::Duration::from_secs(10),
+        "the first key load",
+        || async { hub.lock().key_calls >= 1 },
+    )
     .await;
     // From now on the hub takes 5 s to answer, and the keys held are due for a refresh.
     hub.lock().key_delay = std::time::Duration::from_secs(5);
     tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
     let mut client = sidecar.client(&env, "hub").await;
     for i in 0..3 {
-        let list = key.sign(&format!("list-{i}"), channels(&format!("k{i}-"), 2));
+        let list = key.delivered(&format!("list-{i}"), channels(&format!("k{i}-"), 2));
         let started = std::time::Instant::now();
         let resp = client
             .deliver(batch(
@@ -450,7 +462,7 @@ async fn no_deliver_waits_for_a_key_refresh() {
 async fn health_reports_the_receiver_serving() {
     let env = Env::new();
     let (hub_addr, _hub) = spawn_hub(&env, vec![]).await;
-    let sidecar = Sidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
+    let sidecar = InProcessSidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
     let ch = takedown_net::connect(
         &format!("https://127.0.0.1:{}", sidecar.addr.port()),
         &env.tls("hub"),
@@ -486,7 +498,7 @@ async fn health_says_whether_the_keys_are_fresh() {
     let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
     let mut cfg = env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL);
     cfg.keys_refresh_secs = 1;
-    let sidecar = Sidecar::start(cfg).await;
+    let sidecar = InProcessSidecar::start(cfg).await;
     let ch = takedown_net::connect(
         &format!("https://127.0.0.1:{}", sidecar.addr.port()),
         &env.tls("hub"),
@@ -510,16 +522,20 @@ async fn health_says_whether_the_keys_are_fresh() {
         }
     };
     let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
-    wait_for("the key set fresh", 10, || async {
-        status().await == serving
-    })
+    eventually(
+        std::time::Duration::from_secs(10),
+        "the key set fresh",
+        || async { status().await == serving },
+    )
     .await;
     // The hub stops answering (this fake hub pushes nothing, so only its answers count):
     // after three missed refreshes the keys are stale, while the receiver still serves.
     hub.lock().key_delay = std::time::Duration::from_secs(30);
-    wait_for("the key set stale", 15, || async {
-        status().await != serving
-    })
+    eventually(
+        std::time::Duration::from_secs(15),
+        "the key set stale",
+        || async { status().await != serving },
+    )
     .await;
     let mut h = health.clone();
     let receiver = h

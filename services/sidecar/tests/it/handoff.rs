@@ -21,7 +21,7 @@ use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use takedown_protocol::pb;
 use takedown_sidecar::document::{HandoffBatch, Kind};
 
-use crate::support::*;
+use takedown_tests::{eventually, lists::AgencyKey, receiver::*};
 
 #[derive(Clone, Default)]
 struct FakePlatform {
@@ -91,7 +91,10 @@ async fn post_raw(
 }
 
 /// A fake platform's webhook receiver, and a sidecar in webhook mode handing to it.
-async fn webhook_sidecar(env: &Env, hub_addr: std::net::SocketAddr) -> (FakePlatform, Sidecar) {
+async fn webhook_sidecar(
+    env: &Env,
+    hub_addr: std::net::SocketAddr,
+) -> (FakePlatform, InProcessSidecar) {
     let platform = FakePlatform::default();
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hook_addr = l.local_addr().unwrap();
@@ -104,7 +107,7 @@ async fn webhook_sidecar(env: &Env, hub_addr: std::net::SocketAddr) -> (FakePlat
         PLATFORM,
         &format!("mode = \"webhook\"\nurl = \"http://{hook_addr}/hook\"\ntoken = \"s3cret\"\nsecret = \"{SECRET}\""),
     );
-    (platform, Sidecar::start(cfg).await)
+    (platform, InProcessSidecar::start(cfg).await)
 }
 
 #[tokio::test]
@@ -113,7 +116,7 @@ async fn webhook_receives_batches_and_decisions_come_back() {
     let key = AgencyKey::generate(AGENCY, "fr-1");
     let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
     let (platform, sidecar) = webhook_sidecar(&env, hub_addr).await;
-    let list = key.sign("list-1", channels("chan", 3));
+    let list = key.delivered("list-1", channels("chan", 3));
     let deliveries: Vec<_> = (0..3).map(|i| list.takedown(i)).collect();
     let targets: Vec<String> = deliveries.iter().map(|d| d.target_id.clone()).collect();
 
@@ -124,9 +127,11 @@ async fn webhook_receives_batches_and_decisions_come_back() {
         .await
         .expect("deliver");
 
-    wait_for("3 acknowledgements", 20, || async {
-        kinds(&hub.reports()).0 == 3
-    })
+    eventually(
+        std::time::Duration::from_secs(20),
+        "3 acknowledgements",
+        || async { kinds(&hub.reports()).0 == 3 },
+    )
     .await;
     let batches = platform.batches.lock().unwrap().clone();
     assert_eq!(batches.len(), 1, "handed once, after one failed attempt");
@@ -230,9 +235,11 @@ async fn webhook_receives_batches_and_decisions_come_back() {
         (StatusCode::OK, serde_json::json!(1))
     );
 
-    wait_for("3 decisions", 20, || async {
-        kinds(&hub.reports()) == (3, 3, 0)
-    })
+    eventually(
+        std::time::Duration::from_secs(20),
+        "3 decisions",
+        || async { kinds(&hub.reports()) == (3, 3, 0) },
+    )
     .await;
     let reports = hub.reports();
     assert_unique_report_ids(&reports);
@@ -265,7 +272,7 @@ async fn a_removal_order_is_not_rejected_as_not_a_violation() {
     let key = AgencyKey::generate(AGENCY, "fr-1");
     let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
     let (_platform, sidecar) = webhook_sidecar(&env, hub_addr).await;
-    let list = key.sign(
+    let list = key.delivered(
         "list-ro",
         vec![
             referral(PLATFORM, "https://t.me/tos0"),
@@ -283,9 +290,11 @@ async fn a_removal_order_is_not_rejected_as_not_a_violation() {
         .deliver(batch("b1", &[&list], deliveries))
         .await
         .expect("deliver");
-    wait_for("2 acknowledgements", 20, || async {
-        kinds(&hub.reports()).0 == 2
-    })
+    eventually(
+        std::time::Duration::from_secs(20),
+        "2 acknowledgements",
+        || async { kinds(&hub.reports()).0 == 2 },
+    )
     .await;
     let no_violation = |t: &str| {
         format!(r#"{{"target_id":"{t}","outcome":"REJECTED","reason":"NOT_A_VIOLATION"}}"#)
@@ -363,8 +372,8 @@ async fn command_prints_outcomes_that_reach_the_hub() {
     let env = Env::new();
     let key = AgencyKey::generate(AGENCY, "fr-1");
     let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
-    let sidecar = Sidecar::start(command_config(&env, hub_addr)).await;
-    let list = key.sign("list-1", channels("chan", 4));
+    let sidecar = InProcessSidecar::start(command_config(&env, hub_addr)).await;
+    let list = key.delivered("list-1", channels("chan", 4));
 
     sidecar
         .client(&env, "hub")
@@ -377,9 +386,11 @@ async fn command_prints_outcomes_that_reach_the_hub() {
         .await
         .expect("deliver");
 
-    wait_for("4 acknowledgements and 4 decisions", 20, || async {
-        kinds(&hub.reports()) == (4, 4, 0)
-    })
+    eventually(
+        std::time::Duration::from_secs(20),
+        "4 acknowledgements and 4 decisions",
+        || async { kinds(&hub.reports()) == (4, 4, 0) },
+    )
     .await;
     assert!(hub.reports().iter().all(|r| match &r.report {
         Some(pb::platform_report::Report::Decision(d)) =>
@@ -404,8 +415,8 @@ async fn handoff_interrupted_by_a_restart_resumes_once() {
     let key = AgencyKey::generate(AGENCY, "fr-1");
     let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
     std::fs::write(env.dir.path().join("fail"), "").unwrap();
-    let sidecar = Sidecar::start(command_config(&env, hub_addr)).await;
-    let list = key.sign("list-1", channels("chan", 4));
+    let sidecar = InProcessSidecar::start(command_config(&env, hub_addr)).await;
+    let list = key.delivered("list-1", channels("chan", 4));
     let resp = sidecar
         .client(&env, "hub")
         .await
@@ -422,7 +433,12 @@ async fn handoff_interrupted_by_a_restart_resumes_once() {
         4,
         "stored even though the platform is down"
     );
-    wait_for("a failed attempt", 20, || async { attempts(&env) >= 1 }).await;
+    eventually(
+        std::time::Duration::from_secs(20),
+        "a failed attempt",
+        || async { attempts(&env) >= 1 },
+    )
+    .await;
     sidecar.stop().await;
     {
         let inbox = inbox(&env.inbox_path()).await;
@@ -433,11 +449,13 @@ async fn handoff_interrupted_by_a_restart_resumes_once() {
     assert!(hub.reports().is_empty());
 
     std::fs::remove_file(env.dir.path().join("fail")).unwrap();
-    let sidecar = Sidecar::start(command_config(&env, hub_addr)).await;
+    let sidecar = InProcessSidecar::start(command_config(&env, hub_addr)).await;
 
-    wait_for("4 acknowledgements and 4 decisions", 20, || async {
-        kinds(&hub.reports()) == (4, 4, 0)
-    })
+    eventually(
+        std::time::Duration::from_secs(20),
+        "4 acknowledgements and 4 decisions",
+        || async { kinds(&hub.reports()) == (4, 4, 0) },
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let inbox = inbox(&env.inbox_path()).await;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use takedown_protocol::pb;
 
-use crate::support::*;
+use takedown_tests::{eventually, lists::AgencyKey, receiver::*};
 
 #[tokio::test]
 async fn restart_resumes_reporting_with_nothing_lost_or_duplicated() {
@@ -12,8 +12,8 @@ async fn restart_resumes_reporting_with_nothing_lost_or_duplicated() {
     let key = AgencyKey::generate(AGENCY, "fr-1");
     let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
     hub.set_mode(ReportMode::Unavailable);
-    let sidecar = Sidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
-    let list = key.sign("list-1", channels("chan", 20));
+    let sidecar = InProcessSidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
+    let list = key.delivered("list-1", channels("chan", 20));
     sidecar
         .client(&env, "hub")
         .await
@@ -25,13 +25,17 @@ async fn restart_resumes_reporting_with_nothing_lost_or_duplicated() {
         .await
         .expect("deliver");
     let path = env.inbox_path();
-    wait_for("20 handoffs", 20, || async {
-        inbox(&path).await.handoff_count().await.unwrap() == 20
-    })
+    eventually(
+        std::time::Duration::from_secs(20),
+        "20 handoffs",
+        || async { inbox(&path).await.handoff_count().await.unwrap() == 20 },
+    )
     .await;
-    wait_for("a refused report attempt", 20, || async {
-        hub.lock().report_calls >= 1
-    })
+    eventually(
+        std::time::Duration::from_secs(20),
+        "a refused report attempt",
+        || async { hub.lock().report_calls >= 1 },
+    )
     .await;
 
     sidecar.stop().await;
@@ -44,9 +48,9 @@ async fn restart_resumes_reporting_with_nothing_lost_or_duplicated() {
     );
     assert!(hub.reports().is_empty());
     hub.set_mode(ReportMode::Ok);
-    let sidecar = Sidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
+    let sidecar = InProcessSidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
 
-    wait_for("40 reports", 20, || async {
+    eventually(std::time::Duration::from_secs(20), "40 reports", || async {
         kinds(&hub.reports()) == (20, 20, 0)
     })
     .await;
@@ -65,11 +69,11 @@ async fn a_report_refused_as_not_delivered_is_put_off_then_arrives() {
     let env = Env::new();
     let key = AgencyKey::generate(AGENCY, "fr-1");
     let (hub_addr, hub) = spawn_hub(&env, vec![key.registered(pb::KeyState::Active)]).await;
-    let list = key.sign("list-1", channels("chan", 8));
+    let list = key.delivered("list-1", channels("chan", 8));
     let deliveries: Vec<_> = (0..8).map(|i| list.takedown(i)).collect();
     let denied = deliveries[3].target_id.clone();
     hub.lock().deny_targets.insert(denied.clone());
-    let sidecar = Sidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
+    let sidecar = InProcessSidecar::start(env.config(hub_addr, PLATFORM, AUTO_BLOCK_ALL)).await;
 
     sidecar
         .client(&env, "hub")
@@ -79,9 +83,11 @@ async fn a_report_refused_as_not_delivered_is_put_off_then_arrives() {
         .expect("deliver");
 
     // The other seven go through; the refused one neither blocks them nor loops hot.
-    wait_for("the other 7 targets reported", 20, || async {
-        kinds(&hub.reports()) == (7, 7, 0)
-    })
+    eventually(
+        std::time::Duration::from_secs(20),
+        "the other 7 targets reported",
+        || async { kinds(&hub.reports()) == (7, 7, 0) },
+    )
     .await;
     let calls = hub.lock().report_calls;
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -97,9 +103,11 @@ async fn a_report_refused_as_not_delivered_is_put_off_then_arrives() {
 
     // The hub catches up (its Deliver answer was still in flight): the reports arrive.
     hub.lock().deny_targets.clear();
-    wait_for("the put-off reports arrive", 20, || async {
-        kinds(&hub.reports()) == (8, 8, 0)
-    })
+    eventually(
+        std::time::Duration::from_secs(20),
+        "the put-off reports arrive",
+        || async { kinds(&hub.reports()) == (8, 8, 0) },
+    )
     .await;
     sidecar.stop().await;
 }

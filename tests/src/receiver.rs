@@ -1,18 +1,24 @@
-//! Test fixtures: a dev PKI, a fake hub (directory + outcome reports over mTLS), signed
-//! lists with real Merkle proofs, and the real sidecar started through `run`.
+//! A sidecar under test in-process, without a real hub: the sidecar's own integration tests
+//! (`services/sidecar/tests`) drive it as the hub would, against a fake hub.
+//!
+//! - [`Env`]: a temporary directory with the test PKI ([`TestPki`]) and the inbox file.
+//! - [`FakeHub`]: the two services a sidecar calls (`GetKeySet`, `ReportOutcomes`) over
+//!   mutual TLS, recording what it was sent and answering as a test tells it.
+//! - [`DeliveredList`]: a list signed by an agency ([`AgencyKey::delivered`]) and its items
+//!   with their inclusion proofs, as the hub delivers them.
+//! - [`InProcessSidecar`]: the real sidecar started through [`takedown_sidecar::run`].
 
 use std::{
     collections::HashSet,
     net::SocketAddr,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use prost::Message;
-use takedown_net::TlsMaterial;
+use takedown_net::{TlsMaterial, service::Ports};
 use takedown_protocol::{
-    ident::{Identity, IdentityRole, OrgId},
+    ident::{Identity, IdentityRole},
     keyset,
     merkle::Tree,
     pb::{
@@ -23,19 +29,35 @@ use takedown_protocol::{
     },
     signing, target,
 };
-use takedown_sidecar::{Config, Inbox};
+use takedown_sidecar::{Config, Inbox, config};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::{Request, Response, Status, transport::Channel};
 
+use crate::{
+    lists::AgencyKey,
+    pki::{TestPki, identity},
+};
+
+/// The platform whose sidecar is under test.
 pub const PLATFORM: &str = "telegram";
+/// The agency whose lists it receives.
 pub const AGENCY: &str = "agency-fr";
+/// The audience agencies sign for.
 pub const AUDIENCE: &str = "takedown-hub";
-/// The webhook integration's shared secret in these tests.
-pub const SECRET: &str = "whsec_dGFrZWRvd24gdGVzdCBzZWNyZXQ6IDMyIGJ5dGVzISE=";
+/// The webhook integration's shared secret (the same as the recording platform's).
+pub const SECRET: &str = crate::platform::WEBHOOK_SECRET;
+/// `[integration]` of a platform that blocks everything at once.
+pub const AUTO_BLOCK_ALL: &str = r#"mode = "auto"
+block_share = 1.0
+reject_share = 0.0
+gone_share = 0.0"#;
 
 /// Standard Webhooks headers for `body` under [`SECRET`], with message id `id`.
 pub fn signed_headers(id: &str, body: &[u8]) -> Vec<(&'static str, String)> {
-    let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
     let sig = standardwebhooks::Webhook::new(SECRET)
         .expect("secret")
         .sign(id, ts, body)
@@ -47,6 +69,7 @@ pub fn signed_headers(id: &str, body: &[u8]) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The sidecar's logs in the test output when `TEST_LOG` is set (a `RUST_LOG` filter).
 pub fn init_tracing() {
     if std::env::var_os("TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
@@ -56,13 +79,21 @@ pub fn init_tracing() {
     }
 }
 
+/// The identity `name` of `role`.
 pub fn id(role: IdentityRole, name: &str) -> Identity {
-    Identity::new(role, OrgId::parse(name).expect("test org id"))
+    identity(role, name)
 }
 
-/// A temp dir holding a dev PKI (hub, telegram, x, agency-fr) and the inbox files.
+/// A temp dir holding the test PKI (`pki/`) and the inbox file.
 pub struct Env {
     pub dir: tempfile::TempDir,
+    pub pki: TestPki,
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Env {
@@ -70,72 +101,48 @@ impl Env {
         init_tracing();
         takedown_net::install_crypto_provider();
         let dir = tempfile::tempdir().expect("temp dir");
-        takedown_net::pki::write_dev_pki(
-            &dir.path().join("pki"),
-            &[
-                id(IdentityRole::Hub, "hub"),
-                id(IdentityRole::Platform, PLATFORM),
-                id(IdentityRole::Platform, "x"),
-                id(IdentityRole::Agency, AGENCY),
-            ],
-            |_| Vec::new(),
-        )
-        .expect("dev pki");
-        Self { dir }
-    }
-
-    pub fn pki(&self) -> PathBuf {
-        self.dir.path().join("pki")
+        let pki = TestPki::generate(&dir.path().join("pki"));
+        Self { dir, pki }
     }
 
     pub fn tls(&self, stem: &str) -> TlsMaterial {
-        TlsMaterial::load_dir(&self.pki(), stem).expect("tls material")
+        self.pki.material(stem)
     }
 
     pub fn inbox_path(&self) -> PathBuf {
         self.dir.path().join("inbox.db")
     }
 
-    /// A sidecar config for `telegram` with `integration` (a TOML table body).
+    /// A configuration of [`PLATFORM`]'s sidecar, presenting `cert_stem`'s certificate,
+    /// reporting to the hub at `hub`, with `integration` (the `[integration]` table, as an
+    /// operator writes it). Its ports are the system's choice.
     pub fn config(&self, hub: SocketAddr, cert_stem: &str, integration: &str) -> Config {
-        let pki = self.pki();
-        let text = format!(
-            r#"
-            platform = "{PLATFORM}"
-            listen = "127.0.0.1:0"
-            hub_endpoint = "https://127.0.0.1:{port}"
-            inbox = "{inbox}"
-            decisions_listen = "127.0.0.1:0"
-            [tls]
-            ca = "{ca}"
-            cert = "{cert}"
-            key = "{key}"
-            [trust]
-            roots = ["{root}"]
-            [handoff]
-            batch_size = 50
-            interval_ms = 50
-            [report]
-            batch_size = 100
-            interval_ms = 50
-            [integration]
-            {integration}
-            "#,
-            port = hub.port(),
-            inbox = self.inbox_path().display(),
-            ca = pki.join("ca.pem").display(),
-            cert = pki.join(format!("{cert_stem}.pem")).display(),
-            key = pki.join(format!("{cert_stem}.key")).display(),
-            root = pki.join(takedown_net::pki::DEV_ROOT_PUBLIC).display(),
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        let integration: config::Integration =
+            toml::from_str(integration).expect("an [integration] table");
+        let hub_endpoint = format!("https://127.0.0.1:{}", hub.port());
+        let mut c = crate::sidecar::base_config(
+            &self.pki,
+            PLATFORM,
+            cert_stem,
+            self.inbox_path(),
+            &hub_endpoint,
         );
-        Config::from_toml(&text).expect("test config")
+        c.decisions_listen = Some(any_port);
+        c.integration = integration;
+        c.handoff = config::HandoffSettings {
+            batch_size: 50,
+            interval_ms: 50,
+            ..Default::default()
+        };
+        c.report = config::ReportSettings {
+            batch_size: 100,
+            interval_ms: 50,
+        };
+        c.validate().expect("a valid test configuration");
+        c
     }
 }
-
-pub const AUTO_BLOCK_ALL: &str = r#"mode = "auto"
-block_share = 1.0
-reject_share = 0.0
-gone_share = 0.0"#;
 
 /// How the fake hub answers ReportOutcomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,10 +166,12 @@ pub struct HubState {
     pub signed: Option<(u64, Vec<pb::AgencyKey>, String)>,
 }
 
+/// The hub as [`PLATFORM`]'s sidecar sees it: key-set statements signed with the test
+/// PKI's coordinator root, and a recorder of outcome reports.
 #[derive(Clone)]
 pub struct FakeHub {
     pub state: Arc<Mutex<HubState>>,
-    /// The coordinator root (the dev PKI's): (thumbprint, PKCS#8 PEM).
+    /// The coordinator root: (thumbprint, PKCS#8 PEM).
     pub root: Arc<(String, String)>,
 }
 
@@ -335,12 +344,10 @@ impl PlatformService for FakeHub {
     }
 }
 
-/// Starts the fake hub on a random port with the hub's certificate.
+/// Starts the fake hub on a port the system picks, with the hub's certificate.
 pub async fn spawn_hub(env: &Env, keys: Vec<pb::AgencyKey>) -> (SocketAddr, FakeHub) {
-    let root_pem =
-        std::fs::read_to_string(env.pki().join(takedown_net::pki::DEV_ROOT_KEY)).expect("root key");
-    let root_public = std::fs::read_to_string(env.pki().join(takedown_net::pki::DEV_ROOT_PUBLIC))
-        .expect("root public key");
+    let root_pem = std::fs::read_to_string(env.pki.root_key()).expect("root key");
+    let root_public = std::fs::read_to_string(env.pki.root_public()).expect("root public key");
     let hub = FakeHub {
         state: Arc::new(Mutex::new(HubState {
             keys,
@@ -366,41 +373,24 @@ pub async fn spawn_hub(env: &Env, keys: Vec<pb::AgencyKey>) -> (SocketAddr, Fake
     (addr, hub)
 }
 
-/// An agency's list-signing key.
-pub struct AgencyKey {
-    pub agency_id: String,
-    pub kid: String,
-    pub private_pem: String,
-    pub public_pem: String,
-}
-
 impl AgencyKey {
-    pub fn generate(agency_id: &str, kid: &str) -> Self {
-        let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("ed25519 key");
-        Self {
-            agency_id: agency_id.into(),
-            kid: kid.into(),
-            private_pem: kp.serialize_pem(),
-            public_pem: kp.public_key_pem(),
-        }
-    }
-
+    /// This key as the hub's directory lists it, in `state`.
     pub fn registered(&self, state: pb::KeyState) -> pb::AgencyKey {
         pb::AgencyKey {
             kid: self.kid.clone(),
-            agency_id: self.agency_id.clone(),
+            agency_id: self.agency.clone(),
             public_key_pem: self.public_pem.clone(),
             state: state as i32,
             ..Default::default()
         }
     }
 
-    /// Signs `items` as list `list_id` (a submission token that expired long ago, as at
-    /// H-hour).
-    pub fn sign(&self, list_id: &str, items: Vec<Vec<u8>>) -> SignedList {
+    /// Signs `items` (encoded referrals) as list `list_id`, as the hub delivers a list:
+    /// with a submission token that expired long ago, as it has at H-hour.
+    pub fn delivered(&self, list_id: &str, items: Vec<Vec<u8>>) -> DeliveredList {
         let tree = Tree::from_items(&items);
         let claims = signing::ListClaims {
-            iss: self.agency_id.clone(),
+            iss: self.agency.clone(),
             aud: AUDIENCE.into(),
             jti: list_id.into(),
             iat: 1_700_000_000,
@@ -411,10 +401,10 @@ impl AgencyKey {
             merkle_root: hex::encode(tree.root()),
         };
         let jws = signing::sign(&claims, &self.kid, self.private_pem.as_bytes()).expect("sign");
-        SignedList {
+        DeliveredList {
             sig: pb::ListSignature {
                 list_id: list_id.into(),
-                agency_id: self.agency_id.clone(),
+                agency_id: self.agency.clone(),
                 jws,
                 item_count: items.len() as u64,
             },
@@ -424,13 +414,15 @@ impl AgencyKey {
     }
 }
 
-pub struct SignedList {
+/// A signed list as the hub delivers it: its signature, its items and their tree.
+pub struct DeliveredList {
     pub sig: pb::ListSignature,
     pub items: Vec<Vec<u8>>,
     pub tree: Tree,
 }
 
-impl SignedList {
+impl DeliveredList {
+    /// Item `i` with its inclusion proof.
     pub fn evidence(&self, i: usize) -> pb::ReferralEvidence {
         pb::ReferralEvidence {
             list_id: self.sig.list_id.clone(),
@@ -463,45 +455,36 @@ impl SignedList {
     }
 }
 
-/// An encoded referral.
+/// A channel referral with evidence and a note, encoded.
 pub fn referral(platform: &str, target: &str) -> Vec<u8> {
+    channel(crate::lists::referral(platform, target)).encode_to_vec()
+}
+
+/// A removal order of a [`PLATFORM`] channel, encoded.
+pub fn removal_order(target: &str, reference: &str) -> Vec<u8> {
+    channel(crate::lists::removal_order(PLATFORM, target, reference)).encode_to_vec()
+}
+
+fn channel(r: pb::Referral) -> pb::Referral {
     pb::Referral {
-        platform: platform.into(),
         kind: pb::TargetKind::Channel as i32,
-        target: target.into(),
-        category: "terrorist-propaganda".into(),
-        legal_basis: pb::LegalBasis::TosReferral as i32,
-        removal_order_ref: String::new(),
         evidence_sha256: vec![7; 32],
         note: "claims attacks".into(),
-        removal_order: None,
+        ..r
     }
-    .encode_to_vec()
 }
 
-/// An encoded removal order of a telegram channel.
-pub fn removal_order(target: &str, reference: &str) -> Vec<u8> {
-    let mut r = pb::Referral::decode(referral(PLATFORM, target).as_slice()).expect("referral");
-    r.legal_basis = pb::LegalBasis::RemovalOrder as i32;
-    r.removal_order_ref = reference.into();
-    r.removal_order = Some(takedown_protocol::removal_order::example(
-        "Bundeskriminalamt",
-        "DE",
-        1_793_491_200_000,
-    ));
-    r.encode_to_vec()
-}
-
-/// `n` telegram channels `@prefix0..` as referrals.
+/// `n` telegram channels `https://t.me/<prefix><i>` as encoded referrals.
 pub fn channels(prefix: &str, n: usize) -> Vec<Vec<u8>> {
     (0..n)
         .map(|i| referral(PLATFORM, &format!("https://t.me/{prefix}{i}")))
         .collect()
 }
 
+/// A Deliver batch for [`PLATFORM`] of `deliveries` from `lists`.
 pub fn batch(
     batch_id: &str,
-    lists: &[&SignedList],
+    lists: &[&DeliveredList],
     deliveries: Vec<pb::TargetDelivery>,
 ) -> pb::DeliverRequest {
     pb::DeliverRequest {
@@ -512,39 +495,43 @@ pub fn batch(
     }
 }
 
-/// A running sidecar.
-pub struct Sidecar {
+/// The real sidecar, running in this process.
+pub struct InProcessSidecar {
     pub addr: SocketAddr,
     pub decisions: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
-impl Sidecar {
+impl InProcessSidecar {
+    /// Binds the ports `cfg` names, as the binary does, and runs the sidecar.
     pub async fn start(cfg: Config) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        let ports = takedown_sidecar::bind(&cfg, None)
             .await
-            .expect("bind sidecar");
-        let addr = listener.local_addr().expect("sidecar addr");
-        let dl = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind decisions");
-        let decisions = dl.local_addr().expect("decisions addr");
+            .expect("the sidecar's ports");
+        let addr = ports.addr("listen").expect("a push sidecar listens");
+        // Only webhook and coop mode take decisions; the address is unused otherwise.
+        let decisions = ports
+            .addr("decisions_listen")
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(takedown_sidecar::run_with_decisions(
-            cfg,
-            Some(listener),
-            Some(dl),
-            async move {
-                let _ = rx.await;
-            },
-        ));
+        let task = tokio::spawn(takedown_sidecar::run(cfg, ports, async move {
+            let _ = rx.await;
+        }));
         Self {
             addr,
             decisions,
             stop: Some(tx),
             task: Some(task),
         }
+    }
+
+    /// Runs `cfg` on its own listener and returns how it ended (a sidecar that refuses
+    /// to start).
+    pub async fn run_once(cfg: Config) -> anyhow::Result<()> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let ports = Ports::new(None).with("listen", listener).expect("ports");
+        takedown_sidecar::run(cfg, ports, std::future::pending()).await
     }
 
     /// Stops it and waits until it has drained.
@@ -567,24 +554,6 @@ impl Sidecar {
         .await
         .expect("connect to sidecar");
         ReceiverServiceClient::new(ch)
-    }
-}
-
-/// Polls `check` until it holds, for at most `secs` seconds.
-pub async fn wait_for<F, Fut>(what: &str, secs: u64, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if check().await {
-            return;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
