@@ -4,6 +4,17 @@ use std::{env, fs, path::PathBuf};
 
 use prost::Message;
 
+/// The wire's enumerations that the hub's store keeps in integer columns.
+const STORED_ENUMS: &[&str] = &[
+    "TargetKind",
+    "LegalBasis",
+    "DeliveryKind",
+    "Outcome",
+    "RejectReason",
+    "RestorationResult",
+    "WithdrawalGround",
+];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let dir = root.join("takedown/v1");
@@ -20,7 +31,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(env::var("OUT_DIR")?);
     fs::write(out.join("takedown_descriptor.bin"), fds.encode_to_vec())?;
     fs::write(out.join("request_messages.rs"), request_messages(&fds)?)?;
-    tonic_prost_build::configure()
+    let mut builder = tonic_prost_build::configure();
+    // The enumerations the store keeps as their numbers encode and decode as such (an
+    // unknown stored number is a decoding error naming the enum).
+    for stored in STORED_ENUMS {
+        builder = builder.enum_attribute(
+            format!(".takedown.v1.{stored}"),
+            r#"#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]"#,
+        );
+    }
+    builder
         .build_server(true)
         .build_client(true)
         // INVALID_ARGUMENT, not INTERNAL, for a message that does not decode.

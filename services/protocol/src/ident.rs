@@ -327,6 +327,7 @@ impl IdentityRole {
 /// of the hub, its store and its tools (the wire's `takedown.v1.Role` adds only
 /// `UNSPECIFIED`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
 #[repr(i32)]
 pub enum Role {
     Agency = 1,

@@ -52,7 +52,7 @@ pub const PG_AUDIT_LOCK: i64 = 0x7461_6b65_6175_6474;
 pub const PG_RETENTION_LOCK: i64 = 0x0074_616b_6572_6574;
 
 /// One stored audit entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AuditEntry {
     pub seq: i64,
     pub at: i64,
@@ -229,8 +229,9 @@ pub struct TargetWithdrawal {
 }
 
 /// A target's facts for the transparency exports.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TransparencyRow {
+    #[sqlx(rename = "id")]
     pub target_id: TargetId,
     pub platform: PlatformName,
     pub normalized: String,
@@ -249,22 +250,27 @@ pub struct TransparencyRow {
     pub restoration_at: Option<i64>,
     /// For a removal order: the order whose reference the target carries (the earliest
     /// referral citing it), when its facts are stored.
+    #[sqlx(skip)]
     pub order: Option<crate::RemovalOrderFacts>,
     /// The ground that order's referral was withdrawn on (`None`: it stands).
+    #[sqlx(skip)]
     pub order_withdrawn_on: Option<WithdrawalGround>,
     /// When the host member state's scrutiny upheld that order (TCO Art 4(4)).
+    #[sqlx(skip)]
     pub order_upheld_on_scrutiny_at: Option<i64>,
 }
 
-/// A `removal_orders` row: (target id, reference, facts, the ground its referral was
-/// withdrawn on, if it was, when a scrutiny upheld it, if one did).
-pub(crate) type OrderRow = (
-    i64,
-    String,
-    crate::RemovalOrderFacts,
-    Option<WithdrawalGround>,
-    Option<i64>,
-);
+/// A `removal_orders` row: the order's facts, the ground its referral was withdrawn on, if
+/// it was, and when a scrutiny upheld it, if one did.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct OrderRow {
+    target_id: TargetId,
+    reference: String,
+    #[sqlx(flatten)]
+    facts: crate::RemovalOrderFacts,
+    withdraw_ground: Option<WithdrawalGround>,
+    scrutiny_upheld_at: Option<i64>,
+}
 
 /// Gives each removal-order row of `rows` the facts of the order whose reference it carries:
 /// the first of `orders` (in (target, list, item) order) for its target with that
@@ -276,10 +282,12 @@ pub(crate) fn attach_orders(rows: &mut [TransparencyRow], orders: Vec<OrderRow>)
         Option<i64>,
     );
     let mut first: HashMap<(i64, String), Order> = HashMap::with_capacity(orders.len());
-    for (target, reference, facts, ground, upheld) in orders {
-        first
-            .entry((target, reference))
-            .or_insert((facts, ground, upheld));
+    for o in orders {
+        first.entry((o.target_id.get(), o.reference)).or_insert((
+            o.facts,
+            o.withdraw_ground,
+            o.scrutiny_upheld_at,
+        ));
     }
     for r in rows
         .iter_mut()

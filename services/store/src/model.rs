@@ -112,7 +112,7 @@ row_id!(
 );
 
 /// A delivery's state in the outbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, sqlx::Type)]
 #[repr(i32)]
 pub enum DeliveryState {
     /// Waiting for `next_at`.
@@ -138,7 +138,7 @@ impl TryFrom<i32> for DeliveryState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Organization {
     pub id: OrgId,
     pub role: Role,
@@ -147,7 +147,7 @@ pub struct Organization {
 }
 
 /// The hub's Ed25519 key for signing audit chain heads, made on first start.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct HubAuditKey {
     pub kid: String,
     /// PKCS#8 PEM.
@@ -167,7 +167,7 @@ impl std::fmt::Debug for HubAuditKey {
 }
 
 /// A signed head of the audit chain (`takedown_protocol::audit::HeadClaims` as a JWS).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SignedHeadRecord {
     pub seq: i64,
     pub jws: String,
@@ -176,7 +176,7 @@ pub struct SignedHeadRecord {
 
 /// A coordinator-signed key-set statement as stored: the hub keeps and serves them but
 /// verifies each against its pinned roots (`takedown_protocol::keyset`) before use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct KeySetRecord {
     /// The statement's version claim; only grows.
     pub version: i64,
@@ -187,7 +187,7 @@ pub struct KeySetRecord {
     pub published_by: OrgId,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Platform {
     pub name: PlatformName,
     pub endpoint: String,
@@ -195,11 +195,14 @@ pub struct Platform {
     pub registered_at: i64,
     /// The most deliveries the platform accepts in any minute, across every hub replica;
     /// `None` for no cap.
+    #[sqlx(try_from = "crate::rows::Cap")]
     pub max_per_minute: Option<u32>,
     /// When its moderation is staffed; `None` when it has not said.
+    #[sqlx(try_from = "crate::rows::StaffingJson")]
     pub staffing: Option<takedown_protocol::staffing::Staffing>,
     /// Push (the hub dials `endpoint`) or pull (the sidecar fetches; no endpoint). Never
     /// `Unspecified` in the store.
+    #[sqlx(rename = "delivery_mode", try_from = "crate::rows::ModeName")]
     pub mode: DeliveryMode,
 }
 
@@ -274,7 +277,7 @@ pub struct NewList {
 }
 
 /// A list as found by the key that signed it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SignedListRecord {
     pub list_id: ListId,
     pub agency_id: OrgId,
@@ -303,7 +306,7 @@ pub struct NewReferral {
 
 /// The facts of a removal order (Annex I of Regulation (EU) 2021/784) that the TCO figures
 /// count by; the rest of the order stays in the referral's signed bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct RemovalOrderFacts {
     pub issuing_authority: String,
     /// ISO 3166-1 alpha-2, upper case.
@@ -331,22 +334,26 @@ pub enum IntakeResult {
     Duplicate(IntakeSummary),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ListRecord {
     pub list_id: ListId,
     pub agency_id: OrgId,
     pub action_day_id: Option<ActionDayId>,
     pub content_sha256: Vec<u8>,
+    #[sqlx(try_from = "i64")]
     pub item_count: u32,
     pub created_at: i64,
     pub accepted_at: i64,
+    #[sqlx(try_from = "i64")]
     pub new_targets: u32,
+    #[sqlx(try_from = "i64")]
     pub merged: u32,
 }
 
 /// The stored facts about one item's target, from which its state is derived.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ItemRecord {
+    #[sqlx(rename = "item_index", try_from = "i64")]
     pub index: u32,
     pub target_id: TargetId,
     pub platform: PlatformName,
@@ -366,7 +373,7 @@ pub struct ItemRecord {
     pub withdrawn_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Hold {
     pub id: HoldId,
     pub platform: PlatformName,
@@ -382,7 +389,7 @@ pub struct Hold {
 }
 
 /// A delivery the hub gave up on, for the coordinator's quarantine view.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct FailedDelivery {
     pub id: DeliveryId,
     pub target_id: TargetId,
@@ -394,11 +401,12 @@ pub struct FailedDelivery {
     pub attempts: i32,
     pub failed_at: i64,
     /// Why: the receiver's refusal (its own message), or the hub's reason.
+    #[sqlx(rename = "last_error", try_from = "crate::rows::OptText")]
     pub reason: String,
 }
 
 /// A report the hub refused for good, as the platform sent it, for the coordinator.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct RefusedReport {
     pub id: i64,
     pub platform: PlatformName,
@@ -429,7 +437,7 @@ pub struct FailedFilter {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ClaimedDelivery {
     pub id: DeliveryId,
     pub target_id: TargetId,
@@ -461,17 +469,19 @@ pub struct PoolStatus {
     pub max: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ReferralPayload {
     pub list_id: ListId,
+    #[sqlx(try_from = "i64")]
     pub item_index: u32,
     pub agency_id: OrgId,
     pub item: Vec<u8>,
 }
 
 /// What a platform receives about one target.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TargetPayload {
+    #[sqlx(rename = "id")]
     pub target_id: TargetId,
     pub platform: PlatformName,
     pub kind: TargetKind,
@@ -482,14 +492,16 @@ pub struct TargetPayload {
     pub removal_order_ref: String,
     pub action_day_id: Option<ActionDayId>,
     /// In (list id, item index) order.
+    #[sqlx(skip)]
     pub referrals: Vec<ReferralPayload>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ListProofMaterial {
     pub list_id: ListId,
     pub agency_id: OrgId,
     pub jws: String,
+    #[sqlx(try_from = "i64")]
     pub item_count: u32,
     /// Concatenated 32-byte leaf hashes.
     pub leaf_hashes: Vec<u8>,

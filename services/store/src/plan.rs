@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::model::{
-    IntakeSummary, LegalBasis, NewList, NewReferral, NewReport, OrgId, ReferralPayload,
-    RejectReason, ReportBody, TargetId, TargetPayload,
+    IntakeSummary, LegalBasis, NewList, NewReferral, NewReport, OrgId, RejectReason, ReportBody,
+    TargetId, TargetPayload,
 };
 
 /// A list's items grouped by target.
@@ -297,17 +297,17 @@ pub(crate) fn refusal(
 /// (targets by id, referrals by target, list id, item index).
 pub(crate) fn attach(
     mut targets: Vec<TargetPayload>,
-    referrals: Vec<(i64, ReferralPayload)>,
+    referrals: Vec<crate::rows::ReferralRow>,
 ) -> Vec<TargetPayload> {
     targets.sort_unstable_by_key(|t| t.target_id);
-    let pos: HashMap<i64, usize> = targets
+    let pos: HashMap<TargetId, usize> = targets
         .iter()
         .enumerate()
-        .map(|(i, t)| (t.target_id.get(), i))
+        .map(|(i, t)| (t.target_id, i))
         .collect();
-    for (target_id, r) in referrals {
-        if let Some(&i) = pos.get(&target_id) {
-            targets[i].referrals.push(r);
+    for r in referrals {
+        if let Some(&i) = pos.get(&r.target_id) {
+            targets[i].referrals.push(r.payload);
         }
     }
     for t in &mut targets {

@@ -4,6 +4,7 @@ use super::*;
 use crate::codes::{PENDING, TAKEDOWN};
 use crate::rollup::Facts;
 use const_format::formatcp;
+use sqlx::FromRow as _;
 
 /// The stored answer for a list id already present, or `Conflict`.
 pub(super) async fn existing_list(
@@ -317,7 +318,7 @@ pub(super) async fn get_list(pool: &PgPool, list_id: &ListId) -> StoreResult<Opt
     .bind(list_id)
     .fetch_optional(pool)
     .await?;
-    Ok(r.as_ref().map(rows::list_record).transpose()?)
+    Ok(r.as_ref().map(ListRecord::from_row).transpose()?)
 }
 
 pub(super) async fn list_items(
@@ -332,7 +333,7 @@ pub(super) async fn list_items(
         .await?;
     Ok(rs
         .iter()
-        .map(rows::item_record)
+        .map(ItemRecord::from_row)
         .collect::<sqlx::Result<_>>()?)
 }
 
@@ -351,6 +352,6 @@ pub(super) async fn lists_signed_with(
     .await?;
     Ok(rs
         .iter()
-        .map(rows::signed_list)
+        .map(SignedListRecord::from_row)
         .collect::<sqlx::Result<_>>()?)
 }

@@ -35,9 +35,6 @@ mod outbox;
 mod outcomes;
 mod rollup;
 mod summary;
-mod rows {
-    crate::rows::row_decoders!(sqlx::postgres::PgRow);
-}
 
 const POOL_SIZE: u32 = 8;
 const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

@@ -4,6 +4,7 @@ use super::*;
 use crate::codes::{DELIVERED, FAILED, INFLIGHT, PENDING, TAKEDOWN};
 use crate::rollup::{self, FACT_COLUMNS, Facts};
 use const_format::formatcp;
+use sqlx::FromRow as _;
 
 const HOLD_COLUMNS: &str =
     "id, platform, target, normalized, reason, expires_at, created_at, placed_by, released_at";
@@ -30,7 +31,7 @@ pub(super) async fn insert_hold(pool: &PgPool, hold: &Hold) -> StoreResult<Hold>
     .await?;
     match r {
         Some(r) => {
-            let stored = rows::hold(&r)?;
+            let stored = Hold::from_row(&r)?;
             super::audit::append(&mut tx, &crate::audit::hold_placed(&stored, &salt)).await?;
             tx.commit().await?;
             Ok(stored)
@@ -62,7 +63,7 @@ pub(super) async fn release_hold(
     .bind(at)
     .fetch_optional(&mut *tx)
     .await?;
-    let hold = r.as_ref().map(rows::hold).transpose()?;
+    let hold = r.as_ref().map(Hold::from_row).transpose()?;
     if let (Some(h), Some(None)) = (&hold, before) {
         super::audit::append(&mut tx, &crate::audit::hold_released(h, at, by)).await?;
     }
@@ -77,7 +78,7 @@ pub(super) async fn get_hold(pool: &PgPool, id: &HoldId) -> StoreResult<Option<H
     .bind(id)
     .fetch_optional(pool)
     .await?;
-    Ok(r.as_ref().map(rows::hold).transpose()?)
+    Ok(r.as_ref().map(Hold::from_row).transpose()?)
 }
 
 pub(super) async fn failed_deliveries(
@@ -102,7 +103,7 @@ pub(super) async fn failed_deliveries(
     .await?;
     Ok(rs
         .iter()
-        .map(rows::failed_delivery)
+        .map(FailedDelivery::from_row)
         .collect::<sqlx::Result<_>>()?)
 }
 
@@ -114,7 +115,7 @@ pub(super) async fn list_holds(pool: &PgPool, placed_by: Option<&OrgId>) -> Stor
     .bind(placed_by)
     .fetch_all(pool)
     .await?;
-    Ok(rs.iter().map(rows::hold).collect::<sqlx::Result<_>>()?)
+    Ok(rs.iter().map(Hold::from_row).collect::<sqlx::Result<_>>()?)
 }
 
 /// Claims up to `limit` due deliveries; for a platform with a rate cap, only what its
@@ -214,7 +215,7 @@ async fn claim<'e, E: sqlx::PgExecutor<'e>>(
     .await?;
     let mut claimed = rs
         .iter()
-        .map(rows::claimed)
+        .map(ClaimedDelivery::from_row)
         .collect::<sqlx::Result<Vec<_>>>()?;
     claimed.sort_unstable_by_key(|c| c.id);
     Ok(claimed)
@@ -325,7 +326,7 @@ pub(super) async fn delivery_payloads(
     .fetch_all(pool)
     .await?
     .iter()
-    .map(rows::target_payload)
+    .map(TargetPayload::from_row)
     .collect::<sqlx::Result<Vec<_>>>()?;
     let referrals = sqlx::query(
         "SELECT target_id, list_id, item_index, agency_id, item FROM referrals \
@@ -335,7 +336,7 @@ pub(super) async fn delivery_payloads(
     .fetch_all(pool)
     .await?
     .iter()
-    .map(rows::referral_payload)
+    .map(crate::rows::ReferralRow::from_row)
     .collect::<sqlx::Result<Vec<_>>>()?;
     Ok(plan::attach(targets, referrals))
 }
@@ -353,7 +354,7 @@ pub(super) async fn list_proof_material(
     .await?;
     Ok(rs
         .iter()
-        .map(rows::proof_material)
+        .map(ListProofMaterial::from_row)
         .collect::<sqlx::Result<_>>()?)
 }
 

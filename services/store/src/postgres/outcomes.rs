@@ -1,5 +1,6 @@
 //! Platform reports.
 
+use sqlx::FromRow as _;
 use std::collections::HashMap;
 
 use super::*;
@@ -192,6 +193,6 @@ pub(super) async fn refused_reports(
     .await?;
     Ok(rs
         .iter()
-        .map(rows::refused_report)
+        .map(RefusedReport::from_row)
         .collect::<sqlx::Result<_>>()?)
 }

@@ -8,6 +8,7 @@ use crate::audit::{
 use crate::codes::{FAILED, PENDING, TAKEDOWN, WITHDRAWAL};
 use const_format::formatcp;
 use serde_json::json;
+use sqlx::FromRow as _;
 
 /// Appends `event` to the chain inside `tx` (the write lock is already held: every write
 /// transaction starts with `BEGIN IMMEDIATE`).
@@ -52,7 +53,7 @@ pub(super) async fn audit_entries(
     .await?;
     Ok(rs
         .iter()
-        .map(rows::audit_entry)
+        .map(crate::audit::AuditEntry::from_row)
         .collect::<sqlx::Result<_>>()?)
 }
 
@@ -81,7 +82,7 @@ pub(super) async fn hub_audit_key(pool: &SqlitePool, k: &HubAuditKey) -> StoreRe
     )
     .fetch_one(pool)
     .await?;
-    Ok(rows::hub_audit_key(&r)?)
+    Ok(HubAuditKey::from_row(&r)?)
 }
 
 pub(super) async fn hub_secret(
@@ -130,7 +131,7 @@ pub(super) async fn audit_head_upto(
     .bind(upto)
     .fetch_optional(pool)
     .await?;
-    Ok(r.as_ref().map(rows::signed_head).transpose()?)
+    Ok(r.as_ref().map(SignedHeadRecord::from_row).transpose()?)
 }
 
 pub(super) async fn withdraw(
@@ -378,7 +379,7 @@ pub(super) async fn transparency_rows(
     .await?;
     let mut out: Vec<TransparencyRow> = rs
         .iter()
-        .map(rows::transparency_row)
+        .map(crate::audit::TransparencyRow::from_row)
         .collect::<sqlx::Result<_>>()?;
     let orders = sqlx::query(
         "SELECT o.target_id, o.reference, o.issuing_authority, o.member_state, o.issued_at, \
@@ -392,7 +393,7 @@ pub(super) async fn transparency_rows(
     .fetch_all(pool)
     .await?
     .iter()
-    .map(rows::removal_order)
+    .map(crate::audit::OrderRow::from_row)
     .collect::<sqlx::Result<Vec<_>>>()?;
     crate::audit::attach_orders(&mut out, orders);
     Ok(out)

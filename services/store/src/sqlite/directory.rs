@@ -1,6 +1,7 @@
 //! Organisations, key-set statements and platforms.
 
 use super::*;
+use sqlx::FromRow as _;
 
 pub(super) async fn upsert_organization(
     pool: &SqlitePool,
@@ -15,7 +16,7 @@ pub(super) async fn upsert_organization(
     .fetch_optional(&mut *tx)
     .await?
     .as_ref()
-    .map(rows::organization)
+    .map(Organization::from_row)
     .transpose()?;
     let r = sqlx::query(
         "INSERT INTO organizations (id, role, display_name, registered_at) \
@@ -29,7 +30,7 @@ pub(super) async fn upsert_organization(
     .bind(org.registered_at)
     .fetch_one(&mut *tx)
     .await?;
-    let stored = rows::organization(&r)?;
+    let stored = Organization::from_row(&r)?;
     if let Some(event) =
         crate::audit::organization_registered(&stored, before.as_ref(), by, org.registered_at)
     {
@@ -49,7 +50,7 @@ pub(super) async fn get_organization(
     .bind(id)
     .fetch_optional(pool)
     .await?;
-    Ok(r.as_ref().map(rows::organization).transpose()?)
+    Ok(r.as_ref().map(Organization::from_row).transpose()?)
 }
 
 pub(super) async fn list_organizations(pool: &SqlitePool) -> StoreResult<Vec<Organization>> {
@@ -59,7 +60,7 @@ pub(super) async fn list_organizations(pool: &SqlitePool) -> StoreResult<Vec<Org
             .await?;
     Ok(rs
         .iter()
-        .map(rows::organization)
+        .map(Organization::from_row)
         .collect::<sqlx::Result<_>>()?)
 }
 
@@ -100,7 +101,10 @@ pub(super) async fn key_sets_after(
     .bind(version)
     .fetch_all(pool)
     .await?;
-    Ok(rs.iter().map(rows::key_set).collect::<sqlx::Result<_>>()?)
+    Ok(rs
+        .iter()
+        .map(KeySetRecord::from_row)
+        .collect::<sqlx::Result<_>>()?)
 }
 
 pub(super) async fn upsert_platform(
@@ -116,7 +120,7 @@ pub(super) async fn upsert_platform(
     .fetch_optional(&mut *tx)
     .await?
     .as_ref()
-    .map(rows::platform)
+    .map(Platform::from_row)
     .transpose()?;
     let r = sqlx::query(
         "INSERT INTO platforms \
@@ -141,7 +145,7 @@ pub(super) async fn upsert_platform(
     .bind(crate::model::mode_name(p.mode))
     .fetch_one(&mut *tx)
     .await?;
-    let stored = rows::platform(&r)?;
+    let stored = Platform::from_row(&r)?;
     if let Some(event) =
         crate::audit::platform_registered(&stored, before.as_ref(), by, p.registered_at)
     {
@@ -161,7 +165,7 @@ pub(super) async fn get_platform(
     .bind(name)
     .fetch_optional(pool)
     .await?;
-    Ok(r.as_ref().map(rows::platform).transpose()?)
+    Ok(r.as_ref().map(Platform::from_row).transpose()?)
 }
 
 pub(super) async fn list_platforms(pool: &SqlitePool) -> StoreResult<Vec<Platform>> {
@@ -170,5 +174,8 @@ pub(super) async fn list_platforms(pool: &SqlitePool) -> StoreResult<Vec<Platfor
     )
     .fetch_all(pool)
     .await?;
-    Ok(rs.iter().map(rows::platform).collect::<sqlx::Result<_>>()?)
+    Ok(rs
+        .iter()
+        .map(Platform::from_row)
+        .collect::<sqlx::Result<_>>()?)
 }

@@ -48,10 +48,6 @@ mod sql;
 mod summary;
 use sql::{IN_CHUNK, anon, chunks, rows_per_chunk, sized, sized_scalar, values_rows};
 
-mod rows {
-    crate::rows::row_decoders!(sqlx::sqlite::SqliteRow);
-}
-
 /// Reader connections: they run concurrently with each other and with the writer (WAL).
 const READERS: u32 = 4;
 /// Page cache of each reader connection, in KiB (SQLite's default is 2 000 KiB per

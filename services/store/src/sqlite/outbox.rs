@@ -5,6 +5,7 @@ use super::*;
 use crate::codes::{DELIVERED, FAILED, INFLIGHT, PENDING, TAKEDOWN};
 use crate::rollup;
 use const_format::formatcp;
+use sqlx::FromRow as _;
 
 pub(super) async fn insert_hold(pool: &SqlitePool, hold: &Hold) -> StoreResult<Hold> {
     let salt = crate::audit::hold_salt();
@@ -28,7 +29,7 @@ pub(super) async fn insert_hold(pool: &SqlitePool, hold: &Hold) -> StoreResult<H
     .await?;
     match r {
         Some(r) => {
-            let stored = rows::hold(&r)?;
+            let stored = Hold::from_row(&r)?;
             super::audit::append(&mut tx, &crate::audit::hold_placed(&stored, &salt)).await?;
             tx.commit().await?;
             Ok(stored)
@@ -59,7 +60,7 @@ pub(super) async fn release_hold(
     .bind(at)
     .fetch_optional(&mut *tx)
     .await?;
-    let hold = r.as_ref().map(rows::hold).transpose()?;
+    let hold = r.as_ref().map(Hold::from_row).transpose()?;
     if let (Some(h), Some(None)) = (&hold, before) {
         super::audit::append(&mut tx, &crate::audit::hold_released(h, at, by)).await?;
     }
@@ -72,7 +73,7 @@ pub(super) async fn get_hold(pool: &SqlitePool, id: &HoldId) -> StoreResult<Opti
         .bind(id)
         .fetch_optional(pool)
         .await?;
-    Ok(r.as_ref().map(rows::hold).transpose()?)
+    Ok(r.as_ref().map(Hold::from_row).transpose()?)
 }
 
 pub(super) async fn failed_deliveries(
@@ -96,7 +97,7 @@ pub(super) async fn failed_deliveries(
     .await?;
     Ok(rs
         .iter()
-        .map(rows::failed_delivery)
+        .map(FailedDelivery::from_row)
         .collect::<sqlx::Result<_>>()?)
 }
 
@@ -111,7 +112,7 @@ pub(super) async fn list_holds(
     .bind(placed_by)
     .fetch_all(pool)
     .await?;
-    Ok(rs.iter().map(rows::hold).collect::<sqlx::Result<_>>()?)
+    Ok(rs.iter().map(Hold::from_row).collect::<sqlx::Result<_>>()?)
 }
 
 /// Claims up to `limit` due deliveries; for a platform with a rate cap, only what its
@@ -208,7 +209,7 @@ async fn claim<'e, E: sqlx::SqliteExecutor<'e>>(
     .await?;
     let mut claimed = rs
         .iter()
-        .map(rows::claimed)
+        .map(ClaimedDelivery::from_row)
         .collect::<sqlx::Result<Vec<_>>>()?;
     claimed.sort_unstable_by_key(|c| c.id);
     Ok(claimed)
@@ -319,7 +320,7 @@ pub(super) async fn delivery_payloads(
             q = q.bind(*id);
         }
         for r in q.fetch_all(pool).await? {
-            targets.push(rows::target_payload(&r)?);
+            targets.push(TargetPayload::from_row(&r)?);
         }
         let mut q = sized(AssertSqlSafe(format!(
             "SELECT target_id, list_id, item_index, agency_id, item FROM referrals \
@@ -329,7 +330,7 @@ pub(super) async fn delivery_payloads(
             q = q.bind(*id);
         }
         for r in q.fetch_all(pool).await? {
-            referrals.push(rows::referral_payload(&r)?);
+            referrals.push(crate::rows::ReferralRow::from_row(&r)?);
         }
     }
     Ok(plan::attach(targets, referrals))
@@ -350,7 +351,7 @@ pub(super) async fn list_proof_material(
             q = q.bind(id.as_str());
         }
         for r in q.fetch_all(pool).await? {
-            out.push(rows::proof_material(&r)?);
+            out.push(ListProofMaterial::from_row(&r)?);
         }
     }
     out.sort_by(|a, b| a.list_id.cmp(&b.list_id));

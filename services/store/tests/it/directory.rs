@@ -10,6 +10,7 @@ conformance!(
     lists_are_found_by_the_key_that_signed_them,
     platforms_upsert_and_list,
     registrations_and_changes_are_audited_with_their_caller,
+    a_value_written_around_the_store_is_refused_naming_its_column,
 );
 
 async fn organizations_upsert_and_list<S: Store + Probe>(s: S) {
@@ -117,15 +118,7 @@ async fn lists_are_found_by_the_key_that_signed_them<S: Store + Probe>(s: S) {
 }
 
 async fn platforms_upsert_and_list<S: Store + Probe>(s: S) {
-    let p = Platform {
-        name: checked("video"),
-        endpoint: "https://video.example:7443".into(),
-        display_name: "Video".into(),
-        registered_at: T0,
-        max_per_minute: None,
-        staffing: None,
-        mode: DeliveryMode::Push,
-    };
+    let p = platform("video");
     assert_eq!(s.upsert_platform(&p, &checked("europol")).await.unwrap(), p);
     let moved = Platform {
         endpoint: "https://video2.example:7443".into(),
@@ -191,15 +184,7 @@ async fn registrations_and_changes_are_audited_with_their_caller<S: Store + Prob
     s.upsert_organization(&renamed, &checked("coord-2"))
         .await
         .unwrap();
-    let p = Platform {
-        name: checked("video"),
-        endpoint: "https://video.example:7443".into(),
-        display_name: "Video".into(),
-        registered_at: T0,
-        max_per_minute: None,
-        staffing: None,
-        mode: DeliveryMode::Push,
-    };
+    let p = platform("video");
     s.upsert_platform(&p, &checked("europol")).await.unwrap();
     let moved = Platform {
         endpoint: "https://video2.example:7443".into(),
@@ -230,4 +215,46 @@ async fn registrations_and_changes_are_audited_with_their_caller<S: Store + Prob
     let moved: serde_json::Value = serde_json::from_str(&entries[3].details).unwrap();
     assert_eq!(moved["endpoint"], "https://video2.example:7443");
     assert_eq!(moved["previous_endpoint"], "https://video.example:7443");
+}
+
+/// Rows are decoded into the model's types: a number no enum has, a negative cap, staffing
+/// that is not JSON or an id that is not one, written by something other than the store, is a
+/// database error naming the column, never a wrong value.
+async fn a_value_written_around_the_store_is_refused_naming_its_column<S: Store + Probe>(s: S) {
+    let by = checked("europol");
+    s.upsert_organization(&org("agency-a", Role::Agency), &by)
+        .await
+        .unwrap();
+    let p = Platform {
+        max_per_minute: Some(10),
+        ..platform("video")
+    };
+    s.upsert_platform(&p, &by).await.unwrap();
+
+    let refused = |e: StoreError, column: &str| {
+        let text = e.to_string();
+        assert!(
+            matches!(e, StoreError::Database(_)) && text.contains(column),
+            "{text:?} names {column}"
+        );
+    };
+    s.execute("UPDATE organizations SET role = 9 WHERE id = 'agency-a'")
+        .await;
+    refused(
+        s.get_organization(&checked("agency-a")).await.unwrap_err(),
+        "role",
+    );
+
+    // (A delivery mode other than push or pull the schema itself refuses.)
+    s.execute("UPDATE platforms SET max_per_minute = -1").await;
+    refused(
+        s.get_platform(&checked("video")).await.unwrap_err(),
+        "max_per_minute",
+    );
+    s.execute("UPDATE platforms SET max_per_minute = 10, staffing = '{not json'")
+        .await;
+    refused(s.list_platforms().await.unwrap_err(), "staffing");
+    s.execute("UPDATE platforms SET staffing = NULL, name = 'Not A Name'")
+        .await;
+    refused(s.list_platforms().await.unwrap_err(), "name");
 }

@@ -33,9 +33,18 @@ pub trait Probe {
     fn count(&self, table: &str) -> impl Future<Output = i64> + Send;
     /// The text column of every row `sql` returns.
     fn strings(&self, sql: &str) -> impl Future<Output = Vec<String>> + Send;
+    /// Runs `sql` around the store (a tool or an operator writing the database directly).
+    fn execute(&self, sql: &str) -> impl Future<Output = ()> + Send;
 }
 
 impl Probe for SqliteStore {
+    async fn execute(&self, sql: &str) {
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(self.pool())
+            .await
+            .expect("statement runs");
+    }
+
     async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
             .fetch_one(self.pool())
@@ -52,6 +61,13 @@ impl Probe for SqliteStore {
 }
 
 impl Probe for PgStore {
+    async fn execute(&self, sql: &str) {
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(self.pool())
+            .await
+            .expect("statement runs");
+    }
+
     async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
             .fetch_one(self.pool())
@@ -162,6 +178,19 @@ pub fn org(id: &str, role: Role) -> Organization {
         role,
         display_name: format!("{id} display"),
         registered_at: T0,
+    }
+}
+
+/// A push platform with no cap and no staffed hours.
+pub fn platform(name: &str) -> Platform {
+    Platform {
+        name: checked(name),
+        endpoint: format!("https://{name}.example:7443"),
+        display_name: format!("{name} display"),
+        registered_at: T0,
+        max_per_minute: None,
+        staffing: None,
+        mode: DeliveryMode::Push,
     }
 }
 
