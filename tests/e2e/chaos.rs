@@ -288,7 +288,7 @@ async fn seeded_kills_during_a_release_lose_nothing_and_repeat_nothing(backend: 
 
 /// Recomputes `day`'s rollups from the facts (what the summary must already say).
 pub(crate) async fn rebuild_summary(w: &World, backend: Backend, day: &str) {
-    use takedown_store::{Store, postgres::PgStore, sqlite::SqliteStore, testing::checked};
+    use takedown_store::{Summaries, postgres::PgStore, sqlite::SqliteStore, testing::checked};
     let day = &checked(day);
     match backend {
         Backend::Sqlite => SqliteStore::connect(&w.db.url)

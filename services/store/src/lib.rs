@@ -139,14 +139,33 @@ impl Backend {
     }
 }
 
-/// Everything the hub keeps. Implemented by [`sqlite::SqliteStore`] and
-/// [`postgres::PgStore`]; each has `connect(url)` that runs its migrations. Callers pick the
-/// backend with [`Backend::of_url`] and stay generic over `Store` (static dispatch).
-pub trait Store: Send + Sync + Clone + 'static {
-    // --- directory ---------------------------------------------------------------------
-    //
-    // Every change is audited with `by`, the id of the organisation whose caller made it.
+/// Everything the hub keeps, one trait per concept. Implemented by [`sqlite::SqliteStore`]
+/// and [`postgres::PgStore`], each concept in the backend's file of that name; each has
+/// `connect(url)` that runs its migrations. Callers pick the backend with
+/// [`Backend::of_url`] and stay generic over `Store` (static dispatch), which brings every
+/// concept's methods with it.
+pub trait Store:
+    Directory
+    + ActionDays
+    + Intake
+    + Holds
+    + Outbox
+    + Outcomes
+    + Audit
+    + Retention
+    + Summaries
+    + Send
+    + Sync
+    + Clone
+    + 'static
+{
+    /// The connection pools' use right now (both pools together on SQLite).
+    fn pool_status(&self) -> PoolStatus;
+}
 
+/// The directory: organisations, the coordinators' key-set statements and platforms. Every
+/// change is audited with `by`, the id of the organisation whose caller made it.
+pub trait Directory: Send + Sync {
     /// Inserts or updates (role, display name) an organisation, auditing a registration
     /// or a change (`organization_registered`, `organization_updated`) by `by`.
     fn upsert_organization(
@@ -159,23 +178,14 @@ pub trait Store: Send + Sync + Clone + 'static {
         id: &OrgId,
     ) -> impl Future<Output = StoreResult<Option<Organization>>> + Send;
     fn list_organizations(&self) -> impl Future<Output = StoreResult<Vec<Organization>>> + Send;
-
     /// Stores a key-set statement, auditing `key_set_published`; `Conflict` when one
     /// with this version or a newer one is already stored. The caller verified it.
     fn publish_key_set(&self, s: &KeySetRecord) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Lists signed with key `kid` at or after `since` (Unix seconds), oldest first: what a
-    /// compromise of the key from `since` on invalidates.
-    fn lists_signed_with(
-        &self,
-        kid: &str,
-        since: i64,
-    ) -> impl Future<Output = StoreResult<Vec<SignedListRecord>>> + Send;
     /// Statements newer than `version`, oldest first.
     fn key_sets_after(
         &self,
         version: i64,
     ) -> impl Future<Output = StoreResult<Vec<KeySetRecord>>> + Send;
-
     /// Inserts or updates (endpoint, display name) a platform, auditing a registration or a
     /// change (`platform_registered`, `platform_updated`, with the previous endpoint).
     fn upsert_platform(
@@ -188,9 +198,10 @@ pub trait Store: Send + Sync + Clone + 'static {
         name: &PlatformName,
     ) -> impl Future<Output = StoreResult<Option<Platform>>> + Send;
     fn list_platforms(&self) -> impl Future<Output = StoreResult<Vec<Platform>>> + Send;
+}
 
-    // --- action days -------------------------------------------------------------------
-
+/// Action days: created, moved before their H-hour, released at it, closed.
+pub trait ActionDays: Send + Sync {
     /// `Conflict` when the id exists.
     fn insert_action_day(
         &self,
@@ -233,9 +244,10 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// The earliest `starts_at` after `now` of a day not yet released.
     fn next_release_after(&self, now: i64)
     -> impl Future<Output = StoreResult<Option<i64>>> + Send;
+}
 
-    // --- intake ------------------------------------------------------------------------
-
+/// Verified lists, stored whole; found by id and by the key that signed them.
+pub trait Intake: Send + Sync {
     /// Stores a verified list whole, in one transaction: the list, one target per
     /// (scope, platform, normalized target) — created or found —, one referral per item,
     /// and for each new target one TAKEDOWN delivery with `next_at = list.due_at`.
@@ -256,9 +268,17 @@ pub trait Store: Send + Sync + Clone + 'static {
         list_id: &ListId,
         now: i64,
     ) -> impl Future<Output = StoreResult<Vec<ItemRecord>>> + Send;
+    /// Lists signed with key `kid` at or after `since` (Unix seconds), oldest first: what a
+    /// compromise of the key from `since` on invalidates.
+    fn lists_signed_with(
+        &self,
+        kid: &str,
+        since: i64,
+    ) -> impl Future<Output = StoreResult<Vec<SignedListRecord>>> + Send;
+}
 
-    // --- holds -------------------------------------------------------------------------
-
+/// Holds: targets kept back from delivery because they collide with a live investigation.
+pub trait Holds: Send + Sync {
     fn insert_hold(&self, hold: &Hold) -> impl Future<Output = StoreResult<Hold>> + Send;
     /// Sets `released_at` once; `None` when unknown.
     fn release_hold(
@@ -273,9 +293,11 @@ pub trait Store: Send + Sync + Clone + 'static {
         &self,
         placed_by: Option<&OrgId>,
     ) -> impl Future<Output = StoreResult<Vec<Hold>>> + Send;
+}
 
-    // --- delivery outbox ---------------------------------------------------------------
-
+/// The delivery outbox: due deliveries claimed under a lease, then delivered, retried or
+/// given up on.
+pub trait Outbox: Send + Sync {
     /// Claims up to `limit` deliveries of `platform` that are due (`state = PENDING` and
     /// `next_at <= now`) or whose lease expired (`state = INFLIGHT` and `next_at <= now`),
     /// skipping targets under an active hold (`released_at IS NULL AND expires_at > now`,
@@ -358,6 +380,36 @@ pub trait Store: Send + Sync + Clone + 'static {
         &self,
         filter: &FailedFilter,
     ) -> impl Future<Output = StoreResult<Vec<FailedDelivery>>> + Send;
+    /// The ids of the lists whose targets are due at exactly `at` (an action day's H-hour),
+    /// so that their proofs can be prepared before it.
+    fn lists_due_at(&self, at: i64) -> impl Future<Output = StoreResult<Vec<ListId>>> + Send;
+    /// The earliest `next_at` among PENDING or INFLIGHT deliveries of `platform`.
+    fn next_delivery_at(
+        &self,
+        platform: &PlatformName,
+    ) -> impl Future<Output = StoreResult<Option<i64>>> + Send;
+    /// The outbox per platform at `now` (platforms with nothing waiting are left out), for
+    /// the metrics endpoint: one scan of the undelivered deliveries.
+    fn outbox_depth(&self, now: i64) -> impl Future<Output = StoreResult<Vec<OutboxDepth>>> + Send;
+}
+
+/// What platforms report back (acknowledgements, decisions, restorations), and the reports
+/// the hub refused.
+pub trait Outcomes: Send + Sync {
+    /// Records reports from `platform` in one transaction. Refuses the whole batch with
+    /// `ReportRefusal::NotDelivered { index }` when any report names a target that is not
+    /// this platform's or is not delivered to it: its TAKEDOWN delivery must be DELIVERED or
+    /// INFLIGHT (sent, answer not yet recorded — the sidecar may hand the target on and
+    /// report before the hub has processed the Deliver response; the report then sets the
+    /// target's `delivered_at`, since it proves receipt). Duplicate `report_id`s are counted, not
+    /// stored twice. Acknowledgements set the target's `acked_at` (first one wins);
+    /// decisions append to the outcome history and set the target's latest outcome.
+    fn record_reports(
+        &self,
+        platform: &PlatformName,
+        reports: &[NewReport],
+        received_at: i64,
+    ) -> impl Future<Output = StoreResult<Result<ReportCounts, ReportRefusal>>> + Send;
     /// Keeps a refused report (`reason` is the hub's answer): a new row, or for the same
     /// platform and report id the newest reason and one more time; nothing new past
     /// [`REFUSED_REPORTS_KEPT`] rows for the platform.
@@ -376,39 +428,11 @@ pub trait Store: Send + Sync + Clone + 'static {
         after_id: i64,
         limit: u32,
     ) -> impl Future<Output = StoreResult<Vec<RefusedReport>>> + Send;
-    /// The ids of the lists whose targets are due at exactly `at` (an action day's H-hour),
-    /// so that their proofs can be prepared before it.
-    fn lists_due_at(&self, at: i64) -> impl Future<Output = StoreResult<Vec<ListId>>> + Send;
-    /// The earliest `next_at` among PENDING or INFLIGHT deliveries of `platform`.
-    fn next_delivery_at(
-        &self,
-        platform: &PlatformName,
-    ) -> impl Future<Output = StoreResult<Option<i64>>> + Send;
-    /// The outbox per platform at `now` (platforms with nothing waiting are left out), for
-    /// the metrics endpoint: one scan of the undelivered deliveries.
-    fn outbox_depth(&self, now: i64) -> impl Future<Output = StoreResult<Vec<OutboxDepth>>> + Send;
-    /// The connection pools' use right now (both pools together on SQLite).
-    fn pool_status(&self) -> PoolStatus;
+}
 
-    // --- outcomes ----------------------------------------------------------------------
-
-    /// Records reports from `platform` in one transaction. Refuses the whole batch with
-    /// `ReportRefusal::NotDelivered { index }` when any report names a target that is not
-    /// this platform's or is not delivered to it: its TAKEDOWN delivery must be DELIVERED or
-    /// INFLIGHT (sent, answer not yet recorded — the sidecar may hand the target on and
-    /// report before the hub has processed the Deliver response; the report then sets the
-    /// target's `delivered_at`, since it proves receipt). Duplicate `report_id`s are counted, not
-    /// stored twice. Acknowledgements set the target's `acked_at` (first one wins);
-    /// decisions append to the outcome history and set the target's latest outcome.
-    fn record_reports(
-        &self,
-        platform: &PlatformName,
-        reports: &[NewReport],
-        received_at: i64,
-    ) -> impl Future<Output = StoreResult<Result<ReportCounts, ReportRefusal>>> + Send;
-
-    // --- withdrawals, audit log, transparency, retention ---------------------------------
-
+/// Due process and the record of it: withdrawals, scrutiny, preservations, the hash-chained
+/// audit log and its signed heads, the hub's own keys and secrets, and the transparency rows.
+pub trait Audit: Send + Sync {
     /// Takes back the referrals `scope` names, in one transaction: `None` when the target
     /// or list is unknown, or `by` is an agency that did not refer the target or does not
     /// own the list (an agency only ever takes back its own referrals). Each target of the
@@ -484,6 +508,10 @@ pub trait Store: Send + Sync + Clone + 'static {
         &self,
         action_day_id: &ActionDayId,
     ) -> impl Future<Output = StoreResult<Vec<TransparencyRow>>> + Send;
+}
+
+/// Retention: what is purged once it has been kept for its time.
+pub trait Retention: Send + Sync {
     /// Retention: for lists not yet purged whose action day closed (or, unclosed, ended)
     /// before `cutoff`, and standing-scope lists accepted before `cutoff`, except lists
     /// that refer to a target preserved past `at`, replaces the referral item bytes with an
@@ -499,11 +527,12 @@ pub trait Store: Send + Sync + Clone + 'static {
         cutoff: i64,
         at: i64,
     ) -> impl Future<Output = StoreResult<PurgeCounts>> + Send;
+}
 
-    // --- summaries ---------------------------------------------------------------------
-
+/// Action-day summaries, read from the rollups the store keeps in each change's transaction.
+pub trait Summaries: Send + Sync {
     /// Per-platform counts of an action day's targets (see [`PlatformCounts`]): the
-    /// counts of [`Store::action_day_summary`] of the whole day.
+    /// counts of [`Summaries::action_day_summary`] of the whole day.
     fn platform_counts(
         &self,
         action_day_id: &ActionDayId,
@@ -516,7 +545,6 @@ pub trait Store: Send + Sync + Clone + 'static {
             Ok(facts.platforms.into_iter().map(|p| p.counts).collect())
         }
     }
-
     /// Everything a summary of an action day shows, restricted to `view`, aggregated in the
     /// database in one read snapshot (see [`PlatformFacts`] for the definitions). `now`
     /// decides which holds are active. An unknown day gives an empty summary.
@@ -526,7 +554,6 @@ pub trait Store: Send + Sync + Clone + 'static {
         view: &SummaryView,
         now: i64,
     ) -> impl Future<Output = StoreResult<SummaryFacts>> + Send;
-
     /// When each of the day's delivered removal orders reached its platform:
     /// `(platform, delivered_at)`, by platform and time. It costs what the day's removal
     /// orders number (a partial index holds only them), not its targets.
@@ -534,7 +561,6 @@ pub trait Store: Send + Sync + Clone + 'static {
         &self,
         action_day_id: &ActionDayId,
     ) -> impl Future<Output = StoreResult<Vec<(PlatformName, i64)>>> + Send;
-
     /// Recomputes an action day's summary rollups (and its removal-order clocks) from the
     /// stored facts alone. The store's writers keep them in the transaction of each change,
     /// which makes this unnecessary in operation; it checks them, and repairs a database

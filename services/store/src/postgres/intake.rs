@@ -255,103 +255,97 @@ const ITEM_QUERY: &str = formatcp!(
     WHERE r.list_id = $1 ORDER BY r.item_index"
 );
 
-pub(super) async fn insert_list(
-    pool: &PgPool,
-    list: &NewList,
-    items: &[NewReferral],
-) -> StoreResult<IntakeResult> {
-    let mut tx = pool.begin().await?;
-    // The day's H-hour as it is now, under a share lock that a move waits for (and that
-    // waits for a move): a move since the caller read it makes the list due at the new one.
-    let mut moved = None;
-    let h = match &list.action_day_id {
-        Some(day) => {
-            sqlx::query_scalar("SELECT starts_at FROM action_days WHERE id = $1 FOR SHARE")
-                .bind(day)
-                .fetch_optional(&mut *tx)
-                .await?
+impl Intake for PgStore {
+    async fn insert_list(
+        &self,
+        list: &NewList,
+        items: &[NewReferral],
+    ) -> StoreResult<IntakeResult> {
+        let mut tx = self.pool.begin().await?;
+        // The day's H-hour as it is now, under a share lock that a move waits for (and that
+        // waits for a move): a move since the caller read it makes the list due at the new one.
+        let mut moved = None;
+        let h = match &list.action_day_id {
+            Some(day) => {
+                sqlx::query_scalar("SELECT starts_at FROM action_days WHERE id = $1 FOR SHARE")
+                    .bind(day)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            None => None,
+        };
+        let list = crate::day_move::due_at_h_hour(list, h, &mut moved);
+        // A concurrent insert of the same id makes this wait for it, then do nothing.
+        let claimed = sqlx::query(
+            "INSERT INTO lists (list_id, agency_id, action_day_id, content_sha256, jws, \
+             item_count, leaf_hashes, created_at, accepted_at, due_at, kid, signed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (list_id) DO NOTHING",
+        )
+        .bind(&list.list_id)
+        .bind(&list.agency_id)
+        .bind(list.action_day_id.as_deref())
+        .bind(list.content_sha256.as_slice())
+        .bind(&list.jws)
+        .bind(to_i64(list.item_count))
+        .bind(list.leaf_hashes.as_slice())
+        .bind(list.created_at)
+        .bind(list.accepted_at)
+        .bind(list.due_at)
+        .bind(&list.kid)
+        .bind(list.signed_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            return existing_list(&mut tx, list).await;
         }
-        None => None,
-    };
-    let list = crate::day_move::due_at_h_hour(list, h, &mut moved);
-    // A concurrent insert of the same id makes this wait for it, then do nothing.
-    let claimed = sqlx::query(
-        "INSERT INTO lists (list_id, agency_id, action_day_id, content_sha256, jws, \
-         item_count, leaf_hashes, created_at, accepted_at, due_at, kid, signed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (list_id) DO NOTHING",
-    )
-    .bind(&list.list_id)
-    .bind(&list.agency_id)
-    .bind(list.action_day_id.as_deref())
-    .bind(list.content_sha256.as_slice())
-    .bind(&list.jws)
-    .bind(to_i64(list.item_count))
-    .bind(list.leaf_hashes.as_slice())
-    .bind(list.created_at)
-    .bind(list.accepted_at)
-    .bind(list.due_at)
-    .bind(&list.kid)
-    .bind(list.signed_at)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if claimed == 0 {
-        return existing_list(&mut tx, list).await;
+        let summary = insert_list_tx(&mut tx, list, items).await?;
+        super::audit::append(&mut tx, &crate::audit::list_accepted(list, &summary)).await?;
+        tx.commit().await?;
+        tracing::debug!(
+            list_id = %list.list_id,
+            new_targets = summary.new_targets,
+            merged = summary.merged,
+            "list stored"
+        );
+        Ok(IntakeResult::Accepted(summary))
     }
-    let summary = insert_list_tx(&mut tx, list, items).await?;
-    super::audit::append(&mut tx, &crate::audit::list_accepted(list, &summary)).await?;
-    tx.commit().await?;
-    tracing::debug!(
-        list_id = %list.list_id,
-        new_targets = summary.new_targets,
-        merged = summary.merged,
-        "list stored"
-    );
-    Ok(IntakeResult::Accepted(summary))
-}
 
-pub(super) async fn get_list(pool: &PgPool, list_id: &ListId) -> StoreResult<Option<ListRecord>> {
-    let r = sqlx::query(
-        "SELECT list_id, agency_id, action_day_id, content_sha256, item_count, created_at, \
-         accepted_at, new_targets, merged FROM lists WHERE list_id = $1",
-    )
-    .bind(list_id)
-    .fetch_optional(pool)
-    .await?;
-    Ok(r.as_ref().map(ListRecord::from_row).transpose()?)
-}
-
-pub(super) async fn list_items(
-    pool: &PgPool,
-    list_id: &ListId,
-    now: i64,
-) -> StoreResult<Vec<ItemRecord>> {
-    let rs = sqlx::query(ITEM_QUERY)
+    async fn get_list(&self, list_id: &ListId) -> StoreResult<Option<ListRecord>> {
+        let r = sqlx::query(
+            "SELECT list_id, agency_id, action_day_id, content_sha256, item_count, created_at, \
+             accepted_at, new_targets, merged FROM lists WHERE list_id = $1",
+        )
         .bind(list_id)
-        .bind(now)
-        .fetch_all(pool)
+        .fetch_optional(&self.pool)
         .await?;
-    Ok(rs
-        .iter()
-        .map(ItemRecord::from_row)
-        .collect::<sqlx::Result<_>>()?)
-}
+        Ok(r.as_ref().map(ListRecord::from_row).transpose()?)
+    }
 
-pub(super) async fn lists_signed_with(
-    pool: &PgPool,
-    kid: &str,
-    since: i64,
-) -> StoreResult<Vec<SignedListRecord>> {
-    let rs = sqlx::query(
-        "SELECT list_id, agency_id, action_day_id, signed_at, due_at FROM lists \
-         WHERE kid = $1 AND signed_at >= $2 ORDER BY signed_at, list_id",
-    )
-    .bind(kid)
-    .bind(since)
-    .fetch_all(pool)
-    .await?;
-    Ok(rs
-        .iter()
-        .map(SignedListRecord::from_row)
-        .collect::<sqlx::Result<_>>()?)
+    async fn list_items(&self, list_id: &ListId, now: i64) -> StoreResult<Vec<ItemRecord>> {
+        let rs = sqlx::query(ITEM_QUERY)
+            .bind(list_id)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rs
+            .iter()
+            .map(ItemRecord::from_row)
+            .collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn lists_signed_with(&self, kid: &str, since: i64) -> StoreResult<Vec<SignedListRecord>> {
+        let rs = sqlx::query(
+            "SELECT list_id, agency_id, action_day_id, signed_at, due_at FROM lists \
+             WHERE kid = $1 AND signed_at >= $2 ORDER BY signed_at, list_id",
+        )
+        .bind(kid)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rs
+            .iter()
+            .map(SignedListRecord::from_row)
+            .collect::<sqlx::Result<_>>()?)
+    }
 }

@@ -81,62 +81,7 @@ pub(super) async fn days_where(
     with_members(pool, days).await
 }
 
-pub(super) async fn insert_action_day(
-    pool: &SqlitePool,
-    day: &ActionDay,
-    by: &OrgId,
-) -> StoreResult<ActionDay> {
-    let mut tx = write_tx(pool).await?;
-    let inserted = sqlx::query(
-        "INSERT INTO action_days (id, name, starts_at, ends_at, created_at, released_at, \
-         closed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(&day.id)
-    .bind(&day.name)
-    .bind(day.starts_at)
-    .bind(day.ends_at)
-    .bind(day.created_at)
-    .bind(day.released_at)
-    .bind(day.closed_at)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        return Err(StoreError::Conflict(format!(
-            "action day {:?} already exists",
-            day.id
-        )));
-    }
-    let platforms = plan::sorted_set(&day.platforms);
-    let agencies = plan::sorted_set(&day.agencies);
-    for p in &platforms {
-        sqlx::query("INSERT INTO action_day_platforms (action_day_id, platform) VALUES (?1, ?2)")
-            .bind(&day.id)
-            .bind(p)
-            .execute(&mut *tx)
-            .await?;
-    }
-    for a in &agencies {
-        sqlx::query("INSERT INTO action_day_agencies (action_day_id, agency_id) VALUES (?1, ?2)")
-            .bind(&day.id)
-            .bind(a)
-            .execute(&mut *tx)
-            .await?;
-    }
-    let stored = ActionDay {
-        platforms,
-        agencies,
-        ..day.clone()
-    };
-    super::audit::append(&mut tx, &crate::audit::action_day_created(&stored, by)).await?;
-    tx.commit().await?;
-    Ok(stored)
-}
-
-pub(super) async fn get_action_day(
-    pool: &SqlitePool,
-    id: &ActionDayId,
-) -> StoreResult<Option<ActionDay>> {
+async fn day_by_id(pool: &SqlitePool, id: &ActionDayId) -> StoreResult<Option<ActionDay>> {
     let r = sqlx::query(AssertSqlSafe(format!(
         "SELECT {DAY_COLUMNS} FROM action_days WHERE id = ?1"
     )))
@@ -148,133 +93,195 @@ pub(super) async fn get_action_day(
     Ok(days.into_iter().next())
 }
 
-pub(super) async fn list_action_days(pool: &SqlitePool) -> StoreResult<Vec<ActionDay>> {
-    days_where(pool, "", &[]).await
-}
-
-pub(super) async fn close_action_day(
-    pool: &SqlitePool,
-    id: &ActionDayId,
-    at: i64,
-    by: &OrgId,
-) -> StoreResult<Option<ActionDay>> {
-    let mut tx = write_tx(pool).await?;
-    let n =
-        sqlx::query("UPDATE action_days SET closed_at = ?2 WHERE id = ?1 AND closed_at IS NULL")
-            .bind(id)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-    if n == 1 {
-        super::audit::append(
-            &mut tx,
-            &crate::audit::action_day_event(id, "action_day_closed", at, by),
+impl ActionDays for SqliteStore {
+    async fn insert_action_day(&self, day: &ActionDay, by: &OrgId) -> StoreResult<ActionDay> {
+        let mut tx = write_tx(&self.writer).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO action_days (id, name, starts_at, ends_at, created_at, released_at, \
+             closed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
         )
-        .await?;
-    }
-    tx.commit().await?;
-    get_action_day(pool, id).await
-}
-
-pub(super) async fn move_action_day(
-    pool: &SqlitePool,
-    id: &ActionDayId,
-    starts_at: i64,
-    ends_at: Option<i64>,
-    now: i64,
-    by: &OrgId,
-) -> StoreResult<DayMove> {
-    let mut tx = write_tx(pool).await?;
-    let sql = crate::day_move::DAY_STATE;
-    let Some(r) = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-    else {
-        return Ok(DayMove::NotFound);
-    };
-    let day = crate::day_move::DayState {
-        starts_at: r.try_get(0)?,
-        ends_at: r.try_get(1)?,
-        released_at: r.try_get(2)?,
-        closed_at: r.try_get(3)?,
-    };
-    let end = match crate::day_move::plan(&day, starts_at, ends_at, now)? {
-        Ok(end) => end,
-        Err(refused) => return Ok(refused),
-    };
-    sqlx::query(crate::day_move::MOVE_DAY)
-        .bind(id)
-        .bind(starts_at)
-        .bind(end)
+        .bind(&day.id)
+        .bind(&day.name)
+        .bind(day.starts_at)
+        .bind(day.ends_at)
+        .bind(day.created_at)
+        .bind(day.released_at)
+        .bind(day.closed_at)
         .execute(&mut *tx)
-        .await?;
-    for sql in crate::day_move::MOVE_DUE {
-        sqlx::query(sql)
-            .bind(id)
-            .bind(starts_at)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(StoreError::Conflict(format!(
+                "action day {:?} already exists",
+                day.id
+            )));
+        }
+        let platforms = plan::sorted_set(&day.platforms);
+        let agencies = plan::sorted_set(&day.agencies);
+        for p in &platforms {
+            sqlx::query(
+                "INSERT INTO action_day_platforms (action_day_id, platform) VALUES (?1, ?2)",
+            )
+            .bind(&day.id)
+            .bind(p)
             .execute(&mut *tx)
             .await?;
+        }
+        for a in &agencies {
+            sqlx::query(
+                "INSERT INTO action_day_agencies (action_day_id, agency_id) VALUES (?1, ?2)",
+            )
+            .bind(&day.id)
+            .bind(a)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let stored = ActionDay {
+            platforms,
+            agencies,
+            ..day.clone()
+        };
+        super::audit::append(&mut tx, &crate::audit::action_day_created(&stored, by)).await?;
+        tx.commit().await?;
+        Ok(stored)
     }
-    super::summary::rebuild_in(&mut tx, id).await?;
-    super::audit::append(
-        &mut tx,
-        &crate::audit::action_day_moved(
-            id,
-            (day.starts_at, day.ends_at),
-            (starts_at, end),
-            now,
-            by,
-        ),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(match get_action_day(pool, id).await? {
-        Some(day) => DayMove::Moved(day),
-        None => DayMove::NotFound,
-    })
-}
 
-pub(super) async fn mark_released(
-    pool: &SqlitePool,
-    id: &ActionDayId,
-    at: i64,
-) -> StoreResult<bool> {
-    let mut tx = write_tx(pool).await?;
-    let n = sqlx::query(
-        "UPDATE action_days SET released_at = ?2 WHERE id = ?1 AND released_at IS NULL",
-    )
-    .bind(id)
-    .bind(at)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if n == 1 {
+    async fn get_action_day(&self, id: &ActionDayId) -> StoreResult<Option<ActionDay>> {
+        day_by_id(&self.pool, id).await
+    }
+
+    async fn list_action_days(&self) -> StoreResult<Vec<ActionDay>> {
+        days_where(&self.pool, "", &[]).await
+    }
+
+    async fn close_action_day(
+        &self,
+        id: &ActionDayId,
+        at: i64,
+        by: &OrgId,
+    ) -> StoreResult<Option<ActionDay>> {
+        let writer = &self.writer;
+        let mut tx = write_tx(writer).await?;
+        let n = sqlx::query(
+            "UPDATE action_days SET closed_at = ?2 WHERE id = ?1 AND closed_at IS NULL",
+        )
+        .bind(id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            super::audit::append(
+                &mut tx,
+                &crate::audit::action_day_event(id, "action_day_closed", at, by),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        day_by_id(writer, id).await
+    }
+
+    async fn move_action_day(
+        &self,
+        id: &ActionDayId,
+        starts_at: i64,
+        ends_at: Option<i64>,
+        now: i64,
+        by: &OrgId,
+    ) -> StoreResult<DayMove> {
+        let writer = &self.writer;
+        let mut tx = write_tx(writer).await?;
+        let sql = crate::day_move::DAY_STATE;
+        let Some(r) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(DayMove::NotFound);
+        };
+        let day = crate::day_move::DayState {
+            starts_at: r.try_get(0)?,
+            ends_at: r.try_get(1)?,
+            released_at: r.try_get(2)?,
+            closed_at: r.try_get(3)?,
+        };
+        let end = match crate::day_move::plan(&day, starts_at, ends_at, now)? {
+            Ok(end) => end,
+            Err(refused) => return Ok(refused),
+        };
+        sqlx::query(crate::day_move::MOVE_DAY)
+            .bind(id)
+            .bind(starts_at)
+            .bind(end)
+            .execute(&mut *tx)
+            .await?;
+        for sql in crate::day_move::MOVE_DUE {
+            sqlx::query(sql)
+                .bind(id)
+                .bind(starts_at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        super::summary::rebuild_in(&mut tx, id).await?;
         super::audit::append(
             &mut tx,
-            &crate::audit::action_day_event(id, "action_day_released", at, crate::audit::HUB_ACTOR),
+            &crate::audit::action_day_moved(
+                id,
+                (day.starts_at, day.ends_at),
+                (starts_at, end),
+                now,
+                by,
+            ),
         )
         .await?;
+        tx.commit().await?;
+        Ok(match day_by_id(writer, id).await? {
+            Some(day) => DayMove::Moved(day),
+            None => DayMove::NotFound,
+        })
     }
-    tx.commit().await?;
-    Ok(n == 1)
-}
 
-pub(super) async fn due_releases(pool: &SqlitePool, now: i64) -> StoreResult<Vec<ActionDay>> {
-    days_where(
-        pool,
-        "WHERE released_at IS NULL AND starts_at <= ?1",
-        &[now],
-    )
-    .await
-}
+    async fn mark_released(&self, id: &ActionDayId, at: i64) -> StoreResult<bool> {
+        let mut tx = write_tx(&self.writer).await?;
+        let n = sqlx::query(
+            "UPDATE action_days SET released_at = ?2 WHERE id = ?1 AND released_at IS NULL",
+        )
+        .bind(id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            super::audit::append(
+                &mut tx,
+                &crate::audit::action_day_event(
+                    id,
+                    "action_day_released",
+                    at,
+                    crate::audit::HUB_ACTOR,
+                ),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(n == 1)
+    }
 
-pub(super) async fn next_release_after(pool: &SqlitePool, now: i64) -> StoreResult<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "SELECT MIN(starts_at) FROM action_days WHERE released_at IS NULL AND starts_at > ?1",
-    )
-    .bind(now)
-    .fetch_one(pool)
-    .await?)
+    async fn due_releases(&self, now: i64) -> StoreResult<Vec<ActionDay>> {
+        days_where(
+            &self.pool,
+            "WHERE released_at IS NULL AND starts_at <= ?1",
+            &[now],
+        )
+        .await
+    }
+
+    async fn next_release_after(&self, now: i64) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(starts_at) FROM action_days WHERE released_at IS NULL AND starts_at > ?1",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?)
+    }
 }

@@ -7,179 +7,6 @@ use crate::rollup;
 use const_format::formatcp;
 use sqlx::FromRow as _;
 
-pub(super) async fn insert_hold(pool: &SqlitePool, hold: &Hold) -> StoreResult<Hold> {
-    let salt = crate::audit::hold_salt();
-    let mut tx = write_tx(pool).await?;
-    let r = sqlx::query(
-        "INSERT INTO holds (id, platform, target, normalized, reason, expires_at, created_at, \
-         placed_by, released_at, salt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
-         ON CONFLICT (id) DO NOTHING RETURNING *",
-    )
-    .bind(&hold.id)
-    .bind(&hold.platform)
-    .bind(&hold.target)
-    .bind(&hold.normalized)
-    .bind(&hold.reason)
-    .bind(hold.expires_at)
-    .bind(hold.created_at)
-    .bind(&hold.placed_by)
-    .bind(hold.released_at)
-    .bind(salt.as_slice())
-    .fetch_optional(&mut *tx)
-    .await?;
-    match r {
-        Some(r) => {
-            let stored = Hold::from_row(&r)?;
-            super::audit::append(&mut tx, &crate::audit::hold_placed(&stored, &salt)).await?;
-            tx.commit().await?;
-            Ok(stored)
-        }
-        None => Err(StoreError::Conflict(format!(
-            "hold {:?} already exists",
-            hold.id
-        ))),
-    }
-}
-
-pub(super) async fn release_hold(
-    pool: &SqlitePool,
-    id: &HoldId,
-    at: i64,
-    by: &OrgId,
-) -> StoreResult<Option<Hold>> {
-    let mut tx = write_tx(pool).await?;
-    let before: Option<Option<i64>> =
-        sqlx::query_scalar("SELECT released_at FROM holds WHERE id = ?1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let r = sqlx::query(
-        "UPDATE holds SET released_at = COALESCE(released_at, ?2) WHERE id = ?1 RETURNING *",
-    )
-    .bind(id)
-    .bind(at)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let hold = r.as_ref().map(Hold::from_row).transpose()?;
-    if let (Some(h), Some(None)) = (&hold, before) {
-        super::audit::append(&mut tx, &crate::audit::hold_released(h, at, by)).await?;
-    }
-    tx.commit().await?;
-    Ok(hold)
-}
-
-pub(super) async fn get_hold(pool: &SqlitePool, id: &HoldId) -> StoreResult<Option<Hold>> {
-    let r = sqlx::query("SELECT * FROM holds WHERE id = ?1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-    Ok(r.as_ref().map(Hold::from_row).transpose()?)
-}
-
-pub(super) async fn failed_deliveries(
-    pool: &SqlitePool,
-    f: &FailedFilter,
-) -> StoreResult<Vec<FailedDelivery>> {
-    let rs = sqlx::query(
-        "SELECT d.id, d.target_id, d.platform, d.normalized, d.kind, d.attempts, d.failed_at, \
-         d.last_error, t.action_day_id \
-         FROM deliveries d JOIN targets t ON t.id = d.target_id \
-         WHERE d.state = ?1 AND d.id > ?2 \
-         AND (?3 IS NULL OR t.action_day_id = ?3) AND (?4 IS NULL OR d.platform = ?4) \
-         ORDER BY d.id LIMIT ?5",
-    )
-    .bind(DeliveryState::Failed as i32)
-    .bind(f.after_id)
-    .bind(f.action_day_id.as_deref())
-    .bind(f.platform.as_deref())
-    .bind(i64::from(f.limit))
-    .fetch_all(pool)
-    .await?;
-    Ok(rs
-        .iter()
-        .map(FailedDelivery::from_row)
-        .collect::<sqlx::Result<_>>()?)
-}
-
-pub(super) async fn list_holds(
-    pool: &SqlitePool,
-    placed_by: Option<&OrgId>,
-) -> StoreResult<Vec<Hold>> {
-    let rs = sqlx::query(
-        "SELECT * FROM holds WHERE ?1 IS NULL OR placed_by = ?1 \
-         ORDER BY created_at DESC, id DESC",
-    )
-    .bind(placed_by)
-    .fetch_all(pool)
-    .await?;
-    Ok(rs.iter().map(Hold::from_row).collect::<sqlx::Result<_>>()?)
-}
-
-/// Claims up to `limit` due deliveries; for a platform with a rate cap, only what its
-/// window leaves (see [`crate::rate`]), counted in the claim's own write transaction.
-pub(super) async fn claim_deliveries(
-    pool: &SqlitePool,
-    platform: &PlatformName,
-    now: i64,
-    lease_until: i64,
-    limit: u32,
-    instance: &str,
-) -> StoreResult<Vec<ClaimedDelivery>> {
-    let capped: Option<i64> =
-        sqlx::query_scalar("SELECT max_per_minute FROM platforms WHERE name = ?1")
-            .bind(platform)
-            .fetch_optional(pool)
-            .await?
-            .flatten();
-    if capped.is_none() {
-        return claim(pool, platform, now, lease_until, limit, instance).await;
-    }
-    let mut tx = write_tx(pool).await?;
-    let cap: Option<i64> =
-        sqlx::query_scalar("SELECT max_per_minute FROM platforms WHERE name = ?1")
-            .bind(platform)
-            .fetch_optional(&mut *tx)
-            .await?
-            .flatten();
-    let take = match cap {
-        None => limit,
-        Some(cap) => {
-            let sent: i64 = sqlx::query_scalar(
-                "SELECT COALESCE(SUM(sent), 0) FROM platform_sends \
-                 WHERE platform = ?1 AND second >= ?2",
-            )
-            .bind(platform)
-            .bind(crate::rate::counted_from(now))
-            .fetch_one(&mut *tx)
-            .await?;
-            crate::rate::allowance(cap, sent, limit)
-        }
-    };
-    if take == 0 {
-        tx.commit().await?;
-        return Ok(Vec::new());
-    }
-    let claimed = claim(&mut *tx, platform, now, lease_until, take, instance).await?;
-    if cap.is_some() && !claimed.is_empty() {
-        sqlx::query(
-            "INSERT INTO platform_sends (platform, second, sent) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (platform, second) DO UPDATE SET sent = platform_sends.sent + excluded.sent",
-        )
-        .bind(platform)
-        .bind(crate::rate::second(now))
-        .bind(claimed.len() as i64)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM platform_sends WHERE platform = ?1 AND second < ?2")
-            .bind(platform)
-            .bind(crate::rate::second(now) - crate::rate::KEPT_SECONDS)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(claimed)
-}
-
 async fn claim<'e, E: sqlx::SqliteExecutor<'e>>(
     ex: E,
     platform: &PlatformName,
@@ -215,224 +42,6 @@ async fn claim<'e, E: sqlx::SqliteExecutor<'e>>(
     Ok(claimed)
 }
 
-pub(super) async fn retry_now(
-    pool: &SqlitePool,
-    platform: &PlatformName,
-    now: i64,
-) -> StoreResult<u64> {
-    Ok(sqlx::query(formatcp!(
-        "UPDATE deliveries SET next_at = ?2 \
-         WHERE platform = ?1 AND state = {PENDING} AND attempts > 0 AND next_at > ?2"
-    ))
-    .bind(platform)
-    .bind(now)
-    .execute(pool)
-    .await?
-    .rows_affected())
-}
-
-pub(super) async fn release_own_claims(
-    pool: &SqlitePool,
-    instance: &str,
-    now: i64,
-) -> StoreResult<u64> {
-    if instance.is_empty() {
-        return Ok(0);
-    }
-    let mut tx = write_tx(pool).await?;
-    let released = sqlx::query(
-        formatcp!("UPDATE deliveries SET next_at = ?2 WHERE state = {INFLIGHT} AND claimed_by = ?1 AND next_at > ?2"),
-    )
-    .bind(instance)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    sqlx::query(
-        "INSERT INTO hub_instances (instance, started_at, heartbeat_at) VALUES (?1, ?2, ?2) \
-         ON CONFLICT (instance) DO UPDATE SET started_at = ?2, heartbeat_at = ?2",
-    )
-    .bind(instance)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(released)
-}
-
-pub(super) async fn heartbeat(
-    pool: &SqlitePool,
-    instance: &str,
-    now: i64,
-    dead_before: i64,
-) -> StoreResult<Vec<(String, u64)>> {
-    if instance.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut tx = write_tx(pool).await?;
-    sqlx::query(
-        "INSERT INTO hub_instances (instance, started_at, heartbeat_at) VALUES (?1, ?2, ?2) \
-         ON CONFLICT (instance) DO UPDATE SET heartbeat_at = ?2",
-    )
-    .bind(instance)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    let dead: Vec<String> = sqlx::query_scalar(
-        "DELETE FROM hub_instances WHERE heartbeat_at < ?1 AND instance <> ?2 \
-         RETURNING instance",
-    )
-    .bind(dead_before)
-    .bind(instance)
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut out = Vec::with_capacity(dead.len());
-    for d in dead {
-        let n = sqlx::query(formatcp!(
-            "UPDATE deliveries SET next_at = ?2 \
-             WHERE state = {INFLIGHT} AND claimed_by = ?1 AND next_at > ?2"
-        ))
-        .bind(&d)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        out.push((d, n));
-    }
-    tx.commit().await?;
-    Ok(out)
-}
-
-pub(super) async fn delivery_payloads(
-    pool: &SqlitePool,
-    target_ids: &[TargetId],
-) -> StoreResult<Vec<TargetPayload>> {
-    let ids = plan::sorted_ids(target_ids);
-    let mut targets = Vec::with_capacity(ids.len());
-    let mut referrals = Vec::new();
-    for chunk in ids.chunks(IN_CHUNK) {
-        let ph = anon(chunk.len());
-        let mut q = sized(AssertSqlSafe(format!(
-            "SELECT id, platform, kind, normalized, original, category, legal_basis, \
-             removal_order_ref, action_day_id FROM targets WHERE id IN ({ph}) ORDER BY id"
-        )));
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(pool).await? {
-            targets.push(TargetPayload::from_row(&r)?);
-        }
-        let mut q = sized(AssertSqlSafe(format!(
-            "SELECT target_id, list_id, item_index, agency_id, item FROM referrals \
-             WHERE target_id IN ({ph}) ORDER BY target_id, list_id, item_index"
-        )));
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(pool).await? {
-            referrals.push(crate::rows::ReferralRow::from_row(&r)?);
-        }
-    }
-    Ok(plan::attach(targets, referrals))
-}
-
-pub(super) async fn list_proof_material(
-    pool: &SqlitePool,
-    list_ids: &[ListId],
-) -> StoreResult<Vec<ListProofMaterial>> {
-    let mut out = Vec::with_capacity(list_ids.len());
-    for chunk in list_ids.chunks(IN_CHUNK) {
-        let mut q = sized(AssertSqlSafe(format!(
-            "SELECT list_id, agency_id, jws, item_count, leaf_hashes FROM lists \
-             WHERE list_id IN ({})",
-            anon(chunk.len())
-        )));
-        for id in chunk {
-            q = q.bind(id.as_str());
-        }
-        for r in q.fetch_all(pool).await? {
-            out.push(ListProofMaterial::from_row(&r)?);
-        }
-    }
-    out.sort_by(|a, b| a.list_id.cmp(&b.list_id));
-    out.dedup_by(|a, b| a.list_id == b.list_id);
-    Ok(out)
-}
-
-pub(super) async fn mark_delivered(
-    pool: &SqlitePool,
-    delivery_ids: &[DeliveryId],
-    at: i64,
-) -> StoreResult<()> {
-    let ids = plan::sorted_ids(delivery_ids);
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let mut tx = write_tx(pool).await?;
-    let mut changed: Vec<(String, i64, i32)> = Vec::new();
-    for chunk in ids.chunks(IN_CHUNK) {
-        let ph = anon(chunk.len());
-        let targets = claimed_targets(&mut tx, chunk, formatcp!("state = {INFLIGHT}")).await?;
-        if !targets.is_empty() {
-            // The one writer: the rows the update will change, and the change, in Rust.
-            let before = facts_where(&mut tx, &targets, "delivered_at IS NULL").await?;
-            let mut q = sized(AssertSqlSafe(format!(
-                "UPDATE targets SET delivered_at = ? WHERE delivered_at IS NULL AND id IN ({})",
-                anon(targets.len())
-            )))
-            .bind(at);
-            for id in &targets {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *tx).await?;
-            let (before, after) = rollup::changed_by(before, |f| f.delivered_at = Some(at));
-            rollup::moved(&mut tx, before, after).await?;
-        }
-        let mut q = sized(AssertSqlSafe(format!(
-            "UPDATE deliveries SET state = {DELIVERED}, delivered_at = ? WHERE state = {INFLIGHT} AND id IN ({ph}) \
-             RETURNING platform, target_id, kind"
-        )))
-        .bind(at);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(&mut *tx).await? {
-            changed.push((
-                r.try_get("platform")?,
-                r.try_get("target_id")?,
-                r.try_get("kind")?,
-            ));
-        }
-    }
-    for e in crate::audit::delivery_events(&mut changed, "delivered", at, None) {
-        super::audit::append(&mut tx, &e).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-pub(super) async fn in_flight_to(
-    pool: &SqlitePool,
-    platform: &PlatformName,
-    delivery_ids: &[DeliveryId],
-) -> StoreResult<Vec<DeliveryId>> {
-    let ids = plan::sorted_ids(delivery_ids);
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(IN_CHUNK) {
-        let mut q = sized_scalar::<DeliveryId>(AssertSqlSafe(format!(
-            "SELECT id FROM deliveries WHERE platform = ? AND state = {INFLIGHT} AND id IN ({}) \
-             ORDER BY id",
-            anon(chunk.len())
-        )))
-        .bind(platform);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        out.extend(q.fetch_all(pool).await?);
-    }
-    Ok(out)
-}
-
 /// The targets of the takedown deliveries among `delivery_ids` in `state` (SQL), sorted.
 async fn claimed_targets(
     tx: &mut Transaction<'static, Sqlite>,
@@ -450,135 +59,500 @@ async fn claimed_targets(
     Ok(q.fetch_all(&mut **tx).await?)
 }
 
-pub(super) async fn mark_retry(
-    pool: &SqlitePool,
-    delivery_ids: &[DeliveryId],
-    next_at: i64,
-    error: &str,
-) -> StoreResult<()> {
-    let ids = plan::sorted_ids(delivery_ids);
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let mut tx = write_tx(pool).await?;
-    for chunk in ids.chunks(IN_CHUNK) {
-        let mut q = sized(AssertSqlSafe(format!(
-            "UPDATE deliveries SET state = {PENDING}, next_at = ?, last_error = ? \
-             WHERE state IN ({PENDING}, {INFLIGHT}) AND id IN ({})",
-            anon(chunk.len())
-        )))
-        .bind(next_at)
-        .bind(error);
-        for id in chunk {
-            q = q.bind(*id);
+impl Holds for SqliteStore {
+    async fn insert_hold(&self, hold: &Hold) -> StoreResult<Hold> {
+        let salt = crate::audit::hold_salt();
+        let mut tx = write_tx(&self.writer).await?;
+        let r = sqlx::query(
+            "INSERT INTO holds (id, platform, target, normalized, reason, expires_at, created_at, \
+             placed_by, released_at, salt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+             ON CONFLICT (id) DO NOTHING RETURNING *",
+        )
+        .bind(&hold.id)
+        .bind(&hold.platform)
+        .bind(&hold.target)
+        .bind(&hold.normalized)
+        .bind(&hold.reason)
+        .bind(hold.expires_at)
+        .bind(hold.created_at)
+        .bind(&hold.placed_by)
+        .bind(hold.released_at)
+        .bind(salt.as_slice())
+        .fetch_optional(&mut *tx)
+        .await?;
+        match r {
+            Some(r) => {
+                let stored = Hold::from_row(&r)?;
+                super::audit::append(&mut tx, &crate::audit::hold_placed(&stored, &salt)).await?;
+                tx.commit().await?;
+                Ok(stored)
+            }
+            None => Err(StoreError::Conflict(format!(
+                "hold {:?} already exists",
+                hold.id
+            ))),
         }
-        q.execute(&mut *tx).await?;
     }
-    tx.commit().await?;
-    Ok(())
+
+    async fn release_hold(&self, id: &HoldId, at: i64, by: &OrgId) -> StoreResult<Option<Hold>> {
+        let mut tx = write_tx(&self.writer).await?;
+        let before: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT released_at FROM holds WHERE id = ?1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let r = sqlx::query(
+            "UPDATE holds SET released_at = COALESCE(released_at, ?2) WHERE id = ?1 RETURNING *",
+        )
+        .bind(id)
+        .bind(at)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let hold = r.as_ref().map(Hold::from_row).transpose()?;
+        if let (Some(h), Some(None)) = (&hold, before) {
+            super::audit::append(&mut tx, &crate::audit::hold_released(h, at, by)).await?;
+        }
+        tx.commit().await?;
+        Ok(hold)
+    }
+
+    async fn get_hold(&self, id: &HoldId) -> StoreResult<Option<Hold>> {
+        let r = sqlx::query("SELECT * FROM holds WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.as_ref().map(Hold::from_row).transpose()?)
+    }
+
+    async fn list_holds(&self, placed_by: Option<&OrgId>) -> StoreResult<Vec<Hold>> {
+        let rs = sqlx::query(
+            "SELECT * FROM holds WHERE ?1 IS NULL OR placed_by = ?1 \
+             ORDER BY created_at DESC, id DESC",
+        )
+        .bind(placed_by)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rs.iter().map(Hold::from_row).collect::<sqlx::Result<_>>()?)
+    }
 }
 
-pub(super) async fn mark_failed(
-    pool: &SqlitePool,
-    delivery_ids: &[DeliveryId],
-    at: i64,
-    error: &str,
-) -> StoreResult<()> {
-    let ids = plan::sorted_ids(delivery_ids);
-    if ids.is_empty() {
-        return Ok(());
+impl Outbox for SqliteStore {
+    /// Claims up to `limit` due deliveries; for a platform with a rate cap, only what its
+    /// window leaves (see [`crate::rate`]), counted in the claim's own write transaction.
+    async fn claim_deliveries(
+        &self,
+        platform: &PlatformName,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        let writer = &self.writer;
+        let instance: &str = &self.instance;
+        let capped: Option<i64> =
+            sqlx::query_scalar("SELECT max_per_minute FROM platforms WHERE name = ?1")
+                .bind(platform)
+                .fetch_optional(writer)
+                .await?
+                .flatten();
+        if capped.is_none() {
+            return claim(writer, platform, now, lease_until, limit, instance).await;
+        }
+        let mut tx = write_tx(writer).await?;
+        let cap: Option<i64> =
+            sqlx::query_scalar("SELECT max_per_minute FROM platforms WHERE name = ?1")
+                .bind(platform)
+                .fetch_optional(&mut *tx)
+                .await?
+                .flatten();
+        let take = match cap {
+            None => limit,
+            Some(cap) => {
+                let sent: i64 = sqlx::query_scalar(
+                    "SELECT COALESCE(SUM(sent), 0) FROM platform_sends \
+                     WHERE platform = ?1 AND second >= ?2",
+                )
+                .bind(platform)
+                .bind(crate::rate::counted_from(now))
+                .fetch_one(&mut *tx)
+                .await?;
+                crate::rate::allowance(cap, sent, limit)
+            }
+        };
+        if take == 0 {
+            tx.commit().await?;
+            return Ok(Vec::new());
+        }
+        let claimed = claim(&mut *tx, platform, now, lease_until, take, instance).await?;
+        if cap.is_some() && !claimed.is_empty() {
+            sqlx::query(
+                "INSERT INTO platform_sends (platform, second, sent) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (platform, second) DO UPDATE SET sent = platform_sends.sent + excluded.sent",
+            )
+            .bind(platform)
+            .bind(crate::rate::second(now))
+            .bind(claimed.len() as i64)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM platform_sends WHERE platform = ?1 AND second < ?2")
+                .bind(platform)
+                .bind(crate::rate::second(now) - crate::rate::KEPT_SECONDS)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(claimed)
     }
-    let mut tx = write_tx(pool).await?;
-    let mut changed: Vec<(String, i64, i32)> = Vec::new();
-    for chunk in ids.chunks(IN_CHUNK) {
-        let ph = anon(chunk.len());
-        let targets = claimed_targets(
-            &mut tx,
-            chunk,
-            formatcp!("state IN ({PENDING}, {INFLIGHT})"),
+
+    async fn release_own_claims(&self, now: i64) -> StoreResult<u64> {
+        let instance: &str = &self.instance;
+        if instance.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = write_tx(&self.writer).await?;
+        let released = sqlx::query(
+            formatcp!("UPDATE deliveries SET next_at = ?2 WHERE state = {INFLIGHT} AND claimed_by = ?1 AND next_at > ?2"),
         )
+        .bind(instance)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "INSERT INTO hub_instances (instance, started_at, heartbeat_at) VALUES (?1, ?2, ?2) \
+             ON CONFLICT (instance) DO UPDATE SET started_at = ?2, heartbeat_at = ?2",
+        )
+        .bind(instance)
+        .bind(now)
+        .execute(&mut *tx)
         .await?;
-        if !targets.is_empty() {
-            let before = facts_where(&mut tx, &targets, "failed_at IS NULL").await?;
+        tx.commit().await?;
+        Ok(released)
+    }
+
+    async fn heartbeat(&self, now: i64, dead_before: i64) -> StoreResult<Vec<(String, u64)>> {
+        let instance: &str = &self.instance;
+        if instance.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = write_tx(&self.writer).await?;
+        sqlx::query(
+            "INSERT INTO hub_instances (instance, started_at, heartbeat_at) VALUES (?1, ?2, ?2) \
+             ON CONFLICT (instance) DO UPDATE SET heartbeat_at = ?2",
+        )
+        .bind(instance)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let dead: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM hub_instances WHERE heartbeat_at < ?1 AND instance <> ?2 \
+             RETURNING instance",
+        )
+        .bind(dead_before)
+        .bind(instance)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut out = Vec::with_capacity(dead.len());
+        for d in dead {
+            let n = sqlx::query(formatcp!(
+                "UPDATE deliveries SET next_at = ?2 \
+                 WHERE state = {INFLIGHT} AND claimed_by = ?1 AND next_at > ?2"
+            ))
+            .bind(&d)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            out.push((d, n));
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn delivery_payloads(&self, target_ids: &[TargetId]) -> StoreResult<Vec<TargetPayload>> {
+        let pool = &self.pool;
+        let ids = plan::sorted_ids(target_ids);
+        let mut targets = Vec::with_capacity(ids.len());
+        let mut referrals = Vec::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let ph = anon(chunk.len());
             let mut q = sized(AssertSqlSafe(format!(
-                "UPDATE targets SET failed_at = ?, fail_reason = ? \
-                 WHERE failed_at IS NULL AND id IN ({})",
-                anon(targets.len())
+                "SELECT id, platform, kind, normalized, original, category, legal_basis, \
+                 removal_order_ref, action_day_id FROM targets WHERE id IN ({ph}) ORDER BY id"
+            )));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(pool).await? {
+                targets.push(TargetPayload::from_row(&r)?);
+            }
+            let mut q = sized(AssertSqlSafe(format!(
+                "SELECT target_id, list_id, item_index, agency_id, item FROM referrals \
+                 WHERE target_id IN ({ph}) ORDER BY target_id, list_id, item_index"
+            )));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(pool).await? {
+                referrals.push(crate::rows::ReferralRow::from_row(&r)?);
+            }
+        }
+        Ok(plan::attach(targets, referrals))
+    }
+
+    async fn list_proof_material(
+        &self,
+        list_ids: &[ListId],
+    ) -> StoreResult<Vec<ListProofMaterial>> {
+        let mut out = Vec::with_capacity(list_ids.len());
+        for chunk in list_ids.chunks(IN_CHUNK) {
+            let mut q = sized(AssertSqlSafe(format!(
+                "SELECT list_id, agency_id, jws, item_count, leaf_hashes FROM lists \
+                 WHERE list_id IN ({})",
+                anon(chunk.len())
+            )));
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(ListProofMaterial::from_row(&r)?);
+            }
+        }
+        out.sort_by(|a, b| a.list_id.cmp(&b.list_id));
+        out.dedup_by(|a, b| a.list_id == b.list_id);
+        Ok(out)
+    }
+
+    async fn mark_delivered(&self, delivery_ids: &[DeliveryId], at: i64) -> StoreResult<()> {
+        let ids = plan::sorted_ids(delivery_ids);
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = write_tx(&self.writer).await?;
+        let mut changed: Vec<(String, i64, i32)> = Vec::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let ph = anon(chunk.len());
+            let targets = claimed_targets(&mut tx, chunk, formatcp!("state = {INFLIGHT}")).await?;
+            if !targets.is_empty() {
+                // The one writer: the rows the update will change, and the change, in Rust.
+                let before = facts_where(&mut tx, &targets, "delivered_at IS NULL").await?;
+                let mut q = sized(AssertSqlSafe(format!(
+                    "UPDATE targets SET delivered_at = ? WHERE delivered_at IS NULL AND id IN ({})",
+                    anon(targets.len())
+                )))
+                .bind(at);
+                for id in &targets {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut *tx).await?;
+                let (before, after) = rollup::changed_by(before, |f| f.delivered_at = Some(at));
+                rollup::moved(&mut tx, before, after).await?;
+            }
+            let mut q = sized(AssertSqlSafe(format!(
+                "UPDATE deliveries SET state = {DELIVERED}, delivered_at = ? WHERE state = {INFLIGHT} AND id IN ({ph}) \
+                 RETURNING platform, target_id, kind"
             )))
-            .bind(at)
+            .bind(at);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                changed.push((
+                    r.try_get("platform")?,
+                    r.try_get("target_id")?,
+                    r.try_get("kind")?,
+                ));
+            }
+        }
+        for e in crate::audit::delivery_events(&mut changed, "delivered", at, None) {
+            super::audit::append(&mut tx, &e).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn in_flight_to(
+        &self,
+        platform: &PlatformName,
+        delivery_ids: &[DeliveryId],
+    ) -> StoreResult<Vec<DeliveryId>> {
+        let ids = plan::sorted_ids(delivery_ids);
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            let mut q = sized_scalar::<DeliveryId>(AssertSqlSafe(format!(
+                "SELECT id FROM deliveries WHERE platform = ? AND state = {INFLIGHT} AND id IN ({}) \
+                 ORDER BY id",
+                anon(chunk.len())
+            )))
+            .bind(platform);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            out.extend(q.fetch_all(&self.pool).await?);
+        }
+        Ok(out)
+    }
+
+    async fn mark_retry(
+        &self,
+        delivery_ids: &[DeliveryId],
+        next_at: i64,
+        error: &str,
+    ) -> StoreResult<()> {
+        let ids = plan::sorted_ids(delivery_ids);
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = write_tx(&self.writer).await?;
+        for chunk in ids.chunks(IN_CHUNK) {
+            let mut q = sized(AssertSqlSafe(format!(
+                "UPDATE deliveries SET state = {PENDING}, next_at = ?, last_error = ? \
+                 WHERE state IN ({PENDING}, {INFLIGHT}) AND id IN ({})",
+                anon(chunk.len())
+            )))
+            .bind(next_at)
             .bind(error);
-            for id in &targets {
+            for id in chunk {
                 q = q.bind(*id);
             }
             q.execute(&mut *tx).await?;
-            let (before, after) = rollup::changed_by(before, |f| f.failed_at = Some(at));
-            rollup::moved(&mut tx, before, after).await?;
         }
-        let mut q = sized(AssertSqlSafe(format!(
-            "UPDATE deliveries SET state = {FAILED}, failed_at = ?, last_error = ? \
-             WHERE state IN ({PENDING}, {INFLIGHT}) AND id IN ({ph}) RETURNING platform, target_id, kind"
-        )))
-        .bind(at)
-        .bind(error);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(&mut *tx).await? {
-            changed.push((
-                r.try_get("platform")?,
-                r.try_get("target_id")?,
-                r.try_get("kind")?,
-            ));
-        }
+        tx.commit().await?;
+        Ok(())
     }
-    for e in crate::audit::delivery_events(&mut changed, "delivery_failed", at, Some(error)) {
-        super::audit::append(&mut tx, &e).await?;
+
+    async fn retry_now(&self, platform: &PlatformName, now: i64) -> StoreResult<u64> {
+        Ok(sqlx::query(formatcp!(
+            "UPDATE deliveries SET next_at = ?2 \
+             WHERE platform = ?1 AND state = {PENDING} AND attempts > 0 AND next_at > ?2"
+        ))
+        .bind(platform)
+        .bind(now)
+        .execute(&self.writer)
+        .await?
+        .rows_affected())
     }
-    tx.commit().await?;
-    Ok(())
-}
 
-pub(super) async fn outbox_depth(pool: &SqlitePool, now: i64) -> StoreResult<Vec<OutboxDepth>> {
-    let rows: Vec<(PlatformName, i64, i64, i64)> = sqlx::query_as(
-        "SELECT platform, \
-           CAST(SUM(CASE WHEN state = ?1 AND next_at <= ?3 THEN 1 ELSE 0 END) AS BIGINT), \
-           CAST(SUM(CASE WHEN state = ?1 AND next_at > ?3 THEN 1 ELSE 0 END) AS BIGINT), \
-           CAST(SUM(CASE WHEN state = ?2 THEN 1 ELSE 0 END) AS BIGINT) \
-         FROM deliveries WHERE state IN (?1, ?2) GROUP BY platform ORDER BY platform",
-    )
-    .bind(DeliveryState::Pending as i32)
-    .bind(DeliveryState::Inflight as i32)
-    .bind(now)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(platform, due, scheduled, in_flight)| OutboxDepth {
-            platform,
-            due,
-            scheduled,
-            in_flight,
-        })
-        .collect())
-}
-
-pub(super) async fn next_delivery_at(
-    pool: &SqlitePool,
-    platform: &PlatformName,
-) -> StoreResult<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        formatcp!("SELECT MIN(next_at) FROM deliveries WHERE platform = ?1 AND state IN ({PENDING}, {INFLIGHT})"),
-    )
-    .bind(platform)
-    .fetch_one(pool)
-    .await?)
-}
-
-pub(super) async fn lists_due_at(pool: &SqlitePool, at: i64) -> StoreResult<Vec<ListId>> {
-    Ok(
-        sqlx::query_scalar("SELECT list_id FROM lists WHERE due_at = ?1 ORDER BY list_id")
+    async fn mark_failed(
+        &self,
+        delivery_ids: &[DeliveryId],
+        at: i64,
+        error: &str,
+    ) -> StoreResult<()> {
+        let ids = plan::sorted_ids(delivery_ids);
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = write_tx(&self.writer).await?;
+        let mut changed: Vec<(String, i64, i32)> = Vec::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let ph = anon(chunk.len());
+            let targets = claimed_targets(
+                &mut tx,
+                chunk,
+                formatcp!("state IN ({PENDING}, {INFLIGHT})"),
+            )
+            .await?;
+            if !targets.is_empty() {
+                let before = facts_where(&mut tx, &targets, "failed_at IS NULL").await?;
+                let mut q = sized(AssertSqlSafe(format!(
+                    "UPDATE targets SET failed_at = ?, fail_reason = ? \
+                     WHERE failed_at IS NULL AND id IN ({})",
+                    anon(targets.len())
+                )))
+                .bind(at)
+                .bind(error);
+                for id in &targets {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut *tx).await?;
+                let (before, after) = rollup::changed_by(before, |f| f.failed_at = Some(at));
+                rollup::moved(&mut tx, before, after).await?;
+            }
+            let mut q = sized(AssertSqlSafe(format!(
+                "UPDATE deliveries SET state = {FAILED}, failed_at = ?, last_error = ? \
+                 WHERE state IN ({PENDING}, {INFLIGHT}) AND id IN ({ph}) RETURNING platform, target_id, kind"
+            )))
             .bind(at)
-            .fetch_all(pool)
-            .await?,
-    )
+            .bind(error);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                changed.push((
+                    r.try_get("platform")?,
+                    r.try_get("target_id")?,
+                    r.try_get("kind")?,
+                ));
+            }
+        }
+        for e in crate::audit::delivery_events(&mut changed, "delivery_failed", at, Some(error)) {
+            super::audit::append(&mut tx, &e).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn failed_deliveries(&self, f: &FailedFilter) -> StoreResult<Vec<FailedDelivery>> {
+        let rs = sqlx::query(
+            "SELECT d.id, d.target_id, d.platform, d.normalized, d.kind, d.attempts, d.failed_at, \
+             d.last_error, t.action_day_id \
+             FROM deliveries d JOIN targets t ON t.id = d.target_id \
+             WHERE d.state = ?1 AND d.id > ?2 \
+             AND (?3 IS NULL OR t.action_day_id = ?3) AND (?4 IS NULL OR d.platform = ?4) \
+             ORDER BY d.id LIMIT ?5",
+        )
+        .bind(DeliveryState::Failed as i32)
+        .bind(f.after_id)
+        .bind(f.action_day_id.as_deref())
+        .bind(f.platform.as_deref())
+        .bind(i64::from(f.limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rs
+            .iter()
+            .map(FailedDelivery::from_row)
+            .collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn lists_due_at(&self, at: i64) -> StoreResult<Vec<ListId>> {
+        Ok(
+            sqlx::query_scalar("SELECT list_id FROM lists WHERE due_at = ?1 ORDER BY list_id")
+                .bind(at)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn next_delivery_at(&self, platform: &PlatformName) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            formatcp!("SELECT MIN(next_at) FROM deliveries WHERE platform = ?1 AND state IN ({PENDING}, {INFLIGHT})"),
+        )
+        .bind(platform)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn outbox_depth(&self, now: i64) -> StoreResult<Vec<OutboxDepth>> {
+        let rows: Vec<(PlatformName, i64, i64, i64)> = sqlx::query_as(
+            "SELECT platform, \
+               CAST(SUM(CASE WHEN state = ?1 AND next_at <= ?3 THEN 1 ELSE 0 END) AS BIGINT), \
+               CAST(SUM(CASE WHEN state = ?1 AND next_at > ?3 THEN 1 ELSE 0 END) AS BIGINT), \
+               CAST(SUM(CASE WHEN state = ?2 THEN 1 ELSE 0 END) AS BIGINT) \
+             FROM deliveries WHERE state IN (?1, ?2) GROUP BY platform ORDER BY platform",
+        )
+        .bind(DeliveryState::Pending as i32)
+        .bind(DeliveryState::Inflight as i32)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(platform, due, scheduled, in_flight)| OutboxDepth {
+                platform,
+                due,
+                scheduled,
+                in_flight,
+            })
+            .collect())
+    }
 }

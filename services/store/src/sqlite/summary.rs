@@ -4,37 +4,6 @@
 use super::*;
 use crate::summary as q;
 
-pub(super) async fn action_day_summary(
-    pool: &SqlitePool,
-    action_day_id: &ActionDayId,
-    view: &SummaryView,
-    now: i64,
-) -> StoreResult<SummaryFacts> {
-    let mut tx = pool.begin().await?;
-    let rows = q::read_rows!(
-        tx,
-        |sql: &'static str| sql,
-        SqliteRow,
-        action_day_id,
-        view,
-        now
-    );
-    tx.commit().await?;
-    Ok(q::assemble(rows))
-}
-
-/// Recomputes a day's removal-order clocks and rollups from the facts, in one write
-/// transaction.
-pub(super) async fn rebuild_summary(
-    pool: &SqlitePool,
-    action_day_id: &ActionDayId,
-) -> StoreResult<()> {
-    let mut tx = write_tx(pool).await?;
-    rebuild_in(&mut tx, action_day_id).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 /// [`rebuild_summary`] inside `tx`.
 pub(super) async fn rebuild_in(
     tx: &mut Transaction<'static, Sqlite>,
@@ -69,21 +38,51 @@ pub(super) async fn update_clocks(
     Ok(())
 }
 
-/// (platform, delivered_at) of the day's delivered removal orders, from the partial index
-/// that holds only them (its condition is written out, so that the planner can use it).
-pub(super) async fn removal_order_deliveries(
-    pool: &SqlitePool,
-    action_day_id: &ActionDayId,
-) -> StoreResult<Vec<(PlatformName, i64)>> {
-    const RO: i32 = crate::rollup::REMOVAL_ORDER;
-    Ok(
-        sqlx::query_as::<_, (PlatformName, i64)>(sqlx::AssertSqlSafe(format!(
-            "SELECT platform, delivered_at FROM targets \
-         WHERE action_day_id = ?1 AND legal_basis = {RO} AND delivered_at IS NOT NULL \
-         ORDER BY platform, delivered_at"
-        )))
-        .bind(action_day_id)
-        .fetch_all(pool)
-        .await?,
-    )
+impl Summaries for SqliteStore {
+    async fn action_day_summary(
+        &self,
+        action_day_id: &ActionDayId,
+        view: &SummaryView,
+        now: i64,
+    ) -> StoreResult<SummaryFacts> {
+        let mut tx = self.pool.begin().await?;
+        let rows = q::read_rows!(
+            tx,
+            |sql: &'static str| sql,
+            SqliteRow,
+            action_day_id,
+            view,
+            now
+        );
+        tx.commit().await?;
+        Ok(q::assemble(rows))
+    }
+
+    /// (platform, delivered_at) of the day's delivered removal orders, from the partial index
+    /// that holds only them (its condition is written out, so that the planner can use it).
+    async fn removal_order_deliveries(
+        &self,
+        action_day_id: &ActionDayId,
+    ) -> StoreResult<Vec<(PlatformName, i64)>> {
+        const RO: i32 = crate::rollup::REMOVAL_ORDER;
+        Ok(
+            sqlx::query_as::<_, (PlatformName, i64)>(sqlx::AssertSqlSafe(format!(
+                "SELECT platform, delivered_at FROM targets \
+             WHERE action_day_id = ?1 AND legal_basis = {RO} AND delivered_at IS NOT NULL \
+             ORDER BY platform, delivered_at"
+            )))
+            .bind(action_day_id)
+            .fetch_all(&self.pool)
+            .await?,
+        )
+    }
+
+    /// Recomputes a day's removal-order clocks and rollups from the facts, in one write
+    /// transaction.
+    async fn rebuild_summary(&self, action_day_id: &ActionDayId) -> StoreResult<()> {
+        let mut tx = write_tx(&self.writer).await?;
+        rebuild_in(&mut tx, action_day_id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
