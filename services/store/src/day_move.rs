@@ -5,8 +5,8 @@
 //! H-hour in its own write transaction ([`crate::Store::insert_list`]), so a list taken in
 //! while its day moves is due at the new H-hour, never the old one.
 //!
-//! The statements are the same in both dialects (`?N`; [`crate::summary::pg`] for
-//! PostgreSQL).
+//! The statements are the same text in both dialects (`$N` parameters, which SQLite
+//! binds by number too).
 
 use crate::codes::PENDING;
 use crate::{
@@ -15,18 +15,18 @@ use crate::{
 };
 use const_format::formatcp;
 
-/// The day itself: `?1` its id, `?2` the new H-hour, `?3` the new end.
+/// The day itself: `$1` its id, `$2` the new H-hour, `$3` the new end.
 pub(crate) const MOVE_DAY: &str =
-    "UPDATE action_days SET starts_at = ?2, ends_at = ?3 WHERE id = ?1";
+    "UPDATE action_days SET starts_at = $2, ends_at = $3 WHERE id = $1";
 
-/// What becomes due at the new H-hour: `?1` the day, `?2` the new H-hour. Before the
+/// What becomes due at the new H-hour: `$1` the day, `$2` the new H-hour. Before the
 /// release every pending delivery of the day waits for its H-hour.
 pub(crate) const MOVE_DUE: [&str; 3] = [
-    "UPDATE lists SET due_at = ?2 WHERE action_day_id = ?1",
-    "UPDATE targets SET due_at = ?2 WHERE action_day_id = ?1",
+    "UPDATE lists SET due_at = $2 WHERE action_day_id = $1",
+    "UPDATE targets SET due_at = $2 WHERE action_day_id = $1",
     formatcp!(
-        "UPDATE deliveries SET next_at = ?2 WHERE state = {PENDING} \
-     AND target_id IN (SELECT id FROM targets WHERE action_day_id = ?1)"
+        "UPDATE deliveries SET next_at = $2 WHERE state = {PENDING} \
+     AND target_id IN (SELECT id FROM targets WHERE action_day_id = $1)"
     ),
 ];
 
@@ -38,9 +38,13 @@ pub(crate) struct DayState {
     pub closed_at: Option<i64>,
 }
 
-/// What the move reads first, locking the row on PostgreSQL (`FOR UPDATE`).
+/// What the move reads first (SQLite: the write transaction already excludes every other
+/// writer).
 pub(crate) const DAY_STATE: &str =
-    "SELECT starts_at, ends_at, released_at, closed_at FROM action_days WHERE id = ?1";
+    "SELECT starts_at, ends_at, released_at, closed_at FROM action_days WHERE id = $1";
+
+/// [`DAY_STATE`], locking the row (PostgreSQL).
+pub(crate) const DAY_STATE_FOR_UPDATE: &str = const_format::concatcp!(DAY_STATE, " FOR UPDATE");
 
 /// Whether the day may move at `now` to `starts_at`: `Ok(new end)` (`ends_at`, or the old
 /// end shifted with the H-hour), or the refusal.

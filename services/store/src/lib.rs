@@ -44,7 +44,7 @@ mod summary;
 pub mod testing;
 /// The summary queries, for benchmarks' query plans.
 #[cfg(feature = "test-util")]
-pub use summary::{pg as summary_pg_sql, queries as summary_queries};
+pub use summary::queries as summary_queries;
 
 use std::future::Future;
 

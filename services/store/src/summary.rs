@@ -1,6 +1,6 @@
-//! The action-day summary, shared by the backends: the queries (written once, with `?N`
-//! parameters, which [`pg`] turns into `$N`) and the assembly of their rows into
-//! [`SummaryFacts`].
+//! The action-day summary, shared by the backends: the queries (written once, the same
+//! text in both dialects, with `$N` parameters, which SQLite binds by number too) and the
+//! assembly of their rows into [`SummaryFacts`].
 //!
 //! The queries read the summary rollups (`summary_cells`, `summary_latency`,
 //! `summary_blocks`, `summary_merged`), which the store's writers keep in the transaction
@@ -10,8 +10,8 @@
 //! them from those facts alone. What depends on the reader's clock is read from
 //! the facts: holds (active at `now`) are few, and their targets are looked up one by one.
 //!
-//! The parameters of the per-view queries are: `?1` action day id, `?2` now, `?3` platform
-//! of a platform view (NULL otherwise), `?4` agency of an agency view (NULL otherwise).
+//! The parameters of the per-view queries are: `$1` action day id, `$2` now, `$3` platform
+//! of a platform view (NULL otherwise), `$4` agency of an agency view (NULL otherwise).
 //! Rollup rows of agency '' are the whole day's; an agency view reads its own agency's rows.
 //!
 //! Precision: latency percentiles are nearest-rank over the latency truncated to three
@@ -33,7 +33,7 @@ use crate::model::*;
 /// The rollup rows of the view.
 macro_rules! rollup_view {
     () => {
-        "action_day_id = ?1 AND agency = COALESCE(?4, '') AND (?3 IS NULL OR platform = ?3)"
+        "action_day_id = $1 AND agency = COALESCE($4, '') AND ($3 IS NULL OR platform = $3)"
     };
 }
 
@@ -55,7 +55,7 @@ macro_rules! sum_if {
 /// (`r0` = unspecified or unknown); delivered removal orders, acted on, within the hour.
 pub(crate) const COUNTS: &str = concatcp!(
     "SELECT platform, CAST(SUM(n) AS BIGINT) AS referred, ",
-    sum_if!("delivered = 1 OR due_at <= ?2", "released"),
+    sum_if!("delivered = 1 OR due_at <= $2", "released"),
     sum_if!("delivered = 1", "delivered"),
     sum_if!("acked = 1", "acknowledged"),
     sum_if!(formatcp!("outcome = {BLOCKED}"), "blocked"),
@@ -65,7 +65,7 @@ pub(crate) const COUNTS: &str = concatcp!(
     sum_if!(formatcp!("outcome = {REJECTED}"), "rejected"),
     sum_if!("failed = 1", "failed"),
     sum_if!(
-        formatcp!("(delivered = 1 OR due_at <= ?2) AND failed = 0 AND outcome = {UNDECIDED}"),
+        formatcp!("(delivered = 1 OR due_at <= $2) AND failed = 0 AND outcome = {UNDECIDED}"),
         "pending"
     ),
     // r<n>: rejections with reason number n (decoded back with `RejectReason::try_from`).
@@ -121,22 +121,22 @@ pub(crate) const COUNTS: &str = concatcp!(
     " GROUP BY platform HAVING SUM(n) > 0"
 );
 
-/// The day's targets not yet delivered and under a hold active at `?2`, read from the facts
+/// The day's targets not yet delivered and under a hold active at `$2`, read from the facts
 /// (holds are few; each is looked up by its target's key): rows (agency, platform, held,
 /// held and due, held and due and neither failed nor decided), agency '' for the whole
-/// day, then one row set per referring agency (only `?4`'s in an agency view).
+/// day, then one row set per referring agency (only `$4`'s in an agency view).
 pub(crate) const HELD: &str = "WITH ht AS (SELECT DISTINCT t.id, t.platform, t.due_at, \
-       t.failed_at, t.outcome FROM holds h JOIN targets t ON t.scope = ?1 \
+       t.failed_at, t.outcome FROM holds h JOIN targets t ON t.scope = $1 \
        AND t.platform = h.platform AND t.normalized = h.normalized \
-     WHERE h.released_at IS NULL AND h.expires_at > ?2 AND t.action_day_id = ?1 \
-       AND t.delivered_at IS NULL AND (?3 IS NULL OR t.platform = ?3)), \
+     WHERE h.released_at IS NULL AND h.expires_at > $2 AND t.action_day_id = $1 \
+       AND t.delivered_at IS NULL AND ($3 IS NULL OR t.platform = $3)), \
      a AS (SELECT '' AS agency, id FROM ht UNION \
            SELECT r.agency_id, r.target_id FROM referrals r JOIN ht ON ht.id = r.target_id) \
      SELECT a.agency, ht.platform, COUNT(*) AS held, \
-       COUNT(*) FILTER (WHERE ht.due_at <= ?2) AS held_due, \
-       COUNT(*) FILTER (WHERE ht.due_at <= ?2 AND ht.failed_at IS NULL \
+       COUNT(*) FILTER (WHERE ht.due_at <= $2) AS held_due, \
+       COUNT(*) FILTER (WHERE ht.due_at <= $2 AND ht.failed_at IS NULL \
              AND ht.outcome IS NULL) AS held_pending \
-     FROM a JOIN ht ON ht.id = a.id WHERE ?4 IS NULL OR a.agency = ?4 \
+     FROM a JOIN ht ON ht.id = a.id WHERE $4 IS NULL OR a.agency = $4 \
      GROUP BY a.agency, ht.platform";
 
 /// The latency histograms of the view, in key order: rows (platform, measure, bucket, n);
@@ -150,15 +150,15 @@ pub(crate) const LATENCY: &str = concatcp!(
     " ORDER BY summary_latency.platform, summary_latency.measure, summary_latency.bucket"
 );
 
-/// Per agency: rows (agency, lists, items) of its lists of the day. Parameters: `?1` day,
-/// `?2` agency of an agency view (NULL for all).
+/// Per agency: rows (agency, lists, items) of its lists of the day. Parameters: `$1` day,
+/// `$2` agency of an agency view (NULL for all).
 pub(crate) const AGENCY_LISTS: &str = "SELECT agency_id, COUNT(*) AS lists, \
        CAST(SUM(item_count) AS BIGINT) AS items \
-     FROM lists WHERE action_day_id = ?1 AND (?2 IS NULL OR agency_id = ?2) \
+     FROM lists WHERE action_day_id = $1 AND ($2 IS NULL OR agency_id = $2) \
      GROUP BY agency_id";
 
 /// Per agency, over the distinct targets it referred: rows (agency, delivered, blocked,
-/// rejected, not a violation, merged). Parameters: `?1` day, `?2` agency of an agency view
+/// rejected, not a violation, merged). Parameters: `$1` day, `$2` agency of an agency view
 /// (NULL for all).
 pub(crate) const AGENCY_TARGETS: &str = concatcp!(
     "WITH c AS (SELECT agency, ",
@@ -170,11 +170,11 @@ pub(crate) const AGENCY_TARGETS: &str = concatcp!(
          AND delivered = 1 THEN n ELSE 0 END) AS BIGINT) AS not_a_violation "
     ),
     "\
-     FROM summary_cells WHERE action_day_id = ?1 AND agency <> '' \
-       AND (?2 IS NULL OR agency = ?2) GROUP BY agency) \
+     FROM summary_cells WHERE action_day_id = $1 AND agency <> '' \
+       AND ($2 IS NULL OR agency = $2) GROUP BY agency) \
      SELECT c.agency, c.delivered, c.blocked, c.rejected, c.not_a_violation, \
        COALESCE(m.n, 0) AS merged \
-     FROM c LEFT JOIN summary_merged m ON m.action_day_id = ?1 AND m.agency = c.agency"
+     FROM c LEFT JOIN summary_merged m ON m.action_day_id = $1 AND m.agency = c.agency"
 );
 
 /// The first and last second with a block in the view: one row (lo, hi), NULLs when none.
@@ -187,10 +187,10 @@ pub(crate) const BLOCK_EDGES: &str = concatcp!(
     " ORDER BY slot DESC LIMIT 1) AS hi"
 );
 
-/// The blocks of the view at level `?5` for slots `?6..=?7`: rows (platform, slot, n).
+/// The blocks of the view at level `$5` for slots `$6..=$7`: rows (platform, slot, n).
 pub(crate) const BLOCK_SLOTS: &str = concatcp!(
     "SELECT platform, slot, n FROM summary_blocks \
-     WHERE level = ?5 AND slot BETWEEN ?6 AND ?7 AND n > 0 AND ",
+     WHERE level = $5 AND slot BETWEEN $6 AND $7 AND n > 0 AND ",
     rollup_view!()
 );
 
@@ -288,26 +288,21 @@ macro_rules! clock {
     };
 }
 
-/// The clock of the targets in the JSON array `?1` (SQLite).
-pub(crate) const CLOCK_OF_JSON_TARGETS: &str = clock!("t.id IN (SELECT value FROM json_each(?1))");
-/// The clock of the targets in the array `?1` (PostgreSQL).
-pub(crate) const CLOCK_OF_TARGETS: &str = clock!("t.id = ANY(?1)");
-/// The clock of every removal order of a day (`?1`).
-pub(crate) const CLOCK_OF_DAY: &str = clock!("t.action_day_id = ?1");
+/// The clock of the targets in the JSON array `$1` (SQLite).
+pub(crate) const CLOCK_OF_JSON_TARGETS: &str = clock!("t.id IN (SELECT value FROM json_each($1))");
+/// The clock of the targets in the array `$1` (PostgreSQL).
+pub(crate) const CLOCK_OF_TARGETS: &str = clock!("t.id = ANY($1)");
+/// The clock of every removal order of a day (`$1`).
+pub(crate) const CLOCK_OF_DAY: &str = clock!("t.action_day_id = $1");
 
-/// Rebuilding a day's rollups (`?1`): first these deletions, then each backend adds every
+/// Rebuilding a day's rollups (`$1`): first these deletions, then each backend adds every
 /// target's contribution again ([`crate::rollup`]).
 pub(crate) const REBUILD_DELETE: [&str; 4] = [
-    "DELETE FROM summary_cells WHERE action_day_id = ?1",
-    "DELETE FROM summary_latency WHERE action_day_id = ?1",
-    "DELETE FROM summary_blocks WHERE action_day_id = ?1",
-    "DELETE FROM summary_merged WHERE action_day_id = ?1",
+    "DELETE FROM summary_cells WHERE action_day_id = $1",
+    "DELETE FROM summary_latency WHERE action_day_id = $1",
+    "DELETE FROM summary_blocks WHERE action_day_id = $1",
+    "DELETE FROM summary_merged WHERE action_day_id = $1",
 ];
-
-/// The PostgreSQL text of a query (`$N` parameters).
-pub fn pg(sql: &str) -> String {
-    sql.replace('?', "$")
-}
 
 /// The (platform, agency) parameters of a view.
 pub(crate) fn view_params(view: &SummaryView) -> (Option<&str>, Option<&str>) {
@@ -381,51 +376,39 @@ macro_rules! bind_view {
 pub(crate) use bind_view;
 
 /// Runs every query of a summary of `$day` for `$view` at `$now` in the transaction `$tx`
-/// (one snapshot) and gives their [`Rows`], for either backend: `$sql` turns one of this
-/// module's queries into what the backend's `sqlx::query` takes, `$row` is its row type.
+/// (one snapshot) and gives their [`Rows`], for either backend (`$row` is its row type).
 macro_rules! read_rows {
-    ($tx:ident, $sql:expr, $row:ty, $day:expr, $view:expr, $now:expr) => {{
+    ($tx:ident, $row:ty, $day:expr, $view:expr, $now:expr) => {{
         use $crate::summary as q;
-        let sql = $sql;
         let (day, now, view) = ($day, $now, $view);
         let (platform, agency) = q::view_params(view);
-        let counts = q::bind_view!(sqlx::query(sql(q::COUNTS)), day, now, platform, agency)
+        let counts = q::bind_view!(sqlx::query(q::COUNTS), day, now, platform, agency)
             .fetch_all(&mut *$tx)
             .await?
             .iter()
             .map(|r: &$row| Ok(q::decode_counts!(r)))
             .collect::<sqlx::Result<Vec<_>>>()?;
-        let held = q::bind_view!(sqlx::query_as(sql(q::HELD)), day, now, platform, agency)
+        let held = q::bind_view!(sqlx::query_as(q::HELD), day, now, platform, agency)
             .fetch_all(&mut *$tx)
             .await?;
-        let latency = q::bind_view!(sqlx::query_as(sql(q::LATENCY)), day, now, platform, agency)
+        let latency = q::bind_view!(sqlx::query_as(q::LATENCY), day, now, platform, agency)
             .fetch_all(&mut *$tx)
             .await?;
-        let (lo, hi): (Option<i64>, Option<i64>) = q::bind_view!(
-            sqlx::query_as(sql(q::BLOCK_EDGES)),
-            day,
-            now,
-            platform,
-            agency
-        )
-        .fetch_one(&mut *$tx)
-        .await?;
+        let (lo, hi): (Option<i64>, Option<i64>) =
+            q::bind_view!(sqlx::query_as(q::BLOCK_EDGES), day, now, platform, agency)
+                .fetch_one(&mut *$tx)
+                .await?;
         let blocks = match (lo, hi) {
             (Some(lo), Some(hi)) => {
                 let grid = q::BlockGrid::new(lo, hi);
                 let (first, last) = grid.slots(lo, hi);
-                let slots = q::bind_view!(
-                    sqlx::query_as(sql(q::BLOCK_SLOTS)),
-                    day,
-                    now,
-                    platform,
-                    agency
-                )
-                .bind(grid.level)
-                .bind(first)
-                .bind(last)
-                .fetch_all(&mut *$tx)
-                .await?;
+                let slots =
+                    q::bind_view!(sqlx::query_as(q::BLOCK_SLOTS), day, now, platform, agency)
+                        .bind(grid.level)
+                        .bind(first)
+                        .bind(last)
+                        .fetch_all(&mut *$tx)
+                        .await?;
                 grid.buckets(slots)
             }
             _ => Vec::new(),
@@ -433,12 +416,12 @@ macro_rules! read_rows {
         let (lists, agencies) = if matches!(view, $crate::model::SummaryView::Platform(_)) {
             (Vec::new(), Vec::new())
         } else {
-            let lists = sqlx::query_as(sql(q::AGENCY_LISTS))
+            let lists = sqlx::query_as(q::AGENCY_LISTS)
                 .bind(day)
                 .bind(agency)
                 .fetch_all(&mut *$tx)
                 .await?;
-            let agencies = sqlx::query_as(sql(q::AGENCY_TARGETS))
+            let agencies = sqlx::query_as(q::AGENCY_TARGETS)
                 .bind(day)
                 .bind(agency)
                 .fetch_all(&mut *$tx)
@@ -636,8 +619,7 @@ pub(crate) fn assemble(rows: Rows) -> SummaryFacts {
     }
 }
 
-/// The summary's queries in the SQLite dialect (PostgreSQL: [`pg`] of them), named, with
-/// their parameters, so that benchmarks can show their plans: 4 = (day, now, platform,
+/// The summary's queries (the same text on both backends), named, with their parameters, so that benchmarks can show their plans: 4 = (day, now, platform,
 /// agency), 2 = (day, agency).
 #[cfg(feature = "test-util")]
 pub fn queries() -> [(&'static str, &'static str, usize); 6] {
@@ -711,9 +693,28 @@ mod tests {
         assert_eq!(percentiles(&[]), LatencyPercentiles::default());
     }
 
+    /// Both backends run these texts as they are: PostgreSQL knows only `$N` parameters.
     #[test]
-    fn postgres_parameters() {
-        assert_eq!(pg("a = ?1 AND b = ?12"), "a = $1 AND b = $12");
-        assert!(!pg(COUNTS).contains('?'));
+    fn shared_statements_use_numbered_dollar_parameters() {
+        let shared = [
+            COUNTS,
+            HELD,
+            LATENCY,
+            AGENCY_LISTS,
+            AGENCY_TARGETS,
+            BLOCK_EDGES,
+            BLOCK_SLOTS,
+            CLOCK_OF_TARGETS,
+            CLOCK_OF_DAY,
+            crate::day_move::MOVE_DAY,
+            crate::day_move::DAY_STATE_FOR_UPDATE,
+        ]
+        .into_iter()
+        .chain(REBUILD_DELETE)
+        .chain(crate::day_move::MOVE_DUE);
+        for sql in shared {
+            assert!(!sql.contains('?'), "{sql}");
+            assert!(sql.contains("$1"), "{sql}");
+        }
     }
 }

@@ -134,11 +134,7 @@ impl ActionDays for PgStore {
     ) -> StoreResult<DayMove> {
         let pool = &self.pool;
         let mut tx = pool.begin().await?;
-        let sql = format!(
-            "{} FOR UPDATE",
-            crate::summary::pg(crate::day_move::DAY_STATE)
-        );
-        let Some(r) = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let Some(r) = sqlx::query(crate::day_move::DAY_STATE_FOR_UPDATE)
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?
@@ -155,16 +151,14 @@ impl ActionDays for PgStore {
             Ok(end) => end,
             Err(refused) => return Ok(refused),
         };
-        sqlx::query(sqlx::AssertSqlSafe(crate::summary::pg(
-            crate::day_move::MOVE_DAY,
-        )))
-        .bind(id)
-        .bind(starts_at)
-        .bind(end)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(crate::day_move::MOVE_DAY)
+            .bind(id)
+            .bind(starts_at)
+            .bind(end)
+            .execute(&mut *tx)
+            .await?;
         for sql in crate::day_move::MOVE_DUE {
-            sqlx::query(sqlx::AssertSqlSafe(crate::summary::pg(sql)))
+            sqlx::query(sql)
                 .bind(id)
                 .bind(starts_at)
                 .execute(&mut *tx)

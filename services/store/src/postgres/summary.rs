@@ -3,7 +3,6 @@
 //! rebuild of a day's rollups.
 
 use super::*;
-use sqlx::AssertSqlSafe;
 
 use crate::summary as q;
 
@@ -12,12 +11,12 @@ pub(super) async fn rebuild_in(
     tx: &mut Transaction<'static, Postgres>,
     action_day_id: &ActionDayId,
 ) -> StoreResult<()> {
-    sqlx::query(AssertSqlSafe(q::pg(q::CLOCK_OF_DAY)))
+    sqlx::query(q::CLOCK_OF_DAY)
         .bind(action_day_id)
         .execute(&mut **tx)
         .await?;
     for sql in q::REBUILD_DELETE {
-        sqlx::query(AssertSqlSafe(q::pg(sql)))
+        sqlx::query(sql)
             .bind(action_day_id)
             .execute(&mut **tx)
             .await?;
@@ -30,7 +29,7 @@ pub(super) async fn update_clocks(
     tx: &mut Transaction<'static, Postgres>,
     targets: &[i64],
 ) -> StoreResult<()> {
-    sqlx::query(AssertSqlSafe(q::pg(q::CLOCK_OF_TARGETS)))
+    sqlx::query(q::CLOCK_OF_TARGETS)
         .bind(targets)
         .execute(&mut **tx)
         .await?;
@@ -48,14 +47,7 @@ impl Summaries for PgStore {
             .pool
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await?;
-        let rows = q::read_rows!(
-            tx,
-            |sql: &str| AssertSqlSafe(q::pg(sql)),
-            PgRow,
-            action_day_id,
-            view,
-            now
-        );
+        let rows = q::read_rows!(tx, PgRow, action_day_id, view, now);
         tx.commit().await?;
         Ok(q::assemble(rows))
     }

@@ -46,14 +46,7 @@ impl Summaries for SqliteStore {
         now: i64,
     ) -> StoreResult<SummaryFacts> {
         let mut tx = self.pool.begin().await?;
-        let rows = q::read_rows!(
-            tx,
-            |sql: &'static str| sql,
-            SqliteRow,
-            action_day_id,
-            view,
-            now
-        );
+        let rows = q::read_rows!(tx, SqliteRow, action_day_id, view, now);
         tx.commit().await?;
         Ok(q::assemble(rows))
     }

@@ -72,7 +72,7 @@ impl Raw for PgStore {
             .expect(sql);
     }
     async fn plan(&self, sql: &str, params: usize, now: i64) -> String {
-        let text = format!("EXPLAIN (ANALYZE, BUFFERS) {}", summary_pg_sql(sql));
+        let text = format!("EXPLAIN (ANALYZE, BUFFERS) {sql}");
         let mut q = sqlx::query(AssertSqlSafe(text)).bind(DAY);
         q = match params {
             4 => q.bind(now).bind(None::<&str>).bind(None::<&str>),
