@@ -355,22 +355,13 @@ impl Audit for SqliteStore {
         &self,
         target_ids: &[TargetId],
     ) -> StoreResult<Vec<(TargetId, String)>> {
-        let ids = plan::sorted_ids(target_ids);
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(IN_CHUNK) {
-            let mut q = sized(AssertSqlSafe(format!(
-                "SELECT id, COALESCE(withdraw_reason, '') AS reason FROM targets \
-                 WHERE withdrawn_at IS NOT NULL AND id IN ({}) ORDER BY id",
-                anon(chunk.len())
-            )));
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                out.push((r.try_get("id")?, r.try_get("reason")?));
-            }
-        }
-        Ok(out)
+        Ok(sqlx::query_as(
+            "SELECT id, COALESCE(withdraw_reason, '') FROM targets \
+             WHERE withdrawn_at IS NOT NULL AND id IN (SELECT value FROM json_each(?1)) ORDER BY id",
+        )
+        .bind(id_set(target_ids))
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn audit_entries(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditEntry>> {
@@ -512,55 +503,45 @@ impl Retention for SqliteStore {
             lists: lists.len() as u64,
             ..PurgeCounts::default()
         };
-        for chunk in lists.chunks(IN_CHUNK) {
-            let ph = anon(chunk.len());
-            let mut q = sized(AssertSqlSafe(format!(
-                "UPDATE referrals SET item = X'', withdraw_reason = NULL WHERE list_id IN ({ph})"
-            )));
-            for id in chunk {
-                q = q.bind(id.as_str());
-            }
-            counts.referrals += q.execute(&mut *tx).await?.rows_affected();
-            let mut q = sized(AssertSqlSafe(format!(
-                "UPDATE lists SET purged_at = ? WHERE list_id IN ({ph})"
-            )))
-            .bind(at);
-            for id in chunk {
-                q = q.bind(id.as_str());
-            }
-            q.execute(&mut *tx).await?;
-            // Targets all of whose lists are now purged: their ids, once (a target's last
-            // unpurged list is in exactly one chunk).
-            let mut q = sized_scalar::<i64>(AssertSqlSafe(format!(
-                "SELECT id FROM targets WHERE id IN \
-                 (SELECT target_id FROM referrals WHERE list_id IN ({ph})) {ALL_PURGED}"
-            )));
-            for id in chunk {
-                q = q.bind(id.as_str());
-            }
-            let targets = q.fetch_all(&mut *tx).await?;
-            counts.targets += targets.len() as u64;
-            for ids in targets.chunks(IN_CHUNK) {
-                let ph = anon(ids.len());
-                for sql in [
-                    format!(
-                        "UPDATE targets SET outcome_text = NULL, withdraw_reason = NULL, \
-                         restoration_text = NULL, normalized = '{PSEUDONYM_PREFIX}' || id, \
-                         original = '{PSEUDONYM_PREFIX}' || id WHERE id IN ({ph})"
-                    ),
-                    format!(
-                        "UPDATE deliveries SET normalized = '{PSEUDONYM_PREFIX}' || target_id, \
-                         last_error = NULL WHERE target_id IN ({ph})"
-                    ),
-                    format!("UPDATE reports SET report_text = '' WHERE target_id IN ({ph})"),
-                ] {
-                    let mut q = sized(AssertSqlSafe(sql));
-                    for id in ids {
-                        q = q.bind(*id);
-                    }
-                    q.execute(&mut *tx).await?;
-                }
-            }
+        let list_set = id_set(&lists);
+        counts.referrals = sqlx::query(
+            "UPDATE referrals SET item = X'', withdraw_reason = NULL \
+             WHERE list_id IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(&list_set)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "UPDATE lists SET purged_at = ?2 WHERE list_id IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(&list_set)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        // Targets all of whose lists are now purged.
+        let targets: Vec<i64> = sqlx::query_scalar(formatcp!(
+            "SELECT id FROM targets WHERE id IN (SELECT target_id FROM referrals \
+             WHERE list_id IN (SELECT value FROM json_each(?1))) {ALL_PURGED}"
+        ))
+        .bind(&list_set)
+        .fetch_all(&mut *tx)
+        .await?;
+        counts.targets = targets.len() as u64;
+        let targets = id_set(&targets);
+        for sql in [
+            formatcp!(
+                "UPDATE targets SET outcome_text = NULL, withdraw_reason = NULL, \
+                 restoration_text = NULL, normalized = '{PSEUDONYM_PREFIX}' || id, \
+                 original = '{PSEUDONYM_PREFIX}' || id WHERE id IN (SELECT value FROM json_each(?1))"
+            ),
+            formatcp!(
+                "UPDATE deliveries SET normalized = '{PSEUDONYM_PREFIX}' || target_id, \
+                 last_error = NULL WHERE target_id IN (SELECT value FROM json_each(?1))"
+            ),
+            "UPDATE reports SET report_text = '' WHERE target_id IN (SELECT value FROM json_each(?1))",
+        ] {
+            sqlx::query(sql).bind(&targets).execute(&mut *tx).await?;
         }
         counts.holds = sqlx::query(AssertSqlSafe(format!(
             "UPDATE holds SET target = '{PSEUDONYM_PREFIX}' || id, \

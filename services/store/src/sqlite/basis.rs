@@ -1,6 +1,5 @@
 //! The SQLite side of re-deriving legal bases (see [`crate::basis`]).
 
-use super::rollup::json_ids;
 use super::*;
 use crate::basis::{BasisTx, Change, Standing, StandingRow};
 use crate::codes::{REMOVAL_ORDER, TAKEDOWN};
@@ -20,7 +19,7 @@ impl BasisTx for Transaction<'_, Sqlite> {
                              WHERE d.target_id = t.id AND d.kind = {TAKEDOWN} AND d.attempts > 0) \
              ORDER BY t.id"),
         )
-        .bind(json_ids(ids))
+        .bind(id_set(ids))
         .fetch_all(&mut **self)
         .await?;
         Ok(rows.into_iter().map(Standing::from).collect())

@@ -29,27 +29,26 @@ pub(super) async fn with_members(
     let ids: Vec<&str> = days.iter().map(|d| d.id.as_str()).collect();
     let pos: std::collections::HashMap<&str, usize> =
         ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let set = id_set(&ids);
     let mut platforms: Vec<(usize, String)> = Vec::new();
     let mut agencies: Vec<(usize, String)> = Vec::new();
-    for chunk in ids.chunks(IN_CHUNK) {
-        let ph = anon(chunk.len());
-        for (table, column, out) in [
-            ("action_day_platforms", "platform", &mut platforms),
-            ("action_day_agencies", "agency_id", &mut agencies),
-        ] {
-            let sql = format!(
-                "SELECT action_day_id, {column} AS member FROM {table} \
-                 WHERE action_day_id IN ({ph}) ORDER BY action_day_id, {column}"
-            );
-            let mut q = sized(AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(pool).await? {
-                let day: String = r.try_get("action_day_id")?;
-                if let Some(&i) = pos.get(day.as_str()) {
-                    out.push((i, r.try_get("member")?));
-                }
+    for (sql, out) in [
+        (
+            "SELECT action_day_id, platform FROM action_day_platforms \
+             WHERE action_day_id IN (SELECT value FROM json_each(?1)) ORDER BY action_day_id, platform",
+            &mut platforms,
+        ),
+        (
+            "SELECT action_day_id, agency_id FROM action_day_agencies \
+             WHERE action_day_id IN (SELECT value FROM json_each(?1)) \
+             ORDER BY action_day_id, agency_id",
+            &mut agencies,
+        ),
+    ] {
+        let rows: Vec<(String, String)> = sqlx::query_as(sql).bind(&set).fetch_all(pool).await?;
+        for (day, member) in rows {
+            if let Some(&i) = pos.get(day.as_str()) {
+                out.push((i, member));
             }
         }
     }

@@ -47,7 +47,7 @@ mod outcomes;
 mod rollup;
 mod sql;
 mod summary;
-use sql::{IN_CHUNK, anon, chunks, rows_per_chunk, sized, sized_scalar, values_rows};
+use sql::{chunks, id_set, rows_per_chunk, sized, values_rows};
 
 /// Reader connections: they run concurrently with each other and with the writer (WAL).
 const READERS: u32 = 4;

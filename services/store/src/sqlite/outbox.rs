@@ -42,21 +42,20 @@ async fn claim<'e, E: sqlx::SqliteExecutor<'e>>(
     Ok(claimed)
 }
 
-/// The targets of the takedown deliveries among `delivery_ids` in `state` (SQL), sorted.
+/// The targets of the takedown deliveries of the id set `delivery_ids` (see [`id_set`]) in
+/// `state` (SQL), sorted.
 async fn claimed_targets(
     tx: &mut Transaction<'static, Sqlite>,
-    delivery_ids: &[i64],
+    delivery_ids: &str,
     state: &str,
 ) -> StoreResult<Vec<i64>> {
-    let mut q = sized_scalar(AssertSqlSafe(format!(
-        "SELECT DISTINCT target_id FROM deliveries WHERE kind = {TAKEDOWN} AND {state} AND id IN ({}) \
-         ORDER BY target_id",
-        anon(delivery_ids.len())
-    )));
-    for id in delivery_ids {
-        q = q.bind(*id);
-    }
-    Ok(q.fetch_all(&mut **tx).await?)
+    Ok(sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT DISTINCT target_id FROM deliveries WHERE kind = {TAKEDOWN} AND {state} \
+         AND id IN (SELECT value FROM json_each(?1)) ORDER BY target_id"
+    )))
+    .bind(delivery_ids)
+    .fetch_all(&mut **tx)
+    .await?)
 }
 
 impl Holds for SqliteStore {
@@ -269,33 +268,29 @@ impl Outbox for SqliteStore {
     }
 
     async fn delivery_payloads(&self, target_ids: &[TargetId]) -> StoreResult<Vec<TargetPayload>> {
-        let pool = &self.pool;
-        let ids = plan::sorted_ids(target_ids);
-        let mut targets = Vec::with_capacity(ids.len());
-        let mut referrals = Vec::new();
-        for chunk in ids.chunks(IN_CHUNK) {
-            let ph = anon(chunk.len());
-            let mut q = sized(AssertSqlSafe(format!(
-                "SELECT id, platform, kind, normalized, original, category, legal_basis, \
-                 removal_order_ref, action_day_id FROM targets WHERE id IN ({ph}) ORDER BY id"
-            )));
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(pool).await? {
-                targets.push(TargetPayload::from_row(&r)?);
-            }
-            let mut q = sized(AssertSqlSafe(format!(
-                "SELECT target_id, list_id, item_index, agency_id, item FROM referrals \
-                 WHERE target_id IN ({ph}) ORDER BY target_id, list_id, item_index"
-            )));
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(pool).await? {
-                referrals.push(crate::rows::ReferralRow::from_row(&r)?);
-            }
-        }
+        let ids = id_set(&plan::sorted_ids(target_ids));
+        let targets = sqlx::query(
+            "SELECT id, platform, kind, normalized, original, category, legal_basis, \
+             removal_order_ref, action_day_id FROM targets \
+             WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id",
+        )
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(TargetPayload::from_row)
+        .collect::<sqlx::Result<Vec<_>>>()?;
+        let referrals = sqlx::query(
+            "SELECT target_id, list_id, item_index, agency_id, item FROM referrals \
+             WHERE target_id IN (SELECT value FROM json_each(?1)) \
+             ORDER BY target_id, list_id, item_index",
+        )
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(crate::rows::ReferralRow::from_row)
+        .collect::<sqlx::Result<Vec<_>>>()?;
         Ok(plan::attach(targets, referrals))
     }
 
@@ -303,23 +298,16 @@ impl Outbox for SqliteStore {
         &self,
         list_ids: &[ListId],
     ) -> StoreResult<Vec<ListProofMaterial>> {
-        let mut out = Vec::with_capacity(list_ids.len());
-        for chunk in list_ids.chunks(IN_CHUNK) {
-            let mut q = sized(AssertSqlSafe(format!(
-                "SELECT list_id, agency_id, jws, item_count, leaf_hashes FROM lists \
-                 WHERE list_id IN ({})",
-                anon(chunk.len())
-            )));
-            for id in chunk {
-                q = q.bind(id.as_str());
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                out.push(ListProofMaterial::from_row(&r)?);
-            }
-        }
-        out.sort_by(|a, b| a.list_id.cmp(&b.list_id));
-        out.dedup_by(|a, b| a.list_id == b.list_id);
-        Ok(out)
+        Ok(sqlx::query(
+            "SELECT list_id, agency_id, jws, item_count, leaf_hashes FROM lists \
+             WHERE list_id IN (SELECT value FROM json_each(?1)) ORDER BY list_id",
+        )
+        .bind(id_set(list_ids))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(ListProofMaterial::from_row)
+        .collect::<sqlx::Result<_>>()?)
     }
 
     async fn mark_delivered(&self, delivery_ids: &[DeliveryId], at: i64) -> StoreResult<()> {
@@ -327,42 +315,31 @@ impl Outbox for SqliteStore {
         if ids.is_empty() {
             return Ok(());
         }
+        let set = id_set(&ids);
         let mut tx = write_tx(&self.writer).await?;
-        let mut changed: Vec<(String, i64, i32)> = Vec::new();
-        for chunk in ids.chunks(IN_CHUNK) {
-            let ph = anon(chunk.len());
-            let targets = claimed_targets(&mut tx, chunk, formatcp!("state = {INFLIGHT}")).await?;
-            if !targets.is_empty() {
-                // The one writer: the rows the update will change, and the change, in Rust.
-                let before = facts_where(&mut tx, &targets, "delivered_at IS NULL").await?;
-                let mut q = sized(AssertSqlSafe(format!(
-                    "UPDATE targets SET delivered_at = ? WHERE delivered_at IS NULL AND id IN ({})",
-                    anon(targets.len())
-                )))
-                .bind(at);
-                for id in &targets {
-                    q = q.bind(*id);
-                }
-                q.execute(&mut *tx).await?;
-                let (before, after) = rollup::changed_by(before, |f| f.delivered_at = Some(at));
-                rollup::moved(&mut tx, before, after).await?;
-            }
-            let mut q = sized(AssertSqlSafe(format!(
-                "UPDATE deliveries SET state = {DELIVERED}, delivered_at = ? WHERE state = {INFLIGHT} AND id IN ({ph}) \
-                 RETURNING platform, target_id, kind"
-            )))
-            .bind(at);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&mut *tx).await? {
-                changed.push((
-                    r.try_get("platform")?,
-                    r.try_get("target_id")?,
-                    r.try_get("kind")?,
-                ));
-            }
+        let targets = claimed_targets(&mut tx, &set, formatcp!("state = {INFLIGHT}")).await?;
+        if !targets.is_empty() {
+            // The one writer: the rows the update will change, and the change, in Rust.
+            let before = facts_where(&mut tx, &targets, "delivered_at IS NULL").await?;
+            sqlx::query(
+                "UPDATE targets SET delivered_at = ?1 WHERE delivered_at IS NULL \
+                 AND id IN (SELECT value FROM json_each(?2))",
+            )
+            .bind(at)
+            .bind(id_set(&targets))
+            .execute(&mut *tx)
+            .await?;
+            let (before, after) = rollup::changed_by(before, |f| f.delivered_at = Some(at));
+            rollup::moved(&mut tx, before, after).await?;
         }
+        let mut changed: Vec<(String, i64, i32)> = sqlx::query_as(formatcp!(
+            "UPDATE deliveries SET state = {DELIVERED}, delivered_at = ?1 WHERE state = {INFLIGHT} \
+             AND id IN (SELECT value FROM json_each(?2)) RETURNING platform, target_id, kind"
+        ))
+        .bind(at)
+        .bind(&set)
+        .fetch_all(&mut *tx)
+        .await?;
         for e in crate::audit::delivery_events(&mut changed, "delivered", at, None) {
             super::audit::append(&mut tx, &e).await?;
         }
@@ -375,21 +352,14 @@ impl Outbox for SqliteStore {
         platform: &PlatformName,
         delivery_ids: &[DeliveryId],
     ) -> StoreResult<Vec<DeliveryId>> {
-        let ids = plan::sorted_ids(delivery_ids);
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(IN_CHUNK) {
-            let mut q = sized_scalar::<DeliveryId>(AssertSqlSafe(format!(
-                "SELECT id FROM deliveries WHERE platform = ? AND state = {INFLIGHT} AND id IN ({}) \
-                 ORDER BY id",
-                anon(chunk.len())
-            )))
-            .bind(platform);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            out.extend(q.fetch_all(&self.pool).await?);
-        }
-        Ok(out)
+        Ok(sqlx::query_scalar(formatcp!(
+            "SELECT id FROM deliveries WHERE platform = ?1 AND state = {INFLIGHT} \
+             AND id IN (SELECT value FROM json_each(?2)) ORDER BY id"
+        ))
+        .bind(platform)
+        .bind(id_set(delivery_ids))
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn mark_retry(
@@ -398,24 +368,19 @@ impl Outbox for SqliteStore {
         next_at: i64,
         error: &str,
     ) -> StoreResult<()> {
-        let ids = plan::sorted_ids(delivery_ids);
-        if ids.is_empty() {
+        if delivery_ids.is_empty() {
             return Ok(());
         }
         let mut tx = write_tx(&self.writer).await?;
-        for chunk in ids.chunks(IN_CHUNK) {
-            let mut q = sized(AssertSqlSafe(format!(
-                "UPDATE deliveries SET state = {PENDING}, next_at = ?, last_error = ? \
-                 WHERE state IN ({PENDING}, {INFLIGHT}) AND id IN ({})",
-                anon(chunk.len())
-            )))
-            .bind(next_at)
-            .bind(error);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        sqlx::query(formatcp!(
+            "UPDATE deliveries SET state = {PENDING}, next_at = ?1, last_error = ?2 \
+             WHERE state IN ({PENDING}, {INFLIGHT}) AND id IN (SELECT value FROM json_each(?3))"
+        ))
+        .bind(next_at)
+        .bind(error)
+        .bind(id_set(delivery_ids))
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -442,49 +407,34 @@ impl Outbox for SqliteStore {
         if ids.is_empty() {
             return Ok(());
         }
+        let set = id_set(&ids);
         let mut tx = write_tx(&self.writer).await?;
-        let mut changed: Vec<(String, i64, i32)> = Vec::new();
-        for chunk in ids.chunks(IN_CHUNK) {
-            let ph = anon(chunk.len());
-            let targets = claimed_targets(
-                &mut tx,
-                chunk,
-                formatcp!("state IN ({PENDING}, {INFLIGHT})"),
+        let targets =
+            claimed_targets(&mut tx, &set, formatcp!("state IN ({PENDING}, {INFLIGHT})")).await?;
+        if !targets.is_empty() {
+            let before = facts_where(&mut tx, &targets, "failed_at IS NULL").await?;
+            sqlx::query(
+                "UPDATE targets SET failed_at = ?1, fail_reason = ?2 \
+                 WHERE failed_at IS NULL AND id IN (SELECT value FROM json_each(?3))",
             )
-            .await?;
-            if !targets.is_empty() {
-                let before = facts_where(&mut tx, &targets, "failed_at IS NULL").await?;
-                let mut q = sized(AssertSqlSafe(format!(
-                    "UPDATE targets SET failed_at = ?, fail_reason = ? \
-                     WHERE failed_at IS NULL AND id IN ({})",
-                    anon(targets.len())
-                )))
-                .bind(at)
-                .bind(error);
-                for id in &targets {
-                    q = q.bind(*id);
-                }
-                q.execute(&mut *tx).await?;
-                let (before, after) = rollup::changed_by(before, |f| f.failed_at = Some(at));
-                rollup::moved(&mut tx, before, after).await?;
-            }
-            let mut q = sized(AssertSqlSafe(format!(
-                "UPDATE deliveries SET state = {FAILED}, failed_at = ?, last_error = ? \
-                 WHERE state IN ({PENDING}, {INFLIGHT}) AND id IN ({ph}) RETURNING platform, target_id, kind"
-            )))
             .bind(at)
-            .bind(error);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&mut *tx).await? {
-                changed.push((
-                    r.try_get("platform")?,
-                    r.try_get("target_id")?,
-                    r.try_get("kind")?,
-                ));
-            }
+            .bind(error)
+            .bind(id_set(&targets))
+            .execute(&mut *tx)
+            .await?;
+            let (before, after) = rollup::changed_by(before, |f| f.failed_at = Some(at));
+            rollup::moved(&mut tx, before, after).await?;
         }
+        let mut changed: Vec<(String, i64, i32)> = sqlx::query_as(formatcp!(
+            "UPDATE deliveries SET state = {FAILED}, failed_at = ?1, last_error = ?2 \
+             WHERE state IN ({PENDING}, {INFLIGHT}) AND id IN (SELECT value FROM json_each(?3)) \
+             RETURNING platform, target_id, kind"
+        ))
+        .bind(at)
+        .bind(error)
+        .bind(&set)
+        .fetch_all(&mut *tx)
+        .await?;
         for e in crate::audit::delivery_events(&mut changed, "delivery_failed", at, Some(error)) {
             super::audit::append(&mut tx, &e).await?;
         }

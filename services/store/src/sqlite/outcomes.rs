@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::*;
 use crate::codes::{DELIVERED, INFLIGHT, TAKEDOWN};
 use crate::rollup::Tracked;
+use const_format::formatcp;
 
 impl Outcomes for SqliteStore {
     async fn record_reports(
@@ -20,21 +21,18 @@ impl Outcomes for SqliteStore {
         let mut tx = write_tx(&self.writer).await?;
 
         let targets = plan::report_targets(reports);
-        let mut delivered: HashMap<i64, i32> = HashMap::with_capacity(targets.len());
-        for chunk in targets.chunks(IN_CHUNK) {
-            let mut q = sized(AssertSqlSafe(format!(
-                "SELECT t.id, t.legal_basis FROM targets t JOIN deliveries d ON d.target_id = t.id \
-                 AND d.kind = {TAKEDOWN} AND d.state IN ({INFLIGHT}, {DELIVERED}) WHERE t.platform = ? AND t.id IN ({})",
-                anon(chunk.len())
-            )))
-            .bind(platform);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&mut *tx).await? {
-                delivered.insert(r.try_get("id")?, r.try_get("legal_basis")?);
-            }
-        }
+        let target_set = id_set(&targets);
+        let delivered: HashMap<i64, i32> = sqlx::query_as(formatcp!(
+            "SELECT t.id, t.legal_basis FROM targets t JOIN deliveries d ON d.target_id = t.id \
+             AND d.kind = {TAKEDOWN} AND d.state IN ({INFLIGHT}, {DELIVERED}) \
+             WHERE t.platform = ?1 AND t.id IN (SELECT value FROM json_each(?2))"
+        ))
+        .bind(platform)
+        .bind(&target_set)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
         if let Some(refusal) = plan::refusal(reports, &delivered) {
             return Ok(Err(refusal));
         }
@@ -71,17 +69,14 @@ impl Outcomes for SqliteStore {
         let tracked = Tracked::begin(&mut tx, &targets).await?;
         // A report proves that the platform's receiver holds the target: set delivered_at if the
         // hub has not yet processed the Deliver answer (the delivery row follows with it).
-        for chunk in targets.chunks(IN_CHUNK) {
-            let mut q = sized(AssertSqlSafe(format!(
-                "UPDATE targets SET delivered_at = ? WHERE delivered_at IS NULL AND id IN ({})",
-                anon(chunk.len())
-            )))
-            .bind(received_at);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        sqlx::query(
+            "UPDATE targets SET delivered_at = ?1 WHERE delivered_at IS NULL \
+             AND id IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(received_at)
+        .bind(&target_set)
+        .execute(&mut *tx)
+        .await?;
 
         // Each target's acknowledgement and decision in one row update.
         let effects = ReportEffects::new(reports, &recorded);

@@ -9,22 +9,6 @@
 use super::*;
 use crate::rollup::{Agencies, Delta, Facts, RollupTx};
 
-/// Ids as a JSON array, for `json_each`.
-pub(super) fn json_ids(ids: &[i64]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(ids.len() * 8 + 2);
-    s.push('[');
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        // Formatted in place: no String per id on the writer's hot path.
-        let _ = write!(s, "{id}");
-    }
-    s.push(']');
-    s
-}
-
 /// The facts' columns as one JSON array per row (see [`Facts`]).
 const FACT_JSON: &str = "json_array(id, action_day_id, platform, due_at, legal_basis, \
      delivered_at, acked_at, outcome, reject_reason, acted_at, failed_at, ro_elapsed, ro_paused, \
@@ -98,7 +82,7 @@ pub(super) async fn facts_where(
     ids: &[i64],
     filter: &str,
 ) -> StoreResult<Vec<Facts>> {
-    let json = json_ids(ids);
+    let json = id_set(ids);
     facts_json(
         tx,
         format!(
@@ -140,7 +124,7 @@ impl RollupTx for Transaction<'_, Sqlite> {
              (SELECT DISTINCT target_id, agency_id FROM referrals \
               WHERE target_id IN (SELECT value FROM json_each(?1)))",
         )
-        .bind(json_ids(ids))
+        .bind(id_set(ids))
         .fetch_one(&mut **self)
         .await?;
         let rows: Vec<(i64, String)> =

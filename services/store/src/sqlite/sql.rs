@@ -1,44 +1,40 @@
-//! Building chunked bulk statements within SQLite's bound-parameter limit.
+//! Id sets, and chunked bulk statements within SQLite's bound-parameter limit.
 
 use std::sync::Arc;
 
-use sqlx::{
-    Database, SqlSafeStr, Sqlite,
-    query::{Query, QueryScalar},
-};
+use sqlx::{Database, SqlSafeStr, Sqlite, query::Query};
 
 type Args = <Sqlite as Database>::Arguments;
 
-/// A statement whose text depends on the size of its input (placeholder lists, multi-row
-/// `VALUES`): prepared for this one use and not kept in the connection's statement cache.
-/// Cached, every distinct size would stay there as a compiled program as long as its
-/// placeholder list (up to the cache's 100 statements per connection), and the hub's
+/// A statement whose text depends on the size of its input (a multi-row `VALUES` of a
+/// bulk insert or update): prepared for this one use and not kept in the connection's
+/// statement cache. Cached, every distinct size would stay there as a compiled program as
+/// long as its placeholder list (up to the cache's 100 statements per connection), and the hub's
 /// memory grew with the variety of batch sizes an action day brought. Preparing costs far
 /// less than running such a statement over its thousands of rows.
 pub(super) fn sized<'q>(sql: impl SqlSafeStr) -> Query<'q, Sqlite, Args> {
     sqlx::query(sql).persistent(false)
 }
 
-/// [`sized`] for a one-column result.
-pub(super) fn sized_scalar<'q, O>(sql: impl SqlSafeStr) -> QueryScalar<'q, Sqlite, O, Args>
-where
-    (O,): for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
-{
-    sqlx::query_scalar(sql).persistent(false)
-}
-
 /// SQLite's limit on bound parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER`).
 pub(super) const MAX_PARAMS: usize = 32766;
 
-/// Ids per `IN (...)` list.
-pub(super) const IN_CHUNK: usize = 10_000;
+/// A set of ids as one JSON array, bound as one parameter and read with
+/// `IN (SELECT value FROM json_each(?N))`: the one way a statement here takes a set of ids
+/// (as PostgreSQL's take an array, `= ANY($N)`), so its text is the same whatever the set's
+/// size and it stays prepared in the connection's statement cache. Row ids are numbers and
+/// names are strings in the array.
+pub(super) fn id_set<T: serde::Serialize>(ids: &[T]) -> String {
+    // Numbers and strings always serialize.
+    serde_json::to_string(ids).expect("an id set serializes")
+}
 
 /// `?, ?, ...` (`n` anonymous placeholders).
 ///
 /// Bulk statements use anonymous placeholders only: SQLite looks numbered ones (`?NNN`) up
 /// in a linear list on every bind, which makes binding tens of thousands of them quadratic,
 /// and sqlx cannot mix the two styles. Their binds follow the order of appearance.
-pub(super) fn anon(n: usize) -> String {
+fn anon(n: usize) -> String {
     let mut s = String::with_capacity(n * 3);
     for i in 0..n {
         if i > 0 {

@@ -32,7 +32,7 @@ pub(super) async fn update_clocks(
         return Ok(());
     }
     sqlx::query(q::CLOCK_OF_JSON_TARGETS)
-        .bind(super::rollup::json_ids(targets))
+        .bind(id_set(targets))
         .execute(&mut **tx)
         .await?;
     Ok(())
