@@ -397,29 +397,19 @@ pub fn base_config(
     hub_endpoint: &str,
 ) -> config::Config {
     config::Config {
-        platform: platform.into(),
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         hub_endpoint: hub_endpoint.into(),
-        hub_id: "hub".into(),
-        hub_audience: "takedown-hub".into(),
-        tls: takedown_net::tls::TlsPaths {
-            ca: pki.ca_pem(),
-            cert: pki.cert(cert),
-            key: pki.key(cert),
-        },
-        trust: config::TrustPaths {
-            roots: vec![pki.root_public()],
-        },
         inbox,
-        log_format: Default::default(),
-        decisions_listen: None,
-        integration: Default::default(),
-        handoff: Default::default(),
-        report: Default::default(),
-        keys_refresh_secs: 300,
-        metrics: Default::default(),
-        retention: Default::default(),
-        mode: config::DeliveryMode::Push,
-        pull: Default::default(),
+        ..config::Config::new(
+            platform,
+            takedown_net::tls::TlsPaths {
+                ca: pki.ca_pem(),
+                cert: pki.cert(cert),
+                key: pki.key(cert),
+            },
+            config::TrustPaths {
+                roots: vec![pki.root_public()],
+            },
+        )
     }
 }

@@ -17,7 +17,7 @@ use takedown_ctl::{
     listfile,
     report::{Totals, human},
 };
-use takedown_net::{TlsMaterial, pki};
+use takedown_net::{TlsMaterial, pki, tls::TlsPaths};
 use takedown_protocol::{
     ident::{Identity, IdentityRole, OrgId},
     keyset,
@@ -30,6 +30,7 @@ use takedown_protocol::{
     },
     timestamp::{from_millis, now_millis},
 };
+use takedown_sidecar::config::{AutoSettings, Integration, TrustPaths};
 use tokio::net::TcpListener;
 use tonic::transport::Channel;
 
@@ -121,40 +122,38 @@ async fn run(args: Args) -> anyhow::Result<()> {
     ));
     let mut endpoints = Vec::new();
     let mut sidecars = Vec::new();
-    for (platform, block, reject, gone) in PLATFORMS {
+    for &(platform, block, reject, gone) in PLATFORMS {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         endpoints.push((
             platform,
             format!("https://127.0.0.1:{}", listener.local_addr()?.port()),
         ));
-        let cfg = takedown_sidecar::Config::from_toml(&format!(
-            r#"platform = "{platform}"
-listen = "{listen}"
-hub_endpoint = "{hub_endpoint}"
-inbox = "{inbox}"
-[tls]
-ca = "{ca}"
-cert = "{cert}"
-key = "{key}"
-[trust]
-roots = ["{root}"]
-[integration]
-mode = "auto"
-block_share = {block}
-reject_share = {reject}
-reject_reason = "NOT_A_VIOLATION"
-gone_share = {gone}
-min_delay_ms = 200
-max_delay_ms = 4000
-seed = 2026
-"#,
-            listen = listener.local_addr()?,
-            inbox = dir.join(format!("sidecar-{platform}.db")).display(),
-            ca = certs.join("ca.pem").display(),
-            cert = certs.join(format!("{platform}.pem")).display(),
-            key = certs.join(format!("{platform}.key")).display(),
-            root = certs.join(takedown_net::pki::DEV_ROOT_PUBLIC).display(),
-        ))?;
+        let cfg = takedown_sidecar::Config {
+            listen: listener.local_addr()?,
+            hub_endpoint: hub_endpoint.clone(),
+            inbox: dir.join(format!("sidecar-{platform}.db")),
+            integration: Integration::Auto(AutoSettings {
+                block_share: block,
+                reject_share: reject,
+                reject_reason: "NOT_A_VIOLATION".into(),
+                gone_share: gone,
+                min_delay_ms: 200,
+                max_delay_ms: 4000,
+                seed: 2026,
+            }),
+            ..takedown_sidecar::Config::new(
+                platform,
+                TlsPaths {
+                    ca: certs.join("ca.pem"),
+                    cert: certs.join(format!("{platform}.pem")),
+                    key: certs.join(format!("{platform}.key")),
+                },
+                TrustPaths {
+                    roots: vec![certs.join(takedown_net::pki::DEV_ROOT_PUBLIC)],
+                },
+            )
+        };
+        cfg.validate()?;
         sidecars.push(tokio::spawn(takedown_sidecar::run(
             cfg,
             takedown_net::service::Ports::new(None).with("listen", listener)?,

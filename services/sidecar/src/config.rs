@@ -507,6 +507,32 @@ impl Config {
         })
     }
 
+    /// The configuration of `platform`'s sidecar with these certificates and trust roots and
+    /// every other key at its default, as a file naming only those would give (not yet
+    /// validated: set what differs, then [`Self::validate`]).
+    pub fn new(platform: impl Into<String>, tls: TlsPaths, trust: TrustPaths) -> Self {
+        Self {
+            platform: platform.into(),
+            listen: default_listen(),
+            hub_endpoint: default_hub_endpoint(),
+            hub_id: default_hub_id(),
+            hub_audience: default_hub_audience(),
+            tls,
+            trust,
+            inbox: default_inbox(),
+            log_format: LogFormat::default(),
+            decisions_listen: None,
+            integration: Integration::default(),
+            handoff: HandoffSettings::default(),
+            report: ReportSettings::default(),
+            keys_refresh_secs: default_keys_refresh_secs(),
+            metrics: takedown_net::metrics::MetricsConfig::default(),
+            retention: RetentionSettings::default(),
+            mode: DeliveryMode::default(),
+            pull: PullSettings::default(),
+        }
+    }
+
     /// A configuration from TOML text alone (no environment), validated.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         Self::from_figment(Figment::new().merge(Toml::string(text)))
@@ -529,7 +555,6 @@ impl Config {
         OrgId::parse(&self.hub_id).map_err(|e| invalid("hub_id", e.to_string()))
     }
 
-    /// Checks every field; the first problem is the error.
     /// Where the decisions endpoint listens: webhook and coop mode only (the sidecar warns at
     /// startup when `decisions_listen` is set for another mode).
     pub fn decisions_addr(&self) -> Option<SocketAddr> {
@@ -541,6 +566,7 @@ impl Config {
         }
     }
 
+    /// Checks every field; the first problem is the error.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.platform_name()?;
         self.hub_org()?;
@@ -726,6 +752,27 @@ mod tests {
         assert_eq!(c.hub_audience, "takedown-hub");
         assert_eq!(c.report.batch_size, 4000);
         assert!(matches!(c.integration, Integration::Auto(_)));
+    }
+
+    /// What `Config::new` builds is what a file naming only those keys gives.
+    #[test]
+    fn new_is_the_minimal_file() {
+        let built = Config::new(
+            "telegram",
+            TlsPaths {
+                ca: "ca.pem".into(),
+                cert: "telegram.pem".into(),
+                key: "telegram.key".into(),
+            },
+            TrustPaths {
+                roots: vec!["root.pub.pem".into()],
+            },
+        );
+        built.validate().unwrap();
+        assert_eq!(
+            serde_json::to_value(&built).unwrap(),
+            serde_json::to_value(Config::from_toml(BASE).unwrap()).unwrap()
+        );
     }
 
     #[test]
